@@ -1,0 +1,173 @@
+"""Read one raw export file (CSV in any Chinese encoding, Excel, Parquet) into a frame of raw cells.
+
+The reader does not interpret values: it finds the encoding, the delimiter and the header row (Excel exports
+often carry a title row above the header), and records each row's source row number so quarantine reasons
+can point at the exact line a user sees in Excel or a text editor.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from charset_normalizer import from_bytes
+
+from helpers.contract import normalize_column_name
+
+__all__ = ["RawTable", "detect_encoding", "read_raw", "SUPPORTED_SUFFIXES"]
+
+SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet")
+_SAMPLE_BYTES = 1 << 20
+_HEADER_SCAN_ROWS = 15
+
+
+@dataclass
+class RawTable:
+    """Raw cells of one file.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        Cells as read (strings for text files; native types for Excel and Parquet), original headers.
+    rows : Series
+        Source row number of each record: the 1-based line / Excel row, or the record number for Parquet.
+    path : Path
+        File read.
+    encoding : str or None
+        Detected text encoding (CSV only).
+    header_row : int
+        1-based row holding the header (1 unless title rows were skipped).
+    """
+
+    frame: pd.DataFrame
+    rows: pd.Series
+    path: Path
+    encoding: str | None
+    header_row: int
+
+
+def detect_encoding(sample: bytes) -> str:
+    """Detect a text encoding: UTF-8 (with or without BOM) first, else charset-normalizer.
+
+    GB2312 and GBK detections are widened to GB18030, their superset, so rare characters still decode.
+
+    Parameters
+    ----------
+    sample : bytes
+        The first bytes of the file (up to 1 MiB is used).
+
+    Returns
+    -------
+    str
+        A Python codec name.
+
+    Examples
+    --------
+    >>> detect_encoding("用户ID,渠道\\n1,门店".encode("gbk"))
+    'gb18030'
+    >>> detect_encoding(codecs.BOM_UTF8 + "a,b".encode())
+    'utf-8-sig'
+    """
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as err:
+        # a multi-byte character cut at the end of the sample is not an error
+        if err.start >= len(sample) - 3 and err.reason == "unexpected end of data":
+            return "utf-8"
+    best = from_bytes(sample[:_SAMPLE_BYTES]).best()
+    enc = (best.encoding if best else "gb18030").lower().replace("-", "_")
+    if enc in {"gb2312", "gbk", "cp936", "hz", "gb18030", "big5"} or enc.startswith("gb"):
+        return "gb18030" if enc != "big5" else "big5"
+    return enc
+
+
+def _header_index(cells: pd.DataFrame, known: set[str]) -> int:
+    """Return the 0-based index of the row that looks most like a header (most known column names)."""
+    best, best_hits = 0, 0
+    for i in range(min(len(cells), _HEADER_SCAN_ROWS)):
+        hits = sum(normalize_column_name(v) in known for v in cells.iloc[i].tolist() if pd.notna(v))
+        if hits > best_hits:
+            best, best_hits = i, hits
+    return best
+
+
+def _read_text(path: Path, known: set[str]) -> RawTable:
+    with open(path, "rb") as fh:
+        sample = fh.read(_SAMPLE_BYTES)
+    encoding = detect_encoding(sample)
+    text_head = sample.decode(encoding, errors="replace")
+    lines = text_head.splitlines()[:_HEADER_SCAN_ROWS]
+    if not [ln for ln in lines if ln.strip()]:
+        return RawTable(pd.DataFrame(), pd.Series(dtype="int64"), path, encoding, 1)
+    try:
+        sep = csv.Sniffer().sniff("\n".join(lines), delimiters=",\t;|").delimiter
+    except csv.Error:
+        sep = "\t" if path.suffix == ".tsv" else ","
+    head = pd.DataFrame(list(csv.reader(lines, delimiter=sep)))
+    h = _header_index(head, known)
+    frame = pd.read_csv(
+        path,
+        sep=sep,
+        encoding=encoding,
+        skiprows=h,
+        header=0,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        skip_blank_lines=False,
+        engine="c",
+        index_col=False,
+    )
+    frame = frame.dropna(how="all")  # blank lines carry no record; their line numbers are still counted below
+    rows = pd.Series(frame.index.to_numpy() + h + 2, index=frame.index)
+    return RawTable(frame.reset_index(drop=True), rows.reset_index(drop=True), path, encoding, h + 1)
+
+
+def _read_excel(path: Path, known: set[str]) -> RawTable:
+    cells = pd.read_excel(path, sheet_name=0, header=None, dtype=object, engine="openpyxl")
+    cells = cells.dropna(how="all", axis=1)
+    if cells.empty:
+        return RawTable(pd.DataFrame(), pd.Series(dtype="int64"), path, None, 1)
+    h = _header_index(cells, known)
+    header = [str(v) if pd.notna(v) else f"unnamed_{j}" for j, v in enumerate(cells.iloc[h].tolist())]
+    body = cells.iloc[h + 1 :].copy()
+    body.columns = header
+    body = body.dropna(how="all")
+    rows = pd.Series(body.index.to_numpy() + 1, index=body.index)  # read_excel index 0 = Excel row 1
+    return RawTable(body.reset_index(drop=True), rows.reset_index(drop=True), path, None, h + 1)
+
+
+def read_raw(path: str | Path, known_columns: set[str] | None = None) -> RawTable:
+    """Read one file into raw cells with source row numbers.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv`` / ``.tsv`` / ``.txt`` (any of UTF-8, UTF-8-BOM, GBK, GB18030), ``.xlsx`` or ``.parquet`` file.
+    known_columns : set of str, optional
+        Normalised header names of the table, used to find the header row below title rows.
+
+    Returns
+    -------
+    RawTable
+        The cells, their source row numbers and what was detected.
+    """
+    path = Path(path)
+    known = known_columns or set()
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".txt"):
+        return _read_text(path, known)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_excel(path, known)
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        return RawTable(frame, pd.Series(range(1, len(frame) + 1), dtype="int64"), path, None, 0)
+    raise ValueError(f"{path.name}: unsupported file type {suffix!r} (use one of {', '.join(SUPPORTED_SUFFIXES)})")

@@ -1,0 +1,695 @@
+"""Seeded simulator of a brand's private domain, with every planted truth written to ``truth.json``.
+
+Run ``python -m helpers.simulate --contacts 20000 --seed 7 --out data/sample``. The same seed and size give
+byte-identical files. Per-event tables are generated per chunk of contacts and streamed to Parquet, so a
+million contacts fit in a few GiB.
+
+What is planted (all recorded in ``truth.json``)
+------------------------------------------------
+- **Acquisition**: leads per channel, lead → contact add rate per channel, plus a fixed additive uplift of
+  invitation script ``B`` over ``A`` (the variant test); deletion (好友流失) as an exponential hazard per channel.
+- **Referral fission (裂变)**: every contact sends Poisson(``invites_per_contact``) invitations; each is
+  accepted with the variant's referral accept rate, so K = invites × accept rate.
+- **Value tiers (用户分层)**: 5 behavioural segments with their own channel mix, first-purchase hazard, touch
+  responsiveness, BG/NBD (r, alpha, a, b) repeat process (days) and Gamma-Gamma (p, q, gamma) spend.
+- **Attribution (归因)**: each touch type triggers a first purchase with a known probability; the cause of
+  every first purchase is recorded, so the true credit per touch type is known.
+- **Holdout**: one first-order coupon campaign randomised 80/20 among not-yet-buyers; the true lift (sample
+  average treatment effect from both potential outcomes) is recorded.
+- **Community (社群)**: group messages with a planted hour-of-day and weekday profile (peak hours).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["PLANTED", "simulate", "main"]
+
+START = pd.Timestamp("2025-01-01")
+END = pd.Timestamp("2026-01-01")  # exclusive: data covers calendar year 2025
+HORIZON = float((END - START).days)
+CHUNK = 50_000  # contacts per streamed chunk (fixed: part of the seed contract)
+
+PLANTED: dict = {
+    "period": {"start": str(START.date()), "end_exclusive": str(END.date())},
+    "channels": {
+        #             share of seed leads, add rate (variant A), deletion hazard /day, cost per lead (CNY)
+        "store_qr": {"label": "门店二维码", "lead_share": 0.28, "add_rate": 0.45, "hazard": 0.0040, "cpl": 1.5},
+        "parcel_card": {"label": "包裹卡", "lead_share": 0.27, "add_rate": 0.25, "hazard": 0.0060, "cpl": 0.8},
+        "livestream": {"label": "直播间", "lead_share": 0.15, "add_rate": 0.35, "hazard": 0.0080, "cpl": 3.0},
+        "official_account": {"label": "公众号", "lead_share": 0.10, "add_rate": 0.40, "hazard": 0.0035, "cpl": 0.5},
+        "paid_ads": {"label": "广告投放", "lead_share": 0.20, "add_rate": 0.15, "hazard": 0.0120, "cpl": 6.0},
+        "referral": {"label": "老带新", "lead_share": 0.0, "add_rate": 0.30, "hazard": 0.0030, "cpl": 0.0},
+    },
+    "variants": {"A": 0.0, "B": 0.06},  # additive uplift of the lead -> contact add rate
+    "referral": {"invites_per_contact": 0.6, "mean_invite_delay_days": 14.0, "reward_per_add": 10.0},
+    "segments": {
+        "high_value": {
+            "label": "高价值", "organic_hazard": 0.005, "responsiveness": 1.0,
+            "bgnbd": {"r": 4.0, "alpha": 40.0, "a": 1.0, "b": 12.0},
+            "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 300.0},
+        },
+        "potential": {
+            "label": "潜力", "organic_hazard": 0.004, "responsiveness": 1.0,
+            "bgnbd": {"r": 3.0, "alpha": 90.0, "a": 1.0, "b": 6.0},
+            "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 125.0},
+        },
+        "regular": {
+            "label": "一般", "organic_hazard": 0.002, "responsiveness": 0.8,
+            "bgnbd": {"r": 2.0, "alpha": 160.0, "a": 1.5, "b": 5.0},
+            "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 50.0},
+        },
+        "lapsing": {
+            "label": "流失", "organic_hazard": 0.003, "responsiveness": 1.0,
+            "bgnbd": {"r": 2.0, "alpha": 60.0, "a": 8.0, "b": 2.0},
+            "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 75.0},
+        },
+        "dormant": {
+            "label": "沉睡", "organic_hazard": 0.0, "responsiveness": 0.0,
+            "bgnbd": None, "gamma_gamma": None,
+        },
+    },
+    "segment_mix": {  # per channel: high_value, potential, regular, lapsing, dormant
+        "store_qr": [0.10, 0.20, 0.30, 0.18, 0.22],
+        "parcel_card": [0.08, 0.17, 0.30, 0.20, 0.25],
+        "livestream": [0.07, 0.18, 0.30, 0.22, 0.23],
+        "official_account": [0.08, 0.17, 0.30, 0.20, 0.25],
+        "paid_ads": [0.04, 0.12, 0.28, 0.24, 0.32],
+        "referral": [0.14, 0.22, 0.28, 0.16, 0.20],
+    },
+    "touches": {
+        # rate: organic touches per day while a friend; effect: P(a touch triggers the first purchase)
+        "moments": {"rate": 0.12, "effect": 0.01},
+        "group_broadcast": {"rate": 0.06, "effect": 0.02},
+        "private_chat": {"rate": 0.02, "effect": 0.15},
+        "livestream": {"rate": 0.0, "effect": 0.08, "reach": 0.30},
+        "coupon": {"rate": 0.0, "effect": 0.06, "reach": 0.50},
+        "mean_response_delay_days": 1.0,
+    },
+    "holdout": {
+        "campaign_id": "newbie_coupon_oct",
+        "name": "新客首单券(留出组实验)",
+        "start": "2025-10-20",
+        "end": "2025-10-31",
+        "treatment_share": 0.8,
+        "effect": 0.25,
+        "cost_per_treated": 5.0,
+    },
+    "refund_share": 0.03,
+    "community": {
+        "join_rate": 0.45,
+        "members_per_group": 250,
+        "mean_message_rate": 0.15,
+        "rate_shape": 0.4,
+        "mean_decay_days": 120.0,
+        "hour_weights": [0.15, 0.1, 0.05, 0.05, 0.05, 0.1, 0.2, 0.5, 1.0, 1.0, 1.0, 1.2, 3.5, 2.0, 1.0, 1.0,
+                         1.0, 1.1, 1.3, 1.6, 3.0, 4.5, 2.5, 1.0],
+        "weekday_weights": [1.0, 1.0, 1.0, 1.0, 1.0, 1.3, 1.3],
+    },
+}
+
+SEGMENTS = list(PLANTED["segments"])
+CHANNELS = list(PLANTED["channels"])
+TOUCH_TYPES = ["moments", "group_broadcast", "private_chat", "livestream", "coupon"]
+
+
+def _days_to_ts(days: np.ndarray) -> np.ndarray:
+    """Convert float days since START to datetime64[s] (NaN -> NaT)."""
+    out = np.full(days.shape, np.datetime64("NaT"), dtype="datetime64[s]")
+    ok = np.isfinite(days)
+    out[ok] = np.datetime64(START.to_datetime64(), "s") + np.round(days[ok] * 86400).astype("int64").astype(
+        "timedelta64[s]"
+    )
+    return out
+
+
+def _campaign_calendar() -> pd.DataFrame:
+    rows = []
+    for m in range(1, 13):
+        d = pd.Timestamp(2025, m, 15)
+        rows.append((f"live_2025_{m:02d}", f"{m}月品牌直播", "livestream", d, d, 20_000.0))
+    for cid, name, d in (
+        ("coupon_618", "618大促优惠券", pd.Timestamp("2025-06-18")),
+        ("coupon_1111", "双11优惠券", pd.Timestamp("2025-11-11")),
+        ("coupon_1212", "双12返场券", pd.Timestamp("2025-12-12")),
+    ):
+        rows.append((cid, name, "coupon", d, d, 15_000.0))
+    return pd.DataFrame(rows, columns=["campaign_id", "name", "kind", "start", "end", "cost"])
+
+
+@dataclass
+class _Contacts:
+    frame: pd.DataFrame  # public columns
+    segment: np.ndarray  # segment index per contact
+    added: np.ndarray  # days since START
+    removed: np.ndarray  # days since START, inf if still a friend at END
+    leads: pd.DataFrame
+    referral_stats: dict
+
+
+def _acquire(n_contacts: int, rng: np.random.Generator) -> _Contacts:
+    """Leads, adds, referral generations and deletions (all contacts in memory: ~200 bytes each)."""
+    ch = PLANTED["channels"]
+    var_names = list(PLANTED["variants"])
+    var_up = np.array(list(PLANTED["variants"].values()))
+    ref = PLANTED["referral"]
+    k_planted = ref["invites_per_contact"] * (ch["referral"]["add_rate"] + var_up.mean())
+    n_seed_target = n_contacts * (1 - k_planted)
+    seed_channels = [c for c in CHANNELS if ch[c]["lead_share"] > 0]
+    lead_chunks = []
+    for ci, c in enumerate(CHANNELS):
+        if c not in seed_channels:
+            continue
+        mean_rate = ch[c]["add_rate"] + var_up.mean()
+        n_leads = int(round(n_seed_target * ch[c]["lead_share"] / mean_rate))
+        u = rng.random(n_leads)
+        t = HORIZON * (np.sqrt(1 + 3 * u) - 1)  # density ∝ 1 + 2t/H (growing traffic)
+        lead_chunks.append(pd.DataFrame({"channel": ci, "created": t, "parent": -1}))
+    leads = pd.concat(lead_chunks, ignore_index=True)
+    leads = leads.sort_values("created", kind="stable").reset_index(drop=True)
+
+    contacts = []
+    all_leads = []
+    generation = 0
+    frontier_leads = leads
+    inviters_total, invites_total, accepted_total = 0, 0, 0
+    next_uid = 0
+    while len(frontier_leads):
+        n = len(frontier_leads)
+        v = rng.integers(0, len(var_names), n)
+        base = np.array([ch[CHANNELS[c]]["add_rate"] for c in frontier_leads["channel"]])
+        p_add = base + var_up[v]
+        accepted = rng.random(n) < p_add
+        added = frontier_leads["created"].to_numpy() + rng.exponential(0.2, n)
+        became = accepted & (added < HORIZON)
+        uid = np.full(n, -1)
+        uid[became] = np.arange(next_uid, next_uid + became.sum())
+        next_uid += int(became.sum())
+        fl = frontier_leads.assign(variant=v, user=uid, accepted=accepted, generation=generation)
+        all_leads.append(fl)
+        new = fl[became].copy()
+        new["added"] = added[became]
+        contacts.append(new)
+        # the new contacts invite friends: the next generation of referral leads
+        k = rng.poisson(ref["invites_per_contact"], len(new))
+        inviters_total += len(new)
+        invites_total += int(k.sum())
+        parent_uid = np.repeat(new["user"].to_numpy(), k)
+        t_inv = np.repeat(new["added"].to_numpy(), k) + rng.exponential(ref["mean_invite_delay_days"], int(k.sum()))
+        keep = t_inv < HORIZON
+        frontier_leads = pd.DataFrame(
+            {"channel": CHANNELS.index("referral"), "created": t_inv[keep], "parent": parent_uid[keep]}
+        )
+        accepted_total += int(accepted[fl["parent"].to_numpy() >= 0].sum())
+        generation += 1
+    leads = pd.concat(all_leads, ignore_index=True)
+    con = pd.concat(contacts, ignore_index=True).sort_values("user").reset_index(drop=True)
+    n = len(con)
+    chan = con["channel"].to_numpy()
+    mix = np.array([PLANTED["segment_mix"][CHANNELS[c]] for c in chan])
+    seg = (rng.random(n)[:, None] > np.cumsum(mix, axis=1)).sum(axis=1)
+    seg = np.minimum(seg, len(SEGMENTS) - 1)
+    hazard = np.array([ch[CHANNELS[c]]["hazard"] for c in chan])
+    removed = con["added"].to_numpy() + rng.exponential(1.0 / hazard)
+    removed[removed >= HORIZON] = np.inf
+    # public ids: 8-digit strings with leading zeros, in an order unrelated to time
+    perm = rng.permutation(n)
+    ids = np.array([f"{i + 1:08d}" for i in perm])
+    n_staff = max(3, n // 2000)
+    staff = rng.integers(1, n_staff + 1, n)
+    parent = con["parent"].to_numpy()
+    frame = pd.DataFrame(
+        {
+            "user_id": ids,
+            "added_at": _days_to_ts(con["added"].to_numpy()),
+            "channel": [CHANNELS[c] for c in chan],
+            "campaign_id": ["fission_2025" if CHANNELS[c] == "referral" else f"acq_{CHANNELS[c]}" for c in chan],
+            "variant": np.array(var_names)[con["variant"].to_numpy()],
+            "referrer_id": np.where(parent >= 0, ids[np.maximum(parent, 0)], None),
+            "staff_id": [f"staff_{s:02d}" for s in staff],
+            "removed_at": _days_to_ts(np.where(np.isfinite(removed), removed, np.nan)),
+        }
+    )
+    lead_uid = leads["user"].to_numpy()
+    lead_frame = pd.DataFrame(
+        {
+            "lead_id": [f"L{i:09d}" for i in range(1, len(leads) + 1)],
+            "created_at": _days_to_ts(leads["created"].to_numpy()),
+            "channel": [CHANNELS[c] for c in leads["channel"]],
+            "campaign_id": [
+                "fission_2025" if CHANNELS[c] == "referral" else f"acq_{CHANNELS[c]}" for c in leads["channel"]
+            ],
+            "variant": np.array(var_names)[leads["variant"].to_numpy()],
+            "user_id": np.where(lead_uid >= 0, ids[np.maximum(lead_uid, 0)], None),
+        }
+    ).sort_values(["created_at", "lead_id"], kind="stable")
+    stats = {
+        "k_factor_planted": round(k_planted, 6),
+        "inviters": inviters_total,
+        "invites_sent_before_end": int((leads["parent"] >= 0).sum()),
+        "invites_drawn": invites_total,
+        "referral_contacts": int((parent >= 0).sum()),
+        "k_factor_realised_in_data": round(float((parent >= 0).sum()) / max(inviters_total, 1), 6),
+        "generations": generation,
+    }
+    return _Contacts(frame, seg, con["added"].to_numpy(), removed, lead_frame, stats)
+
+
+def _touches_for(idx: np.ndarray, c: _Contacts, rng: np.random.Generator) -> pd.DataFrame:
+    """Organic and campaign touches of a chunk of contacts (idx are contact positions)."""
+    tp = PLANTED["touches"]
+    a = c.added[idx]
+    e = np.minimum(c.removed[idx], HORIZON)
+    dur = np.maximum(e - a, 0)
+    parts = []
+    for k, name in enumerate(TOUCH_TYPES):
+        rate = tp[name]["rate"]
+        if rate <= 0:
+            continue
+        cnt = rng.poisson(rate * dur)
+        who = np.repeat(np.arange(len(idx)), cnt)
+        t = a[who] + rng.random(len(who)) * dur[who]
+        parts.append(pd.DataFrame({"i": who, "t": t, "k": k, "camp": ""}))
+    cal = _campaign_calendar()
+    for row in cal.itertuples():
+        day = (row.start - START).days
+        hour = 20 / 24 if row.kind == "livestream" else 10 / 24
+        reach = tp[row.kind]["reach"]
+        active = (a <= day + hour) & (e > day + hour)
+        hit = active & (rng.random(len(idx)) < reach)
+        who = np.flatnonzero(hit)
+        t = day + hour + rng.random(len(who)) * (1.5 / 24)
+        parts.append(pd.DataFrame({"i": who, "t": t, "k": TOUCH_TYPES.index(row.kind), "camp": row.campaign_id}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _bgnbd_repeats(t1: np.ndarray, lam: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> tuple:
+    """Repeat purchase times of a BG/NBD process started at t1 (days), cut at the horizon."""
+    who_all, t_all = [], []
+    t = t1.copy()
+    alive = np.isfinite(t) & (lam > 0)
+    pos = np.flatnonzero(alive)
+    while pos.size:
+        t[pos] = t[pos] + rng.exponential(1.0 / lam[pos])
+        pos = pos[t[pos] < HORIZON]
+        who_all.append(pos)
+        t_all.append(t[pos])
+        pos = pos[rng.random(pos.size) >= p[pos]]  # drop out after a repeat purchase with probability p
+    if not who_all:
+        return np.array([], dtype=int), np.array([])
+    return np.concatenate(who_all), np.concatenate(t_all)
+
+
+def _chunk_events(
+    idx: np.ndarray, c: _Contacts, rng: np.random.Generator, truth_acc: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Touches, orders, assignments, messages and per-user truth for one chunk of contacts."""
+    seg_cfg = [PLANTED["segments"][s] for s in SEGMENTS]
+    tp = PLANTED["touches"]
+    seg = c.segment[idx]
+    a = c.added[idx]
+    e = np.minimum(c.removed[idx], HORIZON)
+    m = len(idx)
+    resp = np.array([seg_cfg[s]["responsiveness"] for s in seg])
+    organic_h = np.array([seg_cfg[s]["organic_hazard"] for s in seg])
+    with np.errstate(divide="ignore"):
+        t_org = a + rng.exponential(np.where(organic_h > 0, 1.0 / np.maximum(organic_h, 1e-12), 1.0), m)
+    t_org[organic_h <= 0] = np.inf
+
+    # holdout: eligible = friends at campaign start who have not bought yet (needs pre-campaign first purchase)
+    hold = PLANTED["holdout"]
+    hs = float((pd.Timestamp(hold["start"]) - START).days)
+    he = float((pd.Timestamp(hold["end"]) - START).days) + 1.0
+    touches = _touches_for(idx, c, rng)
+    eff = np.array([tp[k]["effect"] for k in TOUCH_TYPES])[touches["k"].to_numpy()] * resp[touches["i"].to_numpy()]
+    fire = rng.random(len(touches)) < eff
+    t_fire = touches["t"].to_numpy() + rng.exponential(tp["mean_response_delay_days"], len(touches))
+    fire &= t_fire < HORIZON
+    cand = np.full(m, np.inf)
+    cause = np.full(m, -1)  # -1 organic; else touch row
+    fi = np.flatnonzero(fire)
+    order = np.argsort(t_fire[fi], kind="stable")
+    fi = fi[order]
+    firsts = pd.Series(fi).groupby(touches["i"].to_numpy()[fi]).first()
+    cand[firsts.index.to_numpy()] = t_fire[firsts.to_numpy()]
+    cause[firsts.index.to_numpy()] = firsts.to_numpy()
+    t1_no_hold = np.minimum(t_org, cand)
+    # potential outcomes for the holdout campaign
+    eligible = (a <= hs) & (e > hs) & (t1_no_hold >= hs)
+    elig_pos = np.flatnonzero(eligible)
+    treated = rng.random(elig_pos.size) < hold["treatment_share"]
+    hold_fire = rng.random(elig_pos.size) < hold["effect"] * resp[elig_pos]
+    hold_t = hs + 10 / 24 + rng.random(elig_pos.size) / 24 + rng.exponential(tp["mean_response_delay_days"], elig_pos.size)
+    y0 = (t1_no_hold[elig_pos] >= hs) & (t1_no_hold[elig_pos] < he)
+    t_with = np.where(hold_fire, np.minimum(t1_no_hold[elig_pos], hold_t), t1_no_hold[elig_pos])
+    y1 = (t_with >= hs) & (t_with < he)
+    truth_acc["hold_y0"] += int(y0.sum())
+    truth_acc["hold_y1"] += int(y1.sum())
+    truth_acc["hold_n"] += int(elig_pos.size)
+    truth_acc["hold_treated"] += int(treated.sum())
+    tr_pos = elig_pos[treated]
+    ht = pd.DataFrame(
+        {"i": tr_pos, "t": hs + 10 / 24 + rng.random(tr_pos.size) / 24, "k": TOUCH_TYPES.index("coupon"),
+         "camp": hold["campaign_id"]}
+    )
+    t1 = t1_no_hold.copy()
+    first_cause = np.where(np.isfinite(t1), np.where(cause >= 0, touches["k"].to_numpy()[np.maximum(cause, 0)], -1), -2)
+    first_camp = np.where(cause >= 0, touches["camp"].to_numpy()[np.maximum(cause, 0)], "")
+    tw = t_with[treated]
+    improved = tw < t1[tr_pos]
+    t1[tr_pos[improved]] = tw[improved]
+    first_cause[tr_pos[improved]] = TOUCH_TYPES.index("coupon")
+    first_camp[tr_pos[improved]] = hold["campaign_id"]
+    touches = pd.concat([touches, ht], ignore_index=True)
+    assign = pd.DataFrame(
+        {"campaign_id": hold["campaign_id"], "i": elig_pos, "arm": np.where(treated, "treatment", "control")}
+    )
+
+    # repeat purchases: BG/NBD per segment; spend: Gamma-Gamma per segment
+    lam = np.zeros(m)
+    pdrop = np.ones(m)
+    nu = np.full(m, np.nan)
+    for s, cfg in enumerate(seg_cfg):
+        sel = seg == s
+        if not sel.any() or cfg["bgnbd"] is None:
+            continue
+        b, g = cfg["bgnbd"], cfg["gamma_gamma"]
+        lam[sel] = rng.gamma(b["r"], 1.0 / b["alpha"], sel.sum())
+        pdrop[sel] = rng.beta(b["a"], b["b"], sel.sum())
+        nu[sel] = rng.gamma(g["q"], 1.0 / g["gamma"], sel.sum())
+    bought = np.isfinite(t1) & (t1 < HORIZON)
+    t1[~bought] = np.inf
+    rw, rt = _bgnbd_repeats(t1, lam, pdrop, rng)
+    who = np.concatenate([np.flatnonzero(bought), rw])
+    when = np.concatenate([t1[bought], rt])
+    camp = np.concatenate([first_camp[bought], np.full(rw.size, "", dtype=object)]).astype(object)
+    status = np.full(who.size, "paid", dtype=object)
+    # refunded orders are extra rows, so the paid orders keep the planted BG/NBD process
+    buyers = np.flatnonzero(bought)
+    rf = buyers[rng.random(buyers.size) < PLANTED["refund_share"]]
+    rf_t = t1[rf] + rng.random(rf.size) * (HORIZON - t1[rf])
+    who = np.concatenate([who, rf])
+    when = np.concatenate([when, rf_t])
+    camp = np.concatenate([camp, np.full(rf.size, "", dtype=object)])
+    status = np.concatenate([status, np.full(rf.size, "refunded", dtype=object)])
+    p_shape = np.array([(seg_cfg[s]["gamma_gamma"] or {"p": 1.0})["p"] for s in seg])
+    amount = np.round(rng.gamma(p_shape[who], 1.0 / nu[who]), 2) if who.size else np.array([])
+    orders = pd.DataFrame({"i": who, "t": when, "amount": amount, "status": status, "camp": camp})
+
+    # group messages
+    cm = PLANTED["community"]
+    join = rng.random(m) < cm["join_rate"]
+    jpos = np.flatnonzero(join)
+    jt = a[jpos] + rng.exponential(2.0, jpos.size)
+    ok = jt < e[jpos]
+    jpos, jt = jpos[ok], jt[ok]
+    n_groups = truth_acc["n_groups"]
+    group = rng.integers(0, n_groups, jpos.size)
+    rate = rng.gamma(cm["rate_shape"], cm["mean_message_rate"] / cm["rate_shape"], jpos.size)
+    rate *= truth_acc["group_vitality"][group]
+    tau = rng.exponential(cm["mean_decay_days"], jpos.size) + 5.0
+    span = e[jpos] - jt
+    mass = tau * (1 - np.exp(-span / tau))
+    cnt = rng.poisson(rate * mass)
+    mw = np.repeat(np.arange(jpos.size), cnt)
+    u = rng.random(mw.size)
+    day_t = jt[mw] - tau[mw] * np.log(1 - u * (1 - np.exp(-span[mw] / tau[mw])))
+    day = np.floor(day_t)
+    wd_w = np.array(cm["weekday_weights"])
+    wd = ((START.dayofweek + day.astype(int)) % 7).astype(int)
+    keepm = rng.random(mw.size) < wd_w[wd] / wd_w.max()
+    hw = np.array(cm["hour_weights"]) / np.sum(cm["hour_weights"])
+    hour = rng.choice(24, size=mw.size, p=hw)
+    t_msg = day + (hour + rng.random(mw.size)) / 24
+    keepm &= t_msg < e[jpos][mw]
+    msgs = pd.DataFrame({"i": jpos[mw][keepm], "t": t_msg[keepm], "g": group[mw][keepm]})
+
+    truth_users = pd.DataFrame(
+        {
+            "i": np.arange(m),
+            "segment": np.array(SEGMENTS)[seg],
+            "lambda_per_day": np.round(lam, 6),
+            "p_dropout": np.round(pdrop, 6),
+            "nu": np.round(nu, 8),
+            "first_purchase_cause": np.array(["none", "organic", *TOUCH_TYPES])[first_cause + 2],
+            "holdout_arm": "",
+        }
+    )
+    truth_users.loc[elig_pos, "holdout_arm"] = np.where(treated, "treatment", "control")
+    return touches, orders, assign, msgs, truth_users
+
+
+class _Sink:
+    """Append DataFrames to one Parquet file per table with a fixed schema (row group per chunk)."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.writer = pq.ParquetWriter(path, schema, compression="zstd")
+        self.schema = schema
+        self.rows = 0
+
+    def write(self, df: pd.DataFrame) -> None:
+        self.writer.write_table(pa.Table.from_pandas(df, schema=self.schema, preserve_index=False))
+        self.rows += len(df)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _schema(cols: dict[str, pa.DataType]) -> pa.Schema:
+    return pa.schema([(k, v) for k, v in cols.items()])
+
+
+TS = pa.timestamp("s")
+SCHEMAS = {
+    "contacts": _schema({"user_id": pa.string(), "added_at": TS, "channel": pa.string(), "campaign_id": pa.string(),
+                         "variant": pa.string(), "referrer_id": pa.string(), "staff_id": pa.string(),
+                         "removed_at": TS}),
+    "orders": _schema({"order_id": pa.string(), "user_id": pa.string(), "ordered_at": TS, "amount": pa.float64(),
+                       "status": pa.string(), "campaign_id": pa.string()}),
+    "touches": _schema({"user_id": pa.string(), "touched_at": TS, "touch_type": pa.string(),
+                        "campaign_id": pa.string()}),
+    "assignments": _schema({"campaign_id": pa.string(), "user_id": pa.string(), "arm": pa.string()}),
+    "messages": _schema({"group_id": pa.string(), "user_id": pa.string(), "sent_at": TS}),
+    "leads": _schema({"lead_id": pa.string(), "created_at": TS, "channel": pa.string(), "campaign_id": pa.string(),
+                      "variant": pa.string(), "user_id": pa.string()}),
+    "campaigns": _schema({"campaign_id": pa.string(), "name": pa.string(), "kind": pa.string(), "start": TS,
+                          "end": TS, "cost": pa.float64()}),
+    "spend": _schema({"date": TS, "channel": pa.string(), "cost": pa.float64()}),
+}
+
+
+def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = False) -> dict:
+    """Write every contract table plus ``truth.json`` and ``truth_users.parquet`` into ``out``.
+
+    Parameters
+    ----------
+    n_contacts : int
+        Target number of contacts (the referral process makes the realised number vary by a few per cent).
+    seed : int
+        Random seed; the same seed and size give byte-identical files.
+    out : str or Path
+        Output folder (created).
+    verbose : bool
+        Print progress per chunk.
+
+    Returns
+    -------
+    dict
+        The truth written to ``truth.json``.
+    """
+    if n_contacts < 50:
+        raise ValueError("simulate needs at least 50 contacts")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ss = np.random.SeedSequence(seed)
+    acq_ss, grp_ss, chunk_ss = ss.spawn(3)
+    rng = np.random.default_rng(acq_ss)
+    c = _acquire(n_contacts, rng)
+    n = len(c.frame)
+    grng = np.random.default_rng(grp_ss)
+    n_groups = max(4, int(round(n * PLANTED["community"]["join_rate"] / PLANTED["community"]["members_per_group"])))
+    acc = {
+        "hold_y0": 0, "hold_y1": 0, "hold_n": 0, "hold_treated": 0, "n_groups": n_groups,
+        "group_vitality": grng.lognormal(0.0, 0.6, n_groups),
+    }
+    sinks = {t: _Sink(out / f"{t}.parquet", SCHEMAS[t]) for t in ("orders", "touches", "assignments", "messages")}
+    truth_sink = _Sink(
+        out / "truth_users.parquet",
+        _schema({"user_id": pa.string(), "segment": pa.string(), "lambda_per_day": pa.float64(),
+                 "p_dropout": pa.float64(), "nu": pa.float64(), "first_purchase_cause": pa.string(),
+                 "holdout_arm": pa.string()}),
+    )
+    ids = c.frame["user_id"].to_numpy()
+    cause_counts: dict[str, int] = {}
+    order_seq = 0
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    for ci, crng_ss in zip(range(n_chunks), chunk_ss.spawn(n_chunks)):
+        crng = np.random.default_rng(crng_ss)
+        idx = np.arange(ci * CHUNK, min(n, (ci + 1) * CHUNK))
+        touches, orders, assign, msgs, tu = _chunk_events(idx, c, crng, acc)
+        uid = ids[idx]
+        touches = touches.sort_values(["t", "i"], kind="stable")
+        sinks["touches"].write(pd.DataFrame({
+            "user_id": uid[touches["i"].to_numpy()], "touched_at": _days_to_ts(touches["t"].to_numpy()),
+            "touch_type": np.array(TOUCH_TYPES)[touches["k"].to_numpy()],
+            "campaign_id": touches["camp"].replace("", None).to_numpy(),
+        }))
+        orders = orders.sort_values(["t", "i"], kind="stable")
+        oid = [f"O{order_seq + j + 1:010d}" for j in range(len(orders))]
+        order_seq += len(orders)
+        sinks["orders"].write(pd.DataFrame({
+            "order_id": oid, "user_id": uid[orders["i"].to_numpy()], "ordered_at": _days_to_ts(orders["t"].to_numpy()),
+            "amount": orders["amount"].to_numpy(), "status": orders["status"].to_numpy(),
+            "campaign_id": orders["camp"].replace("", None).to_numpy(),
+        }))
+        sinks["assignments"].write(pd.DataFrame({
+            "campaign_id": assign["campaign_id"].to_numpy(), "user_id": uid[assign["i"].to_numpy()],
+            "arm": assign["arm"].to_numpy(),
+        }))
+        msgs = msgs.sort_values(["t", "i"], kind="stable")
+        sinks["messages"].write(pd.DataFrame({
+            "group_id": [f"grp_{g + 1:03d}" for g in msgs["g"].to_numpy()], "user_id": uid[msgs["i"].to_numpy()],
+            "sent_at": _days_to_ts(msgs["t"].to_numpy()),
+        }))
+        tu["user_id"] = uid[tu["i"].to_numpy()]
+        truth_sink.write(tu.drop(columns="i")[["user_id", *[k for k in tu.columns if k not in ("i", "user_id")]]])
+        for k, v in tu["first_purchase_cause"].value_counts().items():
+            cause_counts[k] = cause_counts.get(k, 0) + int(v)
+        if verbose:
+            print(f"chunk {ci + 1}/{n_chunks}: {len(idx):,} contacts, {len(touches):,} touches, "
+                  f"{len(orders):,} orders, {len(msgs):,} messages", file=sys.stderr)
+    for s in (*sinks.values(), truth_sink):
+        s.close()
+
+    # small tables
+    pq.write_table(pa.Table.from_pandas(c.frame, schema=SCHEMAS["contacts"], preserve_index=False),
+                   out / "contacts.parquet", compression="zstd")
+    pq.write_table(pa.Table.from_pandas(c.leads, schema=SCHEMAS["leads"], preserve_index=False),
+                   out / "leads.parquet", compression="zstd")
+    leads = c.leads
+    spend = (
+        leads.assign(date=leads["created_at"].astype("datetime64[s]").dt.floor("D"))
+        .groupby(["date", "channel"], as_index=False).size()
+    )
+    cpl = {k: v["cpl"] for k, v in PLANTED["channels"].items()}
+    spend["cost"] = (spend["size"] * spend["channel"].map(cpl)).round(2)
+    ref_adds = c.frame[c.frame["channel"] == "referral"].assign(
+        date=lambda d: d["added_at"].astype("datetime64[s]").dt.floor("D")
+    ).groupby("date", as_index=False).size()
+    ref_adds["channel"] = "referral"
+    ref_adds["cost"] = (ref_adds["size"] * PLANTED["referral"]["reward_per_add"]).round(2)
+    spend = pd.concat([spend[spend["cost"] > 0], ref_adds], ignore_index=True)
+    spend = spend.sort_values(["date", "channel"]).reset_index(drop=True)[["date", "channel", "cost"]]
+    pq.write_table(pa.Table.from_pandas(spend, schema=SCHEMAS["spend"], preserve_index=False),
+                   out / "spend.parquet", compression="zstd")
+    camp = _campaign_calendar()
+    total_by_channel = spend.groupby("channel")["cost"].sum().round(2)
+    acq = pd.DataFrame({
+        "campaign_id": [f"acq_{ch}" for ch in CHANNELS if ch != "referral"] + ["fission_2025"],
+        "name": [f"{PLANTED['channels'][ch]['label']}拉新" for ch in CHANNELS if ch != "referral"] + ["老带新裂变活动"],
+        "kind": ["acquisition"] * (len(CHANNELS) - 1) + ["fission"],
+        "start": START, "end": END - pd.Timedelta(days=1),
+        "cost": [float(total_by_channel.get(ch, 0.0)) for ch in CHANNELS if ch != "referral"]
+        + [float(total_by_channel.get("referral", 0.0))],
+    })
+    hold = PLANTED["holdout"]
+    n_treated = acc["hold_treated"]
+    camp = pd.concat([acq, camp], ignore_index=True)
+    camp = pd.concat([camp, pd.DataFrame([{
+        "campaign_id": hold["campaign_id"], "name": hold["name"], "kind": "coupon",
+        "start": pd.Timestamp(hold["start"]), "end": pd.Timestamp(hold["end"]),
+        "cost": round(n_treated * hold["cost_per_treated"], 2),
+    }])], ignore_index=True)
+    pq.write_table(pa.Table.from_pandas(camp, schema=SCHEMAS["campaigns"], preserve_index=False),
+                   out / "campaigns.parquet", compression="zstd")
+
+    truth = _truth(c, acc, cause_counts, sinks, n_groups, seed, n_contacts, len(leads), len(spend), len(camp))
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
+                                    encoding="utf-8")
+    return truth
+
+
+def _truth(c: _Contacts, acc: dict, cause_counts: dict, sinks: dict, n_groups: int, seed: int, n_target: int,
+           n_leads: int, n_spend: int, n_campaigns: int) -> dict:
+    ch = PLANTED["channels"]
+    deletion = {
+        k: {f"{d}d": round(1 - float(np.exp(-v["hazard"] * d)), 6) for d in (7, 30, 90)} for k, v in ch.items()
+    }
+    seg_share = pd.Series(np.array(SEGMENTS)[c.segment]).value_counts(normalize=True).reindex(SEGMENTS).fillna(0)
+    tp = PLANTED["touches"]
+    effects = {k: tp[k]["effect"] for k in TOUCH_TYPES}
+    credit = {k: cause_counts.get(k, 0) for k in TOUCH_TYPES}
+    hw = np.array(PLANTED["community"]["hour_weights"])
+    hold_n = max(acc["hold_n"], 1)
+    return {
+        "seed": seed,
+        "contacts_target": n_target,
+        "rows": {"contacts": len(c.frame), "leads": n_leads, "spend": n_spend, "campaigns": n_campaigns,
+                 **{k: s.rows for k, s in sinks.items()}},
+        "planted": PLANTED,
+        "acquisition": {
+            "add_rate_by_channel_variant": {
+                k: {vn: round(v["add_rate"] + up, 6) for vn, up in PLANTED["variants"].items()} for k, v in ch.items()
+            },
+            "variant_add_rate_difference_B_minus_A": PLANTED["variants"]["B"] - PLANTED["variants"]["A"],
+            "variant_first_order_rate_difference_B_minus_A": 0.0,
+            "deletion_rate": deletion,
+            "cost_per_lead": {k: v["cpl"] for k, v in ch.items()},
+        },
+        "referral": c.referral_stats,
+        "segments": {
+            "share_of_contacts": {k: round(float(v), 6) for k, v in seg_share.items()},
+            "labels": {k: v["label"] for k, v in PLANTED["segments"].items()},
+            "time_unit": "days",
+        },
+        "attribution": {
+            "applies_to": "first orders (a contact's first purchase)",
+            "effect_per_touch": effects,
+            "ranking_by_effect_per_touch": sorted(effects, key=effects.get, reverse=True),
+            "first_orders_caused": {**credit, "organic": cause_counts.get("organic", 0)},
+            "ranking_by_first_orders_caused": sorted(credit, key=credit.get, reverse=True),
+        },
+        "holdout": {
+            "campaign_id": PLANTED["holdout"]["campaign_id"],
+            "outcome": "first order within the campaign window (start..end inclusive)",
+            "eligible": acc["hold_n"],
+            "conversion_if_untreated": round(acc["hold_y0"] / hold_n, 6),
+            "conversion_if_treated": round(acc["hold_y1"] / hold_n, 6),
+            "lift_sample_average_effect": round((acc["hold_y1"] - acc["hold_y0"]) / hold_n, 6),
+        },
+        "community": {
+            "groups": n_groups,
+            "peak_hours": [int(h) for h in np.argsort(-hw, kind="stable")[:2]],
+            "hour_share": [round(float(x), 6) for x in hw / hw.sum()],
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point: ``python -m helpers.simulate --contacts N --seed S --out DIR``."""
+    ap = argparse.ArgumentParser(prog="python -m helpers.simulate", description=__doc__.splitlines()[0])
+    ap.add_argument("--contacts", type=int, default=20_000, help="number of contacts (default 20000)")
+    ap.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--quiet", action="store_true", help="no progress output")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    truth = simulate(args.contacts, args.seed, args.out, verbose=not args.quiet)
+    if not args.quiet:
+        rows = ", ".join(f"{k} {v:,}" for k, v in truth["rows"].items())
+        print(f"wrote {args.out} in {time.perf_counter() - t0:.1f} s: {rows}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

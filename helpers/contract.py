@@ -121,7 +121,7 @@ class TableSpec:
 
 
 def normalize_column_name(name: object) -> str:
-    """Normalise a header cell: NFKC (full-width to half-width), trim, lower case, ``_`` separators.
+    r"""Normalise a header cell: NFKC (full-width to half-width), trim, lower case, ``_`` separators.
 
     Parameters
     ----------
@@ -135,7 +135,7 @@ def normalize_column_name(name: object) -> str:
 
     Examples
     --------
-    >>> normalize_column_name("\\ufeff User ID ")
+    >>> normalize_column_name("\ufeff User ID ")
     'user_id'
     >>> normalize_column_name("订单金额（元）")
     '订单金额(元)'

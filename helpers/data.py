@@ -208,9 +208,7 @@ def _map_columns(spec: TableSpec, frame: pd.DataFrame, fname: str, notes: list[s
 
 
 # ----------------------------------------------------------------------------------------------- parsing
-def _parse_columns(
-    spec: TableSpec, raw: pd.DataFrame, tz: str, issues: list[pd.DataFrame]
-) -> pd.DataFrame:
+def _parse_columns(spec: TableSpec, raw: pd.DataFrame, tz: str, issues: list[pd.DataFrame]) -> pd.DataFrame:
     typed = {}
     for c in spec.columns:
         s = raw[c.name]
@@ -265,8 +263,12 @@ def _validate_values(spec: TableSpec, df: pd.DataFrame, as_of: pd.Timestamp) -> 
         fc = fc[fc["index"].notna()]
         reason = fc["check"].astype(str).replace({"not_nullable": "missing value"})
         return pd.DataFrame(
-            {"idx": fc["index"].to_numpy(), "column": fc["column"].to_numpy(), "reason": reason.to_numpy(),
-             "value": fc["failure_case"].astype("object").to_numpy()}
+            {
+                "idx": fc["index"].to_numpy(),
+                "column": fc["column"].to_numpy(),
+                "reason": reason.to_numpy(),
+                "value": fc["failure_case"].astype("object").to_numpy(),
+            }
         )
     return None
 
@@ -436,7 +438,11 @@ def load(
         live = typed.drop(index=list(bad_idx))
         issues.extend(_duplicates(spec, live, raw.rows))
         issues.extend(_orphans(spec, live, clean))
-        q = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame(columns=["idx", "column", "reason", "value"])
+        q = (
+            pd.concat(issues, ignore_index=True)
+            if issues
+            else pd.DataFrame(columns=["idx", "column", "reason", "value"])
+        )
         bad = pd.Index(q["idx"].unique())
         q.insert(0, "table", name)
         q["row"] = raw.rows.loc[q["idx"].to_numpy()].to_numpy() if len(q) else np.array([], dtype="int64")
@@ -446,9 +452,7 @@ def load(
         kept = _finish_dtypes(spec, typed.drop(index=bad))
         clean[name] = kept
         read = len(raw.frame)
-        accounting.append(
-            {"table": name, "file": fpath.name, "read": read, "kept": len(kept), "quarantined": len(bad)}
-        )
+        accounting.append({"table": name, "file": fpath.name, "read": read, "kept": len(kept), "quarantined": len(bad)})
         sources.append({"table": name, "file": fpath.name, "encoding": raw.encoding, "header_row": raw.header_row})
         if read != len(kept) + len(bad):  # pragma: no cover - an invariant, not a branch
             raise AssertionError(f"{name}: row accounting broken ({read} != {len(kept)} + {len(bad)})")

@@ -50,7 +50,7 @@ class RawTable:
 
 
 def detect_encoding(sample: bytes) -> str:
-    """Detect a text encoding: UTF-8 (with or without BOM) first, else charset-normalizer.
+    r"""Detect a text encoding: UTF-8 (with or without BOM) first, else charset-normalizer.
 
     GB2312 and GBK detections are widened to GB18030, their superset, so rare characters still decode.
 
@@ -66,7 +66,7 @@ def detect_encoding(sample: bytes) -> str:
 
     Examples
     --------
-    >>> detect_encoding("用户ID,渠道\\n1,门店".encode("gbk"))
+    >>> detect_encoding("用户ID,渠道\n1,门店".encode("gbk"))
     'gb18030'
     >>> detect_encoding(codecs.BOM_UTF8 + "a,b".encode())
     'utf-8-sig'
@@ -82,11 +82,25 @@ def detect_encoding(sample: bytes) -> str:
         # a multi-byte character cut at the end of the sample is not an error
         if err.start >= len(sample) - 3 and err.reason == "unexpected end of data":
             return "utf-8"
+    # Chinese exports: GB18030 (superset of GB2312 / GBK) when it decodes to mostly Chinese text; statistical
+    # detectors alone misread short GBK samples (e.g. as UTF-16)
+    try:
+        text = sample.decode("gb18030")
+    except UnicodeDecodeError as err:
+        text = sample[: err.start].decode("gb18030") if err.start >= len(sample) - 4 else ""
+    non_ascii = [ch for ch in text if ord(ch) > 127]
+    if non_ascii and sum(_is_cjk(ch) for ch in non_ascii) >= 0.8 * len(non_ascii):
+        return "gb18030"
     best = from_bytes(sample[:_SAMPLE_BYTES]).best()
     enc = (best.encoding if best else "gb18030").lower().replace("-", "_")
     if enc in {"gb2312", "gbk", "cp936", "hz", "gb18030", "big5"} or enc.startswith("gb"):
         return "gb18030" if enc != "big5" else "big5"
     return enc
+
+
+def _is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return 0x4E00 <= o <= 0x9FFF or 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF or 0x3400 <= o <= 0x4DBF or o == 0xA5
 
 
 def _header_index(cells: pd.DataFrame, known: set[str]) -> int:

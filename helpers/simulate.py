@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["PLANTED", "simulate", "main"]
+__all__ = ["PLANTED", "main", "make_messy", "simulate"]
 
 START = pd.Timestamp("2025-01-01")
 END = pd.Timestamp("2026-01-01")  # exclusive: data covers calendar year 2025
@@ -55,28 +55,39 @@ PLANTED: dict = {
     "referral": {"invites_per_contact": 0.6, "mean_invite_delay_days": 14.0, "reward_per_add": 10.0},
     "segments": {
         "high_value": {
-            "label": "高价值", "organic_hazard": 0.005, "responsiveness": 1.0,
+            "label": "高价值",
+            "organic_hazard": 0.005,
+            "responsiveness": 1.0,
             "bgnbd": {"r": 4.0, "alpha": 40.0, "a": 1.0, "b": 12.0},
             "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 300.0},
         },
         "potential": {
-            "label": "潜力", "organic_hazard": 0.004, "responsiveness": 1.0,
+            "label": "潜力",
+            "organic_hazard": 0.004,
+            "responsiveness": 1.0,
             "bgnbd": {"r": 3.0, "alpha": 90.0, "a": 1.0, "b": 6.0},
             "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 125.0},
         },
         "regular": {
-            "label": "一般", "organic_hazard": 0.002, "responsiveness": 0.8,
+            "label": "一般",
+            "organic_hazard": 0.002,
+            "responsiveness": 0.8,
             "bgnbd": {"r": 2.0, "alpha": 160.0, "a": 1.5, "b": 5.0},
             "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 50.0},
         },
         "lapsing": {
-            "label": "流失", "organic_hazard": 0.003, "responsiveness": 1.0,
+            "label": "流失",
+            "organic_hazard": 0.003,
+            "responsiveness": 1.0,
             "bgnbd": {"r": 2.0, "alpha": 60.0, "a": 8.0, "b": 2.0},
             "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 75.0},
         },
         "dormant": {
-            "label": "沉睡", "organic_hazard": 0.0, "responsiveness": 0.0,
-            "bgnbd": None, "gamma_gamma": None,
+            "label": "沉睡",
+            "organic_hazard": 0.0,
+            "responsiveness": 0.0,
+            "bgnbd": None,
+            "gamma_gamma": None,
         },
     },
     "segment_mix": {  # per channel: high_value, potential, regular, lapsing, dormant
@@ -112,8 +123,32 @@ PLANTED: dict = {
         "mean_message_rate": 0.15,
         "rate_shape": 0.4,
         "mean_decay_days": 120.0,
-        "hour_weights": [0.15, 0.1, 0.05, 0.05, 0.05, 0.1, 0.2, 0.5, 1.0, 1.0, 1.0, 1.2, 3.5, 2.0, 1.0, 1.0,
-                         1.0, 1.1, 1.3, 1.6, 3.0, 4.5, 2.5, 1.0],
+        "hour_weights": [
+            0.15,
+            0.1,
+            0.05,
+            0.05,
+            0.05,
+            0.1,
+            0.2,
+            0.5,
+            1.0,
+            1.0,
+            1.0,
+            1.2,
+            3.5,
+            2.0,
+            1.0,
+            1.0,
+            1.0,
+            1.1,
+            1.3,
+            1.6,
+            3.0,
+            4.5,
+            2.5,
+            1.0,
+        ],
         "weekday_weights": [1.0, 1.0, 1.0, 1.0, 1.0, 1.3, 1.3],
     },
 }
@@ -349,7 +384,9 @@ def _chunk_events(
     elig_pos = np.flatnonzero(eligible)
     treated = rng.random(elig_pos.size) < hold["treatment_share"]
     hold_fire = rng.random(elig_pos.size) < hold["effect"] * resp[elig_pos]
-    hold_t = hs + 10 / 24 + rng.random(elig_pos.size) / 24 + rng.exponential(tp["mean_response_delay_days"], elig_pos.size)
+    hold_t = (
+        hs + 10 / 24 + rng.random(elig_pos.size) / 24 + rng.exponential(tp["mean_response_delay_days"], elig_pos.size)
+    )
     y0 = (t1_no_hold[elig_pos] >= hs) & (t1_no_hold[elig_pos] < he)
     t_with = np.where(hold_fire, np.minimum(t1_no_hold[elig_pos], hold_t), t1_no_hold[elig_pos])
     y1 = (t_with >= hs) & (t_with < he)
@@ -359,8 +396,12 @@ def _chunk_events(
     truth_acc["hold_treated"] += int(treated.sum())
     tr_pos = elig_pos[treated]
     ht = pd.DataFrame(
-        {"i": tr_pos, "t": hs + 10 / 24 + rng.random(tr_pos.size) / 24, "k": TOUCH_TYPES.index("coupon"),
-         "camp": hold["campaign_id"]}
+        {
+            "i": tr_pos,
+            "t": hs + 10 / 24 + rng.random(tr_pos.size) / 24,
+            "k": TOUCH_TYPES.index("coupon"),
+            "camp": hold["campaign_id"],
+        }
     )
     t1 = t1_no_hold.copy()
     first_cause = np.where(np.isfinite(t1), np.where(cause >= 0, touches["k"].to_numpy()[np.maximum(cause, 0)], -1), -2)
@@ -471,19 +512,53 @@ def _schema(cols: dict[str, pa.DataType]) -> pa.Schema:
 
 TS = pa.timestamp("s")
 SCHEMAS = {
-    "contacts": _schema({"user_id": pa.string(), "added_at": TS, "channel": pa.string(), "campaign_id": pa.string(),
-                         "variant": pa.string(), "referrer_id": pa.string(), "staff_id": pa.string(),
-                         "removed_at": TS}),
-    "orders": _schema({"order_id": pa.string(), "user_id": pa.string(), "ordered_at": TS, "amount": pa.float64(),
-                       "status": pa.string(), "campaign_id": pa.string()}),
-    "touches": _schema({"user_id": pa.string(), "touched_at": TS, "touch_type": pa.string(),
-                        "campaign_id": pa.string()}),
+    "contacts": _schema(
+        {
+            "user_id": pa.string(),
+            "added_at": TS,
+            "channel": pa.string(),
+            "campaign_id": pa.string(),
+            "variant": pa.string(),
+            "referrer_id": pa.string(),
+            "staff_id": pa.string(),
+            "removed_at": TS,
+        }
+    ),
+    "orders": _schema(
+        {
+            "order_id": pa.string(),
+            "user_id": pa.string(),
+            "ordered_at": TS,
+            "amount": pa.float64(),
+            "status": pa.string(),
+            "campaign_id": pa.string(),
+        }
+    ),
+    "touches": _schema(
+        {"user_id": pa.string(), "touched_at": TS, "touch_type": pa.string(), "campaign_id": pa.string()}
+    ),
     "assignments": _schema({"campaign_id": pa.string(), "user_id": pa.string(), "arm": pa.string()}),
     "messages": _schema({"group_id": pa.string(), "user_id": pa.string(), "sent_at": TS}),
-    "leads": _schema({"lead_id": pa.string(), "created_at": TS, "channel": pa.string(), "campaign_id": pa.string(),
-                      "variant": pa.string(), "user_id": pa.string()}),
-    "campaigns": _schema({"campaign_id": pa.string(), "name": pa.string(), "kind": pa.string(), "start": TS,
-                          "end": TS, "cost": pa.float64()}),
+    "leads": _schema(
+        {
+            "lead_id": pa.string(),
+            "created_at": TS,
+            "channel": pa.string(),
+            "campaign_id": pa.string(),
+            "variant": pa.string(),
+            "user_id": pa.string(),
+        }
+    ),
+    "campaigns": _schema(
+        {
+            "campaign_id": pa.string(),
+            "name": pa.string(),
+            "kind": pa.string(),
+            "start": TS,
+            "end": TS,
+            "cost": pa.float64(),
+        }
+    ),
     "spend": _schema({"date": TS, "channel": pa.string(), "cost": pa.float64()}),
 }
 
@@ -519,112 +594,191 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
     grng = np.random.default_rng(grp_ss)
     n_groups = max(4, int(round(n * PLANTED["community"]["join_rate"] / PLANTED["community"]["members_per_group"])))
     acc = {
-        "hold_y0": 0, "hold_y1": 0, "hold_n": 0, "hold_treated": 0, "n_groups": n_groups,
+        "hold_y0": 0,
+        "hold_y1": 0,
+        "hold_n": 0,
+        "hold_treated": 0,
+        "n_groups": n_groups,
         "group_vitality": grng.lognormal(0.0, 0.6, n_groups),
     }
     sinks = {t: _Sink(out / f"{t}.parquet", SCHEMAS[t]) for t in ("orders", "touches", "assignments", "messages")}
     truth_sink = _Sink(
         out / "truth_users.parquet",
-        _schema({"user_id": pa.string(), "segment": pa.string(), "lambda_per_day": pa.float64(),
-                 "p_dropout": pa.float64(), "nu": pa.float64(), "first_purchase_cause": pa.string(),
-                 "holdout_arm": pa.string()}),
+        _schema(
+            {
+                "user_id": pa.string(),
+                "segment": pa.string(),
+                "lambda_per_day": pa.float64(),
+                "p_dropout": pa.float64(),
+                "nu": pa.float64(),
+                "first_purchase_cause": pa.string(),
+                "holdout_arm": pa.string(),
+            }
+        ),
     )
     ids = c.frame["user_id"].to_numpy()
     cause_counts: dict[str, int] = {}
     order_seq = 0
     n_chunks = (n + CHUNK - 1) // CHUNK
-    for ci, crng_ss in zip(range(n_chunks), chunk_ss.spawn(n_chunks)):
+    for ci, crng_ss in zip(range(n_chunks), chunk_ss.spawn(n_chunks), strict=True):
         crng = np.random.default_rng(crng_ss)
         idx = np.arange(ci * CHUNK, min(n, (ci + 1) * CHUNK))
         touches, orders, assign, msgs, tu = _chunk_events(idx, c, crng, acc)
         uid = ids[idx]
         touches = touches.sort_values(["t", "i"], kind="stable")
-        sinks["touches"].write(pd.DataFrame({
-            "user_id": uid[touches["i"].to_numpy()], "touched_at": _days_to_ts(touches["t"].to_numpy()),
-            "touch_type": np.array(TOUCH_TYPES)[touches["k"].to_numpy()],
-            "campaign_id": touches["camp"].replace("", None).to_numpy(),
-        }))
+        sinks["touches"].write(
+            pd.DataFrame(
+                {
+                    "user_id": uid[touches["i"].to_numpy()],
+                    "touched_at": _days_to_ts(touches["t"].to_numpy()),
+                    "touch_type": np.array(TOUCH_TYPES)[touches["k"].to_numpy()],
+                    "campaign_id": touches["camp"].replace("", None).to_numpy(),
+                }
+            )
+        )
         orders = orders.sort_values(["t", "i"], kind="stable")
         oid = [f"O{order_seq + j + 1:010d}" for j in range(len(orders))]
         order_seq += len(orders)
-        sinks["orders"].write(pd.DataFrame({
-            "order_id": oid, "user_id": uid[orders["i"].to_numpy()], "ordered_at": _days_to_ts(orders["t"].to_numpy()),
-            "amount": orders["amount"].to_numpy(), "status": orders["status"].to_numpy(),
-            "campaign_id": orders["camp"].replace("", None).to_numpy(),
-        }))
-        sinks["assignments"].write(pd.DataFrame({
-            "campaign_id": assign["campaign_id"].to_numpy(), "user_id": uid[assign["i"].to_numpy()],
-            "arm": assign["arm"].to_numpy(),
-        }))
+        sinks["orders"].write(
+            pd.DataFrame(
+                {
+                    "order_id": oid,
+                    "user_id": uid[orders["i"].to_numpy()],
+                    "ordered_at": _days_to_ts(orders["t"].to_numpy()),
+                    "amount": orders["amount"].to_numpy(),
+                    "status": orders["status"].to_numpy(),
+                    "campaign_id": orders["camp"].replace("", None).to_numpy(),
+                }
+            )
+        )
+        sinks["assignments"].write(
+            pd.DataFrame(
+                {
+                    "campaign_id": assign["campaign_id"].to_numpy(),
+                    "user_id": uid[assign["i"].to_numpy()],
+                    "arm": assign["arm"].to_numpy(),
+                }
+            )
+        )
         msgs = msgs.sort_values(["t", "i"], kind="stable")
-        sinks["messages"].write(pd.DataFrame({
-            "group_id": [f"grp_{g + 1:03d}" for g in msgs["g"].to_numpy()], "user_id": uid[msgs["i"].to_numpy()],
-            "sent_at": _days_to_ts(msgs["t"].to_numpy()),
-        }))
+        sinks["messages"].write(
+            pd.DataFrame(
+                {
+                    "group_id": [f"grp_{g + 1:03d}" for g in msgs["g"].to_numpy()],
+                    "user_id": uid[msgs["i"].to_numpy()],
+                    "sent_at": _days_to_ts(msgs["t"].to_numpy()),
+                }
+            )
+        )
         tu["user_id"] = uid[tu["i"].to_numpy()]
         truth_sink.write(tu.drop(columns="i")[["user_id", *[k for k in tu.columns if k not in ("i", "user_id")]]])
         for k, v in tu["first_purchase_cause"].value_counts().items():
             cause_counts[k] = cause_counts.get(k, 0) + int(v)
         if verbose:
-            print(f"chunk {ci + 1}/{n_chunks}: {len(idx):,} contacts, {len(touches):,} touches, "
-                  f"{len(orders):,} orders, {len(msgs):,} messages", file=sys.stderr)
+            print(
+                f"chunk {ci + 1}/{n_chunks}: {len(idx):,} contacts, {len(touches):,} touches, "
+                f"{len(orders):,} orders, {len(msgs):,} messages",
+                file=sys.stderr,
+            )
     for s in (*sinks.values(), truth_sink):
         s.close()
 
     # small tables
-    pq.write_table(pa.Table.from_pandas(c.frame, schema=SCHEMAS["contacts"], preserve_index=False),
-                   out / "contacts.parquet", compression="zstd")
-    pq.write_table(pa.Table.from_pandas(c.leads, schema=SCHEMAS["leads"], preserve_index=False),
-                   out / "leads.parquet", compression="zstd")
+    pq.write_table(
+        pa.Table.from_pandas(c.frame, schema=SCHEMAS["contacts"], preserve_index=False),
+        out / "contacts.parquet",
+        compression="zstd",
+    )
+    pq.write_table(
+        pa.Table.from_pandas(c.leads, schema=SCHEMAS["leads"], preserve_index=False),
+        out / "leads.parquet",
+        compression="zstd",
+    )
     leads = c.leads
     spend = (
         leads.assign(date=leads["created_at"].astype("datetime64[s]").dt.floor("D"))
-        .groupby(["date", "channel"], as_index=False).size()
+        .groupby(["date", "channel"], as_index=False)
+        .size()
     )
     cpl = {k: v["cpl"] for k, v in PLANTED["channels"].items()}
     spend["cost"] = (spend["size"] * spend["channel"].map(cpl)).round(2)
-    ref_adds = c.frame[c.frame["channel"] == "referral"].assign(
-        date=lambda d: d["added_at"].astype("datetime64[s]").dt.floor("D")
-    ).groupby("date", as_index=False).size()
+    ref_adds = (
+        c.frame[c.frame["channel"] == "referral"]
+        .assign(date=lambda d: d["added_at"].astype("datetime64[s]").dt.floor("D"))
+        .groupby("date", as_index=False)
+        .size()
+    )
     ref_adds["channel"] = "referral"
     ref_adds["cost"] = (ref_adds["size"] * PLANTED["referral"]["reward_per_add"]).round(2)
     spend = pd.concat([spend[spend["cost"] > 0], ref_adds], ignore_index=True)
     spend = spend.sort_values(["date", "channel"]).reset_index(drop=True)[["date", "channel", "cost"]]
-    pq.write_table(pa.Table.from_pandas(spend, schema=SCHEMAS["spend"], preserve_index=False),
-                   out / "spend.parquet", compression="zstd")
+    pq.write_table(
+        pa.Table.from_pandas(spend, schema=SCHEMAS["spend"], preserve_index=False),
+        out / "spend.parquet",
+        compression="zstd",
+    )
     camp = _campaign_calendar()
     total_by_channel = spend.groupby("channel")["cost"].sum().round(2)
-    acq = pd.DataFrame({
-        "campaign_id": [f"acq_{ch}" for ch in CHANNELS if ch != "referral"] + ["fission_2025"],
-        "name": [f"{PLANTED['channels'][ch]['label']}拉新" for ch in CHANNELS if ch != "referral"] + ["老带新裂变活动"],
-        "kind": ["acquisition"] * (len(CHANNELS) - 1) + ["fission"],
-        "start": START, "end": END - pd.Timedelta(days=1),
-        "cost": [float(total_by_channel.get(ch, 0.0)) for ch in CHANNELS if ch != "referral"]
-        + [float(total_by_channel.get("referral", 0.0))],
-    })
+    acq = pd.DataFrame(
+        {
+            "campaign_id": [f"acq_{ch}" for ch in CHANNELS if ch != "referral"] + ["fission_2025"],
+            "name": [f"{PLANTED['channels'][ch]['label']}拉新" for ch in CHANNELS if ch != "referral"]
+            + ["老带新裂变活动"],
+            "kind": ["acquisition"] * (len(CHANNELS) - 1) + ["fission"],
+            "start": START,
+            "end": END - pd.Timedelta(days=1),
+            "cost": [float(total_by_channel.get(ch, 0.0)) for ch in CHANNELS if ch != "referral"]
+            + [float(total_by_channel.get("referral", 0.0))],
+        }
+    )
     hold = PLANTED["holdout"]
     n_treated = acc["hold_treated"]
     camp = pd.concat([acq, camp], ignore_index=True)
-    camp = pd.concat([camp, pd.DataFrame([{
-        "campaign_id": hold["campaign_id"], "name": hold["name"], "kind": "coupon",
-        "start": pd.Timestamp(hold["start"]), "end": pd.Timestamp(hold["end"]),
-        "cost": round(n_treated * hold["cost_per_treated"], 2),
-    }])], ignore_index=True)
-    pq.write_table(pa.Table.from_pandas(camp, schema=SCHEMAS["campaigns"], preserve_index=False),
-                   out / "campaigns.parquet", compression="zstd")
+    camp = pd.concat(
+        [
+            camp,
+            pd.DataFrame(
+                [
+                    {
+                        "campaign_id": hold["campaign_id"],
+                        "name": hold["name"],
+                        "kind": "coupon",
+                        "start": pd.Timestamp(hold["start"]),
+                        "end": pd.Timestamp(hold["end"]),
+                        "cost": round(n_treated * hold["cost_per_treated"], 2),
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
+    pq.write_table(
+        pa.Table.from_pandas(camp, schema=SCHEMAS["campaigns"], preserve_index=False),
+        out / "campaigns.parquet",
+        compression="zstd",
+    )
 
     truth = _truth(c, acc, cause_counts, sinks, n_groups, seed, n_contacts, len(leads), len(spend), len(camp))
-    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
-                                    encoding="utf-8")
+    (out / "truth.json").write_text(
+        json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
     return truth
 
 
-def _truth(c: _Contacts, acc: dict, cause_counts: dict, sinks: dict, n_groups: int, seed: int, n_target: int,
-           n_leads: int, n_spend: int, n_campaigns: int) -> dict:
+def _truth(
+    c: _Contacts,
+    acc: dict,
+    cause_counts: dict,
+    sinks: dict,
+    n_groups: int,
+    seed: int,
+    n_target: int,
+    n_leads: int,
+    n_spend: int,
+    n_campaigns: int,
+) -> dict:
     ch = PLANTED["channels"]
-    deletion = {
-        k: {f"{d}d": round(1 - float(np.exp(-v["hazard"] * d)), 6) for d in (7, 30, 90)} for k, v in ch.items()
-    }
+    deletion = {k: {f"{d}d": round(1 - float(np.exp(-v["hazard"] * d)), 6) for d in (7, 30, 90)} for k, v in ch.items()}
     seg_share = pd.Series(np.array(SEGMENTS)[c.segment]).value_counts(normalize=True).reindex(SEGMENTS).fillna(0)
     tp = PLANTED["touches"]
     effects = {k: tp[k]["effect"] for k in TOUCH_TYPES}
@@ -634,8 +788,13 @@ def _truth(c: _Contacts, acc: dict, cause_counts: dict, sinks: dict, n_groups: i
     return {
         "seed": seed,
         "contacts_target": n_target,
-        "rows": {"contacts": len(c.frame), "leads": n_leads, "spend": n_spend, "campaigns": n_campaigns,
-                 **{k: s.rows for k, s in sinks.items()}},
+        "rows": {
+            "contacts": len(c.frame),
+            "leads": n_leads,
+            "spend": n_spend,
+            "campaigns": n_campaigns,
+            **{k: s.rows for k, s in sinks.items()},
+        },
         "planted": PLANTED,
         "acquisition": {
             "add_rate_by_channel_variant": {
@@ -675,6 +834,125 @@ def _truth(c: _Contacts, acc: dict, cause_counts: dict, sinks: dict, n_groups: i
     }
 
 
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+_GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英"
+
+
+def _insert_after(df: pd.DataFrame, extra: pd.DataFrame, after: np.ndarray) -> pd.DataFrame:
+    """Insert the rows of ``extra`` into ``df``, each right after position ``after[i]``."""
+    base = df.assign(_pos=np.arange(len(df), dtype=float))
+    ins = extra.assign(_pos=after.astype(float) + 0.5 + np.arange(len(extra)) * 1e-6)
+    return pd.concat([base, ins], ignore_index=True).sort_values("_pos", kind="stable").drop(columns="_pos")
+
+
+def make_messy(out: str | Path, seed: int) -> dict:
+    """Rewrite ``contacts`` and ``orders`` of a simulated folder as a messy Chinese export, with known defects.
+
+    ``contacts.csv`` becomes GB18030 with Chinese headers, a title row above the header, ``2025/1/5 13:00:05``
+    dates and fake personal-data columns (手机号 phone, 昵称 nickname); ``orders.csv`` becomes UTF-8 with BOM,
+    ``¥1,299.00`` amounts and Chinese statuses. Defect rows are *added* (the simulated rows are untouched), so
+    after quarantine the planted truth still holds. Meant for small samples (it rewrites the tables in memory).
+
+    Parameters
+    ----------
+    out : str or Path
+        A folder written by :func:`simulate`.
+    seed : int
+        Seed for choosing the defect rows.
+
+    Returns
+    -------
+    dict
+        Defects injected per table and reason: the quarantine the loader must report.
+    """
+    out = Path(out)
+    rng = np.random.default_rng([seed, 99])
+    con = pd.read_parquet(out / "contacts.parquet")
+    n = len(con)
+    phone = rng.integers(3, 10, n).astype(str)
+    phones = np.char.add(np.char.add("1", phone), np.char.zfill(rng.integers(0, 10**9, n).astype(str), 9))
+    names = [
+        _SURNAMES[a] + _GIVEN[b] + (_GIVEN[c] if c % 2 else "")
+        for a, b, c in zip(
+            rng.integers(0, len(_SURNAMES), n),
+            rng.integers(0, len(_GIVEN), n),
+            rng.integers(0, len(_GIVEN), n),
+            strict=True,
+        )
+    ]
+    fmt = lambda s: s.dt.strftime("%Y/%-m/%-d %H:%M:%S").where(s.notna(), "")  # noqa: E731
+    c = pd.DataFrame(
+        {
+            "用户ID": con["user_id"],
+            "昵称": names,
+            "手机号": phones,
+            "添加时间": fmt(con["added_at"]),
+            "渠道": con["channel"],
+            "渠道码": con["campaign_id"],
+            "话术": con["variant"],
+            "推荐人": con["referrer_id"].fillna(""),
+            "员工ID": con["staff_id"],
+            "删除时间": fmt(con["removed_at"]),
+        }
+    )
+    dup_pos = np.sort(rng.choice(n, 3, replace=False))
+    c = _insert_after(c, c.iloc[dup_pos], dup_pos)
+    title = "企业微信客户明细导出(示例数据)" + "," * (c.shape[1] - 1) + "\n"
+    with open(out / "contacts.csv", "w", encoding="gb18030", newline="") as fh:
+        fh.write(title)
+        c.to_csv(fh, index=False, lineterminator="\n")
+    (out / "contacts.parquet").unlink()
+
+    o = pd.read_parquet(out / "orders.parquet")
+    m = len(o)
+    status_zh = o["status"].map({"paid": "已支付", "refunded": "已退款"})
+    money = o["amount"].map(lambda v: f"¥{v:,.2f}")
+    od = pd.DataFrame(
+        {
+            "订单号": o["order_id"],
+            "用户ID": o["user_id"],
+            "下单时间": o["ordered_at"].dt.strftime("%Y-%m-%d %H:%M:%S"),
+            "实付金额": money,
+            "订单状态": status_zh,
+            "活动ID": o["campaign_id"].fillna(""),
+        }
+    )
+    defects: dict[str, dict[str, int]] = {"contacts": {"exact duplicate": 3}, "orders": {}}
+    extra, after = [], []
+
+    def add(kind: str, k: int, mutate) -> None:
+        pos = np.sort(rng.choice(m, k, replace=False))
+        rows = od.iloc[pos].copy()
+        mutate(rows)
+        if kind != "duplicate order_id":
+            rows["订单号"] = [f"X{int(seed):03d}{len(extra):02d}{j:03d}" for j in range(k)]
+        extra.append(rows)
+        after.append(pos)
+        defects["orders"][kind] = k
+
+    add("duplicate order_id", 5, lambda r: r.__setitem__("实付金额", "¥1.00"))
+    add("orphan user_id", 4, lambda r: r.__setitem__("用户ID", "99999999"))
+    add("unparseable timestamp", 3, lambda r: r.__setitem__("下单时间", "2025-13-45 10:00:00"))
+    add("timestamp in the future", 2, lambda r: r.__setitem__("下单时间", "2026-03-01 10:00:00"))
+    add("unknown status", 3, lambda r: r.__setitem__("订单状态", "已取消"))
+    add("negative amount", 2, lambda r: (r.__setitem__("实付金额", "-35.00"), r.__setitem__("订单状态", "已支付")))
+    od = _insert_after(od, pd.concat(extra), np.concatenate(after))
+    od.to_csv(out / "orders.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
+    (out / "orders.parquet").unlink()
+
+    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    truth["export_defects"] = {
+        "note": "rows added to the messy export; the loader must quarantine exactly these, keeping every simulated row",
+        "files": {
+            "contacts": "contacts.csv (GB18030, title row, Chinese headers, PII columns 手机号 昵称)",
+            "orders": "orders.csv (UTF-8 with BOM, ¥ amounts with thousands separators, Chinese statuses)",
+        },
+        "quarantined_rows": defects,
+    }
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return defects
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: ``python -m helpers.simulate --contacts N --seed S --out DIR``."""
     ap = argparse.ArgumentParser(prog="python -m helpers.simulate", description=__doc__.splitlines()[0])
@@ -682,9 +960,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
+    ap.add_argument(
+        "--messy",
+        action="store_true",
+        help="write contacts and orders as messy Chinese CSV exports with recorded defects (small samples)",
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     truth = simulate(args.contacts, args.seed, args.out, verbose=not args.quiet)
+    if args.messy:
+        make_messy(args.out, args.seed)
     if not args.quiet:
         rows = ", ".join(f"{k} {v:,}" for k, v in truth["rows"].items())
         print(f"wrote {args.out} in {time.perf_counter() - t0:.1f} s: {rows}", file=sys.stderr)

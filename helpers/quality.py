@@ -1,0 +1,93 @@
+"""Data-quality summaries for notebook 00: table sizes, date coverage and quarantine reasons."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from helpers.contract import TABLES
+from helpers.data import Dataset
+
+__all__ = ["accounting_holds", "coverage", "daily_counts", "quarantine_reasons"]
+
+
+def accounting_holds(ds: Dataset) -> bool:
+    """Whether ``read == kept + quarantined`` for every table (it always should)."""
+    a = ds.accounting
+    return bool((a["read"] == a["kept"] + a["quarantined"]).all())
+
+
+def coverage(ds: Dataset) -> pd.DataFrame:
+    """Per table: rows, distinct users, and the first / last timestamp of each time column.
+
+    Returns
+    -------
+    DataFrame
+        One row per (table, time column): ``rows``, ``users``, ``first``, ``last``, ``days`` spanned.
+    """
+    out = []
+    for name, df in ds.tables.items():
+        users = int(df["user_id"].nunique()) if "user_id" in df.columns else None
+        tcols = [c.name for c in TABLES[name].columns if c.kind in ("timestamp", "date")] or [None]
+        for tc in tcols:
+            s = df[tc].dropna() if tc else pd.Series(dtype="datetime64[ns]")
+            out.append(
+                {
+                    "table": name,
+                    "column": tc,
+                    "rows": len(df),
+                    "users": users,
+                    "first": s.min() if len(s) else pd.NaT,
+                    "last": s.max() if len(s) else pd.NaT,
+                    "days": (s.max() - s.min()).days + 1 if len(s) else 0,
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def quarantine_reasons(ds: Dataset) -> pd.DataFrame:
+    """Count quarantine lines by table, column and reason (row numbers stripped so reasons group).
+
+    Examples
+    --------
+    >>> q = pd.DataFrame({"table": ["orders"] * 2, "row": [3, 9], "column": ["order_id"] * 2,
+    ...                   "reason": ["duplicate order_id (first at row 2)", "duplicate order_id (first at row 4)"],
+    ...                   "value": ["A", "B"]})
+    >>> quarantine_reasons(Dataset({}, q, pd.DataFrame())).to_dict("records")
+    [{'table': 'orders', 'column': 'order_id', 'reason': 'duplicate order_id', 'lines': 2, 'example_row': 3}]
+    """
+    q = ds.quarantine
+    if q.empty:
+        return pd.DataFrame(columns=["table", "column", "reason", "lines", "example_row"])
+    generic = q["reason"].map(lambda r: re.sub(r"\s*\((first at row|of row) \d+\)|\s*of row \d+$", "", r))
+    return (
+        q.assign(reason=generic)
+        .groupby(["table", "column", "reason"], as_index=False)
+        .agg(lines=("row", "size"), example_row=("row", "min"))
+        .sort_values("lines", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )
+
+
+def daily_counts(ds: Dataset) -> pd.DataFrame:
+    """Events per day for each table with a main timestamp (adds, orders, touches, messages, leads).
+
+    Returns
+    -------
+    DataFrame
+        Index: day; one column per table present.
+    """
+    main_ts = {
+        "contacts": "added_at",
+        "orders": "ordered_at",
+        "touches": "touched_at",
+        "messages": "sent_at",
+        "leads": "created_at",
+    }
+    cols = {
+        name: ds.tables[name][col].dt.floor("D").value_counts().sort_index()
+        for name, col in main_ts.items()
+        if name in ds.tables
+    }
+    return pd.DataFrame(cols).fillna(0).astype("int64")

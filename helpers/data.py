@@ -438,11 +438,8 @@ def load(
         live = typed.drop(index=list(bad_idx))
         issues.extend(_duplicates(spec, live, raw.rows))
         issues.extend(_orphans(spec, live, clean))
-        q = (
-            pd.concat(issues, ignore_index=True)
-            if issues
-            else pd.DataFrame(columns=["idx", "column", "reason", "value"])
-        )
+        cols = ["idx", "column", "reason", "value"]
+        q = pd.DataFrame({k: np.concatenate([i[k].to_numpy(dtype=object) for i in issues] or [[]]) for k in cols})
         bad = pd.Index(q["idx"].unique())
         q.insert(0, "table", name)
         q["row"] = raw.rows.loc[q["idx"].to_numpy()].to_numpy() if len(q) else np.array([], dtype="int64")

@@ -19,12 +19,8 @@ _MISSING = {"", "nan", "none", "null", "nat", "n/a", "na", "-", "--", "—", "�
 
 def _nfkc(s: pd.Series) -> pd.Series:
     """Apply NFKC (full-width digits, ￥, ，, （） to ASCII) and trim; missing markers become NA."""
-    out = s.astype("object").map(
-        lambda v: (
-            v if v is None or (isinstance(v, float) and np.isnan(v)) else unicodedata.normalize("NFKC", str(v)).strip()
-        )
-    )
-    missing = out.isna() | out.map(lambda v: isinstance(v, str) and v.lower() in _MISSING)
+    out = s.astype("object").map(lambda v: unicodedata.normalize("NFKC", str(v)).strip(), na_action="ignore")
+    missing = out.isna() | out.map(lambda v: isinstance(v, str) and v.lower() in _MISSING).astype(bool)
     return out.mask(missing)
 
 

@@ -1,0 +1,198 @@
+"""Loader acceptance: encodings, Excel, quarantine with reasons, accounting identity, clear contract errors, PII."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from helpers.data import DataContractError, load
+
+CONTACTS = """用户ID,添加时间,渠道,手机号,昵称
+007,2025/1/5 13:00,门店二维码,13812345678,王芳
+008,2025年1月6日 09:30,包裹卡,13912345678,李娜
+009,2025-01-07,直播间,,
+"""
+ORDERS = """订单号,用户ID,下单时间,实付金额,订单状态
+A1,007,2025-02-01 10:00,"¥1,299.00",已支付
+A2,008,2025/2/2 11:00,"￥2,000.50",已支付
+A3,009,2025-02-03,88元,已退款
+"""
+
+
+def write(folder: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / name
+    if encoding == "gbk":  # GBK has no U+00A5; Chinese exports write the full-width ￥ there
+        text = text.replace("¥", "￥")
+    p.write_bytes(text.encode(encoding))
+    return p
+
+
+def dataset(tmp_path: Path, contacts: str = CONTACTS, orders: str = ORDERS, encoding: str = "utf-8") -> Path:
+    write(tmp_path, "contacts.csv", contacts, encoding)
+    write(tmp_path, "orders.csv", orders, encoding)
+    return tmp_path
+
+
+def assert_accounting(ds) -> None:
+    a = ds.accounting
+    assert (a["read"] == a["kept"] + a["quarantined"]).all(), a
+    for _, r in a.iterrows():
+        q = ds.quarantine[ds.quarantine["table"] == r["table"]]
+        assert q["row"].nunique() == r["quarantined"]
+        assert len(ds.table(r["table"])) == r["kept"]
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig", "utf-8"])
+def test_chinese_csv_in_any_encoding_with_yuan_amounts(tmp_path, encoding):
+    ds = load(dataset(tmp_path, encoding=encoding), as_of="2026-01-01")
+    c, o = ds.table("contacts"), ds.table("orders")
+    assert c["user_id"].tolist() == ["007", "008", "009"]
+    assert c["channel"].tolist() == ["门店二维码", "包裹卡", "直播间"]
+    assert str(c["added_at"].iloc[1]) == "2025-01-06 09:30:00"
+    assert o["amount"].tolist() == [1299.0, 2000.5, 88.0]
+    assert o["status"].tolist() == ["paid", "paid", "refunded"]
+    assert ds.quarantine.empty
+    assert_accounting(ds)
+    expected = {"gbk": "gb18030", "gb18030": "gb18030", "utf-8-sig": "utf-8-sig", "utf-8": "utf-8"}[encoding]
+    assert ds.sources.set_index("table").loc["contacts", "encoding"] == expected
+
+
+def test_pii_columns_never_reach_the_tables(tmp_path):
+    ds = load(dataset(tmp_path), as_of="2026-01-01")
+    everything = pd.concat([df.astype(str) for df in ds.tables.values()], axis=1).to_string()
+    for secret in ("13812345678", "13912345678", "王芳", "李娜"):
+        assert secret not in everything
+    assert "手机号" not in everything and any("personal-data columns dropped" in n for n in ds.notes)
+
+
+def test_phone_number_user_ids_are_pseudonymised_consistently(tmp_path):
+    contacts = "user_id,added_at,channel\n13812345678,2025-01-05,store_qr\n"
+    orders = "order_id,user_id,ordered_at,amount\nA1,13812345678,2025-02-01,10\n"
+    ds = load(dataset(tmp_path, contacts, orders), as_of="2026-01-01", pii_salt="s3cret")
+    uid = ds.table("contacts")["user_id"].iloc[0]
+    assert uid.startswith("pii_") and "13812345678" not in uid
+    assert ds.table("orders")["user_id"].iloc[0] == uid  # joins still work
+
+
+def test_missing_user_id_is_one_line_error_naming_file_and_column(tmp_path):
+    write(tmp_path, "contacts.csv", "添加时间,渠道\n2025-01-05,store_qr\n")
+    write(tmp_path, "orders.csv", ORDERS)
+    with pytest.raises(DataContractError) as err:
+        load(tmp_path, as_of="2026-01-01")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "contacts.csv" in msg and "'user_id'" in msg
+
+
+def test_missing_required_table_names_the_expected_files(tmp_path):
+    write(tmp_path, "contacts.csv", CONTACTS)
+    with pytest.raises(DataContractError, match=r"required table 'orders' not found \(expected one of orders.csv"):
+        load(tmp_path)
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(DataContractError, match="data folder not found"):
+        load(tmp_path / "nope")
+
+
+def test_same_table_twice_is_ambiguous(tmp_path):
+    dataset(tmp_path)
+    write(tmp_path, "orders.xlsx", "")
+    with pytest.raises(DataContractError, match="given twice"):
+        load(tmp_path)
+
+
+def test_duplicate_order_id_and_orphan_user_are_quarantined_with_reasons(tmp_path):
+    orders = ORDERS + "A1,008,2025-02-05,5,已支付\nA9,404,2025-02-05,5,已支付\n"
+    ds = load(dataset(tmp_path, orders=orders), as_of="2026-01-01")
+    q = ds.quarantine.set_index("row")
+    assert q.loc[5, "reason"] == "duplicate order_id (first at row 2)"
+    assert q.loc[5, "column"] == "order_id" and q.loc[5, "value"] == "A1"
+    assert q.loc[6, "reason"] == "orphan user_id (not in contacts)" and q.loc[6, "value"] == "404"
+    assert ds.table("orders")["order_id"].tolist() == ["A1", "A2", "A3"]
+    assert ds.table("orders")["amount"].iloc[0] == 1299.0  # the first A1 is kept
+    assert_accounting(ds)
+
+
+def test_row_level_rules(tmp_path):
+    contacts = CONTACTS + "010,2025-01-08,直播间,,\n010,2025-01-08,直播间,,\n011,2025-03-01,x,,\n"
+    contacts = contacts.replace("用户ID,添加时间,渠道,手机号,昵称", "用户ID,添加时间,渠道,手机号,昵称,删除时间")
+    contacts = contacts.replace("011,2025-03-01,x,,", "011,2025-03-01,x,,,2025-02-01")
+    orders = ORDERS + (
+        "B1,007,2025-13-45,5,已支付\n"  # row 5 unparseable date
+        "B2,007,2027-01-01,5,已支付\n"  # row 6 future
+        "B3,007,2025-02-01,-5,已支付\n"  # row 7 negative paid
+        "B4,007,2025-02-01,-5,已退款\n"  # row 8 negative refund: kept, made positive
+        "B5,007,2025-02-01,5,已取消\n"  # row 9 unknown status
+        "B6,007,2025-02-01,abc,已支付\n"  # row 10 bad amount
+        "B7,,2025-02-01,5,已支付\n"  # row 11 missing user
+    )
+    ds = load(dataset(tmp_path, contacts, orders), as_of="2026-01-01")
+    q = ds.quarantine
+    reasons = dict(zip(zip(q["table"], q["row"]), q["reason"], strict=True))
+    assert reasons[("contacts", 6)] == "exact duplicate of row 5"
+    assert reasons[("contacts", 7)] == "removed before it was added"
+    assert reasons[("orders", 5)] == "unparseable timestamp"
+    assert reasons[("orders", 6)].startswith("timestamp in the future")
+    assert reasons[("orders", 7)] == "negative amount"
+    assert reasons[("orders", 9)].startswith("unknown status")
+    assert reasons[("orders", 10)] == "unparseable amount"
+    assert reasons[("orders", 11)] == "missing value"
+    kept = ds.table("orders").set_index("order_id")
+    assert "B4" in kept.index and kept.loc["B4", "amount"] == 5.0
+    assert_accounting(ds)
+
+
+def test_excel_with_title_row_and_typed_cells(tmp_path):
+    rows = [
+        ["客户明细 2025-01-31", None, None],
+        ["external_userid", "createtime", "add_way"],
+        ["007", 1736053200, 1],
+        ["008", pd.Timestamp("2025-01-06 09:30"), 3],
+    ]
+    pd.DataFrame(rows).to_excel(tmp_path / "contacts.xlsx", header=False, index=False)
+    write(tmp_path, "orders.csv", "order_id,user_id,ordered_at,amount\nA1,007,45700.5,10\n")
+    ds = load(tmp_path, as_of="2026-01-01")
+    c = ds.table("contacts")
+    assert c["user_id"].tolist() == ["007", "008"]
+    assert c["channel"].tolist() == ["scan_qr", "card_share"]  # WeCom add_way codes
+    assert str(c["added_at"].iloc[0]) == "2025-01-05 13:00:00"  # unix seconds, UTC -> Shanghai
+    assert str(ds.table("orders")["ordered_at"].iloc[0]) == "2025-02-12 12:00:00"  # Excel serial
+    assert ds.sources.set_index("table").loc["contacts", "header_row"] == 2
+    assert_accounting(ds)
+
+
+def test_parquet_and_optional_tables(tmp_path):
+    dataset(tmp_path)
+    pd.DataFrame({"user_id": ["007", "404"], "touched_at": ["2025-02-01", "2025-02-01"], "touch_type": ["朋友圈", "私聊"]}).to_parquet(
+        tmp_path / "touches.parquet"
+    )
+    ds = load(tmp_path, as_of="2026-01-01")
+    assert ds.has("touches") and not ds.has("leads")
+    assert ds.table("touches")["touch_type"].tolist() == ["moments"]
+    assert ds.quarantine.query("table == 'touches'")["row"].tolist() == [2]
+    with pytest.raises(DataContractError, match="optional"):
+        ds.table("leads")
+    assert_accounting(ds)
+
+
+def test_header_only_optional_table_and_empty_required_table(tmp_path):
+    dataset(tmp_path)
+    write(tmp_path, "spend.csv", "date,channel,cost\n")
+    ds = load(tmp_path, as_of="2026-01-01")
+    assert ds.has("spend") and len(ds.table("spend")) == 0
+    write(tmp_path, "contacts.csv", "user_id,added_at,channel\n")
+    with pytest.raises(DataContractError, match="has no rows"):
+        load(tmp_path, as_of="2026-01-01")
+
+
+def test_written_clean_tables_reload_identically(tmp_path):
+    ds = load(dataset(tmp_path / "raw"), as_of="2026-01-01")
+    clean = ds.write(tmp_path / "out")
+    again = load(clean, as_of="2026-01-01")
+    for name in ds.tables:
+        pd.testing.assert_frame_equal(ds.table(name), again.table(name))
+    assert (tmp_path / "out" / "quality" / "quarantine.csv").exists()

@@ -122,7 +122,8 @@ class Dataset:
         for old in clean.glob("*.parquet"):
             old.unlink()
         for name, df in self.tables.items():
-            df.to_parquet(clean / f"{name}.parquet", index=False)
+            # microseconds: Spark cannot read nanosecond Parquet timestamps
+            df.to_parquet(clean / f"{name}.parquet", index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
         self.quarantine.to_csv(quality / "quarantine.csv", index=False)
         self.accounting.to_csv(quality / "accounting.csv", index=False)
         manifest = {

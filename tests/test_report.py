@@ -1,0 +1,125 @@
+"""The runner: the report on the sample data, atomic publication, clear failures, no personal data in outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import papermill as pm
+import pytest
+
+from helpers.run import NOTEBOOK_DIR, ReportError, load_params, run_report
+
+from .conftest import REPO, SAMPLE
+
+pytestmark = pytest.mark.notebooks
+
+
+def sample_params() -> dict:
+    p = load_params(REPO / "params" / "default.yaml")["parameters"]
+    return {**p, "data_dir": str(SAMPLE)}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    reports = tmp_path_factory.mktemp("reports")
+    return run_report(sample_params(), run_name="sample", reports_dir=reports, quiet=True)
+
+
+def test_report_has_every_notebook_as_ipynb_and_html(report):
+    for nb in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
+        assert (report / nb.name).exists()
+        html = (report / nb.with_suffix(".html").name).read_text(encoding="utf-8")
+        assert "<html" in html
+    nb00 = nbformat.read(report / "00_data_prep.ipynb", as_version=4)
+    errors = [o for c in nb00.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
+    text = "".join(o.get("text", "") for c in nb00.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "read = kept + quarantined for all 8 tables: True" in text
+    assert "engine duckdb reads back exactly the kept rows: True" in text
+
+
+def test_report_records_parameters_fingerprint_and_versions(report):
+    rec = json.loads((report / "run.json").read_text())
+    assert rec["parameters"]["as_of"] == "2026-01-01"
+    assert re.fullmatch(r"[0-9a-f]{64}", rec["data_fingerprint"])
+    assert {"pandas", "ibis-framework", "duckdb", "papermill"} <= set(rec["versions"])
+    assert "pii_salt" not in rec["parameters"]
+    acc = pd.read_csv(report / "quality" / "accounting.csv")
+    assert (acc["read"] == acc["kept"] + acc["quarantined"]).all()
+
+
+def find_personal_data(text: str, phones: set[str], names: set[str]) -> str | None:
+    """Return the first phone number or 3-character name of ``phones`` / ``names`` found in ``text``."""
+    for m in re.finditer(r"\d{11}", text):
+        if m.group(0) in phones:
+            return m.group(0)
+    for run in re.findall(r"[\u4e00-\u9fff]{3,}", text):
+        for i in range(len(run) - 2):
+            if run[i : i + 3] in names:
+                return run[i : i + 3]
+    return None
+
+
+def test_personal_data_scan_can_fail():
+    assert find_personal_data("call 13812345678 now", {"13812345678"}, set()) == "13812345678"
+    assert find_personal_data("客户王小明下单", set(), {"王小明"}) == "王小明"
+
+
+def test_no_personal_data_in_any_report_file(report):
+    raw = pd.read_csv(SAMPLE / "contacts.csv", encoding="gb18030", skiprows=1, dtype=str)
+    phones = set(raw["手机号"].dropna())
+    names = {n for n in raw["昵称"].dropna() if len(n) == 3}
+    assert len(phones) > 10_000 and len(names) > 1_000
+    scanned = 0
+    for f in report.rglob("*"):
+        if f.suffix in (".ipynb", ".html", ".csv", ".json"):
+            text = f.read_text(encoding="utf-8")
+        elif f.suffix == ".parquet":
+            text = pd.read_parquet(f).astype(str).to_csv(index=False)
+        else:
+            continue
+        hit = find_personal_data(text, phones, names)
+        assert hit is None, f"{f.name} contains personal data {hit[:3]}…"
+        scanned += 1
+    assert scanned >= 10
+
+
+def test_failed_run_names_notebook_and_keeps_last_good_report(report, tmp_path):
+    before = (report / "run.json").read_text()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "orders.csv").write_text("order_id,user_id,ordered_at,amount\n")
+    with pytest.raises(ReportError) as err:
+        run_report({**sample_params(), "data_dir": str(bad)}, run_name="sample", reports_dir=report.parent, quiet=True)
+    msg = str(err.value)
+    assert "00_data_prep.ipynb failed at cell" in msg and "DataContractError" in msg and "'contacts' not found" in msg
+    assert (report / "run.json").read_text() == before
+    assert (report.parent / ".failed-sample" / "00_data_prep.ipynb").exists()
+    assert not list(report.parent.glob(".tmp-*"))
+
+
+def test_rerun_gives_the_same_numbers(report, tmp_path):
+    again = run_report(sample_params(), run_name="again", reports_dir=tmp_path, notebooks=["00_data_prep"], quiet=True)
+    for f in ("accounting.csv", "quarantine.csv"):
+        assert (again / "quality" / f).read_bytes() == (report / "quality" / f).read_bytes()
+
+
+@pytest.mark.parametrize("nb", sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
+def test_one_scalar_parameters_cell_per_notebook(nb):
+    book = nbformat.read(nb, as_version=4)
+    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    params = pm.inspect_notebook(str(nb))
+    assert {"data_dir", "output_dir"} <= set(params)
+    for p in params.values():
+        assert p["inferred_type_name"] in ("str", "int", "float", "bool", "None"), p
+        assert p["help"], f"{nb.name}: parameter {p['name']} has no comment"
+
+
+def test_unknown_notebook_is_refused(tmp_path):
+    with pytest.raises(ReportError, match="unknown notebook"):
+        run_report({}, run_name="x", reports_dir=tmp_path, notebooks=["99_nope"], quiet=True)

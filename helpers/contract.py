@@ -33,6 +33,7 @@ __all__ = [
     "TABLES",
     "Column",
     "TableSpec",
+    "contract_markdown",
     "normalize_column_name",
 ]
 
@@ -547,3 +548,36 @@ TABLES: dict[str, TableSpec] = {
         ),
     )
 }
+
+
+def contract_markdown() -> str:
+    """Render the contract tables as Markdown (the generated part of ``docs/data_contract.md``).
+
+    Returns
+    -------
+    str
+        One section per table: description, key, references and a column table.
+    """
+    kinds = {"id": "text id", "timestamp": "timestamp", "date": "date", "money": "CNY", "enum": "enum", "text": "text"}
+    out = []
+    for t in TABLES.values():
+        out.append(f"### `{t.name}` — {'required' if t.required else 'optional'}\n")
+        out.append(f"{t.description}\n")
+        rules = []
+        if t.key:
+            rules.append(f"key: `{' + '.join(t.key)}` (later duplicates quarantined)")
+        for col, ref in t.references.items():
+            rules.append(f"`{col}` must exist in `{ref}` (else quarantined as orphan)")
+        rules.append("exact duplicate rows quarantined" if t.exact_duplicates else "identical rows allowed")
+        out.append("Rules: " + "; ".join(rules) + ".\n")
+        out.append("| column | type | required column | empty allowed | accepted headers | meaning |")
+        out.append("|---|---|---|---|---|---|")
+        for c in t.columns:
+            kind = kinds[c.kind] + (f": {', '.join(c.enum)}" if c.enum else "")
+            aliases = ", ".join(f"`{a}`" for a in c.aliases) or "—"
+            out.append(
+                f"| `{c.name}` | {kind} | {'yes' if c.required else 'no'} | {'yes' if c.nullable else 'no'} "
+                f"| {aliases} | {c.description} |"
+            )
+        out.append("")
+    return "\n".join(out)

@@ -123,7 +123,9 @@ class Dataset:
             old.unlink()
         for name, df in self.tables.items():
             # microseconds: Spark cannot read nanosecond Parquet timestamps
-            df.to_parquet(clean / f"{name}.parquet", index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
+            df.to_parquet(
+                clean / f"{name}.parquet", index=False, coerce_timestamps="us", allow_truncated_timestamps=True
+            )
         self.quarantine.to_csv(quality / "quarantine.csv", index=False)
         self.accounting.to_csv(quality / "accounting.csv", index=False)
         manifest = {
@@ -342,6 +344,25 @@ def _pseudonymise_ids(df: pd.DataFrame, spec: TableSpec, salt: str) -> int:
     return n
 
 
+def _soft_reference_notes(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """List references that are checked but not quarantined: unknown referrers and campaigns."""
+    out = []
+    c = tables["contacts"]
+    unknown_ref = c["referrer_id"].notna() & ~c["referrer_id"].isin(c["user_id"])
+    if unknown_ref.any():
+        out.append(
+            f"contacts: {int(unknown_ref.sum())} referrer_id values are not contacts (kept; referrers may have left)"
+        )
+    if "campaigns" in tables:
+        known = set(tables["campaigns"]["campaign_id"].dropna())
+        for name, df in tables.items():
+            if name != "campaigns" and "campaign_id" in df.columns:
+                miss = df["campaign_id"].notna() & ~df["campaign_id"].isin(known)
+                if miss.any():
+                    out.append(f"{name}: {int(miss.sum())} rows name a campaign_id not in campaigns (kept)")
+    return out
+
+
 def _finish_dtypes(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for c in spec.columns:
@@ -456,6 +477,7 @@ def load(
             raise AssertionError(f"{name}: row accounting broken ({read} != {len(kept)} + {len(bad)})")
         if spec.required and read == 0:
             raise DataContractError(f"{fpath.name}: required table {name!r} has no rows")
+    notes.extend(_soft_reference_notes(clean))
     qdf = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     qdf = qdf.sort_values(["table", "row"], kind="stable").reset_index(drop=True)
     qdf["row"] = qdf["row"].astype("int64")

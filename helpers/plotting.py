@@ -11,6 +11,7 @@ from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib import font_manager
 
@@ -60,7 +61,7 @@ def setup(context: str = "notebook") -> None:
 
 
 def plot_accounting(accounting: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Horizontal bars per table: rows kept and rows quarantined (行数核对).
+    """Bars per table: rows kept and rows quarantined side by side (log scale), quarantined counts labelled.
 
     Parameters
     ----------
@@ -75,14 +76,27 @@ def plot_accounting(accounting: pd.DataFrame, ax: plt.Axes | None = None) -> plt
         The axes drawn on.
     """
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 0.5 * len(accounting) + 1.5))
-    a = accounting.set_index("table")[["kept", "quarantined"]]
-    a.plot.barh(stacked=True, ax=ax, color=["#4c72b0", "#dd8452"], logx=False)
-    ax.set_xscale("symlog", linthresh=10)
-    ax.set_xlabel("rows (symlog scale) 行数")
+        _, ax = plt.subplots(figsize=(9, 0.55 * len(accounting) + 1.5))
+    a = accounting.set_index("table")[["kept", "quarantined"]].iloc[::-1]
+    y = np.arange(len(a))
+    ax.barh(y + 0.2, a["kept"].clip(lower=0.8), height=0.4, color="#4c72b0", label="kept 保留")
+    ax.barh(y - 0.2, a["quarantined"].clip(lower=0.8), height=0.4, color="#dd8452", label="quarantined 隔离")
+    for yi, q, r in zip(y, a["quarantined"], a["kept"] + a["quarantined"], strict=True):
+        ax.annotate(
+            f"{q:,} of {r:,}",
+            (max(q, 1), yi - 0.2),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="small",
+        )
+    ax.set_yticks(y, a.index)
+    ax.set_xscale("log")
+    ax.set_xlim(0.8, max(a["kept"].max(), 10) * 3)
+    ax.set_xlabel("rows (log scale) 行数")
     ax.set_ylabel("table 表")
     ax.set_title("Rows kept and quarantined per table 每张表保留 / 隔离的行数")
-    ax.legend(["kept 保留", "quarantined 隔离"], loc="lower right")
+    ax.legend(loc="lower right")
     return ax
 
 
@@ -103,7 +117,8 @@ def plot_daily_counts(daily: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Ax
     """
     if ax is None:
         _, ax = plt.subplots()
-    weekly = daily.resample("W-MON", label="left", closed="left").sum()
+    bins = daily.resample("W-MON", label="left", closed="left")
+    weekly = bins.sum()[bins.size() == 7]  # whole weeks only: a partial week looks like a drop
     names = {
         "contacts": "adds 加好友",
         "orders": "orders 订单",
@@ -116,6 +131,6 @@ def plot_daily_counts(daily: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Ax
     ax.set_yscale("log")
     ax.set_xlabel("week 周")
     ax.set_ylabel("events per week (log) 每周事件数")
-    ax.set_title("Weekly volume per table 各表每周数据量")
+    ax.set_title("Weekly volume per table (whole weeks) 各表每周数据量")
     ax.legend(ncol=3, fontsize="small")
     return ax

@@ -132,7 +132,7 @@ def test_row_level_rules(tmp_path):
     )
     ds = load(dataset(tmp_path, contacts, orders), as_of="2026-01-01")
     q = ds.quarantine
-    reasons = dict(zip(zip(q["table"], q["row"]), q["reason"], strict=True))
+    reasons = dict(zip(zip(q["table"], q["row"], strict=True), q["reason"], strict=True))
     assert reasons[("contacts", 6)] == "exact duplicate of row 5"
     assert reasons[("contacts", 7)] == "removed before it was added"
     assert reasons[("orders", 5)] == "unparseable timestamp"
@@ -167,9 +167,9 @@ def test_excel_with_title_row_and_typed_cells(tmp_path):
 
 def test_parquet_and_optional_tables(tmp_path):
     dataset(tmp_path)
-    pd.DataFrame({"user_id": ["007", "404"], "touched_at": ["2025-02-01", "2025-02-01"], "touch_type": ["朋友圈", "私聊"]}).to_parquet(
-        tmp_path / "touches.parquet"
-    )
+    pd.DataFrame(
+        {"user_id": ["007", "404"], "touched_at": ["2025-02-01", "2025-02-01"], "touch_type": ["朋友圈", "私聊"]}
+    ).to_parquet(tmp_path / "touches.parquet")
     ds = load(tmp_path, as_of="2026-01-01")
     assert ds.has("touches") and not ds.has("leads")
     assert ds.table("touches")["touch_type"].tolist() == ["moments"]
@@ -196,3 +196,17 @@ def test_written_clean_tables_reload_identically(tmp_path):
     for name in ds.tables:
         pd.testing.assert_frame_equal(ds.table(name), again.table(name))
     assert (tmp_path / "out" / "quality" / "quarantine.csv").exists()
+
+
+def test_soft_references_are_noted_not_quarantined(tmp_path):
+    contacts = (
+        "user_id,added_at,channel,referrer_id,campaign_id\n1,2025-01-05,referral,999,qr_x\n2,2025-01-05,store_qr,1,\n"
+    )
+    orders = "order_id,user_id,ordered_at,amount\nA1,1,2025-02-01,10\n"
+    dataset(tmp_path, contacts, orders)
+    write(tmp_path, "campaigns.csv", "campaign_id,name,start,end,cost\nc1,双11优惠券,2025-11-01,2025-11-11,500\n")
+    ds = load(tmp_path, as_of="2026-01-01")
+    assert ds.quarantine.empty and len(ds.table("contacts")) == 2
+    assert any("1 referrer_id values are not contacts" in n for n in ds.notes)
+    assert any("contacts: 1 rows name a campaign_id not in campaigns" in n for n in ds.notes)
+    assert ds.table("campaigns")["name"].tolist() == ["双11优惠券"]  # a contract column called name is kept

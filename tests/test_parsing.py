@@ -93,6 +93,9 @@ def test_integer_ids():
 
 
 def test_enum_aliases_and_unknown():
-    v, bad = parse_enum(pd.Series(["已支付", "Paid", "已退款", "已取消", None]), {"paid": "paid", "已支付": "paid", "已退款": "refunded"})
+    v, bad = parse_enum(
+        pd.Series(["已支付", "Paid", "已退款", "已取消", None]),
+        {"paid": "paid", "已支付": "paid", "已退款": "refunded"},
+    )
     assert v.tolist()[:3] == ["paid", "paid", "refunded"]
     assert bad.tolist() == [False, False, False, True, False]

@@ -48,7 +48,16 @@ def test_streamed_chunks_give_valid_tables(tmp_path, monkeypatch):
 
 
 def test_truth_records_every_planted_value(truth):
-    for key in ("planted", "acquisition", "referral", "segments", "attribution", "holdout", "community", "export_defects"):
+    for key in (
+        "planted",
+        "acquisition",
+        "referral",
+        "segments",
+        "attribution",
+        "holdout",
+        "community",
+        "export_defects",
+    ):
         assert key in truth
     p = truth["planted"]
     assert len(p["segments"]) in range(4, 7)
@@ -93,7 +102,9 @@ def test_referral_k_factor_and_holdout_split(sample_ds, truth):
     c = sample_ds.table("contacts")
     assert c["referrer_id"].notna().sum() == truth["referral"]["referral_contacts"]
     assert c["referrer_id"].dropna().isin(c["user_id"]).all()
-    assert truth["referral"]["k_factor_realised_in_data"] == pytest.approx(truth["referral"]["k_factor_planted"], rel=0.15)
+    assert truth["referral"]["k_factor_realised_in_data"] == pytest.approx(
+        truth["referral"]["k_factor_planted"], rel=0.15
+    )
     arms = sample_ds.table("assignments")["arm"].value_counts(normalize=True)
     assert arms["treatment"] == pytest.approx(truth["planted"]["holdout"]["treatment_share"], abs=0.03)
 

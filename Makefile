@@ -1,0 +1,48 @@
+# The two commands (see README): `make report` and `make test`. Both create .venv from pyproject.toml if needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+BASE := $(VENV)/.installed-base
+DEV := $(VENV)/.installed-dev
+PARAMS ?= params/default.yaml
+
+.PHONY: setup setup-dev report test lint lab sample bench-simulate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(BASE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[spark,test]'
+	touch $(BASE) $@
+
+setup: $(BASE)          ## runtime only: what `make report` and `make lab` need
+setup-dev: $(DEV)       ## + pyspark and the test tools
+
+report: $(BASE)         ## the full report on the sample data -> reports/sample/
+	$(BIN)/python -m helpers.run --params $(PARAMS)
+
+test: $(DEV)            ## lint, unit + notebook tests (pytest, 2 workers), nbval on the committed notebooks
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest --nbval-lax notebooks -p no:cacheprovider
+
+lint: $(DEV)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check helpers tests bench
+
+lab: $(BASE)            ## JupyterLab on the notebooks folder
+	$(BIN)/jupyter lab notebooks
+
+sample: $(BASE)         ## regenerate data/sample (the tests check it equals this command's output)
+	rm -rf data/sample
+	$(BIN)/python -m helpers.simulate --contacts 20000 --seed 7 --out data/sample --messy
+
+bench-simulate: $(BASE) ## simulator time and peak memory at 1 000 000 contacts (SIM_CONTACTS to change)
+	$(BIN)/python bench/bench_simulate.py --contacts $${SIM_CONTACTS:-1000000}
+
+clean:
+	rm -rf reports build bench/out

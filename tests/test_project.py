@@ -1,0 +1,55 @@
+"""Project wiring: environment.yml agrees with pyproject, the README shows the two commands, CI calls one of them,
+and the contract page is the generated one."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import yaml
+
+from helpers.contract import TABLES, contract_markdown
+
+from .conftest import REPO
+
+
+def _norm(req: str) -> str:
+    return re.sub(r"\s+", "", req).lower()
+
+
+def test_environment_yml_installs_exactly_the_pyproject_dependencies():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = {_norm(r) for r in project["dependencies"]}
+    for extra in ("spark", "test"):
+        wanted |= {_norm(r) for r in project["optional-dependencies"][extra]}
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    got = {_norm(r) for r in pip if not r.startswith("-e")}
+    assert got == wanted, {"missing from environment.yml": wanted - got, "extra in environment.yml": got - wanted}
+    assert "-e ." in pip
+
+
+def test_package_is_named_and_listed_explicitly():
+    cfg = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert cfg["project"]["name"] != "helpers"
+    assert cfg["tool"]["setuptools"]["packages"] == ["helpers"]
+
+
+def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():
+    readme = (REPO / "README.md").read_text()
+    assert "make report" in readme and "make test" in readme
+    assert "docs/data_contract.md" in readme
+    assert re.search(r"^make test$", (REPO / ".ci" / "run").read_text(), re.M)
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^report:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+
+
+def test_contract_page_is_generated_from_the_code():
+    page = (REPO / "docs" / "data_contract.md").read_text()
+    marker = "<!-- generated from helpers/contract.py: do not edit below by hand -->\n"
+    assert page.split(marker, 1)[1] == contract_markdown()
+    for t in TABLES.values():
+        assert f"### `{t.name}`" in page
+        for c in t.columns:
+            assert f"| `{c.name}` |" in page
+    assert "`state`" in page and "`add_way`" in page  # the WeCom mapping is named

@@ -1,6 +1,7 @@
 """Plot style for the workbook: readable defaults and Chinese labels without missing-glyph boxes.
 
-The package ships an OFL-licensed subset of Noto Sans CJK SC (ASCII + GB2312, 2.9 MB) in
+The package ships an OFL-licensed subset of Noto Sans CJK SC (ASCII, Latin-1, Greek, GB2312, arrows and math
+operators; 2.9 MB) in
 ``helpers/fonts``, so Chinese labels render the same on every machine without installing system fonts.
 """
 
@@ -39,7 +40,6 @@ def use_cjk_font() -> str:
     mpl.rcParams["font.family"] = "sans-serif"
     rest = [f for f in mpl.rcParams["font.sans-serif"] if f != CJK_FONT_FAMILY]
     mpl.rcParams["font.sans-serif"] = [CJK_FONT_FAMILY, *rest]
-    mpl.rcParams["axes.unicode_minus"] = False  # the CJK font has no U+2212 minus in the subset
     # only a Regular face is bundled; bold text falls back to it, which matplotlib logs at every figure
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     return CJK_FONT_FAMILY

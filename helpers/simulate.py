@@ -44,15 +44,15 @@ PLANTED: dict = {
     "period": {"start": str(START.date()), "end_exclusive": str(END.date())},
     "channels": {
         #             share of seed leads, add rate (variant A), deletion hazard /day, cost per lead (CNY)
-        "store_qr": {"label": "门店二维码", "lead_share": 0.28, "add_rate": 0.45, "hazard": 0.0040, "cpl": 1.5},
-        "parcel_card": {"label": "包裹卡", "lead_share": 0.27, "add_rate": 0.25, "hazard": 0.0060, "cpl": 0.8},
-        "livestream": {"label": "直播间", "lead_share": 0.15, "add_rate": 0.35, "hazard": 0.0080, "cpl": 3.0},
-        "official_account": {"label": "公众号", "lead_share": 0.10, "add_rate": 0.40, "hazard": 0.0035, "cpl": 0.5},
-        "paid_ads": {"label": "广告投放", "lead_share": 0.20, "add_rate": 0.15, "hazard": 0.0120, "cpl": 6.0},
+        "store_qr": {"label": "门店二维码", "lead_share": 0.28, "add_rate": 0.45, "hazard": 0.0040, "cpl": 3.0},
+        "parcel_card": {"label": "包裹卡", "lead_share": 0.27, "add_rate": 0.25, "hazard": 0.0060, "cpl": 2.0},
+        "livestream": {"label": "直播间", "lead_share": 0.15, "add_rate": 0.35, "hazard": 0.0080, "cpl": 8.0},
+        "official_account": {"label": "公众号", "lead_share": 0.10, "add_rate": 0.40, "hazard": 0.0035, "cpl": 1.0},
+        "paid_ads": {"label": "广告投放", "lead_share": 0.20, "add_rate": 0.15, "hazard": 0.0120, "cpl": 25.0},
         "referral": {"label": "老带新", "lead_share": 0.0, "add_rate": 0.30, "hazard": 0.0030, "cpl": 0.0},
     },
     "variants": {"A": 0.0, "B": 0.06},  # additive uplift of the lead -> contact add rate
-    "referral": {"invites_per_contact": 0.6, "mean_invite_delay_days": 14.0, "reward_per_add": 10.0},
+    "referral": {"invites_per_contact": 0.6, "mean_invite_delay_days": 14.0, "reward_per_add": 30.0},
     "segments": {
         "high_value": {
             "label": "高价值",

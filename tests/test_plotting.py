@@ -12,8 +12,9 @@ def test_chinese_labels_render_without_missing_glyphs(tmp_path):
     plotting.setup()
     fig, ax = plt.subplots()
     ax.bar(["门店二维码", "包裹卡", "老带新裂变", "直播间"], [3, 2, 1, 4])
-    ax.set_title("各渠道新增好友 ¥ 复购率 — 用户分层")
-    ax.set_xlabel("渠道")
+    ax.set_title("各渠道新增好友 ¥ 复购率 — 用户分层 λ ≥ α")
+    ax.set_xlabel("渠道 → 净增 = 新增 − 删除")
+    ax.set_ylim(-2, 5)  # negative tick labels use U+2212
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns "Glyph … missing from font(s)" for every box drawn
         fig.savefig(tmp_path / "zh.png")

@@ -42,6 +42,51 @@ def test_report_has_every_notebook_as_ipynb_and_html(report):
     assert "engine duckdb reads back exactly the kept rows: True" in text
 
 
+def notebook_text(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_every_truth_check_in_every_notebook_passes(report):
+    found = 0
+    for nb in sorted(report.glob("[0-9][0-9]_*.ipynb")):
+        for passed, total in re.findall(r"(\d+) of (\d+) checks against the planted truth pass", notebook_text(nb)):
+            assert passed == total, f"{nb.name}: only {passed} of {total} truth checks pass"
+            found += 1
+    assert found >= 1
+
+
+def test_acquisition_notebook_checks(report):
+    text = notebook_text(report / "01_acquisition.ipynb")
+    assert "CAC equals spend / adds exactly for every channel: True" in text
+    assert "add rate: control 对照 | B beats A 胜出" in text
+    assert "first-order rate: control 对照 | no detectable difference" in text
+
+
+def test_minimal_data_runs_every_notebook(tmp_path):
+    """Only the required tables, one channel, one script: every notebook runs and says what it skips."""
+    from helpers.simulate import simulate
+
+    raw = tmp_path / "raw"
+    simulate(300, seed=11, out=raw)
+    keep = tmp_path / "minimal"
+    keep.mkdir()
+    c = pd.read_parquet(raw / "contacts.parquet").assign(channel="store_qr", variant="A", referrer_id=None)
+    c.to_parquet(keep / "contacts.parquet")
+    pd.read_parquet(raw / "orders.parquet").to_parquet(keep / "orders.parquet")
+    out = run_report(
+        {**sample_params(), "data_dir": str(keep)},
+        run_name="minimal",
+        reports_dir=tmp_path / "r",
+        quiet=True,
+        html=False,
+    )
+    text = notebook_text(out / "01_acquisition.ipynb")
+    assert "no leads table" in text and "fewer than two scripts" in text
+    assert "no spend table and no campaign costs" in text
+    assert "no truth.json in data_dir" in text
+
+
 def test_report_records_parameters_fingerprint_and_versions(report):
     rec = json.loads((report / "run.json").read_text())
     assert rec["parameters"]["as_of"] == "2026-01-01"

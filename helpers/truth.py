@@ -1,0 +1,77 @@
+"""Planted truth of simulated data, and the table that compares an estimate with it.
+
+On the sample data every notebook ends its method with a checked cell: estimate, truth, tolerance, verdict.
+On your own data there is no ``truth.json`` and those cells say so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["TruthChecks", "read_truth"]
+
+
+def read_truth(data_dir: str | Path) -> dict | None:
+    """Return the planted truth of a simulated data folder, or ``None`` for real data."""
+    p = Path(data_dir) / "truth.json"
+    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+
+
+class TruthChecks:
+    """Collect estimate-versus-truth comparisons and render them as one table.
+
+    Examples
+    --------
+    >>> tc = TruthChecks()
+    >>> tc.within("30-day deletion, paid_ads", estimate=0.29, truth=0.30, tol=0.03)
+    >>> tc.inside("B - A add rate", truth=0.06, low=0.04, high=0.08)
+    >>> tc.table()["ok"].tolist()
+    [True, True]
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def within(self, quantity: str, estimate: float, truth: float, tol: float) -> None:
+        """Check ``|estimate - truth| <= tol``."""
+        ok = bool(abs(estimate - truth) <= tol)
+        self.rows.append(
+            {
+                "quantity": quantity,
+                "estimate": round(float(estimate), 4),
+                "truth": round(float(truth), 4),
+                "rule": f"within ±{tol:g}",
+                "ok": ok,
+            }
+        )
+
+    def inside(self, quantity: str, truth: float, low: float, high: float) -> None:
+        """Check that ``truth`` lies inside the reported interval ``[low, high]``."""
+        ok = bool(low <= truth <= high)
+        self.rows.append(
+            {
+                "quantity": quantity,
+                "estimate": f"[{low:.4f}, {high:.4f}]",
+                "truth": round(float(truth), 4),
+                "rule": "truth inside interval",
+                "ok": ok,
+            }
+        )
+
+    def equal(self, quantity: str, estimate: object, truth: object) -> None:
+        """Check exact equality (counts, rankings, labels)."""
+        self.rows.append(
+            {"quantity": quantity, "estimate": estimate, "truth": truth, "rule": "equal", "ok": bool(estimate == truth)}
+        )
+
+    def table(self) -> pd.DataFrame:
+        """All checks so far, one row each."""
+        return pd.DataFrame(self.rows, columns=["quantity", "estimate", "truth", "rule", "ok"])
+
+    def summary(self) -> str:
+        """One line: how many checks passed."""
+        t = self.table()
+        return f"{int(t['ok'].sum())} of {len(t)} checks against the planted truth pass"

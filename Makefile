@@ -6,7 +6,7 @@ BASE := $(VENV)/.installed-base
 DEV := $(VENV)/.installed-dev
 PARAMS ?= params/default.yaml
 
-.PHONY: setup setup-dev report test lint lab sample bench-simulate clean
+.PHONY: setup setup-dev report test lint lab sample bench bench-simulate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ lab: $(BASE)            ## JupyterLab on the notebooks folder
 sample: $(BASE)         ## regenerate data/sample (the tests check it equals this command's output)
 	rm -rf data/sample
 	$(BIN)/python -m helpers.simulate --contacts 20000 --seed 7 --out data/sample --messy
+
+BENCH := $(VENV)/.installed-bench
+$(BENCH): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BASE) $@
+
+bench: $(BENCH)         ## all benchmarks: simulator at 1 M contacts, BG/NBD at 1 M customers vs lifetimes
+	$(BIN)/python bench/bench_simulate.py --contacts $${SIM_CONTACTS:-1000000}
+	$(BIN)/python bench/bench_bgnbd.py --customers $${BG_CUSTOMERS:-1000000}
 
 bench-simulate: $(BASE) ## simulator time and peak memory at 1 000 000 contacts (SIM_CONTACTS to change)
 	$(BIN)/python bench/bench_simulate.py --contacts $${SIM_CONTACTS:-1000000}

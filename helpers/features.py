@@ -10,8 +10,18 @@ from datetime import datetime
 
 import ibis
 import pandas as pd
+from ibis import _
 
-__all__ = ["cohort_revenue", "first_orders_after_add", "order_summary", "touch_paths"]
+__all__ = [
+    "cohort_revenue",
+    "first_orders_after_add",
+    "interpurchase_gaps",
+    "order_summary",
+    "purchase_days_ranked",
+    "purchase_summary",
+    "touch_counts",
+    "touch_paths",
+]
 
 
 def order_summary(orders: ibis.Table, as_of: str | datetime | pd.Timestamp) -> ibis.Table:
@@ -121,3 +131,121 @@ def cohort_revenue(
     return j.group_by(["cohort", "channel", "period"]).aggregate(
         gmv=j.amount.sum().round(2), buyers=j.user_id.nunique(), orders=j.count()
     )
+
+
+def _ts(value) -> ibis.expr.types.TimestampScalar:
+    return ibis.timestamp(pd.Timestamp(value).to_pydatetime())
+
+
+def purchase_summary(
+    orders: ibis.Table, end: str | datetime | pd.Timestamp, calibration_end: str | datetime | pd.Timestamp | None = None
+) -> ibis.Table:
+    """Per-customer purchase history in whole days, the input of BG/NBD and Gamma-Gamma.
+
+    Purchases are counted per day (several orders on one day are one purchase occasion, their amounts added).
+    Refunded orders are ignored when a ``status`` column exists.
+
+    Parameters
+    ----------
+    orders : ibis.Table
+        ``user_id``, ``ordered_at``, ``amount`` (and optionally ``status``).
+    end : str or datetime
+        Last day observed (inclusive).
+    calibration_end : str or datetime, optional
+        Last day of the calibration period; then the history columns describe the calibration period and
+        ``*_holdout`` columns the days after it, for customers whose first purchase is in calibration.
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``frequency`` (purchase days − 1), ``recency_days`` (first to last purchase day),
+        ``T_days`` (first purchase day to the end of calibration), ``monetary_value`` (mean amount of the repeat
+        purchase days, 0 without repeats), ``first_purchase``; with ``calibration_end`` also
+        ``frequency_holdout``, ``monetary_value_holdout`` and ``duration_holdout_days``.
+    """
+    o = orders
+    if "status" in o.columns:
+        o = o.filter(o.status == "paid")
+    end_day = pd.Timestamp(end).normalize()
+    cal_day = pd.Timestamp(calibration_end).normalize() if calibration_end is not None else end_day
+    o = o.filter(o.ordered_at < _ts(end_day + pd.Timedelta(days=1)))
+    days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate(amount=o.amount.sum())
+    epoch = days.day.cast("timestamp").epoch_seconds() / 86400.0
+    days = days.mutate(d=epoch.round().cast("int64"))
+    cal = days.filter(days.d <= int(cal_day.timestamp() // 86400))
+    per = cal.group_by("user_id").aggregate(
+        first_d=cal.d.min(), last_d=cal.d.max(), n=cal.count(), total=cal.amount.sum()
+    )
+    first_amount = cal.join(per.select("user_id", "first_d"), "user_id")
+    first_amount = first_amount.filter(first_amount.d == first_amount.first_d).select("user_id", first_amt=_.amount)
+    s = per.join(first_amount, "user_id")
+    cal_d = int(cal_day.timestamp() // 86400)
+    freq = (s.n - 1).cast("int64")
+    out = s.select(
+        "user_id",
+        frequency=freq,
+        recency_days=(s.last_d - s.first_d).cast("float64"),
+        T_days=(cal_d - s.first_d).cast("float64"),
+        monetary_value=ibis.ifelse(freq > 0, (s.total - s.first_amt) / freq.cast("float64"), 0.0),
+        first_purchase_day=s.first_d,
+    )
+    if calibration_end is None:
+        return out
+    hold = days.filter(days.d > cal_d)
+    h = hold.group_by("user_id").aggregate(frequency_holdout=hold.count(), amount_holdout=hold.amount.sum())
+    out = out.left_join(h, "user_id").drop("user_id_right")
+    fh = out.frequency_holdout.fill_null(0).cast("int64")
+    return out.mutate(
+        frequency_holdout=fh,
+        monetary_value_holdout=ibis.ifelse(fh > 0, out.amount_holdout / fh.cast("float64"), 0.0),
+        duration_holdout_days=ibis.literal(float((end_day - cal_day).days)),
+    ).drop("amount_holdout")
+
+
+def touch_counts(
+    touches: ibis.Table, start: str | datetime | pd.Timestamp, end: str | datetime | pd.Timestamp
+) -> ibis.Table:
+    """Touches per user and type received in ``[start, end)``, one column per touch type (wide).
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``touches`` (all types) and ``touches_<type>`` for each type present.
+    """
+    t = touches.filter((touches.touched_at >= _ts(start)) & (touches.touched_at < _ts(end)))
+    kinds = ["moments", "group_broadcast", "private_chat", "livestream", "coupon", "official_account", "sms"]
+    aggs = {f"touches_{k}": (t.touch_type == k).cast("int64").sum() for k in kinds}
+    return t.group_by("user_id").aggregate(touches=t.count(), **aggs)
+
+
+def purchase_days_ranked(orders: ibis.Table, end: str | datetime | pd.Timestamp, max_rank: int = 2) -> ibis.Table:
+    """Each customer's first ``max_rank`` purchase days (paid orders, one per day), numbered 1, 2, ….
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``day`` (date), ``n`` (1 = first purchase day).
+    """
+    cut = _ts(pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
+    o = orders.filter((orders.status == "paid") & (orders.ordered_at < cut))
+    days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate()
+    d = days.mutate(n=ibis.row_number().over(ibis.window(group_by="user_id", order_by="day")) + 1)
+    return d.filter(d.n <= max_rank)
+
+
+def interpurchase_gaps(orders: ibis.Table, end: str | datetime | pd.Timestamp) -> ibis.Table:
+    """Histogram of days between consecutive purchase days (paid orders), over all customers.
+
+    Returns
+    -------
+    ibis.Table
+        ``gap_days`` (whole days) and ``gaps`` (count).
+    """
+    cut = _ts(pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
+    o = orders.filter((orders.status == "paid") & (orders.ordered_at < cut))
+    days = o.group_by([o.user_id, o.ordered_at.truncate("D").name("day")]).aggregate()
+    w = ibis.window(group_by="user_id", order_by="day")
+    d = days.mutate(prev=days.day.lag().over(w))
+    d = d.filter(d.prev.notnull())
+    gap = ((d.day.epoch_seconds() - d.prev.epoch_seconds()) / 86400.0).round().cast("int64")
+    return d.group_by(gap.name("gap_days")).aggregate(gaps=d.count())

@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["PLANTED", "main", "make_messy", "simulate"]
+__all__ = ["PLANTED", "bgnbd_summary", "main", "make_messy", "simulate"]
 
 START = pd.Timestamp("2025-01-01")
 END = pd.Timestamp("2026-01-01")  # exclusive: data covers calendar year 2025
@@ -343,6 +343,50 @@ def _bgnbd_repeats(t1: np.ndarray, lam: np.ndarray, p: np.ndarray, rng: np.rando
     if not who_all:
         return np.array([], dtype=int), np.array([])
     return np.concatenate(who_all), np.concatenate(t_all)
+
+
+def bgnbd_summary(
+    n: int, r: float, alpha: float, a: float, b: float, T: float | np.ndarray, seed: int = 0
+) -> pd.DataFrame:
+    """Draw ``n`` customers from a BG/NBD process and return their summary (continuous time, no day rounding).
+
+    Parameters
+    ----------
+    n : int
+        Customers.
+    r, alpha, a, b : float
+        BG/NBD parameters (time unit of ``T``).
+    T : float or array
+        Observation length after each customer's first purchase.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    DataFrame
+        ``frequency``, ``recency``, ``T``.
+
+    Examples
+    --------
+    >>> s = bgnbd_summary(1000, r=0.5, alpha=10, a=0.8, b=2.5, T=52, seed=1)
+    >>> bool((s["recency"] <= s["T"]).all()) and len(s) == 1000
+    True
+    """
+    rng = np.random.default_rng(seed)
+    T = np.broadcast_to(np.asarray(T, dtype=float), (n,))
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    t = np.zeros(n)
+    freq = np.zeros(n, dtype=np.int64)
+    rec = np.zeros(n)
+    pos = np.arange(n)
+    while pos.size:
+        t[pos] += rng.exponential(1.0 / lam[pos])
+        pos = pos[t[pos] < T[pos]]
+        freq[pos] += 1
+        rec[pos] = t[pos]
+        pos = pos[rng.random(pos.size) >= p[pos]]
+    return pd.DataFrame({"frequency": freq, "recency": rec, "T": T.copy()})
 
 
 def _chunk_events(

@@ -20,7 +20,7 @@ def _norm(req: str) -> str:
 def test_environment_yml_installs_exactly_the_pyproject_dependencies():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     wanted = {_norm(r) for r in project["dependencies"]}
-    for extra in ("spark", "test"):
+    for extra in ("spark", "test", "bench"):
         wanted |= {_norm(r) for r in project["optional-dependencies"][extra]}
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)

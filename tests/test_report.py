@@ -63,6 +63,16 @@ def test_acquisition_notebook_checks(report):
     assert "first-order rate: control 对照 | no detectable difference" in text
 
 
+def test_repurchase_notebook_checks(report):
+    text = notebook_text(report / "03_repurchase.ipynb")
+    assert "40 of 40 checks against the planted truth pass" in text
+    assert "contacts written to exports/contact_list.csv" in text
+    contact_list = pd.read_csv(report / "exports" / "contact_list.csv", dtype={"user_id": str})
+    assert len(contact_list) == 200 and contact_list["score"].is_monotonic_decreasing
+    assert set(contact_list.columns) == {"user_id", "score", "p_alive", "expected_orders", "expected_value",
+                                         "days_since_last_order", "touches_last_7d", "reason"}
+
+
 def test_minimal_data_runs_every_notebook(tmp_path):
     """Only the required tables, one channel, one script: every notebook runs and says what it skips."""
     from helpers.simulate import simulate

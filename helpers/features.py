@@ -169,12 +169,14 @@ def purchase_summary(
     end_day = pd.Timestamp(end).normalize()
     cal_day = pd.Timestamp(calibration_end).normalize() if calibration_end is not None else end_day
     o = o.filter(o.ordered_at < _ts(end_day + pd.Timedelta(days=1)))
-    days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate(amount=o.amount.sum())
+    # money is rounded to the cent after every sum: parallel engines add in any order, and the last bits would
+    # otherwise differ from run to run
+    days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate(amount=o.amount.sum().round(2))
     epoch = days.day.cast("timestamp").epoch_seconds() / 86400.0
     days = days.mutate(d=epoch.round().cast("int64"))
     cal = days.filter(days.d <= int(cal_day.timestamp() // 86400))
     per = cal.group_by("user_id").aggregate(
-        first_d=cal.d.min(), last_d=cal.d.max(), n=cal.count(), total=cal.amount.sum()
+        first_d=cal.d.min(), last_d=cal.d.max(), n=cal.count(), total=cal.amount.sum().round(2)
     )
     first_amount = cal.join(per.select("user_id", "first_d"), "user_id")
     first_amount = first_amount.filter(first_amount.d == first_amount.first_d).select("user_id", first_amt=_.amount)
@@ -192,7 +194,7 @@ def purchase_summary(
     if calibration_end is None:
         return out
     hold = days.filter(days.d > cal_d)
-    h = hold.group_by("user_id").aggregate(frequency_holdout=hold.count(), amount_holdout=hold.amount.sum())
+    h = hold.group_by("user_id").aggregate(frequency_holdout=hold.count(), amount_holdout=hold.amount.sum().round(2))
     out = out.left_join(h, "user_id").drop("user_id_right")
     fh = out.frequency_holdout.fill_null(0).cast("int64")
     return out.mutate(

@@ -13,6 +13,7 @@ import pandas as pd
 from ibis import _
 
 __all__ = [
+    "campaign_window_outcomes",
     "cohort_revenue",
     "first_orders_after_add",
     "interpurchase_gaps",
@@ -251,3 +252,24 @@ def interpurchase_gaps(orders: ibis.Table, end: str | datetime | pd.Timestamp) -
     d = d.filter(d.prev.notnull())
     gap = ((d.day.epoch_seconds() - d.prev.epoch_seconds()) / 86400.0).round().cast("int64")
     return d.group_by(gap.name("gap_days")).aggregate(gaps=d.count())
+
+
+def campaign_window_outcomes(orders: ibis.Table, assignments: ibis.Table, campaigns: ibis.Table) -> ibis.Table:
+    """Per randomised contact: its arm and what it bought during its campaign's window (start..end inclusive).
+
+    Returns
+    -------
+    ibis.Table
+        ``campaign_id``, ``user_id``, ``arm``, ``converted`` (a paid order in the window), ``value`` (paid GMV in
+        the window), ``orders``.
+    """
+    c = campaigns.select("campaign_id", "start", "end")
+    a = assignments.join(c, "campaign_id")
+    o = orders.filter(orders.status == "paid").select("user_id", "ordered_at", "amount")
+    j = a.left_join(o, "user_id")
+    inside = (j.ordered_at >= j.start) & (j.ordered_at < j.end + ibis.interval(days=1))
+    amt = ibis.ifelse(inside, j.amount, 0.0)
+    g = j.group_by(["campaign_id", "user_id", "arm"]).aggregate(
+        orders=inside.fill_null(False).cast("int64").sum(), value=amt.fill_null(0.0).sum().round(2)
+    )
+    return g.mutate(converted=g.orders > 0)

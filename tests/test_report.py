@@ -69,8 +69,21 @@ def test_repurchase_notebook_checks(report):
     assert "contacts written to exports/contact_list.csv" in text
     contact_list = pd.read_csv(report / "exports" / "contact_list.csv", dtype={"user_id": str})
     assert len(contact_list) == 200 and contact_list["score"].is_monotonic_decreasing
-    assert set(contact_list.columns) == {"user_id", "score", "p_alive", "expected_orders", "expected_value",
-                                         "days_since_last_order", "touches_last_7d", "reason"}
+    assert set(contact_list.columns) == {
+        "user_id",
+        "score",
+        "p_alive",
+        "expected_orders",
+        "expected_value",
+        "days_since_last_order",
+        "touches_last_7d",
+        "reason",
+    }
+
+
+def test_attribution_notebook_checks(report):
+    text = notebook_text(report / "04_attribution.ipynb")
+    assert "4 of 4 checks against the planted truth pass" in text
 
 
 def test_minimal_data_runs_every_notebook(tmp_path):
@@ -95,6 +108,9 @@ def test_minimal_data_runs_every_notebook(tmp_path):
     assert "no leads table" in text and "fewer than two scripts" in text
     assert "no spend table and no campaign costs" in text
     assert "no truth.json in data_dir" in text
+    text04 = notebook_text(out / "04_attribution.ipynb")
+    assert "no converting paths with touches" in text04 and "no assignments table" in text04
+    assert "no referrer_id values" in text04
 
 
 def test_report_records_parameters_fingerprint_and_versions(report):

@@ -22,6 +22,7 @@ __all__ = [
     "purchase_summary",
     "touch_counts",
     "touch_paths",
+    "window_orders",
 ]
 
 
@@ -273,3 +274,23 @@ def campaign_window_outcomes(orders: ibis.Table, assignments: ibis.Table, campai
         orders=inside.fill_null(False).cast("int64").sum(), value=amt.fill_null(0.0).sum().round(2)
     )
     return g.mutate(converted=g.orders > 0)
+
+
+def window_orders(
+    orders: ibis.Table, start: str | datetime | pd.Timestamp, end: str | datetime | pd.Timestamp
+) -> ibis.Table:
+    """Paid orders in ``start..end`` (days, inclusive), one row per buyer: orders, purchase days and GMV.
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``orders``, ``purchase_days``, ``gmv``.
+    """
+    o = orders.filter(
+        (orders.status == "paid")
+        & (orders.ordered_at >= _ts(pd.Timestamp(start).normalize()))
+        & (orders.ordered_at < _ts(pd.Timestamp(end).normalize() + pd.Timedelta(days=1)))
+    )
+    return o.group_by("user_id").aggregate(
+        orders=o.count(), purchase_days=o.ordered_at.date().nunique(), gmv=o.amount.sum().round(2)
+    )

@@ -86,6 +86,21 @@ def test_attribution_notebook_checks(report):
     assert "4 of 4 checks against the planted truth pass" in text
 
 
+def test_community_notebook_checks(report):
+    text = notebook_text(report / "05_community.ipynb")
+    assert "1 of 1 checks against the planted truth pass" in text
+    assert "hand check on the most active group: mean daily active ratio matches: True" in text
+
+
+def test_summary_html_hides_code_and_decomposes_exactly(report):
+    html = (report / "06_summary.html").read_text(encoding="utf-8")
+    assert "highlight hl-ipython3" not in html and "kpi_table" not in html  # no code cell is rendered
+    assert "contributions add up exactly: True" in html
+    assert "GMV 成交额" in html and "<img" in html  # the KPI table and the waterfall
+    other = (report / "04_attribution.html").read_text(encoding="utf-8")
+    assert "highlight hl-ipython3" in other  # the method notebooks keep their code for trainers
+
+
 def test_minimal_data_runs_every_notebook(tmp_path):
     """Only the required tables, one channel, one script: every notebook runs and says what it skips."""
     from helpers.simulate import simulate
@@ -111,6 +126,9 @@ def test_minimal_data_runs_every_notebook(tmp_path):
     text04 = notebook_text(out / "04_attribution.ipynb")
     assert "no converting paths with touches" in text04 and "no assignments table" in text04
     assert "no referrer_id values" in text04
+    assert "no messages table" in notebook_text(out / "05_community.ipynb")
+    text06 = notebook_text(out / "06_summary.ipynb")
+    assert "no tier export yet" in text06
 
 
 def test_report_records_parameters_fingerprint_and_versions(report):
@@ -185,7 +203,9 @@ def test_one_scalar_parameters_cell_per_notebook(nb):
     tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     params = pm.inspect_notebook(str(nb))
-    assert {"data_dir", "output_dir"} <= set(params)
+    assignments = re.findall(r"^(\w+)\s*(?::\s*\w+)?\s*=", tagged[0].source, re.M)
+    assert sorted(assignments) == sorted(params), "papermill could not parse every parameter line"
+    assert "output_dir" in params
     for p in params.values():
         assert p["inferred_type_name"] in ("str", "int", "float", "bool"), p  # annotated, so --help-notebook shows it
         assert p["help"], f"{nb.name}: parameter {p['name']} has no comment"

@@ -1,0 +1,118 @@
+"""Community activity and the summary's revenue decomposition."""
+
+from __future__ import annotations
+
+import itertools
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import community
+from helpers import summary as sm
+
+
+def test_group_summary_by_hand():
+    msgs = pd.DataFrame(
+        {
+            "group_id": ["g"] * 6 + ["h"],
+            "user_id": ["a", "a", "b", "c", "a", "b", "z"],
+            "sent_at": pd.to_datetime(
+                [
+                    "2025-01-01 09:00",
+                    "2025-01-01 21:00",
+                    "2025-01-02 12:00",
+                    "2025-01-03 08:00",
+                    "2025-01-09 10:00",
+                    "2025-01-10 10:00",
+                    "2025-01-05 10:00",
+                ]
+            ),
+        }
+    )
+    s, daily = community.group_summary(ibis.memtable(msgs), "2025-01-01", "2025-01-10", silent_days=7)
+    d = daily[daily["group_id"] == "g"].set_index("day")
+    # day 1: a active, members {a}; day 2: b active, members {a,b}; day 3: c, {a,b,c}; days 4-8: none; 9: a; 10: b
+    expected = [1 / 1, 1 / 2, 1 / 3, 0, 0, 0, 0, 0, 1 / 3, 1 / 3]
+    assert np.allclose(d["active_ratio"].to_numpy(), expected)
+    g = s.loc["g"]
+    assert g["members"] == 3 and g["messages"] == 6 and g["messages_per_member"] == 2
+    assert g["mean_active_ratio"] == pytest.approx(np.mean(expected))
+    assert g["silent_share"] == pytest.approx(1 / 3)  # c's last message is 7 days before the end
+    assert g["top10_share"] == pytest.approx(3 / 6)  # a sent 3 of 6
+    assert s.loc["h", "members"] == 1
+
+
+def test_hour_weekday_and_best_hours():
+    msgs = pd.DataFrame(
+        {
+            "group_id": "g",
+            "user_id": "u",
+            "sent_at": pd.to_datetime(["2025-01-06 21:10", "2025-01-06 21:40", "2025-01-07 12:00", "2025-01-12 21:00"]),
+        }
+    )  # Mon, Mon, Tue, Sun
+    grid = community.hour_weekday(ibis.memtable(msgs), "2025-01-01", "2025-01-31")
+    assert grid.loc["Mon 周一", 21] == 2 and grid.loc["Sun 周日", 21] == 1 and grid.loc["Tue 周二", 12] == 1
+    assert grid.to_numpy().sum() == 4
+    best = community.best_hours(grid, 2)
+    assert best["hour"].tolist() == [21, 12] and best["share"].iloc[0] == 0.75
+
+
+def test_decomposition_adds_up_exactly_and_is_fair():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        b = dict(zip(sm.FACTORS, rng.uniform(0.1, 1000, 4), strict=True))
+        a = dict(zip(sm.FACTORS, rng.uniform(0.1, 1000, 4), strict=True))
+        delta = np.prod(list(a.values())) - np.prod(list(b.values()))
+        for method in ("shapley", "lmdi"):
+            c = sm.decompose(b, a, method=method)
+            assert c.sum() == pytest.approx(delta, rel=1e-12, abs=1e-9)
+    # only one factor moves: it gets all of the change
+    c = sm.decompose(
+        {"traffic": 100, "conversion": 0.1, "aov": 200, "frequency": 1.5},
+        {"traffic": 100, "conversion": 0.12, "aov": 200, "frequency": 1.5},
+    )
+    assert c["conversion"] == pytest.approx(100 * 0.02 * 200 * 1.5) and (c.drop("conversion") == 0).all()
+
+
+def test_shapley_decomposition_equals_the_permutation_average():
+    b = {"x": 2.0, "y": 3.0, "z": 5.0}
+    a = {"x": 4.0, "y": 1.0, "z": 6.0}
+    perms = list(itertools.permutations(b))
+    avg = dict.fromkeys(b, 0.0)
+    for order in perms:
+        cur = dict(b)
+        for k in order:
+            before = np.prod(list(cur.values()))
+            cur[k] = a[k]
+            avg[k] += (np.prod(list(cur.values())) - before) / len(perms)
+    c = sm.decompose(b, a)
+    for k in b:
+        assert c[k] == pytest.approx(avg[k])
+    with pytest.raises(ValueError, match="positive"):
+        sm.decompose({"x": 0.0}, {"x": 1.0}, method="lmdi")
+
+
+def test_period_kpis_identity_and_waterfall():
+    contacts = pd.DataFrame(
+        {
+            "user_id": ["a", "b", "c", "d"],
+            "added_at": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-02-10", "2025-02-20"]),
+            "removed_at": pd.to_datetime([None, "2025-02-15", None, None]),
+        }
+    )
+    buyers = pd.DataFrame(
+        {"user_id": ["a", "c", "x"], "orders": [3, 1, 5], "purchase_days": [2, 1, 1], "gmv": [300.0, 50.0, 999.0]}
+    )
+    k = sm.period_kpis(contacts, buyers, "2025-02-01", "2025-02-28")
+    assert (k["traffic"], k["adds"], k["removals"], k["contacts_end"]) == (4, 2, 1, 3)
+    assert k["deletion_rate"] == pytest.approx(1 / 4)
+    assert k["buyers"] == 2 and k["gmv"] == 350.0  # x is not a contact
+    assert k["traffic"] * k["conversion"] * k["aov"] * k["frequency"] == pytest.approx(k["gmv"])
+    assert k["repurchase_rate"] == 0.5
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = sm.plot_waterfall(300.0, pd.Series({"traffic": 30.0, "aov": -10.0}), 320.0)
+    assert ax.get_title() and len(ax.patches) == 4

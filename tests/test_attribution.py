@@ -9,11 +9,11 @@ import pytest
 
 from helpers import attribution as attr
 
-from .conftest import SHARED
+from .conftest import SHARED, needs_shared
 
 REF = SHARED / "attribution"
 HILLSTROM = SHARED / "hillstrom" / "hillstrom.csv"
-needs_ref = pytest.mark.skipif(not REF.exists(), reason="../shared/data/attribution not present")
+needs_ref = needs_shared(REF)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +77,7 @@ def test_markov_removal_effects_by_hand_three_channels():
     assert m.attrs["p_conversion"] == pytest.approx(base)
 
 
+@needs_ref
 def test_higher_order_markov_runs_and_conserves_conversions(ca_paths):
     m2 = attr.markov(ca_paths.head(2000), order=2)
     assert m2["markov_conversions"].sum() == pytest.approx(ca_paths.head(2000)["conversions"].sum())
@@ -200,7 +201,7 @@ def test_referral_tree_counts_k_generations_and_sizes():
     assert r["tree_sizes"].to_dict() == {2: 1, 4: 1}  # e->f and a->{b,c}, b->d
 
 
-@pytest.mark.skipif(not HILLSTROM.exists(), reason="../shared/data/hillstrom not present")
+@needs_shared(HILLSTROM)
 def test_lift_reproduces_the_hillstrom_arm_rates():
     h = pd.read_csv(HILLSTROM)
     arm = h["segment"].map({"Mens E-Mail": "mens", "Womens E-Mail": "womens", "No E-Mail": "control"})

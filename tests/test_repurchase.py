@@ -11,10 +11,10 @@ from helpers import repurchase as rp
 from helpers.repurchase import BetaGeo, GammaGamma, summarize
 from helpers.simulate import bgnbd_summary
 
-from .conftest import SHARED
+from .conftest import SHARED, needs_shared
 
 CDNOW = SHARED / "cdnow"
-needs_cdnow = pytest.mark.skipif(not CDNOW.exists(), reason="../shared/data/cdnow not present")
+needs_cdnow = needs_shared(CDNOW)
 
 
 @pytest.fixture(scope="module")

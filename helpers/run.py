@@ -183,7 +183,7 @@ def run_report(
         passed = {k: v for k, v in params.items() if k in declared}
         out_nb = tmp / nb.name
         if not quiet:
-            print(f"[{i}/{len(seq)}] {nb.stem} …", end="", flush=True, file=sys.stderr)
+            print(f"[{i}/{len(seq)}] {nb.stem}: running …", flush=True, file=sys.stderr)
         t0 = time.perf_counter()
         try:
             pm.execute_notebook(
@@ -198,7 +198,7 @@ def run_report(
             shutil.rmtree(failed, ignore_errors=True)
             tmp.rename(failed)
             if not quiet:
-                print(" failed", file=sys.stderr)
+                print(f"[{i}/{len(seq)}] {nb.stem}: failed", file=sys.stderr)
             raise ReportError(
                 f"{nb.name} failed at cell {err.cell_index} (execution count {err.exec_count}): "
                 f"{err.ename}: {str(err.evalue).splitlines()[0] if err.evalue else ''}\n"
@@ -213,7 +213,7 @@ def run_report(
             _to_html(out_nb)
         timings.append({"notebook": nb.stem, "seconds": round(secs, 2)})
         if not quiet:
-            print(f" done in {secs:.1f} s", file=sys.stderr)
+            print(f"[{i}/{len(seq)}] {nb.stem}: done in {secs:.1f} s", file=sys.stderr)
     manifest_path = tmp / "quality" / "manifest.json"
     fingerprint = json.loads(manifest_path.read_text())["fingerprint"] if manifest_path.exists() else None
     record = {

@@ -224,14 +224,21 @@ def plot_waterfall(
     ax.bar(x, heights, bottom=bottoms, color=colors, width=0.6)
     signed = [start_value, *contributions.tolist(), end_value]
     for xi, b, h, v in zip(x, bottoms, heights, signed, strict=True):
-        ax.annotate(
-            f"{'+' if 0 < xi < len(x) - 1 and v >= 0 else ''}{currency}{v:,.0f}",
-            (xi, b + h),
-            ha="center",
-            va="bottom",
-            fontsize="small",
-        )
+        sign = ("+" if v >= 0 else "−") if 0 < xi < len(x) - 1 else ""
+        ax.annotate(f"{sign}{currency}{abs(v):,.0f}", (xi, b + h), ha="center", va="bottom", fontsize="small")
     ax.set_xticks(x, [n.replace(" (", "\n(") for n in names], fontsize="small")
+    levels = np.cumsum([start_value, *contributions.tolist()])
+    low, high = float(min(levels.min(), end_value)), float(max(levels.max(), end_value))
+    if high > 0 and (high - low) < 0.5 * high:  # small changes: zoom in, and say the axis does not start at 0
+        ax.set_ylim(max(0.0, low - 0.6 * (high - low) - 0.02 * high), high + 0.15 * (high - low) + 0.02 * high)
+        ax.annotate(
+            "y axis does not start at 0 纵轴未从0开始",
+            (0.01, 0.01),
+            xycoords="axes fraction",
+            fontsize="x-small",
+            color="grey",
+        )
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.FuncFormatter(lambda v, _: f"{currency}{v:,.0f}"))
     ax.set_ylabel(f"GMV ({currency}) 成交额")
     ax.set_title("Why GMV moved: traffic × conversion × AOV × frequency 成交额变化分解")
     return ax

@@ -118,7 +118,8 @@ def _read_text(path: Path, known: set[str]) -> RawTable:
         sample = fh.read(_SAMPLE_BYTES)
     encoding = detect_encoding(sample)
     text_head = sample.decode(encoding, errors="replace")
-    lines = text_head.splitlines()[:_HEADER_SCAN_ROWS]
+    # only the first rows' first 64 KiB matter for the delimiter and the header (a huge cell must not stall them)
+    lines = [ln[:65536] for ln in text_head.splitlines()[:_HEADER_SCAN_ROWS]]
     if not [ln for ln in lines if ln.strip()]:
         return RawTable(pd.DataFrame(), pd.Series(dtype="int64"), path, encoding, 1)
     try:
@@ -183,5 +184,7 @@ def read_raw(path: str | Path, known_columns: set[str] | None = None) -> RawTabl
         return _read_excel(path, known)
     if suffix == ".parquet":
         frame = pd.read_parquet(path)
+        # a stored pandas index: named levels are data (kept as columns), an unnamed one is row labels (dropped)
+        frame = frame.reset_index(drop=all(n is None for n in frame.index.names))
         return RawTable(frame, pd.Series(range(1, len(frame) + 1), dtype="int64"), path, None, 0)
     raise ValueError(f"{path.name}: unsupported file type {suffix!r} (use one of {', '.join(SUPPORTED_SUFFIXES)})")

@@ -38,6 +38,7 @@ __all__ = [
     "customer_lifetime_value",
     "holdout_accuracy",
     "plot_holdout_by_frequency",
+    "plot_interpurchase_gaps",
     "plot_tracking",
     "summarize",
     "tracking",
@@ -791,3 +792,33 @@ def next_best_contacts(scores: pd.DataFrame, top_n: int = 200, max_recent_touche
         "reason",
     ]
     return s[cols].reset_index()
+
+
+def plot_interpurchase_gaps(gaps: pd.DataFrame, max_days: int = 180, ax: plt.Axes | None = None) -> plt.Axes:
+    """Histogram of days between consecutive purchase days (from :func:`helpers.features.interpurchase_gaps`).
+
+    Parameters
+    ----------
+    gaps : DataFrame
+        ``gap_days``, ``gaps``.
+    max_days : int
+        Longest gap shown.
+    ax : Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    Axes
+        The axes drawn on; says so when there is no repeat purchase at all.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.5))
+    g = gaps[gaps["gap_days"] <= max_days].set_index("gap_days")["gaps"].reindex(range(max_days + 1), fill_value=0)
+    ax.bar(g.index, g.to_numpy(), width=1.0)
+    if g.sum() == 0:
+        ax.annotate("no repeat purchases 无复购", (0.5, 0.5), xycoords="axes fraction", ha="center")
+    ax.set_xlim(-1, max_days + 1)
+    ax.set_xlabel("days between consecutive purchase days 两次购买间隔天数")
+    ax.set_ylabel("purchase gaps 次数")
+    ax.set_title("Inter-purchase time 复购间隔分布")
+    return ax

@@ -944,6 +944,7 @@ def make_messy(out: str | Path, seed: int) -> dict:
             "用户ID": con["user_id"],
             "昵称": names,
             "手机号": phones,
+            "微信号": [f"wxid_{v:012x}" for v in rng.integers(0, 2**48, n)],
             "添加时间": fmt(con["added_at"]),
             "渠道": con["channel"],
             "渠道码": con["campaign_id"],
@@ -1002,7 +1003,7 @@ def make_messy(out: str | Path, seed: int) -> dict:
     truth["export_defects"] = {
         "note": "rows added to the messy export; the loader must quarantine exactly these, keeping every simulated row",
         "files": {
-            "contacts": "contacts.csv (GB18030, title row, Chinese headers, PII columns 手机号 昵称)",
+            "contacts": "contacts.csv (GB18030, title row, Chinese headers, PII columns 手机号 微信号 昵称)",
             "orders": "orders.csv (UTF-8 with BOM, ¥ amounts with thousands separators, Chinese statuses)",
         },
         "quarantined_rows": defects,

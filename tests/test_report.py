@@ -141,10 +141,13 @@ def test_report_records_parameters_fingerprint_and_versions(report):
     assert (acc["read"] == acc["kept"] + acc["quarantined"]).all()
 
 
-def find_personal_data(text: str, phones: set[str], names: set[str]) -> str | None:
-    """Return the first phone number or 3-character name of ``phones`` / ``names`` found in ``text``."""
+def find_personal_data(text: str, phones: set[str], names: set[str], wechat: set[str] = frozenset()) -> str | None:
+    """Return the first phone number, WeChat id or 3-character name of the given sets found in ``text``."""
     for m in re.finditer(r"\d{11}", text):
         if m.group(0) in phones:
+            return m.group(0)
+    for m in re.finditer(r"wxid_[0-9a-f]+", text):
+        if m.group(0) in wechat:
             return m.group(0)
     for run in re.findall(r"[\u4e00-\u9fff]{3,}", text):
         for i in range(len(run) - 2):
@@ -156,13 +159,15 @@ def find_personal_data(text: str, phones: set[str], names: set[str]) -> str | No
 def test_personal_data_scan_can_fail():
     assert find_personal_data("call 13812345678 now", {"13812345678"}, set()) == "13812345678"
     assert find_personal_data("客户王小明下单", set(), {"王小明"}) == "王小明"
+    assert find_personal_data("id wxid_00ab12cd34ef.", set(), set(), {"wxid_00ab12cd34ef"}) == "wxid_00ab12cd34ef"
 
 
 def test_no_personal_data_in_any_report_file(report):
     raw = pd.read_csv(SAMPLE / "contacts.csv", encoding="gb18030", skiprows=1, dtype=str)
     phones = set(raw["手机号"].dropna())
     names = {n for n in raw["昵称"].dropna() if len(n) == 3}
-    assert len(phones) > 10_000 and len(names) > 1_000
+    wechat = set(raw["微信号"].dropna())
+    assert len(phones) > 10_000 and len(names) > 1_000 and len(wechat) > 10_000
     scanned = 0
     for f in report.rglob("*"):
         if f.suffix in (".ipynb", ".html", ".csv", ".json"):
@@ -171,7 +176,7 @@ def test_no_personal_data_in_any_report_file(report):
             text = pd.read_parquet(f).astype(str).to_csv(index=False)
         else:
             continue
-        hit = find_personal_data(text, phones, names)
+        hit = find_personal_data(text, phones, names, wechat)
         assert hit is None, f"{f.name} contains personal data {hit[:3]}…"
         scanned += 1
     assert scanned >= 10
@@ -192,9 +197,21 @@ def test_failed_run_names_notebook_and_keeps_last_good_report(report, tmp_path):
 
 
 def test_rerun_gives_the_same_numbers(report, tmp_path):
-    again = run_report(sample_params(), run_name="again", reports_dir=tmp_path, notebooks=["00_data_prep"], quiet=True)
-    for f in ("accounting.csv", "quarantine.csv"):
-        assert (again / "quality" / f).read_bytes() == (report / "quality" / f).read_bytes()
+    again = run_report(sample_params(), run_name="again", reports_dir=tmp_path, quiet=True, html=False)
+    for f in (
+        "quality/accounting.csv",
+        "quality/quarantine.csv",
+        "exports/contact_list.csv",
+        "artifacts/attribution_by_channel.csv",
+    ):
+        a, b = pd.read_csv(again / f), pd.read_csv(report / f)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, obj=f)
+    for nb in sorted(report.glob("[0-9][0-9]_*.ipynb")):
+        checked = [
+            re.findall(r"\d+ of \d+ checks against the planted truth pass", notebook_text(p))
+            for p in (nb, again / nb.name)
+        ]
+        assert checked[0] == checked[1], nb.name
 
 
 @pytest.mark.parametrize("nb", sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)

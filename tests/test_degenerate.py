@@ -1,0 +1,100 @@
+"""Degenerate-but-valid data runs through every notebook, and each notebook says what it cannot compute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from helpers.run import load_params, run_report
+from helpers.simulate import simulate
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.notebooks
+TABLES = ["contacts", "orders", "touches", "campaigns", "assignments", "leads", "messages", "spend"]
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory) -> dict[str, pd.DataFrame]:
+    raw = tmp_path_factory.mktemp("raw")
+    simulate(400, seed=21, out=raw)
+    return {t: pd.read_parquet(raw / f"{t}.parquet") for t in TABLES}
+
+
+def one_channel(t):
+    spend = t["spend"].groupby("date", as_index=False)["cost"].sum().assign(channel="store_qr")
+    return {
+        **t,
+        "contacts": t["contacts"].assign(channel="store_qr"),
+        "leads": t["leads"].assign(channel="store_qr"),
+        "spend": spend,
+    }
+
+
+def one_variant(t):
+    return {**t, "contacts": t["contacts"].assign(variant="A"), "leads": t["leads"].assign(variant="A")}
+
+
+def no_repeat_buyers(t):
+    return {**t, "orders": t["orders"].sort_values("ordered_at").groupby("user_id").head(1)}
+
+
+def single_day(t):
+    day = pd.Timestamp("2025-06-01")
+    c = t["contacts"].head(50).assign(added_at=day + pd.Timedelta(hours=9), removed_at=pd.NaT, referrer_id=None)
+    ids = set(c["user_id"])
+    keep = lambda df: df[df["user_id"].isin(ids)]  # noqa: E731
+    return {
+        "contacts": c,
+        "orders": keep(t["orders"]).head(20).assign(ordered_at=day + pd.Timedelta(hours=15)),
+        "touches": keep(t["touches"]).head(40).assign(touched_at=day + pd.Timedelta(hours=12)),
+        "messages": t["messages"].head(30).assign(sent_at=day + pd.Timedelta(hours=20)),
+    }
+
+
+SCENARIOS = {
+    "one_channel": (one_channel, {}),
+    "one_variant": (one_variant, {"01_acquisition": "fewer than two invitation scripts"}),
+    "no_repeat_buyers": (no_repeat_buyers, {"03_repurchase": "BG/NBD cannot be fitted: BG/NBD needs repeat purchases"}),
+    "no_touches": (
+        lambda t: {k: v for k, v in t.items() if k != "touches"},
+        {"04_attribution": "no converting paths with touches"},
+    ),
+    "no_holdouts": (
+        lambda t: {k: v for k, v in t.items() if k != "assignments"},
+        {"04_attribution": "no assignments table: no campaign kept a randomised holdout"},
+    ),
+    "single_day": (single_day, {"01_acquisition": "no leads table"}),
+}
+
+
+def text_of(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_degenerate_data_runs_every_notebook(name, simulated, tmp_path):
+    build, says = SCENARIOS[name]
+    folder = tmp_path / name
+    folder.mkdir()
+    for table, df in build(simulated).items():
+        df.to_parquet(folder / f"{table}.parquet", index=False)
+    params = {**load_params(REPO / "params" / "default.yaml")["parameters"], "data_dir": str(folder)}
+    out = run_report(params, run_name=name, reports_dir=tmp_path / "reports", quiet=True, html=False)
+    notebooks = sorted(out.glob("[0-9][0-9]_*.ipynb"))
+    assert len(notebooks) == len(list((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    for nb in notebooks:
+        errors = [
+            o
+            for c in nbformat.read(nb, as_version=4).cells
+            if c.cell_type == "code"
+            for o in c.get("outputs", [])
+            if o.output_type == "error"
+        ]
+        assert not errors, nb.name
+    for nb, sentence in says.items():
+        assert sentence in text_of(out / f"{nb}.ipynb"), (nb, sentence)

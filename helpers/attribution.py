@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from helpers.acquisition import compare_variants
+from helpers.features import timestamp_literal as _ts
 
 __all__ = [
     "build_paths",
@@ -52,8 +53,6 @@ START, CONV, NULL = "(start)", "(conversion)", "(null)"
 
 
 # ------------------------------------------------------------------------------------------------- paths
-def _ts(v) -> ibis.expr.types.TimestampScalar:
-    return ibis.timestamp(pd.Timestamp(v).to_pydatetime())
 
 
 def build_paths(

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from helpers.features import timestamp_literal as _ts
+
 __all__ = [
     "WEEKDAYS",
     "best_hours",
@@ -24,10 +26,6 @@ __all__ = [
 ]
 
 WEEKDAYS = ["Mon 周一", "Tue 周二", "Wed 周三", "Thu 周四", "Fri 周五", "Sat 周六", "Sun 周日"]
-
-
-def _ts(v) -> ibis.expr.types.TimestampScalar:
-    return ibis.timestamp(pd.Timestamp(v).to_pydatetime())
 
 
 def daily_activity(messages: ibis.Table, start: str | pd.Timestamp, end: str | pd.Timestamp) -> ibis.Table:

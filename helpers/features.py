@@ -20,6 +20,7 @@ __all__ = [
     "order_summary",
     "purchase_days_ranked",
     "purchase_summary",
+    "timestamp_literal",
     "touch_counts",
     "touch_paths",
     "window_orders",
@@ -135,8 +136,12 @@ def cohort_revenue(
     )
 
 
-def _ts(value) -> ibis.expr.types.TimestampScalar:
+def timestamp_literal(value: str | datetime | pd.Timestamp) -> ibis.expr.types.TimestampScalar:
+    """Return ``value`` as an ibis timestamp literal (naive, like the contract's timestamps)."""
     return ibis.timestamp(pd.Timestamp(value).to_pydatetime())
+
+
+_ts = timestamp_literal
 
 
 def purchase_summary(

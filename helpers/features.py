@@ -27,6 +27,23 @@ __all__ = [
 ]
 
 
+def timestamp_literal(value: str | datetime | pd.Timestamp) -> ibis.expr.types.TimestampScalar:
+    """Return ``value`` as an ibis timestamp literal (naive, like the contract's timestamps)."""
+    return ibis.timestamp(pd.Timestamp(value).to_pydatetime())
+
+
+_ts = timestamp_literal
+
+
+def _paid_through(
+    orders: ibis.Table, end: str | datetime | pd.Timestamp, start: str | datetime | pd.Timestamp | None = None
+) -> ibis.Table:
+    """Paid orders placed on the days ``start..end`` (inclusive); every order counts without a status column."""
+    o = orders.filter(orders.status == "paid") if "status" in orders.columns else orders
+    o = o.filter(o.ordered_at < _ts(pd.Timestamp(end).normalize() + pd.Timedelta(days=1)))
+    return o if start is None else o.filter(o.ordered_at >= _ts(pd.Timestamp(start).normalize()))
+
+
 def order_summary(orders: ibis.Table, as_of: str | datetime | pd.Timestamp) -> ibis.Table:
     """Per-user order facts at ``as_of``: counts, purchase days, GMV net of refunds, first / last order, recency.
 
@@ -44,7 +61,7 @@ def order_summary(orders: ibis.Table, as_of: str | datetime | pd.Timestamp) -> i
         ``gmv`` (paid amount), ``refunds`` (refunded amount), ``net_gmv``, ``first_order_at``,
         ``last_order_at`` and ``recency_days`` (days from the last paid order to ``as_of``).
     """
-    ts = ibis.timestamp(pd.Timestamp(as_of).to_pydatetime())
+    ts = _ts(as_of)
     o = orders.filter(orders.ordered_at <= ts)
     paid = o.status == "paid"
     amount_paid = ibis.ifelse(paid, o.amount, 0.0)
@@ -83,15 +100,14 @@ def touch_paths(touches: ibis.Table, until: str | datetime | pd.Timestamp | None
     """
     t = touches
     if until is not None:
-        t = t.filter(t.touched_at <= ibis.timestamp(pd.Timestamp(until).to_pydatetime()))
+        t = t.filter(t.touched_at <= _ts(until))
     ev = ibis.struct({"t": t.touched_at, "k": t.touch_type})
     g = t.group_by("user_id").aggregate(ev=ev.collect(), touches=t.count())
     return g.mutate(path=g.ev.sort().map(lambda s: s.k)).drop("ev")
 
 
 def _paid_after_add(orders: ibis.Table, contacts: ibis.Table, as_of) -> ibis.Table:
-    ts = ibis.timestamp(pd.Timestamp(as_of).to_pydatetime())
-    o = orders.filter((orders.status == "paid") & (orders.ordered_at <= ts))
+    o = orders.filter((orders.status == "paid") & (orders.ordered_at <= _ts(as_of)))
     c = contacts.select("user_id", "added_at", "channel")
     j = o.join(c, "user_id")
     return j.filter(j.ordered_at >= j.added_at)
@@ -136,14 +152,6 @@ def cohort_revenue(
     )
 
 
-def timestamp_literal(value: str | datetime | pd.Timestamp) -> ibis.expr.types.TimestampScalar:
-    """Return ``value`` as an ibis timestamp literal (naive, like the contract's timestamps)."""
-    return ibis.timestamp(pd.Timestamp(value).to_pydatetime())
-
-
-_ts = timestamp_literal
-
-
 def purchase_summary(
     orders: ibis.Table, end: str | datetime | pd.Timestamp, calibration_end: str | datetime | pd.Timestamp | None = None
 ) -> ibis.Table:
@@ -170,12 +178,9 @@ def purchase_summary(
         purchase days, 0 without repeats), ``first_purchase``; with ``calibration_end`` also
         ``frequency_holdout``, ``monetary_value_holdout`` and ``duration_holdout_days``.
     """
-    o = orders
-    if "status" in o.columns:
-        o = o.filter(o.status == "paid")
     end_day = pd.Timestamp(end).normalize()
     cal_day = pd.Timestamp(calibration_end).normalize() if calibration_end is not None else end_day
-    o = o.filter(o.ordered_at < _ts(end_day + pd.Timedelta(days=1)))
+    o = _paid_through(orders, end_day)
     # money is rounded to the cent after every sum: parallel engines add in any order, and the last bits would
     # otherwise differ from run to run
     days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate(amount=o.amount.sum().round(2))
@@ -235,8 +240,7 @@ def purchase_days_ranked(orders: ibis.Table, end: str | datetime | pd.Timestamp,
     ibis.Table
         ``user_id``, ``day`` (date), ``n`` (1 = first purchase day).
     """
-    cut = _ts(pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
-    o = orders.filter((orders.status == "paid") & (orders.ordered_at < cut))
+    o = _paid_through(orders, end)
     days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate()
     d = days.mutate(n=ibis.row_number().over(ibis.window(group_by="user_id", order_by="day")) + 1)
     return d.filter(d.n <= max_rank)
@@ -250,8 +254,7 @@ def interpurchase_gaps(orders: ibis.Table, end: str | datetime | pd.Timestamp) -
     ibis.Table
         ``gap_days`` (whole days) and ``gaps`` (count).
     """
-    cut = _ts(pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
-    o = orders.filter((orders.status == "paid") & (orders.ordered_at < cut))
+    o = _paid_through(orders, end)
     days = o.group_by([o.user_id, o.ordered_at.truncate("D").name("day")]).aggregate()
     w = ibis.window(group_by="user_id", order_by="day")
     d = days.mutate(prev=days.day.lag().over(w))
@@ -291,11 +294,7 @@ def window_orders(
     ibis.Table
         ``user_id``, ``orders``, ``purchase_days``, ``gmv``.
     """
-    o = orders.filter(
-        (orders.status == "paid")
-        & (orders.ordered_at >= _ts(pd.Timestamp(start).normalize()))
-        & (orders.ordered_at < _ts(pd.Timestamp(end).normalize() + pd.Timedelta(days=1)))
-    )
+    o = _paid_through(orders, end, start)
     return o.group_by("user_id").aggregate(
         orders=o.count(), purchase_days=o.ordered_at.date().nunique(), gmv=o.amount.sum().round(2)
     )

@@ -440,11 +440,20 @@ def shapley_bruteforce(players: list[str], worth) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------------------- side by side
-def compare_models(paths: pd.DataFrame, order: int = 1) -> pd.DataFrame:
-    """All models' attributed conversions per channel side by side, plus each model's share of the total."""
-    h = heuristics(paths)
-    m = markov(paths, order=order)
-    s = shapley(paths)
+def compare_models(h: pd.DataFrame, m: pd.DataFrame, s: pd.DataFrame) -> pd.DataFrame:
+    """All models' attributed conversions per channel side by side.
+
+    Parameters
+    ----------
+    h, m, s : DataFrame
+        Results of :func:`heuristics`, :func:`markov` and :func:`shapley` on the same paths (computed once by
+        the caller, who usually needs them again for value and ROI).
+
+    Returns
+    -------
+    DataFrame
+        Index channel; one column of attributed conversions per model.
+    """
     cols = {
         "first touch 首次触点": h["first_conversions"],
         "last touch 末次触点": h["last_conversions"],

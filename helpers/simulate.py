@@ -10,8 +10,10 @@ What is planted (all recorded in ``truth.json``)
   invitation script ``B`` over ``A`` (the variant test); deletion (好友流失) as an exponential hazard per channel.
 - **Referral fission (裂变)**: every contact sends Poisson(``invites_per_contact``) invitations; each is
   accepted with the variant's referral accept rate, so K = invites × accept rate.
-- **Value tiers (用户分层)**: 5 behavioural segments with their own channel mix, first-purchase hazard, touch
-  responsiveness, BG/NBD (r, alpha, a, b) repeat process (days) and Gamma-Gamma (p, q, gamma) spend.
+- **Value tiers (用户分层)**: 4 behavioural segments (high value, potential, at risk, dormant) with their own
+  channel mix, first-purchase hazard, touch responsiveness, BG/NBD (r, alpha, a, b) repeat process (days) and
+  Gamma-Gamma (p, q, gamma) spend. The planted tier at a snapshot is the segment, or ``new`` for a contact added
+  fewer than ``new_tier_days`` days before it.
 - **Attribution (归因)**: each touch type triggers a first purchase with a known probability; the cause of
   every first purchase is recorded, so the true credit per touch type is known.
 - **Holdout**: one first-order coupon campaign randomised 80/20 among not-yet-buyers; the true lift (sample
@@ -54,33 +56,30 @@ PLANTED: dict = {
     "variants": {"A": 0.0, "B": 0.06},  # additive uplift of the lead -> contact add rate
     "referral": {"invites_per_contact": 0.6, "mean_invite_delay_days": 14.0, "reward_per_add": 30.0},
     "segments": {
+        # Four behavioural segments, separable by value per order, purchase rate and recency (issue 4's tiers).
+        # Buyer segments make their first purchase within weeks of being added (organic or touch-triggered), so a
+        # contact that has not bought after 60 days is almost always dormant. BG/NBD rates are per day; the
+        # Gamma-Gamma mean purchase value is p * gamma / (q - 1).
         "high_value": {
             "label": "高价值",
-            "organic_hazard": 0.005,
-            "responsiveness": 1.0,
-            "bgnbd": {"r": 4.0, "alpha": 40.0, "a": 1.0, "b": 12.0},
-            "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 300.0},
+            "organic_hazard": 0.045,
+            "responsiveness": 4.0,
+            "bgnbd": {"r": 10.0, "alpha": 70.0, "a": 2.0, "b": 300.0},
+            "gamma_gamma": {"p": 10.0, "q": 30.0, "gamma": 1740.0},
         },
         "potential": {
             "label": "潜力",
-            "organic_hazard": 0.004,
-            "responsiveness": 1.0,
-            "bgnbd": {"r": 3.0, "alpha": 90.0, "a": 1.0, "b": 6.0},
-            "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 125.0},
+            "organic_hazard": 0.03,
+            "responsiveness": 4.0,
+            "bgnbd": {"r": 10.0, "alpha": 200.0, "a": 2.0, "b": 100.0},
+            "gamma_gamma": {"p": 10.0, "q": 30.0, "gamma": 435.0},
         },
-        "regular": {
-            "label": "一般",
-            "organic_hazard": 0.002,
-            "responsiveness": 0.8,
-            "bgnbd": {"r": 2.0, "alpha": 160.0, "a": 1.5, "b": 5.0},
-            "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 50.0},
-        },
-        "lapsing": {
-            "label": "流失",
-            "organic_hazard": 0.003,
-            "responsiveness": 1.0,
-            "bgnbd": {"r": 2.0, "alpha": 60.0, "a": 8.0, "b": 2.0},
-            "gamma_gamma": {"p": 6.0, "q": 4.0, "gamma": 75.0},
+        "at_risk": {
+            "label": "流失风险",
+            "organic_hazard": 0.045,
+            "responsiveness": 4.0,
+            "bgnbd": {"r": 10.0, "alpha": 1000.0, "a": 9.0, "b": 1.0},
+            "gamma_gamma": {"p": 10.0, "q": 30.0, "gamma": 116.0},
         },
         "dormant": {
             "label": "沉睡",
@@ -90,14 +89,15 @@ PLANTED: dict = {
             "gamma_gamma": None,
         },
     },
-    "segment_mix": {  # per channel: high_value, potential, regular, lapsing, dormant
-        "store_qr": [0.10, 0.20, 0.30, 0.18, 0.22],
-        "parcel_card": [0.08, 0.17, 0.30, 0.20, 0.25],
-        "livestream": [0.07, 0.18, 0.30, 0.22, 0.23],
-        "official_account": [0.08, 0.17, 0.30, 0.20, 0.25],
-        "paid_ads": [0.04, 0.12, 0.28, 0.24, 0.32],
-        "referral": [0.14, 0.22, 0.28, 0.16, 0.20],
+    "segment_mix": {  # per channel: high_value, potential, at_risk, dormant
+        "store_qr": [0.14, 0.40, 0.22, 0.24],
+        "parcel_card": [0.12, 0.36, 0.24, 0.28],
+        "livestream": [0.10, 0.34, 0.28, 0.28],
+        "official_account": [0.12, 0.38, 0.22, 0.28],
+        "paid_ads": [0.06, 0.28, 0.30, 0.36],
+        "referral": [0.18, 0.40, 0.20, 0.22],
     },
+    "new_tier_days": 60,  # planted tier: a contact added fewer than this many days before the snapshot is "new"
     "touches": {
         # rate: organic touches per day while a friend; effect: P(a touch triggers the first purchase)
         "moments": {"rate": 0.12, "effect": 0.01},
@@ -329,13 +329,19 @@ def _touches_for(idx: np.ndarray, c: _Contacts, rng: np.random.Generator) -> pd.
 
 
 def _bgnbd_repeats(t1: np.ndarray, lam: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> tuple:
-    """Repeat purchase times of a BG/NBD process started at t1 (days), cut at the horizon."""
+    """Repeat purchase times of a BG/NBD process started at t1 (days), cut at the horizon.
+
+    The workbook counts purchase days (same-day orders once), so a repeat drawn on the same calendar day as the
+    previous purchase is moved one day later; this keeps day-level BG/NBD fits unbiased for frequent buyers.
+    """
     who_all, t_all = [], []
     t = t1.copy()
     alive = np.isfinite(t) & (lam > 0)
     pos = np.flatnonzero(alive)
     while pos.size:
+        prev = np.floor(t[pos])
         t[pos] = t[pos] + rng.exponential(1.0 / lam[pos])
+        t[pos] += np.floor(t[pos]) == prev  # one purchase per calendar day: a same-day repeat moves to the next day
         pos = pos[t[pos] < HORIZON]
         who_all.append(pos)
         t_all.append(t[pos])

@@ -23,6 +23,7 @@ __all__ = [
     "timestamp_literal",
     "touch_counts",
     "touch_paths",
+    "user_features",
     "window_orders",
 ]
 
@@ -298,3 +299,63 @@ def window_orders(
     return o.group_by("user_id").aggregate(
         orders=o.count(), purchase_days=o.ordered_at.date().nunique(), gmv=o.amount.sum().round(2)
     )
+
+
+def user_features(
+    contacts: ibis.Table,
+    orders: ibis.Table,
+    as_of: str | datetime | pd.Timestamp,
+    touches: ibis.Table | None = None,
+    messages: ibis.Table | None = None,
+) -> ibis.Table:
+    """Per-contact RFM, tenure and engagement at the snapshot ``as_of`` (the input of user tiers).
+
+    Every contact added before ``as_of`` gets one row, buyers or not. Orders, touches and messages after
+    ``as_of`` are ignored, so the same function gives the features at any earlier snapshot (tier migration).
+
+    Parameters
+    ----------
+    contacts, orders : ibis.Table
+        The contract tables.
+    as_of : str or datetime
+        Snapshot time.
+    touches, messages : ibis.Table, optional
+        When given, add ``touches`` (received) and ``messages`` (sent in community groups) before ``as_of``.
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``channel``, ``tenure_days`` (since added), ``is_friend`` (not deleted at ``as_of``),
+        ``orders`` (paid), ``purchase_days``, ``gmv`` (paid), ``refunds``, ``net_gmv`` (refunds netted, never
+        below 0), ``recency_days`` (days since the last paid order; null for contacts who never bought),
+        ``orders_per_30d`` (paid orders per 30 days of tenure, tenure floored at 30 days),
+        ``avg_order_value`` (net GMV per paid order; null without orders), and ``touches`` / ``messages``.
+    """
+    ts = _ts(as_of)
+    c = contacts.filter(contacts.added_at <= ts)
+    tenure = (ts.epoch_seconds() - c.added_at.epoch_seconds()) / 86400.0
+    friend = c.removed_at.isnull() | (c.removed_at > ts) if "removed_at" in c.columns else ibis.literal(True)
+    base = c.select("user_id", "channel", tenure_days=tenure, is_friend=friend)
+    o = order_summary(orders, as_of).select(
+        "user_id", "orders", "purchase_days", "gmv", "refunds", "net_gmv", "recency_days"
+    )
+    j = base.left_join(o, "user_id").drop("user_id_right")
+    j = j.mutate(
+        orders=j.orders.fill_null(0),
+        purchase_days=j.purchase_days.fill_null(0),
+        gmv=j.gmv.fill_null(0.0),
+        refunds=j.refunds.fill_null(0.0),
+        net_gmv=ibis.greatest(j.net_gmv.fill_null(0.0), 0.0),
+    )
+    j = j.mutate(
+        orders_per_30d=j.orders * 30.0 / ibis.greatest(j.tenure_days, 30.0),
+        avg_order_value=ibis.ifelse(j.orders > 0, j.net_gmv / j.orders, ibis.null("float64")),
+    )
+    for name, table, time_col in (("touches", touches, "touched_at"), ("messages", messages, "sent_at")):
+        if table is None:
+            continue
+        t = table.filter(table[time_col] <= ts)
+        counts = t.group_by("user_id").aggregate(**{f"{name}_n": t.count()})
+        j = j.left_join(counts, "user_id").drop("user_id_right")
+        j = j.mutate(**{name: j[f"{name}_n"].fill_null(0)}).drop(f"{name}_n")
+    return j.order_by("user_id")

@@ -11,13 +11,44 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["TruthChecks", "read_truth"]
+__all__ = ["TruthChecks", "planted_tiers", "read_truth"]
 
 
 def read_truth(data_dir: str | Path) -> dict | None:
     """Return the planted truth of a simulated data folder, or ``None`` for real data."""
     p = Path(data_dir) / "truth.json"
     return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+
+
+def planted_tiers(data_dir: str | Path, tenure_days: pd.Series, new_days: float | None = None) -> pd.Series | None:
+    """Return the planted tier of each contact at a snapshot (simulated data only).
+
+    A contact added fewer than ``new_days`` days before the snapshot is ``new``; any other contact has its
+    simulated segment (``high_value``, ``potential``, ``at_risk``, ``dormant``).
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        A simulated folder (with ``truth.json`` and ``truth_users.parquet``).
+    tenure_days : Series
+        Days from being added to the snapshot, indexed by ``user_id``.
+    new_days : float, optional
+        Default: the ``new_tier_days`` the simulator planted.
+
+    Returns
+    -------
+    Series or None
+        Planted tier per user (same index), or ``None`` for real data.
+    """
+    truth = read_truth(data_dir)
+    users = Path(data_dir) / "truth_users.parquet"
+    if truth is None or not users.exists():
+        return None
+    days = new_days if new_days is not None else truth["planted"].get("new_tier_days", 60)
+    seg = pd.read_parquet(users, columns=["user_id", "segment"]).set_index("user_id")["segment"]
+    out = seg.reindex(tenure_days.index).astype(object)
+    out[tenure_days < days] = "new"
+    return out.rename("planted_tier")
 
 
 class TruthChecks:
@@ -45,6 +76,18 @@ class TruthChecks:
                 "truth": round(float(truth), 4),
                 "rule": f"within ±{tol:g}",
                 "ok": ok,
+            }
+        )
+
+    def at_least(self, quantity: str, estimate: float, bound: float) -> None:
+        """Check ``estimate >= bound`` (a quality floor, e.g. an adjusted Rand index)."""
+        self.rows.append(
+            {
+                "quantity": quantity,
+                "estimate": round(float(estimate), 4),
+                "truth": round(float(bound), 4),
+                "rule": "at least",
+                "ok": bool(estimate >= bound),
             }
         )
 

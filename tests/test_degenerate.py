@@ -67,7 +67,10 @@ SCENARIOS = {
         lambda t: {k: v for k, v in t.items() if k != "assignments"},
         {"04_attribution": "no assignments table: no campaign kept a randomised holdout"},
     ),
-    "single_day": (single_day, {"01_acquisition": "no leads table"}),
+    "single_day": (
+        single_day,
+        {"01_acquisition": "no leads table", "02_user_tiers": "too few to split into tiers"},
+    ),
 }
 
 

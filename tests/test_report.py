@@ -63,9 +63,30 @@ def test_acquisition_notebook_checks(report):
     assert "first-order rate: control 对照 | no detectable difference" in text
 
 
+def test_user_tiers_notebook_checks(report):
+    text = notebook_text(report / "02_user_tiers.ipynb")
+    assert "8 of 8 checks against the planted truth pass" in text
+    ari = [
+        float(x)
+        for x in re.findall(
+            r"adjusted Rand index vs planted tiers: ([0-9.]+) over all contacts, "
+            r"([0-9.]+) among",
+            text,
+        )[0]
+    ]
+    assert min(ari) >= 0.8
+    assert "k = 3" in text and "bootstrap ARI over 20 resamples" in text
+    assert re.search(r"top 20% of buyers \([0-9,]+ of [0-9,]+\) bring (8[0-9]|9[0-9])\.[0-9]% of net GMV", text)
+    tier_list = pd.read_csv(report / "exports" / "tiers.csv", dtype={"user_id": str}, encoding="utf-8-sig")
+    assert list(tier_list.columns[:3]) == ["user_id", "tier", "rfm_class"]
+    assert tier_list["user_id"].is_unique and tier_list["tier"].notna().all()
+    summary = notebook_text(report / "06_summary.ipynb")
+    assert "at-risk buyers (流失风险)" in summary
+
+
 def test_repurchase_notebook_checks(report):
     text = notebook_text(report / "03_repurchase.ipynb")
-    assert "40 of 40 checks against the planted truth pass" in text
+    assert "30 of 30 checks against the planted truth pass" in text
     assert "contacts written to exports/contact_list.csv" in text
     contact_list = pd.read_csv(report / "exports" / "contact_list.csv", dtype={"user_id": str})
     assert len(contact_list) == 200 and contact_list["score"].is_monotonic_decreasing
@@ -127,8 +148,7 @@ def test_minimal_data_runs_every_notebook(tmp_path):
     assert "no converting paths with touches" in text04 and "no assignments table" in text04
     assert "no referrer_id values" in text04
     assert "no messages table" in notebook_text(out / "05_community.ipynb")
-    text06 = notebook_text(out / "06_summary.ipynb")
-    assert "no tier export yet" in text06
+    assert "contacts written to exports/tiers.csv" in notebook_text(out / "02_user_tiers.ipynb")
 
 
 def test_report_records_parameters_fingerprint_and_versions(report):

@@ -115,7 +115,7 @@ def rfm_scores(features: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     >>> f = pd.DataFrame({"recency_days": [1, 10, 100, 200, None], "orders": [9, 3, 1, 1, 0],
     ...                   "net_gmv": [900, 300, 80, 50, 0]})
     >>> rfm_scores(f)["RFM"].tolist()
-    ['555', '443', '222', '121']
+    ['555', '444', '323', '222']
     """
     b = features[features["orders"] > 0]
 

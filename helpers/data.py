@@ -17,18 +17,27 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.parquet as pq
 
 from helpers import parsing
 from helpers.contract import ADD_WAY, ENUM_ALIASES, PII_COLUMNS, TABLES, TableSpec, normalize_column_name
-from helpers.readers import SUPPORTED_SUFFIXES, read_raw
+from helpers.readers import SUPPORTED_SUFFIXES, iter_raw
 
-__all__ = ["DataContractError", "Dataset", "load", "LOAD_ORDER", "hash_pii"]
+__all__ = ["CHUNK_ROWS", "DataContractError", "Dataset", "TableStore", "load", "LOAD_ORDER", "hash_pii"]
+
+#: Records validated per chunk: a table longer than this streams through the loader and is spooled to Parquet.
+CHUNK_ROWS = 1_000_000
 
 #: Tables are validated in this order so that references (orphans) can be checked against finished tables.
 LOAD_ORDER = ("contacts", "campaigns", "orders", "touches", "assignments", "leads", "messages", "spend")
@@ -61,14 +70,54 @@ def hash_pii(value: str, salt: str = "") -> str:
     return "pii_" + hashlib.sha256(f"{salt}|{value}".encode()).hexdigest()[:16]
 
 
+class TableStore(Mapping):
+    """Clean tables by name: small ones held as DataFrames, streamed ones as spooled Parquet files.
+
+    Iterating, ``in`` and ``len`` never read a file; ``store[name]`` returns a DataFrame (reading a spooled table
+    into memory — use :meth:`path` and an engine for large tables instead).
+    """
+
+    def __init__(self, frames: dict[str, pd.DataFrame] | None = None, paths: dict[str, Path] | None = None) -> None:
+        self.frames = dict(frames or {})
+        self.paths = dict(paths or {})
+
+    def __iter__(self) -> Iterator[str]:
+        names = [*self.frames, *(k for k in self.paths if k not in self.frames)]
+        return iter(sorted(names, key=lambda n: LOAD_ORDER.index(n) if n in LOAD_ORDER else len(LOAD_ORDER)))
+
+    def __len__(self) -> int:
+        return len(set(self.frames) | set(self.paths))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.frames or name in self.paths
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name in self.frames:
+            return self.frames[name]
+        if name in self.paths:
+            return _finish_dtypes(TABLES[name], pd.read_parquet(self.paths[name]))
+        raise KeyError(name)
+
+    def path(self, name: str) -> Path | None:
+        """Return the spooled Parquet file of a streamed table (``None`` for a table held in memory)."""
+        return self.paths.get(name)
+
+    def rows(self, name: str) -> int:
+        """Row count without reading the table."""
+        if name in self.frames:
+            return len(self.frames[name])
+        return pq.ParquetFile(self.paths[name]).metadata.num_rows
+
+
 @dataclass
 class Dataset:
     """Validated contract tables with their quarantine and row accounting.
 
     Attributes
     ----------
-    tables : dict of str to DataFrame
-        Clean tables, canonical columns and dtypes.
+    tables : TableStore or dict of str to DataFrame
+        Clean tables, canonical columns and dtypes (tables longer than :data:`CHUNK_ROWS` are spooled to Parquet
+        while loading; see :class:`TableStore`).
     quarantine : DataFrame
         ``table, row, column, reason, value``: one line per broken rule (a row can break several).
     accounting : DataFrame
@@ -81,7 +130,7 @@ class Dataset:
         SHA-256 over the names and bytes of the table files read.
     """
 
-    tables: dict[str, pd.DataFrame]
+    tables: Mapping[str, pd.DataFrame]
     quarantine: pd.DataFrame
     accounting: pd.DataFrame
     notes: list[str] = field(default_factory=list)
@@ -121,9 +170,13 @@ class Dataset:
         quality.mkdir(parents=True, exist_ok=True)
         for old in clean.glob("*.parquet"):
             old.unlink()
-        for name, df in self.tables.items():
+        for name in self.tables:
+            spooled = self.tables.path(name) if isinstance(self.tables, TableStore) else None
+            if spooled is not None:
+                shutil.copyfile(spooled, clean / f"{name}.parquet")
+                continue
             # microseconds: Spark cannot read nanosecond Parquet timestamps
-            df.to_parquet(
+            self.tables[name].to_parquet(
                 clean / f"{name}.parquet", index=False, coerce_timestamps="us", allow_truncated_timestamps=True
             )
         self.quarantine.to_csv(quality / "quarantine.csv", index=False)
@@ -131,7 +184,7 @@ class Dataset:
         manifest = {
             "as_of": str(self.as_of),
             "fingerprint": self.fingerprint,
-            "tables": {k: int(len(v)) for k, v in self.tables.items()},
+            "tables": {k: int(n) for k, n in zip(self.accounting["table"], self.accounting["kept"], strict=True)},
             "notes": self.notes,
         }
         (quality / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -289,7 +342,36 @@ def _row_rules(spec: TableSpec, df: pd.DataFrame) -> list[pd.DataFrame]:
     return out
 
 
-def _duplicates(spec: TableSpec, df: pd.DataFrame, rows: pd.Series) -> list[pd.DataFrame]:
+class _Seen:
+    """64-bit hashes of rows (or keys) kept from earlier chunks, sorted, with the source row of each first one."""
+
+    def __init__(self) -> None:
+        self.h = np.empty(0, dtype=np.uint64)
+        self.row = np.empty(0, dtype=np.int64)
+
+    def lookup(self, h: np.ndarray) -> np.ndarray:
+        """Source row of the earlier occurrence of each hash, or -1."""
+        if not len(self.h):
+            return np.full(len(h), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.h, h), len(self.h) - 1)
+        return np.where(self.h[pos] == h, self.row[pos], -1)
+
+    def add(self, h: np.ndarray, rows: np.ndarray) -> None:
+        order = np.argsort(h, kind="stable")
+        h, rows = h[order], rows[order]
+        pos = np.searchsorted(self.h, h)
+        self.h = np.insert(self.h, pos, h)
+        self.row = np.insert(self.row, pos, rows)
+
+
+def _row_hash(df: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(df, index=False).to_numpy(dtype=np.uint64)
+
+
+def _duplicates(
+    spec: TableSpec, df: pd.DataFrame, rows: pd.Series, seen: dict[str, _Seen] | None = None
+) -> list[pd.DataFrame]:
+    """Exact duplicate rows and duplicate keys, within the chunk and (``seen``) against earlier chunks."""
     out = []
     if df.empty:
         return out
@@ -304,27 +386,45 @@ def _duplicates(spec: TableSpec, df: pd.DataFrame, rows: pd.Series) -> list[pd.D
             reasons = "exact duplicate of row " + firsts.loc[later].astype(str)
             out.append(_issue(later, "*", reasons.to_numpy(), None))
             live = live.drop(index=later)
+        if seen is not None:
+            h = _row_hash(live)
+            earlier = seen["exact"].lookup(h)
+            hit = earlier >= 0
+            if hit.any():
+                reasons = pd.Series(earlier[hit]).map(lambda r: f"exact duplicate of row {r}")
+                out.append(_issue(live.index[hit], "*", reasons.to_numpy(), None))
+            seen["exact"].add(h[~hit], rows.loc[live.index[~hit]].to_numpy())
+            live = live[~hit]
     if spec.key:
         key = list(spec.key)
+        label = "+".join(key)
         dup = live.duplicated(subset=key, keep="first")
         if dup.any():
             first_rows = rows.loc[live.index].groupby([live[k] for k in key], dropna=False, sort=False).transform("min")
             later = live.index[dup]
-            label = "+".join(key)
             keyval = live.loc[later, key].astype(str).agg("|".join, axis=1)
             reasons = f"duplicate {label} (first at row " + first_rows.loc[later].astype(str) + ")"
             out.append(_issue(later, label, reasons.to_numpy(), keyval))
+            live = live[~dup]
+        if seen is not None:
+            h = _row_hash(live[key])
+            earlier = seen["key"].lookup(h)
+            hit = earlier >= 0
+            if hit.any():
+                keyval = live.loc[hit, key].astype(str).agg("|".join, axis=1)
+                reasons = pd.Series(earlier[hit]).map(lambda r: f"duplicate {label} (first at row {r})")
+                out.append(_issue(live.index[hit], label, reasons.to_numpy(), keyval))
+            seen["key"].add(h[~hit], rows.loc[live.index[~hit]].to_numpy())
     return out
 
 
-def _orphans(spec: TableSpec, df: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
+def _orphans(spec: TableSpec, df: pd.DataFrame, known_ids: dict[str, pd.Index]) -> list[pd.DataFrame]:
     out = []
     for col, ref in spec.references.items():
-        rt, rc = ref.split(".")
-        if rt not in tables:
+        rt = ref.split(".")[0]
+        if ref not in known_ids:
             continue
-        known = pd.Index(tables[rt][rc].dropna().unique())
-        m = df[col].notna() & ~df[col].isin(known)
+        m = df[col].notna() & ~df[col].isin(known_ids[ref])
         if m.any():
             out.append(_issue(df.index[m], col, f"orphan {col} (not in {rt})", df.loc[m, col]))
     return out
@@ -344,23 +444,51 @@ def _pseudonymise_ids(df: pd.DataFrame, spec: TableSpec, salt: str) -> int:
     return n
 
 
-def _soft_reference_notes(tables: dict[str, pd.DataFrame]) -> list[str]:
-    """List references that are checked but not quarantined: unknown referrers and campaigns."""
+def _soft_reference_counts(name: str, df: pd.DataFrame, known_ids: dict[str, pd.Index], counts: dict) -> None:
+    """Count references that are checked but not quarantined: unknown referrers and campaigns."""
+    if name == "contacts":
+        unknown = df["referrer_id"].notna() & ~df["referrer_id"].isin(known_ids["contacts.user_id"])
+        counts["referrer"] = counts.get("referrer", 0) + int(unknown.sum())
+    if "campaigns.campaign_id" in known_ids and name != "campaigns" and "campaign_id" in df.columns:
+        miss = df["campaign_id"].notna() & ~df["campaign_id"].isin(known_ids["campaigns.campaign_id"])
+        counts[name] = counts.get(name, 0) + int(miss.sum())
+
+
+def _soft_reference_notes(counts: dict) -> list[str]:
     out = []
-    c = tables["contacts"]
-    unknown_ref = c["referrer_id"].notna() & ~c["referrer_id"].isin(c["user_id"])
-    if unknown_ref.any():
+    if counts.get("referrer"):
         out.append(
-            f"contacts: {int(unknown_ref.sum())} referrer_id values are not contacts (kept; referrers may have left)"
+            f"contacts: {counts['referrer']} referrer_id values are not contacts (kept; referrers may have left)"
         )
-    if "campaigns" in tables:
-        known = set(tables["campaigns"]["campaign_id"].dropna())
-        for name, df in tables.items():
-            if name != "campaigns" and "campaign_id" in df.columns:
-                miss = df["campaign_id"].notna() & ~df["campaign_id"].isin(known)
-                if miss.any():
-                    out.append(f"{name}: {int(miss.sum())} rows name a campaign_id not in campaigns (kept)")
+    for name, n in counts.items():
+        if name != "referrer" and n:
+            out.append(f"{name}: {n} rows name a campaign_id not in campaigns (kept)")
     return out
+
+
+class _Spool:
+    """Append a table's clean chunks to one Parquet file (microsecond timestamps, fixed schema)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+
+    def write(self, df: pd.DataFrame) -> None:
+        t = pyarrow.Table.from_pandas(df, preserve_index=False)
+        schema = pyarrow.schema(
+            [
+                pyarrow.field(f.name, pyarrow.timestamp("us")) if pyarrow.types.is_timestamp(f.type) else f
+                for f in t.schema
+            ]
+        ).remove_metadata()
+        t = t.cast(schema).replace_schema_metadata(None)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, t.schema, compression="zstd")
+        self.writer.write_table(t)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _finish_dtypes(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
@@ -380,6 +508,48 @@ def _mask_pii_text(v: object) -> object:
     return _PHONE.sub("<phone>", v) if isinstance(v, str) else v
 
 
+def _validate_chunk(
+    spec: TableSpec,
+    raw,
+    notes: list[str],
+    timezone: str,
+    as_of: pd.Timestamp,
+    pii_salt: str,
+    seen: dict[str, _Seen],
+    known_ids: dict[str, pd.Index],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index, int, int]:
+    """Map, parse and check one chunk: its clean rows, quarantine lines, bad row labels and notes counts."""
+    mapped = _map_columns(spec, raw.frame, raw.path.name, notes)
+    issues: list[pd.DataFrame] = []
+    typed = _parse_columns(spec, mapped, timezone, issues)
+    n_neg = 0
+    if spec.name == "orders":
+        neg_refund = (typed["amount"] < 0) & (typed["status"] == "refunded")
+        if neg_refund.any():
+            typed.loc[neg_refund, "amount"] = typed.loc[neg_refund, "amount"].abs()
+            n_neg = int(neg_refund.sum())
+    n_pii = _pseudonymise_ids(typed, spec, pii_salt)
+    bad_idx = set().union(*(set(i["idx"]) for i in issues)) if issues else set()
+    live = typed.drop(index=list(bad_idx))
+    v = _validate_values(spec, live, as_of)
+    if v is not None:
+        issues.append(v)
+    issues.extend(_row_rules(spec, live))
+    bad_idx = set().union(*(set(i["idx"]) for i in issues)) if issues else set()
+    live = typed.drop(index=list(bad_idx))
+    issues.extend(_duplicates(spec, live, raw.rows, seen))
+    issues.extend(_orphans(spec, live, known_ids))
+    cols = ["idx", "column", "reason", "value"]
+    q = pd.DataFrame({k: np.concatenate([i[k].to_numpy(dtype=object) for i in issues] or [[]]) for k in cols})
+    bad = pd.Index(q["idx"].unique())
+    q.insert(0, "table", spec.name)
+    q["row"] = raw.rows.loc[q["idx"].to_numpy()].to_numpy() if len(q) else np.array([], dtype="int64")
+    q["value"] = q["value"].map(lambda x: None if x is None or (isinstance(x, float) and np.isnan(x)) else str(x))
+    q["value"] = q["value"].map(_mask_pii_text).map(lambda x: x[:200] if isinstance(x, str) else x)
+    kept = _finish_dtypes(spec, typed.drop(index=bad))
+    return kept, q[QUARANTINE_COLUMNS], bad, n_neg, n_pii
+
+
 # --------------------------------------------------------------------------------------------------- load
 def load(
     path: str | Path,
@@ -388,8 +558,13 @@ def load(
     timezone: str = "Asia/Shanghai",
     pii_salt: str = "",
     tables: tuple[str, ...] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> Dataset:
     """Load and validate a folder of contract tables.
+
+    Each file is read and validated in chunks of ``chunk_rows`` records. A table that fits in one chunk is kept
+    in memory; a longer one is spooled chunk by chunk to a temporary Parquet file, so memory stays bounded by
+    the chunk size (plus the contacts' ids and 16 bytes per row for duplicate detection across chunks).
 
     Parameters
     ----------
@@ -403,6 +578,8 @@ def load(
         Salt for pseudonymising phone-number-shaped user ids.
     tables : tuple of str, optional
         Load only these tables (required tables are always loaded).
+    chunk_rows : int
+        Records validated at a time.
 
     Returns
     -------
@@ -427,62 +604,85 @@ def load(
             exts = ", ".join(f"{name}{s}" for s in (".csv", ".xlsx", ".parquet"))
             raise DataContractError(f"{folder}: required table {name!r} not found (expected one of {exts})")
     wanted = [t for t in LOAD_ORDER if t in files and (tables is None or t in tables or TABLES[t].required)]
-    clean: dict[str, pd.DataFrame] = {}
+    store = TableStore()
+    known_ids: dict[str, pd.Index] = {}
+    soft: dict[str, int] = {}
+    spool_dir: Path | None = None
     quarantine, accounting, sources = [], [], []
     for name in wanted:
         spec, fpath = TABLES[name], files[name]
-        try:
-            raw = read_raw(fpath, set(spec.alias_map()))
-        except (UnicodeDecodeError, ValueError, OSError) as err:
-            raise DataContractError(f"{fpath.name}: cannot be read ({type(err).__name__}: {err})") from None
-        if raw.frame.columns.empty:
-            raise DataContractError(f"{fpath.name}: file is empty (no header row)")
-        if raw.header_row > 1:
-            notes.append(f"{fpath.name}: {raw.header_row - 1} title row(s) above the header skipped")
-        mapped = _map_columns(spec, raw.frame, fpath.name, notes)
-        issues: list[pd.DataFrame] = []
-        typed = _parse_columns(spec, mapped, timezone, issues)
-        if name == "orders":
-            neg_refund = (typed["amount"] < 0) & (typed["status"] == "refunded")
-            if neg_refund.any():
-                typed.loc[neg_refund, "amount"] = typed.loc[neg_refund, "amount"].abs()
-                notes.append(f"{fpath.name}: {int(neg_refund.sum())} refunds written as negative amounts made positive")
-        n_pii = _pseudonymise_ids(typed, spec, pii_salt)
+        read = kept_n = bad_n = 0
+        n_neg = n_pii = 0
+        seen = {"exact": _Seen(), "key": _Seen()}
+        id_parts: list[np.ndarray] = []
+        kept_chunks: list[pd.DataFrame] = []
+        spool: _Spool | None = None
+        chunks = iter_raw(fpath, set(spec.alias_map()), chunk_rows)
+        first = True
+        while True:
+            try:
+                raw = next(chunks)
+            except StopIteration:
+                break
+            except (UnicodeDecodeError, ValueError, OSError) as err:
+                raise DataContractError(f"{fpath.name}: cannot be read ({type(err).__name__}: {err})") from None
+            if first:
+                if raw.frame.columns.empty:
+                    raise DataContractError(f"{fpath.name}: file is empty (no header row)")
+                if raw.header_row > 1:
+                    notes.append(f"{fpath.name}: {raw.header_row - 1} title row(s) above the header skipped")
+                sources.append(
+                    {"table": name, "file": fpath.name, "encoding": raw.encoding, "header_row": raw.header_row}
+                )
+            kept, q, bad, neg, pii = _validate_chunk(
+                spec, raw, notes if first else [], timezone, as_of_ts, pii_salt, seen, known_ids
+            )
+            first = False
+            n_neg, n_pii = n_neg + neg, n_pii + pii
+            quarantine.append(q)
+            ref_col = {"contacts": "user_id", "campaigns": "campaign_id"}.get(name)
+            if ref_col:
+                id_parts.append(kept[ref_col].dropna().to_numpy(dtype=object))
+            kept_chunks.append(kept)
+            if len(kept_chunks) > 1 or spool is not None:  # a second chunk: stream this table to disk from now on
+                if spool is None:
+                    spool_dir = spool_dir or Path(tempfile.mkdtemp(prefix="siyu-load-"))
+                    spool = _Spool(spool_dir / f"{name}.parquet")
+                for k in kept_chunks:
+                    spool.write(k)
+                kept_chunks = []
+            n_raw = len(raw.frame)
+            read += n_raw
+            kept_n += len(kept)
+            bad_n += len(bad)
+            if n_raw != len(kept) + len(bad):  # pragma: no cover - an invariant, not a branch
+                raise AssertionError(f"{name}: row accounting broken ({n_raw} != {len(kept)} + {len(bad)})")
+        if id_parts:  # ids later tables reference: known once their table is complete
+            known_ids[f"{name}.{ref_col}"] = pd.Index(np.concatenate(id_parts)).unique()
+        if spool is not None:
+            spool.close()
+            store.paths[name] = spool.path
+        else:
+            store.frames[name] = kept_chunks[0]
+        if n_neg:
+            notes.append(f"{fpath.name}: {n_neg} refunds written as negative amounts made positive")
         if n_pii:
             notes.append(f"{fpath.name}: {n_pii} phone-number user ids replaced by salted pseudonyms")
-        bad_idx = set().union(*(set(i["idx"]) for i in issues)) if issues else set()
-        live = typed.drop(index=list(bad_idx))
-        v = _validate_values(spec, live, as_of_ts)
-        if v is not None:
-            issues.append(v)
-        issues.extend(_row_rules(spec, live))
-        bad_idx = set().union(*(set(i["idx"]) for i in issues)) if issues else set()
-        live = typed.drop(index=list(bad_idx))
-        issues.extend(_duplicates(spec, live, raw.rows))
-        issues.extend(_orphans(spec, live, clean))
-        cols = ["idx", "column", "reason", "value"]
-        q = pd.DataFrame({k: np.concatenate([i[k].to_numpy(dtype=object) for i in issues] or [[]]) for k in cols})
-        bad = pd.Index(q["idx"].unique())
-        q.insert(0, "table", name)
-        q["row"] = raw.rows.loc[q["idx"].to_numpy()].to_numpy() if len(q) else np.array([], dtype="int64")
-        q["value"] = q["value"].map(lambda x: None if x is None or (isinstance(x, float) and np.isnan(x)) else str(x))
-        q["value"] = q["value"].map(_mask_pii_text).map(lambda x: x[:200] if isinstance(x, str) else x)
-        quarantine.append(q[QUARANTINE_COLUMNS])
-        kept = _finish_dtypes(spec, typed.drop(index=bad))
-        clean[name] = kept
-        read = len(raw.frame)
-        accounting.append({"table": name, "file": fpath.name, "read": read, "kept": len(kept), "quarantined": len(bad)})
-        sources.append({"table": name, "file": fpath.name, "encoding": raw.encoding, "header_row": raw.header_row})
-        if read != len(kept) + len(bad):  # pragma: no cover - an invariant, not a branch
-            raise AssertionError(f"{name}: row accounting broken ({read} != {len(kept)} + {len(bad)})")
+        accounting.append({"table": name, "file": fpath.name, "read": read, "kept": kept_n, "quarantined": bad_n})
         if spec.required and read == 0:
             raise DataContractError(f"{fpath.name}: required table {name!r} has no rows")
-    notes.extend(_soft_reference_notes(clean))
+    for name in store:
+        if store.path(name) is None:
+            _soft_reference_counts(name, store[name], known_ids, soft)
+        else:
+            for batch in pq.ParquetFile(store.path(name)).iter_batches(batch_size=chunk_rows):
+                _soft_reference_counts(name, batch.to_pandas(), known_ids, soft)
+    notes.extend(_soft_reference_notes(soft))
     qdf = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     qdf = qdf.sort_values(["table", "row"], kind="stable").reset_index(drop=True)
     qdf["row"] = qdf["row"].astype("int64")
-    return Dataset(
-        tables=clean,
+    ds = Dataset(
+        tables=store,
         quarantine=qdf,
         accounting=pd.DataFrame(accounting, columns=ACCOUNTING_COLUMNS),
         notes=notes,
@@ -490,3 +690,6 @@ def load(
         fingerprint=_fingerprint([files[t] for t in wanted]),
         sources=pd.DataFrame(sources),
     )
+    if spool_dir is not None:
+        weakref.finalize(ds, shutil.rmtree, spool_dir, True)
+    return ds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import pandas as pd
 
 from helpers.contract import TABLES
@@ -27,23 +28,40 @@ def coverage(ds: Dataset) -> pd.DataFrame:
         One row per (table, time column): ``rows``, ``users``, ``first``, ``last``, ``days`` spanned.
     """
     out = []
-    for name, df in ds.tables.items():
-        users = int(df["user_id"].nunique()) if "user_id" in df.columns else None
+    for name in ds.tables:
+        spooled = _spooled(ds, name)
         tcols = [c.name for c in TABLES[name].columns if c.kind in ("timestamp", "date")] or [None]
         for tc in tcols:
-            s = df[tc].dropna() if tc else pd.Series(dtype="datetime64[ns]")
+            if spooled is not None:  # a streamed table: count in DuckDB, without loading it
+                has_user = "user_id" in [c.name for c in TABLES[name].columns]
+                sql = (
+                    f"SELECT count(*), {'count(DISTINCT user_id)' if has_user else 'NULL'}, "
+                    f"{f'min({tc}), max({tc})' if tc else 'NULL, NULL'} FROM read_parquet(?)"
+                )
+                rows, users, first, last = duckdb.execute(sql, [str(spooled)]).fetchone()
+                first, last = pd.Timestamp(first) if first else pd.NaT, pd.Timestamp(last) if last else pd.NaT
+            else:
+                df = ds.tables[name]
+                users = int(df["user_id"].nunique()) if "user_id" in df.columns else None
+                s = df[tc].dropna() if tc else pd.Series(dtype="datetime64[ns]")
+                rows, first, last = len(df), s.min() if len(s) else pd.NaT, s.max() if len(s) else pd.NaT
             out.append(
                 {
                     "table": name,
                     "column": tc,
-                    "rows": len(df),
-                    "users": users,
-                    "first": s.min() if len(s) else pd.NaT,
-                    "last": s.max() if len(s) else pd.NaT,
-                    "days": (s.max() - s.min()).days + 1 if len(s) else 0,
+                    "rows": int(rows),
+                    "users": None if users is None else int(users),
+                    "first": first,
+                    "last": last,
+                    "days": (last - first).days + 1 if pd.notna(first) else 0,
                 }
             )
     return pd.DataFrame(out)
+
+
+def _spooled(ds: Dataset, name: str):
+    path = getattr(ds.tables, "path", None)
+    return path(name) if path else None
 
 
 def quarantine_reasons(ds: Dataset) -> pd.DataFrame:
@@ -85,9 +103,18 @@ def daily_counts(ds: Dataset) -> pd.DataFrame:
         "messages": "sent_at",
         "leads": "created_at",
     }
-    cols = {
-        name: ds.tables[name][col].dt.floor("D").value_counts().sort_index()
-        for name, col in main_ts.items()
-        if name in ds.tables
-    }
+    cols = {}
+    for name, col in main_ts.items():
+        if name not in ds.tables:
+            continue
+        spooled = _spooled(ds, name)
+        if spooled is not None:
+            sql = (
+                f"SELECT date_trunc('day', {col}) AS day, count(*) AS n FROM read_parquet(?) "
+                f"WHERE {col} IS NOT NULL GROUP BY 1"
+            )
+            d = duckdb.execute(sql, [str(spooled)]).df()
+            cols[name] = d.set_index(pd.to_datetime(d["day"]).rename(None))["n"].sort_index()
+        else:
+            cols[name] = ds.tables[name][col].dt.floor("D").value_counts().sort_index()
     return pd.DataFrame(cols).fillna(0).astype("int64")

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import codecs
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from charset_normalizer import from_bytes
 
 from helpers.contract import normalize_column_name
 
-__all__ = ["RawTable", "detect_encoding", "read_raw", "SUPPORTED_SUFFIXES"]
+__all__ = ["RawTable", "detect_encoding", "iter_raw", "read_raw", "SUPPORTED_SUFFIXES"]
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet")
 _SAMPLE_BYTES = 1 << 20
@@ -113,7 +116,8 @@ def _header_index(cells: pd.DataFrame, known: set[str]) -> int:
     return best
 
 
-def _read_text(path: Path, known: set[str]) -> RawTable:
+def _text_layout(path: Path, known: set[str]) -> tuple[str, str, int] | None:
+    """Detect encoding, delimiter and 0-based header line of a text file (``None`` when it has no text)."""
     with open(path, "rb") as fh:
         sample = fh.read(_SAMPLE_BYTES)
     encoding = detect_encoding(sample)
@@ -121,14 +125,24 @@ def _read_text(path: Path, known: set[str]) -> RawTable:
     # only the first rows' first 64 KiB matter for the delimiter and the header (a huge cell must not stall them)
     lines = [ln[:65536] for ln in text_head.splitlines()[:_HEADER_SCAN_ROWS]]
     if not [ln for ln in lines if ln.strip()]:
-        return RawTable(pd.DataFrame(), pd.Series(dtype="int64"), path, encoding, 1)
+        return None
     try:
         sep = csv.Sniffer().sniff("\n".join(lines), delimiters=",\t;|").delimiter
     except csv.Error:
         sep = "\t" if path.suffix == ".tsv" else ","
     head = pd.DataFrame(list(csv.reader(lines, delimiter=sep)))
-    h = _header_index(head, known)
-    frame = pd.read_csv(
+    return encoding, sep, _header_index(head, known)
+
+
+def _iter_text(path: Path, known: set[str], chunk_rows: int | None) -> Iterator[RawTable]:
+    layout = _text_layout(path, known)
+    if layout is None:
+        with open(path, "rb") as fh:
+            encoding = detect_encoding(fh.read(_SAMPLE_BYTES))
+        yield RawTable(pd.DataFrame(), pd.Series(dtype="int64"), path, encoding, 1)
+        return
+    encoding, sep, h = layout
+    reader = pd.read_csv(
         path,
         sep=sep,
         encoding=encoding,
@@ -140,10 +154,36 @@ def _read_text(path: Path, known: set[str]) -> RawTable:
         skip_blank_lines=False,
         engine="c",
         index_col=False,
+        chunksize=chunk_rows,
     )
-    frame = frame.dropna(how="all")  # blank lines carry no record; their line numbers are still counted below
-    rows = pd.Series(frame.index.to_numpy() + h + 2, index=frame.index)
-    return RawTable(frame.reset_index(drop=True), rows.reset_index(drop=True), path, encoding, h + 1)
+    frames = reader if chunk_rows else [reader]
+    for frame in frames:  # chunks keep counting the index, so line numbers stay exact
+        frame = frame.dropna(how="all")  # blank lines carry no record; their line numbers are still counted below
+        rows = pd.Series(frame.index.to_numpy() + h + 2, index=frame.index)
+        yield RawTable(frame.reset_index(drop=True), rows.reset_index(drop=True), path, encoding, h + 1)
+
+
+def _read_text(path: Path, known: set[str]) -> RawTable:
+    return next(_iter_text(path, known, None))
+
+
+def _iter_parquet(path: Path, chunk_rows: int | None) -> Iterator[RawTable]:
+    pf = pq.ParquetFile(path)
+    offset = 0
+    batches = pf.iter_batches(batch_size=chunk_rows) if chunk_rows else [pf.read()]
+    empty = True
+    for batch in batches:
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch], schema=pf.schema_arrow)
+        frame = table.to_pandas()
+        # a stored pandas index: named levels are data (kept as columns), an unnamed one is row labels (dropped)
+        frame = frame.reset_index(drop=all(n is None for n in frame.index.names))
+        rows = pd.Series(range(offset + 1, offset + len(frame) + 1), dtype="int64")
+        offset += len(frame)
+        empty = False
+        yield RawTable(frame, rows, path, None, 0)
+    if empty:
+        frame = pf.schema_arrow.empty_table().to_pandas()
+        yield RawTable(frame.reset_index(drop=True), pd.Series(dtype="int64"), path, None, 0)
 
 
 def _read_excel(path: Path, known: set[str]) -> RawTable:
@@ -175,16 +215,39 @@ def read_raw(path: str | Path, known_columns: set[str] | None = None) -> RawTabl
     RawTable
         The cells, their source row numbers and what was detected.
     """
+    return next(iter_raw(path, known_columns, chunk_rows=None))
+
+
+def iter_raw(
+    path: str | Path, known_columns: set[str] | None = None, chunk_rows: int | None = None
+) -> Iterator[RawTable]:
+    """Read one file in chunks of at most ``chunk_rows`` records (one chunk when ``None``), with source row numbers.
+
+    CSV and Parquet files stream, so a file of tens of millions of rows never sits in memory whole; Excel files
+    (at most about a million rows) are read at once. An empty file yields one empty chunk.
+
+    Parameters
+    ----------
+    path : str or Path
+        As for :func:`read_raw`.
+    known_columns : set of str, optional
+        Normalised header names of the table.
+    chunk_rows : int, optional
+        Records per chunk.
+
+    Yields
+    ------
+    RawTable
+        One chunk; ``rows`` continue across chunks.
+    """
     path = Path(path)
     known = known_columns or set()
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
-        return _read_text(path, known)
-    if suffix in (".xlsx", ".xlsm"):
-        return _read_excel(path, known)
-    if suffix == ".parquet":
-        frame = pd.read_parquet(path)
-        # a stored pandas index: named levels are data (kept as columns), an unnamed one is row labels (dropped)
-        frame = frame.reset_index(drop=all(n is None for n in frame.index.names))
-        return RawTable(frame, pd.Series(range(1, len(frame) + 1), dtype="int64"), path, None, 0)
-    raise ValueError(f"{path.name}: unsupported file type {suffix!r} (use one of {', '.join(SUPPORTED_SUFFIXES)})")
+        yield from _iter_text(path, known, chunk_rows)
+    elif suffix in (".xlsx", ".xlsm"):
+        yield _read_excel(path, known)
+    elif suffix == ".parquet":
+        yield from _iter_parquet(path, chunk_rows)
+    else:
+        raise ValueError(f"{path.name}: unsupported file type {suffix!r} (use one of {', '.join(SUPPORTED_SUFFIXES)})")

@@ -210,3 +210,39 @@ def test_soft_references_are_noted_not_quarantined(tmp_path):
     assert any("1 referrer_id values are not contacts" in n for n in ds.notes)
     assert any("contacts: 1 rows name a campaign_id not in campaigns" in n for n in ds.notes)
     assert ds.table("campaigns")["name"].tolist() == ["双11优惠券"]  # a contract column called name is kept
+
+
+def test_streaming_in_small_chunks_finds_duplicates_across_chunks(tmp_path):
+    contacts = "用户ID,添加时间,渠道\n" + "".join(f"{i:03d},2025-01-01,门店二维码\n" for i in range(1, 41))
+    lines = [f"A{i},{i % 40 + 1:03d},2025-02-{i % 28 + 1:02d} 10:00,{i}.00,已支付" for i in range(1, 61)]
+    lines.insert(55, "A3,005,2025-03-01 10:00,9.00,已支付")  # order id of line 3, far away: another chunk
+    lines.insert(50, lines[9])  # an exact copy of the 10th order, in a later chunk
+    orders = "订单号,用户ID,下单时间,实付金额,订单状态\n" + "\n".join(lines) + "\n"
+    d = dataset(tmp_path, contacts, orders)
+    small = load(d, as_of="2026-01-01", chunk_rows=7)
+    whole = load(d, as_of="2026-01-01")
+    assert_accounting(small)
+    assert small.tables.path("orders") is not None and whole.tables.path("orders") is None  # spooled vs in memory
+    pd.testing.assert_frame_equal(small.quarantine, whole.quarantine)
+    pd.testing.assert_frame_equal(small.accounting, whole.accounting)
+    pd.testing.assert_frame_equal(small.table("orders"), whole.table("orders"))
+    reasons = set(small.quarantine["reason"])
+    assert "duplicate order_id (first at row 4)" in reasons
+    assert "exact duplicate of row 11" in reasons
+    out = small.write(tmp_path / "out")
+    assert len(pd.read_parquet(out / "orders.parquet")) == small.accounting.set_index("table").loc["orders", "kept"]
+
+
+def test_streaming_the_sample_gives_the_same_dataset(sample_ds):
+    from .conftest import AS_OF, SAMPLE
+
+    small = load(SAMPLE, as_of=AS_OF, chunk_rows=9_000)
+    pd.testing.assert_frame_equal(small.quarantine, sample_ds.quarantine)
+    pd.testing.assert_frame_equal(small.accounting, sample_ds.accounting)
+    assert small.notes == sample_ds.notes
+    for name in sample_ds.tables:
+        pd.testing.assert_frame_equal(small.table(name), sample_ds.table(name), obj=name)
+    from helpers import quality
+
+    pd.testing.assert_frame_equal(quality.coverage(small), quality.coverage(sample_ds))
+    pd.testing.assert_frame_equal(quality.daily_counts(small), quality.daily_counts(sample_ds))

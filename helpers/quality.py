@@ -114,7 +114,7 @@ def daily_counts(ds: Dataset) -> pd.DataFrame:
                 f"WHERE {col} IS NOT NULL GROUP BY 1"
             )
             d = duckdb.execute(sql, [str(spooled)]).df()
-            cols[name] = d.set_index(pd.to_datetime(d["day"]).rename(None))["n"].sort_index()
+            cols[name] = d.set_index(pd.to_datetime(d["day"]).astype("datetime64[ns]").rename(None))["n"].sort_index()
         else:
             cols[name] = ds.tables[name][col].dt.floor("D").value_counts().sort_index()
     return pd.DataFrame(cols).fillna(0).astype("int64")

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from helpers import parsing
@@ -371,50 +372,40 @@ def _row_hash(df: pd.DataFrame) -> np.ndarray:
 def _duplicates(
     spec: TableSpec, df: pd.DataFrame, rows: pd.Series, seen: dict[str, _Seen] | None = None
 ) -> list[pd.DataFrame]:
-    """Exact duplicate rows and duplicate keys, within the chunk and (``seen``) against earlier chunks."""
+    """Exact duplicate rows and duplicate keys, within the chunk and against earlier chunks (``seen``).
+
+    Rows are compared by 64-bit hashes of their values: a later row whose hash was seen before (earlier in the
+    chunk or in an earlier chunk) is quarantined, naming the source row of the first occurrence.
+    """
     out = []
     if df.empty:
         return out
+    seen = seen if seen is not None else {"exact": _Seen(), "key": _Seen()}
     live = df
+    checks = []
     if spec.exact_duplicates:
-        dup = live.duplicated(keep=False)
-        if dup.any():
-            d = live[dup]
-            first_row = d.groupby(list(d.columns), dropna=False, sort=False).ngroup()
-            firsts = rows.loc[d.index].groupby(first_row.to_numpy()).transform("min")
-            later = d.index[rows.loc[d.index].to_numpy() != firsts.to_numpy()]
-            reasons = "exact duplicate of row " + firsts.loc[later].astype(str)
-            out.append(_issue(later, "*", reasons.to_numpy(), None))
-            live = live.drop(index=later)
-        if seen is not None:
-            h = _row_hash(live)
-            earlier = seen["exact"].lookup(h)
-            hit = earlier >= 0
-            if hit.any():
-                reasons = pd.Series(earlier[hit]).map(lambda r: f"exact duplicate of row {r}")
-                out.append(_issue(live.index[hit], "*", reasons.to_numpy(), None))
-            seen["exact"].add(h[~hit], rows.loc[live.index[~hit]].to_numpy())
-            live = live[~hit]
+        checks.append(("exact", list(df.columns)))
     if spec.key:
-        key = list(spec.key)
-        label = "+".join(key)
-        dup = live.duplicated(subset=key, keep="first")
+        checks.append(("key", list(spec.key)))
+    for kind, cols in checks:
+        h = _row_hash(live[cols])
+        r = rows.loc[live.index].to_numpy()
+        first_here = pd.Series(r).groupby(h, sort=False).transform("min").to_numpy()
+        earlier = seen[kind].lookup(h)
+        first = np.where(earlier >= 0, earlier, first_here)
+        dup = first != r
         if dup.any():
-            first_rows = rows.loc[live.index].groupby([live[k] for k in key], dropna=False, sort=False).transform("min")
             later = live.index[dup]
-            keyval = live.loc[later, key].astype(str).agg("|".join, axis=1)
-            reasons = f"duplicate {label} (first at row " + first_rows.loc[later].astype(str) + ")"
-            out.append(_issue(later, label, reasons.to_numpy(), keyval))
-            live = live[~dup]
-        if seen is not None:
-            h = _row_hash(live[key])
-            earlier = seen["key"].lookup(h)
-            hit = earlier >= 0
-            if hit.any():
-                keyval = live.loc[hit, key].astype(str).agg("|".join, axis=1)
-                reasons = pd.Series(earlier[hit]).map(lambda r: f"duplicate {label} (first at row {r})")
-                out.append(_issue(live.index[hit], label, reasons.to_numpy(), keyval))
-            seen["key"].add(h[~hit], rows.loc[live.index[~hit]].to_numpy())
+            if kind == "exact":
+                reasons = pd.Series(first[dup]).map(lambda x: f"exact duplicate of row {x}")
+                out.append(_issue(later, "*", reasons.to_numpy(), None))
+            else:
+                label = "+".join(cols)
+                keyval = live.loc[later, cols].astype(str).agg("|".join, axis=1)
+                reasons = pd.Series(first[dup]).map(lambda x, lab=label: f"duplicate {lab} (first at row {x})")
+                out.append(_issue(later, label, reasons.to_numpy(), keyval))
+        seen[kind].add(h[~dup], r[~dup])
+        live = live[~dup]
     return out
 
 
@@ -437,7 +428,9 @@ def _pseudonymise_ids(df: pd.DataFrame, spec: TableSpec, salt: str) -> int:
         if c.kind != "id" or c.name not in ("user_id", "referrer_id"):
             continue
         s = df[c.name]
-        m = s.notna() & s.astype("string").str.fullmatch(r"1[3-9]\d{9}", na=False)
+        arr = pyarrow.array(s.astype("object").to_numpy(), type=pyarrow.string(), from_pandas=True)
+        hit = pc.fill_null(pc.match_substring_regex(arr, r"^1[3-9]\d{9}$"), False)
+        m = pd.Series(hit.to_numpy(zero_copy_only=False), index=s.index)
         if m.any():
             df.loc[m, c.name] = s[m].map(lambda v: hash_pii(v, salt))
             n += int(m.sum())

@@ -18,6 +18,7 @@ __all__ = [
     "first_orders_after_add",
     "interpurchase_gaps",
     "order_summary",
+    "purchase_day_counts",
     "purchase_days_ranked",
     "purchase_summary",
     "timestamp_literal",
@@ -245,6 +246,35 @@ def purchase_days_ranked(orders: ibis.Table, end: str | datetime | pd.Timestamp,
     days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate()
     d = days.mutate(n=ibis.row_number().over(ibis.window(group_by="user_id", order_by="day")) + 1)
     return d.filter(d.n <= max_rank)
+
+
+def purchase_day_counts(
+    orders: ibis.Table, end: str | datetime | pd.Timestamp, first_through: str | datetime | pd.Timestamp
+) -> ibis.Table:
+    """Per day: first purchases and repeat purchase days of the customers who first bought by ``first_through``.
+
+    The input of the BG/NBD tracking plot (cumulative repeat purchases, actual vs model), as one row per day
+    instead of one per purchase.
+
+    Returns
+    -------
+    ibis.Table
+        ``day`` (date), ``first`` (customers whose first purchase day it is), ``repeats`` (repeat purchase days
+        of those customers that day); purchases through ``end``.
+    """
+    o = _paid_through(orders, end)
+    days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate()
+    first = days.group_by("user_id").aggregate(first_day=days.day.min())
+    first = first.filter(first.first_day <= ibis.date(pd.Timestamp(first_through).date()))
+    j = days.join(first, "user_id")
+    return (
+        j.group_by("day")
+        .aggregate(
+            first=(j.day == j.first_day).cast("int64").sum(),
+            repeats=(j.day > j.first_day).cast("int64").sum(),
+        )
+        .order_by("day")
+    )
 
 
 def interpurchase_gaps(orders: ibis.Table, end: str | datetime | pd.Timestamp) -> ibis.Table:

@@ -7,21 +7,43 @@ but could not be parsed, so the loader can quarantine those rows with the raw va
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["parse_amount", "parse_enum", "parse_id", "parse_text", "parse_timestamp"]
 
 _MISSING = {"", "nan", "none", "null", "nat", "n/a", "na", "-", "--", "—", "无"}
 
 
+def _as_text(s: pd.Series) -> pa.Array:
+    """Cells as an Arrow string array (numbers and dates from Excel become their ``str``); missing -> null."""
+    obj = s.astype("object").to_numpy()
+    try:
+        return pa.array(obj, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        conv = pd.Series(obj).map(lambda v: v if isinstance(v, str) else str(v), na_action="ignore")
+        return pa.array(conv.to_numpy(), type=pa.string(), from_pandas=True)
+
+
+def _nfkc_arrow(s: pd.Series) -> pa.Array:
+    """NFKC-normalise (full-width digits, ￥, ，, （） to ASCII) and trim, vectorised; missing markers -> null."""
+    arr = pc.utf8_trim_whitespace(pc.utf8_normalize(_as_text(s), "NFKC"))
+    missing = pc.is_in(pc.utf8_lower(arr), value_set=pa.array(sorted(_MISSING)))
+    return pc.if_else(missing, pa.scalar(None, pa.string()), arr)
+
+
+def _to_series(arr: pa.Array, index: pd.Index) -> pd.Series:
+    """Return an Arrow string array as an object Series (NaN for missing)."""
+    out = pd.Series(arr.to_numpy(zero_copy_only=False), index=index, dtype="object")
+    return out.mask(out.isna())
+
+
 def _nfkc(s: pd.Series) -> pd.Series:
     """Apply NFKC (full-width digits, ￥, ，, （） to ASCII) and trim; missing markers become NA."""
-    out = s.astype("object").map(lambda v: unicodedata.normalize("NFKC", str(v)).strip(), na_action="ignore")
-    missing = out.isna() | out.map(lambda v: isinstance(v, str) and v.lower() in _MISSING).astype(bool)
-    return out.mask(missing)
+    return _to_series(_nfkc_arrow(s), s.index)
 
 
 def parse_text(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -54,10 +76,14 @@ def parse_id(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """
     if pd.api.types.is_integer_dtype(s.dtype):
         return s.astype("Int64").astype("string").astype("object").where(s.notna()), pd.Series(False, index=s.index)
-    v = _nfkc(s)
-    v = v.map(lambda x: _INT_FLOAT.sub(r"\1", x) if isinstance(x, str) else x)
-    bad = v.map(lambda x: isinstance(x, str) and bool(_SCI.match(x))).astype(bool)
-    return v.mask(bad), bad
+    arr = pc.replace_substring_regex(_nfkc_arrow(s), _INT_FLOAT.pattern, r"\1")
+    bad = pd.Series(
+        pc.fill_null(pc.match_substring_regex(arr, _SCI.pattern, ignore_case=True), False).to_numpy(
+            zero_copy_only=False
+        ),
+        index=s.index,
+    )
+    return _to_series(arr, s.index).mask(bad), bad
 
 
 _MONEY_TOKENS = re.compile(r"(人民币|rmb|cny|元|¥|\$|,|\s)", re.IGNORECASE)
@@ -188,8 +214,9 @@ def parse_enum(s: pd.Series, aliases: dict[str, str]) -> tuple[pd.Series, pd.Ser
     >>> v.tolist()[:2], bad.tolist()
     (['refunded', 'paid'], [False, False, True])
     """
-    raw = _nfkc(s)
-    key = raw.map(lambda x: re.sub(r"\s+", "_", x.lower()) if isinstance(x, str) else x)
+    arr = _nfkc_arrow(s)
+    raw = _to_series(arr, s.index)
+    key = _to_series(pc.replace_substring_regex(pc.utf8_lower(arr), r"\s+", "_"), s.index)
     v = key.map(aliases)
     bad = raw.notna() & v.isna()
     return v.astype("object"), bad.astype(bool)

@@ -559,24 +559,25 @@ def plot_holdout_by_frequency(
 
 def tracking(
     bgf: BetaGeo,
-    first_purchase: pd.Series,
-    repeat_days: pd.Series,
-    start: str | pd.Timestamp,
-    end: str | pd.Timestamp,
+    counts: pd.DataFrame,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
     unit_days: float | None = None,
 ) -> pd.DataFrame:
     """Cumulative repeat purchases over time, actual vs BG/NBD (Fader, Hardie & Lee 2005, fig. 4).
+
+    The model's curve on day d is the sum over first-purchase days f < d of (customers who first bought on f) ×
+    E[repeats by age d - f]; it needs one row per day, not per customer, so it scales to millions of buyers.
 
     Parameters
     ----------
     bgf : BetaGeo
         Fitted model.
-    first_purchase : Series
-        First purchase day of each customer in the fit.
-    repeat_days : Series
-        Day of every repeat purchase occasion (calibration and holdout) of those customers.
-    start, end : str or Timestamp
-        Days to track.
+    counts : DataFrame
+        ``day``, ``first`` and ``repeats`` per day, from :func:`helpers.features.purchase_day_counts` for the
+        customers in the fit.
+    start, end : str or Timestamp, optional
+        Days to track (default: the first and last day in ``counts``).
     unit_days : float, optional
         Length of the model's unit in days (default from the model).
 
@@ -586,14 +587,17 @@ def tracking(
         Index day; ``actual`` and ``model`` cumulative repeat purchases.
     """
     k = unit_days or UNITS[bgf.unit_]
-    days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
-    fp = first_purchase.to_numpy(dtype="datetime64[D]")
-    model = []
-    for d in days:
-        age = (np.datetime64(d.date(), "D") - fp).astype(float)
-        age = age[age > 0] / k
-        model.append(float(bgf.expected_purchases_new(age).sum()) if age.size else 0.0)
-    actual = pd.Series(1, index=pd.to_datetime(repeat_days)).groupby(level=0).sum().reindex(days, fill_value=0).cumsum()
+    c = counts.assign(day=pd.to_datetime(counts["day"])).groupby("day")[["first", "repeats"]].sum()
+    days = pd.date_range(pd.Timestamp(start or c.index.min()), pd.Timestamp(end or c.index.max()), freq="D")
+    firsts = c.loc[c["first"] > 0, "first"]
+    age = days.to_numpy(dtype="datetime64[D]")[:, None] - firsts.index.to_numpy(dtype="datetime64[D]")[None, :]
+    age = age.astype(float)
+    expected = np.zeros(age.shape)
+    pos = age > 0
+    if pos.any():
+        expected[pos] = bgf.expected_purchases_new(age[pos] / k)
+    model = expected @ firsts.to_numpy(dtype=float)
+    actual = c["repeats"].reindex(days, fill_value=0).cumsum()
     return pd.DataFrame({"actual": actual.to_numpy(), "model": model}, index=days)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -212,3 +213,45 @@ def test_propensity_features_do_not_leak_the_future(clean_sample):
         shutil.rmtree(tmp, ignore_errors=True)
     pd.testing.assert_frame_equal(X1.sort_index(), X2.sort_index(), check_dtype=False, check_categorical=False)
     assert y1.sum() > 0 and y2.sum() == 0  # the labels do come from after the cutoff
+
+
+def test_tracking_from_day_counts_equals_the_per_customer_sum():
+    from helpers.features import purchase_day_counts
+    from helpers.simulate import bgnbd_summary
+
+    bgf = rp.BetaGeo().fit(bgnbd_summary(3000, r=0.8, alpha=30, a=0.9, b=3, T=200, seed=4))
+    orders = pd.DataFrame(
+        {
+            "user_id": ["a", "a", "a", "b", "b", "c", "d"],
+            "ordered_at": pd.to_datetime(
+                [
+                    "2025-01-01 09:00",
+                    "2025-01-01 18:00",
+                    "2025-01-05 10:00",
+                    "2025-01-02 10:00",
+                    "2025-01-09 10:00",
+                    "2025-01-02 10:00",
+                    "2025-01-20 10:00",
+                ]
+            ),
+            "amount": 10.0,
+            "status": "paid",
+        }
+    )
+    counts = purchase_day_counts(ibis.memtable(orders), "2025-01-31", first_through="2025-01-10").to_pandas()
+    got = counts.set_index(pd.to_datetime(counts["day"]))[["first", "repeats"]].to_dict("index")
+    # a: first 01-01 (two orders, one day), repeat 01-05; b: 01-02, repeat 01-09; c: 01-02; d: first after 01-10
+    assert got == {
+        pd.Timestamp("2025-01-01"): {"first": 1, "repeats": 0},
+        pd.Timestamp("2025-01-02"): {"first": 2, "repeats": 0},
+        pd.Timestamp("2025-01-05"): {"first": 0, "repeats": 1},
+        pd.Timestamp("2025-01-09"): {"first": 0, "repeats": 1},
+    }
+    track = rp.tracking(bgf, counts, start="2025-01-01", end="2025-01-31")
+    firsts = pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-02"])
+    for day in (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-01-15"), pd.Timestamp("2025-01-31")):
+        ages = np.array([(day - f).days for f in firsts], dtype=float)
+        ages = ages[ages > 0]
+        brute = float(bgf.expected_purchases_new(ages).sum()) if ages.size else 0.0
+        assert track.loc[day, "model"] == pytest.approx(brute, rel=1e-12)
+    assert track["actual"].iloc[-1] == 2 and track.loc[pd.Timestamp("2025-01-05"), "actual"] == 1

@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from helpers.readers import SUPPORTED_SUFFIXES, iter_raw
 __all__ = ["CHUNK_ROWS", "DataContractError", "Dataset", "TableStore", "load", "LOAD_ORDER", "hash_pii"]
 
 #: Records validated per chunk: a table longer than this streams through the loader and is spooled to Parquet.
-CHUNK_ROWS = 1_000_000
+CHUNK_ROWS = 500_000
 
 #: Tables are validated in this order so that references (orphans) can be checked against finished tables.
 LOAD_ORDER = ("contacts", "campaigns", "orders", "touches", "assignments", "leads", "messages", "spend")
@@ -415,7 +416,8 @@ def _orphans(spec: TableSpec, df: pd.DataFrame, known_ids: dict[str, pd.Index]) 
         rt = ref.split(".")[0]
         if ref not in known_ids:
             continue
-        m = df[col].notna() & ~df[col].isin(known_ids[ref])
+        # the index's hash table is built once and reused for every chunk
+        m = df[col].notna().to_numpy() & (known_ids[ref].get_indexer(df[col].to_numpy()) < 0)
         if m.any():
             out.append(_issue(df.index[m], col, f"orphan {col} (not in {rt})", df.loc[m, col]))
     return out
@@ -501,17 +503,13 @@ def _mask_pii_text(v: object) -> object:
     return _PHONE.sub("<phone>", v) if isinstance(v, str) else v
 
 
-def _validate_chunk(
-    spec: TableSpec,
-    raw,
-    notes: list[str],
-    timezone: str,
-    as_of: pd.Timestamp,
-    pii_salt: str,
-    seen: dict[str, _Seen],
-    known_ids: dict[str, pd.Index],
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index, int, int]:
-    """Map, parse and check one chunk: its clean rows, quarantine lines, bad row labels and notes counts."""
+def _prepare_chunk(spec: TableSpec, raw, notes: list[str], timezone: str, as_of: pd.Timestamp, pii_salt: str) -> tuple:
+    """Run the checks that need only the chunk itself: mapping, parsing, value and row rules (ahead, in a thread).
+
+    ``notes`` is the loader's list for the first chunk of a file and a throwaway list for the others.
+    """
+    if raw.header_row > 1:
+        notes.append(f"{raw.path.name}: {raw.header_row - 1} title row(s) above the header skipped")
     mapped = _map_columns(spec, raw.frame, raw.path.name, notes)
     issues: list[pd.DataFrame] = []
     typed = _parse_columns(spec, mapped, timezone, issues)
@@ -528,6 +526,18 @@ def _validate_chunk(
     if v is not None:
         issues.append(v)
     issues.extend(_row_rules(spec, live))
+    return raw, typed, issues, n_neg, n_pii
+
+
+def _finish_chunk(
+    spec: TableSpec,
+    raw,
+    typed: pd.DataFrame,
+    issues: list[pd.DataFrame],
+    seen: dict[str, _Seen],
+    known_ids: dict[str, pd.Index],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+    """Run the checks against earlier chunks and tables (duplicates, orphans); return clean rows, quarantine, bad."""
     bad_idx = set().union(*(set(i["idx"]) for i in issues)) if issues else set()
     live = typed.drop(index=list(bad_idx))
     issues.extend(_duplicates(spec, live, raw.rows, seen))
@@ -540,7 +550,31 @@ def _validate_chunk(
     q["value"] = q["value"].map(lambda x: None if x is None or (isinstance(x, float) and np.isnan(x)) else str(x))
     q["value"] = q["value"].map(_mask_pii_text).map(lambda x: x[:200] if isinstance(x, str) else x)
     kept = _finish_dtypes(spec, typed.drop(index=bad))
-    return kept, q[QUARANTINE_COLUMNS], bad, n_neg, n_pii
+    return kept, q[QUARANTINE_COLUMNS], bad
+
+
+def _prepared_chunks(spec: TableSpec, fpath: Path, chunk_rows: int, prepare) -> Iterator[tuple]:
+    """Read and prepare chunks one ahead in a worker thread, yielding them in file order."""
+    chunks = iter_raw(fpath, set(spec.alias_map()), chunk_rows)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        first = True
+        while True:
+            try:
+                raw = next(chunks)
+            except StopIteration:
+                break
+            except (UnicodeDecodeError, ValueError, OSError) as err:
+                raise DataContractError(f"{fpath.name}: cannot be read ({type(err).__name__}: {err})") from None
+            if first and raw.frame.columns.empty:
+                raise DataContractError(f"{fpath.name}: file is empty (no header row)")
+            nxt = pool.submit(prepare, raw, first)
+            first = False
+            if pending is not None:
+                yield pending.result()
+            pending = nxt
+        if pending is not None:
+            yield pending.result()
 
 
 # --------------------------------------------------------------------------------------------------- load
@@ -555,7 +589,7 @@ def load(
 ) -> Dataset:
     """Load and validate a folder of contract tables.
 
-    Each file is read and validated in chunks of ``chunk_rows`` records. A table that fits in one chunk is kept
+    Each file is read and validated in chunks of ``chunk_rows`` records (the next chunk is parsed in a worker thread while the current one is checked against earlier chunks). A table that fits in one chunk is kept
     in memory; a longer one is spooled chunk by chunk to a temporary Parquet file, so memory stays bounded by
     the chunk size (plus the contacts' ids and 16 bytes per row for duplicate detection across chunks).
 
@@ -610,27 +644,18 @@ def load(
         id_parts: list[np.ndarray] = []
         kept_chunks: list[pd.DataFrame] = []
         spool: _Spool | None = None
-        chunks = iter_raw(fpath, set(spec.alias_map()), chunk_rows)
+
+        def prepare(raw, first: bool, spec=spec) -> tuple:
+            return _prepare_chunk(spec, raw, notes if first else [], timezone, as_of_ts, pii_salt)
+
         first = True
-        while True:
-            try:
-                raw = next(chunks)
-            except StopIteration:
-                break
-            except (UnicodeDecodeError, ValueError, OSError) as err:
-                raise DataContractError(f"{fpath.name}: cannot be read ({type(err).__name__}: {err})") from None
+        for raw, typed, issues, neg, pii in _prepared_chunks(spec, fpath, chunk_rows, prepare):
             if first:
-                if raw.frame.columns.empty:
-                    raise DataContractError(f"{fpath.name}: file is empty (no header row)")
-                if raw.header_row > 1:
-                    notes.append(f"{fpath.name}: {raw.header_row - 1} title row(s) above the header skipped")
                 sources.append(
                     {"table": name, "file": fpath.name, "encoding": raw.encoding, "header_row": raw.header_row}
                 )
-            kept, q, bad, neg, pii = _validate_chunk(
-                spec, raw, notes if first else [], timezone, as_of_ts, pii_salt, seen, known_ids
-            )
-            first = False
+                first = False
+            kept, q, bad = _finish_chunk(spec, raw, typed, issues, seen, known_ids)
             n_neg, n_pii = n_neg + neg, n_pii + pii
             quarantine.append(q)
             ref_col = {"contacts": "user_id", "campaigns": "campaign_id"}.get(name)

@@ -106,7 +106,7 @@ class PropensityModel:
         """P(purchase in the horizon) per row."""
         return pd.Series(self.model_.predict_proba(X[self.features_])[:, 1], index=X.index, name="p_purchase")
 
-    def importance(self, X: pd.DataFrame, y: pd.Series, n_repeats: int = 5, max_rows: int = 50_000) -> pd.DataFrame:
+    def importance(self, X: pd.DataFrame, y: pd.Series, n_repeats: int = 5, max_rows: int = 20_000) -> pd.DataFrame:
         """Permutation importance (drop in ROC AUC when a feature is shuffled), on held-out data.
 
         At most ``max_rows`` held-out rows are used (a seeded random sample): each repeat re-scores the model, and

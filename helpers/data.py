@@ -589,9 +589,10 @@ def load(
 ) -> Dataset:
     """Load and validate a folder of contract tables.
 
-    Each file is read and validated in chunks of ``chunk_rows`` records (the next chunk is parsed in a worker thread while the current one is checked against earlier chunks). A table that fits in one chunk is kept
-    in memory; a longer one is spooled chunk by chunk to a temporary Parquet file, so memory stays bounded by
-    the chunk size (plus the contacts' ids and 16 bytes per row for duplicate detection across chunks).
+    Each file is read and validated in chunks of ``chunk_rows`` records; the next chunk is parsed in a worker
+    thread while the current one is checked against earlier chunks. A table that fits in one chunk is kept in
+    memory; a longer one is spooled chunk by chunk to a temporary Parquet file, so memory stays bounded by the
+    chunk size (plus the contacts' ids and 16 bytes per row for duplicate detection across chunks).
 
     Parameters
     ----------

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 
 from helpers.contract import TABLES
 from helpers.data import DataContractError
@@ -80,6 +81,10 @@ class Engine:
                 raise DataContractError(f"{path}: table {table!r} is not in the clean data (run 00_data_prep)")
             self._tables[table] = self.con.read_parquet(str(path), table_name=f"clean_{table}")
         return self._tables[table]
+
+    def to_arrow(self, expr: ibis.Expr) -> pa.Table:
+        """Execute ``expr`` and return an Arrow table (columnar; nested lists stay lists, not Python objects)."""
+        return expr.to_pyarrow()
 
     def to_pandas(self, expr: ibis.Expr) -> pd.DataFrame:
         """Execute ``expr`` and return pandas with engine-independent dtypes (timestamps in ns)."""

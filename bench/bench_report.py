@@ -1,0 +1,139 @@
+"""Whole-report benchmark: simulate N contacts, run every notebook through the runner, time and memory per notebook.
+
+The report runs exactly as a user runs it (``python -m helpers.run --params <file>``) in a child process. A sampler
+polls the process tree every 0.2 s with psutil: each notebook runs in its own Jupyter kernel, so the peak RSS of the
+n-th kernel is the n-th notebook's peak. Wall time per notebook comes from the report's ``run.json``.
+
+    python bench/bench_report.py --contacts 1000000            # generate, then run the report
+    python bench/bench_report.py --contacts 1000000 --reuse    # reuse the generated data in --workdir
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+GIB = 2**30
+
+
+class TreeSampler(threading.Thread):
+    """Peak RSS of every process in a tree, and of the whole tree at once, sampled every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.root = psutil.Process(pid)
+        self.interval = interval
+        self.peaks: dict[int, dict] = {}
+        self.tree_peak = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                procs = [self.root, *self.root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                break
+            total = 0
+            for p in procs:
+                try:
+                    rss = p.memory_info().rss
+                    if p.pid not in self.peaks:
+                        self.peaks[p.pid] = {"cmd": " ".join(p.cmdline()), "first": time.monotonic(), "rss": 0}
+                except psutil.Error:
+                    continue
+                total += rss
+                self.peaks[p.pid]["rss"] = max(self.peaks[p.pid]["rss"], rss)
+            self.tree_peak = max(self.tree_peak, total)
+            time.sleep(self.interval)
+
+
+def measured(cmd: list[str]) -> tuple[float, TreeSampler, int]:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    sampler = TreeSampler(proc.pid)
+    sampler.start()
+    code = proc.wait()
+    sampler.stop.set()
+    sampler.join()
+    return time.perf_counter() - t0, sampler, code
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--contacts", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workdir", default="bench/out", help="data, params and report go here (default bench/out)")
+    ap.add_argument("--engine", default="duckdb", choices=["duckdb", "pyspark"])
+    ap.add_argument("--reuse", action="store_true", help="reuse data already generated in --workdir")
+    args = ap.parse_args()
+    work = Path(args.workdir).resolve()
+    data = work / f"data_{args.contacts}_{args.seed}"
+    if not (args.reuse and (data / "truth.json").exists()):
+        secs, s, code = measured(
+            [
+                sys.executable,
+                "-m",
+                "helpers.simulate",
+                "--contacts",
+                str(args.contacts),
+                "--seed",
+                str(args.seed),
+                "--out",
+                str(data),
+                "--quiet",
+            ]
+        )
+        if code:
+            raise SystemExit("simulate failed")
+        print(f"simulated in {secs:.0f} s, peak RSS {s.tree_peak / GIB:.2f} GiB")
+    rows = json.loads((data / "truth.json").read_text())["rows"]
+    print("rows:", ", ".join(f"{k} {v:,}" for k, v in rows.items()))
+
+    run_name = f"bench_{args.contacts}_{args.engine}"
+    params = work / f"{run_name}.yaml"
+    params.write_text(
+        f"run_name: {run_name}\nparameters:\n  data_dir: {data}\n  as_of: '2026-01-01'\n  engine: {args.engine}\n"
+        "  window_start: '2025-01-01'\n  window_end: '2025-12-31'\n",
+        encoding="utf-8",
+    )
+    secs, s, code = measured(
+        [
+            sys.executable,
+            "-m",
+            "helpers.run",
+            "--params",
+            str(params),
+            "--reports-dir",
+            str(work / "reports"),
+            "--no-html",
+            "--quiet",
+        ]
+    )
+    if code:
+        raise SystemExit(f"the report failed (exit {code}); see {work / 'reports'}")
+    record = json.loads((work / "reports" / run_name / "run.json").read_text())
+    seconds = {n["notebook"]: n["seconds"] for n in record["notebooks"]}
+    kernels = sorted((p for p in s.peaks.values() if "ipykernel" in p["cmd"]), key=lambda p: p["first"])
+    runner = max((p["rss"] for p in s.peaks.values() if "helpers.run" in p["cmd"]), default=0)
+    print(
+        f"\nreport on {rows['contacts']:,} contacts, engine {args.engine} ({psutil.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / GIB:.0f} GiB RAM)"
+    )
+    print(f"{'notebook':<18} {'seconds':>8} {'peak RSS GiB':>13}")
+    for (name, sec), k in zip(seconds.items(), kernels, strict=False):
+        print(f"{name:<18} {sec:>8.1f} {k['rss'] / GIB:>13.2f}")
+    print(f"{'runner process':<18} {'':>8} {runner / GIB:>13.2f}")
+    print(f"{'whole report':<18} {secs:>8.1f} {s.tree_peak / GIB:>13.2f}  (wall incl. start-up; tree peak)")
+    target = secs < 300 and s.tree_peak < 8 * GIB
+    print(f"targets (< 300 s, < 8 GiB): {'met' if target else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

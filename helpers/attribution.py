@@ -272,8 +272,53 @@ def heuristics(paths: pd.DataFrame) -> pd.DataFrame:
 
 
 # -------------------------------------------------------------------------------------------------- Markov
+def _transitions_order1(paths: pd.DataFrame, weight_conv: str, weight_null: str) -> tuple[dict, list]:
+    """First-order transition counts, vectorised: channel codes of all steps in one array, pairs counted at once."""
+    wc = paths[weight_conv].to_numpy(dtype=float)
+    wn = paths[weight_null].to_numpy(dtype=float)
+    steps = [tuple(p) for p in paths["path"]]
+    keep = np.array([len(p) > 0 for p in steps]) & ((wc != 0) | (wn != 0))
+    steps = [p for p, k in zip(steps, keep, strict=True) if k]
+    wc, wn = wc[keep], wn[keep]
+    channels = sorted({c for p in paths["path"] for c in p})
+    counts: dict = {}
+    if not steps:
+        return counts, channels
+    code = {c: i for i, c in enumerate(channels)}
+    k = len(channels)
+    lengths = np.array([len(p) for p in steps])
+    flat = np.fromiter((code[c] for p in steps for c in p), dtype=np.int64, count=int(lengths.sum()))
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    w = np.repeat(wc + wn, lengths)
+    inner = np.ones(len(flat), dtype=bool)
+    inner[ends - 1] = False  # the last step of a path has no next step
+    pair = flat[:-1][inner[:-1]] * k + flat[1:][inner[:-1]]
+    trans = np.bincount(pair, weights=w[:-1][inner[:-1]], minlength=k * k).reshape(k, k)
+    first = np.bincount(flat[starts], weights=wc + wn, minlength=k)
+    conv = np.bincount(flat[ends - 1], weights=wc, minlength=k)
+    null = np.bincount(flat[ends - 1], weights=wn, minlength=k)
+    counts[START] = {(channels[j],): float(first[j]) for j in range(k) if first[j]}
+    for i, c in enumerate(channels):
+        row = {(channels[j],): float(trans[i, j]) for j in range(k) if trans[i, j]}
+        if conv[i]:
+            row[CONV] = float(conv[i])
+        if null[i]:
+            row[NULL] = float(null[i])
+        if row:
+            counts[(c,)] = row
+    return counts, channels
+
+
 def _transitions(paths: pd.DataFrame, order: int, weight_conv: str, weight_null: str) -> tuple[dict, list]:
     """Weighted transition counts between order-k states, with start, conversion and null."""
+    if order == 1:
+        return _transitions_order1(paths, weight_conv, weight_null)
+    return _transitions_loop(paths, order, weight_conv, weight_null)
+
+
+def _transitions_loop(paths: pd.DataFrame, order: int, weight_conv: str, weight_null: str) -> tuple[dict, list]:
+    """Any-order transition counts, path by path (the reference the vectorised first-order version must equal)."""
     counts: dict[tuple, dict] = {}
     for row in paths.itertuples(index=False):
         path = tuple(row.path)

@@ -225,3 +225,22 @@ def test_lift_with_no_effect_includes_zero():
     units["value"] = units["converted"] * 100.0
     r = attr.lift(units).iloc[0]
     assert r["lift_ci_low"] < 0 < r["lift_ci_high"] and r["value_lift_ci_low"] < 0 < r["value_lift_ci_high"]
+
+
+def test_vectorised_first_order_transitions_equal_the_path_by_path_count():
+    rng = np.random.default_rng(3)
+    chans = list("abcde")
+    paths = pd.DataFrame(
+        {
+            "path": [tuple(rng.choice(chans, rng.integers(0, 8))) for _ in range(400)],
+            "conversions": rng.integers(0, 4, 400),
+            "nulls": rng.integers(0, 6, 400),
+        }
+    )
+    fast, ch_fast = attr._transitions_order1(paths, "conversions", "nulls")
+    slow, ch_slow = attr._transitions_loop(paths, 1, "conversions", "nulls")
+    assert ch_fast == ch_slow and fast.keys() == slow.keys()
+    for state, row in slow.items():
+        assert fast[state].keys() == row.keys()
+        for nxt, w in row.items():
+            assert fast[state][nxt] == pytest.approx(w, rel=1e-12)

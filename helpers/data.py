@@ -553,11 +553,11 @@ def _finish_chunk(
     return kept, q[QUARANTINE_COLUMNS], bad
 
 
-def _prepared_chunks(spec: TableSpec, fpath: Path, chunk_rows: int, prepare) -> Iterator[tuple]:
-    """Read and prepare chunks one ahead in a worker thread, yielding them in file order."""
+def _prepared_chunks(spec: TableSpec, fpath: Path, chunk_rows: int, prepare, ahead: int = 2) -> Iterator[tuple]:
+    """Read chunks and prepare up to ``ahead`` of them in worker threads, yielding them in file order."""
     chunks = iter_raw(fpath, set(spec.alias_map()), chunk_rows)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = None
+    with ThreadPoolExecutor(max_workers=ahead) as pool:
+        pending: list = []
         first = True
         while True:
             try:
@@ -568,13 +568,12 @@ def _prepared_chunks(spec: TableSpec, fpath: Path, chunk_rows: int, prepare) -> 
                 raise DataContractError(f"{fpath.name}: cannot be read ({type(err).__name__}: {err})") from None
             if first and raw.frame.columns.empty:
                 raise DataContractError(f"{fpath.name}: file is empty (no header row)")
-            nxt = pool.submit(prepare, raw, first)
+            pending.append(pool.submit(prepare, raw, first))
             first = False
-            if pending is not None:
-                yield pending.result()
-            pending = nxt
-        if pending is not None:
-            yield pending.result()
+            if len(pending) > ahead:
+                yield pending.pop(0).result()
+        for fut in pending:
+            yield fut.result()
 
 
 # --------------------------------------------------------------------------------------------------- load

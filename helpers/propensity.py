@@ -85,9 +85,16 @@ class PropensityModel:
         self.random_state = random_state
         self.calibration = calibration
 
-    def fit(self, X: pd.DataFrame, y: pd.Series) -> PropensityModel:
-        """Fit on features ``X`` (numeric or category columns) and binary labels ``y``."""
+    def fit(self, X: pd.DataFrame, y: pd.Series, max_rows: int = 200_000) -> PropensityModel:
+        """Fit on features ``X`` (numeric or category columns) and binary labels ``y``.
+
+        Above ``max_rows`` rows the model trains on a seeded random sample of that size: gradient boosting on
+        a few hundred thousand customers already ranks as well as on millions, at a fraction of the time.
+        """
         y = pd.Series(y).astype(int)
+        if len(X) > max_rows:
+            keep = np.sort(np.random.default_rng(self.random_state).choice(len(X), max_rows, replace=False))
+            X, y = X.iloc[keep], y.iloc[keep]
         if y.nunique() < 2:
             raise ValueError("the training labels have one class only: nobody (or everybody) bought in the window")
         self.features_ = list(X.columns)

@@ -80,7 +80,8 @@ RFM_CLASSES: dict[tuple[bool, bool, bool], str] = {
 NEVER_BOUGHT = "未购 never bought"
 
 _VALUE_COLUMNS = ("orders_per_30d", "avg_order_value", "net_gmv", "orders", "gmv")
-_MINIBATCH_ABOVE = 200_000  # rows; above this KMeans runs as MiniBatchKMeans
+_MINIBATCH_ABOVE = 200_000  # rows; above this the final KMeans runs as MiniBatchKMeans
+_SELECT_K_ROWS = 100_000  # rows; k is chosen on a seeded sample of this size when there are more buyers
 
 
 class TierWarning(UserWarning):
@@ -265,10 +266,11 @@ class Tiers:
             x = np.log1p(np.clip(x, 0, None))
         return (x - self.mean_) / self.scale_
 
-    def _kmeans(self, k: int) -> KMeans | MiniBatchKMeans:
+    def _kmeans(self, k: int, init: np.ndarray | None = None) -> KMeans | MiniBatchKMeans:
+        start = {"init": init, "n_init": 1} if init is not None else {"n_init": self.n_init}
         if self._n_rows > _MINIBATCH_ABOVE:
-            return MiniBatchKMeans(k, n_init=self.n_init, random_state=self.random_state, batch_size=4096)
-        return KMeans(k, n_init=self.n_init, random_state=self.random_state)
+            return MiniBatchKMeans(k, random_state=self.random_state, batch_size=4096, **start)
+        return KMeans(k, random_state=self.random_state, **start)
 
     def _silhouette(self, x: np.ndarray, labels: np.ndarray) -> float:
         if not 2 <= len(np.unique(labels)) <= len(x) - 1:
@@ -339,17 +341,31 @@ class Tiers:
                 self.centroids_ = pd.DataFrame([x.mean(axis=0)], columns=self.columns_)
                 self.k_ = 1
             else:
+                # choosing k: on a seeded sample when there are many buyers (inertia per buyer keeps the elbow)
+                xs = x
+                if len(x) > _SELECT_K_ROWS:
+                    pick = np.random.default_rng(self.random_state).choice(len(x), _SELECT_K_ROWS, replace=False)
+                    xs = x[np.sort(pick)]
                 rows, fitted = [], {}
                 for k in candidates:
-                    m = self._kmeans(k).fit(x)
+                    m = KMeans(k, n_init=self.n_init, random_state=self.random_state).fit(xs)
                     fitted[k] = m
-                    rows.append({"k": k, "inertia": float(m.inertia_), "silhouette": self._silhouette(x, m.labels_)})
+                    rows.append(
+                        {
+                            "k": k,
+                            "inertia": float(m.inertia_) * len(x) / len(xs),
+                            "silhouette": self._silhouette(xs, m.labels_),
+                        }
+                    )
                 self.scores_ = pd.DataFrame(rows).set_index("k")
                 if len(candidates) == 1 or self.scores_["silhouette"].isna().all():
                     best = candidates[0] if len(candidates) == 1 else max(candidates)
                 else:
                     best = int(self.scores_["silhouette"].idxmax())
-                self.model_ = fitted[best]
+                if xs is x:
+                    self.model_ = fitted[best]
+                else:  # the chosen k on every buyer, started from the sample's centres
+                    self.model_ = self._kmeans(best, init=fitted[best].cluster_centers_).fit(x)
                 labels = self.model_.labels_
                 self.k_ = best
                 self.silhouette_ = float(self.scores_.loc[best, "silhouette"])

@@ -704,6 +704,7 @@ def plot_k_selection(scores: pd.DataFrame, chosen: int | None = None, ax: plt.Ax
     tw = ax.twinx()
     tw.plot(scores.index, scores["inertia"], "s--", color="C1", label="簇内平方和 inertia (elbow)")
     tw.set_ylabel("簇内平方和 inertia")
+    tw.grid(False)  # one grid (the silhouette axis) is enough
     if chosen is not None:
         ax.axvline(chosen, color="grey", lw=1, ls=":")
     h1, l1 = ax.get_legend_handles_labels()

@@ -117,7 +117,7 @@ class Dataset:
 
     Attributes
     ----------
-    tables : TableStore or dict of str to DataFrame
+    tables : TableStore (a dict of DataFrames given here is wrapped in one)
         Clean tables, canonical columns and dtypes (tables longer than :data:`CHUNK_ROWS` are spooled to Parquet
         while loading; see :class:`TableStore`).
     quarantine : DataFrame
@@ -139,6 +139,10 @@ class Dataset:
     as_of: pd.Timestamp | None = None
     fingerprint: str = ""
     sources: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tables, TableStore):
+            self.tables = TableStore(frames=dict(self.tables))
 
     def has(self, name: str) -> bool:
         """Whether table ``name`` was supplied (optional tables may be absent)."""
@@ -173,7 +177,7 @@ class Dataset:
         for old in clean.glob("*.parquet"):
             old.unlink()
         for name in self.tables:
-            spooled = self.tables.path(name) if isinstance(self.tables, TableStore) else None
+            spooled = self.tables.path(name)
             if spooled is not None:
                 shutil.copyfile(spooled, clean / f"{name}.parquet")
                 continue
@@ -455,9 +459,9 @@ def _soft_reference_notes(counts: dict) -> list[str]:
         out.append(
             f"contacts: {counts['referrer']} referrer_id values are not contacts (kept; referrers may have left)"
         )
-    for name, n in counts.items():
-        if name != "referrer" and n:
-            out.append(f"{name}: {n} rows name a campaign_id not in campaigns (kept)")
+    for name in LOAD_ORDER:  # one fixed order, whenever each table was counted
+        if counts.get(name):
+            out.append(f"{name}: {counts[name]} rows name a campaign_id not in campaigns (kept)")
     return out
 
 
@@ -661,6 +665,8 @@ def load(
             ref_col = {"contacts": "user_id", "campaigns": "campaign_id"}.get(name)
             if ref_col:
                 id_parts.append(kept[ref_col].dropna().to_numpy(dtype=object))
+            if name not in ("contacts", "campaigns"):  # campaigns are complete by now: count unknown campaign ids
+                _soft_reference_counts(name, kept, known_ids, soft)
             kept_chunks.append(kept)
             if len(kept_chunks) > 1 or spool is not None:  # a second chunk: stream this table to disk from now on
                 if spool is None:
@@ -689,12 +695,11 @@ def load(
         accounting.append({"table": name, "file": fpath.name, "read": read, "kept": kept_n, "quarantined": bad_n})
         if spec.required and read == 0:
             raise DataContractError(f"{fpath.name}: required table {name!r} has no rows")
-    for name in store:
-        if store.path(name) is None:
-            _soft_reference_counts(name, store[name], known_ids, soft)
-        else:
-            for batch in pq.ParquetFile(store.path(name)).iter_batches(batch_size=chunk_rows):
-                _soft_reference_counts(name, batch.to_pandas(), known_ids, soft)
+    if "contacts" in store:  # contacts load before campaigns (and referrers need every contact): checked last
+        cols = ["referrer_id", "campaign_id"]
+        path = store.path("contacts")
+        refs = store["contacts"][cols] if path is None else pd.read_parquet(path, columns=cols)
+        _soft_reference_counts("contacts", refs, known_ids, soft)
     notes.extend(_soft_reference_notes(soft))
     qdf = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     qdf = qdf.sort_values(["table", "row"], kind="stable").reset_index(drop=True)

@@ -29,7 +29,7 @@ def coverage(ds: Dataset) -> pd.DataFrame:
     """
     out = []
     for name in ds.tables:
-        spooled = _spooled(ds, name)
+        spooled = ds.tables.path(name)
         tcols = [c.name for c in TABLES[name].columns if c.kind in ("timestamp", "date")] or [None]
         for tc in tcols:
             if spooled is not None:  # a streamed table: count in DuckDB, without loading it
@@ -57,11 +57,6 @@ def coverage(ds: Dataset) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(out)
-
-
-def _spooled(ds: Dataset, name: str):
-    path = getattr(ds.tables, "path", None)
-    return path(name) if path else None
 
 
 def quarantine_reasons(ds: Dataset) -> pd.DataFrame:
@@ -107,7 +102,7 @@ def daily_counts(ds: Dataset) -> pd.DataFrame:
     for name, col in main_ts.items():
         if name not in ds.tables:
             continue
-        spooled = _spooled(ds, name)
+        spooled = ds.tables.path(name)
         if spooled is not None:
             sql = (
                 f"SELECT date_trunc('day', {col}) AS day, count(*) AS n FROM read_parquet(?) "

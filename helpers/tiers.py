@@ -257,14 +257,22 @@ class Tiers:
         stage[features["tenure_days"] < self.new_days] = "new"
         return stage
 
-    def _transform(self, frame: pd.DataFrame) -> np.ndarray:
+    def _logged(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return the clustered columns as an array, ``log1p``-ed when ``log`` (missing values are an error)."""
         x = frame[self.columns_].astype(float).to_numpy()
         if np.isnan(x).any():
             bad = [c for c, n in zip(self.columns_, np.isnan(x).sum(axis=0), strict=True) if n]
             raise ValueError(f"fit_tiers: missing values in {bad} among the users to cluster")
-        if self.log:
-            x = np.log1p(np.clip(x, 0, None))
-        return (x - self.mean_) / self.scale_
+        return np.log1p(np.clip(x, 0, None)) if self.log else x
+
+    def _transform(self, frame: pd.DataFrame) -> np.ndarray:
+        return (self._logged(frame) - self.mean_) / self.scale_
+
+    @staticmethod
+    def _with_lifecycle(names: pd.Series, stage: pd.Series) -> pd.Series:
+        for s in ("new", "dormant"):
+            names[stage == s] = TIER_NAMES[s]
+        return names
 
     def _kmeans(self, k: int, init: np.ndarray | None = None) -> KMeans | MiniBatchKMeans:
         start = {"init": init, "n_init": 1} if init is not None else {"n_init": self.n_init}
@@ -306,12 +314,11 @@ class Tiers:
         if len(est) == 0:
             notes.append("no established buyers to cluster: every user is set by a lifecycle rule")
         else:
-            raw = est[self.columns_].astype(float)
-            raw = np.log1p(raw.clip(lower=0)) if self.log else raw
-            self.mean_ = raw.mean().to_numpy()
-            sd = raw.std(ddof=0).to_numpy()
+            logged = self._logged(est)
+            self.mean_ = logged.mean(axis=0)
+            sd = logged.std(axis=0)
             self.scale_ = np.where(sd > 0, sd, 1.0)
-            x = self._transform(est)
+            x = (logged - self.mean_) / self.scale_
             n_distinct = len(np.unique(np.round(x, 9), axis=0))
             candidates = [self.k] if self.k is not None else sorted({int(k) for k in self.k_range})
             if not candidates or min(candidates) < 1:
@@ -373,9 +380,7 @@ class Tiers:
             cluster.loc[est.index] = labels
         self.cluster_ = cluster
         self.names_ = self._name_clusters()
-        names = cluster.map(self.names_).astype(object)
-        for s in ("new", "dormant"):
-            names[stage == s] = TIER_NAMES[s]
+        names = self._with_lifecycle(cluster.map(self.names_).astype(object), stage)
         self.order_ = [n for n in self._ordered_names() if n in set(names)]
         self.labels_ = pd.Series(pd.Categorical(names, categories=self.order_, ordered=True), index=features.index)
         self.labels_.name = "tier"
@@ -385,15 +390,22 @@ class Tiers:
             warnings.warn(self.note_, TierWarning, stacklevel=2)
         return self
 
+    def _cluster_value(self) -> pd.Series | None:
+        """Each cluster centre's mean over the value columns (None when the features are not RFM-like)."""
+        c = self.centroids_
+        value_cols = [col for col in _VALUE_COLUMNS if col in c.columns]
+        if self.k_ == 0 or not value_cols or "recency_days" not in c.columns:
+            return None
+        return c[value_cols].mean(axis=1)
+
     def _name_clusters(self) -> dict[int, str]:
         """Name clusters from their centres: at risk if recency is high, else by value rank."""
         if self.k_ == 0:
             return {}
         c = self.centroids_
-        value_cols = [col for col in _VALUE_COLUMNS if col in c.columns]
-        if not value_cols or "recency_days" not in c.columns:
+        value = self._cluster_value()
+        if value is None:
             return {i: f"tier {i + 1}" for i in range(len(c))}
-        value = c[value_cols].mean(axis=1)
         at_risk = c["recency_days"] > 0.5
         if at_risk.all():
             at_risk[c["recency_days"].idxmin()] = False
@@ -413,13 +425,13 @@ class Tiers:
             seen[n] = seen.get(n, 0) + 1
             if seen[n] > 1:
                 names[i] = f"{n} {seen[n]}"
-        self._value = value
         return names
 
     def _ordered_names(self) -> list[str]:
-        if self.k_ and hasattr(self, "_value"):
+        value = self._cluster_value()
+        if value is not None:
             risk = set(v for v in self.names_.values() if v.startswith(TIER_NAMES["at_risk"]))
-            active = [self.names_[int(i)] for i in self._value.sort_values(ascending=False).index]
+            active = [self.names_[int(i)] for i in value.sort_values(ascending=False).index]
             cl = [n for n in active if n not in risk] + [n for n in active if n in risk]
         else:
             cl = [self.names_[i] for i in sorted(self.names_)]
@@ -446,8 +458,7 @@ class Tiers:
             x = self._transform(est)
             d = ((x[:, None, :] - self.centroids_.to_numpy()[None, :, :]) ** 2).sum(axis=2)
             names.loc[est.index] = pd.Series(d.argmin(axis=1), index=est.index).map(self.names_)
-        for s in ("new", "dormant"):
-            names[stage == s] = TIER_NAMES[s]
+        names = self._with_lifecycle(names, stage)
         cats = list(self.order_) + [n for n in self._ordered_names() if n not in self.order_]
         return pd.Series(pd.Categorical(names, categories=cats, ordered=True), index=features.index, name="tier")
 

@@ -30,21 +30,21 @@ def coverage(ds: Dataset) -> pd.DataFrame:
     out = []
     for name in ds.tables:
         spooled = ds.tables.path(name)
-        tcols = [c.name for c in TABLES[name].columns if c.kind in ("timestamp", "date")] or [None]
-        for tc in tcols:
-            if spooled is not None:  # a streamed table: count in DuckDB, without loading it
-                has_user = "user_id" in [c.name for c in TABLES[name].columns]
-                sql = (
-                    f"SELECT count(*), {'count(DISTINCT user_id)' if has_user else 'NULL'}, "
-                    f"{f'min({tc}), max({tc})' if tc else 'NULL, NULL'} FROM read_parquet(?)"
-                )
-                rows, users, first, last = duckdb.execute(sql, [str(spooled)]).fetchone()
-                first, last = pd.Timestamp(first) if first else pd.NaT, pd.Timestamp(last) if last else pd.NaT
-            else:
-                df = ds.tables[name]
-                users = int(df["user_id"].nunique()) if "user_id" in df.columns else None
-                s = df[tc].dropna() if tc else pd.Series(dtype="datetime64[ns]")
-                rows, first, last = len(df), s.min() if len(s) else pd.NaT, s.max() if len(s) else pd.NaT
+        tcols = [c.name for c in TABLES[name].columns if c.kind in ("timestamp", "date")]
+        has_user = "user_id" in [c.name for c in TABLES[name].columns]
+        if spooled is not None:  # a streamed table: one pass in DuckDB, without loading it
+            aggs = ["count(*)", "count(DISTINCT user_id)" if has_user else "NULL"]
+            aggs += [f"min({c}), max({c})" for c in tcols]
+            vals = duckdb.execute(f"SELECT {', '.join(aggs)} FROM read_parquet(?)", [str(spooled)]).fetchone()
+            rows, users = vals[0], vals[1]
+            stamps = [pd.Timestamp(v) if v is not None else pd.NaT for v in vals[2:]]
+            spans = {c: (stamps[2 * i], stamps[2 * i + 1]) for i, c in enumerate(tcols)}
+        else:
+            df = ds.tables[name]
+            rows, users = len(df), int(df["user_id"].nunique()) if has_user else None
+            spans = {c: (df[c].min(), df[c].max()) for c in tcols}
+        for tc in tcols or [None]:
+            first, last = spans.get(tc, (pd.NaT, pd.NaT))
             out.append(
                 {
                     "table": name,

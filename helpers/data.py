@@ -646,6 +646,7 @@ def load(
         n_neg = n_pii = 0
         seen = {"exact": _Seen(), "key": _Seen()}
         id_parts: list[np.ndarray] = []
+        ref_col = {"contacts": "user_id", "campaigns": "campaign_id"}.get(name)  # ids later tables reference
         kept_chunks: list[pd.DataFrame] = []
         spool: _Spool | None = None
 
@@ -662,7 +663,6 @@ def load(
             kept, q, bad = _finish_chunk(spec, raw, typed, issues, seen, known_ids)
             n_neg, n_pii = n_neg + neg, n_pii + pii
             quarantine.append(q)
-            ref_col = {"contacts": "user_id", "campaigns": "campaign_id"}.get(name)
             if ref_col:
                 id_parts.append(kept[ref_col].dropna().to_numpy(dtype=object))
             if name not in ("contacts", "campaigns"):  # campaigns are complete by now: count unknown campaign ids

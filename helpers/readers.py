@@ -116,8 +116,8 @@ def _header_index(cells: pd.DataFrame, known: set[str]) -> int:
     return best
 
 
-def _text_layout(path: Path, known: set[str]) -> tuple[str, str, int] | None:
-    """Detect encoding, delimiter and 0-based header line of a text file (``None`` when it has no text)."""
+def _text_layout(path: Path, known: set[str]) -> tuple[str, str | None, int]:
+    """Detect encoding, delimiter and 0-based header line of a text file (delimiter ``None``: no text at all)."""
     with open(path, "rb") as fh:
         sample = fh.read(_SAMPLE_BYTES)
     encoding = detect_encoding(sample)
@@ -125,7 +125,7 @@ def _text_layout(path: Path, known: set[str]) -> tuple[str, str, int] | None:
     # only the first rows' first 64 KiB matter for the delimiter and the header (a huge cell must not stall them)
     lines = [ln[:65536] for ln in text_head.splitlines()[:_HEADER_SCAN_ROWS]]
     if not [ln for ln in lines if ln.strip()]:
-        return None
+        return encoding, None, 0
     try:
         sep = csv.Sniffer().sniff("\n".join(lines), delimiters=",\t;|").delimiter
     except csv.Error:
@@ -135,13 +135,10 @@ def _text_layout(path: Path, known: set[str]) -> tuple[str, str, int] | None:
 
 
 def _iter_text(path: Path, known: set[str], chunk_rows: int | None) -> Iterator[RawTable]:
-    layout = _text_layout(path, known)
-    if layout is None:
-        with open(path, "rb") as fh:
-            encoding = detect_encoding(fh.read(_SAMPLE_BYTES))
+    encoding, sep, h = _text_layout(path, known)
+    if sep is None:
         yield RawTable(pd.DataFrame(), pd.Series(dtype="int64"), path, encoding, 1)
         return
-    encoding, sep, h = layout
     reader = pd.read_csv(
         path,
         sep=sep,

@@ -23,6 +23,7 @@ from lifelines import KaplanMeierFitter
 from scipy import optimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
+from helpers.base import FittedModel, numerical_hessian, standard_errors_from_information
 from helpers.features import purchase_summary
 
 __all__ = [
@@ -177,8 +178,7 @@ def _bgnbd_ll_grad(logp: np.ndarray, d: _Rows) -> tuple[float, np.ndarray]:
     return ll, grad
 
 
-@dataclass
-class BetaGeo:
+class BetaGeo(FittedModel):
     """BG/NBD model of repeat purchasing, fitted by maximum likelihood.
 
     Parameters
@@ -191,9 +191,12 @@ class BetaGeo:
     params_ : dict
         ``r``, ``alpha`` (in the summary's time unit), ``a``, ``b``.
     standard_errors_ : dict
-        Asymptotic standard errors from the observed information (delta method from log parameters).
+        Asymptotic standard errors from the observed information (delta method from log parameters); ``NaN``
+        for a parameter the data do not identify (see ``notes_``).
     log_likelihood_ : float
         Maximised log-likelihood (sum over customers).
+    notes_ : list of str
+        What the fit could not pin down (unidentified parameters, a parameter at the optimiser's bound).
     unit_ : str
         Time unit of the summary it was fitted on.
     n_customers_ : int
@@ -207,7 +210,8 @@ class BetaGeo:
     {'r': 0.5, 'alpha': 9.6, 'a': 0.8, 'b': 2.5}
     """
 
-    penalizer: float = 0.0
+    def __init__(self, penalizer: float = 0.0) -> None:
+        self.penalizer = penalizer
 
     def fit(self, summary: pd.DataFrame, unit: str | None = None) -> BetaGeo:
         """Fit on a :func:`summarize` table (unique ``frequency, recency, T`` rows, weighted).
@@ -268,44 +272,20 @@ class BetaGeo:
         r, alpha, a, b = np.exp(best.x)
         alpha *= scale
         self.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
-        self._rows = _prepare(x, tx, T, w)
-        self.log_likelihood_ = float(_bgnbd_ll_grad(np.log([r, alpha, a, b]), self._rows)[0])
-        self._se = None
+        rows = _prepare(x, tx, T, w)
+        lp = np.log([r, alpha, a, b])
+        self.log_likelihood_ = float(_bgnbd_ll_grad(lp, rows)[0])
+        H = numerical_hessian(None, lp, grad=lambda v: _bgnbd_ll_grad(v, rows)[1])
+        self.standard_errors_, self.notes_ = standard_errors_from_information(
+            H, list(self.params_.values()), list(self.params_), at_bound=np.abs(best.x) >= 12 - 1e-6
+        )
         self.unit_ = unit or summary.attrs.get("unit", "D")
         self.n_customers_ = n
         return self
 
-    @property
-    def standard_errors_(self) -> dict:
-        """Asymptotic standard errors (observed information, delta method), computed on first use."""
-        self._check()
-        if self._se is None:
-            self._se = self._standard_errors(self._rows)
-        return self._se
-
-    def _standard_errors(self, rows: _Rows) -> dict:
-        theta = np.array(list(self.params_.values()))
-        lp = np.log(theta)
-        h = 1e-5
-        H = np.zeros((4, 4))
-        for i in range(4):
-            e = np.zeros(4)
-            e[i] = h
-            H[:, i] = (_bgnbd_ll_grad(lp + e, rows)[1] - _bgnbd_ll_grad(lp - e, rows)[1]) / (2 * h)
-        try:
-            cov_log = np.linalg.inv(-(H + H.T) / 2)
-            se = np.sqrt(np.clip(np.diag(cov_log), 0, None)) * theta
-        except np.linalg.LinAlgError:
-            se = np.full(4, np.nan)
-        return dict(zip(self.params_, map(float, se), strict=True))
-
-    def _check(self) -> None:
-        if not hasattr(self, "params_"):
-            raise RuntimeError("fit the model first")
-
     def p_alive(self, summary: pd.DataFrame) -> pd.Series:
         """P(still alive at T | frequency, recency, T); exactly 1 for customers with no repeat purchase."""
-        self._check()
+        self._check_fitted()
         r, alpha, a, b = self.params_.values()
         x, tx, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
         with np.errstate(divide="ignore"):
@@ -317,7 +297,7 @@ class BetaGeo:
 
     def expected_purchases(self, summary: pd.DataFrame, t: float) -> pd.Series:
         """Return expected purchases in the next ``t`` time units, given each customer's history."""
-        self._check()
+        self._check_fitted()
         r, alpha, a, b = self.params_.values()
         x, tx, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
         z = t / (alpha + T + t)
@@ -331,7 +311,7 @@ class BetaGeo:
 
         Alive customers keep their posterior rate Gamma(r + x, α + T); no purchase also means no dropout.
         """
-        self._check()
+        self._check_fitted()
         r, alpha, _, _ = self.params_.values()
         x, T = summary["frequency"].to_numpy(float), summary["T"].to_numpy(float)
         p0_alive = ((alpha + T) / (alpha + T + t)) ** (r + x)
@@ -341,14 +321,14 @@ class BetaGeo:
 
     def expected_purchases_new(self, t: np.ndarray | float) -> np.ndarray:
         """E[X(t)]: expected repeat purchases in ``(0, t]`` after the first purchase, for a new customer."""
-        self._check()
+        self._check_fitted()
         r, alpha, a, b = self.params_.values()
         t = np.asarray(t, dtype=float)
         return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
 
     def probability_of_n_purchases(self, t: float, n: int) -> float:
         """P(X(t) = n): probability that a new customer makes exactly ``n`` repeat purchases in ``(0, t]``."""
-        self._check()
+        self._check_fitted()
         r, alpha, a, b = self.params_.values()
         lnb = betaln(a, b)
         first = np.exp(
@@ -369,8 +349,7 @@ class BetaGeo:
 
 
 # ------------------------------------------------------------------------------------------- Gamma-Gamma
-@dataclass
-class GammaGamma:
+class GammaGamma(FittedModel):
     """Gamma-Gamma model of the average value of a customer's repeat purchases.
 
     Each purchase value is Gamma(p, ν); ν varies across customers as Gamma(q, γ). The model assumes the
@@ -381,14 +360,17 @@ class GammaGamma:
     params_ : dict
         ``p``, ``q``, ``gamma``.
     standard_errors_ : dict
-        Asymptotic standard errors.
+        Asymptotic standard errors; ``NaN`` for a parameter the data do not identify (see ``notes_``).
     log_likelihood_ : float
         Maximised log-likelihood over the repeat buyers.
+    notes_ : list of str
+        What the fit could not pin down.
     n_customers_ : int
         Repeat buyers in the fit.
     """
 
-    penalizer: float = 0.0
+    def __init__(self, penalizer: float = 0.0) -> None:
+        self.penalizer = penalizer
 
     @staticmethod
     def _ll(logp: np.ndarray, x, m, w) -> float:
@@ -429,32 +411,16 @@ class GammaGamma:
         self.params_ = {"p": float(p), "q": float(q), "gamma": float(g)}
         lp = np.log([p, q, g])
         self.log_likelihood_ = self._ll(lp, x, m, w)
-        self.standard_errors_ = self._standard_errors(lp, x, m, w)
+        H = numerical_hessian(lambda v: self._ll(v, x, m, w), lp, h=1e-4)
+        self.standard_errors_, self.notes_ = standard_errors_from_information(
+            H, list(self.params_.values()), list(self.params_), at_bound=np.abs(res.x) >= 12 - 1e-6
+        )
         self.n_customers_ = len(rep)
         return self
 
-    def _standard_errors(self, lp, x, m, w) -> dict:
-        h = 1e-4
-        H = np.zeros((3, 3))
-        for i in range(3):
-            for j in range(3):
-                ei, ej = np.eye(3)[i] * h, np.eye(3)[j] * h
-                H[i, j] = (
-                    self._ll(lp + ei + ej, x, m, w)
-                    - self._ll(lp + ei - ej, x, m, w)
-                    - self._ll(lp - ei + ej, x, m, w)
-                    + self._ll(lp - ei - ej, x, m, w)
-                ) / (4 * h * h)
-        try:
-            se = np.sqrt(np.clip(np.diag(np.linalg.inv(-H)), 0, None)) * np.exp(lp)
-        except np.linalg.LinAlgError:
-            se = np.full(3, np.nan)
-        return dict(zip(self.params_, map(float, se), strict=True))
-
     def expected_average_value(self, summary: pd.DataFrame) -> pd.Series:
         """E[average purchase value | frequency, monetary_value]; the population mean for non-repeaters."""
-        if not hasattr(self, "params_"):
-            raise RuntimeError("fit the model first")
+        self._check_fitted()
         p, q, g = self.params_.values()
         x = summary["frequency"].to_numpy(float)
         m = summary["monetary_value"].to_numpy(float)
@@ -464,6 +430,7 @@ class GammaGamma:
     @property
     def population_mean_value(self) -> float:
         """Mean purchase value across customers, p·γ / (q − 1) (infinite when q ≤ 1)."""
+        self._check_fitted()
         p, q, g = self.params_.values()
         return p * g / (q - 1) if q > 1 else float("inf")
 

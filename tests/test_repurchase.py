@@ -169,7 +169,7 @@ def test_degenerate_inputs_give_clear_messages():
         GammaGamma().fit(one_timers)
     with pytest.raises(ValueError, match="recency > T"):
         BetaGeo().fit(one_timers.assign(frequency=1, recency=40.0))
-    with pytest.raises(RuntimeError, match="fit the model first"):
+    with pytest.raises(RuntimeError, match="not fitted yet: call fit"):
         BetaGeo().p_alive(one_timers)
 
 
@@ -255,3 +255,20 @@ def test_tracking_from_day_counts_equals_the_per_customer_sum():
         brute = float(bgf.expected_purchases_new(ages).sum()) if ages.size else 0.0
         assert track.loc[day, "model"] == pytest.approx(brute, rel=1e-12)
     assert track["actual"].iloc[-1] == 2 and track.loc[pd.Timestamp("2025-01-05"), "actual"] == 1
+
+
+def test_unidentified_dropout_gets_nan_standard_errors_not_zero():
+    """Customers who never drop out: a and b run off to the bound; their SEs are 'not measured', r and alpha keep theirs."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    lam = rng.gamma(2, 1 / 20, size=n)
+    rows = []
+    for rate in lam:
+        k = rng.poisson(rate * 100)
+        rows.append((k, float(np.sort(rng.uniform(0, 100, k))[-1]) if k else 0.0, 100.0))
+    m = BetaGeo().fit(pd.DataFrame(rows, columns=["frequency", "recency", "T"]))
+    assert np.isnan(m.standard_errors_["a"]) and np.isnan(m.standard_errors_["b"])
+    assert 0 < m.standard_errors_["r"] < 0.2 and 0 < m.standard_errors_["alpha"] < 2
+    assert any("a, b" in note for note in m.notes_)
+    assert m.params_["r"] == pytest.approx(2, rel=0.1)
+    assert "BetaGeo(penalizer=0.0; r=" in repr(m)

@@ -1,0 +1,178 @@
+"""The one base of every model the package fits, and honest standard errors from the observed information.
+
+Every fitted model follows scikit-learn's and lifetimes' conventions: hyperparameters are set in ``__init__``,
+``fit`` returns ``self``, and everything learnt from data ends in ``_`` (``params_``, ``standard_errors_``,
+``log_likelihood_``). Calling a method that needs a fit before ``fit`` raises :class:`NotFittedError`.
+
+Standard errors come from the inverse of the observed information (minus the Hessian of the log-likelihood).
+When the data cannot pin a parameter down the information is singular or not positive definite; then that
+parameter's standard error is ``NaN`` — *not measured* — never a clipped ``0``, and the model's ``notes_`` say
+which parameters and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["FittedModel", "NotFittedError", "numerical_hessian", "standard_errors_from_information"]
+
+
+class NotFittedError(RuntimeError):
+    """A method that needs fitted parameters was called before ``fit``."""
+
+
+class FittedModel:
+    """Base of the package's fitted models: a fitted check, plain fitted attributes and a readable ``repr``.
+
+    Subclasses set ``params_`` (dict of floats), ``standard_errors_`` (dict of floats, ``NaN`` where not
+    identified), ``log_likelihood_`` and ``notes_`` (list of sentences about the fit) in ``fit``.
+
+    Examples
+    --------
+    >>> class Mean(FittedModel):
+    ...     def fit(self, x):
+    ...         self.params_ = {"mean": float(np.mean(x))}
+    ...         return self
+    >>> Mean()
+    Mean(not fitted)
+    >>> Mean().fit([1.0, 3.0])
+    Mean(mean=2)
+    """
+
+    def _hyperparameters(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether :meth:`fit` has run."""
+        return hasattr(self, "params_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit() first")
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{k}={v!r}" for k, v in self._hyperparameters().items())
+        if not self.is_fitted:
+            return f"{type(self).__name__}({hyper + ', ' if hyper else ''}not fitted)"
+        fitted = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"{type(self).__name__}({hyper + '; ' if hyper else ''}{fitted})"
+
+
+def numerical_hessian(
+    fun: Callable[[np.ndarray], float] | None,
+    x: np.ndarray,
+    grad: Callable[[np.ndarray], np.ndarray] | None = None,
+    h: float = 1e-5,
+) -> np.ndarray:
+    """Symmetric finite-difference Hessian: central differences of ``grad`` if given, else of ``fun``.
+
+    Examples
+    --------
+    >>> H = numerical_hessian(lambda v: -(v[0] ** 2) - 3 * v[0] * v[1] - 2 * v[1] ** 2, np.zeros(2), h=1e-3)
+    >>> np.round(H, 6).tolist()
+    [[-2.0, -3.0], [-3.0, -4.0]]
+    """
+    x = np.asarray(x, float)
+    n = len(x)
+    H = np.zeros((n, n))
+    eye = np.eye(n) * h
+    if grad is not None:
+        for i in range(n):
+            H[:, i] = (grad(x + eye[i]) - grad(x - eye[i])) / (2 * h)
+    else:
+        for i in range(n):
+            for j in range(i, n):
+                H[i, j] = H[j, i] = (
+                    fun(x + eye[i] + eye[j])
+                    - fun(x + eye[i] - eye[j])
+                    - fun(x - eye[i] + eye[j])
+                    + fun(x - eye[i] - eye[j])
+                ) / (4 * h * h)
+    return (H + H.T) / 2
+
+
+def standard_errors_from_information(
+    hessian_log: np.ndarray,
+    theta: Sequence[float],
+    names: Sequence[str],
+    at_bound: Sequence[bool] | None = None,
+    rel_tol: float = 1e-9,
+) -> tuple[dict[str, float], list[str]]:
+    """Standard errors of positive parameters from the Hessian of the log-likelihood in their logs.
+
+    ``SE(θ) = θ · sqrt(diag((−H)^{-1}))`` (delta method from ``log θ``). A parameter gets ``NaN`` when it is not
+    identified: it loads on a direction in which the information is not positive (a flat or wrong-signed
+    curvature: the likelihood does not pin it down), its variance comes out negative, or the optimiser stopped
+    at a bound for it. A ``NaN`` is "not measured"; a ``0`` would claim perfect precision.
+
+    Parameters
+    ----------
+    hessian_log : ndarray
+        Hessian of the log-likelihood with respect to ``log θ`` at the maximum.
+    theta : sequence of float
+        The estimates (positive).
+    names : sequence of str
+        Parameter names.
+    at_bound : sequence of bool, optional
+        Which log-parameters sit at the optimiser's bound.
+    rel_tol : float
+        Eigenvalues of the information below ``rel_tol × max eigenvalue`` count as zero.
+
+    Returns
+    -------
+    (dict, list of str)
+        Standard errors by name, and notes naming the parameters left without one.
+
+    Examples
+    --------
+    >>> se, notes = standard_errors_from_information(np.diag([-4.0, -1.0]), [2.0, 1.0], ["a", "b"])
+    >>> se
+    {'a': 1.0, 'b': 1.0}
+    >>> se, notes = standard_errors_from_information(np.array([[-1.0, -1.0], [-1.0, -1.0]]), [1.0, 1.0], ["a", "b"])
+    >>> se, notes[0]
+    ({'a': nan, 'b': nan}, 'not identified by the data (flat likelihood): a, b — no standard error')
+    """
+    theta = np.asarray(theta, float)
+    info = -np.asarray(hessian_log, float)
+    info = (info + info.T) / 2
+    n = len(theta)
+    nan = np.zeros(n, bool)
+    notes: list[str] = []
+    if not np.all(np.isfinite(info)):
+        return dict.fromkeys(names, float("nan")), ["the information matrix is not finite: no standard errors"]
+    vals, vecs = np.linalg.eigh(info)
+    scale = max(float(np.max(np.abs(vals))), 1e-300)
+    bad = vals <= rel_tol * scale
+    if bad.any():
+        loading = np.abs(vecs[:, bad]).max(axis=1)
+        flat = loading > 0.05
+        nan |= flat
+        good = ~bad
+        cov = (vecs[:, good] / vals[good]) @ vecs[:, good].T
+    else:
+        cov = (vecs / vals) @ vecs.T
+    var = np.diag(cov).copy()
+    if bad.any() and nan.any():
+        notes.append(
+            "not identified by the data (flat likelihood): "
+            + ", ".join(np.asarray(names)[nan])
+            + " — no standard error"
+        )
+    neg = (var <= 0) & ~nan
+    if neg.any():
+        nan |= neg
+        notes.append("negative variance for " + ", ".join(np.asarray(names)[neg]) + " — no standard error")
+    if at_bound is not None:
+        ab = np.asarray(at_bound, bool) & ~nan
+        if ab.any():
+            nan |= ab
+            notes.append(
+                "the fit stopped at the optimiser's bound for "
+                + ", ".join(np.asarray(names)[ab])
+                + ": the data push it to an extreme — no standard error"
+            )
+    se = np.where(nan, np.nan, np.sqrt(np.clip(var, 0, None)) * theta)
+    return {k: float(v) for k, v in zip(names, se, strict=True)}, notes

@@ -101,7 +101,7 @@ def standard_errors_from_information(
     at_bound: Sequence[bool] | None = None,
     rel_tol: float = 1e-9,
 ) -> tuple[dict[str, float], list[str]]:
-    """Standard errors of positive parameters from the Hessian of the log-likelihood in their logs.
+    """Compute standard errors of positive parameters from the Hessian of the log-likelihood in their logs.
 
     ``SE(θ) = θ · sqrt(diag((−H)^{-1}))`` (delta method from ``log θ``). A parameter gets ``NaN`` when it is not
     identified: it loads on a direction in which the information is not positive (a flat or wrong-signed

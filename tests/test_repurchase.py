@@ -258,7 +258,7 @@ def test_tracking_from_day_counts_equals_the_per_customer_sum():
 
 
 def test_unidentified_dropout_gets_nan_standard_errors_not_zero():
-    """Customers who never drop out: a and b run off to the bound; their SEs are 'not measured', r and alpha keep theirs."""
+    """Nobody drops out: a and b run off to the bound; their SEs are 'not measured', r and alpha keep theirs."""
     rng = np.random.default_rng(0)
     n = 3000
     lam = rng.gamma(2, 1 / 20, size=n)

@@ -6,7 +6,7 @@ BASE := $(VENV)/.installed-base
 DEV := $(VENV)/.installed-dev
 PARAMS ?= params/default.yaml
 
-.PHONY: setup setup-dev report test lint lab sample bench bench-simulate clean
+.PHONY: setup setup-dev report test lint lab sample notebooks bench bench-simulate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ test: $(DEV)            ## lint, unit + notebook tests (pytest, 2 workers), nbva
 	$(BIN)/python -m pytest --nbval-lax notebooks -p no:cacheprovider
 
 lint: $(DEV)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check helpers tests bench
+	$(BIN)/ruff check . && $(BIN)/ruff format --check helpers tests bench tools examples
 
 lab: $(BASE)            ## JupyterLab on the notebooks folder
 	$(BIN)/jupyter lab notebooks
@@ -40,6 +40,11 @@ lab: $(BASE)            ## JupyterLab on the notebooks folder
 sample: $(BASE)         ## regenerate data/sample (the tests check it equals this command's output)
 	rm -rf data/sample
 	$(BIN)/python -m helpers.simulate --contacts 20000 --seed 7 --out data/sample --messy
+
+notebooks: $(BASE)      ## parameters cells and README table from the schema; re-run notebooks, keep checked outputs
+	$(BIN)/python tools/nbtool.py params
+	$(BIN)/python tools/nbtool.py readme
+	$(BIN)/python tools/nbtool.py refresh
 
 BENCH := $(VENV)/.installed-bench
 $(BENCH): pyproject.toml | $(BIN)/python

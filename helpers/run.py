@@ -14,9 +14,12 @@ notebook succeeded, so a failed run never damages the last good report; the fail
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import time
@@ -25,7 +28,9 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["ReportError", "load_params", "run_report", "main"]
+from helpers.params import NOTEBOOKS, SCHEMA, ParamError, check, check_run_name, help_text
+
+__all__ = ["ParamError", "ReportError", "load_params", "main", "parse_overrides", "run_report"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -49,8 +54,43 @@ class ReportError(RuntimeError):
     """A notebook of the sequence failed; the message names the notebook and the cell."""
 
 
+#: Keys of a params file (everything else is a misspelling the runner names).
+_TOP_KEYS = ("run_name", "notebooks", "parameters")
+#: Parameters of earlier versions, with what replaced them.
+RETIRED = {
+    "pii_salt": "pii_salt is no longer a parameter: the pseudonymisation key is a secret read from the environment "
+    "or a key file, never from a params file (see the README, 'Personal data')",
+}
+
+
+def _yaml_text(path: Path) -> dict:
+    """Read YAML keeping every scalar as written (no 0123 → 83, NO → False, dates → datetime)."""
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)  # noqa: S506 (BaseLoader is safe)
+    except FileNotFoundError:
+        raise ParamError(f"{path}: params file not found") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ParamError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        raise ParamError(f"{path}: a params file is a mapping with run_name, notebooks and parameters")
+    return raw
+
+
+def _check_keys(values: dict, source: str) -> None:
+    for name in values:
+        if name in RETIRED:
+            raise ParamError(f"{source}: {RETIRED[name]}")
+
+
 def load_params(path: str | Path) -> dict:
-    """Read a params YAML file: ``run_name``, optional ``notebooks`` list and a ``parameters`` mapping.
+    """Read and check a params file: ``run_name``, optional ``notebooks`` list and a ``parameters`` mapping.
+
+    Every scalar is read as the text written and then typed by :data:`helpers.params.SCHEMA`; relative paths are
+    resolved from the folder the command runs in (the same rule as ``-p``).
 
     Parameters
     ----------
@@ -60,29 +100,70 @@ def load_params(path: str | Path) -> dict:
     Returns
     -------
     dict
-        ``{"run_name": str, "notebooks": list or None, "parameters": dict}``.
+        ``{"run_name": str, "notebooks": list or None, "parameters": dict}`` (parameters typed).
+
+    Raises
+    ------
+    ParamError
+        One line: an unknown key or parameter (with a did-you-mean), a wrong type or value.
     """
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    path = Path(path)
+    raw = _yaml_text(path)
+    for key in raw:
+        if key not in _TOP_KEYS:
+            hint = ""
+            if key in SCHEMA:
+                hint = f" ({key} is a parameter: put it under 'parameters:')"
+            else:
+                near = difflib.get_close_matches(str(key), [*_TOP_KEYS, *SCHEMA], n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ParamError(f"{path}: unknown key {key!r}{hint}; a params file has {', '.join(_TOP_KEYS)}")
     params = raw.get("parameters") or {}
-    bad = {k: v for k, v in params.items() if not isinstance(v, (str, int, float, bool)) and v is not None}
-    if bad:
-        raise ValueError(f"{path}: parameters must be scalars (papermill); not: {', '.join(bad)}")
+    if not isinstance(params, dict):
+        raise ParamError(f"{path}: 'parameters' must be a mapping of name: value")
+    _check_keys(params, str(path))
+    notebooks = raw.get("notebooks")
+    if notebooks is not None and (not isinstance(notebooks, list) or not all(isinstance(n, str) for n in notebooks)):
+        raise ParamError(f"{path}: 'notebooks' must be a list of notebook names, e.g. [00_data_prep, 03_repurchase]")
+    name = raw.get("run_name")
+    if isinstance(name, (list, dict)):
+        raise ParamError(f"{path}: run_name must be one folder name")
     return {
-        "run_name": str(raw.get("run_name") or Path(path).stem),
-        "notebooks": raw.get("notebooks"),
-        "parameters": params,
+        "run_name": str(name) if name else path.stem,
+        "notebooks": notebooks,
+        "parameters": check(params, source=str(path), base=Path.cwd()),
     }
 
 
+def parse_overrides(pairs: list[str]) -> dict:
+    """Check ``-p NAME=VALUE`` overrides against the schema (paths resolved like a params file's).
+
+    Examples
+    --------
+    >>> parse_overrides(["unit=W", "top_n=50"])
+    {'unit': 'W', 'top_n': 50}
+    >>> parse_overrides(["unti=W"])
+    Traceback (most recent call last):
+    ...
+    helpers.params.ParamError: -p: unknown parameter 'unti' (did you mean 'unit'?)
+    """
+    values = {}
+    for kv in pairs:
+        name, sep, value = kv.partition("=")
+        if not sep:
+            raise ParamError(f"-p {kv!r}: write NAME=VALUE")
+        values[name.strip()] = value
+    _check_keys(values, "-p")
+    return check(values, source="-p", base=Path.cwd())
+
+
 def _sequence(only: list[str] | None) -> list[Path]:
-    nbs = sorted(p for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    nbs = [NOTEBOOK_DIR / f"{n}.ipynb" for n in NOTEBOOKS]
     if only:
         want = {o.removesuffix(".ipynb") for o in only}
-        unknown = want - {p.stem for p in nbs}
+        unknown = want - set(NOTEBOOKS)
         if unknown:
-            raise ReportError(
-                f"unknown notebook(s): {', '.join(sorted(unknown))}; have {', '.join(p.stem for p in nbs)}"
-            )
+            raise ParamError(f"unknown notebook(s): {', '.join(sorted(unknown))}; have {', '.join(NOTEBOOKS)}")
         nbs = [p for p in nbs if p.stem in want]
     return nbs
 
@@ -116,12 +197,98 @@ def _versions() -> dict:
     return out
 
 
-def _resolve(params: dict, base: Path) -> dict:
-    out = dict(params)
-    for k in ("data_dir",):
-        if isinstance(out.get(k), str) and out[k] and not Path(out[k]).is_absolute():
-            out[k] = str((base / out[k]).resolve())
-    return out
+_STALE_FAILED_DAYS = 30
+_LONG_NUMBER = re.compile(r"(?<![\w.])\+?\d[\d \-]{6,}\d(?![\w.])|wxid_[A-Za-z0-9_-]+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _redact(text: str) -> str:
+    """Mask what could be a raw cell value in an error text: long digit runs (phone numbers) and WeChat ids.
+
+    Examples
+    --------
+    >>> _redact("Out of bounds nanosecond timestamp: 13912345678 at row 4; wxid_ab12")
+    'Out of bounds nanosecond timestamp: <masked> at row 4; <masked>'
+    """
+
+    def mask(m: re.Match) -> str:
+        value = m.group(0)
+        digits = sum(ch.isdigit() for ch in value)
+        return value if _DATE.fullmatch(value) or (digits < 7 and "wxid_" not in value) else "<masked>"
+
+    return _LONG_NUMBER.sub(mask, text)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clean_leftovers(reports: Path) -> list[str]:
+    """Remove what killed runs left behind: temp folders of dead processes, failed runs older than 30 days."""
+    removed = []
+    for d in reports.glob(".tmp-*"):
+        pid = d.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+    for d in reports.glob(".old-*"):
+        pid = d.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+    cutoff = time.time() - _STALE_FAILED_DAYS * 86400
+    for d in reports.glob(".failed-*"):
+        if d.stat().st_mtime < cutoff:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+    return removed
+
+
+@contextlib.contextmanager
+def _kernel_environment(tmp: Path):
+    """Set the kernels' environment while the notebooks run, and restore the caller's after.
+
+    Kernels use this environment's python; their temp and runtime files live in the run's temp folder (removed
+    with it, and by the next run's clean-up after a kill).
+    """
+    scratch = tmp / ".scratch"
+    scratch.mkdir()
+    saved = {k: os.environ.get(k) for k in ("PATH", "TMPDIR", "JUPYTER_RUNTIME_DIR")}
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + (saved["PATH"] or "")
+    os.environ["TMPDIR"] = str(scratch)
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(scratch)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _redact_notebook(path: Path) -> None:
+    """Mask raw values in the error outputs of a failed notebook before it is kept."""
+    import nbformat
+
+    if not path.exists():
+        return
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                out["evalue"] = _redact(out.get("evalue", ""))
+                out["traceback"] = [_redact(line) for line in out.get("traceback", [])]
+            elif "text" in out:
+                out["text"] = _redact(out["text"])
+    nbformat.write(nb, path)
 
 
 def run_report(
@@ -138,9 +305,10 @@ def run_report(
     Parameters
     ----------
     params : dict
-        Scalar parameters shared by the notebooks; each notebook receives those it declares.
+        Report parameters (checked against :data:`helpers.params.SCHEMA` here, before anything runs); each
+        notebook receives those it declares. ``data_dir`` is required.
     run_name : str
-        Folder name of the report.
+        Folder name of the report: one safe name inside ``reports_dir``.
     reports_dir : str or Path
         Parent folder of reports.
     notebooks : list of str, optional
@@ -157,103 +325,124 @@ def run_report(
 
     Raises
     ------
+    ParamError
+        A parameter, the run name or the notebook list is wrong (nothing has run).
     ReportError
-        A notebook failed; the previous report at ``reports_dir/run_name`` is left untouched.
+        A notebook failed; the previous report at ``reports_dir/run_name`` is left untouched and the failed
+        notebooks are kept in their own ``.failed-<name>-<time>-<pid>`` folder, which no other run deletes.
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    params = check({k: v for k, v in params.items() if k != "output_dir"}, source="parameters", base=Path.cwd())
+    if not params.get("data_dir"):
+        raise ParamError(
+            "parameters: data_dir is required: the folder of your exported tables (the bundled sample is "
+            "data/sample; a run never falls back to it)"
+        )
+    if "://" not in params["data_dir"] and not Path(params["data_dir"]).is_dir():
+        raise ParamError(f"parameters: data_dir = {params['data_dir']!r} is not a folder")
+    seq = _sequence(notebooks)
     reports = Path(reports_dir).resolve()
+    final = check_run_name(run_name, reports)
     reports.mkdir(parents=True, exist_ok=True)
-    final = reports / run_name
+    _clean_leftovers(reports)
     tmp = reports / f".tmp-{run_name}-{os.getpid()}"
-    failed = reports / f".failed-{run_name}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     params = {**params, "output_dir": str(tmp)}
-    seq = _sequence(notebooks)
-    env_path = os.environ.get("PATH", "")
-    bindir = str(Path(sys.executable).parent)
-    if not env_path.startswith(bindir):
-        os.environ["PATH"] = bindir + os.pathsep + env_path  # the kernel is this environment's python
     timings = []
     t_all = time.perf_counter()
-    for i, nb in enumerate(seq, 1):
-        declared = pm.inspect_notebook(str(nb))
-        passed = {k: v for k, v in params.items() if k in declared}
-        out_nb = tmp / nb.name
-        if not quiet:
-            print(f"[{i}/{len(seq)}] {nb.stem}: running …", flush=True, file=sys.stderr)
-        t0 = time.perf_counter()
-        try:
-            pm.execute_notebook(
-                str(nb),
-                str(out_nb),
-                parameters=passed,
-                kernel_name="python3",
-                progress_bar=False,
-                cwd=str(NOTEBOOK_DIR),
-            )
-        except PapermillExecutionError as err:
-            shutil.rmtree(failed, ignore_errors=True)
-            tmp.rename(failed)
+    with _kernel_environment(tmp):
+        for i, nb in enumerate(seq, 1):
+            passed = {k: v for k, v in params.items() if nb.stem in SCHEMA[k].notebooks}
+            out_nb = tmp / nb.name
             if not quiet:
-                print(f"[{i}/{len(seq)}] {nb.stem}: failed", file=sys.stderr)
-            raise ReportError(
-                f"{nb.name} failed at cell {err.cell_index} (execution count {err.exec_count}): "
-                f"{err.ename}: {str(err.evalue).splitlines()[0] if err.evalue else ''}\n"
-                f"  executed notebook kept at {failed / nb.name}; the last good report {final} is untouched"
-            ) from None
-        except Exception:
-            shutil.rmtree(failed, ignore_errors=True)
-            tmp.rename(failed)
-            raise
-        secs = time.perf_counter() - t0
-        if html:
-            _to_html(out_nb)
-        timings.append({"notebook": nb.stem, "seconds": round(secs, 2)})
-        if not quiet:
-            print(f"[{i}/{len(seq)}] {nb.stem}: done in {secs:.1f} s", file=sys.stderr)
-    manifest_path = tmp / "quality" / "manifest.json"
-    fingerprint = json.loads(manifest_path.read_text())["fingerprint"] if manifest_path.exists() else None
-    record = {
-        "run_name": run_name,
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "seconds": round(time.perf_counter() - t_all, 2),
-        "parameters": {k: v for k, v in params.items() if k not in ("output_dir", "pii_salt")},
-        "data_fingerprint": fingerprint,
-        "notebooks": timings,
-        "versions": _versions(),
-    }
-    (tmp / "run.json").write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+                print(f"[{i}/{len(seq)}] {nb.stem}: running …", flush=True, file=sys.stderr)
+            t0 = time.perf_counter()
+            try:
+                pm.execute_notebook(
+                    str(nb),
+                    str(out_nb),
+                    parameters=passed,
+                    kernel_name="python3",
+                    progress_bar=False,
+                    cwd=str(NOTEBOOK_DIR),
+                )
+            except PapermillExecutionError as err:
+                failed = _keep_failed(tmp, reports, run_name)
+                if not quiet:
+                    print(f"[{i}/{len(seq)}] {nb.stem}: failed", file=sys.stderr)
+                first = _redact(str(err.evalue).splitlines()[0]) if err.evalue else ""
+                raise ReportError(
+                    f"{nb.name} failed at cell {err.cell_index} (execution count {err.exec_count}): "
+                    f"{err.ename}: {first}\n"
+                    f"  executed notebook kept at {failed / nb.name}; the last good report {final} is untouched"
+                ) from None
+            except BaseException:
+                _keep_failed(tmp, reports, run_name)
+                raise
+            secs = time.perf_counter() - t0
+            if html:
+                _to_html(out_nb)
+            timings.append({"notebook": nb.stem, "seconds": round(secs, 2)})
+            if not quiet:
+                print(f"[{i}/{len(seq)}] {nb.stem}: done in {secs:.1f} s", file=sys.stderr)
+    _write_record(tmp, run_name, params, timings, time.perf_counter() - t_all)
     old = reports / f".old-{run_name}-{os.getpid()}"
     if final.exists():
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
-    shutil.rmtree(failed, ignore_errors=True)
     return final
+
+
+def _keep_failed(tmp: Path, reports: Path, run_name: str) -> Path:
+    failed = reports / f".failed-{run_name}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    for nb in tmp.glob("*.ipynb"):
+        _redact_notebook(nb)
+    tmp.rename(failed)
+    return failed
+
+
+def _write_record(tmp: Path, run_name: str, params: dict, timings: list, seconds: float) -> None:
+    manifest_path = tmp / "quality" / "manifest.json"
+    fingerprint = json.loads(manifest_path.read_text())["fingerprint"] if manifest_path.exists() else None
+    dates_path = tmp / "quality" / "dates.json"
+    record = {
+        "run_name": run_name,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": round(seconds, 2),
+        "parameters": {k: v for k, v in params.items() if k != "output_dir"},
+        "dates": json.loads(dates_path.read_text(encoding="utf-8")) if dates_path.exists() else None,
+        "data_fingerprint": fingerprint,
+        "notebooks": timings,
+        "versions": _versions(),
+    }
+    (tmp / "run.json").write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (``python -m helpers.run`` or ``siyu-report``)."""
-    ap = argparse.ArgumentParser(prog="python -m helpers.run", description="Run the workbook's notebooks.")
+    ap = argparse.ArgumentParser(
+        prog="python -m helpers.run",
+        description="Run the workbook's notebooks. Every parameter is checked before the first notebook starts.",
+        epilog=help_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--params", default=str(REPO_ROOT / "params" / "default.yaml"), help="params YAML file")
     ap.add_argument("--name", help="report name (default: run_name from the params file)")
     ap.add_argument("--reports-dir", default=str(REPO_ROOT / "reports"), help="where reports go")
     ap.add_argument("--only", nargs="+", help="run only these notebooks (stems, e.g. 00_data_prep)")
     ap.add_argument(
-        "-p", "--set", action="append", default=[], metavar="KEY=VALUE", help="override one parameter (repeatable)"
+        "-p", "--set", action="append", default=[], metavar="NAME=VALUE", help="override one parameter (repeatable)"
     )
     ap.add_argument("--no-html", action="store_true", help="skip HTML export")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
-    cfg = load_params(args.params)
-    params = _resolve(cfg["parameters"], Path.cwd())
-    for kv in args.set:
-        k, _, v = kv.partition("=")
-        params[k] = yaml.safe_load(v) if v else ""
     try:
+        cfg = load_params(args.params)
+        params = {**cfg["parameters"], **parse_overrides(args.set)}
         out = run_report(
             params,
             run_name=args.name or cfg["run_name"],
@@ -262,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
             html=not args.no_html,
             quiet=args.quiet,
         )
+    except ParamError as err:
+        print(f"report not started: {err}", file=sys.stderr)
+        return 2
     except ReportError as err:
         print(f"report failed: {err}", file=sys.stderr)
         return 1

@@ -1,0 +1,744 @@
+"""The one parameter contract: every report parameter, checked before any notebook runs; dates from the data.
+
+Every parameter a notebook declares is listed once in :data:`SCHEMA` with its type, allowed values, default, a
+one-line description and the notebooks that use it. The runner (:mod:`helpers.run`) checks a params file and
+every ``-p`` override against it before the first notebook starts; each notebook's ``parameters`` cell is
+generated from it (a test keeps them equal) and its first code cell, :func:`start_notebook`, checks the values
+again — so a notebook run by hand in JupyterLab gets the same checks and the same dates.
+
+**Dates come from the data.** Date parameters default to ``"auto"``: ``as_of`` becomes the day after the last
+event in the clean tables, the analysis window the last 12 months observed, ``calibration_end`` leaves a holdout
+that fits the span, ``previous_as_of`` is 90 days before ``as_of``. A date given explicitly is checked against
+the data's span: outside it, the notebook stops with the reason or prints a warning naming the parameter and the
+span. Only the sample's own params file (``params/default.yaml``) names sample dates.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+
+__all__ = [
+    "NOTEBOOKS",
+    "SCHEMA",
+    "Dates",
+    "NotebookRun",
+    "Param",
+    "ParamError",
+    "check",
+    "check_run_name",
+    "data_span",
+    "derive_dates",
+    "help_text",
+    "markdown_table",
+    "parameters_cell",
+    "start_notebook",
+]
+
+#: The notebooks of the report, in order.
+NOTEBOOKS = (
+    "00_data_prep",
+    "01_acquisition",
+    "02_user_tiers",
+    "03_repurchase",
+    "04_attribution",
+    "05_community",
+    "06_summary",
+)
+_ALL = NOTEBOOKS
+_AFTER_PREP = NOTEBOOKS[1:]
+AUTO = "auto"
+NONE = "none"
+
+
+class ParamError(ValueError):
+    """A parameter is unknown, of the wrong type, or outside its allowed values (one-line message)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One report parameter.
+
+    Attributes
+    ----------
+    name : str
+        The name used in params files, ``-p`` and notebooks.
+    kind : {"str", "int", "float", "bool", "date", "choice", "path", "timezone"}
+        How a value is parsed and checked. ``date`` accepts ``"auto"`` or an ISO date (``YYYY-MM-DD``).
+    default : object
+        The value when a params file does not set it (``None``: required by the runner).
+    help : str
+        One line for ``--help``, the README and the notebooks' parameters cells.
+    notebooks : tuple of str
+        The notebooks that declare it.
+    choices : tuple, optional
+        Allowed values (``choice``), or extra keywords a ``date`` accepts (``"none"``).
+    low, high : float, optional
+        Inclusive bounds of numbers.
+    notebook_default : object, optional
+        The default written in the notebooks' parameters cells when it differs from ``default`` (paths relative
+        to ``notebooks/``, so a notebook opened in JupyterLab runs on the sample as it is).
+    """
+
+    name: str
+    kind: str
+    default: Any
+    help: str
+    notebooks: tuple[str, ...]
+    choices: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    notebook_default: Any = None
+
+    def __post_init__(self) -> None:
+        if "=" in self.help or "\n" in self.help:
+            raise ValueError(f"{self.name}: a help text is one line without '=' (papermill parses one '=' per line)")
+
+    @property
+    def cell_default(self) -> Any:
+        """Return the default written in a notebook's parameters cell."""
+        return self.default if self.notebook_default is None else self.notebook_default
+
+    @property
+    def annotation(self) -> str:
+        """Return the Python type of the value inside a notebook."""
+        return {"int": "int", "float": "float", "bool": "bool"}.get(self.kind, "str")
+
+
+def _p(*args, **kw) -> Param:
+    return Param(*args, **kw)
+
+
+#: Every report parameter, in the order the README lists them.
+# fmt: off
+SCHEMA: dict[str, Param] = {p.name: p for p in (
+    _p("data_dir", "path", None, "folder of exported tables (contacts.csv, orders.xlsx, …); required in a params "
+       "file", ("00_data_prep",), notebook_default="../data/sample"),
+    _p("output_dir", "path", "", "where the run writes clean tables, quality files, exports and artifacts (the "
+       "runner sets it)", _ALL, notebook_default="../reports/interactive"),
+    _p("engine", "choice", "duckdb", "engine for the per-event work: duckdb or pyspark", _ALL,
+       choices=("duckdb", "pyspark")),
+    _p("as_of", "date", AUTO, "export date: data are observed before it; auto: the day after the last event", _ALL),
+    _p("timezone", "timezone", "Asia/Shanghai", "naive timestamps are local time here; tz-aware ones are converted "
+       "to it", ("00_data_prep",)),
+    _p("window_start", "date", AUTO, "analysis window, first day; auto: 365 days before as_of (or the first day of "
+       "data)", ("00_data_prep", "01_acquisition", "05_community")),
+    _p("window_end", "date", AUTO, "analysis window, last day (inclusive); auto: the day before as_of",
+       ("00_data_prep", "01_acquisition", "05_community")),
+    _p("conversion_window_days", "int", 30, "a first order counts as a conversion within this many days of the add",
+       ("01_acquisition",), low=1, high=3650),
+    _p("lead_window_days", "int", 7, "a lead counts as added if added within this many days of the scan",
+       ("01_acquisition",), low=1, high=365),
+    _p("freq", "choice", "W", "period of the adds chart: W weeks or M months", ("01_acquisition",),
+       choices=("W", "M")),
+    _p("channel_groups", "str", "", "regroup channels: pairs like store_qr:线下; parcel_card:线下 (empty keeps them)",
+       ("01_acquisition",)),
+    _p("control_variant", "str", "A", "reference invitation script of the variant test", ("01_acquisition",)),
+    _p("alpha", "float", 0.05, "significance level; intervals are 1 − alpha", ("01_acquisition", "04_attribution"),
+       low=0.001, high=0.5),
+    _p("gross_margin", "float", 0.4, "share of GMV that is gross profit (payback, CLV)",
+       ("01_acquisition", "03_repurchase"), low=0.001, high=1.0),
+    _p("currency", "str", "¥", "currency symbol shown beside money (amounts are not converted)",
+       ("01_acquisition", "06_summary")),
+    _p("previous_as_of", "date", AUTO, "earlier snapshot for tier migration; auto: as_of − 90 days; none skips",
+       ("00_data_prep", "02_user_tiers"), choices=(NONE,)),
+    _p("new_days", "int", 60, "contacts added fewer days ago than this are new (新客)", ("02_user_tiers",),
+       low=0, high=3650),
+    _p("k", "int", 0, "clusters among established buyers (0 chooses k by silhouette)", ("02_user_tiers",),
+       low=0, high=30),
+    _p("k_min", "int", 3, "smallest k tried", ("02_user_tiers",), low=2, high=30),
+    _p("k_max", "int", 8, "largest k tried", ("02_user_tiers",), low=2, high=30),
+    _p("random_state", "int", 0, "seed of KMeans and the bootstrap (same seed, same tiers)", ("02_user_tiers",),
+       low=0, high=2**31 - 1),
+    _p("n_boot", "int", 20, "bootstrap resamples for the tier stability check", ("02_user_tiers",),
+       low=0, high=1000),
+    _p("top_share_of_buyers", "float", 0.2, "the top share of buyers in the 80/20 check", ("02_user_tiers",),
+       low=0.01, high=0.99),
+    _p("calibration_end", "date", AUTO, "models are fitted on purchases up to this day and validated after it; auto "
+       "leaves a holdout of about a quarter of the span (4–26 weeks)", ("00_data_prep", "03_repurchase")),
+    _p("unit", "choice", "D", "time unit of the repurchase models: D days or W weeks", ("03_repurchase",),
+       choices=("D", "W")),
+    _p("horizon_days", "int", 60, "H: 'will buy in the next H days' and the contact list's value horizon",
+       ("03_repurchase",), low=1, high=3650),
+    _p("clv_horizon_days", "int", 365, "lifetime-value horizon in days", ("03_repurchase",), low=30, high=3650),
+    _p("annual_discount_rate", "float", 0.1, "discount rate per year for CLV", ("03_repurchase",),
+       low=0.0, high=1.0),
+    _p("top_n", "int", 200, "length of the contact list", ("03_repurchase",), low=1, high=1_000_000),
+    _p("max_recent_touches", "int", 2, "leave out contacts touched more than this in the last 7 days",
+       ("03_repurchase",), low=0, high=1000),
+    _p("lookback_days", "int", 14, "touches within this many days before a conversion make up its path",
+       ("04_attribution",), low=1, high=365),
+    _p("conversion", "choice", "first", "first: a contact's first order is the conversion; all: every order",
+       ("04_attribution",), choices=("first", "all")),
+    _p("half_life_days", "float", 7.0, "time-decay attribution: a touch this many days earlier gets half the credit",
+       ("04_attribution",), low=0.1, high=365.0),
+    _p("markov_order", "int", 1, "Markov chain order of the attribution model", ("04_attribution",), low=1, high=4),
+    _p("roi_model", "choice", "markov", "attribution model for campaign ROI", ("04_attribution",),
+       choices=("markov", "shapley", "linear", "last", "first", "position", "time_decay")),
+    _p("referral_min_age_days", "int", 90, "the K-factor counts inviters added at least this long before as_of",
+       ("04_attribution",), low=0, high=3650),
+    _p("silent_days", "int", 7, "a group member is silent after this many days without a message",
+       ("05_community",), low=1, high=365),
+    _p("top_groups", "int", 12, "groups shown in the small multiples", ("05_community",), low=1, high=100),
+    _p("period_days", "int", 28, "length of the summary's current period; the previous one is as long, just before "
+       "it", ("06_summary",), low=7, high=366),
+)}
+# fmt: on
+
+_RUN_NAME = re.compile(r"^[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_.\-\u4e00-\u9fff]{0,63}$")
+
+
+def _fail(name: str, value: Any, why: str, source: str) -> ParamError:
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "…'"
+    return ParamError(f"{source}: parameter {name} = {shown}: {why}")
+
+
+def _parse_date(p: Param, value: Any, source: str) -> str:
+    if value is None or str(value).strip().lower() in ("", AUTO):
+        return AUTO
+    text = str(value).strip()
+    if text.lower() in p.choices:
+        return text.lower()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        keywords = ", ".join(['"auto"', *(f'"{c}"' for c in p.choices)])
+        raise _fail(p.name, value, f"expected a date YYYY-MM-DD or {keywords}", source)
+    try:
+        return pd.Timestamp(text).strftime("%Y-%m-%d")
+    except ValueError:
+        raise _fail(p.name, value, "not a calendar date", source) from None
+
+
+def _coerce(p: Param, value: Any, source: str, base: Path | None) -> Any:
+    if p.kind == "date":
+        return _parse_date(p, value, source)
+    if p.kind == "bool":
+        if isinstance(value, bool):
+            return value
+        s = str(value).strip().lower()
+        if s in ("true", "yes", "1", "on"):
+            return True
+        if s in ("false", "no", "0", "off"):
+            return False
+        raise _fail(p.name, value, "expected true or false", source)
+    if p.kind in ("int", "float"):
+        if isinstance(value, bool):
+            raise _fail(p.name, value, f"expected {'an integer' if p.kind == 'int' else 'a number'}", source)
+        try:
+            num = float(str(value).strip().replace("_", ""))
+        except ValueError:
+            raise _fail(p.name, value, f"expected {'an integer' if p.kind == 'int' else 'a number'}", source) from None
+        if p.kind == "int":
+            if not num.is_integer():
+                raise _fail(p.name, value, "expected an integer", source)
+            num = int(num)
+        if (p.low is not None and num < p.low) or (p.high is not None and num > p.high):
+            raise _fail(p.name, value, f"must be between {p.low:g} and {p.high:g}", source)
+        return num
+    text = "" if value is None else str(value)
+    if p.kind == "choice":
+        if text not in p.choices:
+            near = difflib.get_close_matches(text, p.choices, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise _fail(p.name, value, f"allowed values are {', '.join(p.choices)}{hint}", source)
+        return text
+    if p.kind == "timezone":
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _fail(p.name, value, "not an IANA time zone such as Asia/Shanghai or Europe/London", source) from None
+        return text
+    if p.kind == "path":
+        if text and base is not None and "://" not in text and not Path(text).expanduser().is_absolute():
+            return str((base / text).resolve())
+        return str(Path(text).expanduser()) if text and "://" not in text else text
+    if "\n" in text or len(text) > 500:
+        raise _fail(p.name, value, "must be one line of at most 500 characters", source)
+    return text
+
+
+def check(
+    values: Mapping[str, Any],
+    *,
+    source: str = "parameters",
+    base: str | Path | None = None,
+    notebook: str | None = None,
+) -> dict[str, Any]:
+    """Check parameter values against :data:`SCHEMA` and return them typed.
+
+    Parameters
+    ----------
+    values : mapping
+        Parameter name → value as written (YAML scalars read as text, ``-p`` strings, or typed values).
+    source : str
+        Where the values come from (named in error messages).
+    base : str or Path, optional
+        Folder that relative paths are resolved against (the same for a params file and ``-p``).
+    notebook : str, optional
+        When given, only this notebook's parameters are allowed.
+
+    Returns
+    -------
+    dict
+        The typed values (dates stay text: ``"auto"``, ``"none"`` or ``YYYY-MM-DD``).
+
+    Raises
+    ------
+    ParamError
+        One line naming the parameter: unknown (with a did-you-mean), wrong type or outside its values.
+
+    Examples
+    --------
+    >>> check({"unit": "W", "horizon_days": "30", "as_of": "2011-12-10"})
+    {'unit': 'W', 'horizon_days': 30, 'as_of': '2011-12-10'}
+    >>> check({"unti": "W"})
+    Traceback (most recent call last):
+    ...
+    helpers.params.ParamError: parameters: unknown parameter 'unti' (did you mean 'unit'?)
+    >>> check({"as_of": "yesterday"})
+    Traceback (most recent call last):
+    ...
+    helpers.params.ParamError: parameters: parameter as_of = 'yesterday': expected a date YYYY-MM-DD or "auto"
+    """
+    allowed = {n for n, p in SCHEMA.items() if notebook is None or notebook in p.notebooks}
+    out: dict[str, Any] = {}
+    basepath = Path(base) if base is not None else None
+    for name, value in values.items():
+        if name not in allowed:
+            near = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
+            where = f" of {notebook}" if notebook else ""
+            hint = f" (did you mean {near[0]!r}?)" if near else f"; the parameters{where} are listed by --help"
+            raise ParamError(f"{source}: unknown parameter {name!r}{hint}")
+        if isinstance(value, (list, dict, tuple, set)):
+            raise _fail(name, value, "must be a single value, not a list or mapping", source)
+        out[name] = _coerce(SCHEMA[name], value, source, basepath)
+    if "k_min" in out and "k_max" in out and out["k_min"] > out["k_max"]:
+        raise ParamError(f"{source}: parameter k_min = {out['k_min']} is above k_max = {out['k_max']}")
+    return out
+
+
+def check_run_name(name: Any, reports_dir: str | Path) -> Path:
+    """Check a report name and return its folder: one safe folder name directly inside ``reports_dir``.
+
+    Examples
+    --------
+    >>> check_run_name("weekly-2026W05", "/tmp/reports").as_posix()
+    '/tmp/reports/weekly-2026W05'
+    >>> check_run_name("../x", "/tmp/reports")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    helpers.params.ParamError: run_name '../x': use letters, digits, Chinese, '-', '_' or '.' ...
+    """
+    text = str(name) if name is not None else ""
+    parent = Path(reports_dir).resolve()
+    target = (parent / text).resolve()
+    if not _RUN_NAME.fullmatch(text) or target.parent != parent:
+        raise ParamError(
+            f"run_name {text!r}: use letters, digits, Chinese, '-', '_' or '.' (at most 64, not starting with '.' "
+            "or '-'); it names one folder inside the reports folder"
+        )
+    return target
+
+
+# ------------------------------------------------------------------------------------------------ notebooks
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def parameters_cell(notebook: str) -> str:
+    """Return the source of ``notebook``'s ``parameters`` cell, generated from :data:`SCHEMA`.
+
+    Examples
+    --------
+    >>> print(parameters_cell("06_summary").splitlines()[3])
+    engine: str = "duckdb"  # engine for the per-event work: duckdb or pyspark
+    """
+    lines = [
+        "# Parameters (papermill). Generated from helpers/params.py, which checks them (python -m helpers.run --help).",
+        "# Dates: auto (derived from the data, printed below) or YYYY-MM-DD.",
+    ]
+    for p in SCHEMA.values():
+        if notebook in p.notebooks:
+            lines.append(f"{p.name}: {p.annotation} = {_literal(p.cell_default)}  # {p.help}")
+    return "\n".join(lines)
+
+
+def _default_text(p: Param) -> str:
+    if p.default is None:
+        return "(required)"
+    return f"`{p.default}`" if p.default != "" else '`""`'
+
+
+def markdown_table() -> str:
+    """Return the README's parameter table (generated; a test keeps the README equal to it)."""
+    rows = ["| parameter | type | default | what | notebooks |", "|---|---|---|---|---|"]
+    for p in SCHEMA.values():
+        kind = p.kind if p.kind != "choice" else " / ".join(p.choices)
+        if p.kind == "date":
+            kind = "date (`YYYY-MM-DD` or `auto`" + "".join(f" or `{c}`" for c in p.choices) + ")"
+        nbs = "all" if p.notebooks == _ALL else ", ".join(n[:2] for n in p.notebooks)
+        rows.append(f"| `{p.name}` | {kind} | {_default_text(p)} | {p.help} | {nbs} |")
+    return "\n".join(rows) + "\n"
+
+
+def help_text() -> str:
+    """Return the parameter list printed by ``python -m helpers.run --help``."""
+    lines = ["parameters (set in the params file or with -p NAME=VALUE):"]
+    for p in SCHEMA.values():
+        kind = "|".join(p.choices) if p.kind == "choice" else p.kind
+        default = "required" if p.default is None else f"default {p.default!r}"
+        lines.append(f"  {p.name:<24}{kind:<10} {default}; {p.help}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------- dates
+@dataclass(frozen=True)
+class Dates:
+    """The dates a run uses, each either given or derived from the data's span (see :func:`derive_dates`).
+
+    Attributes
+    ----------
+    first_event, last_event : Timestamp
+        The earliest and latest timestamp in the clean event tables (the data's span).
+    as_of : Timestamp
+        Midnight starting the export day: the data are observed before it.
+    last_day : Timestamp
+        The last whole day observed (``as_of`` − 1 day); every "through" in the notebooks means through it.
+    window_start, window_end : Timestamp
+        The analysis window (days, inclusive).
+    calibration_end : Timestamp or None
+        Last day of the repurchase models' calibration; ``None`` when the span is too short for a holdout.
+    previous_as_of : Timestamp or None
+        The earlier snapshot for tier migration; ``None`` when skipped.
+    how : dict
+        Per date: ``"given"`` or how it was derived.
+    warnings : list of str
+        Dates given outside the data's span (each names the parameter and the span).
+    """
+
+    first_event: pd.Timestamp
+    last_event: pd.Timestamp
+    as_of: pd.Timestamp
+    last_day: pd.Timestamp
+    window_start: pd.Timestamp
+    window_end: pd.Timestamp
+    calibration_end: pd.Timestamp | None
+    previous_as_of: pd.Timestamp | None
+    how: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+    @property
+    def observed_days(self) -> int:
+        """Whole days from the first event's day to :attr:`last_day`."""
+        return int((self.last_day - self.first_event.normalize()).days) + 1
+
+    def table(self) -> pd.DataFrame:
+        """One row per date: its value and how it was set (the record printed in every notebook)."""
+        rows = []
+        for name in ("as_of", "last_day", "window_start", "window_end", "calibration_end", "previous_as_of"):
+            v = getattr(self, name)
+            rows.append({"date": name, "value": "—" if v is None else f"{v:%Y-%m-%d}", "how": self.how.get(name, "")})
+        return pd.DataFrame(rows).set_index("date")
+
+    def record(self) -> dict:
+        """Return the dates as text, for ``run.json``."""
+        out = {"data_span": [f"{self.first_event:%Y-%m-%d %H:%M:%S}", f"{self.last_event:%Y-%m-%d %H:%M:%S}"]}
+        for name, row in self.table().iterrows():
+            out[name] = {"value": None if row["value"] == "—" else row["value"], "how": row["how"]}
+        out["warnings"] = list(self.warnings)
+        return out
+
+    def describe(self, names: tuple[str, ...] | None = None) -> str:
+        """One line: the data's span and the dates ``names`` (default: all), each with how it was set."""
+        span = f"data {self.first_event:%Y-%m-%d} – {self.last_event:%Y-%m-%d}"
+        rows = self.table()
+        keep = [n for n in rows.index if n != "last_day" and (names is None or n in names)]
+        return span + "; " + "; ".join(f"{n} {rows.at[n, 'value']} ({rows.at[n, 'how']})" for n in keep)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+def _holdout_days(observed_days: int) -> int | None:
+    """Return a holdout of about a quarter of the span in whole weeks (4–26); ``None`` below 8 weeks of data."""
+    if observed_days < 56:
+        return None
+    return int(min(182, max(28, 7 * round(observed_days / 4 / 7))))
+
+
+def derive_dates(
+    first_event: str | pd.Timestamp,
+    last_event: str | pd.Timestamp,
+    *,
+    as_of: str = AUTO,
+    window_start: str = AUTO,
+    window_end: str = AUTO,
+    calibration_end: str = AUTO,
+    previous_as_of: str = AUTO,
+    source: str = "parameters",
+) -> Dates:
+    """Resolve every date of a run from the data's span and the dates given.
+
+    Rules (``auto``): ``as_of`` = the day after the last event; ``window_end`` = the day before ``as_of``;
+    ``window_start`` = 365 days before ``as_of``, or the first day of data if later; ``calibration_end`` =
+    ``as_of`` − 1 − a holdout of about a quarter of the observed span in whole weeks (4–26 weeks; none below
+    8 weeks of data); ``previous_as_of`` = ``as_of`` − 90 days when at least 30 days of data come before it.
+
+    Checks of dates given: ``as_of`` before the first event, or more than 30 days after the last one (a stale
+    export: everyone would look lapsed), and a ``calibration_end`` outside the observed days are errors; a window
+    reaching outside the data is clipped and ``previous_as_of`` outside it skipped, each with a warning.
+
+    Raises
+    ------
+    ParamError
+        A given date that contradicts the data (the message names the parameter and the span).
+
+    Examples
+    --------
+    >>> d = derive_dates("2010-12-01 08:26", "2011-12-09 12:50")
+    >>> print(d)  # doctest: +NORMALIZE_WHITESPACE
+    data 2010-12-01 – 2011-12-09; as_of 2011-12-10 (auto: the day after the last event);
+    window_start 2010-12-10 (auto: 365 days before as_of); window_end 2011-12-09 (auto: the day before as_of);
+    calibration_end 2011-09-09 (auto: as_of − 1 day − a 13-week holdout);
+    previous_as_of 2011-09-11 (auto: as_of − 90 days)
+    """
+    first, last = pd.Timestamp(first_event), pd.Timestamp(last_event)
+    span = f"the data run from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    how: dict[str, str] = {}
+    warnings: list[str] = []
+    if as_of == AUTO:
+        a = last.normalize() + pd.Timedelta(days=1)
+        how["as_of"] = "auto: the day after the last event"
+    else:
+        a = pd.Timestamp(as_of)
+        how["as_of"] = "given"
+        if a <= first.normalize():
+            raise ParamError(f"{source}: parameter as_of = {as_of}: no data before it ({span})")
+        gap = (a - last.normalize()).days - 1
+        if gap > 30:
+            suggestion = last.normalize() + pd.Timedelta(days=1)
+            raise ParamError(
+                f"{source}: parameter as_of = {as_of} is {gap:,} days after the last event ({span}): every customer "
+                f"would look lapsed; set as_of to the export date (e.g. {suggestion:%Y-%m-%d}) "
+                "or to auto"
+            )
+        if gap > 7:
+            warnings.append(f"as_of = {as_of} is {gap} days after the last event ({span}): is the export complete?")
+    last_day = a - pd.Timedelta(days=1)
+    observed_first = first.normalize()
+
+    def window_date(name: str, value: str, auto_value: pd.Timestamp, auto_how: str) -> pd.Timestamp:
+        if value == AUTO:
+            how[name] = auto_how
+            return auto_value
+        d = pd.Timestamp(value)
+        how[name] = "given"
+        if d < observed_first or d > last_day:
+            clipped = min(max(d, observed_first), last_day)
+            warnings.append(
+                f"{name} = {value} is outside the observed days ({span}, as_of {a:%Y-%m-%d}): "
+                f"{clipped:%Y-%m-%d} is used"
+            )
+            how[name] = "given, clipped to the data"
+            return clipped
+        return d
+
+    ws_auto = max(a - pd.Timedelta(days=365), observed_first)
+    ws_how = "auto: 365 days before as_of" if ws_auto > observed_first else "auto: the first day of data"
+    ws = window_date("window_start", window_start, ws_auto, ws_how)
+    we = window_date("window_end", window_end, last_day, "auto: the day before as_of")
+    if ws > we:
+        raise ParamError(f"{source}: parameter window_start = {ws:%Y-%m-%d} is after window_end = {we:%Y-%m-%d}")
+    observed = int((last_day - observed_first).days) + 1
+    if calibration_end == AUTO:
+        hold = _holdout_days(observed)
+        if hold is None:
+            cal = None
+            how["calibration_end"] = f"auto: none — {observed} days of data are too few for a holdout (need 56)"
+        else:
+            cal = last_day - pd.Timedelta(days=hold)
+            how["calibration_end"] = f"auto: as_of − 1 day − a {hold // 7}-week holdout"
+    else:
+        cal = pd.Timestamp(calibration_end)
+        how["calibration_end"] = "given"
+        if cal < observed_first + pd.Timedelta(days=7) or cal >= last_day:
+            raise ParamError(
+                f"{source}: parameter calibration_end = {calibration_end} must leave at least a week of calibration "
+                f"and a day of holdout inside the observed days ({span}, last day {last_day:%Y-%m-%d})"
+            )
+    if previous_as_of == NONE:
+        prev = None
+        how["previous_as_of"] = "none: skipped"
+    elif previous_as_of == AUTO:
+        prev = a - pd.Timedelta(days=90)
+        if prev < observed_first + pd.Timedelta(days=30):
+            prev = None
+            how["previous_as_of"] = "auto: none — fewer than 120 days of data"
+        else:
+            how["previous_as_of"] = "auto: as_of − 90 days"
+    else:
+        prev = pd.Timestamp(previous_as_of)
+        how["previous_as_of"] = "given"
+        if prev <= observed_first or prev >= a:
+            warnings.append(
+                f"previous_as_of = {previous_as_of} is not between the first day of data and as_of "
+                f"({span}, as_of {a:%Y-%m-%d}): migration is skipped"
+            )
+            how["previous_as_of"] = "given, outside the data: skipped"
+            prev = None
+    how["last_day"] = "as_of − 1 day"
+    return Dates(first, last, a, last_day, ws, we, cal, prev, how, warnings)
+
+
+#: The main timestamp of each event table (what "the data's span" is measured on).
+EVENT_TIMES = {
+    "contacts": "added_at",
+    "orders": "ordered_at",
+    "touches": "touched_at",
+    "messages": "sent_at",
+    "leads": "created_at",
+}
+
+
+def data_span(engine) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last timestamp over the event tables of a clean dataset, computed in the engine.
+
+    Parameters
+    ----------
+    engine : helpers.engine.Engine
+        Connection to the clean tables.
+
+    Returns
+    -------
+    (Timestamp, Timestamp)
+    """
+    firsts, lasts = [], []
+    for name, col in EVENT_TIMES.items():
+        if not engine.has(name):
+            continue
+        t = engine.table(name)
+        row = engine.to_pandas(t.aggregate(first=t[col].min(), last=t[col].max()))
+        if len(row) and pd.notna(row["first"].iloc[0]):
+            firsts.append(pd.Timestamp(row["first"].iloc[0]))
+            lasts.append(pd.Timestamp(row["last"].iloc[0]))
+    if not firsts:
+        raise ParamError("the clean tables hold no timestamps: nothing to derive dates from")
+    return min(firsts), max(lasts)
+
+
+@dataclass
+class NotebookRun:
+    """What :func:`start_notebook` hands a notebook: its checked parameters, paths, engine and dates.
+
+    Attributes
+    ----------
+    notebook : str
+        The notebook's name.
+    params : dict
+        The checked, typed parameters.
+    out : Path
+        ``output_dir``.
+    clean : Path
+        ``output_dir/clean``.
+    engine : helpers.engine.Engine or None
+        Connection to the clean tables (``None`` in ``00_data_prep`` until it has written them).
+    dates : Dates or None
+        The run's dates (``None`` until :meth:`connect`).
+    """
+
+    notebook: str
+    params: dict
+    out: Path
+    clean: Path
+    engine: Any = None
+    dates: Dates | None = None
+
+    @property
+    def given_as_of(self) -> pd.Timestamp | None:
+        """``as_of`` as given, or ``None`` when it is ``auto`` (then the loader quarantines only the future)."""
+        value = self.params.get("as_of", AUTO)
+        return None if value == AUTO else pd.Timestamp(value)
+
+    def folder(self, name: str) -> Path:
+        """Return ``output_dir/name``, created if needed (``exports``, ``artifacts``)."""
+        path = self.out / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def truth(self) -> dict | None:
+        """The planted truth copied by ``00_data_prep`` from simulated data (``None`` for real data)."""
+        from helpers.truth import read_truth
+
+        return read_truth(self.out / "truth")
+
+    def connect(self, *, quiet: bool = False) -> NotebookRun:
+        """Connect the engine to the clean tables and resolve the dates from their span (printed once).
+
+        Returns
+        -------
+        NotebookRun
+            ``self``, with :attr:`engine` and :attr:`dates` set.
+        """
+        from helpers.engine import connect
+
+        self.engine = connect(self.clean, self.params["engine"])
+        first, last = data_span(self.engine)
+        given = {k: self.params[k] for k in _DATE_PARAMS if k in self.params}
+        self.dates = derive_dates(first, last, source=self.notebook, **given)
+        if not quiet:
+            used = tuple(k for k in _DATE_PARAMS if k in self.params)
+            for w in self.dates.warnings:
+                if any(w.startswith(k) for k in used):
+                    print("WARNING:", w)
+            print(self.dates.describe(used))
+        return self
+
+    def save_dates(self) -> Path:
+        """Write the resolved dates to ``output_dir/quality/dates.json`` (the runner copies them to run.json)."""
+        import json
+
+        path = self.folder("quality") / "dates.json"
+        path.write_text(json.dumps(self.dates.record(), ensure_ascii=False, indent=2), encoding="utf-8")
+        return path
+
+
+_DATE_PARAMS = ("as_of", "window_start", "window_end", "calibration_end", "previous_as_of")
+
+
+def start_notebook(notebook: str, namespace: Mapping[str, Any], *, quiet: bool = False) -> NotebookRun:
+    """Check a notebook's parameters; after ``00_data_prep``, also connect the engine and resolve the dates.
+
+    The first code cell of every notebook. The values are the notebook's own parameter variables (papermill
+    injects them); a wrong one stops the notebook with a one-line :class:`ParamError`. The resolved dates are
+    printed once, warnings first.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's name (``"03_repurchase"``).
+    namespace : mapping
+        The notebook's globals (only its declared parameters are read).
+    quiet : bool
+        Print nothing.
+
+    Returns
+    -------
+    NotebookRun
+    """
+    declared = [n for n, p in SCHEMA.items() if notebook in p.notebooks]
+    missing = [n for n in declared if n not in namespace]
+    if missing:
+        raise ParamError(f"{notebook}: the parameters cell lacks {', '.join(missing)} (see helpers/params.py)")
+    values = check({n: namespace[n] for n in declared}, source=notebook, notebook=notebook, base=Path.cwd())
+    out = Path(values["output_dir"])
+    run = NotebookRun(notebook, values, out, out / "clean")
+    return run if notebook == NOTEBOOKS[0] else run.connect(quiet=quiet)

@@ -7,6 +7,8 @@ and counted as ``censored``; a friendship still open at ``as_of`` is censored in
 
 from __future__ import annotations
 
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -15,6 +17,8 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 from statsmodels.stats.proportion import test_proportions_2indep as _score_test
+
+from helpers.definitions import input_missing, mark_not_measured, removals_measured
 
 __all__ = [
     "acquisition_cost",
@@ -28,6 +32,7 @@ __all__ = [
     "funnel",
     "minimum_detectable_effect",
     "payback",
+    "payback_summary",
     "plot_cohort_heatmap",
     "plot_deletion_curves",
     "plot_funnel",
@@ -41,14 +46,14 @@ DAY = pd.Timedelta(days=1)
 
 # ------------------------------------------------------------------------------------------- preparation
 def apply_channel_groups(contacts: pd.DataFrame, spec: str, column: str = "channel") -> pd.DataFrame:
-    """Regroup channels with a ``"store_qr=offline; parcel_card=offline"`` mapping (unlisted channels unchanged).
+    """Regroup channels with a ``"store_qr:offline; parcel_card:offline"`` mapping (unlisted channels unchanged).
 
     Parameters
     ----------
     contacts : DataFrame
         Any table with a ``channel`` column (contacts, leads, spend).
     spec : str
-        ``old=new`` pairs separated by ``;`` or ``,``; empty means no regrouping.
+        ``old:new`` (or ``old=new``) pairs separated by ``;`` or ``,``; empty means no regrouping.
     column : str
         Column to regroup.
 
@@ -60,15 +65,15 @@ def apply_channel_groups(contacts: pd.DataFrame, spec: str, column: str = "chann
     Examples
     --------
     >>> df = pd.DataFrame({"channel": ["store_qr", "parcel_card", "paid_ads"]})
-    >>> apply_channel_groups(df, "store_qr=线下; parcel_card=线下")["channel"].tolist()
+    >>> apply_channel_groups(df, "store_qr:线下; parcel_card=线下")["channel"].tolist()
     ['线下', '线下', 'paid_ads']
     """
     if not spec or not spec.strip():
         return contacts
-    pairs = [p.split("=", 1) for p in spec.replace(",", ";").split(";") if p.strip()]
+    pairs = [re.split(r"[=:：]", p, maxsplit=1) for p in re.split(r"[;,；，]", spec) if p.strip()]
     bad = [p for p in pairs if len(p) != 2]
     if bad:
-        raise ValueError(f"channel grouping must be 'old=new; …', not {spec!r}")
+        raise ValueError(f"channel grouping must be 'old:new; …' (or old=new), not {spec!r}")
     mapping = {a.strip(): b.strip() for a, b in pairs}
     out = contacts.copy()
     out[column] = out[column].map(lambda c: mapping.get(c, c))
@@ -97,7 +102,8 @@ def adds_over_time(
     Returns
     -------
     DataFrame
-        ``period``, ``by``, ``adds``, ``removals``, ``net_adds``.
+        ``period``, ``by``, ``adds``, ``removals``, ``net_adds``. When the export has no removal times at all,
+        ``removals`` and ``net_adds`` are NaN (not measured; ``attrs["not_measured"]`` says why), never 0.
     """
     rule = {"W": "W-MON", "M": "MS", "D": "D"}.get(freq, freq)
 
@@ -116,7 +122,10 @@ def adds_over_time(
     rem = r.groupby([floor(r["removed_at"]).rename("period"), r[by]]).size().rename("removals")
     out = pd.concat([adds, rem], axis=1).fillna(0).astype("int64").reset_index()
     out["net_adds"] = out["adds"] - out["removals"]
-    return out.sort_values(["period", by], kind="stable").reset_index(drop=True)
+    out = out.sort_values(["period", by], kind="stable").reset_index(drop=True)
+    if not removals_measured(contacts):
+        out = mark_not_measured(out, ["removals", "net_adds"], input_missing("removals"))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ funnel
@@ -473,8 +482,11 @@ def friend_survival(contacts: pd.DataFrame, as_of: str | pd.Timestamp, by: str |
     Returns
     -------
     dict
-        Group name → fitted lifelines ``KaplanMeierFitter`` (days since add).
+        Group name → fitted lifelines ``KaplanMeierFitter`` (days since add); empty when the export has no
+        removal times at all (retention is then not measured — a flat 100 % curve would claim it was).
     """
+    if not removals_measured(contacts):
+        return {}
     as_of = pd.Timestamp(as_of)
     days, removed = _durations(contacts, as_of)
     groups = contacts.loc[days.index, by] if by else pd.Series("all", index=days.index)
@@ -495,8 +507,15 @@ def deletion_rates(
     -------
     DataFrame
         One row per group and day: ``contacts``, ``at_risk`` (still observed at day ``d``), ``deletion_rate``,
-        ``ci_low``, ``ci_high`` (95 % KM interval). NaN when nobody in the group was followed ``d`` days.
+        ``ci_low``, ``ci_high`` (95 % KM interval). NaN when nobody in the group was followed ``d`` days, and
+        for every row when the export has no removal times (``attrs["not_measured"]`` says why).
     """
+    if not removals_measured(contacts):
+        groups = contacts[by].astype(str) if by else pd.Series("all", index=contacts.index)
+        sizes = groups.value_counts()
+        rows = [{"group": g, "day": d, "contacts": int(n), "at_risk": np.nan} for g, n in sizes.items() for d in days]
+        frame = pd.DataFrame(rows, columns=["group", "day", "contacts", "at_risk"])
+        return mark_not_measured(frame, ["deletion_rate", "ci_low", "ci_high"], input_missing("removals"))
     fits = friend_survival(contacts, as_of, by)
     rows = []
     for name, km in fits.items():
@@ -693,6 +712,39 @@ def payback(
     return out
 
 
+def payback_summary(pb: pd.DataFrame, horizon_periods: int = 6) -> pd.DataFrame:
+    """One row per channel: CAC, periods observed, the payback period and LTV/CAC after ``horizon_periods``.
+
+    Parameters
+    ----------
+    pb : DataFrame
+        Output of :func:`payback`.
+    horizon_periods : int
+        The LTV/CAC column is read after this many periods (6 × 30 days by default); NaN when a channel has not
+        been observed that long (censored, not zero).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by channel: ``cac``, ``periods_observed``, ``payback_period`` (the first period, counted from 1,
+        whose cumulative value per contact reached CAC; NaN if not yet), ``ltv_to_cac_<horizon_periods>``.
+
+    Examples
+    --------
+    >>> pb = pd.DataFrame({"channel": ["a"] * 3, "period": [0, 1, 2], "cac": 10.0,
+    ...                    "paid_back": [False, True, True], "ltv_to_cac": [0.5, 1.1, 1.6]})
+    >>> payback_summary(pb, horizon_periods=3).to_dict("records")
+    [{'cac': 10.0, 'periods_observed': 3, 'payback_period': 2, 'ltv_to_cac_3': 1.6}]
+    """
+    g = pb.groupby("channel")
+    out = g.agg(cac=("cac", "first"), periods_observed=("period", "max"))
+    out["periods_observed"] += 1
+    out["payback_period"] = (pb[pb["paid_back"]].groupby("channel")["period"].min() + 1).reindex(out.index)
+    at = pb[pb["period"] == horizon_periods - 1].set_index("channel")["ltv_to_cac"]
+    out[f"ltv_to_cac_{horizon_periods}"] = at.reindex(out.index)
+    return out
+
+
 def plot_payback(pb: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
     """Cumulative value per contact ÷ CAC by period; the line at 1 is payback.
 
@@ -736,7 +788,8 @@ def cohort_retention(
     Returns
     -------
     still_contact : DataFrame
-        Index cohort month, columns period 0..; share of the cohort still a friend at the period's end.
+        Index cohort month, columns period 0..; share of the cohort still a friend at the period's end (all NaN
+        when the export has no removal times: not measured).
     purchasing : DataFrame
         Same shape: share of the cohort with a paid order in the period.
     """
@@ -753,7 +806,10 @@ def cohort_retention(
         still[k] = alive.where(observed)
         b = buyers.xs(k, level="period") if k in buyers.index.get_level_values("period") else pd.Series(dtype=float)
         buying[k] = (b.reindex(size.index).fillna(0) / size).where(observed)
-    return pd.DataFrame(still), pd.DataFrame(buying)
+    still, buying = pd.DataFrame(still), pd.DataFrame(buying)
+    if not removals_measured(contacts):
+        still = mark_not_measured(still, list(still.columns), input_missing("removals"))
+    return still, buying
 
 
 def plot_cohort_heatmap(table: pd.DataFrame, title: str, ax: plt.Axes | None = None) -> plt.Axes:
@@ -806,11 +862,17 @@ def plot_net_adds(adds: pd.DataFrame, by: str = "channel", ax: plt.Axes | None =
     """
     if ax is None:
         _, ax = plt.subplots()
-    wide = adds.pivot_table(index="period", columns=by, values="net_adds", aggfunc="sum").fillna(0)
+    measured = adds["net_adds"].notna().any()
+    value = "net_adds" if measured else "adds"
+    wide = adds.pivot_table(index="period", columns=by, values=value, aggfunc="sum").fillna(0)
     wide.plot(ax=ax)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xlabel("period 周期")
-    ax.set_ylabel("net adds = adds − removals 净增好友")
-    ax.set_title("Net adds per period by channel 各渠道净增好友")
+    if measured:
+        ax.set_ylabel("net adds = adds − removals 净增好友")
+        ax.set_title("Net adds per period by channel 各渠道净增好友")
+    else:
+        ax.set_ylabel("adds 新增好友")
+        ax.set_title("Adds per period by channel (removals not measured: no net adds) 各渠道新增（删除未测量）")
     ax.legend(fontsize="small", ncol=3)
     return ax

@@ -33,9 +33,11 @@ import pandas as pd
 from scipy import stats
 
 from helpers.acquisition import compare_variants
+from helpers.features import purchase_days
 from helpers.features import timestamp_literal as _ts
 
 __all__ = [
+    "CREDIT_MODELS",
     "build_paths",
     "campaign_roi",
     "compare_models",
@@ -47,6 +49,7 @@ __all__ = [
     "referral_tree",
     "shapley",
     "shapley_bruteforce",
+    "value_credit",
 ]
 
 START, CONV, NULL = "(start)", "(conversion)", "(null)"
@@ -84,8 +87,9 @@ def build_paths(
     end : str or Timestamp, optional
         End of observation for non-converting journeys (default: the last touch or order).
     conversion : {"first", "all"}
-        ``first``: a contact's first paid order is the conversion (later orders are not journeys);
-        ``all``: every paid order is a conversion, each with its own lookback window.
+        ``first``: a contact's first purchase occasion is the conversion (later ones are not journeys);
+        ``all``: every purchase occasion (a day with paid orders not refunded in full) is a conversion, each with
+        its own lookback window. Values are net of refunds.
     label : str
         Column naming a path step: ``touch_type`` (channels) or ``campaign_id`` (campaigns; touches without a
         campaign are labelled ``(<touch_type>)``).
@@ -107,17 +111,17 @@ def build_paths(
         Conversions with no touch in the window are one row with the empty path ``()``.
     """
     run = to_pandas or (lambda e: e.to_pandas())
-    o = orders.filter(orders.status == "paid") if "status" in orders.columns else orders
-    if conversion == "first":
-        o = o.group_by("user_id").aggregate(conv_at=o.ordered_at.min(), value=o.amount.argmin(o.ordered_at))
-    elif conversion == "all":
-        o = o.select("user_id", conv_at=o.ordered_at, value=o.amount)
-    else:
+    if conversion not in ("first", "all"):
         raise ValueError("conversion must be 'first' or 'all'")
     if end is None:
         end_expr = run(touches.aggregate(m=touches.touched_at.max()))["m"].iloc[0]
         end = max(pd.Timestamp(end_expr), pd.Timestamp(run(orders.aggregate(m=orders.ordered_at.max()))["m"].iloc[0]))
     end = pd.Timestamp(end)
+    occ = purchase_days(orders, end.normalize())  # purchases net of refunds: a cancelled order converts no one
+    if conversion == "first":
+        o = occ.group_by("user_id").aggregate(conv_at=occ.first_paid_at.min(), value=occ.amount.argmin(occ.d))
+    else:
+        o = occ.select("user_id", conv_at=occ.first_paid_at, value=occ.amount)
     o = o.filter(o.conv_at <= _ts(end))
     o = o.mutate(conv_id=ibis.row_number().over(ibis.window(order_by=["user_id", "conv_at"])), converted=True)
     # non-converting journeys: contacts (or touched users) without a conversion, ending at end / removal
@@ -539,6 +543,36 @@ def plot_models(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
 
 
 # --------------------------------------------------------------------------------------------------- ROI
+#: Models whose value credit :func:`value_credit` returns.
+CREDIT_MODELS = ("markov", "shapley", "linear", "last", "first", "position", "time_decay")
+
+
+def value_credit(paths: pd.DataFrame, model: str = "markov", order: int = 1) -> pd.Series:
+    """GMV credited to each step of the paths by one attribution model.
+
+    Parameters
+    ----------
+    paths : DataFrame
+        Output of :func:`build_paths`.
+    model : str
+        One of :data:`CREDIT_MODELS`.
+    order : int
+        Markov chain order (``markov`` only).
+
+    Returns
+    -------
+    Series
+        Credited value per channel (or campaign), named ``<model>_value``.
+    """
+    if model == "markov":
+        return markov(paths, order=order)["markov_value"]
+    if model == "shapley":
+        return shapley(paths)["shapley_value"]
+    if model not in CREDIT_MODELS:
+        raise ValueError(f"model must be one of {', '.join(CREDIT_MODELS)}, not {model!r}")
+    return heuristics(paths)[f"{model}_value"]
+
+
 def campaign_roi(attributed_value: pd.Series, campaigns: pd.DataFrame) -> pd.DataFrame:
     """ROI per campaign: attributed GMV ÷ cost (ROAS), for campaigns in the paths that have a cost.
 

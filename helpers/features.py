@@ -1,7 +1,19 @@
 """Per-user and per-path reductions of the event tables, as ibis expressions (engine-independent).
 
-Each function takes ibis tables and returns an ibis table: nothing runs until the caller executes it with
-:meth:`helpers.engine.Engine.to_pandas`, on DuckDB or Spark alike.
+Each function takes ibis tables (or pandas frames, wrapped by :func:`as_table`) and returns an ibis table:
+nothing runs until the caller executes it with :meth:`helpers.engine.Engine.to_pandas`, on DuckDB or Spark alike.
+
+**Sales, defined once.** ``orders`` rows are paid orders (``status`` ``paid``, or no status column) and refunds
+(``refunded``: the amount returned, dated when it was processed).
+
+- *gross sales* (GMV 成交额) = the amounts of paid orders; *refunds* (退款) = the amounts refunded; *net sales*
+  (净成交额) = gross − refunds. Over a window, gross counts orders placed in it and refunds those processed in it.
+- A refund refers to the customer's latest purchase day at or before it (the day of their last paid order
+  before the refund).
+- A *purchase occasion* (购买日) is a customer's day with paid orders that was not refunded in full (its amount
+  net of the refunds that refer to it stays above zero). A fully refunded day is not a purchase: it counts for
+  no frequency, recency, repeat rate, conversion, BG/NBD, RFM, CLV or contact list; a partial refund keeps the
+  occasion at its net amount. Several orders on one day are one occasion (their amounts added).
 """
 
 from __future__ import annotations
@@ -13,12 +25,14 @@ import pandas as pd
 from ibis import _
 
 __all__ = [
+    "as_table",
     "campaign_window_outcomes",
     "cohort_revenue",
     "first_orders_after_add",
     "interpurchase_gaps",
     "order_summary",
     "purchase_day_counts",
+    "purchase_days",
     "purchase_days_ranked",
     "purchase_summary",
     "timestamp_literal",
@@ -26,6 +40,7 @@ __all__ = [
     "touch_paths",
     "user_features",
     "window_orders",
+    "window_sales",
 ]
 
 
@@ -37,46 +52,187 @@ def timestamp_literal(value: str | datetime | pd.Timestamp) -> ibis.expr.types.T
 _ts = timestamp_literal
 
 
-def _paid_through(
-    orders: ibis.Table, end: str | datetime | pd.Timestamp, start: str | datetime | pd.Timestamp | None = None
+def as_table(data: pd.DataFrame | ibis.Table) -> ibis.Table:
+    """Return ``data`` as an ibis table; a pandas frame is wrapped in memory with portable timestamps.
+
+    Any pandas datetime is accepted: nanosecond, microsecond, millisecond or second resolution, naive or tz-aware.
+    Tz-aware columns keep their wall-clock time (the contract's timestamps are naive local time) and every
+    timestamp is truncated to the microsecond, the finest unit DuckDB and Spark share.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"t": pd.to_datetime(["2025-01-01 10:00:00.123456789"]).tz_localize("Asia/Shanghai")})
+    >>> as_table(df).execute()["t"].iloc[0]
+    Timestamp('2025-01-01 10:00:00.123456')
+    """
+    if not isinstance(data, pd.DataFrame):
+        return data
+    df = data.copy(deep=False)
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.DatetimeTZDtype):
+            df[c] = df[c].dt.tz_localize(None)
+        if pd.api.types.is_datetime64_any_dtype(df[c].dtype):
+            df[c] = df[c].dt.floor("us").astype("datetime64[us]")
+    return ibis.memtable(df)
+
+
+def _last_day(as_of: str | datetime | pd.Timestamp) -> pd.Timestamp:
+    """Return the last calendar day observed before the moment ``as_of`` (the day before a midnight one)."""
+    return (pd.Timestamp(as_of) - pd.Timedelta(microseconds=1)).normalize()
+
+
+def _day_number(ts: ibis.expr.types.TimestampValue) -> ibis.expr.types.IntegerValue:
+    """Return whole days since 1970-01-01 of a timestamp's calendar day."""
+    return (ts.truncate("D").epoch_seconds() / 86400.0).round().cast("int64")
+
+
+def _split(orders: ibis.Table) -> tuple[ibis.Table, ibis.Table | None]:
+    """Paid orders and refunds (``None`` when the table has no status column: every order is paid)."""
+    if "status" not in orders.columns:
+        return orders, None
+    return orders.filter(orders.status == "paid"), orders.filter(orders.status == "refunded")
+
+
+def purchase_days(
+    orders: pd.DataFrame | ibis.Table,
+    end: str | datetime | pd.Timestamp,
+    start: str | datetime | pd.Timestamp | None = None,
 ) -> ibis.Table:
-    """Paid orders placed on the days ``start..end`` (inclusive); every order counts without a status column."""
-    o = orders.filter(orders.status == "paid") if "status" in orders.columns else orders
-    o = o.filter(o.ordered_at < _ts(pd.Timestamp(end).normalize() + pd.Timedelta(days=1)))
-    return o if start is None else o.filter(o.ordered_at >= _ts(pd.Timestamp(start).normalize()))
+    """Each customer's purchase occasions: days with paid orders, net of the refunds that refer to them.
 
-
-def order_summary(orders: ibis.Table, as_of: str | datetime | pd.Timestamp) -> ibis.Table:
-    """Per-user order facts at ``as_of``: counts, purchase days, GMV net of refunds, first / last order, recency.
+    Orders and refunds through the day ``end`` are used (refunds after ``end`` are not yet known). A refund
+    refers to the customer's latest purchase day whose first paid order is at or before the refund; the day's net
+    amount is its paid amount minus those refunds. A day with refunds is an occasion while more than half a cent
+    remains; a day without refunds always is (a free order is still a purchase: CDNOW has some).
 
     Parameters
     ----------
-    orders : ibis.Table
+    orders : DataFrame or ibis.Table
         The contract ``orders`` table.
-    as_of : str or datetime
-        Snapshot time; later orders are ignored.
+    end : str or datetime
+        Last day observed (inclusive).
+    start : str or datetime, optional
+        Keep only occasions on or after this day (refunds are still matched over the whole history).
 
     Returns
     -------
     ibis.Table
-        One row per user with ``orders`` (paid orders), ``purchase_days`` (distinct days with a paid order),
-        ``gmv`` (paid amount), ``refunds`` (refunded amount), ``net_gmv``, ``first_order_at``,
-        ``last_order_at`` and ``recency_days`` (days from the last paid order to ``as_of``).
+        ``user_id``, ``day`` (date), ``d`` (day number since 1970-01-01), ``first_paid_at`` (first paid order of
+        the day), ``paid`` (gross paid amount), ``orders`` (paid orders), ``refunded`` (refunds referring to the
+        day) and ``amount`` (net), occasions only.
+
+    Examples
+    --------
+    >>> o = pd.DataFrame({"user_id": ["u", "u", "u", "u"], "amount": [100.0, 100.0, 50.0, 20.0],
+    ...                   "status": ["paid", "refunded", "paid", "refunded"],
+    ...                   "ordered_at": pd.to_datetime(["2025-01-01 10:00", "2025-01-01 10:12",
+    ...                                                 "2025-01-05 09:00", "2025-01-09 09:00"])})
+    >>> days = purchase_days(o, "2025-01-31").execute()  # the 1 Jan order was refunded in full
+    >>> days.assign(day=days["day"].astype(str))[["day", "paid", "refunded", "amount"]].to_dict("records")
+    [{'day': '2025-01-05', 'paid': 50.0, 'refunded': 20.0, 'amount': 30.0}]
+    """
+    o = as_table(orders)
+    o = o.filter(o.ordered_at < _ts(pd.Timestamp(end).normalize() + pd.Timedelta(days=1)))
+    paid, refunds = _split(o)
+    days = paid.group_by([paid.user_id, paid.ordered_at.date().name("day")]).aggregate(
+        first_paid_at=paid.ordered_at.min(), paid=paid.amount.sum().round(2), orders=paid.count()
+    )
+    if refunds is None:
+        out = days.mutate(refunded=ibis.literal(0.0), amount=days.paid)
+    else:
+        ev_days = days.select(
+            "user_id", ts=days.first_paid_at, kind=ibis.literal(0), day=days.day, amount=ibis.literal(0.0)
+        )
+        ev_ref = refunds.select(
+            "user_id", ts=refunds.ordered_at, kind=ibis.literal(1), day=ibis.null("date"), amount=refunds.amount
+        )
+        ev = ev_days.union(ev_ref)
+        w = ibis.cumulative_window(group_by="user_id", order_by=["ts", "kind"])
+        ev = ev.mutate(ref_day=ev.day.max().over(w))
+        r = ev.filter((ev.kind == 1) & ev.ref_day.notnull())
+        per_day = r.group_by(["user_id", r.ref_day.name("day")]).aggregate(refunded=r.amount.sum().round(2))
+        j = days.left_join(per_day, ["user_id", "day"]).drop("user_id_right", "day_right")
+        refunded = j.refunded.fill_null(0.0)
+        out = j.mutate(refunded=refunded, amount=(j.paid - refunded).round(2))
+    out = out.filter((out.refunded <= 0) | (out.amount > 0.005))
+    out = out.mutate(d=_day_number(out.first_paid_at))
+    if start is not None:
+        out = out.filter(out.day >= ibis.date(pd.Timestamp(start).date()))
+    return out.select("user_id", "day", "d", "first_paid_at", "paid", "orders", "refunded", "amount")
+
+
+def window_sales(
+    orders: pd.DataFrame | ibis.Table, start: str | datetime | pd.Timestamp, end: str | datetime | pd.Timestamp
+) -> ibis.Table:
+    """Per customer over the days ``start..end``: gross sales, refunds processed, net sales and occasions.
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``gross`` (paid orders placed in the window), ``refunds`` (refunds processed in the
+        window), ``net`` (gross − refunds), ``paid_orders``, ``purchase_days`` (occasions in the window) and
+        ``orders`` (paid orders on those occasions) — customers with any order, refund or occasion in the window.
+    """
+    o = as_table(orders)
+    lo, hi = _ts(pd.Timestamp(start).normalize()), _ts(pd.Timestamp(end).normalize() + pd.Timedelta(days=1))
+    o = o.filter((o.ordered_at >= lo) & (o.ordered_at < hi))
+    is_paid = (o.status == "paid") if "status" in o.columns else ibis.literal(True)
+    money = o.group_by("user_id").aggregate(
+        gross=ibis.ifelse(is_paid, o.amount, 0.0).sum().round(2),
+        refunds=ibis.ifelse(is_paid, 0.0, o.amount).sum().round(2),
+        paid_orders=is_paid.cast("int64").sum(),
+    )
+    occ = purchase_days(orders, end, start)
+    occ = occ.group_by("user_id").aggregate(purchase_days=occ.count(), orders=occ.orders.sum())
+    j = money.outer_join(occ, "user_id")
+    return j.select(
+        user_id=ibis.coalesce(j.user_id, j.user_id_right),
+        gross=j.gross.fill_null(0.0),
+        refunds=j.refunds.fill_null(0.0),
+        net=(j.gross.fill_null(0.0) - j.refunds.fill_null(0.0)).round(2),
+        paid_orders=j.paid_orders.fill_null(0),
+        purchase_days=j.purchase_days.fill_null(0),
+        orders=j.orders.fill_null(0),
+    )
+
+
+def order_summary(orders: pd.DataFrame | ibis.Table, as_of: str | datetime | pd.Timestamp) -> ibis.Table:
+    """Per-user order facts at ``as_of``: purchase occasions, gross, refunds and net sales, first / last purchase.
+
+    Parameters
+    ----------
+    orders : DataFrame or ibis.Table
+        The contract ``orders`` table.
+    as_of : str or datetime
+        Snapshot time; later orders and refunds are ignored.
+
+    Returns
+    -------
+    ibis.Table
+        One row per user with an order or refund: ``orders`` (paid orders on purchase occasions),
+        ``purchase_days`` (occasions), ``gmv`` (gross paid amount), ``refunds``, ``net_gmv`` (gmv − refunds),
+        ``first_order_at``, ``last_order_at`` (first paid order of the first / last occasion) and
+        ``recency_days`` (days from the last occasion to ``as_of``; null without one).
     """
     ts = _ts(as_of)
-    o = orders.filter(orders.ordered_at <= ts)
-    paid = o.status == "paid"
-    amount_paid = ibis.ifelse(paid, o.amount, 0.0)
-    amount_refund = ibis.ifelse(paid, 0.0, o.amount)
-    g = o.group_by("user_id").aggregate(
-        orders=paid.cast("int64").sum(),
-        purchase_days=ibis.ifelse(paid, o.ordered_at.date(), ibis.null("date")).nunique(),
-        gmv=amount_paid.sum().round(2),
-        refunds=amount_refund.sum().round(2),
-        first_order_at=ibis.ifelse(paid, o.ordered_at, ibis.null("timestamp")).min(),
-        last_order_at=ibis.ifelse(paid, o.ordered_at, ibis.null("timestamp")).max(),
+    o = as_table(orders)
+    o = o.filter(o.ordered_at < ts)
+    is_paid = (o.status == "paid") if "status" in o.columns else ibis.literal(True)
+    money = o.group_by("user_id").aggregate(
+        gmv=ibis.ifelse(is_paid, o.amount, 0.0).sum().round(2),
+        refunds=ibis.ifelse(is_paid, 0.0, o.amount).sum().round(2),
     )
+    occ = purchase_days(o, _last_day(as_of))
+    occ = occ.group_by("user_id").aggregate(
+        orders=occ.orders.sum(),
+        purchase_days=occ.count(),
+        first_order_at=occ.first_paid_at.min(),
+        last_order_at=occ.first_paid_at.max(),
+    )
+    g = money.left_join(occ, "user_id").drop("user_id_right")
     return g.mutate(
+        orders=g.orders.fill_null(0),
+        purchase_days=g.purchase_days.fill_null(0),
         net_gmv=(g.gmv - g.refunds).round(2),
         recency_days=(ts.epoch_seconds() - g.last_order_at.epoch_seconds()) / 86400.0,
     )
@@ -108,94 +264,98 @@ def touch_paths(touches: ibis.Table, until: str | datetime | pd.Timestamp | None
     return g.mutate(path=g.ev.sort().map(lambda s: s.k)).drop("ev")
 
 
-def _paid_after_add(orders: ibis.Table, contacts: ibis.Table, as_of) -> ibis.Table:
-    o = orders.filter((orders.status == "paid") & (orders.ordered_at <= _ts(as_of)))
+def _occasions_after_add(orders: ibis.Table, contacts: ibis.Table, as_of) -> ibis.Table:
+    o = purchase_days(orders, _last_day(as_of))
     c = contacts.select("user_id", "added_at", "channel")
     j = o.join(c, "user_id")
-    return j.filter(j.ordered_at >= j.added_at)
+    return j.filter(j.first_paid_at >= j.added_at)
 
 
 def first_orders_after_add(
-    orders: ibis.Table, contacts: ibis.Table, as_of: str | datetime | pd.Timestamp
+    orders: pd.DataFrame | ibis.Table, contacts: pd.DataFrame | ibis.Table, as_of: str | datetime | pd.Timestamp
 ) -> ibis.Table:
-    """Each contact's first paid order placed after it was added (the conversion of the acquisition funnel).
+    """Each contact's first purchase occasion after it was added (the conversion of the acquisition funnel).
 
-    Orders placed before the contact was added (existing customers) do not count as conversions.
+    Orders placed before the contact was added (existing customers) do not count as conversions, nor does an
+    order that was refunded in full (it is no purchase occasion).
 
     Returns
     -------
     ibis.Table
         ``user_id``, ``first_order_at``, ``days_to_first_order`` (from ``added_at``).
     """
-    j = _paid_after_add(orders, contacts, as_of)
-    g = j.group_by("user_id").aggregate(first_order_at=j.ordered_at.min(), added_at=j.added_at.min())
+    j = _occasions_after_add(as_table(orders), as_table(contacts), as_of)
+    g = j.group_by("user_id").aggregate(first_order_at=j.first_paid_at.min(), added_at=j.added_at.min())
     days = (g.first_order_at.epoch_seconds() - g.added_at.epoch_seconds()) / 86400.0
     return g.mutate(days_to_first_order=days).drop("added_at")
 
 
 def cohort_revenue(
-    orders: ibis.Table, contacts: ibis.Table, as_of: str | datetime | pd.Timestamp, period_days: int = 30
+    orders: pd.DataFrame | ibis.Table,
+    contacts: pd.DataFrame | ibis.Table,
+    as_of: str | datetime | pd.Timestamp,
+    period_days: int = 30,
 ) -> ibis.Table:
-    """Paid GMV and buyers per acquisition cohort (add month), channel and period since each contact's add.
+    """Net sales and buyers per acquisition cohort (add month), channel and period since each contact's add.
 
-    Period ``k`` covers days ``[k * period_days, (k + 1) * period_days)`` after the contact was added; orders
-    before the add are excluded.
+    Period ``k`` covers days ``[k * period_days, (k + 1) * period_days)`` after the contact was added; purchases
+    before the add are excluded. Sales are purchase occasions at their net amounts (refunds netted).
 
     Returns
     -------
     ibis.Table
-        ``cohort`` (month of add), ``channel``, ``period``, ``gmv``, ``buyers``, ``orders``.
+        ``cohort`` (month of add), ``channel``, ``period``, ``gmv`` (net), ``buyers``, ``orders``.
     """
-    j = _paid_after_add(orders, contacts, as_of)
-    period = ((j.ordered_at.epoch_seconds() - j.added_at.epoch_seconds()) / (86400.0 * period_days)).floor()
+    j = _occasions_after_add(as_table(orders), as_table(contacts), as_of)
+    period = ((j.first_paid_at.epoch_seconds() - j.added_at.epoch_seconds()) / (86400.0 * period_days)).floor()
     j = j.mutate(cohort=j.added_at.truncate("M"), period=period.cast("int64"))
     return j.group_by(["cohort", "channel", "period"]).aggregate(
-        gmv=j.amount.sum().round(2), buyers=j.user_id.nunique(), orders=j.count()
+        gmv=j.amount.sum().round(2), buyers=j.user_id.nunique(), orders=j.orders.sum()
     )
 
 
 def purchase_summary(
-    orders: ibis.Table, end: str | datetime | pd.Timestamp, calibration_end: str | datetime | pd.Timestamp | None = None
+    orders: pd.DataFrame | ibis.Table,
+    end: str | datetime | pd.Timestamp,
+    calibration_end: str | datetime | pd.Timestamp | None = None,
 ) -> ibis.Table:
     """Per-customer purchase history in whole days, the input of BG/NBD and Gamma-Gamma.
 
-    Purchases are counted per day (several orders on one day are one purchase occasion, their amounts added).
-    Refunded orders are ignored when a ``status`` column exists.
+    Purchases are purchase occasions (one per day, refunds netted; a fully refunded day is not a purchase) at
+    their net amounts.
 
     Parameters
     ----------
-    orders : ibis.Table
+    orders : DataFrame or ibis.Table
         ``user_id``, ``ordered_at``, ``amount`` (and optionally ``status``).
     end : str or datetime
         Last day observed (inclusive).
     calibration_end : str or datetime, optional
-        Last day of the calibration period; then the history columns describe the calibration period and
-        ``*_holdout`` columns the days after it, for customers whose first purchase is in calibration.
+        Last day of the calibration period; then the history columns describe the calibration period as it was
+        known at its end (later refunds do not reach back) and ``*_holdout`` columns the days after it, for
+        customers whose first purchase is in calibration.
 
     Returns
     -------
     ibis.Table
         ``user_id``, ``frequency`` (purchase days − 1), ``recency_days`` (first to last purchase day),
-        ``T_days`` (first purchase day to the end of calibration), ``monetary_value`` (mean amount of the repeat
-        purchase days, 0 without repeats), ``first_purchase``; with ``calibration_end`` also
+        ``T_days`` (first purchase day to the end of calibration), ``monetary_value`` (mean net amount of the
+        repeat purchase days, 0 without repeats), ``first_purchase_day``; with ``calibration_end`` also
         ``frequency_holdout``, ``monetary_value_holdout`` and ``duration_holdout_days``.
     """
     end_day = pd.Timestamp(end).normalize()
     cal_day = pd.Timestamp(calibration_end).normalize() if calibration_end is not None else end_day
-    o = _paid_through(orders, end_day)
     # money is rounded to the cent after every sum: parallel engines add in any order, and the last bits would
     # otherwise differ from run to run
-    days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate(amount=o.amount.sum().round(2))
-    epoch = days.day.cast("timestamp").epoch_seconds() / 86400.0
-    days = days.mutate(d=epoch.round().cast("int64"))
-    cal = days.filter(days.d <= int(cal_day.timestamp() // 86400))
+    cal_d = int(cal_day.timestamp() // 86400)
+    # the calibration history is what was known at its end: a refund processed later does not reach back into it
+    cal = purchase_days(orders, cal_day).select("user_id", "d", "amount")
     per = cal.group_by("user_id").aggregate(
         first_d=cal.d.min(), last_d=cal.d.max(), n=cal.count(), total=cal.amount.sum().round(2)
     )
     first_amount = cal.join(per.select("user_id", "first_d"), "user_id")
     first_amount = first_amount.filter(first_amount.d == first_amount.first_d).select("user_id", first_amt=_.amount)
     s = per.join(first_amount, "user_id")
-    cal_d = int(cal_day.timestamp() // 86400)
     freq = (s.n - 1).cast("int64")
     out = s.select(
         "user_id",
@@ -207,6 +367,7 @@ def purchase_summary(
     )
     if calibration_end is None:
         return out
+    days = purchase_days(orders, end_day).select("user_id", "d", "amount")
     hold = days.filter(days.d > cal_d)
     h = hold.group_by("user_id").aggregate(frequency_holdout=hold.count(), amount_holdout=hold.amount.sum().round(2))
     out = out.left_join(h, "user_id").drop("user_id_right")
@@ -234,24 +395,27 @@ def touch_counts(
     return t.group_by("user_id").aggregate(touches=t.count(), **aggs)
 
 
-def purchase_days_ranked(orders: ibis.Table, end: str | datetime | pd.Timestamp, max_rank: int = 2) -> ibis.Table:
-    """Each customer's first ``max_rank`` purchase days (paid orders, one per day), numbered 1, 2, ….
+def purchase_days_ranked(
+    orders: pd.DataFrame | ibis.Table, end: str | datetime | pd.Timestamp, max_rank: int = 2
+) -> ibis.Table:
+    """Each customer's first ``max_rank`` purchase occasions, numbered 1, 2, ….
 
     Returns
     -------
     ibis.Table
         ``user_id``, ``day`` (date), ``n`` (1 = first purchase day).
     """
-    o = _paid_through(orders, end)
-    days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate()
+    days = purchase_days(orders, end).select("user_id", "day")
     d = days.mutate(n=ibis.row_number().over(ibis.window(group_by="user_id", order_by="day")) + 1)
     return d.filter(d.n <= max_rank)
 
 
 def purchase_day_counts(
-    orders: ibis.Table, end: str | datetime | pd.Timestamp, first_through: str | datetime | pd.Timestamp
+    orders: pd.DataFrame | ibis.Table,
+    end: str | datetime | pd.Timestamp,
+    first_through: str | datetime | pd.Timestamp,
 ) -> ibis.Table:
-    """Per day: first purchases and repeat purchase days of the customers who first bought by ``first_through``.
+    """Per day: first purchases and repeat purchase occasions of the customers who first bought by ``first_through``.
 
     The input of the BG/NBD tracking plot (cumulative repeat purchases, actual vs model), as one row per day
     instead of one per purchase.
@@ -262,8 +426,7 @@ def purchase_day_counts(
         ``day`` (date), ``first`` (customers whose first purchase day it is), ``repeats`` (repeat purchase days
         of those customers that day); purchases through ``end``.
     """
-    o = _paid_through(orders, end)
-    days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate()
+    days = purchase_days(orders, end).select("user_id", "day")
     first = days.group_by("user_id").aggregate(first_day=days.day.min())
     first = first.filter(first.first_day <= ibis.date(pd.Timestamp(first_through).date()))
     j = days.join(first, "user_id")
@@ -277,58 +440,62 @@ def purchase_day_counts(
     )
 
 
-def interpurchase_gaps(orders: ibis.Table, end: str | datetime | pd.Timestamp) -> ibis.Table:
-    """Histogram of days between consecutive purchase days (paid orders), over all customers.
+def interpurchase_gaps(orders: pd.DataFrame | ibis.Table, end: str | datetime | pd.Timestamp) -> ibis.Table:
+    """Histogram of days between consecutive purchase occasions, over all customers.
 
     Returns
     -------
     ibis.Table
         ``gap_days`` (whole days) and ``gaps`` (count).
     """
-    o = _paid_through(orders, end)
-    days = o.group_by([o.user_id, o.ordered_at.truncate("D").name("day")]).aggregate()
-    w = ibis.window(group_by="user_id", order_by="day")
-    d = days.mutate(prev=days.day.lag().over(w))
+    days = purchase_days(orders, end).select("user_id", "d")
+    w = ibis.window(group_by="user_id", order_by="d")
+    d = days.mutate(prev=days.d.lag().over(w))
     d = d.filter(d.prev.notnull())
-    gap = ((d.day.epoch_seconds() - d.prev.epoch_seconds()) / 86400.0).round().cast("int64")
-    return d.group_by(gap.name("gap_days")).aggregate(gaps=d.count())
+    return d.group_by((d.d - d.prev).cast("int64").name("gap_days")).aggregate(gaps=d.count())
 
 
-def campaign_window_outcomes(orders: ibis.Table, assignments: ibis.Table, campaigns: ibis.Table) -> ibis.Table:
-    """Per randomised contact: its arm and what it bought during its campaign's window (start..end inclusive).
+def campaign_window_outcomes(
+    orders: pd.DataFrame | ibis.Table, assignments: pd.DataFrame | ibis.Table, campaigns: pd.DataFrame | ibis.Table
+) -> ibis.Table:
+    """Per randomised contact: its arm and its purchase occasions during its campaign's window (start..end).
 
     Returns
     -------
     ibis.Table
-        ``campaign_id``, ``user_id``, ``arm``, ``converted`` (a paid order in the window), ``value`` (paid GMV in
-        the window), ``orders``.
+        ``campaign_id``, ``user_id``, ``arm``, ``converted`` (a purchase occasion in the window), ``value`` (net
+        sales of those occasions), ``orders`` (paid orders on them).
     """
-    c = campaigns.select("campaign_id", "start", "end")
-    a = assignments.join(c, "campaign_id")
-    o = orders.filter(orders.status == "paid").select("user_id", "ordered_at", "amount")
+    camps = as_table(campaigns)
+    c = camps.select("campaign_id", "start", "end")
+    a = as_table(assignments).join(c, "campaign_id")
+    last = camps.aggregate(last=camps.end.max()).to_pyarrow()  # small: one row
+    end = pd.Timestamp(last.column(0)[0].as_py()) if last.num_rows and last.column(0)[0].is_valid else None
+    occ = purchase_days(orders, end if end is not None else pd.Timestamp.max.normalize())
+    o = occ.select("user_id", "day", "orders", "amount")
     j = a.left_join(o, "user_id")
-    inside = (j.ordered_at >= j.start) & (j.ordered_at < j.end + ibis.interval(days=1))
-    amt = ibis.ifelse(inside, j.amount, 0.0)
+    inside = (j.day >= j.start.cast("date")) & (j.day <= j.end.cast("date"))
+    inside = inside.fill_null(False)
     g = j.group_by(["campaign_id", "user_id", "arm"]).aggregate(
-        orders=inside.fill_null(False).cast("int64").sum(), value=amt.fill_null(0.0).sum().round(2)
+        orders=ibis.ifelse(inside, j.orders, 0).fill_null(0).sum(),
+        value=ibis.ifelse(inside, j.amount, 0.0).fill_null(0.0).sum().round(2),
     )
     return g.mutate(converted=g.orders > 0)
 
 
 def window_orders(
-    orders: ibis.Table, start: str | datetime | pd.Timestamp, end: str | datetime | pd.Timestamp
+    orders: pd.DataFrame | ibis.Table, start: str | datetime | pd.Timestamp, end: str | datetime | pd.Timestamp
 ) -> ibis.Table:
-    """Paid orders in ``start..end`` (days, inclusive), one row per buyer: orders, purchase days and GMV.
+    """Buyers of the days ``start..end``: customers with a purchase occasion in the window, with their figures.
 
     Returns
     -------
     ibis.Table
-        ``user_id``, ``orders``, ``purchase_days``, ``gmv``.
+        ``user_id``, ``orders`` (paid orders on occasions), ``purchase_days`` (occasions), ``gmv`` (their net
+        amounts).
     """
-    o = _paid_through(orders, end, start)
-    return o.group_by("user_id").aggregate(
-        orders=o.count(), purchase_days=o.ordered_at.date().nunique(), gmv=o.amount.sum().round(2)
-    )
+    o = purchase_days(orders, end, start)
+    return o.group_by("user_id").aggregate(orders=o.orders.sum(), purchase_days=o.count(), gmv=o.amount.sum().round(2))
 
 
 def user_features(

@@ -36,16 +36,18 @@ def build_frame(
     X : DataFrame
         Features indexed by ``user_id``.
     y : Series
-        1 if the customer bought on a day in ``(cutoff, cutoff + horizon_days]``.
+        1 if the customer made a purchase occasion on a day in ``(cutoff, cutoff + horizon_days]``.
     summary : DataFrame
         The calibration summary (days), for BG/NBD on the same customers.
     """
     cutoff = pd.Timestamp(cutoff).normalize()
     end = cutoff + pd.Timedelta(days=horizon_days)
-    summ = summarize(eng.table("orders"), end, unit="D", calibration_end=cutoff)
+    summ = summarize(eng.table("orders"), cutoff, unit="D")  # only what was known at the cutoff
     until = cutoff + pd.Timedelta(days=1)
-    osum = eng.to_pandas(features.order_summary(eng.table("orders"), until - pd.Timedelta(seconds=1)))
+    osum = eng.to_pandas(features.order_summary(eng.table("orders"), until))
     osum = osum.set_index("user_id")[["orders", "gmv", "refunds"]]
+    later = features.purchase_days(eng.table("orders"), end, start=until)
+    bought = set(eng.to_pandas(later.select("user_id").distinct())["user_id"])
     X = summ[["frequency", "recency", "T", "monetary_value"]].copy()
     X["days_since_last_purchase"] = X["T"] - X["recency"]
     X = X.join(osum)
@@ -59,7 +61,7 @@ def build_frame(
     X["tenure_days"] = (until - c["added_at"]).dt.days
     X["is_friend"] = (c["removed_at"].isna() | (c["removed_at"] >= until)).astype(int)
     X["channel"] = c["channel"].astype("category")
-    y = (summ["frequency_holdout"] > 0).astype(int).rename("bought")
+    y = pd.Series(summ.index.isin(bought).astype(int), index=summ.index, name="bought")
     return X, y, summ[["frequency", "recency", "T", "monetary_value"]]
 
 

@@ -24,7 +24,7 @@ from scipy import optimize
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from helpers.base import FittedModel, numerical_hessian, standard_errors_from_information
-from helpers.features import purchase_summary
+from helpers.features import as_table, purchase_summary
 
 __all__ = [
     "UNITS",
@@ -84,8 +84,7 @@ def summarize(
     """
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {list(UNITS)}, not {unit!r}")
-    table = ibis.memtable(orders) if isinstance(orders, pd.DataFrame) else orders
-    s = purchase_summary(table, end, calibration_end).to_pandas().set_index("user_id").sort_index()
+    s = purchase_summary(as_table(orders), end, calibration_end).to_pandas().set_index("user_id").sort_index()
     k = UNITS[unit]
     out = pd.DataFrame(
         {

@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from helpers.definitions import removals_measured
+
 __all__ = ["FACTORS", "KPI_NAMES", "decompose", "kpi_table", "period_kpis", "plot_waterfall"]
 
 #: Factors of the revenue identity, in order, with their Chinese names.
@@ -44,7 +46,9 @@ KPI_NAMES = {
     "aov": "AOV 客单价",
     "frequency": "orders per buyer 人均订单",
     "repurchase_rate": "repurchase rate 复购率",
-    "gmv": "GMV 成交额",
+    "gross_gmv": "gross GMV 成交额（含退款）",
+    "refunds": "refunds 退款",
+    "gmv": "net GMV 净成交额",
 }
 
 
@@ -63,7 +67,7 @@ def kpi_table(kpis: dict[str, dict], currency: str = "¥"):
     pandas.io.formats.style.Styler
         The formatted table (``.data`` holds the numbers).
     """
-    table = pd.DataFrame(kpis)
+    table = pd.DataFrame(kpis).drop(index="removals_measured", errors="ignore").astype(float)
     prev, cur = table.columns[:2]
     table["change 变化"] = table[cur] - table[prev]
     table["change % 变化率"] = table["change 变化"] / table[prev].where(table[prev] != 0)
@@ -72,28 +76,30 @@ def kpi_table(kpis: dict[str, dict], currency: str = "¥"):
     for key, label in KPI_NAMES.items():
         if key in ("deletion_rate", "conversion", "repurchase_rate"):
             f = "{:.1%}"
-        elif key in ("aov", "gmv"):
+        elif key in ("aov", "gmv", "gross_gmv", "refunds"):
             f = currency + "{:,.0f}"
         elif key == "frequency":
             f = "{:,.2f}"
         else:
             f = "{:,.0f}"
-        styled = styled.format(f, subset=pd.IndexSlice[[label], [prev, cur, "change 变化"]], na_rep="")
+        styled = styled.format(
+            f, subset=pd.IndexSlice[[label], [prev, cur, "change 变化"]], na_rep="not measured 未测量"
+        )
     return styled.format("{:+.1%}", subset=["change % 变化率"], na_rep="")
 
 
 def period_kpis(
-    contacts: pd.DataFrame, buyers: pd.DataFrame, start: str | pd.Timestamp, end: str | pd.Timestamp
+    contacts: pd.DataFrame, sales: pd.DataFrame, start: str | pd.Timestamp, end: str | pd.Timestamp
 ) -> dict:
-    """KPIs of one period (days ``start..end`` inclusive).
+    """KPIs of one period (days ``start..end`` inclusive), on the workbook's sales definitions.
 
     Parameters
     ----------
     contacts : DataFrame
         Contract ``contacts``.
-    buyers : DataFrame
-        Per buyer in the period (:func:`helpers.features.window_orders`): ``user_id``, ``orders``,
-        ``purchase_days``, ``gmv``.
+    sales : DataFrame
+        Per customer in the period (:func:`helpers.features.window_sales`): ``user_id``, ``gross``, ``refunds``,
+        ``net``, ``purchase_days`` (occasions) and ``orders`` (paid orders on them).
     start, end : str or Timestamp
         The period.
 
@@ -102,33 +108,45 @@ def period_kpis(
     dict
         ``contacts_end`` (friends at the end), ``traffic`` (friends at any time in the period), ``adds``,
         ``removals``, ``net_adds``, ``deletion_rate`` (removals ÷ (friends at start + adds)), ``buyers``
-        (contacts among them), ``conversion``, ``orders``, ``aov``, ``frequency`` (orders per buyer),
-        ``repurchase_rate`` (buyers with ≥ 2 purchase days ÷ buyers), ``gmv``.
+        (traffic contacts with a purchase occasion in the period), ``conversion`` (buyers ÷ traffic),
+        ``orders`` (paid orders on those occasions), ``aov`` (net GMV ÷ orders), ``frequency`` (orders ÷ buyers),
+        ``repurchase_rate`` (buyers with occasions on ≥ 2 days ÷ buyers, in the period), ``gross_gmv`` (paid orders
+        placed in the period), ``refunds`` (processed in the period), ``gmv`` (net = gross − refunds), and
+        ``removals_measured``. Without removal times in the export, removals, net adds and the deletion rate are
+        NaN (not measured) and friend counts include everyone ever added (an upper bound).
     """
     lo, hi = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
     c = contacts
+    measured = removals_measured(c)
     alive_at = lambda t: (c["added_at"] < t) & (c["removed_at"].isna() | (c["removed_at"] >= t))  # noqa: E731
     during = (c["added_at"] < hi) & (c["removed_at"].isna() | (c["removed_at"] >= lo))
     adds = int(((c["added_at"] >= lo) & (c["added_at"] < hi)).sum())
     removals = int((c["removed_at"].notna() & (c["removed_at"] >= lo) & (c["removed_at"] < hi)).sum())
     start_n = int(alive_at(lo).sum())
-    b = buyers[buyers["user_id"].isin(c.loc[during, "user_id"])]
+    s = sales[sales["user_id"].isin(c.loc[during, "user_id"])]
+    b = s[s["purchase_days"] > 0]
     traffic = int(during.sum())
-    n_buyers, orders, gmv = len(b), int(b["orders"].sum()), float(b["gmv"].sum())
+    n_buyers, orders = len(b), int(b["orders"].sum())
+    gross, refunds = float(s["gross"].sum()), float(s["refunds"].sum())
+    net = round(gross - refunds, 2)
+    nan = float("nan")
     return {
         "contacts_end": int(alive_at(hi).sum()),
         "traffic": traffic,
         "adds": adds,
-        "removals": removals,
-        "net_adds": adds - removals,
-        "deletion_rate": removals / (start_n + adds) if start_n + adds else np.nan,
+        "removals": removals if measured else nan,
+        "net_adds": adds - removals if measured else nan,
+        "deletion_rate": (removals / (start_n + adds) if start_n + adds else nan) if measured else nan,
         "buyers": n_buyers,
-        "conversion": n_buyers / traffic if traffic else np.nan,
+        "conversion": n_buyers / traffic if traffic else nan,
         "orders": orders,
-        "aov": gmv / orders if orders else np.nan,
-        "frequency": orders / n_buyers if n_buyers else np.nan,
-        "repurchase_rate": float((b["purchase_days"] >= 2).mean()) if n_buyers else np.nan,
-        "gmv": gmv,
+        "aov": net / orders if orders else nan,
+        "frequency": orders / n_buyers if n_buyers else nan,
+        "repurchase_rate": float((b["purchase_days"] >= 2).mean()) if n_buyers else nan,
+        "gross_gmv": gross,
+        "refunds": refunds,
+        "gmv": net,
+        "removals_measured": measured,
     }
 
 

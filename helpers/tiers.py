@@ -210,6 +210,10 @@ class Tiers:
         Cluster centres in the scaled space (standard deviations from the established-buyer mean).
     note_ : str
         Plain-language note on anything the data did not support ("" when all went as asked).
+    k_note_ : str
+        When k was chosen at the edge of ``k_range``: the silhouette of the next k outside it, and why k stands
+        ("" otherwise). When the k outside scores clearly higher (by more than 0.01) the range is widened to it,
+        step by step, and ``note_`` says so (with a :class:`TierWarning`).
     """
 
     def __init__(
@@ -310,6 +314,7 @@ class Tiers:
         cluster = pd.Series(-1, index=features.index, dtype=int)
         self.scores_ = pd.DataFrame(columns=["inertia", "silhouette"], dtype=float)
         self.k_, self.silhouette_ = 0, float("nan")
+        self.k_note_ = ""
         self.centroids_ = pd.DataFrame(columns=self.columns_, dtype=float)
         if len(est) == 0:
             notes.append("no established buyers to cluster: every user is set by a lifecycle rule")
@@ -353,22 +358,53 @@ class Tiers:
                 if len(x) > _SELECT_K_ROWS:
                     pick = np.random.default_rng(self.random_state).choice(len(x), _SELECT_K_ROWS, replace=False)
                     xs = x[np.sort(pick)]
-                rows, fitted = [], {}
+                rows, fitted = {}, {}
+
+                def score(k: int) -> None:
+                    fitted[k] = KMeans(k, n_init=self.n_init, random_state=self.random_state).fit(xs)
+                    rows[k] = {
+                        "inertia": float(fitted[k].inertia_) * len(x) / len(xs),
+                        "silhouette": self._silhouette(xs, fitted[k].labels_),
+                    }
+
                 for k in candidates:
-                    m = KMeans(k, n_init=self.n_init, random_state=self.random_state).fit(xs)
-                    fitted[k] = m
-                    rows.append(
-                        {
-                            "k": k,
-                            "inertia": float(m.inertia_) * len(x) / len(xs),
-                            "silhouette": self._silhouette(xs, m.labels_),
-                        }
-                    )
-                self.scores_ = pd.DataFrame(rows).set_index("k")
-                if len(candidates) == 1 or self.scores_["silhouette"].isna().all():
-                    best = candidates[0] if len(candidates) == 1 else max(candidates)
-                else:
+                    score(k)
+                while True:
+                    self.scores_ = pd.DataFrame.from_dict(rows, orient="index").rename_axis("k").sort_index()
+                    if len(rows) == 1 or self.scores_["silhouette"].isna().all():
+                        best = candidates[0] if len(rows) == 1 else max(rows)
+                        break
                     best = int(self.scores_["silhouette"].idxmax())
+                    tried = sorted(rows)
+                    if self.k is not None or best not in (tried[0], tried[-1]):
+                        break
+                    # k at the edge of the range: the next k outside it is tried; a clearly better one widens the
+                    # range (the assumption "the best k is inside k_range" failed, so the fit changes, not just a note)
+                    outside = best + 1 if best == tried[-1] else best - 1
+                    if outside < 2 or outside > k_max:
+                        self.k_note_ = f"k = {best} is at the edge of the k tried; k = {outside} cannot be tried"
+                        break
+                    score(outside)
+                    s_best, s_out = rows[best]["silhouette"], rows[outside]["silhouette"]
+                    side = "largest" if outside > best else "smallest"
+                    if s_out > s_best + 0.01:
+                        notes.append(
+                            f"k = {best} was the {side} k tried, and k = {outside}, outside the range, scores clearly "
+                            f"higher ({s_out:.3f} vs {s_best:.3f}): the range was widened to include it"
+                        )
+                        continue
+                    verdict = (
+                        f"clearly lower: {best} stands"
+                        if s_out < s_best - 0.01
+                        else "about the same (within 0.01): the silhouette cannot choose, the range decides"
+                    )
+                    self.k_note_ = (
+                        f"k = {best} is the {side} k in the range (silhouette {s_best:.3f}); k = {outside}, outside "
+                        f"it, scores {s_out:.3f} — {verdict}"
+                    )
+                    rows.pop(outside)  # shown in the note, not in the table of the range
+                    fitted.pop(outside)
+                    break
                 if xs is x:
                     self.model_ = fitted[best]
                 else:  # the chosen k on every buyer, started from the sample's centres

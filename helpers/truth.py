@@ -11,13 +11,37 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["TruthChecks", "planted_tiers", "read_truth"]
+__all__ = ["TRUTH_FILES", "TruthChecks", "copy_truth", "planted_tiers", "read_truth"]
+
+#: The files of a simulated data folder that hold its planted truth.
+TRUTH_FILES = ("truth.json", "truth_users.parquet")
 
 
 def read_truth(data_dir: str | Path) -> dict | None:
     """Return the planted truth of a simulated data folder, or ``None`` for real data."""
     p = Path(data_dir) / "truth.json"
     return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+
+
+def copy_truth(data_dir: str | Path, output_dir: str | Path) -> Path | None:
+    """Copy a simulated folder's truth files to ``output_dir/truth`` (so later notebooks need only the output).
+
+    Returns
+    -------
+    Path or None
+        The ``truth`` folder, or ``None`` for real data (no ``truth.json``).
+    """
+    import shutil
+
+    src = Path(data_dir)
+    if not (src / "truth.json").exists():
+        return None
+    dst = Path(output_dir) / "truth"
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in TRUTH_FILES:
+        if (src / name).exists():
+            shutil.copyfile(src / name, dst / name)
+    return dst
 
 
 def planted_tiers(data_dir: str | Path, tenure_days: pd.Series, new_days: float | None = None) -> pd.Series | None:
@@ -118,3 +142,10 @@ class TruthChecks:
         """One line: how many checks passed."""
         t = self.table()
         return f"{int(t['ok'].sum())} of {len(t)} checks against the planted truth pass"
+
+    def report(self) -> None:
+        """Print the summary line and, when any check fails, the failing quantities."""
+        print(self.summary())
+        failed = self.table().query("not ok")
+        if len(failed):
+            print("failing:", ", ".join(failed["quantity"]))

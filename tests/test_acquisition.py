@@ -260,3 +260,30 @@ def test_cohort_retention_leaves_unobserved_cells_blank():
     jan = pd.Timestamp("2025-01-01")
     assert still.loc[jan, 0] == 0.5 and buying.loc[jan, 1] == 0.5 and buying.loc[jan, 0] == 0
     assert np.isnan(still.loc[jan, 2]) and np.isnan(still.loc[pd.Timestamp("2025-03-01"), 0])
+
+
+def test_deletion_is_not_measured_without_any_removal_time():
+    """No removed_at anywhere: deletion, net adds and retention are NaN with a reason, not 0 % / flat 100 %."""
+    c = pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(40)],
+            "added_at": pd.date_range("2025-01-01", periods=40, freq="D"),
+            "removed_at": pd.NaT,
+            "channel": ["a", "b"] * 20,
+        }
+    )
+    d = acq.deletion_rates(c, "2025-06-01", days=(7, 30))
+    assert d["deletion_rate"].isna().all() and set(d.attrs["not_measured"]) == {"deletion_rate", "ci_low", "ci_high"}
+    assert acq.friend_survival(c, "2025-06-01") == {}
+    adds = acq.adds_over_time(c, freq="M")
+    assert (
+        adds["adds"].sum() == 40
+        and adds["net_adds"].isna().all()
+        and "removed_at" in adds.attrs["not_measured"]["net_adds"]
+    )
+    cohort_rev = pd.DataFrame(columns=["cohort", "channel", "period", "gmv", "buyers", "orders"])
+    still, _ = acq.cohort_retention(c, cohort_rev, as_of="2025-06-01")
+    assert still.isna().all().all()
+    # one removal anywhere and the same data are measured
+    d2 = acq.deletion_rates(c.assign(removed_at=[pd.Timestamp("2025-03-01")] + [pd.NaT] * 39), "2025-06-01")
+    assert d2["deletion_rate"].notna().all()

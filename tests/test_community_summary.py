@@ -102,15 +102,26 @@ def test_period_kpis_identity_and_waterfall():
             "removed_at": pd.to_datetime([None, "2025-02-15", None, None]),
         }
     )
-    buyers = pd.DataFrame(
-        {"user_id": ["a", "c", "x"], "orders": [3, 1, 5], "purchase_days": [2, 1, 1], "gmv": [300.0, 50.0, 999.0]}
+    sales = pd.DataFrame(
+        {
+            "user_id": ["a", "c", "x", "d"],
+            "gross": [320.0, 50.0, 999.0, 80.0],
+            "refunds": [20.0, 0.0, 0.0, 80.0],  # d's only order was refunded in full: no buyer, but net counts it
+            "net": [300.0, 50.0, 999.0, 0.0],
+            "purchase_days": [2, 1, 1, 0],
+            "orders": [3, 1, 5, 0],
+        }
     )
-    k = sm.period_kpis(contacts, buyers, "2025-02-01", "2025-02-28")
+    k = sm.period_kpis(contacts, sales, "2025-02-01", "2025-02-28")
     assert (k["traffic"], k["adds"], k["removals"], k["contacts_end"]) == (4, 2, 1, 3)
     assert k["deletion_rate"] == pytest.approx(1 / 4)
     assert k["buyers"] == 2 and k["gmv"] == 350.0  # x is not a contact
+    assert (k["gross_gmv"], k["refunds"]) == (450.0, 100.0)
     assert k["traffic"] * k["conversion"] * k["aov"] * k["frequency"] == pytest.approx(k["gmv"])
     assert k["repurchase_rate"] == 0.5
+    unmeasured = sm.period_kpis(contacts.assign(removed_at=pd.NaT), sales, "2025-02-01", "2025-02-28")
+    assert all(np.isnan(unmeasured[m]) for m in ("removals", "net_adds", "deletion_rate"))
+    assert not unmeasured["removals_measured"] and unmeasured["adds"] == 2
     import matplotlib
 
     matplotlib.use("Agg")

@@ -32,18 +32,38 @@ def duck(clean_sample):
     return reductions(connect(clean_sample, "duckdb"))
 
 
+def pandas_occasions(orders: pd.DataFrame) -> pd.DataFrame:
+    """The sales definition written independently in pandas: purchase days net of the refunds that refer to them."""
+    paid = orders[orders["status"] == "paid"].assign(day=lambda d: d["ordered_at"].dt.normalize())
+    days = paid.groupby(["user_id", "day"], as_index=False).agg(
+        first_paid_at=("ordered_at", "min"), paid=("amount", "sum"), orders=("order_id", "size")
+    )
+    ref = orders[orders["status"] == "refunded"].sort_values("ordered_at")
+    matched = pd.merge_asof(
+        ref, days.sort_values("first_paid_at"), left_on="ordered_at", right_on="first_paid_at", by="user_id"
+    )
+    per_day = matched.dropna(subset=["day"]).groupby(["user_id", "day"])["amount"].sum().rename("refunded")
+    days = days.join(per_day, on=["user_id", "day"]).fillna({"refunded": 0.0})
+    days["net"] = days["paid"] - days["refunded"]
+    return days[(days["refunded"] <= 0) | (days["net"] > 0.005)]
+
+
 def test_duckdb_reductions_match_pandas(duck, sample_ds):
     rfm, paths = duck
     o = sample_ds.table("orders")
-    paid = o[o["status"] == "paid"]
-    exp = paid.groupby("user_id").agg(orders=("order_id", "size"), gmv=("amount", "sum"), last=("ordered_at", "max"))
+    occ = pandas_occasions(o)
+    exp = occ.groupby("user_id").agg(orders=("orders", "sum"), days=("day", "size"), last=("first_paid_at", "max"))
     got = rfm.set_index("user_id").loc[exp.index.astype(object)]
     assert (got["orders"].to_numpy() == exp["orders"].to_numpy()).all()
-    assert abs(got["gmv"].to_numpy() - exp["gmv"].round(2).to_numpy()).max() < 0.006
+    assert (got["purchase_days"].to_numpy() == exp["days"].to_numpy()).all()
     assert (got["last_order_at"].to_numpy() == exp["last"].to_numpy()).all()
+    gross = o[o["status"] == "paid"].groupby("user_id")["amount"].sum()
+    assert abs(rfm.set_index("user_id").loc[gross.index.astype(object), "gmv"] - gross.round(2)).max() < 0.006
     refunds = o[o["status"] == "refunded"].groupby("user_id")["amount"].sum()
     got_ref = rfm.set_index("user_id").loc[refunds.index.astype(object), "refunds"].to_numpy()
     assert abs(got_ref - refunds.round(2).to_numpy()).max() < 0.006
+    fully_refunded = len(o[o["status"] == "paid"].groupby(["user_id", o["ordered_at"].dt.normalize()])) - len(occ)
+    assert fully_refunded > 0  # the sample holds cancelled orders, and they are no purchase occasions
     t = sample_ds.table("touches").sort_values(["user_id", "touched_at", "touch_type"])
     exp_paths = t.groupby("user_id")["touch_type"].agg(tuple)
     assert paths["user_id"].tolist() == exp_paths.index.tolist()

@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from helpers import plotting  # noqa: E402
 
@@ -34,11 +35,29 @@ def test_missing_glyph_would_be_detected(tmp_path):
     assert any("missing from" in str(w.message) for w in caught)
 
 
-def test_plot_helpers_take_ax_and_return_it(sample_ds):
+def test_quality_plots_take_axes_and_return_them(sample_ds):
     from helpers import quality
 
-    fig, axes = plt.subplots(1, 2)
-    assert plotting.plot_accounting(sample_ds.accounting, ax=axes[0]) is axes[0]
-    assert plotting.plot_daily_counts(quality.daily_counts(sample_ds), ax=axes[1]) is axes[1]
+    daily = quality.daily_counts(sample_ds)
+    fig, axes = plt.subplots(1 + len(daily.columns), 1)
+    assert quality.plot_accounting(sample_ds.accounting, ax=axes[0]) is axes[0]
+    drawn = quality.plot_daily_counts(daily, axes=axes[1:])
+    assert list(drawn) == list(axes[1:])
     assert axes[0].get_title() and axes[0].get_xlabel() and axes[1].get_ylabel()
     plt.close(fig)
+
+
+def test_weekly_volume_keeps_weeks_with_a_closed_day_and_shows_empty_weeks():
+    """A shop closed on Saturdays still has every week; a week without orders is drawn at 0, not dropped."""
+    from helpers import quality
+    from helpers.data import Dataset
+
+    days = pd.date_range("2025-01-06", "2025-03-30", freq="D")  # Monday .. Sunday, 12 whole weeks
+    open_days = days[(days.dayofweek != 5) & ~((days >= "2025-02-03") & (days < "2025-02-10"))]
+    orders = pd.DataFrame({"ordered_at": open_days + pd.Timedelta(hours=10)})
+    daily = quality.daily_counts(Dataset({"orders": orders}, pd.DataFrame(), pd.DataFrame()))
+    assert len(daily) == len(days) and daily["orders"].sum() == len(open_days)
+    axes = quality.plot_daily_counts(daily)
+    x, y = axes[0].lines[0].get_data()
+    assert len(y) == 12 and sorted(y)[:2] == [0, 6]  # the empty week at 0, the others 6 open days
+    plt.close(axes[0].figure)

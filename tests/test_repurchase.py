@@ -136,27 +136,65 @@ def test_clv_is_the_same_in_days_and_weeks_and_never_negative():
     assert clvs["W"].sum() == pytest.approx(clvs["D"].sum(), rel=0.03)
 
 
-def test_summarize_counts_days_ignores_refunds_and_converts_units():
+def test_summarize_counts_purchase_occasions_net_of_refunds_and_converts_units():
+    """Same-day orders are one occasion; a partial refund nets the day; a full refund removes it."""
     o = pd.DataFrame(
         {
-            "user_id": ["a", "a", "a", "a", "b"],
+            "user_id": ["a", "a", "a", "a", "b", "c", "c", "c"],
             "ordered_at": pd.to_datetime(
-                ["2025-01-01 09:00", "2025-01-01 20:00", "2025-01-15 00:00", "2025-01-20 00:00", "2025-01-10 00:00"]
+                [
+                    "2025-01-01 09:00",
+                    "2025-01-01 20:00",
+                    "2025-01-15 00:00",
+                    "2025-01-20 00:00",
+                    "2025-01-10 00:00",
+                    "2025-01-02 10:00",
+                    "2025-01-05 10:00",
+                    "2025-01-05 10:12",
+                ]
             ),
-            "amount": [10.0, 5.0, 30.0, 99.0, 7.0],
-            "status": ["paid", "paid", "paid", "refunded", "paid"],
+            "amount": [10.0, 5.0, 40.0, 10.0, 7.0, 20.0, 999.0, 999.0],
+            "status": ["paid", "paid", "paid", "refunded", "paid", "paid", "paid", "refunded"],
         }
     )
     s = summarize(o, "2025-01-29", unit="D")
     assert s.loc["a"].to_dict() == {"frequency": 1, "recency": 14.0, "T": 28.0, "monetary_value": 30.0}
     assert s.loc["b", "frequency"] == 0 and s.loc["b", "monetary_value"] == 0
+    # c's 999 order was cancelled 12 minutes later: no purchase occasion, no monetary value
+    assert s.loc["c"].to_dict() == {"frequency": 0, "recency": 0.0, "T": 27.0, "monetary_value": 0.0}
     w = summarize(o, "2025-01-29", unit="W")
     assert w.loc["a", "T"] == pytest.approx(4.0) and w.attrs["unit"] == "W"
     h = summarize(o, "2025-01-29", unit="D", calibration_end="2025-01-12")
     assert h.loc["a", "frequency"] == 0 and h.loc["a", "frequency_holdout"] == 1
     assert h.loc["a", "monetary_value_holdout"] == 30.0 and h.loc["a", "duration_holdout"] == 17.0
+    # the calibration history is what was known at its end: a refund after it does not reach back
+    late = pd.concat(
+        [
+            o,
+            pd.DataFrame(
+                {"user_id": ["b"], "ordered_at": [pd.Timestamp("2025-01-14")], "amount": [7.0], "status": ["refunded"]}
+            ),
+        ]
+    )
+    assert "b" in summarize(late, "2025-01-29", unit="D", calibration_end="2025-01-12").index
+    assert "b" not in summarize(late, "2025-01-29", unit="D").index
+
+
+def test_summarize_accepts_any_pandas_datetime():
+    """ns with sub-microsecond parts (float-day arithmetic), other resolutions, tz-aware: all give the same summary."""
+    base = pd.DataFrame({"user_id": ["a", "a", "b"], "amount": [10.0, 20.0, 5.0]})
+    t = pd.Series(pd.to_datetime(["2025-01-01 10:00", "2025-01-08 10:00", "2025-01-03 10:00"]))
+    ref = summarize(base.assign(ordered_at=t), "2025-01-31")
+    variants = [
+        t + pd.to_timedelta(np.array([0.1, 0.7, 1 / 3]) * 1e-6, unit="D"),  # sub-microsecond nanoseconds
+        t.astype("datetime64[s]"),
+        t.astype("datetime64[ms]"),
+        t.dt.tz_localize("Asia/Shanghai"),
+    ]
+    for v in variants:
+        pd.testing.assert_frame_equal(summarize(base.assign(ordered_at=v), "2025-01-31"), ref)
     with pytest.raises(ValueError, match="unit must be"):
-        summarize(o, "2025-01-29", unit="M")
+        summarize(base.assign(ordered_at=t), "2025-01-29", unit="M")
 
 
 def test_degenerate_inputs_give_clear_messages():

@@ -37,6 +37,20 @@ def test_blobs_are_recovered_and_k_is_found(k):
     assert t.profiles_["users"].sum() == len(X)
 
 
+def test_k_at_the_edge_of_the_range_widens_the_range_when_outside_is_clearly_better():
+    """The best k at the edge of k_range is checked against the next k outside it; a clearly better one is taken."""
+    X, _ = blobs(5, seed=5)
+    with pytest.warns(tiers.TierWarning, match="k = 4 was the largest k tried, and k = 5, outside the range"):
+        t = tiers.fit_tiers(X, k_range=range(2, 5), log=False)
+    assert t.k_ == 5 and 5 in t.scores_.index  # widened to 5; 6 was tried next and is clearly lower
+    assert "k = 6, outside it" in t.k_note_ and "clearly lower: 5 stands" in t.k_note_ and 6 not in t.scores_.index
+    inside = tiers.fit_tiers(X, k_range=range(3, 8), log=False)
+    assert inside.k_ == 5 and inside.k_note_ == ""
+    low = tiers.fit_tiers(X, k_range=range(5, 8), log=False)
+    assert low.k_ == 5 and "k = 4, outside it" in low.k_note_ and "clearly lower: 5 stands" in low.k_note_
+    assert list(low.scores_.index) == [5, 6, 7]
+
+
 def test_fixed_k_and_same_seed_same_tiers():
     X, _ = blobs(4, seed=1)
     a = tiers.fit_tiers(X, k=4, log=False, random_state=3)

@@ -1,0 +1,82 @@
+"""Definitions pinned once: which inputs a metric needs, and "not measured" as a value rather than a zero.
+
+The sales definitions (gross, refunds, net, purchase occasions) live with the engine reductions in
+:mod:`helpers.features`; windows and denominators are named in each function that computes a rate. This module
+holds what every notebook needs to say *honestly* that a figure cannot be computed from the data in hand:
+
+- a metric whose input is absent (no ``removed_at`` anywhere, no touches, no spend, no messages …) is
+  ``NaN`` in tables and exports, rendered as *not measured* (未测量) with the reason — never ``0``;
+- :func:`removals_measured` and :func:`input_missing` say whether, and why not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["NOT_MEASURED", "input_missing", "not_measured", "removals_measured"]
+
+#: How "not measured" reads on a page, per report language.
+NOT_MEASURED = {"zh": "未测量", "en": "not measured"}
+
+#: Why a metric is not measured, by missing input, per report language.
+_REASONS = {
+    "removals": {
+        "zh": "导出中没有删除时间（removed_at 全为空），删除率、净增和好友留存无法计算",
+        "en": "the export has no removal times (removed_at is empty for every contact), so deletion, net adds and "
+        "friend retention cannot be computed",
+    },
+    "touches": {"zh": "没有触达表（touches）", "en": "there is no touches table"},
+    "spend": {"zh": "没有投放花费（spend 表或活动成本）", "en": "there is no spend table and no campaign cost"},
+    "messages": {"zh": "没有群消息表（messages）", "en": "there is no messages table"},
+    "assignments": {"zh": "没有随机留出组（assignments 表）", "en": "no campaign kept a randomised holdout"},
+    "leads": {"zh": "没有线索表（leads）", "en": "there is no leads table"},
+}
+
+
+def removals_measured(contacts: pd.DataFrame) -> bool:
+    """Whether the export records removals (deletions / blocks) at all.
+
+    A ``removed_at`` column that is absent or empty for every contact means the export does not carry
+    deletions — not that nobody deleted us. Deletion rates, net adds, friend retention and current-friend
+    counts are then *not measured*.
+
+    Examples
+    --------
+    >>> removals_measured(pd.DataFrame({"removed_at": [pd.NaT, pd.NaT]}))
+    False
+    >>> removals_measured(pd.DataFrame({"removed_at": [pd.NaT, pd.Timestamp("2025-01-02")]}))
+    True
+    """
+    return "removed_at" in contacts.columns and bool(contacts["removed_at"].notna().any())
+
+
+def input_missing(what: str, lang: str = "zh") -> str:
+    """Return the reason a metric is not measured when input ``what`` is absent, in the report language.
+
+    Examples
+    --------
+    >>> input_missing("touches", "en")
+    'there is no touches table'
+    """
+    return _REASONS[what][lang]
+
+
+def not_measured(reason: str, lang: str = "zh") -> str:
+    """Render "not measured" with its reason.
+
+    Examples
+    --------
+    >>> not_measured("there is no touches table", "en")
+    'not measured (there is no touches table)'
+    """
+    return f"{NOT_MEASURED[lang]}（{reason}）" if lang == "zh" else f"{NOT_MEASURED[lang]} ({reason})"
+
+
+def mark_not_measured(frame: pd.DataFrame, columns: list[str], reason: str) -> pd.DataFrame:
+    """Set ``columns`` to NaN and record why in ``frame.attrs["not_measured"]`` (display code reads it)."""
+    out = frame.copy()
+    for c in columns:
+        out[c] = np.nan
+    out.attrs["not_measured"] = {**frame.attrs.get("not_measured", {}), **dict.fromkeys(columns, reason)}
+    return out

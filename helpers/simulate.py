@@ -116,7 +116,7 @@ PLANTED: dict = {
         "effect": 0.15,
         "cost_per_treated": 5.0,
     },
-    "refund_share": 0.03,
+    "refunds": {"cancelled_order_share": 0.03, "partial_refund_share": 0.02},
     "community": {
         "join_rate": 0.45,
         "members_per_group": 250,
@@ -488,16 +488,27 @@ def _chunk_events(
     when = np.concatenate([t1[bought], rt])
     camp = np.concatenate([first_camp[bought], np.full(rw.size, "", dtype=object)]).astype(object)
     status = np.full(who.size, "paid", dtype=object)
-    # refunded orders are extra rows, so the paid orders keep the planted BG/NBD process
-    buyers = np.flatnonzero(bought)
-    rf = buyers[rng.random(buyers.size) < PLANTED["refund_share"]]
-    rf_t = t1[rf] + rng.random(rf.size) * (HORIZON - t1[rf])
-    who = np.concatenate([who, rf])
-    when = np.concatenate([when, rf_t])
-    camp = np.concatenate([camp, np.full(rf.size, "", dtype=object)])
-    status = np.concatenate([status, np.full(rf.size, "refunded", dtype=object)])
     p_shape = np.array([(seg_cfg[s]["gamma_gamma"] or {"p": 1.0})["p"] for s in seg])
     amount = np.round(rng.gamma(p_shape[who], 1.0 / nu[who]), 2) if who.size else np.array([])
+    # Refunds keep the planted purchase process intact under the workbook's sales definition:
+    # - cancellations: an extra paid order refunded in full 5–120 minutes later (no purchase occasion);
+    # - partial refunds: 10–50 % of one real order, refunded 1–6 hours later the same day (the occasion stays).
+    rf_cfg = PLANTED["refunds"]
+    buyers = np.flatnonzero(bought)
+    cx = buyers[(rng.random(buyers.size) < rf_cfg["cancelled_order_share"]) & (t1[buyers] < HORIZON - 0.1)]
+    cx_t = t1[cx] + rng.random(cx.size) * (HORIZON - 0.1 - t1[cx])
+    cx_amt = np.round(rng.gamma(p_shape[cx], 1.0 / nu[cx]), 2)
+    cx_back = cx_t + rng.uniform(5, 120, cx.size) / 1440.0
+    pr = np.flatnonzero(rng.random(who.size) < rf_cfg["partial_refund_share"])
+    pr_t = np.maximum(when[pr], np.minimum(when[pr] + rng.uniform(1, 6, pr.size) / 24.0, np.floor(when[pr]) + 0.9999))
+    pr_t = np.minimum(pr_t, HORIZON - 1e-6)
+    pr_amt = np.round(amount[pr] * rng.uniform(0.1, 0.5, pr.size), 2)
+    who = np.concatenate([who, cx, cx, who[pr]])
+    when = np.concatenate([when, cx_t, cx_back, pr_t])
+    amount = np.concatenate([amount, cx_amt, cx_amt, pr_amt])
+    camp = np.concatenate([camp, np.full(2 * cx.size + pr.size, "", dtype=object)])
+    extra = ["paid"] * cx.size + ["refunded"] * (cx.size + pr.size)
+    status = np.concatenate([status, np.array(extra, dtype=object)])
     orders = pd.DataFrame({"i": who, "t": when, "amount": amount, "status": status, "camp": camp})
 
     # group messages

@@ -69,14 +69,28 @@ SCENARIOS = {
     ),
     "single_day": (
         single_day,
-        {"01_acquisition": "no leads table", "02_user_tiers": "too few to split into tiers"},
+        {
+            "01_acquisition": "no leads table",
+            "02_user_tiers": "no established buyers to cluster",
+            "03_repurchase": "no holdout validation: calibration_end — auto: none",
+        },
+    ),
+    "no_removals": (
+        lambda t: {**t, "contacts": t["contacts"].drop(columns=["removed_at"])},
+        {"01_acquisition": "deletion rates: 未测量", "06_summary": "未测量"},
     ),
 }
 
 
 def text_of(path: Path) -> str:
+    """Printed text and displayed tables (plain and HTML) of a notebook's outputs."""
     nb = nbformat.read(path, as_version=4)
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    parts = []
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            data = o.get("data", {})
+            parts += [o.get("text", ""), data.get("text/plain", ""), data.get("text/html", "")]
+    return "".join(parts)
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
@@ -86,8 +100,7 @@ def test_degenerate_data_runs_every_notebook(name, simulated, tmp_path):
     folder.mkdir()
     for table, df in build(simulated).items():
         df.to_parquet(folder / f"{table}.parquet", index=False)
-    params = {**load_params(REPO / "params" / "default.yaml")["parameters"], "data_dir": str(folder)}
-    out = run_report(params, run_name=name, reports_dir=tmp_path / "reports", quiet=True, html=False)
+    out = run_report({"data_dir": str(folder)}, run_name=name, reports_dir=tmp_path / "reports", quiet=True, html=False)
     notebooks = sorted(out.glob("[0-9][0-9]_*.ipynb"))
     assert len(notebooks) == len(list((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")))
     for nb in notebooks:
@@ -101,3 +114,36 @@ def test_degenerate_data_runs_every_notebook(name, simulated, tmp_path):
         assert not errors, nb.name
     for nb, sentence in says.items():
         assert sentence in text_of(out / f"{nb}.ipynb"), (nb, sentence)
+
+
+#: Every documented parameter value must run: one report on the sample with non-default values throughout.
+VARIANTS = {
+    "unit": "W",
+    "conversion": "all",
+    "window_start": "2025-11-01",
+    "window_end": "2025-11-30",
+    "currency": "£",
+    "freq": "M",
+    "roi_model": "shapley",
+    "markov_order": 2,
+    "period_days": 7,
+    "previous_as_of": "none",
+    "k": 4,
+    "lookback_days": 7,
+    "top_n": 50,
+    "channel_groups": "store_qr:线下; parcel_card:线下",
+}
+
+
+def test_non_default_parameter_values_run_every_notebook(tmp_path):
+    params = {**load_params(REPO / "params" / "default.yaml")["parameters"], **VARIANTS}
+    out = run_report(params, run_name="variants", reports_dir=tmp_path, quiet=True, html=False)
+    for nb in sorted(out.glob("[0-9][0-9]_*.ipynb")):
+        errors = [
+            o for c in nbformat.read(nb, as_version=4).cells for o in c.get("outputs", []) if o.output_type == "error"
+        ]
+        assert not errors, nb.name
+    assert "unit is not days" in text_of(out / "03_repurchase.ipynb")
+    assert "conversion is not 'first'" in text_of(out / "04_attribution.ipynb")
+    assert "£" in text_of(out / "06_summary.ipynb") and "线下" in text_of(out / "01_acquisition.ipynb")
+    assert "previous_as_of — none: skipped" in text_of(out / "02_user_tiers.ipynb")

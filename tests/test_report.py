@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import nbformat
 import pandas as pd
-import papermill as pm
 import pytest
 
+from helpers.params import ParamError
 from helpers.run import NOTEBOOK_DIR, ReportError, load_params, run_report
 
 from .conftest import REPO, SAMPLE
@@ -48,12 +49,18 @@ def notebook_text(path: Path) -> str:
 
 
 def test_every_truth_check_in_every_notebook_passes(report):
-    found = 0
-    for nb in sorted(report.glob("[0-9][0-9]_*.ipynb")):
-        for passed, total in re.findall(r"(\d+) of (\d+) checks against the planted truth pass", notebook_text(nb)):
-            assert passed == total, f"{nb.name}: only {passed} of {total} truth checks pass"
-            found += 1
-    assert found >= 1
+    """Each notebook that compares with the planted truth reports every one of its checks passing."""
+    with_checks = [
+        nb.name
+        for nb in sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+        if "TruthChecks()" in "".join(c.source for c in nbformat.read(nb, as_version=4).cells)
+    ]
+    assert len(with_checks) >= 5
+    for name in with_checks:
+        found = re.findall(r"(\d+) of (\d+) checks against the planted truth pass", notebook_text(report / name))
+        assert len(found) == 1, f"{name}: no truth-check summary"
+        passed, total = found[0]
+        assert passed == total and int(total) > 0, f"{name}: only {passed} of {total} truth checks pass"
 
 
 def test_acquisition_notebook_checks(report):
@@ -142,7 +149,7 @@ def test_minimal_data_runs_every_notebook(tmp_path):
     )
     text = notebook_text(out / "01_acquisition.ipynb")
     assert "no leads table" in text and "fewer than two scripts" in text
-    assert "no spend table and no campaign costs" in text
+    assert "CAC and payback: 未测量" in text
     assert "no truth.json in data_dir" in text
     text04 = notebook_text(out / "04_attribution.ipynb")
     assert "no converting paths with touches" in text04 and "no assignments table" in text04
@@ -154,6 +161,8 @@ def test_minimal_data_runs_every_notebook(tmp_path):
 def test_report_records_parameters_fingerprint_and_versions(report):
     rec = json.loads((report / "run.json").read_text())
     assert rec["parameters"]["as_of"] == "2026-01-01"
+    assert rec["dates"]["calibration_end"] == {"value": "2025-09-30", "how": "given"}
+    assert rec["dates"]["data_span"][0].startswith("2025-01-01") and rec["dates"]["warnings"] == []
     assert re.fullmatch(r"[0-9a-f]{64}", rec["data_fingerprint"])
     assert {"pandas", "ibis-framework", "duckdb", "papermill"} <= set(rec["versions"])
     assert "pii_salt" not in rec["parameters"]
@@ -212,7 +221,8 @@ def test_failed_run_names_notebook_and_keeps_last_good_report(report, tmp_path):
     msg = str(err.value)
     assert "00_data_prep.ipynb failed at cell" in msg and "DataContractError" in msg and "'contacts' not found" in msg
     assert (report / "run.json").read_text() == before
-    assert (report.parent / ".failed-sample" / "00_data_prep.ipynb").exists()
+    kept = list(report.parent.glob(".failed-sample-*/00_data_prep.ipynb"))
+    assert len(kept) == 1 and str(kept[0]) in msg  # its own folder, named in the message
     assert not list(report.parent.glob(".tmp-*"))
 
 
@@ -234,20 +244,29 @@ def test_rerun_gives_the_same_numbers(report, tmp_path):
         assert checked[0] == checked[1], nb.name
 
 
-@pytest.mark.parametrize("nb", sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem)
-def test_one_scalar_parameters_cell_per_notebook(nb):
-    book = nbformat.read(nb, as_version=4)
-    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1
-    params = pm.inspect_notebook(str(nb))
-    assignments = re.findall(r"^(\w+)\s*(?::\s*\w+)?\s*=", tagged[0].source, re.M)
-    assert sorted(assignments) == sorted(params), "papermill could not parse every parameter line"
-    assert "output_dir" in params
-    for p in params.values():
-        assert p["inferred_type_name"] in ("str", "int", "float", "bool"), p  # annotated, so --help-notebook shows it
-        assert p["help"], f"{nb.name}: parameter {p['name']} has no comment"
-
-
 def test_unknown_notebook_is_refused(tmp_path):
-    with pytest.raises(ReportError, match="unknown notebook"):
-        run_report({}, run_name="x", reports_dir=tmp_path, notebooks=["99_nope"], quiet=True)
+    with pytest.raises(ParamError, match="unknown notebook"):
+        run_report({"data_dir": str(SAMPLE)}, run_name="x", reports_dir=tmp_path, notebooks=["99_nope"], quiet=True)
+
+
+def test_leftovers_of_killed_runs_are_cleaned_and_failed_runs_are_not_deleted_by_others(tmp_path):
+    """A killed run's temp folder (its pid is gone) goes at the next start; other runs' kept failures stay."""
+    from helpers.run import _clean_leftovers
+
+    dead = tmp_path / ".tmp-weekly-999999999"
+    (dead / ".scratch").mkdir(parents=True)
+    (dead / ".scratch" / "spool.parquet").write_bytes(b"x" * 100)
+    mine = tmp_path / f".tmp-weekly-{os.getpid()}"
+    mine.mkdir()
+    failed = tmp_path / ".failed-weekly-20260101T000000-123"
+    failed.mkdir()
+    assert _clean_leftovers(tmp_path) == [dead.name]
+    assert not dead.exists() and mine.exists() and failed.exists()
+
+
+def test_failure_message_masks_phone_numbers_and_wechat_ids():
+    from helpers.run import _redact
+
+    msg = _redact("OutOfBoundsDatetime: Out of bounds nanosecond timestamp: 13912345678, +86 139 1234 5678, wxid_abc1")
+    assert "13912345678" not in msg and "1234 5678" not in msg and "wxid_abc1" not in msg
+    assert _redact("failed at cell 4 (row 12, 2025-01-05)") == "failed at cell 4 (row 12, 2025-01-05)"

@@ -1,0 +1,162 @@
+"""Real public data through the whole report, as a new user would run it (only data_dir, as_of and run_name set).
+
+UCI Online Retail, mapped by ``examples/online_retail_to_contract.py``, checks invariants that hold on any real
+export; CDNOW through the contract and notebook 03 must give Fader, Hardie & Lee's published BG/NBD estimates.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from helpers.run import run_report
+
+from .conftest import REPO, SHARED, needs_shared
+
+pytestmark = pytest.mark.notebooks
+RETAIL = SHARED / "online_retail" / "online_retail.parquet"
+CDNOW = SHARED / "cdnow" / "CDNOW_sample.txt"
+
+
+def outputs_text(path: Path) -> str:
+    """Every text a reader sees in a notebook's outputs (printed text, plain and HTML tables), not its code."""
+    nb = nbformat.read(path, as_version=4)
+    parts = []
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            parts.append(o.get("text", ""))
+            data = o.get("data", {})
+            parts.append(data.get("text/plain", ""))
+            parts.append(re.sub(r"<[^>]+>", " ", data.get("text/html", "")))
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def retail(tmp_path_factory) -> dict:
+    spec = importlib.util.spec_from_file_location(
+        "online_retail_to_contract", REPO / "examples" / "online_retail_to_contract.py"
+    )
+    mapper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mapper)
+    data = tmp_path_factory.mktemp("online_retail")
+    assert mapper.main([str(RETAIL), str(data)]) == 0
+    report = run_report(
+        {"data_dir": str(data), "as_of": "2011-12-10"},
+        run_name="online_retail",
+        reports_dir=tmp_path_factory.mktemp("reports"),
+        quiet=True,
+    )
+    return {"data": data, "report": report, "orders": pd.read_csv(data / "orders.csv", dtype={"user_id": str})}
+
+
+@needs_shared(RETAIL)
+def test_online_retail_mapping_matches_the_published_counts(retail):
+    contacts = pd.read_csv(retail["data"] / "contacts.csv", dtype={"user_id": str})
+    orders = retail["orders"]
+    assert len(contacts) == 4372 and orders["user_id"].nunique() == 4372
+    assert len(orders) == 22190 and (orders["status"] == "refunded").sum() == 3654  # invoices with a customer
+
+
+@needs_shared(RETAIL)
+def test_no_date_outside_the_data_span_appears_in_any_output(retail):
+    report = retail["report"]
+    first, as_of = pd.Timestamp("2010-12-01"), pd.Timestamp("2011-12-10")
+    texts = {nb.name: outputs_text(nb) for nb in report.glob("[0-9][0-9]_*.ipynb")}
+    for sub in ("exports", "artifacts", "quality"):
+        for f in (report / sub).glob("*"):
+            if f.suffix in (".csv", ".json"):
+                texts[f"{sub}/{f.name}"] = f.read_text(encoding="utf-8-sig")
+    seen = 0
+    for name, text in texts.items():
+        for d in re.findall(r"\b(?:19|20)\d\d-\d\d-\d\d\b", text):
+            seen += 1
+            assert first <= pd.Timestamp(d) <= as_of, f"{name} shows {d}, outside the data (2010-12-01 .. 2011-12-10)"
+    assert seen > 20
+
+
+@needs_shared(RETAIL)
+def test_the_holdout_holds_real_purchases_and_bgnbd_flags_what_it_cannot_identify(retail):
+    text = outputs_text(retail["report"] / "03_repurchase.ipynb")
+    assert "calibration_end 2011-09-09 (auto" in text
+    actual = int(float(re.search(r"actual_total\s+([0-9.]+)", text).group(1)))
+    assert actual > 1000
+    assert "not identified by the data" in text and "not identified" in text  # NaN standard errors, not 0.0000
+    assert "0.0000" not in re.search(r"estimate.*?customers, log-likelihood", text, re.S).group(0)
+
+
+@needs_shared(RETAIL)
+def test_summary_net_gmv_equals_a_hand_computation(retail):
+    o = retail["orders"].assign(ordered_at=lambda d: pd.to_datetime(d["ordered_at"]))
+
+    def net(lo: str, hi: str) -> float:
+        w = o[(o["ordered_at"] >= lo) & (o["ordered_at"] < hi)]
+        return w.loc[w["status"] == "paid", "amount"].sum() - w.loc[w["status"] == "refunded", "amount"].sum()
+
+    before, after = net("2011-10-15", "2011-11-12"), net("2011-11-12", "2011-12-10")
+    text = outputs_text(retail["report"] / "06_summary.ipynb")
+    m = re.search(r"net GMV ¥([0-9,]+) → ¥([0-9,]+)", text)
+    assert (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))) == (round(before), round(after))
+    assert after / before - 1 == pytest.approx(0.0609, abs=5e-4)  # +6.1 % net, where gross says +20.2 %
+    assert "refunds 退款" in text and "gross GMV" in text
+
+
+@needs_shared(RETAIL)
+def test_a_customer_whose_purchases_were_all_refunded_is_not_on_the_contact_list(retail):
+    o = retail["orders"]
+    paid = o[o["status"] == "paid"].groupby("user_id")["amount"].sum()
+    refunded = o[o["status"] == "refunded"].groupby("user_id")["amount"].sum()
+    all_refunded = set(paid.index[(refunded.reindex(paid.index).fillna(0) >= paid - 0.005) & (paid > 0)])
+    assert "12346" in all_refunded  # £77,183.60 bought and cancelled the same morning
+    listed = set(pd.read_csv(retail["report"] / "exports" / "contact_list.csv", dtype={"user_id": str})["user_id"])
+    assert len(listed) == 200 and not listed & all_refunded
+    assert "16446" not in listed  # the £168,469.60 order cancelled 12 minutes later
+
+
+@needs_shared(RETAIL)
+def test_deletion_is_not_measured_rather_than_zero(retail):
+    for nb in ("01_acquisition", "06_summary"):
+        text = outputs_text(retail["report"] / f"{nb}.ipynb")
+        assert "未测量" in text or "not measured" in text, nb
+    text01 = outputs_text(retail["report"] / "01_acquisition.ipynb")
+    assert "deletion rates: 未测量" in text01 and "0.0%" not in text01
+
+
+@pytest.fixture(scope="module")
+def cdnow_report(tmp_path_factory) -> Path:
+    rows = [line.split() for line in CDNOW.read_text().splitlines() if line.strip()]
+    tx = pd.DataFrame(
+        {
+            "user_id": [r[1] for r in rows],
+            "ordered_at": pd.to_datetime([r[2] for r in rows], format="%Y%m%d") + pd.Timedelta(hours=12),
+            "amount": [float(r[4]) for r in rows],
+        }
+    )
+    data = tmp_path_factory.mktemp("cdnow")
+    tx.assign(order_id=[f"T{i}" for i in range(len(tx))]).to_csv(data / "orders.csv", index=False)
+    first = tx.groupby("user_id")["ordered_at"].min()
+    pd.DataFrame({"user_id": first.index, "added_at": first.to_numpy(), "channel": "cdnow"}).to_csv(
+        data / "contacts.csv", index=False
+    )
+    return run_report(
+        {"data_dir": str(data), "as_of": "1998-07-01", "calibration_end": "1997-09-30", "unit": "W"},
+        run_name="cdnow",
+        reports_dir=tmp_path_factory.mktemp("reports"),
+        notebooks=["00_data_prep", "03_repurchase"],
+        quiet=True,
+        html=False,
+    )
+
+
+@needs_shared(CDNOW)
+def test_cdnow_through_the_contract_and_notebook_03_gives_the_published_bgnbd(cdnow_report):
+    text = outputs_text(cdnow_report / "03_repurchase.ipynb")
+    table = re.search(r"estimate\s+std\. error(.*?)2,357 customers", text, re.S).group(1)
+    est = {k: float(v) for k, v in re.findall(r"\b(r|alpha|a|b)\s+([0-9.]+)", table)}
+    assert {k: round(v, 3) for k, v in est.items()} == {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    assert "log-likelihood -9,582.4, time unit W" in text
+    assert re.search(r"actual_total\s+1882", text)  # the published holdout: 1,882 repeat transactions

@@ -6,18 +6,22 @@ for people and a test checks that the page names every table and column defined 
 Column kinds
 ------------
 ``id``
-    Text identifier, kept as a string (leading zeros survive, ``1.23E+17`` is rejected).
+    Text identifier, kept as a string (leading zeros survive, ``1.23E+17`` is rejected). Ids that are personal
+    data (phone numbers in any spelling, WeChat ids, e-mails, names in person columns, every staff id) are replaced
+    by keyed pseudonyms (:mod:`helpers.privacy`).
 ``timestamp``
     Local time (Asia/Shanghai by default), naive ``datetime64``. Accepts ISO strings, ``2024/1/5 13:00``,
-    ``2024年1月5日``, Excel serial numbers, Unix seconds or milliseconds, tz-aware strings (converted).
+    ``2024年1月5日``, Excel serial numbers, Unix seconds or milliseconds, tz-aware strings (converted); see
+    :func:`helpers.parsing.parse_timestamp`.
 ``date``
     A ``timestamp`` truncated to the day.
 ``money``
-    CNY as ``float64``. Accepts ``¥1,299.00``, ``1299元``, full-width digits, ``1.2万``.
+    CNY as ``float64``. Accepts ``¥1,299.00``, ``1299元``, full-width digits, ``1.2万``, ``1.299,00``.
 ``enum``
     One of a fixed set of values; Chinese spellings are mapped (``已退款`` -> ``refunded``).
 ``text``
-    Free text label (channel names, campaign names, variants), whitespace-trimmed.
+    Free text label (channel names, campaign names, variants), whitespace-trimmed, personal data masked, cut to
+    :data:`helpers.parsing.TEXT_MAX_CHARS` characters.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ADD_WAY",
+    "ADD_WAY_NAMES",
     "ENUM_ALIASES",
     "PII_COLUMNS",
     "TABLES",
@@ -179,6 +184,31 @@ ADD_WAY: dict[int, str] = {
     14: "smart_hardware",
     201: "internal_share",
     202: "admin_assign",
+}
+
+#: WeCom ``add_way`` written as text (the Chinese labels of the admin console) instead of a code.
+ADD_WAY_NAMES: dict[str, str] = {
+    "未知来源": "unknown",
+    "扫描二维码": "scan_qr",
+    "扫码": "scan_qr",
+    "扫描名片": "scan_qr",
+    "搜索手机号": "search_phone",
+    "名片分享": "card_share",
+    "分享名片": "card_share",
+    "群聊": "group_chat",
+    "手机通讯录": "phone_contacts",
+    "微信联系人": "wechat_contact",
+    "第三方应用": "third_party_app",
+    "搜索邮箱": "search_email",
+    "视频号": "channels_video",
+    "日程": "schedule",
+    "会议": "meeting",
+    "添加微信好友": "wechat_friend",
+    "微信好友": "wechat_friend",
+    "智能硬件": "smart_hardware",
+    "内部成员共享": "internal_share",
+    "管理员分配": "admin_assign",
+    "负责人分配": "admin_assign",
 }
 
 #: Accepted spellings of enum values, mapped to the canonical value.

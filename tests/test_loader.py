@@ -71,7 +71,7 @@ def test_pii_columns_never_reach_the_tables(tmp_path):
 def test_phone_number_user_ids_are_pseudonymised_consistently(tmp_path):
     contacts = "user_id,added_at,channel\n13812345678,2025-01-05,store_qr\n"
     orders = "order_id,user_id,ordered_at,amount\nA1,13812345678,2025-02-01,10\n"
-    ds = load(dataset(tmp_path, contacts, orders), as_of="2026-01-01", pii_salt="s3cret")
+    ds = load(dataset(tmp_path, contacts, orders), as_of="2026-01-01", key=b"s3cret-key-for-tests")
     uid = ds.table("contacts")["user_id"].iloc[0]
     assert uid.startswith("pii_") and "13812345678" not in uid
     assert ds.table("orders")["user_id"].iloc[0] == uid  # joins still work

@@ -282,6 +282,7 @@ def _map_columns(spec: TableSpec, frame: pd.DataFrame, fname: str, notes: list[s
         notes.append(f"{fname}: personal-data columns dropped at load: {', '.join(dropped_pii)}")
     if extra:
         notes.append(f"{fname}: columns not in the contract ignored: {', '.join(extra)}")
+    absent = []
     for c in spec.columns:
         if c.name in out.columns:
             continue
@@ -289,7 +290,10 @@ def _map_columns(spec: TableSpec, frame: pd.DataFrame, fname: str, notes: list[s
             accepted = ", ".join([c.name, *c.aliases][:6])
             raise DataContractError(f"{fname}: missing required column {c.name!r} (accepted headers: {accepted})")
         out[c.name] = pd.Series([None] * len(out), index=out.index, dtype="object")
-    return out[spec.column_names]
+        absent.append(c.name)
+    out = out[spec.column_names]
+    out.attrs["absent"] = absent
+    return out
 
 
 def _add_way_channel(codes: pd.Series) -> pd.Series:
@@ -334,26 +338,27 @@ def _parse_columns(
     spec: TableSpec, raw: pd.DataFrame, ctx: _Context, issues: list[pd.DataFrame], counts: Counter, has_nul: bool
 ) -> pd.DataFrame:
     typed = {}
+    absent = raw.attrs.get("absent", [])
     for c in spec.columns:
         s = raw[c.name]
+        if c.name == "status" and c.name in absent:  # no status column: every order is paid
+            s = pd.Series("paid", index=s.index, dtype=object)
         try:
             p = parsing.parse_column(
                 c.kind, s, tz=ctx.timezone, aliases=ENUM_ALIASES.get(c.name), serials=ctx.serials.get(c.name)
             )
             v = p.values
+            if has_nul:  # a NUL byte inside a cell: whoever wrote it cut the cell short; it says so, not a parse
+                nul = pd.Series(privacy.bool_mask(pc.match_substring(parsing._as_text(s), "\x00")), index=s.index)
+                if nul.any():
+                    p.problems = {k: m & ~nul for k, m in p.problems.items()}
+                    p.problems["NUL byte in cell"] = nul
+                    v = v.mask(nul)
             if c.kind == "id":
                 v, n = privacy.pseudonymise_ids(v, ctx.key, _id_mode(c.name), arrow=p.arrow)
                 counts[f"pseudonymised {c.name}"] += n
             elif c.kind == "text":
                 v = _mask_text_column(v, p.arrow, c.name, counts)
-            if has_nul:  # a NUL byte inside a cell: the cell was cut short by whoever wrote it
-                nul = (
-                    pd.Series(privacy.bool_mask(pc.match_substring(parsing._as_text(s), "\x00")), index=s.index)
-                    & ~p.bad
-                )
-                if nul.any():
-                    p.problems["NUL byte in cell"] = nul
-                    v = v.mask(nul)
         except DataContractError:
             raise
         except Exception as err:  # never a raw value in the message: name the file, the column and the kind
@@ -636,6 +641,11 @@ def _finish_chunk(
     if len(raw.bad_rows):  # text rows that could not be split into fields: never in the frame
         broken = raw.bad_rows.assign(table=spec.name, column="*", idx=None)
         q = pd.concat([q, broken[["table", "idx", "column", "reason", "value", "row"]]], ignore_index=True)
+    if raw.short_rows and len(q):  # a missing value because the row stops early: say so
+        n = q["row"].map(raw.short_rows)
+        short = n.notna() & (q["reason"] == "missing value")
+        width = raw.frame.shape[1]
+        q.loc[short, "reason"] = [f"missing value (the row has {int(k)} of {width} fields)" for k in n[short]]
     q["value"] = q["value"].map(_quarantine_value)
     kept = _finish_dtypes(spec, typed.drop(index=bad))
     return kept, q[QUARANTINE_COLUMNS], len(bad) + len(raw.bad_rows)

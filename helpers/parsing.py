@@ -323,6 +323,9 @@ def _tz_offset(m: re.Match[str]) -> str:
 def _normalise_date_text(v: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Rewrite Chinese and other spellings to ISO-like text; also return rows whose day moves on (晚上12点)."""
     t = v.astype("string")
+    beijing = t.str.contains(_BEIJING, na=False)
+    if beijing.any():
+        t = t.str.replace(_BEIJING, " ", regex=True)
     t = t.str.replace("年", "-", regex=False).str.replace("月", "-", regex=False)
     t = t.str.replace(r"日\s*", " ", regex=True).str.replace("号", " ", regex=False)
     t = t.str.replace(r"(\d)时(\d)", r"\1:\2", regex=True).str.replace(r"(\d)分(\d)", r"\1:\2", regex=True)
@@ -336,8 +339,6 @@ def _normalise_date_text(v: pd.Series) -> tuple[pd.Series, pd.Series]:
             t = t.str.replace(pat, repl, regex=True)
     t = t.str.replace(_HALF_DAY, _half_day, regex=True)
     # zones: GMT+8 means 8 hours ahead of UTC (not the POSIX sign), named zones get their fixed offset
-    beijing = t.str.contains(_BEIJING, na=False)
-    t = t.str.replace(_BEIJING, " ", regex=True)
     t = t.str.replace(_TZ_NAME, lambda m: " " + _tz_offset(m), regex=True)
     has_word = t.str.contains(_TZ_WORD_ANY, na=False)
     if has_word.any():
@@ -568,8 +569,9 @@ def _parse_timestamp_cells(s: pd.Series, tz: str, serials: bool | None) -> tuple
         if aware.any():
             conv = _to_datetime(t[aware], utc=True, fmt="ISO8601")
             miss = conv.isna()
-            if miss.any():
-                conv[miss] = _to_datetime(t[aware][miss], utc=True, fmt="mixed")
+            if miss.any():  # e.g. Java's "Sat Feb 01 10:00:00 2025" + offset: a space before the offset
+                spaced = t[aware][miss].str.replace(r"([+-]\d{2}:?\d{2})$", r" \1", regex=True)
+                conv[miss] = _to_datetime(spaced, utc=True, fmt="mixed")
             out[conv.index] = _local(conv, tz)
         naive = t[~aware]
         if len(naive):

@@ -48,14 +48,14 @@ SUPPORTED_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet")
 COMPRESSED_SUFFIXES = (".csv.gz", ".tsv.gz", ".txt.gz", ".zip")
 #: File types named after a table but not read, with what to do instead.
 UNSUPPORTED_SUFFIXES = {
-    ".xls": "an old Excel .xls file is not read: save it as .xlsx or .csv",
-    ".xlsb": "a binary Excel .xlsb file is not read: save it as .xlsx or .csv",
-    ".ods": "an OpenDocument sheet is not read: save it as .xlsx or .csv",
-    ".numbers": "a Numbers file is not read: export it as .xlsx or .csv",
-    ".json": "JSON is not read: export the table as .csv, .xlsx or .parquet",
+    ".xls": "old Excel .xls format: save it as .xlsx or .csv",
+    ".xlsb": "binary Excel .xlsb format: save it as .xlsx or .csv",
+    ".ods": "OpenDocument format: save it as .xlsx or .csv",
+    ".numbers": "Numbers format: export it as .xlsx or .csv",
+    ".json": "JSON: export the table as .csv, .xlsx or .parquet",
     ".gz": "only .csv.gz, .tsv.gz and .txt.gz are read",
-    ".7z": "7-Zip archives are not read: use .zip or .csv.gz",
-    ".rar": "RAR archives are not read: use .zip or .csv.gz",
+    ".7z": "7-Zip archive: use .zip or .csv.gz",
+    ".rar": "RAR archive: use .zip or .csv.gz",
 }
 _SAMPLE_BYTES = 1 << 20
 _BLOCK_BYTES = 4 << 20
@@ -86,6 +86,9 @@ class RawTable:
         ``row, reason, value``: text rows that could not be split into the header's fields (not in ``frame``).
     has_nul : bool
         The text file contains NUL bytes (cells holding one are quarantined by the loader).
+    short_rows : dict
+        Source row -> number of fields, for text rows with fewer fields than the header (read with the missing
+        trailing cells empty).
     notes : list of str
         What the reader changed (encodings decoded line by line, …), on the first chunk only.
     """
@@ -98,6 +101,7 @@ class RawTable:
     bad_rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["row", "reason", "value"]))
     has_nul: bool = False
     notes: list[str] = field(default_factory=list)
+    short_rows: dict[int, int] = field(default_factory=dict)
 
 
 def split_table_file_name(name: str) -> tuple[str, str | None]:
@@ -108,7 +112,7 @@ def split_table_file_name(name: str) -> tuple[str, str | None]:
     >>> split_table_file_name("orders.csv.gz"), split_table_file_name("Orders.xlsx")
     (('orders', None), ('Orders', None))
     >>> split_table_file_name("orders.xls")
-    ('orders', 'an old Excel .xls file is not read: save it as .xlsx or .csv')
+    ('orders', 'old Excel .xls format: save it as .xlsx or .csv')
     """
     low = name.lower()
     for suffix in (*COMPRESSED_SUFFIXES, *SUPPORTED_SUFFIXES):
@@ -191,6 +195,14 @@ class _Encoding:
     mixed: bool = False
 
 
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 def _has_utf8_cjk_line(block: bytes) -> bool:
     """Whether a block (of a GB18030 file) holds a line that is valid UTF-8 with CJK text: a mid-file switch."""
     if block.isascii():
@@ -236,6 +248,11 @@ def _scan_encoding(path: Path) -> _Encoding:
                 pos += len(block)
             return _Encoding(enc, has_nul)
         mixed = False
+        if _has_utf8_cjk_line(sample[: sample.rfind(b"\n") + 1] or sample):
+            # UTF-8 lines beside lines in another encoding: detect that one from the lines that are not UTF-8
+            other = b"\n".join(ln for ln in sample.split(b"\n") if not _is_utf8(ln))
+            enc, mixed = detect_encoding(other) if other.strip() else enc, True
+            enc = "gb18030" if enc.startswith("utf") else enc
         carry = b""
         while block := fh.read(_BLOCK_BYTES):
             has_nul = has_nul or b"\x00" in block
@@ -362,7 +379,7 @@ def _iter_text(path: Path, known: set[str], chunk_rows: int | None, shown: Path)
         src = tmp / "utf8.csv"
         n_utf8, n_other = _transcode_lines(path, src, lay.encoding)
         notes.append(
-            f"{shown.name}: the text encoding changes inside the file: {n_utf8:,} lines read as UTF-8, "
+            f"{shown.name}: the text encoding changes inside the file: {n_utf8:,} line(s) read as UTF-8, "
             f"{n_other:,} as {lay.encoding.upper()} (decoded line by line)"
         )
         encoding = "utf8"
@@ -381,7 +398,7 @@ def _iter_text(path: Path, known: set[str], chunk_rows: int | None, shown: Path)
         if len(fields) > ncols and not any(f.strip() for f in fields[ncols:]):
             fields = fields[:ncols]  # empty fields after the last column: a trailing delimiter
         if len(fields) <= ncols:  # missing trailing fields (Excel drops empty ones): read as empty
-            pending_rows.append((row.number, fields + [None] * (ncols - len(fields)), ""))
+            pending_rows.append((row.number, fields + [None] * (ncols - len(fields)), str(len(fields))))
         else:
             pending_rows.append((row.number, None, f"wrong number of fields ({len(fields)}, expected {ncols})"))
         return "skip"
@@ -426,6 +443,7 @@ def _iter_text(path: Path, known: set[str], chunk_rows: int | None, shown: Path)
         frame = t.to_pandas(types_mapper=_arrow_strings)
         keep = frame.notna().any(axis=1).to_numpy()  # blank lines carry no record; their numbers stay counted
         frame = frame[keep].reset_index(drop=True)
+        short = {r[0]: int(r[2]) for r in good if int(r[2]) < ncols}
         out = RawTable(
             frame,
             pd.Series(rows[keep], dtype="int64"),
@@ -435,6 +453,7 @@ def _iter_text(path: Path, known: set[str], chunk_rows: int | None, shown: Path)
             bad,
             lay.has_nul,
             notes if first else [],
+            short,
         )
         first = False
         return out

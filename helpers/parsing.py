@@ -46,6 +46,9 @@ PLACEHOLDER = "placeholder date"
 BAD_AMOUNT = "unparseable amount"
 FOREIGN = "foreign currency (amounts must be CNY)"
 NOT_FINITE = "amount is not a finite number"
+#: Amounts from this size up are not money but an id or a phone number in the amount column.
+AMOUNT_LIMIT = 1e9
+TOO_LARGE = "implausible amount (1,000,000,000 CNY or more: an id or phone number in the amount column?)"
 UNKNOWN = "unknown value"
 
 
@@ -190,8 +193,9 @@ def _parse_amount(s: pd.Series) -> Parsed:
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         v = pd.to_numeric(s, errors="coerce").astype("float64")
         inf = pd.Series(np.isinf(v.to_numpy()), index=idx)
-        problems = {NOT_FINITE: inf} if inf.any() else {}
-        return Parsed(v.mask(inf).round(2), problems)
+        big = ~inf & (v.abs() >= AMOUNT_LIMIT)
+        problems = {k: m for k, m in ((NOT_FINITE, inf), (TOO_LARGE, big)) if m.any()}
+        return Parsed(v.mask(inf | big).round(2), problems)
     arr = _nfkc_arrow(s)
     present = _mask(pc.is_valid(arr), idx)
     foreign = pc.fill_null(pc.match_substring_regex(arr, _FOREIGN_RE), False)
@@ -215,9 +219,11 @@ def _parse_amount(s: pd.Series) -> Parsed:
         pc.match_substring_regex(t, r"^[+-]?(inf|infinity|nan)$"), idx
     )
     foreign_m = _mask(foreign, idx) & present
+    big = ~inf & ~foreign_m & (v.abs() >= AMOUNT_LIMIT)
     problems = {
         FOREIGN: foreign_m,
         NOT_FINITE: inf & ~foreign_m,
+        TOO_LARGE: big,
         BAD_AMOUNT: present & v.isna() & ~inf & ~foreign_m,
     }
     problems = {k: m for k, m in problems.items() if m.any()}

@@ -665,6 +665,18 @@ HARDENING = [
         quarantined={"orders": {**dict.fromkeys(range(4, 9), "foreign currency"), 9: "unparseable amount"}},
         check=lambda ds: column(ds, "orders", "amount") == [1299.0, 12.5],
     ),
+    Case(
+        "i19_phone_or_id_in_amount_column",
+        base(
+            **{
+                "orders.csv": csv(
+                    O_HEAD, [*O_ROWS, "A3,001,2025-02-03,+8613412345678,paid", "A4,001,2025-02-03,1e9,paid"]
+                )
+            }
+        ),
+        quarantined={"orders": dict.fromkeys((4, 5), "implausible amount")},
+        check=lambda ds: ds.quarantine["value"].tolist() == ["[phone]", "1e9"],
+    ),
     # 20: 12 o'clock with 上午 / 凌晨 / 中午 / 下午 / 晚上
     Case(
         "i20_twelve_oclock",

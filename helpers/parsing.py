@@ -496,12 +496,19 @@ def _parse_numbers(n: pd.Series, txt: pd.Series, tz: str, serials: bool) -> tupl
 
 def _parse_timestamp(s: pd.Series, tz: str = "Asia/Shanghai", serials: bool | None = None) -> Parsed:
     idx = s.index
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        out = _local(s, tz)
-        problems: dict[str, pd.Series] = {}
-    elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-        out = s.astype("datetime64[ns]")
-        problems = {}
+    problems: dict[str, pd.Series] = {}
+    if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
+        # a unit coarser than ns (Parquet) may hold 9999-12-31, which nanoseconds cannot: a placeholder
+        naive = s.dt.tz_localize(None) if isinstance(s.dtype, pd.DatetimeTZDtype) else s
+        vals = naive.to_numpy()
+        far = (
+            pd.Series((vals < np.datetime64("1678-01-01")) | (vals > np.datetime64("2261-12-31")), index=idx)
+            & s.notna()
+        )
+        if far.any():
+            s = s.mask(far)
+            problems[PLACEHOLDER] = far
+        out = _local(s, tz) if isinstance(s.dtype, pd.DatetimeTZDtype) else s.astype("datetime64[ns]")
     else:
         out, problems = _parse_timestamp_cells(s, tz, serials)
     ph = out.notna() & ((out < PLACEHOLDER_BEFORE) | (out >= PLACEHOLDER_FROM))

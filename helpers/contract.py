@@ -316,7 +316,13 @@ TABLES: dict[str, TableSpec] = {
             description="One row per private-domain contact (a customer added as a WeChat / WeCom friend).",
             key=("user_id",),
             columns=(
-                Column("user_id", "id", aliases=USER_ID_ALIASES, description="Contact id (WeCom external_userid)."),
+                Column(
+                    "user_id",
+                    "id",
+                    aliases=USER_ID_ALIASES,
+                    description="Contact id (WeCom external_userid); phone numbers, WeChat ids, e-mails and names "
+                    "are pseudonymised.",
+                ),
                 Column(
                     "added_at",
                     "timestamp",
@@ -327,7 +333,8 @@ TABLES: dict[str, TableSpec] = {
                     "channel",
                     "text",
                     aliases=CHANNEL_ALIASES,
-                    description="Acquisition channel (store_qr, parcel_card, livestream, referral, …).",
+                    description="Acquisition channel (store_qr, parcel_card, livestream, referral, …); cut to 100 "
+                    "characters.",
                 ),
                 Column(
                     "campaign_id",
@@ -351,7 +358,7 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     nullable=True,
                     aliases=("推荐人", "推荐人id", "inviter_id", "邀请人id", "邀请人"),
-                    description="user_id of the inviting contact, for referrals (裂变).",
+                    description="user_id of the inviting contact, for referrals (裂变); pseudonymised like user_id.",
                 ),
                 Column(
                     "staff_id",
@@ -359,7 +366,7 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     nullable=True,
                     aliases=("userid", "员工id", "添加人", "跟进人", "owner", "staff"),
-                    description="Staff member (WeCom userid) who owns the contact.",
+                    description="Staff member (WeCom userid) who owns the contact; always pseudonymised.",
                 ),
                 Column(
                     "removed_at",
@@ -367,7 +374,8 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     nullable=True,
                     aliases=("del_time", "deleted_at", "删除时间", "流失时间", "被删除时间"),
-                    description="When the contact deleted or blocked us; empty while still a friend.",
+                    description="When the contact deleted or blocked us; empty while still a friend (so is a "
+                    "placeholder such as 9999-12-31, 1970-01-01 or 0).",
                 ),
             ),
         ),
@@ -398,7 +406,7 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     enum=("paid", "refunded"),
                     aliases=("状态", "订单状态", "order_status"),
-                    description="paid or refunded; absent column means paid.",
+                    description="paid or refunded; an absent column or an empty cell means paid.",
                 ),
                 Column(
                     "campaign_id",

@@ -658,10 +658,10 @@ class _Unreadable(DataContractError):
 def _file_plan(spec: TableSpec, raw, ctx: _Context) -> None:
     """Decide per file, from its first chunk, whether numbers in each time column are Excel serial dates."""
     aliases = spec.alias_map()
-    for col in raw.frame.columns:
+    for j, col in enumerate(raw.frame.columns):
         canon = aliases.get(normalize_column_name(col))
         if canon and spec.column(canon).kind in ("timestamp", "date") and canon not in ctx.serials:
-            ctx.serials[canon] = parsing.serial_dates_likely(raw.frame[col])
+            ctx.serials[canon] = parsing.serial_dates_likely(raw.frame.iloc[:, j])
 
 
 def _prepared_chunks(

@@ -839,6 +839,12 @@ def load(
                 raise DataContractError(str(err)) from None
             notes.append(f"{err}; optional table {name!r} skipped")
             continue
+        except DataContractError:
+            raise
+        except Exception as err:  # a loader bug must not put a cell value into a traceback: masked, one line
+            raise DataContractError(
+                f"{fpath.name}: the loader failed on this file ({type(err).__name__}: {err})"
+            ) from None
         quarantine.extend(q)
         accounting.append(acc)
         sources.append(source)

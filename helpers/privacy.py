@@ -51,6 +51,7 @@ __all__ = [
     "pii_key",
     "pseudonym",
     "pseudonymise_ids",
+    "scan_file",
 ]
 
 #: Environment variable holding the key (64 hex characters, or any text of at least 32 characters).
@@ -478,7 +479,13 @@ TEXT_CANDIDATE_RE2 = r"[0-9](?:[ \t-]?[0-9]){6}|(?i:wxid_)|@"
 
 
 # ------------------------------------------------------------------------------------------------------ command line
-def _scan_file(path: Path) -> list[str]:
+def scan_file(path: str | Path) -> list[str]:
+    """List the personal data found in one output file (:func:`find_personal_data` over its text).
+
+    Parquet and Excel files are read as tables (every sheet); anything else as UTF-8 text (HTML, notebooks, CSV,
+    JSON, logs).
+    """
+    path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         text = pd.read_parquet(path).astype(str).to_csv(index=False)
@@ -515,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     found = 0
     for f in args.files:
-        hits = _scan_file(f)
+        hits = scan_file(f)
         found += len(hits)
         for h in hits[:20]:
             print(f"{f}: {h[:4]}…")  # never echo the whole value

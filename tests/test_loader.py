@@ -364,3 +364,17 @@ def test_the_key_is_looked_up_never_a_salt(tmp_path, monkeypatch):
     with pytest.raises(PiiKeyError, match="demo key is only for the simulated sample"):
         load(d, as_of=AS_OF, demo=True)
     assert load(SAMPLE, as_of=AS_OF, demo=True, tables=("contacts", "orders")).key_id == "demo"
+
+
+def test_a_loader_failure_never_shows_a_cell(tmp_path, monkeypatch):
+    import helpers.data as data_module
+
+    def broken(*args, **kwargs):
+        raise ValueError("cannot compare 13812345678 with 王芳")
+
+    monkeypatch.setattr(data_module, "_orphans", broken)
+    with pytest.raises(DataContractError) as err:
+        load(dataset(tmp_path), as_of=AS_OF, key=KEY)
+    msg = str(err.value)
+    assert msg.startswith("contacts.csv: the loader failed") and "13812345678" not in msg and "[phone]" in msg
+    assert err.value.__cause__ is None and err.value.__suppress_context__  # no chained traceback with the original

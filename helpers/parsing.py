@@ -181,7 +181,6 @@ def parse_id(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 # ------------------------------------------------------------------------------------------------------ money
-_MONEY_TOKENS = r"(人民币|rmb|cny|元|¥|,(?=\d{3}(?:\D|$))|\s)"
 _FOREIGN_RE = r"(?i)(us\$|hk\$|nt\$|a\$|c\$|s\$|\$|usd|hkd|eur|gbp|jpy|€|£|美元|美金|港币|港元|欧元|英镑|日元|円)"
 _NUMBER_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _EURO_RE = r"^[+-]?\d{1,3}(\.\d{3})*,\d{1,2}$"  # 1.299,00 and 12,50: comma as the decimal mark

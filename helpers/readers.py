@@ -481,10 +481,6 @@ def _arrow_strings(t: pa.DataType) -> pd.ArrowDtype | None:
     return pd.ArrowDtype(t) if pa.types.is_string(t) or pa.types.is_large_string(t) else None
 
 
-def _read_text(path: Path, known: set[str]) -> RawTable:
-    return next(_iter_text(path, known, None, path))
-
-
 # ----------------------------------------------------------------------------------------------------- parquet
 _NS_MIN, _NS_MAX = datetime(1677, 9, 22), datetime(2262, 4, 11)
 

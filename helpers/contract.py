@@ -6,18 +6,22 @@ for people and a test checks that the page names every table and column defined 
 Column kinds
 ------------
 ``id``
-    Text identifier, kept as a string (leading zeros survive, ``1.23E+17`` is rejected).
+    Text identifier, kept as a string (leading zeros survive, ``1.23E+17`` is rejected). Ids that are personal
+    data (phone numbers in any spelling, WeChat ids, e-mails, names in person columns, every staff id) are replaced
+    by keyed pseudonyms (:mod:`helpers.privacy`).
 ``timestamp``
     Local time (Asia/Shanghai by default), naive ``datetime64``. Accepts ISO strings, ``2024/1/5 13:00``,
-    ``2024年1月5日``, Excel serial numbers, Unix seconds or milliseconds, tz-aware strings (converted).
+    ``2024年1月5日``, Excel serial numbers, Unix seconds or milliseconds, tz-aware strings (converted); see
+    :func:`helpers.parsing.parse_timestamp`.
 ``date``
     A ``timestamp`` truncated to the day.
 ``money``
-    CNY as ``float64``. Accepts ``¥1,299.00``, ``1299元``, full-width digits, ``1.2万``.
+    CNY as ``float64``. Accepts ``¥1,299.00``, ``1299元``, full-width digits, ``1.2万``, ``1.299,00``.
 ``enum``
     One of a fixed set of values; Chinese spellings are mapped (``已退款`` -> ``refunded``).
 ``text``
-    Free text label (channel names, campaign names, variants), whitespace-trimmed.
+    Free text label (channel names, campaign names, variants), whitespace-trimmed, personal data masked, cut to
+    :data:`helpers.parsing.TEXT_MAX_CHARS` characters.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "ADD_WAY",
+    "ADD_WAY_NAMES",
     "ENUM_ALIASES",
     "PII_COLUMNS",
     "TABLES",
@@ -181,6 +186,31 @@ ADD_WAY: dict[int, str] = {
     202: "admin_assign",
 }
 
+#: WeCom ``add_way`` written as text (the Chinese labels of the admin console) instead of a code.
+ADD_WAY_NAMES: dict[str, str] = {
+    "未知来源": "unknown",
+    "扫描二维码": "scan_qr",
+    "扫码": "scan_qr",
+    "扫描名片": "scan_qr",
+    "搜索手机号": "search_phone",
+    "名片分享": "card_share",
+    "分享名片": "card_share",
+    "群聊": "group_chat",
+    "手机通讯录": "phone_contacts",
+    "微信联系人": "wechat_contact",
+    "第三方应用": "third_party_app",
+    "搜索邮箱": "search_email",
+    "视频号": "channels_video",
+    "日程": "schedule",
+    "会议": "meeting",
+    "添加微信好友": "wechat_friend",
+    "微信好友": "wechat_friend",
+    "智能硬件": "smart_hardware",
+    "内部成员共享": "internal_share",
+    "管理员分配": "admin_assign",
+    "负责人分配": "admin_assign",
+}
+
 #: Accepted spellings of enum values, mapped to the canonical value.
 ENUM_ALIASES: dict[str, dict[str, str]] = {
     "status": {
@@ -286,7 +316,13 @@ TABLES: dict[str, TableSpec] = {
             description="One row per private-domain contact (a customer added as a WeChat / WeCom friend).",
             key=("user_id",),
             columns=(
-                Column("user_id", "id", aliases=USER_ID_ALIASES, description="Contact id (WeCom external_userid)."),
+                Column(
+                    "user_id",
+                    "id",
+                    aliases=USER_ID_ALIASES,
+                    description="Contact id (WeCom external_userid); phone numbers, WeChat ids, e-mails and names "
+                    "are pseudonymised.",
+                ),
                 Column(
                     "added_at",
                     "timestamp",
@@ -297,7 +333,8 @@ TABLES: dict[str, TableSpec] = {
                     "channel",
                     "text",
                     aliases=CHANNEL_ALIASES,
-                    description="Acquisition channel (store_qr, parcel_card, livestream, referral, …).",
+                    description="Acquisition channel (store_qr, parcel_card, livestream, referral, …); cut to 100 "
+                    "characters.",
                 ),
                 Column(
                     "campaign_id",
@@ -321,7 +358,7 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     nullable=True,
                     aliases=("推荐人", "推荐人id", "inviter_id", "邀请人id", "邀请人"),
-                    description="user_id of the inviting contact, for referrals (裂变).",
+                    description="user_id of the inviting contact, for referrals (裂变); pseudonymised like user_id.",
                 ),
                 Column(
                     "staff_id",
@@ -329,7 +366,7 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     nullable=True,
                     aliases=("userid", "员工id", "添加人", "跟进人", "owner", "staff"),
-                    description="Staff member (WeCom userid) who owns the contact.",
+                    description="Staff member (WeCom userid) who owns the contact; always pseudonymised.",
                 ),
                 Column(
                     "removed_at",
@@ -337,7 +374,8 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     nullable=True,
                     aliases=("del_time", "deleted_at", "删除时间", "流失时间", "被删除时间"),
-                    description="When the contact deleted or blocked us; empty while still a friend.",
+                    description="When the contact deleted or blocked us; empty while still a friend (so is a "
+                    "placeholder such as 9999-12-31, 1970-01-01 or 0).",
                 ),
             ),
         ),
@@ -368,7 +406,7 @@ TABLES: dict[str, TableSpec] = {
                     required=False,
                     enum=("paid", "refunded"),
                     aliases=("状态", "订单状态", "order_status"),
-                    description="paid or refunded; absent column means paid.",
+                    description="paid or refunded; an absent column or an empty cell means paid.",
                 ),
                 Column(
                     "campaign_id",

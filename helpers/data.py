@@ -20,6 +20,7 @@ import re
 import shutil
 import tempfile
 import weakref
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,11 +33,20 @@ import pyarrow
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from helpers import parsing
-from helpers.contract import ADD_WAY, ENUM_ALIASES, PII_COLUMNS, TABLES, TableSpec, normalize_column_name
-from helpers.readers import SUPPORTED_SUFFIXES, iter_raw
+from helpers import parsing, privacy
+from helpers.contract import (
+    ADD_WAY,
+    ADD_WAY_NAMES,
+    ENUM_ALIASES,
+    PII_COLUMNS,
+    TABLES,
+    Column,
+    TableSpec,
+    normalize_column_name,
+)
+from helpers.readers import UnreadableFile, iter_raw, split_table_file_name
 
-__all__ = ["CHUNK_ROWS", "DataContractError", "Dataset", "TableStore", "load", "LOAD_ORDER", "hash_pii"]
+__all__ = ["CHUNK_ROWS", "DataContractError", "Dataset", "TableStore", "load", "LOAD_ORDER"]
 
 #: Records validated per chunk: a table longer than this streams through the loader and is spooled to Parquet.
 CHUNK_ROWS = 500_000
@@ -45,31 +55,24 @@ CHUNK_ROWS = 500_000
 LOAD_ORDER = ("contacts", "campaigns", "orders", "touches", "assignments", "leads", "messages", "spend")
 QUARANTINE_COLUMNS = ["table", "row", "column", "reason", "value"]
 ACCOUNTING_COLUMNS = ["table", "file", "read", "kept", "quarantined"]
-_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+#: Longest value copied into the quarantine (the reason and the row number point at the rest).
+QUARANTINE_VALUE_CHARS = 200
 
 
 class DataContractError(ValueError):
-    """The input breaks the data contract in a way no row-level quarantine can fix."""
+    """The input breaks the data contract in a way no row-level quarantine can fix.
 
-
-def hash_pii(value: str, salt: str = "") -> str:
-    """Return a salted, irreversible pseudonym for a personal identifier (phone number, WeChat id).
-
-    Parameters
-    ----------
-    value : str
-        The identifier.
-    salt : str
-        Secret salt; set your own (``pii_salt`` parameter) so pseudonyms cannot be looked up.
-
-    Examples
-    --------
-    >>> hash_pii("13812345678", salt="s")[:4]
-    'pii_'
-    >>> hash_pii("13812345678", "s") == hash_pii("13812345678", "s")
-    True
+    The message is one line that names the file, the column and the rule, and never quotes a cell value.
     """
-    return "pii_" + hashlib.sha256(f"{salt}|{value}".encode()).hexdigest()[:16]
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_one_line(message))
+
+
+def _one_line(message: str) -> str:
+    """One line, personal data masked, bounded: safe for a traceback in a notebook or a cron mail."""
+    text = re.sub(r"\s+", " ", str(privacy.mask_value(str(message)))).strip()
+    return text if len(text) <= 600 else text[:599] + "…"
 
 
 class TableStore(Mapping):
@@ -130,6 +133,11 @@ class Dataset:
         Timestamps after this are quarantined as "in the future".
     fingerprint : str
         SHA-256 over the names and bytes of the table files read.
+    sources : DataFrame, optional
+        ``table, file, encoding, header_row`` of each file read.
+    key_id : str
+        Fingerprint of the pseudonymisation key (:func:`helpers.privacy.key_id`; ``demo`` for the demo key), never
+        the key: pseudonyms are comparable between datasets with the same ``key_id``.
     """
 
     tables: Mapping[str, pd.DataFrame]
@@ -139,6 +147,7 @@ class Dataset:
     as_of: pd.Timestamp | None = None
     fingerprint: str = ""
     sources: pd.DataFrame | None = None
+    key_id: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.tables, TableStore):
@@ -190,6 +199,7 @@ class Dataset:
         manifest = {
             "as_of": str(self.as_of),
             "fingerprint": self.fingerprint,
+            "pseudonym_key_id": self.key_id,
             "tables": {k: int(n) for k, n in zip(self.accounting["table"], self.accounting["kept"], strict=True)},
             "notes": self.notes,
         }
@@ -198,15 +208,20 @@ class Dataset:
 
 
 # --------------------------------------------------------------------------------------------- file discovery
-def _find_files(folder: Path) -> tuple[dict[str, Path], list[str]]:
+def _find_files(folder: Path) -> tuple[dict[str, Path], dict[str, tuple[Path, str]], list[str]]:
+    """Table files by table name, files named after a table but of a type not read (with why), other files."""
     found: dict[str, list[Path]] = {}
+    unsupported: dict[str, tuple[Path, str]] = {}
     ignored: list[str] = []
     for p in sorted(folder.iterdir()):
         if p.is_dir() or p.name.startswith("."):
             continue
-        stem = normalize_column_name(p.stem)
-        if stem in TABLES and p.suffix.lower() in SUPPORTED_SUFFIXES:
-            found.setdefault(stem, []).append(p)
+        stem, problem = split_table_file_name(p.name)
+        table = normalize_column_name(stem)
+        if table in TABLES and problem is None:
+            found.setdefault(table, []).append(p)
+        elif table in TABLES:
+            unsupported.setdefault(table, (p, problem))
         else:
             ignored.append(p.name)
     for name, paths in found.items():
@@ -214,7 +229,7 @@ def _find_files(folder: Path) -> tuple[dict[str, Path], list[str]]:
             raise DataContractError(
                 f"{folder}: table {name!r} is given twice ({', '.join(p.name for p in paths)}); keep one file"
             )
-    return {k: v[0] for k, v in found.items()}, ignored
+    return {k: v[0] for k, v in found.items()}, unsupported, ignored
 
 
 def _fingerprint(paths: list[Path]) -> str:
@@ -225,6 +240,15 @@ def _fingerprint(paths: list[Path]) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
+
+
+def _is_simulated(folder: Path) -> bool:
+    """Whether a folder is simulator output (its truth.json): the only data the public demo key may pseudonymise."""
+    try:
+        truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(truth, dict) and {"seed", "planted", "rows"} <= set(truth)
 
 
 # ------------------------------------------------------------------------------------------ column mapping
@@ -251,14 +275,14 @@ def _map_columns(spec: TableSpec, frame: pd.DataFrame, fname: str, notes: list[s
     out = frame[list(keep)].rename(columns=keep)
     if "_add_way" in out.columns:
         if "channel" not in out.columns:
-            codes = pd.to_numeric(out["_add_way"], errors="coerce")
-            out["channel"] = codes.map(lambda c: ADD_WAY.get(int(c), f"add_way_{int(c)}") if pd.notna(c) else None)
+            out["channel"] = _add_way_channel(out["_add_way"])
             notes.append(f"{fname}: channel derived from WeCom add_way codes")
         out = out.drop(columns="_add_way")
     if dropped_pii:
         notes.append(f"{fname}: personal-data columns dropped at load: {', '.join(dropped_pii)}")
     if extra:
         notes.append(f"{fname}: columns not in the contract ignored: {', '.join(extra)}")
+    absent = []
     for c in spec.columns:
         if c.name in out.columns:
             continue
@@ -266,42 +290,117 @@ def _map_columns(spec: TableSpec, frame: pd.DataFrame, fname: str, notes: list[s
             accepted = ", ".join([c.name, *c.aliases][:6])
             raise DataContractError(f"{fname}: missing required column {c.name!r} (accepted headers: {accepted})")
         out[c.name] = pd.Series([None] * len(out), index=out.index, dtype="object")
-    return out[spec.column_names]
+        absent.append(c.name)
+    out = out[spec.column_names]
+    out.attrs["absent"] = absent
+    return out
+
+
+def _add_way_channel(codes: pd.Series) -> pd.Series:
+    """Channel from WeCom ``add_way``: numeric codes and the console's Chinese labels by name, other text as is."""
+    text = parsing.parse_text(codes)[0]
+    num = pd.to_numeric(text, errors="coerce")
+    by_code = num.map(lambda c: ADD_WAY.get(int(c), f"add_way_{int(c)}") if pd.notna(c) and c == int(c) else None)
+    by_name = text.map(ADD_WAY_NAMES)
+    return by_code.where(by_code.notna(), by_name.where(by_name.notna(), text.where(num.isna())))
 
 
 # ----------------------------------------------------------------------------------------------- parsing
-def _parse_columns(spec: TableSpec, raw: pd.DataFrame, tz: str, issues: list[pd.DataFrame]) -> pd.DataFrame:
+#: Id columns that name a person: pseudonymised when they hold personal data or non-ASCII letters (a name).
+PERSON_ID_COLUMNS = frozenset({"user_id", "referrer_id"})
+#: Id columns pseudonymised whatever they hold: staff ids are often names (跟进人 / 员工ID) or phone numbers.
+ALWAYS_PSEUDONYMISED = frozenset({"staff_id"})
+
+
+def _id_mode(column: str) -> str:
+    return "all" if column in ALWAYS_PSEUDONYMISED else "person" if column in PERSON_ID_COLUMNS else "detect"
+
+
+def _reason(c: Column, problem: str) -> str:
+    """Return the quarantine reason for a parser problem in column ``c``."""
+    if problem == parsing.UNKNOWN:
+        return f"unknown {c.name} (allowed: {', '.join(c.enum or ())})"
+    return problem
+
+
+@dataclass
+class _Context:
+    """What every chunk of one file is checked with (decided once per file, before any chunk is prepared)."""
+
+    fname: str
+    timezone: str
+    as_of: pd.Timestamp
+    key: bytes
+    serials: dict[str, bool] = field(default_factory=dict)
+
+
+def _parse_columns(
+    spec: TableSpec, raw: pd.DataFrame, ctx: _Context, issues: list[pd.DataFrame], counts: Counter, has_nul: bool
+) -> pd.DataFrame:
     typed = {}
+    absent = raw.attrs.get("absent", [])
     for c in spec.columns:
         s = raw[c.name]
-        if c.kind == "id":
-            v, bad = parsing.parse_id(s)
-            why = "id in scientific notation (digits lost in Excel)"
-        elif c.kind in ("timestamp", "date"):
-            v, bad = parsing.parse_timestamp(s, tz=tz)
-            if c.kind == "date":
-                v = v.dt.normalize()
-            why = "unparseable timestamp"
-        elif c.kind == "money":
-            v, bad = parsing.parse_amount(s)
-            why = "unparseable amount"
-        elif c.kind == "enum":
-            if c.name == "status" and s.isna().all():
-                s = pd.Series("paid", index=s.index)
-            v, bad = parsing.parse_enum(s, ENUM_ALIASES[c.name])
-            why = f"unknown {c.name} (allowed: {', '.join(c.enum or ())})"
-        else:
-            v, bad = parsing.parse_text(s)
-            why = "unreadable text"
-        if bad.any():
-            issues.append(_issue(bad[bad].index, c.name, why, s[bad]))
+        if c.name == "status" and c.name in absent:  # no status column: every order is paid
+            s = pd.Series("paid", index=s.index, dtype=object)
+        try:
+            p = parsing.parse_column(
+                c.kind, s, tz=ctx.timezone, aliases=ENUM_ALIASES.get(c.name), serials=ctx.serials.get(c.name)
+            )
+            v = p.values
+            if has_nul:  # a NUL byte inside a cell: whoever wrote it cut the cell short; it says so, not a parse
+                nul = pd.Series(privacy.bool_mask(pc.match_substring(parsing._as_text(s), "\x00")), index=s.index)
+                if nul.any():
+                    p.problems = {k: m & ~nul for k, m in p.problems.items()}
+                    p.problems["NUL byte in cell"] = nul
+                    v = v.mask(nul)
+            if c.kind == "id":
+                v, n = privacy.pseudonymise_ids(v, ctx.key, _id_mode(c.name), arrow=p.arrow)
+                counts[f"pseudonymised {c.name}"] += n
+            elif c.kind == "text":
+                v = _mask_text_column(v, p.arrow, c.name, counts)
+        except DataContractError:
+            raise
+        except Exception as err:  # never a raw value in the message: name the file, the column and the kind
+            raise DataContractError(
+                f"{ctx.fname}: column {c.name!r} ({c.kind}) could not be checked ({type(err).__name__}: {err})"
+            ) from None
+        for k, n in p.changed.items():
+            counts[f"{k} {c.name}"] += n
+        if c.name == "status":  # an empty status cell means paid, in every chunk alike
+            empty = v.isna() & ~p.bad
+            if empty.any():
+                v = v.mask(empty, "paid")
+                counts["empty status"] += int(empty.sum())
+        placeholder = p.problems.get(parsing.PLACEHOLDER)
+        if placeholder is not None and c.nullable:  # "never": an empty cell where the column may be empty
+            del p.problems[parsing.PLACEHOLDER]
+            counts[f"placeholder {c.name}"] += int(placeholder.sum())
+        for problem, m in p.problems.items():
+            if m.any():
+                shown = s[m] if problem != parsing.ID_TOO_LONG else pd.Series(None, index=m[m].index, dtype=object)
+                issues.append(_issue(m[m].index, c.name, _reason(c, problem), shown))
         typed[c.name] = v
     return pd.DataFrame(typed, index=raw.index)
 
 
+def _mask_text_column(v: pd.Series, arrow, column: str, counts: Counter) -> pd.Series:
+    """Mask phone numbers, WeChat ids, e-mails and card numbers inside a free-text label column."""
+    cand = privacy.bool_mask(pc.match_substring_regex(arrow, privacy.TEXT_CANDIDATE_RE2))
+    if not cand.any():
+        return v
+    masked, n = privacy.mask_text(v[cand])
+    if not n:
+        return v
+    out = v.copy()
+    out[cand] = masked.to_numpy()
+    counts[f"masked {column}"] += sum(n.values())
+    return out
+
+
 def _issue(index: pd.Index, column: str, reason: str | pd.Series, values: pd.Series | None = None) -> pd.DataFrame:
     vals = values.reindex(index) if values is not None else pd.Series(None, index=index, dtype="object")
-    return pd.DataFrame({"idx": index, "column": column, "reason": reason, "value": vals.to_numpy()})
+    return pd.DataFrame({"idx": index, "column": column, "reason": reason, "value": vals.to_numpy(dtype=object)})
 
 
 def _schema(spec: TableSpec, as_of: pd.Timestamp) -> pa.DataFrameSchema:
@@ -427,22 +526,6 @@ def _orphans(spec: TableSpec, df: pd.DataFrame, known_ids: dict[str, pd.Index]) 
     return out
 
 
-def _pseudonymise_ids(df: pd.DataFrame, spec: TableSpec, salt: str) -> int:
-    """Replace phone-number-shaped user ids by salted hashes (same value -> same pseudonym in every table)."""
-    n = 0
-    for c in spec.columns:
-        if c.kind != "id" or c.name not in ("user_id", "referrer_id"):
-            continue
-        s = df[c.name]
-        arr = pyarrow.array(s.astype("object").to_numpy(), type=pyarrow.string(), from_pandas=True)
-        hit = pc.fill_null(pc.match_substring_regex(arr, r"^1[3-9]\d{9}$"), False)
-        m = pd.Series(hit.to_numpy(zero_copy_only=False), index=s.index)
-        if m.any():
-            df.loc[m, c.name] = s[m].map(lambda v: hash_pii(v, salt))
-            n += int(m.sum())
-    return n
-
-
 def _soft_reference_counts(name: str, df: pd.DataFrame, known_ids: dict[str, pd.Index], counts: dict) -> None:
     """Count references that are checked but not quarantined: unknown referrers and campaigns."""
     if name == "contacts":
@@ -503,34 +586,38 @@ def _finish_dtypes(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).reset_index(drop=True)
 
 
-def _mask_pii_text(v: object) -> object:
-    return _PHONE.sub("<phone>", v) if isinstance(v, str) else v
+def _quarantine_value(x: object) -> object:
+    """Show a cell in the quarantine: as text, personal data masked, cut to :data:`QUARANTINE_VALUE_CHARS`."""
+    if x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NaT or x is pd.NA:
+        return None
+    text = str(privacy.mask_value(str(x))).replace("\x00", "\\0")
+    return text if len(text) <= QUARANTINE_VALUE_CHARS else text[: QUARANTINE_VALUE_CHARS - 1] + "…"
 
 
-def _prepare_chunk(spec: TableSpec, raw, notes: list[str], timezone: str, as_of: pd.Timestamp, pii_salt: str) -> tuple:
+def _prepare_chunk(spec: TableSpec, raw, notes: list[str], ctx: _Context) -> tuple:
     """Run the checks that need only the chunk itself: mapping, parsing, value and row rules (ahead, in a thread).
 
     ``notes`` is the loader's list for the first chunk of a file and a throwaway list for the others.
     """
     if raw.header_row > 1:
-        notes.append(f"{raw.path.name}: {raw.header_row - 1} title row(s) above the header skipped")
-    mapped = _map_columns(spec, raw.frame, raw.path.name, notes)
+        notes.append(f"{ctx.fname}: {raw.header_row - 1} title row(s) above the header skipped")
+    notes.extend(raw.notes)
+    mapped = _map_columns(spec, raw.frame, ctx.fname, notes)
     issues: list[pd.DataFrame] = []
-    typed = _parse_columns(spec, mapped, timezone, issues)
-    n_neg = 0
+    counts: Counter = Counter()
+    typed = _parse_columns(spec, mapped, ctx, issues, counts, raw.has_nul)
     if spec.name == "orders":
         neg_refund = (typed["amount"] < 0) & (typed["status"] == "refunded")
         if neg_refund.any():
             typed.loc[neg_refund, "amount"] = typed.loc[neg_refund, "amount"].abs()
-            n_neg = int(neg_refund.sum())
-    n_pii = _pseudonymise_ids(typed, spec, pii_salt)
+            counts["negative refunds"] += int(neg_refund.sum())
     bad_idx = set().union(*(set(i["idx"]) for i in issues)) if issues else set()
     live = typed.drop(index=list(bad_idx))
-    v = _validate_values(spec, live, as_of)
+    v = _validate_values(spec, live, ctx.as_of)
     if v is not None:
         issues.append(v)
     issues.extend(_row_rules(spec, live))
-    return raw, typed, issues, n_neg, n_pii
+    return raw, typed, issues, counts
 
 
 def _finish_chunk(
@@ -540,7 +627,7 @@ def _finish_chunk(
     issues: list[pd.DataFrame],
     seen: dict[str, _Seen],
     known_ids: dict[str, pd.Index],
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Run the checks against earlier chunks and tables (duplicates, orphans); return clean rows, quarantine, bad."""
     bad_idx = set().union(*(set(i["idx"]) for i in issues)) if issues else set()
     live = typed.drop(index=list(bad_idx))
@@ -551,13 +638,35 @@ def _finish_chunk(
     bad = pd.Index(q["idx"].unique())
     q.insert(0, "table", spec.name)
     q["row"] = raw.rows.loc[q["idx"].to_numpy()].to_numpy() if len(q) else np.array([], dtype="int64")
-    q["value"] = q["value"].map(lambda x: None if x is None or (isinstance(x, float) and np.isnan(x)) else str(x))
-    q["value"] = q["value"].map(_mask_pii_text).map(lambda x: x[:200] if isinstance(x, str) else x)
+    if len(raw.bad_rows):  # text rows that could not be split into fields: never in the frame
+        broken = raw.bad_rows.assign(table=spec.name, column="*", idx=None)
+        q = pd.concat([q, broken[["table", "idx", "column", "reason", "value", "row"]]], ignore_index=True)
+    if raw.short_rows and len(q):  # a missing value because the row stops early: say so
+        n = q["row"].map(raw.short_rows)
+        short = n.notna() & (q["reason"] == "missing value")
+        width = raw.frame.shape[1]
+        q.loc[short, "reason"] = [f"missing value (the row has {int(k)} of {width} fields)" for k in n[short]]
+    q["value"] = q["value"].map(_quarantine_value)
     kept = _finish_dtypes(spec, typed.drop(index=bad))
-    return kept, q[QUARANTINE_COLUMNS], bad
+    return kept, q[QUARANTINE_COLUMNS], len(bad) + len(raw.bad_rows)
 
 
-def _prepared_chunks(spec: TableSpec, fpath: Path, chunk_rows: int, prepare, ahead: int = 2) -> Iterator[tuple]:
+class _Unreadable(DataContractError):
+    """A file that cannot be read at all: fatal for a required table, a skipped table (noted) for an optional one."""
+
+
+def _file_plan(spec: TableSpec, raw, ctx: _Context) -> None:
+    """Decide per file, from its first chunk, whether numbers in each time column are Excel serial dates."""
+    aliases = spec.alias_map()
+    for j, col in enumerate(raw.frame.columns):
+        canon = aliases.get(normalize_column_name(col))
+        if canon and spec.column(canon).kind in ("timestamp", "date") and canon not in ctx.serials:
+            ctx.serials[canon] = parsing.serial_dates_likely(raw.frame.iloc[:, j])
+
+
+def _prepared_chunks(
+    spec: TableSpec, fpath: Path, chunk_rows: int, prepare, ctx: _Context, ahead: int = 2
+) -> Iterator[tuple]:
     """Read chunks and prepare up to ``ahead`` of them in worker threads, yielding them in file order."""
     chunks = iter_raw(fpath, set(spec.alias_map()), chunk_rows)
     with ThreadPoolExecutor(max_workers=ahead) as pool:
@@ -568,10 +677,14 @@ def _prepared_chunks(spec: TableSpec, fpath: Path, chunk_rows: int, prepare, ahe
                 raw = next(chunks)
             except StopIteration:
                 break
-            except (UnicodeDecodeError, ValueError, OSError) as err:
-                raise DataContractError(f"{fpath.name}: cannot be read ({type(err).__name__}: {err})") from None
-            if first and raw.frame.columns.empty:
-                raise DataContractError(f"{fpath.name}: file is empty (no header row)")
+            except UnreadableFile as err:
+                raise _Unreadable(f"{fpath.name}: cannot be read: {err}") from None
+            except (UnicodeDecodeError, ValueError, OSError, pyarrow.ArrowException) as err:
+                raise _Unreadable(f"{fpath.name}: cannot be read ({type(err).__name__}: {err})") from None
+            if first:
+                if raw.frame.columns.empty:
+                    raise _Unreadable(f"{fpath.name}: file is empty (no header row)")
+                _file_plan(spec, raw, ctx)
             pending.append(pool.submit(prepare, raw, first))
             first = False
             if len(pending) > ahead:
@@ -580,13 +693,65 @@ def _prepared_chunks(spec: TableSpec, fpath: Path, chunk_rows: int, prepare, ahe
             yield fut.result()
 
 
+def _file_notes(fname: str, name: str, counts: Counter) -> list[str]:
+    """Load notes for what was changed but kept in one file."""
+    out = []
+    for k, n in sorted(counts.items()):
+        if not n:
+            continue
+        kind, _, col = k.partition(" ")
+        if k == "negative refunds":
+            out.append(f"{fname}: {n:,} refunds written as negative amounts made positive")
+        elif k == "empty status":
+            out.append(f"{fname}: {n:,} empty status cells read as paid")
+        elif kind == "truncated":
+            cap = parsing.TEXT_MAX_CHARS
+            out.append(f"{fname}: {n:,} {col} values longer than {cap} characters cut to {cap}")
+        elif kind == "masked":
+            out.append(f"{fname}: {n:,} phone numbers, WeChat ids, e-mails or card numbers masked in {col}")
+        elif kind == "placeholder":
+            meaning = " (still a friend)" if col == "removed_at" else ""
+            out.append(
+                f"{fname}: {n:,} {col} placeholder dates (such as 9999-12-31, 1970-01-01 or 0) read as empty{meaning}"
+            )
+        elif kind == "pseudonymised" and col in ALWAYS_PSEUDONYMISED:
+            out.append(f"{fname}: {n:,} {col} values replaced by keyed pseudonyms (staff ids are names or phones)")
+        elif kind == "pseudonymised":
+            out.append(f"{fname}: {n:,} {col} values that are personal data replaced by keyed pseudonyms")
+    return out
+
+
+_ROW_REF = re.compile(r"\((?:first at )?row \d+\)|of row \d+")
+
+
+def _all_quarantined_error(name: str, fname: str, read: int, q: pd.DataFrame, known_ids: dict) -> DataContractError:
+    """Build the error for a required table none of whose rows survived, saying why (and what usually causes it)."""
+    per_row = q.drop_duplicates("row")
+    top = per_row["reason"].astype(str).str.replace(_ROW_REF, "", regex=True).str.strip().value_counts()
+    why = "; ".join(f"{r} ({n:,})" for r, n in top.head(2).items())
+    hint = ""
+    if len(top) and str(top.index[0]).startswith("orphan user_id") and "contacts.user_id" in known_ids:
+        ids = pd.Series(known_ids["contacts.user_id"].astype(str)).str.lstrip("0")
+        orphan = q.loc[q["reason"].astype(str).str.startswith("orphan user_id"), "value"].dropna().astype(str)
+        k = int(orphan.str.lstrip("0").isin(set(ids)).sum())
+        if k and k >= len(orphan) / 2:
+            hint = (
+                f": {k:,} of them match a contact once leading zeros are ignored - did Excel strip the leading zeros "
+                "from user_id? (format the column as text before exporting)"
+            )
+        else:
+            hint = ": do contacts and orders come from the same system and period?"
+    return DataContractError(f"{fname}: all {read:,} {name} rows are quarantined ({why}){hint}")
+
+
 # --------------------------------------------------------------------------------------------------- load
 def load(
     path: str | Path,
     *,
     as_of: str | pd.Timestamp | None = None,
     timezone: str = "Asia/Shanghai",
-    pii_salt: str = "",
+    key: bytes | None = None,
+    demo: bool = False,
     tables: tuple[str, ...] | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> Dataset:
@@ -597,6 +762,10 @@ def load(
     memory; a longer one is spooled chunk by chunk to a temporary Parquet file, so memory stays bounded by the
     chunk size (plus the contacts' ids and 16 bytes per row for duplicate detection across chunks).
 
+    Identifiers that are personal data are replaced by keyed pseudonyms (:mod:`helpers.privacy`): phone numbers in
+    any spelling, WeChat ids, e-mails and names in ``user_id`` / ``referrer_id``, every ``staff_id``, and any other
+    id holding a phone number. Free-text labels are masked the same way; so is the quarantine.
+
     Parameters
     ----------
     path : str or Path
@@ -605,8 +774,11 @@ def load(
         Reference time; later timestamps are quarantined as in the future. Default: now, in ``timezone``.
     timezone : str
         Time zone of naive timestamps and target of tz-aware ones.
-    pii_salt : str
-        Salt for pseudonymising phone-number-shaped user ids.
+    key : bytes, optional
+        The pseudonymisation key. Default: :func:`helpers.privacy.pii_key` (``SIYU_PII_KEY`` or the local key
+        file, created on first use). Never a parameter of a report: the notebook looks it up.
+    demo : bool
+        Use the public demo key: only for simulated data (a folder with the simulator's ``truth.json``).
     tables : tuple of str, optional
         Load only these tables (required tables are always loaded).
     chunk_rows : int
@@ -620,87 +792,76 @@ def load(
     Raises
     ------
     DataContractError
-        Missing folder, missing required table or column, ambiguous or unreadable file.
+        Missing folder, missing required table or column, ambiguous or unreadable file, a required table with no
+        rows or none that survive the checks.
+    helpers.privacy.PiiKeyError
+        No usable key, or the demo key for data that are not simulated.
     """
     folder = Path(path)
     if not folder.is_dir():
         raise DataContractError(f"data folder not found: {folder}")
+    if key is not None and demo:
+        raise privacy.PiiKeyError("pass either key= or demo=True, not both")
+    key = privacy.check_key(privacy.pii_key(demo=demo) if key is None else key)
+    if privacy.is_demo_key(key) and not _is_simulated(folder):
+        raise privacy.PiiKeyError(
+            f"{folder.name}: the public demo key is only for the simulated sample (no simulator truth.json here); "
+            "load your data with your own key (privacy.pii_key())"
+        )
     as_of_ts = pd.Timestamp(as_of) if as_of not in (None, "") else pd.Timestamp.now(tz=timezone).tz_localize(None)
-    files, ignored = _find_files(folder)
+    files, unsupported, ignored = _find_files(folder)
     notes: list[str] = []
     if ignored:
         notes.append(f"files not in the contract ignored: {', '.join(ignored)}")
     for name, spec in TABLES.items():
         if spec.required and name not in files:
-            exts = ", ".join(f"{name}{s}" for s in (".csv", ".xlsx", ".parquet"))
+            if name in unsupported:
+                p, why = unsupported[name]
+                raise DataContractError(f"{folder}: required table {name!r} not found: {p.name} is not read ({why})")
+            exts = ", ".join(f"{name}{s}" for s in (".csv", ".xlsx", ".parquet", ".csv.gz", ".zip"))
             raise DataContractError(f"{folder}: required table {name!r} not found (expected one of {exts})")
+    for name, (p, why) in unsupported.items():
+        if name not in files:
+            notes.append(f"{p.name}: not read ({why}); optional table {name!r} skipped")
     wanted = [t for t in LOAD_ORDER if t in files and (tables is None or t in tables or TABLES[t].required)]
     store = TableStore()
     known_ids: dict[str, pd.Index] = {}
     soft: dict[str, int] = {}
-    spool_dir: Path | None = None
-    quarantine, accounting, sources = [], [], []
+    spool_dir: list[Path] = []
+    quarantine, accounting, sources, loaded = [], [], [], []
     for name in wanted:
         spec, fpath = TABLES[name], files[name]
-        read = kept_n = bad_n = 0
-        n_neg = n_pii = 0
-        seen = {"exact": _Seen(), "key": _Seen()}
-        id_parts: list[np.ndarray] = []
-        ref_col = {"contacts": "user_id", "campaigns": "campaign_id"}.get(name)  # ids later tables reference
-        kept_chunks: list[pd.DataFrame] = []
-        spool: _Spool | None = None
-
-        def prepare(raw, first: bool, spec=spec) -> tuple:
-            return _prepare_chunk(spec, raw, notes if first else [], timezone, as_of_ts, pii_salt)
-
-        first = True
-        for raw, typed, issues, neg, pii in _prepared_chunks(spec, fpath, chunk_rows, prepare):
-            if first:
-                sources.append(
-                    {"table": name, "file": fpath.name, "encoding": raw.encoding, "header_row": raw.header_row}
-                )
-                first = False
-            kept, q, bad = _finish_chunk(spec, raw, typed, issues, seen, known_ids)
-            n_neg, n_pii = n_neg + neg, n_pii + pii
-            quarantine.append(q)
-            if ref_col:
-                id_parts.append(kept[ref_col].dropna().to_numpy(dtype=object))
-            if name not in ("contacts", "campaigns"):  # campaigns are complete by now: count unknown campaign ids
-                _soft_reference_counts(name, kept, known_ids, soft)
-            kept_chunks.append(kept)
-            if len(kept_chunks) > 1 or spool is not None:  # a second chunk: stream this table to disk from now on
-                if spool is None:
-                    spool_dir = spool_dir or Path(tempfile.mkdtemp(prefix="siyu-load-"))
-                    spool = _Spool(spool_dir / f"{name}.parquet")
-                for k in kept_chunks:
-                    spool.write(k)
-                kept_chunks = []
-            n_raw = len(raw.frame)
-            read += n_raw
-            kept_n += len(kept)
-            bad_n += len(bad)
-            if n_raw != len(kept) + len(bad):  # pragma: no cover - an invariant, not a branch
-                raise AssertionError(f"{name}: row accounting broken ({n_raw} != {len(kept)} + {len(bad)})")
-        if id_parts:  # ids later tables reference: known once their table is complete
-            known_ids[f"{name}.{ref_col}"] = pd.Index(np.concatenate(id_parts)).unique()
-        if spool is not None:
-            spool.close()
-            store.paths[name] = spool.path
-        else:
-            store.frames[name] = kept_chunks[0]
-        if n_neg:
-            notes.append(f"{fpath.name}: {n_neg} refunds written as negative amounts made positive")
-        if n_pii:
-            notes.append(f"{fpath.name}: {n_pii} phone-number user ids replaced by salted pseudonyms")
-        accounting.append({"table": name, "file": fpath.name, "read": read, "kept": kept_n, "quarantined": bad_n})
-        if spec.required and read == 0:
-            raise DataContractError(f"{fpath.name}: required table {name!r} has no rows")
+        ctx = _Context(fpath.name, timezone, as_of_ts, key)
+        try:
+            q, acc, source = _load_table(spec, fpath, ctx, notes, store, known_ids, soft, spool_dir, chunk_rows)
+        except _Unreadable as err:
+            if spec.required:
+                raise DataContractError(str(err)) from None
+            notes.append(f"{err}; optional table {name!r} skipped")
+            continue
+        except DataContractError:
+            raise
+        except Exception as err:  # a loader bug must not put a cell value into a traceback: masked, one line
+            raise DataContractError(
+                f"{fpath.name}: the loader failed on this file ({type(err).__name__}: {err})"
+            ) from None
+        quarantine.extend(q)
+        accounting.append(acc)
+        sources.append(source)
+        loaded.append(fpath)
     if "contacts" in store:  # contacts load before campaigns (and referrers need every contact): checked last
         cols = ["referrer_id", "campaign_id"]
-        path = store.path("contacts")
-        refs = store["contacts"][cols] if path is None else pd.read_parquet(path, columns=cols)
+        cpath = store.path("contacts")
+        refs = store["contacts"][cols] if cpath is None else pd.read_parquet(cpath, columns=cols)
         _soft_reference_counts("contacts", refs, known_ids, soft)
     notes.extend(_soft_reference_notes(soft))
+    kid = privacy.key_id(key)
+    notes.append(
+        "pseudonyms keyed with the public demo key (simulated data only)"
+        if kid == "demo"
+        else f"pseudonyms keyed with key {kid} (the same key gives the same pseudonyms in every run)"
+    )
+    notes = [_one_line(n) for n in notes]
     qdf = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     qdf = qdf.sort_values(["table", "row"], kind="stable").reset_index(drop=True)
     qdf["row"] = qdf["row"].astype("int64")
@@ -710,9 +871,84 @@ def load(
         accounting=pd.DataFrame(accounting, columns=ACCOUNTING_COLUMNS),
         notes=notes,
         as_of=as_of_ts,
-        fingerprint=_fingerprint([files[t] for t in wanted]),
+        fingerprint=_fingerprint(loaded),
         sources=pd.DataFrame(sources),
+        key_id=kid,
     )
-    if spool_dir is not None:
-        weakref.finalize(ds, shutil.rmtree, spool_dir, True)
+    if spool_dir:
+        weakref.finalize(ds, shutil.rmtree, spool_dir[0], True)
     return ds
+
+
+def _load_table(
+    spec: TableSpec,
+    fpath: Path,
+    ctx: _Context,
+    notes: list[str],
+    store: TableStore,
+    known_ids: dict[str, pd.Index],
+    soft: dict[str, int],
+    spool_dir: list[Path],
+    chunk_rows: int,
+) -> tuple[list[pd.DataFrame], dict, dict]:
+    """Load one table into ``store``; return its quarantine parts, accounting row and source row."""
+    name = spec.name
+    read = kept_n = bad_n = 0
+    counts: Counter = Counter()
+    seen = {"exact": _Seen(), "key": _Seen()}
+    id_parts: list[np.ndarray] = []
+    ref_col = {"contacts": "user_id", "campaigns": "campaign_id"}.get(name)  # ids later tables reference
+    kept_chunks: list[pd.DataFrame] = []
+    quarantine: list[pd.DataFrame] = []
+    file_notes: list[str] = []
+    spool: _Spool | None = None
+    source: dict = {}
+
+    def prepare(raw, first: bool) -> tuple:
+        return _prepare_chunk(spec, raw, file_notes if first else [], ctx)
+
+    try:
+        for raw, typed, issues, chunk_counts in _prepared_chunks(spec, fpath, chunk_rows, prepare, ctx):
+            if not source:
+                source = {"table": name, "file": fpath.name, "encoding": raw.encoding, "header_row": raw.header_row}
+            kept, q, n_bad = _finish_chunk(spec, raw, typed, issues, seen, known_ids)
+            counts.update(chunk_counts)
+            quarantine.append(q)
+            if ref_col:
+                id_parts.append(kept[ref_col].dropna().to_numpy(dtype=object))
+            if name not in ("contacts", "campaigns"):  # campaigns are complete by now: count unknown campaign ids
+                _soft_reference_counts(name, kept, known_ids, soft)
+            kept_chunks.append(kept)
+            if len(kept_chunks) > 1 or spool is not None:  # a second chunk: stream this table to disk from now on
+                if spool is None:
+                    if not spool_dir:
+                        spool_dir.append(Path(tempfile.mkdtemp(prefix="siyu-load-")))
+                    spool = _Spool(spool_dir[0] / f"{name}.parquet")
+                for k in kept_chunks:
+                    spool.write(k)
+                kept_chunks = []
+            n_raw = len(raw.frame) + len(raw.bad_rows)
+            read += n_raw
+            kept_n += len(kept)
+            bad_n += n_bad
+            if n_raw != len(kept) + n_bad:  # pragma: no cover - an invariant, not a branch
+                raise AssertionError(f"{name}: row accounting broken ({n_raw} != {len(kept)} + {n_bad})")
+    except BaseException:
+        if spool is not None:
+            spool.close()
+            spool.path.unlink(missing_ok=True)
+        raise
+    if spec.required and read == 0:
+        raise DataContractError(f"{fpath.name}: required table {name!r} has no rows")
+    if spec.required and kept_n == 0:
+        raise _all_quarantined_error(name, fpath.name, read, pd.concat(quarantine, ignore_index=True), known_ids)
+    if id_parts:  # ids later tables reference: known once their table is complete
+        known_ids[f"{name}.{ref_col}"] = pd.Index(np.concatenate(id_parts)).unique()
+    if spool is not None:
+        spool.close()
+        store.paths[name] = spool.path
+    else:
+        store.frames[name] = kept_chunks[0]
+    notes.extend(file_notes)
+    notes.extend(_file_notes(fpath.name, name, counts))
+    return quarantine, {"table": name, "file": fpath.name, "read": read, "kept": kept_n, "quarantined": bad_n}, source

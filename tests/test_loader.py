@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from helpers import privacy
 from helpers.data import DataContractError, load
+from helpers.privacy import PiiKeyError, find_personal_data
+
+from .conftest import AS_OF, SAMPLE
 
 CONTACTS = """用户ID,添加时间,渠道,手机号,昵称
 007,2025/1/5 13:00,门店二维码,13812345678,王芳
@@ -71,7 +77,7 @@ def test_pii_columns_never_reach_the_tables(tmp_path):
 def test_phone_number_user_ids_are_pseudonymised_consistently(tmp_path):
     contacts = "user_id,added_at,channel\n13812345678,2025-01-05,store_qr\n"
     orders = "order_id,user_id,ordered_at,amount\nA1,13812345678,2025-02-01,10\n"
-    ds = load(dataset(tmp_path, contacts, orders), as_of="2026-01-01", pii_salt="s3cret")
+    ds = load(dataset(tmp_path, contacts, orders), as_of="2026-01-01", key=b"s3cret-key-for-tests")
     uid = ds.table("contacts")["user_id"].iloc[0]
     assert uid.startswith("pii_") and "13812345678" not in uid
     assert ds.table("orders")["user_id"].iloc[0] == uid  # joins still work
@@ -233,10 +239,9 @@ def test_streaming_in_small_chunks_finds_duplicates_across_chunks(tmp_path):
     assert len(pd.read_parquet(out / "orders.parquet")) == small.accounting.set_index("table").loc["orders", "kept"]
 
 
-def test_streaming_the_sample_gives_the_same_dataset(sample_ds):
-    from .conftest import AS_OF, SAMPLE
-
-    small = load(SAMPLE, as_of=AS_OF, chunk_rows=9_000)
+def test_streaming_the_sample_gives_the_same_dataset():
+    sample_ds = load(SAMPLE, as_of=AS_OF, demo=True)
+    small = load(SAMPLE, as_of=AS_OF, chunk_rows=9_000, demo=True)
     pd.testing.assert_frame_equal(small.quarantine, sample_ds.quarantine)
     pd.testing.assert_frame_equal(small.accounting, sample_ds.accounting)
     assert small.notes == sample_ds.notes
@@ -246,3 +251,130 @@ def test_streaming_the_sample_gives_the_same_dataset(sample_ds):
 
     pd.testing.assert_frame_equal(quality.coverage(small), quality.coverage(sample_ds))
     pd.testing.assert_frame_equal(quality.daily_counts(small), quality.daily_counts(sample_ds))
+
+
+# ------------------------------------------------------------------------------------------- privacy by construction
+#: Every spelling of personal data an export may carry, where it may sit (issue 14, items 1, 5, 6 and 14).
+PII_CONTACTS = """企业微信客户导出,,,,,,
+用户ID,添加时间,渠道,推荐人,员工ID,删除时间,13700000000
++8613999999999,2025-01-05,store_qr,,13800000000,,x
+0086 139 9999 9998,2025-01-05,referral,+86 139-9999-9999,王芳,,x
+86-13999999997,2025-01-05,referral,0086 139 9999 9998,王芳,,x
+139 9999 9996,2025-01-05,store_qr,,zhang.san@corp.cn,,x
+１３９９９９９９９９５,2025-01-05,加我 wxid_promo99 或 13912345678,,,,x
+wxid_abc123def,2025-01-05,store_qr,,,,x
+李娜,2025-01-05,store_qr,张伟,,,x
+00013629,2025-01-05,store_qr,,,,x
+00013630,2025-01-05,store_qr,,,13512345678,x
+"""
+PII_ORDERS = """order_id,user_id,ordered_at,amount,status
+A1,13999999999,2025-02-01,5,paid
+A2,+86 139 9999 9995,2025-02-01,5,paid
+A3,+86 139 9999 9990,2025-02-01,5,paid
+A4,00013629,13612345678,5,paid
+A5,00013629,139-1234-5679,5,paid
+A6,WXID_ABC123DEF,2025-02-01,+8613412345678,paid
+A7,李娜,2025-02-01,5,paid
+A8,00013629,2025-02-01,5,13312345678
+"""
+PII_TOUCHES = (
+    "user_id,touched_at,touch_type,campaign_id\n００８６-１３９９９９９９９９９,2025-02-01,朋友圈,ref_13999999999\n"
+)
+NAMES = ("王芳", "张伟", "李娜", "zhang.san")
+KEY = b"loader-test-key-0123456789abcdef"
+
+
+def _everything_written(out: Path) -> str:
+    parts = []
+    for f in sorted(out.rglob("*")):
+        if f.suffix == ".parquet":
+            parts.append(pd.read_parquet(f).astype(str).to_csv(index=False))
+        elif f.is_file():
+            parts.append(f.read_text(encoding="utf-8"))
+    return "\n".join(parts)
+
+
+def test_no_personal_data_survives_in_clean_tables_quarantine_notes_or_errors(tmp_path):
+    raw = tmp_path / "raw"
+    write(raw, "contacts.csv", PII_CONTACTS, "gbk")
+    write(raw, "orders.csv", PII_ORDERS)
+    write(raw, "touches.csv", PII_TOUCHES)
+    ds = load(raw, as_of="2026-01-01", key=KEY)
+    out = tmp_path / "out"
+    ds.write(out)
+    text = _everything_written(out)  # clean/*.parquet, quality/quarantine.csv, accounting.csv, manifest.json
+    assert find_personal_data(text) == []
+    for name in NAMES:
+        assert name not in text, name
+    assert not re.search(r"[\uff10-\uff19]", text)  # no full-width digit survives either
+    c, o = ds.table("contacts"), ds.table("orders")
+    assert c["user_id"].str.startswith("pii_").sum() == 7 and c["staff_id"].dropna().str.startswith("pii_").all()
+    assert c["staff_id"].nunique() == 3 and c["channel"].iloc[4] == "加我 [wechat_id] 或 [phone]"
+    # the same person joins across tables and columns whatever the spelling
+    assert set(o["user_id"]) <= set(c["user_id"]) and o["order_id"].tolist() == ["A1", "A2", "A7"]
+    assert ds.table("touches")["user_id"].iloc[0] == c["user_id"].iloc[0]
+    assert c["referrer_id"].iloc[1] == c["user_id"].iloc[0] and c["referrer_id"].iloc[2] == c["user_id"].iloc[1]
+    q = ds.quarantine.set_index(["table", "row"])
+    assert q.loc[("contacts", 11), "reason"] == "number that is not a date"  # a phone in removed_at
+    assert q.loc[("orders", 4), "value"].startswith("pii_")  # orphan: shown as its pseudonym
+    assert q.loc[("orders", 5), "reason"] == "number that is not a date" and q.loc[("orders", 5), "value"] == "[phone]"
+    assert q.loc[("orders", 6), "value"] == q.loc[("orders", 9), "value"] == "[phone]"
+    assert (
+        q.loc[("orders", 7), "reason"].startswith("implausible amount") and q.loc[("orders", 7), "value"] == "[phone]"
+    )
+    assert any(n == "contacts.csv: columns not in the contract ignored: [phone]" for n in ds.notes)
+    manifest = json.loads((out / "quality" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["pseudonym_key_id"] == privacy.key_id(KEY)
+    assert KEY.decode() not in text and KEY.hex() not in text  # the key itself is never written
+
+
+def test_error_messages_never_quote_a_cell(tmp_path):
+    write(tmp_path, "contacts.csv", "13812345678,2025-01-05,王芳\n+86 139 9999 9998,2025-01-06,李娜\n")
+    write(tmp_path, "orders.csv", PII_ORDERS)
+    with pytest.raises(DataContractError) as err:
+        load(tmp_path, as_of="2026-01-01", key=KEY)
+    msg = str(err.value)
+    assert "missing required column 'user_id'" in msg and "\n" not in msg
+    assert find_personal_data(msg) == [] and not any(n in msg for n in NAMES)
+
+
+def test_pseudonyms_are_keyed_and_stable(tmp_path):
+    d = dataset(
+        tmp_path,
+        "user_id,added_at,channel\n+86 138 1234 5678,2025-01-05,a\n",
+        "order_id,user_id,ordered_at,amount\nA1,13812345678,2025-02-01,1\n",
+    )
+    a = load(d, as_of=AS_OF, key=KEY).table("contacts")["user_id"].iloc[0]
+    b = load(d, as_of=AS_OF, key=KEY).table("contacts")["user_id"].iloc[0]
+    c = load(d, as_of=AS_OF, key=b"another-key-0123456789abcdef").table("contacts")["user_id"].iloc[0]
+    assert a == b != c and a == privacy.pseudonym("13812345678", KEY)
+
+
+def test_the_key_is_looked_up_never_a_salt(tmp_path, monkeypatch):
+    d = dataset(tmp_path / "data")
+    monkeypatch.delenv(privacy.KEY_ENV, raising=False)
+    monkeypatch.setenv(privacy.KEY_FILE_ENV, str(tmp_path / "cfg" / "pii.key"))
+    ds = load(d, as_of=AS_OF)  # first use creates the key file
+    assert (tmp_path / "cfg" / "pii.key").exists() and ds.key_id == privacy.key_id(privacy.pii_key())
+    assert any(ds.key_id in n for n in ds.notes)
+    with pytest.raises(TypeError):
+        load(d, as_of=AS_OF, pii_salt="s3cret")  # the salt parameter is gone
+    with pytest.raises(PiiKeyError, match="not a text salt"):
+        load(d, as_of=AS_OF, key="s3cret")
+    with pytest.raises(PiiKeyError, match="demo key is only for the simulated sample"):
+        load(d, as_of=AS_OF, demo=True)
+    assert load(SAMPLE, as_of=AS_OF, demo=True, tables=("contacts", "orders")).key_id == "demo"
+
+
+def test_a_loader_failure_never_shows_a_cell(tmp_path, monkeypatch):
+    import helpers.data as data_module
+
+    def broken(*args, **kwargs):
+        raise ValueError("cannot compare 13812345678 with 王芳")
+
+    monkeypatch.setattr(data_module, "_orphans", broken)
+    with pytest.raises(DataContractError) as err:
+        load(dataset(tmp_path), as_of=AS_OF, key=KEY)
+    msg = str(err.value)
+    assert msg.startswith("contacts.csv: the loader failed") and "13812345678" not in msg and "[phone]" in msg
+    assert err.value.__cause__ is None and err.value.__suppress_context__  # no chained traceback with the original

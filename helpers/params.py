@@ -121,6 +121,8 @@ def _p(*args, **kw) -> Param:
 SCHEMA: dict[str, Param] = {p.name: p for p in (
     _p("data_dir", "path", None, "folder of exported tables (contacts.csv, orders.xlsx, …); required in a params "
        "file", ("00_data_prep",), notebook_default="../data/sample"),
+    _p("demo", "bool", False, "pseudonyms with the public demo key: the bundled simulated sample only (the runner "
+       "sets it; your data use your own key)", ("00_data_prep",), notebook_default=True),
     _p("output_dir", "path", "", "where the run writes clean tables, quality files, exports and artifacts (the "
        "runner sets it)", _ALL, notebook_default="../reports/interactive"),
     _p("engine", "choice", "duckdb", "engine for the per-event work: duckdb or pyspark", _ALL,

@@ -229,6 +229,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _is_bundled_sample(data_dir: str) -> bool:
+    """Whether ``data_dir`` is the repository's simulated sample: the only data the public demo key may key."""
+    return "://" not in data_dir and Path(data_dir).resolve() == (REPO_ROOT / "data" / "sample").resolve()
+
+
 def _clean_leftovers(reports: Path) -> list[str]:
     """Remove what killed runs left behind: temp folders of dead processes, failed runs older than 30 days."""
     removed = []
@@ -334,7 +339,8 @@ def run_report(
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    params = check({k: v for k, v in params.items() if k != "output_dir"}, source="parameters", base=Path.cwd())
+    given = {k: v for k, v in params.items() if k not in ("output_dir", "demo")}  # both are the runner's to set
+    params = check(given, source="parameters", base=Path.cwd())
     if not params.get("data_dir"):
         raise ParamError(
             "parameters: data_dir is required: the folder of your exported tables (the bundled sample is "
@@ -342,6 +348,14 @@ def run_report(
         )
     if "://" not in params["data_dir"] and not Path(params["data_dir"]).is_dir():
         raise ParamError(f"parameters: data_dir = {params['data_dir']!r} is not a folder")
+    params["demo"] = _is_bundled_sample(params["data_dir"])
+    if not params["demo"]:
+        from helpers.privacy import PiiKeyError, pii_key
+
+        try:
+            pii_key(create=False)  # checked, never passed on: kernels read it from the environment or the key file
+        except PiiKeyError as err:
+            raise ParamError(f"parameters: {err}") from None
     seq = _sequence(notebooks)
     reports = Path(reports_dir).resolve()
     final = check_run_name(run_name, reports)
@@ -407,7 +421,7 @@ def _keep_failed(tmp: Path, reports: Path, run_name: str) -> Path:
 
 def _write_record(tmp: Path, run_name: str, params: dict, timings: list, seconds: float) -> None:
     manifest_path = tmp / "quality" / "manifest.json"
-    fingerprint = json.loads(manifest_path.read_text())["fingerprint"] if manifest_path.exists() else None
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     dates_path = tmp / "quality" / "dates.json"
     record = {
         "run_name": run_name,
@@ -415,7 +429,8 @@ def _write_record(tmp: Path, run_name: str, params: dict, timings: list, seconds
         "seconds": round(seconds, 2),
         "parameters": {k: v for k, v in params.items() if k != "output_dir"},
         "dates": json.loads(dates_path.read_text(encoding="utf-8")) if dates_path.exists() else None,
-        "data_fingerprint": fingerprint,
+        "data_fingerprint": manifest.get("fingerprint"),
+        "pseudonym_key_id": manifest.get("pseudonym_key_id"),
         "notebooks": timings,
         "versions": _versions(),
     }

@@ -12,6 +12,22 @@ SHARED = REPO.parent / "shared" / "data"
 AS_OF = "2026-01-01"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pii_key_file(tmp_path_factory) -> Path:
+    """A pseudonymisation key for the tests' own data, in a temp file: never the user's ~/.config key."""
+    from helpers import privacy
+
+    path = tmp_path_factory.mktemp("key") / "pii.key"
+    saved = {k: os.environ.pop(k, None) for k in ("SIYU_PII_KEY", "SIYU_PII_KEY_FILE")}
+    os.environ["SIYU_PII_KEY_FILE"] = str(path)
+    privacy.pii_key()  # created with 0600, read by every later load (and by report kernels, which inherit it)
+    yield path
+    os.environ.pop("SIYU_PII_KEY_FILE", None)
+    for k, v in saved.items():
+        if v is not None:
+            os.environ[k] = v
+
+
 @pytest.fixture(scope="session")
 def truth() -> dict:
     return json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))
@@ -21,7 +37,7 @@ def truth() -> dict:
 def sample_ds():
     from helpers.data import load
 
-    return load(SAMPLE, as_of=AS_OF)
+    return load(SAMPLE, as_of=AS_OF, demo=True)
 
 
 @pytest.fixture(scope="session")

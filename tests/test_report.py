@@ -191,22 +191,31 @@ def test_personal_data_scan_can_fail():
     assert find_personal_data("id wxid_00ab12cd34ef.", set(), set(), {"wxid_00ab12cd34ef"}) == "wxid_00ab12cd34ef"
 
 
-def test_no_personal_data_in_any_report_file(report):
+def test_no_personal_data_in_any_report_file(report, pii_key_file):
+    """The sample's planted phones, nicknames and WeChat ids, and any phone / wxid / e-mail / ID-card shape, appear in
+    no output file of any kind; neither does the pseudonymisation key."""
+    from helpers import privacy
+
     raw = pd.read_csv(SAMPLE / "contacts.csv", encoding="gb18030", skiprows=1, dtype=str)
     phones = set(raw["手机号"].dropna())
     names = {n for n in raw["昵称"].dropna() if len(n) == 3}
     wechat = set(raw["微信号"].dropna())
     assert len(phones) > 10_000 and len(names) > 1_000 and len(wechat) > 10_000
+    key_text = pii_key_file.read_text().strip()
     scanned = 0
     for f in report.rglob("*"):
-        if f.suffix in (".ipynb", ".html", ".csv", ".json"):
+        if f.suffix in (".ipynb", ".html", ".csv", ".json", ".log", ".txt"):
             text = f.read_text(encoding="utf-8")
         elif f.suffix == ".parquet":
             text = pd.read_parquet(f).astype(str).to_csv(index=False)
+        elif f.suffix == ".xlsx":
+            text = "\n".join(df.to_csv(index=False) for df in pd.read_excel(f, sheet_name=None, dtype=str).values())
         else:
             continue
         hit = find_personal_data(text, phones, names, wechat)
         assert hit is None, f"{f.name} contains personal data {hit[:3]}…"
+        assert not privacy.scan_file(f), f"{f.name}: {privacy.scan_file(f)[:1]}"
+        assert key_text not in text
         scanned += 1
     assert scanned >= 10
 

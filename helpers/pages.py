@@ -458,6 +458,8 @@ table.index td,table.index th{text-align:left}table.index td.num,table.index th.
 """
 
 _NAV_START, _NAV_END = "<!--pagenav-->", "<!--/pagenav-->"
+# a link that leaves the notebooks folder points into the repository, which a report does not carry
+_REPO_LINK = re.compile(r'<a href="\.\./([^"#]+)(?:#[^"]*)?">(.*?)</a>', re.S)
 _NAV_BLOCK = re.compile(re.escape(_NAV_START) + ".*?" + re.escape(_NAV_END), re.S)
 _EXTERNAL = re.compile(
     r"<script\b[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>\s*</script>|<link\b[^>]*\bhref=[\"']?(?:https?:)?//[^>]*>", re.I
@@ -518,7 +520,9 @@ def export_notebook(
     Markdown formulas (``$…$``, ``$$…$$``, ``\(…\)``, ``\[…\]``, ``\begin{…}``) become MathML at build time; a
     formula that cannot be converted is shown as its LaTeX source with a warning. Cell outputs are kept as
     executed (PNG charts as ``data:`` URIs, HTML tables); no MathJax, require.js or CDN style is emitted, and an
-    output's own ``<script src>`` / ``<link href>`` to a network host is removed.
+    output's own ``<script src>`` / ``<link href>`` to a network host is removed. A relative link out of the
+    notebooks folder (``../docs/data_contract.md``) names a file of the repository, which a report folder does not
+    carry: it becomes its text followed by the path.
 
     Parameters
     ----------
@@ -553,6 +557,7 @@ def export_notebook(
     body, n_external = _EXTERNAL.subn("", body)
     if n_external:
         warnings.warn(f"{nb_path}: {n_external} network script/style reference(s) removed from outputs", stacklevel=2)
+    body = _REPO_LINK.sub(r'\2 (<code class="repo-path">\1</code>)', body)
     body = body.replace(
         'alt="No description has been provided for this image"', f'alt="{html.escape(TEXT[lang]["chart"])}"'
     )
@@ -594,7 +599,8 @@ def notebook_title(nb: Any, stem: str, lang: str = "zh", remove_tags: Iterable[s
         src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
         m = re.search(r"^ {0,3}#{1,6}\s+(.+?)\s*#*\s*$", src, re.M)
         if m:
-            return re.sub(r"[*_`]|\[([^\]]*)\]\([^)]*\)", r"\1", m.group(1)).strip()
+            title = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", m.group(1))  # [text](link) → text
+            return re.sub(r"[*`]|(?<!\w)_|_(?!\w)", "", title).strip()
     return PAGE_TITLES.get(stem, {}).get(lang, stem)
 
 

@@ -420,11 +420,17 @@ h1:hover .anchor-link,h2:hover .anchor-link,h3:hover .anchor-link{visibility:vis
 img,svg,video{max-width:100%;height:auto}
 .jp-Cell{margin:0 0 .6em}
 .jp-InputPrompt,.jp-OutputPrompt,.jp-Collapser{display:none}
-.jp-RenderedHTML,.jp-OutputArea-output[data-mime-type="text/html"],.jp-RenderedLatex{overflow-x:auto;max-width:100%}
+.jp-RenderedHTML,.jp-OutputArea-output[data-mime-type="text/html"],.jp-RenderedLatex,.table-box{overflow-x:auto;
+max-width:100%}
+.jp-RenderedHTML,.table-box{background:
+linear-gradient(to right,#fff 30%,rgba(255,255,255,0)) left/32px 100% no-repeat local,
+linear-gradient(to left,#fff 30%,rgba(255,255,255,0)) right/32px 100% no-repeat local,
+radial-gradient(farthest-side at 0 50%,rgba(0,0,0,.2),transparent) left/10px 100% no-repeat scroll,
+radial-gradient(farthest-side at 100% 50%,rgba(0,0,0,.2),transparent) right/10px 100% no-repeat scroll}
 table{border-collapse:collapse;border:0;font-size:14px;font-variant-numeric:tabular-nums;margin:.4em 0}
 th,td{padding:4px 10px;border:0;border-bottom:1px solid var(--line);vertical-align:top}
-thead th{background:var(--soft);border-bottom:1px solid #afb8c1;white-space:nowrap}
-tbody tr:nth-child(even){background:#fbfcfd}
+thead th{background:rgba(27,31,36,.04);border-bottom:1px solid #afb8c1;white-space:nowrap}
+tbody tr:nth-child(even){background:rgba(27,31,36,.015)}
 .jp-RenderedHTML td,.jp-RenderedHTML th{text-align:right}
 .jp-RenderedHTML tbody th{text-align:left;white-space:nowrap}
 .jp-MarkdownOutput table{display:block;overflow-x:auto;max-width:100%}
@@ -448,7 +454,6 @@ dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
 ol.pages{padding-left:0;list-style:none}
 ol.pages li{margin:0 0 .9em}
 ol.pages a{font-weight:600;font-size:1.05em}
-.table-box{overflow-x:auto;max-width:100%}
 .ok{color:#1a7f37}.bad{color:#a40e26}
 @media (max-width:600px){body{font-size:15px}main{padding:4px 12px 24px}nav.pagenav{padding:8px 12px}
 h1{font-size:1.4em}table{font-size:13px}th,td{padding:3px 6px}

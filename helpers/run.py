@@ -169,22 +169,9 @@ def _sequence(only: list[str] | None) -> list[Path]:
 
 
 def _to_html(nb_path: Path) -> Path:
-    import nbformat
-    from nbconvert import HTMLExporter
-    from traitlets.config import Config
+    from helpers.pages import export_report_page
 
-    cfg = Config()
-    cfg.TagRemovePreprocessor.enabled = True
-    cfg.TagRemovePreprocessor.remove_cell_tags = ("remove_cell",)
-    cfg.TagRemovePreprocessor.remove_input_tags = ("remove_input", "parameters", "injected-parameters")
-    exporter = HTMLExporter(config=cfg)
-    exporter.exclude_input = nb_path.stem in HTML_WITHOUT_CODE
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nbformat.read(nb_path, as_version=4))
-    out = nb_path.with_suffix(".html")
-    out.write_text(body, encoding="utf-8")
-    return out
+    return export_report_page(nb_path, hide_code=nb_path.stem in HTML_WITHOUT_CODE)
 
 
 def _versions() -> dict:
@@ -403,6 +390,10 @@ def run_report(
             if not quiet:
                 print(f"[{i}/{len(seq)}] {nb.stem}: done in {secs:.1f} s", file=sys.stderr)
     _write_record(tmp, run_name, params, timings, time.perf_counter() - t_all)
+    if html:
+        from helpers.pages import write_report_index
+
+        write_report_index(tmp)
     old = reports / f".old-{run_name}-{os.getpid()}"
     if final.exists():
         final.rename(old)

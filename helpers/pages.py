@@ -1,0 +1,946 @@
+"""Offline report pages: notebooks to self-contained HTML, formulas as MathML, one index page per run.
+
+A page opened from disk requests nothing from any network host: no script, font or style sheet is loaded from a
+CDN (nbconvert's default page pulls MathJax and require.js), formulas are converted to MathML when the page is
+built (browsers render MathML natively), charts stay embedded as ``data:`` PNGs, tables scroll sideways inside
+their own box so a 390 px phone screen never cuts a column off.
+
+Three layers:
+
+- :func:`latex_to_mathml` and :func:`formulas`: the formula conversion and the list of formulas in a notebook;
+- :func:`export_notebook` and :func:`write_index`: one page, one index, every input given explicitly;
+- :func:`export_report_page` and :func:`write_report_index`: what the runner calls; they read the language, the
+  page titles, the run record (``run.json``), the quality accounting and the headlines a run left in its folder.
+
+Headlines: a notebook states its main result in one sentence with :func:`write_headline`
+(``artifacts/headline_<notebook>.json``); the index shows it under the page's title.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "PAGE_TITLES",
+    "REMOVE_CELL_TAGS",
+    "REMOVE_INPUT_TAGS",
+    "TEXT",
+    "FormulaError",
+    "Page",
+    "export_notebook",
+    "export_report_page",
+    "formulas",
+    "latex_to_mathml",
+    "link_pages",
+    "notebook_title",
+    "read_headline",
+    "write_headline",
+    "write_index",
+    "write_report_index",
+]
+
+#: Cells with these tags are dropped from every page.
+REMOVE_CELL_TAGS = ("remove_cell",)
+#: Cells with these tags keep their output but not their code.
+REMOVE_INPUT_TAGS = ("remove_input", "parameters", "injected-parameters")
+LANGS = ("zh", "en")
+
+#: Display strings of the pages and the index (to move into ``helpers.labels``).
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "report": "私域增长报告",
+        "index": "目录",
+        "prev": "上一页",
+        "next": "下一页",
+        "run": "报告",
+        "finished": "生成时间",
+        "parameters": "参数",
+        "parameter": "参数",
+        "value": "取值",
+        "data": "数据",
+        "fingerprint": "数据指纹",
+        "span": "数据时间范围",
+        "pages": "各页结论",
+        "no_headline": "（本页未记录结论）",
+        "quality": "数据质量",
+        "table": "表",
+        "file": "文件",
+        "read": "读取行数",
+        "kept": "保留",
+        "quarantined": "隔离",
+        "total": "合计",
+        "quality_ok": "每张表：读取 = 保留 + 隔离",
+        "quality_bad": "读取 ≠ 保留 + 隔离的表",
+        "quarantine_file": "隔离明细",
+        "no_quality": "本次运行没有数据质量记录（未运行数据准备）",
+        "chart": "图表",
+        "formula_error": "公式无法转换",
+        "not_measured": "—",
+    },
+    "en": {
+        "report": "Private-domain growth report",
+        "index": "Contents",
+        "prev": "Previous",
+        "next": "Next",
+        "run": "Report",
+        "finished": "Finished",
+        "parameters": "Parameters",
+        "parameter": "Parameter",
+        "value": "Value",
+        "data": "Data",
+        "fingerprint": "Data fingerprint",
+        "span": "Data span",
+        "pages": "Pages",
+        "no_headline": "(no headline recorded for this page)",
+        "quality": "Data quality",
+        "table": "Table",
+        "file": "File",
+        "read": "Rows read",
+        "kept": "Kept",
+        "quarantined": "Quarantined",
+        "total": "Total",
+        "quality_ok": "every table: read = kept + quarantined",
+        "quality_bad": "tables where read ≠ kept + quarantined",
+        "quarantine_file": "quarantined rows",
+        "no_quality": "no data-quality record in this run (data preparation did not run)",
+        "chart": "chart",
+        "formula_error": "formula could not be converted",
+        "not_measured": "—",
+    },
+}
+
+#: Page names by notebook (used when a notebook has no heading; to move into ``helpers.labels``).
+PAGE_TITLES: dict[str, dict[str, str]] = {
+    "00_data_prep": {"zh": "00 · 数据准备", "en": "00 · Data preparation"},
+    "01_acquisition": {"zh": "01 · 拉新", "en": "01 · Acquisition"},
+    "02_user_tiers": {"zh": "02 · 用户分层", "en": "02 · User tiers"},
+    "03_repurchase": {"zh": "03 · 复购", "en": "03 · Repurchase"},
+    "04_attribution": {"zh": "04 · 归因", "en": "04 · Attribution"},
+    "05_community": {"zh": "05 · 社群活跃", "en": "05 · Community activity"},
+    "06_summary": {"zh": "06 · 总结", "en": "06 · Summary"},
+}
+
+#: Parameter names shown beside the name on the index (to move into ``helpers.labels``).
+PARAM_LABELS: dict[str, dict[str, str]] = {
+    "zh": {
+        "data_dir": "数据目录",
+        "as_of": "截止日期",
+        "timezone": "时区",
+        "engine": "计算引擎",
+        "window_start": "分析窗口开始",
+        "window_end": "分析窗口结束",
+        "calibration_end": "校准期结束",
+        "previous_as_of": "对比期截止",
+        "lang": "语言",
+        "unit": "时间粒度",
+        "top_n": "名单人数",
+    },
+    "en": {},
+}
+
+_HTML_LANG = {"zh": "zh-CN", "en": "en"}
+
+
+def _check_lang(lang: str) -> str:
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}; got {lang!r}")
+    return lang
+
+
+# --------------------------------------------------------------------------------------------------- formulas
+
+
+class FormulaError(ValueError):
+    """A LaTeX formula that cannot be converted to MathML (an unsupported command or malformed input)."""
+
+
+_TEXT_COMMANDS = ("\\text", "\\textrm", "\\textbf", "\\textit", "\\mbox", "\\mathrm", "\\operatorname")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_MTEXT = re.compile(r"(<mtext[^>]*>)(.*?)(</mtext>)", re.S)
+_TEXT_ESCAPE = re.compile(r"\\(&amp;|[_%#${} ])")
+#: Glyph fixes after latex2mathml: \setminus as U+29F5 is missing from common math fonts; upright capital Greek.
+_GLYPHS = (
+    (re.compile(r"<mi>&#x029F5;</mi>"), "<mo>&#x02216;</mo>"),
+    (re.compile(r"<mi>(&#x0039[3-9A-F];|&#x003A[0-9];)</mi>"), r'<mi mathvariant="normal">\1</mi>'),
+)
+
+
+def _wrap_non_ascii(tex: str) -> str:
+    r"""Put runs of non-ASCII characters (Chinese) outside ``\text{…}`` into ``\text{…}``.
+
+    Without it each Chinese character becomes its own italic identifier.
+
+    Examples
+    --------
+    >>> _wrap_non_ascii(r"\underbrace{x}_{流量} + \text{转化率}")
+    '\\underbrace{x}_{\\text{流量}} + \\text{转化率}'
+    """
+    out, i, n = [], 0, len(tex)
+    while i < n:
+        cmd = next((c for c in _TEXT_COMMANDS if tex.startswith(c + "{", i)), None)
+        if cmd is not None:  # copy the whole braced argument unchanged
+            j, depth = i + len(cmd) + 1, 1
+            while j < n and depth:
+                depth += {"{": 1, "}": -1}.get(tex[j], 0) if tex[j - 1] != "\\" else 0
+                j += 1
+            out.append(tex[i:j])
+            i = j
+            continue
+        m = _NON_ASCII.match(tex, i)
+        if m:
+            out.append("\\text{" + m.group(0) + "}")
+            i = m.end()
+        else:
+            out.append(tex[i])
+            i += 1
+    return "".join(out)
+
+
+def latex_to_mathml(tex: str, *, display: bool = False) -> str:
+    r"""Convert one LaTeX formula to a MathML ``<math>`` element (rendered natively by browsers, no script).
+
+    Uses ``latex2mathml``; Chinese outside ``\text`` is set as text, ``\_`` and friends inside ``\text`` are
+    unescaped, and the result is checked: it must be well-formed XML with no LaTeX command left over.
+
+    Parameters
+    ----------
+    tex : str
+        The formula without its delimiters (``$``, ``$$``, ``\(``, ``\[``).
+    display : bool
+        Display (block) formula rather than inline.
+
+    Returns
+    -------
+    str
+        ``<math …>…</math>``.
+
+    Raises
+    ------
+    FormulaError
+        A command latex2mathml does not know (it would otherwise print ``\foo`` as an identifier) or output that is
+        not well-formed.
+
+    Examples
+    --------
+    >>> latex_to_mathml(r"x_i", display=True)[49:]
+    'display="block"><mrow><msub><mi>x</mi><mi>i</mi></msub></mrow></math>'
+    >>> "<mtext>as_of</mtext>" in latex_to_mathml(r"t + w \le \text{as\_of}")
+    True
+    >>> latex_to_mathml(r"\frobnicate{x}")
+    Traceback (most recent call last):
+    ...
+    helpers.pages.FormulaError: unsupported LaTeX \frobnicate in: \frobnicate{x}
+    """
+    from latex2mathml.converter import convert
+
+    source = tex.strip()
+    try:
+        out = convert(_wrap_non_ascii(source), display="block" if display else "inline")
+    except Exception as err:  # latex2mathml raises its own exception types for malformed input
+        raise FormulaError(f"cannot convert LaTeX ({type(err).__name__}: {err}): {source}") from None
+    out = _MTEXT.sub(lambda m: m.group(1) + _TEXT_ESCAPE.sub(r"\1", m.group(2)) + m.group(3), out)
+    for pattern, repl in _GLYPHS:
+        out = pattern.sub(repl, out)
+    try:
+        root = ET.fromstring(out)
+    except ET.ParseError as err:
+        raise FormulaError(f"LaTeX gives malformed MathML ({err}): {source}") from None
+    for node in root.iter():
+        text = (node.text or "").strip()
+        if text.startswith("\\") and len(text) > 1:
+            raise FormulaError(f"unsupported LaTeX {text} in: {source}")
+    return out
+
+
+_FENCE = re.compile(r"^ {0,3}(```|~~~).*?^ {0,3}\1[^\n]*$", re.S | re.M)
+_CODE_SPAN = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+_MATH = re.compile(
+    r"(?<!\\)\$\$(?P<d1>.+?)(?<!\\)\$\$"
+    r"|(?<!\\)\\{1,2}\[(?P<d2>.+?)(?<!\\)\\{1,2}\]"
+    r"|\\begin\{(?P<env>[a-z]*\*?)\}(?P<d3>.*?)\\end\{(?P=env)\}"
+    r"|(?<![$\\])\$(?P<i1>[^$]+?)(?<![$\\])\$"
+    r"|(?<!\\)\\{1,2}\((?P<i2>.+?)(?<!\\)\\{1,2}\)",
+    re.S,
+)
+
+
+def formulas(markdown: str) -> list[tuple[str, bool]]:
+    r"""List the formulas of a markdown text (code spans and fenced code skipped), as the pages find them.
+
+    Parameters
+    ----------
+    markdown : str
+        A markdown cell's source.
+
+    Returns
+    -------
+    list of (str, bool)
+        ``(tex, display)`` per formula, in order; environments (``\begin{…}``) are returned whole.
+
+    Examples
+    --------
+    >>> formulas(r"rate $p$ over $$\sum_i x_i$$, code `$x$` and \(\hat S\)")
+    [('p', False), ('\\sum_i x_i', True), ('\\hat S', False)]
+    """
+    text = _CODE_SPAN.sub(" ", _FENCE.sub(" ", markdown))
+    out = []
+    for m in _MATH.finditer(text):
+        if m.group("env") is not None:
+            out.append((m.group(0), True))
+        else:
+            kind = next(k for k in ("d1", "d2", "i1", "i2") if m.group(k) is not None)
+            out.append((m.group(kind), kind.startswith("d")))
+    return out
+
+
+def _math_html(tex: str, display: bool, lang: str) -> str:
+    try:
+        mathml = latex_to_mathml(tex, display=display)
+    except FormulaError as err:
+        warnings.warn(str(err), stacklevel=2)
+        tip = html.escape(TEXT[lang]["formula_error"])
+        return f'<code class="formula-error" title="{tip}">{html.escape(tex)}</code>'
+    if display:
+        return f'<span class="math-block">{mathml}</span>'
+    return mathml
+
+
+def _markdown_classes():
+    """Build the mistune parser/renderer classes (nbconvert's math-aware markdown, MathML instead of MathJax)."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MathBlockParser, MathInlineParser
+
+    class BlockParser(MathBlockParser):
+        # JupyterLab accepts \[ … \] with one backslash; nbconvert only the markdown-escaped \\[ … \\]
+        SPECIFICATION = {
+            **MathBlockParser.SPECIFICATION,
+            "multiline_math": r"(?s:(?<!\\)[$]{2}.*?(?<!\\)[$]{2}|(?<!\\)\\{1,2}\[.*?(?<!\\)\\{1,2}\]"
+            r"|\\begin\{(?P<math_env_name>[a-z]*\*?)\}.*?\\end\{(?P=math_env_name)\})",
+        }
+
+    class InlineParser(MathInlineParser):
+        SPECIFICATION = {
+            **MathInlineParser.SPECIFICATION,
+            "block_math_latex": r"(?s:(?<!\\)\\{1,2}\[(?P<math_block_latex>.*?)(?<!\\)\\{1,2}\])",
+            "inline_math_latex": r"(?s:(?<!\\)\\{1,2}\((?P<math_inline_latex>.*?)(?<!\\)\\{1,2}\))",
+        }
+
+    class Renderer(IPythonRenderer):
+        lang = "zh"
+
+        def block_math(self, body: str) -> str:
+            return _math_html(body, True, self.lang)
+
+        def inline_math(self, body: str) -> str:
+            return _math_html(body, False, self.lang)
+
+        def latex_environment(self, name: str, body: str) -> str:
+            return _math_html(f"\\begin{{{name}}}{body}\\end{{{name}}}", True, self.lang)
+
+    return BlockParser, InlineParser, Renderer
+
+
+def _exporter(lang: str, hide_code: bool, remove_tags: Iterable[str]):
+    """Build an nbconvert HTML exporter that renders cells only, with MathML formulas and tag-based removal."""
+    from jinja2 import pass_context
+    from nbconvert import HTMLExporter
+    from nbconvert.filters.markdown_mistune import MarkdownWithMath
+    from traitlets.config import Config
+
+    block_cls, inline_cls, renderer_cls = _markdown_classes()
+
+    class OfflineHTMLExporter(HTMLExporter):
+        @pass_context
+        def markdown2html(self, context, source):
+            cell = context.get("cell", {})
+            renderer = renderer_cls(
+                escape=False,
+                attachments=cell.get("attachments", {}),
+                embed_images=self.embed_images,
+                path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+                anchor_link_text=self.anchor_link_text,
+                exclude_anchor_links=self.exclude_anchor_links,
+                **self.lexer_options,
+            )
+            renderer.lang = lang
+            return MarkdownWithMath(renderer=renderer, block=block_cls(), inline=inline_cls(hard_wrap=False)).render(
+                source
+            )
+
+    cfg = Config()
+    cfg.TagRemovePreprocessor.enabled = True
+    cfg.TagRemovePreprocessor.remove_cell_tags = tuple(sorted({*REMOVE_CELL_TAGS, *remove_tags}))
+    cfg.TagRemovePreprocessor.remove_input_tags = REMOVE_INPUT_TAGS
+    cfg.CSSHTMLHeaderPreprocessor.enabled = False  # JupyterLab's 300 kB theme: the page has its own style
+    exporter = OfflineHTMLExporter(config=cfg, template_name="lab")
+    # cells only (lab/base), with text/latex outputs converted like markdown formulas
+    exporter.raw_template = (
+        "{%- extends 'lab/base.html.j2' -%}\n"
+        '{% block data_latex scoped %}<div class="jp-RenderedLatex jp-OutputArea-output">'
+        "{{ output.data['text/latex'] | markdown2html }}</div>{%- endblock data_latex %}\n"
+    )
+    exporter.exclude_input = hide_code
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.anchor_link_text = "#"
+    return exporter
+
+
+# ------------------------------------------------------------------------------------------------------ pages
+
+_CSS = """
+:root{--fg:#1f2328;--muted:#59636e;--line:#d8dee4;--soft:#f6f8fa;--accent:#0b5cad}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
+body{margin:0;color:var(--fg);background:#fff;font-size:16px;line-height:1.65;
+font-family:-apple-system,BlinkMacSystemFont,"PingFang SC","Hiragino Sans GB","Microsoft YaHei","Noto Sans CJK SC",
+"Source Han Sans SC","WenQuanYi Micro Hei","Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1200px;margin:0 auto;padding:8px 20px 32px}
+a{color:var(--accent)}
+nav.pagenav{display:flex;flex-wrap:wrap;gap:4px 16px;justify-content:space-between;align-items:baseline;
+max-width:1200px;margin:0 auto;padding:10px 20px;font-size:14px;border-bottom:1px solid var(--line)}
+footer nav.pagenav{border-bottom:0;border-top:1px solid var(--line)}
+nav.pagenav .pn{display:flex;gap:16px;flex-wrap:wrap}
+nav.pagenav a{text-decoration:none}
+nav.pagenav a:hover{text-decoration:underline}
+nav.pagenav .short{display:none}
+h1{font-size:1.65em;line-height:1.3;margin:.6em 0 .4em}
+h2{font-size:1.3em;line-height:1.35;margin:1.4em 0 .5em;padding-bottom:.2em;border-bottom:1px solid var(--line)}
+h3{font-size:1.1em;margin:1.2em 0 .4em}
+p,ul,ol{margin:.5em 0}
+.anchor-link{visibility:hidden;margin-left:.3em;font-size:.8em;text-decoration:none;color:var(--muted)}
+h1:hover .anchor-link,h2:hover .anchor-link,h3:hover .anchor-link{visibility:visible}
+img,svg,video{max-width:100%;height:auto}
+.jp-Cell{margin:0 0 .6em}
+.jp-InputPrompt,.jp-OutputPrompt,.jp-Collapser{display:none}
+.jp-RenderedHTML,.jp-OutputArea-output[data-mime-type="text/html"],.jp-RenderedLatex,.table-box{overflow-x:auto;
+max-width:100%}
+.jp-RenderedHTML,.table-box{background:
+linear-gradient(to right,#fff 30%,rgba(255,255,255,0)) left/32px 100% no-repeat local,
+linear-gradient(to left,#fff 30%,rgba(255,255,255,0)) right/32px 100% no-repeat local,
+radial-gradient(farthest-side at 0 50%,rgba(0,0,0,.2),transparent) left/10px 100% no-repeat scroll,
+radial-gradient(farthest-side at 100% 50%,rgba(0,0,0,.2),transparent) right/10px 100% no-repeat scroll}
+table{border-collapse:collapse;border:0;font-size:14px;font-variant-numeric:tabular-nums;margin:.4em 0}
+th,td{padding:4px 10px;border:0;border-bottom:1px solid var(--line);vertical-align:top}
+thead th{background:rgba(27,31,36,.04);border-bottom:1px solid #afb8c1;white-space:nowrap}
+tbody tr:nth-child(even){background:rgba(27,31,36,.015)}
+.jp-RenderedHTML td,.jp-RenderedHTML th{text-align:right}
+.jp-RenderedHTML tbody th{text-align:left;white-space:nowrap}
+.jp-MarkdownOutput table{display:block;overflow-x:auto;max-width:100%}
+.jp-RenderedMarkdown p,.jp-RenderedMarkdown li{overflow-x:auto}
+.jp-MarkdownOutput td,.jp-MarkdownOutput th{text-align:left}
+code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono","Microsoft YaHei",monospace}
+code{font-size:.88em;background:var(--soft);padding:.1em .3em;border-radius:4px}
+pre{font-size:13px;line-height:1.5}
+.jp-RenderedText pre{margin:0;padding:4px 0;white-space:pre-wrap;overflow-wrap:anywhere}
+.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"] pre{color:#7d4e00;background:#fff8e6;
+padding:4px 8px}
+.jp-InputArea-editor .highlight{background:var(--soft);border-radius:6px;margin:.3em 0}
+.jp-InputArea-editor pre{margin:0;padding:8px 12px;overflow-x:auto}
+math{font-family:"Cambria Math","STIX Two Math","Latin Modern Math","DejaVu Math TeX Gyre",math}
+.math-block{display:block;overflow-x:auto;overflow-y:hidden;padding:.4em 0;max-width:100%}
+.formula-error{color:#a40e26}
+.headline{color:var(--muted);margin:.1em 0 .8em}
+.muted{color:var(--muted)}
+dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:.5em 0}
+dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
+ol.pages{padding-left:0;list-style:none}
+ol.pages li{margin:0 0 .9em}
+ol.pages a{font-weight:600;font-size:1.05em}
+.ok{color:#1a7f37}.bad{color:#a40e26}
+@media (max-width:600px){body{font-size:15px}main{padding:4px 12px 24px}nav.pagenav{padding:8px 12px}
+h1{font-size:1.4em}table{font-size:13px}th,td{padding:3px 6px}
+nav.pagenav .full{display:none}nav.pagenav .short{display:inline}table.quality .file{display:none}}
+table.index td,table.index th{text-align:left}table.index td.num,table.index th.num{text-align:right}
+@media print{nav.pagenav{display:none}}
+"""
+
+_NAV_START, _NAV_END = "<!--pagenav-->", "<!--/pagenav-->"
+# a link that leaves the notebooks folder points into the repository, which a report does not carry
+_REPO_LINK = re.compile(r'<a href="\.\./([^"#]+)(?:#[^"]*)?">(.*?)</a>', re.S)
+_NAV_BLOCK = re.compile(re.escape(_NAV_START) + ".*?" + re.escape(_NAV_END), re.S)
+_EXTERNAL = re.compile(
+    r"<script\b[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>\s*</script>|<link\b[^>]*\bhref=[\"']?(?:https?:)?//[^>]*>", re.I
+)
+
+
+def _nav_html(nav: Mapping[str, Any] | None, lang: str) -> str:
+    """Render the navigation bar: ``{"index": href, "prev": (href, label) | None, "next": (href, label) | None}``."""
+    if not nav:
+        return _NAV_START + _NAV_END
+    t = TEXT[lang]
+    parts = []
+    if nav.get("index"):
+        parts.append(f'<a class="toc" href="{html.escape(nav["index"])}">☰ {t["index"]}</a>')
+    links = []
+    for key in ("prev", "next"):
+        item = nav.get(key)
+        if item:
+            href, label = item
+            full, short = f'<span class="full">{html.escape(label)}</span>', f'<span class="short">{t[key]}</span>'
+            text = f"‹ {full}{short}" if key == "prev" else f"{full}{short} ›"
+            tip = html.escape(f"{t[key]}: {label}")
+            links.append(f'<a rel="{key}" href="{html.escape(href)}" title="{tip}">{text}</a>')
+    parts.append(f'<span class="pn">{"".join(links)}</span>')
+    label = html.escape(t["index"])
+    return f'{_NAV_START}<nav class="pagenav" aria-label="{label}">{"".join(parts)}</nav>{_NAV_END}'
+
+
+def _document(body: str, *, title: str, lang: str, nav: Mapping[str, Any] | None, code_css: bool = False) -> str:
+    css = _CSS
+    if code_css:
+        from pygments.formatters import HtmlFormatter
+
+        css += HtmlFormatter(style="default").get_style_defs(".highlight")
+    nav_html = _nav_html(nav, lang)
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="{_HTML_LANG[lang]}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="generator" content="siyu-growth-workbook helpers.pages">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{css}</style>\n</head>\n<body>\n"
+        f"<header>{nav_html}</header>\n<main>\n{body}\n</main>\n<footer>{nav_html}</footer>\n</body>\n</html>\n"
+    )
+
+
+def export_notebook(
+    nb_path: str | Path,
+    html_path: str | Path,
+    *,
+    title: str,
+    lang: str = "zh",
+    hide_code: bool = False,
+    nav: Mapping[str, Any] | None = None,
+    remove_tags: Iterable[str] = (),
+) -> Path:
+    r"""Export one notebook to a self-contained HTML page that loads nothing from the network.
+
+    Markdown formulas (``$…$``, ``$$…$$``, ``\(…\)``, ``\[…\]``, ``\begin{…}``) become MathML at build time; a
+    formula that cannot be converted is shown as its LaTeX source with a warning. Cell outputs are kept as
+    executed (PNG charts as ``data:`` URIs, HTML tables); no MathJax, require.js or CDN style is emitted, and an
+    output's own ``<script src>`` / ``<link href>`` to a network host is removed. A relative link out of the
+    notebooks folder (``../docs/data_contract.md``) names a file of the repository, which a report folder does not
+    carry: it becomes its text followed by the path.
+
+    Parameters
+    ----------
+    nb_path : str or Path
+        Executed notebook.
+    html_path : str or Path
+        Page to write.
+    title : str
+        The page's ``<title>``.
+    lang : {"zh", "en"}
+        Page language (``<html lang>``, navigation words).
+    hide_code : bool
+        Leave out every code cell's input (outputs stay).
+    nav : mapping, optional
+        ``{"index": href, "prev": (href, label) or None, "next": (href, label) or None}``, shown above and below
+        the page; ``None`` for no navigation (see :func:`link_pages` to set it later).
+    remove_tags : iterable of str
+        Further cell tags to remove (e.g. ``{"teaching"}`` in business mode), on top of
+        :data:`REMOVE_CELL_TAGS`; inputs of :data:`REMOVE_INPUT_TAGS` cells are always hidden.
+
+    Returns
+    -------
+    Path
+        ``html_path``.
+    """
+    import nbformat
+
+    lang = _check_lang(lang)
+    nb = nbformat.read(Path(nb_path), as_version=4)
+    exporter = _exporter(lang, hide_code, remove_tags)
+    body, _ = exporter.from_notebook_node(nb)
+    body, n_external = _EXTERNAL.subn("", body)
+    if n_external:
+        warnings.warn(f"{nb_path}: {n_external} network script/style reference(s) removed from outputs", stacklevel=2)
+    body = _REPO_LINK.sub(r'\2 (<code class="repo-path">\1</code>)', body)
+    body = body.replace(
+        'alt="No description has been provided for this image"', f'alt="{html.escape(TEXT[lang]["chart"])}"'
+    )
+    page = _document(body, title=title, lang=lang, nav=nav, code_css=not hide_code)
+    out = Path(html_path)
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def notebook_title(nb: Any, stem: str, lang: str = "zh", remove_tags: Iterable[str] = ()) -> str:
+    r"""Return a page's title: its first markdown heading (formatting stripped), else :data:`PAGE_TITLES`.
+
+    Parameters
+    ----------
+    nb : NotebookNode or dict
+        The notebook.
+    stem : str
+        Notebook name (``"03_repurchase"``).
+    lang : {"zh", "en"}
+        Language of the fallback title.
+    remove_tags : iterable of str
+        Cells with these tags are skipped (e.g. the other language's prose).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> notebook_title({"cells": [{"cell_type": "markdown", "source": "# 03 · *Repurchase* 复购\ntext"}]}, "03_x")
+    '03 · Repurchase 复购'
+    >>> notebook_title({"cells": []}, "03_repurchase")
+    '03 · 复购'
+    """
+    skip = {*REMOVE_CELL_TAGS, *remove_tags}
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown" or skip & set(cell.get("metadata", {}).get("tags", [])):
+            continue
+        src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        m = re.search(r"^ {0,3}#{1,6}\s+(.+?)\s*#*\s*$", src, re.M)
+        if m:
+            title = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", m.group(1))  # [text](link) → text
+            return re.sub(r"[*`]|(?<!\w)_|_(?!\w)", "", title).strip()
+    return PAGE_TITLES.get(stem, {}).get(lang, stem)
+
+
+def _language_tags(lang: str) -> set[str]:
+    """Tags of cells written for the other language (``lang-en`` cells are removed from a zh page)."""
+    return {f"lang-{other}" for other in LANGS if other != lang}
+
+
+def export_report_page(nb_path: str | Path, *, hide_code: bool = False, remove_tags: Iterable[str] = ()) -> Path:
+    """Export an executed notebook of a run next to it (``NN_name.html``), as the runner does.
+
+    The language is the notebook's ``lang`` parameter (papermill records it; ``zh`` when absent); cells tagged for
+    the other language (``lang-en`` on a zh page, ``lang-zh`` on an en page) are removed. The title is the
+    notebook's first heading. The page links to the index; :func:`write_report_index` adds the neighbours.
+
+    Parameters
+    ----------
+    nb_path : str or Path
+        Executed notebook in the run folder.
+    hide_code : bool
+        Leave out code cells' inputs.
+    remove_tags : iterable of str
+        Further cell tags to remove.
+
+    Returns
+    -------
+    Path
+        The written page.
+    """
+    import nbformat
+
+    nb_path = Path(nb_path)
+    nb = nbformat.read(nb_path, as_version=4)
+    lang = _notebook_lang(nb)
+    tags = {*remove_tags, *_language_tags(lang)}
+    title = f"{notebook_title(nb, nb_path.stem, lang, tags)} · {TEXT[lang]['report']}"
+    return export_notebook(
+        nb_path,
+        nb_path.with_suffix(".html"),
+        title=title,
+        lang=lang,
+        hide_code=hide_code,
+        nav={"index": "index.html"},
+        remove_tags=tags,
+    )
+
+
+def _notebook_lang(nb: Any) -> str:
+    params = nb.get("metadata", {}).get("papermill", {}).get("parameters", {}) or {}
+    lang = params.get("lang", "zh")
+    return lang if lang in LANGS else "zh"
+
+
+def link_pages(report_dir: str | Path, pages: Sequence[Page], *, lang: str = "zh") -> None:
+    """Rewrite the navigation bars of a run's pages: index, previous and next among ``pages`` (in order).
+
+    Parameters
+    ----------
+    report_dir : str or Path
+        Run folder holding the pages.
+    pages : sequence of Page
+        The pages present, in reading order.
+    lang : {"zh", "en"}
+        Navigation language.
+    """
+    report_dir = Path(report_dir)
+    for i, page in enumerate(pages):
+        path = report_dir / page.href
+        if not path.exists():
+            continue
+        prev = (pages[i - 1].href, pages[i - 1].title) if i > 0 else None
+        nxt = (pages[i + 1].href, pages[i + 1].title) if i + 1 < len(pages) else None
+        nav = _nav_html({"index": "index.html", "prev": prev, "next": nxt}, lang)
+        text = path.read_text(encoding="utf-8")
+        path.write_text(_NAV_BLOCK.sub(lambda _, nav=nav: nav, text), encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------------------------------- index
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a run on the index: file, title and the one-sentence result its notebook recorded."""
+
+    stem: str
+    href: str
+    title: str
+    headline: str | None = None
+
+
+def write_headline(output_dir: str | Path, notebook: str, text: str, *, lang: str = "zh") -> Path:
+    """Record a notebook's main result in one sentence, for the run's index (``artifacts/headline_<nb>.json``).
+
+    Call it from the notebook's last cell, with a sentence generated from the results, e.g.
+    ``write_headline(output_dir, "03_repurchase", f"预计未来 90 天复购 {n:,} 单（留出期误差 {err:.1%}）")``.
+
+    Parameters
+    ----------
+    output_dir : str or Path
+        The run folder (the notebooks' ``output_dir`` parameter).
+    notebook : str
+        Notebook name (``"03_repurchase"``).
+    text : str
+        One sentence (plain text; a newline is replaced by a space).
+    lang : {"zh", "en"}
+        Language of the sentence.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = write_headline(d, "01_acquisition", "净增 1,234 位好友")
+    >>> read_headline(d, "01_acquisition")
+    '净增 1,234 位好友'
+    """
+    path = Path(output_dir) / "artifacts" / f"headline_{notebook}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"notebook": notebook, "lang": _check_lang(lang), "text": " ".join(str(text).split())}
+    path.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path
+
+
+def read_headline(report_dir: str | Path, notebook: str) -> str | None:
+    """Return the headline a notebook recorded with :func:`write_headline`, or ``None``."""
+    path = Path(report_dir) / "artifacts" / f"headline_{notebook}.json"
+    if not path.exists():
+        return None
+    text = json.loads(path.read_text(encoding="utf-8")).get("text")
+    return str(text) if text else None
+
+
+def _fmt_int(x: Any) -> str:
+    try:
+        return f"{int(x):,}"
+    except (TypeError, ValueError):
+        return "—"
+
+
+def _quality_html(quality: Any, lang: str) -> str:
+    t = TEXT[lang]
+    if quality is None or len(quality) == 0:
+        return f'<p class="muted">{t["no_quality"]}</p>'
+    rows = []
+    ok = True
+    for r in quality.to_dict("records"):
+        balanced = int(r["read"]) == int(r["kept"]) + int(r["quarantined"])
+        ok &= balanced
+        mark = "" if balanced else ' class="bad"'
+        rows.append(
+            f"<tr{mark}><th>{html.escape(str(r['table']))}</th>"
+            f'<td class="file">{html.escape(str(r.get("file", "")))}</td>'
+            f'<td class="num">{_fmt_int(r["read"])}</td><td class="num">{_fmt_int(r["kept"])}</td>'
+            f'<td class="num">{_fmt_int(r["quarantined"])}</td></tr>'
+        )
+    tot = {k: int(quality[k].sum()) for k in ("read", "kept", "quarantined")}
+    rows.append(
+        f'<tr><th>{t["total"]}</th><td class="file"></td><td class="num">{tot["read"]:,}</td>'
+        f'<td class="num">{tot["kept"]:,}</td><td class="num">{tot["quarantined"]:,}</td></tr>'
+    )
+    verdict = (
+        f'<p class="ok">✓ {t["quality_ok"]}</p>'
+        if ok
+        else f'<p class="bad">✗ {t["quality_bad"]}: '
+        + ", ".join(
+            html.escape(str(r["table"]))
+            for r in quality.to_dict("records")
+            if int(r["read"]) != int(r["kept"]) + int(r["quarantined"])
+        )
+        + "</p>"
+    )
+    head = f'<th>{t["table"]}</th><th class="file">{t["file"]}</th>' + "".join(
+        f'<th class="num">{t[k]}</th>' for k in ("read", "kept", "quarantined")
+    )
+    return (
+        f'<div class="table-box"><table class="index quality"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>{verdict}"
+        f'<p><a href="quality/quarantine.csv">{t["quarantine_file"]}</a> · quality/quarantine.csv</p>'
+    )
+
+
+def write_index(
+    report_dir: str | Path,
+    *,
+    run_name: str,
+    parameters: Mapping[str, Any],
+    fingerprint: str | None,
+    span: tuple[str, str] | None,
+    pages: Sequence[Page],
+    quality: Any = None,
+    lang: str = "zh",
+    finished: str | None = None,
+) -> Path:
+    """Write a run's ``index.html``: run name, parameters, data fingerprint and span, one line per page, quality.
+
+    Parameters
+    ----------
+    report_dir : str or Path
+        Run folder.
+    run_name : str
+        The run's name.
+    parameters : mapping
+        Parameters of the run (name → value); shown as given, in order.
+    fingerprint : str or None
+        Data fingerprint (``quality/manifest.json``); ``None`` shows "—".
+    span : (str, str) or None
+        First and last event of the data.
+    pages : sequence of Page
+        Pages in reading order; each line shows the title (a link) and its headline.
+    quality : DataFrame, optional
+        ``quality/accounting.csv`` (``table, file, read, kept, quarantined``); ``None`` when data preparation did
+        not run.
+    lang : {"zh", "en"}
+        Language of the page.
+    finished : str, optional
+        When the run finished (shown as given).
+
+    Returns
+    -------
+    Path
+        ``report_dir/index.html``.
+    """
+    lang = _check_lang(lang)
+    t = TEXT[lang]
+    e = html.escape
+    facts = [(t["run"], e(run_name))]
+    if finished:
+        facts.append((t["finished"], e(str(finished))))
+    facts.append((t["span"], e(f"{span[0]} – {span[1]}") if span else t["not_measured"]))
+    facts.append((t["fingerprint"], f"<code>{e(fingerprint)}</code>" if fingerprint else t["not_measured"]))
+    facts_html = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
+    items = []
+    for p in pages:
+        if p.headline:
+            line = f'<p class="headline">{e(p.headline)}</p>'
+        else:
+            line = f'<p class="headline muted">{t["no_headline"]}</p>'
+        items.append(f'<li><a href="{e(p.href)}">{e(p.title)}</a>{line}</li>')
+    labels = PARAM_LABELS.get(lang, {})
+    prow = "".join(
+        f"<tr><th><code>{e(str(k))}</code>{(' ' + e(labels[k])) if k in labels else ''}</th>"
+        f"<td>{e('' if v is None else str(v))}</td></tr>"
+        for k, v in parameters.items()
+    )
+    body = (
+        f"<h1>{e(t['report'])} · {e(run_name)}</h1>\n"
+        f'<dl class="facts">{facts_html}</dl>\n'
+        f'<h2>{t["pages"]}</h2>\n<ol class="pages">{"".join(items)}</ol>\n'
+        f"<h2>{t['quality']}</h2>\n{_quality_html(quality, lang)}\n"
+        f"<h2>{t['parameters']}</h2>\n"
+        f'<div class="table-box"><table class="index params"><thead><tr><th>{t["parameter"]}</th><th>{t["value"]}</th>'
+        f"</tr></thead><tbody>{prow}</tbody></table></div>\n"
+    )
+    first = (pages[0].href, pages[0].title) if pages else None
+    nav = {"index": None, "prev": None, "next": first}
+    page = _document(body, title=f"{t['report']} · {run_name}", lang=lang, nav=nav)
+    out = Path(report_dir) / "index.html"
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def write_report_index(report_dir: str | Path) -> Path:
+    """Write the index of a finished run folder and link its pages to each other, from what the run left there.
+
+    Reads ``run.json`` (name, parameters, data fingerprint, data span when recorded, the notebooks in run order),
+    ``quality/accounting.csv`` and each notebook's headline (:func:`write_headline`); the language is the run's
+    ``lang`` parameter (``zh`` when absent). Only pages that exist are listed and linked.
+
+    Parameters
+    ----------
+    report_dir : str or Path
+        The run folder (the runner calls this before publishing it).
+
+    Returns
+    -------
+    Path
+        ``report_dir/index.html``.
+    """
+    import nbformat
+    import pandas as pd
+
+    report_dir = Path(report_dir)
+    record = json.loads((report_dir / "run.json").read_text(encoding="utf-8"))
+    params = dict(record.get("parameters") or {})
+    lang = params.get("lang", "zh") if params.get("lang", "zh") in LANGS else "zh"
+    stems = [n["notebook"] if isinstance(n, dict) else str(n) for n in record.get("notebooks", [])]
+    pages = []
+    for stem in stems:
+        html_path, nb_path = report_dir / f"{stem}.html", report_dir / f"{stem}.ipynb"
+        if not html_path.exists():
+            continue
+        title = PAGE_TITLES.get(stem, {}).get(lang, stem)
+        if nb_path.exists():
+            title = notebook_title(nbformat.read(nb_path, as_version=4), stem, lang, _language_tags(lang))
+        pages.append(Page(stem, html_path.name, title, read_headline(report_dir, stem)))
+    span = None
+    dates = record.get("dates") or {}
+    if isinstance(dates, dict) and dates.get("data_span"):
+        span = tuple(str(s)[:10] for s in dates["data_span"][:2])
+    accounting = report_dir / "quality" / "accounting.csv"
+    quality = pd.read_csv(accounting, encoding="utf-8-sig") if accounting.exists() else None
+    shown = {k: v for k, v in params.items() if k != "output_dir"}
+    link_pages(report_dir, pages, lang=lang)
+    return write_index(
+        report_dir,
+        run_name=str(record.get("run_name", report_dir.name)),
+        parameters=shown,
+        fingerprint=record.get("data_fingerprint"),
+        span=span,  # type: ignore[arg-type]
+        pages=pages,
+        quality=quality,
+        lang=lang,
+        finished=_when(record.get("finished")),
+    )
+
+
+def _when(stamp: str | None) -> str | None:
+    """Format the run record's ISO time for people.
+
+    Examples
+    --------
+    >>> _when("2026-12-02T17:47:39+0800")
+    '2026-12-02 17:47 (UTC+08:00)'
+    """
+    from datetime import datetime
+
+    if not stamp:
+        return None
+    try:
+        t = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return stamp
+    off = t.strftime("%z")
+    return f"{t:%Y-%m-%d %H:%M} (UTC{off[:3]}:{off[3:]})"

@@ -1,0 +1,474 @@
+"""Offline pages: formulas become MathML, pages and the run index are self-contained, and the real report opened in
+headless Chromium with the network closed makes no request, logs no error, shows no raw LaTeX and fits a phone.
+
+The browser tests need Debian's ``chromium`` (``apt-get install chromium``); they are skipped without it locally and
+fail without it in CI. Screenshots of 06 and the index at 390 px and 1400 px, and the measured page heights
+(``heights.json``), go to ``build/test-output/pages/`` (or ``$PAGES_TEST_OUTPUT``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import struct
+import warnings
+from pathlib import Path
+
+import nbformat
+import openpyxl
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from helpers.pages import (
+    FormulaError,
+    Page,
+    export_notebook,
+    formulas,
+    latex_to_mathml,
+    write_headline,
+    write_index,
+    write_report_index,
+)
+
+from .browser import Chromium, find_chromium
+from .conftest import REPO, SAMPLE
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+OUTPUT = Path(os.environ.get("PAGES_TEST_OUTPUT", REPO / "build" / "test-output" / "pages"))
+needs_chromium = pytest.mark.skipif(
+    find_chromium() is None and not os.environ.get("CI"),
+    reason="chromium not installed (apt-get install chromium); CI installs it",
+)
+# a 1×1 PNG
+PNG = base64.b64encode(
+    bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a6d3b2b10000000049454e44ae426082"
+    )
+).decode()
+
+
+# ------------------------------------------------------------------------------------------------ formulas
+
+
+def notebook_formulas() -> list[tuple[str, str, bool]]:
+    out = []
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "markdown":
+                out += [(path.name, tex, display) for tex, display in formulas(cell.source)]
+    return out
+
+
+def test_every_formula_in_the_notebooks_converts_to_mathml():
+    found = notebook_formulas()
+    assert found, "the notebooks have formulas (01, 02, 03, 04, 06)"
+    bad = []
+    for name, tex, display in found:
+        try:
+            latex_to_mathml(tex, display=display)
+        except FormulaError as err:
+            bad.append(f"{name}: {err}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize(
+    ("tex", "must_contain"),
+    [
+        (r"\text{GMV} = \underbrace{\text{contacts}}_{流量}", ["<munder>", "<mtext>流量</mtext>", "&#x23DF;"]),
+        (r"\underbrace{x}_{\text{转化率}}", ["<mtext>转化率</mtext>"]),
+        (r"\dfrac{\#\{i: t + w \le \text{as\_of}\}}{n}", ['displaystyle="true"', "<mfrac>", "<mtext>as_of</mtext>"]),
+        (r"\hat S(t) = \prod_{t_j \le t} (1 - d_j / n_j)", ['<mover accent="true">', "&#x0220F;", "<msub>"]),
+        (r"\sum_{i=1}^{n} x_i", ["<msubsup>", "&#x02211;"]),
+        (r"\frac{\Gamma(r+x)\alpha^r}{\Gamma(r)}", ['<mi mathvariant="normal">&#x00393;</mi>', "<msup>"]),
+        (r"P_{\setminus c}(\text{conv})", ["&#x02216;"]),
+        (r"\lambda \sim \text{Gamma}(r, \alpha)", ["&#x003BB;", "<mtext>Gamma</mtext>"]),
+        (r"E[M\mid x,\bar m]", ["&#x02223;", "<mover"]),
+        (r"2^{-\Delta t / h}", ["<msup>", "&#x00394;"]),
+        (r"\text{流量} \times 转化率", ["<mtext>流量</mtext>", "<mtext>转化率</mtext>"]),
+    ],
+)
+def test_constructs_the_notebooks_use(tex, must_contain):
+    mathml = latex_to_mathml(tex)
+    for piece in must_contain:
+        assert piece in mathml, (piece, mathml)
+    assert "\\" not in re.sub(r"<[^>]+>", "", mathml)  # no LaTeX left in the text
+
+
+def test_chinese_outside_text_is_not_set_as_italic_identifiers():
+    assert "<mi>流</mi>" not in latex_to_mathml(r"\underbrace{x}_{流量}")
+
+
+@pytest.mark.parametrize("tex", [r"\frobnicate{x}", r"\frac{a}{", r"\begin{aligned}a&=b\end{aligned}"])
+def test_unsupported_or_malformed_latex_raises(tex):
+    with pytest.raises(FormulaError):
+        latex_to_mathml(tex)
+
+
+def test_formulas_finds_every_delimiter_and_skips_code():
+    md = (
+        "a $x$ b $$y$$ c \\(z\\) d \\[w\\] e \\\\(v\\\\) `$code$`\n"
+        "```\n$$fenced$$\n```\n\\begin{equation}q\\end{equation}"
+    )
+    assert formulas(md) == [
+        ("x", False),
+        ("y", True),
+        ("z", False),
+        ("w", True),
+        ("v", False),
+        ("\\begin{equation}q\\end{equation}", True),
+    ]
+
+
+# --------------------------------------------------------------------------------------------------- a page
+
+
+def synthetic_notebook() -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    table = pd.DataFrame({"渠道": ["朋友圈", "群发"], "GMV": ["¥826,259", "¥566,605"]}).to_html()
+    nb.cells = [
+        new_markdown_cell(
+            "# 03 · 复购 Repurchase\n"
+            "inline $x_i$, display $$\\sum_i x_i$$, \\(a+b\\), \\\\(c\\\\), \\[\\hat S(t)\\] and `$not math$`.\n\n"
+            "$$\\text{GMV} = \\underbrace{\\text{contacts}}_{流量} \\times \\dfrac{a}{b}$$\n\n"
+            "See the [data contract](../docs/data_contract.md#orders) and [the summary](06_summary.html)."
+        ),
+        new_code_cell("data_dir = 'x'  # PARAM_SOURCE", metadata={"tags": ["parameters"]}),
+        new_code_cell(
+            "print('visible_code_marker')",
+            outputs=[
+                new_output("stream", name="stdout", text="printed_output_marker\n"),
+                new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
+                new_output("execute_result", data={"text/html": table, "text/plain": "df"}, execution_count=1),
+                new_output("display_data", data={"text/latex": "$$x^2 + y^2$$", "text/plain": "x^2"}),
+            ],
+        ),
+        new_markdown_cell("REMOVED_CELL_MARKER", metadata={"tags": ["remove_cell"]}),
+        new_markdown_cell("TEACHING_MARKER", metadata={"tags": ["teaching"]}),
+        new_code_cell(
+            "HIDDEN_INPUT_MARKER = 1",
+            metadata={"tags": ["remove_input"]},
+            outputs=[
+                new_output(
+                    "display_data",
+                    data={"text/html": '<script src="https://cdn.example.invalid/x.js"></script><b>kept</b>'},
+                )
+            ],
+        ),
+    ]
+    return nb
+
+
+@pytest.fixture
+def page(tmp_path) -> tuple[Path, str]:
+    nb_path = tmp_path / "03_repurchase.ipynb"
+    nbformat.write(synthetic_notebook(), nb_path)
+    nav = {"index": "index.html", "prev": ("02_user_tiers.html", "02 · 用户分层"), "next": None}
+    with pytest.warns(UserWarning, match="network script/style reference"):
+        out = export_notebook(
+            nb_path, tmp_path / "03.html", title="03 · 复购 · 私域增长报告", nav=nav, remove_tags={"teaching"}
+        )
+    return out, out.read_text(encoding="utf-8")
+
+
+def visible_text(page_html: str) -> str:
+    body = re.sub(r"<(style|math)\b.*?</\1>", " ", page_html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", body)
+
+
+def test_page_is_self_contained_with_formulas_as_mathml(page):
+    _, text = page
+    assert text.startswith("<!DOCTYPE html>") and '<html lang="zh-CN">' in text
+    assert "<title>03 · 复购 · 私域增长报告</title>" in text
+    assert "<script" not in text.lower() and "mathjax" not in text.lower() and "require" not in text.lower()
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", text))
+    assert urls <= {"http://www.w3.org/1998/Math/MathML"}, urls
+    assert re.search(r"<link\b", text) is None and "@import" not in text and "@font-face" not in text
+    assert text.count("<math ") == 7  # 5 in the first cell, the underbrace line, the text/latex output
+    shown = visible_text(text)
+    for raw in ("$$", "\\(", "\\[", "\\sum", "\\hat"):
+        assert raw not in shown, raw
+    assert "$not math$" in shown  # a code span is left alone
+    assert "<mtext>流量</mtext>" in text
+    # a link into the repository (which a report does not carry) becomes text and its path; others stay links
+    assert 'data contract (<code class="repo-path">docs/data_contract.md</code>)' in text
+    assert "../docs" not in text and '<a href="06_summary.html">the summary</a>' in text
+
+
+def test_page_keeps_outputs_and_removes_tagged_cells(page):
+    _, text = page
+    assert f"data:image/png;base64,{PNG}" in text and 'alt="图表"' in text
+    assert "朋友圈" in text and "¥826,259" in text and 'class="dataframe"' in text
+    assert "printed_output_marker" in text and "visible_code_marker" in text and "<b>kept</b>" in text
+    for gone in ("REMOVED_CELL_MARKER", "TEACHING_MARKER", "HIDDEN_INPUT_MARKER", "PARAM_SOURCE"):
+        assert gone not in text, gone
+
+
+def test_page_navigation(page):
+    _, text = page
+    assert text.count('href="index.html"') == 2  # header and footer
+    assert text.count('rel="prev" href="02_user_tiers.html"') == 2 and 'rel="next"' not in text
+
+
+def test_hide_code_and_english(tmp_path):
+    nb_path = tmp_path / "06_summary.ipynb"
+    nbformat.write(synthetic_notebook(), nb_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        text = export_notebook(nb_path, tmp_path / "06.html", title="Summary", lang="en", hide_code=True).read_text()
+    assert '<html lang="en">' in text and "visible_code_marker" not in text and 'class="highlight' not in text
+    assert "printed_output_marker" in text and "TEACHING_MARKER" in text  # not removed unless asked
+    assert 'alt="chart"' in text
+
+
+def test_formula_that_cannot_be_converted_shows_its_source_with_a_warning(tmp_path):
+    nb = new_notebook(cells=[new_markdown_cell("# t\nbad $\\frobnicate{x}$ here")])
+    nbformat.write(nb, tmp_path / "a.ipynb")
+    with pytest.warns(UserWarning, match="unsupported LaTeX"):
+        text = export_notebook(tmp_path / "a.ipynb", tmp_path / "a.html", title="t").read_text()
+    assert '<code class="formula-error"' in text and "\\frobnicate{x}" in text
+
+
+# --------------------------------------------------------------------------------------------------- index
+
+
+def accounting(kept_orders: int = 107692) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "table": ["contacts", "orders"],
+            "file": ["contacts.csv", "orders.csv"],
+            "read": [19778, 107711],
+            "kept": [19775, kept_orders],
+            "quarantined": [3, 19],
+        }
+    )
+
+
+def test_index_lists_run_parameters_pages_and_quality(tmp_path):
+    pages = [
+        Page("00_data_prep", "00_data_prep.html", "00 · 数据准备", None),
+        Page("03_repurchase", "03_repurchase.html", "03 · 复购", "预计复购 1,234 单"),
+    ]
+    params = {"data_dir": "data/sample", "as_of": "2026-01-01", "engine": "duckdb"}
+    text = write_index(
+        tmp_path,
+        run_name="sample",
+        parameters=params,
+        fingerprint="2a1af028ae8c",
+        span=("2025-01-01", "2025-12-31"),
+        pages=pages,
+        quality=accounting(),
+        lang="zh",
+    ).read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in text and "<title>私域增长报告 · sample</title>" in text
+    assert "2025-01-01 – 2025-12-31" in text and "2a1af028ae8c" in text
+    assert text.index('href="00_data_prep.html"') < text.index('href="03_repurchase.html"')
+    assert "预计复购 1,234 单" in text and "（本页未记录结论）" in text
+    assert "<code>as_of</code> 截止日期" in text and "duckdb" in text
+    assert "19,778" in text and "127,489" in text and "22" in text  # totals: read and quarantined
+    assert "✓ 每张表：读取 = 保留 + 隔离" in text and 'href="quality/quarantine.csv"' in text
+    assert "<script" not in text and "http" not in text
+
+
+def test_index_flags_a_table_whose_rows_do_not_add_up_and_speaks_english(tmp_path):
+    text = write_index(
+        tmp_path,
+        run_name="r",
+        parameters={},
+        fingerprint=None,
+        span=None,
+        pages=[],
+        quality=accounting(kept_orders=100),
+        lang="en",
+    ).read_text(encoding="utf-8")
+    assert '<html lang="en">' in text and "✗ tables where read ≠ kept + quarantined: orders" in text
+    assert "Data fingerprint</dt><dd>—" in text
+
+
+def test_report_index_reads_the_run_folder_and_links_pages(tmp_path):
+    for stem in ("00_data_prep", "01_acquisition", "03_repurchase"):
+        nb = new_notebook(cells=[new_markdown_cell(f"# {stem[:2]} · 标题 {stem}\ntext")])
+        nb.metadata["papermill"] = {"parameters": {"lang": "zh"}}
+        nbformat.write(nb, tmp_path / f"{stem}.ipynb")
+        if stem != "01_acquisition":  # a page that was not rendered is neither listed nor linked
+            export_notebook(tmp_path / f"{stem}.ipynb", tmp_path / f"{stem}.html", title=stem, nav={"index": "x"})
+    (tmp_path / "quality").mkdir()
+    accounting().to_csv(tmp_path / "quality" / "accounting.csv", index=False)
+    write_headline(tmp_path, "03_repurchase", "预计复购\n1,234 单")
+    record = {
+        "run_name": "weekly",
+        "finished": "2026-01-05T07:00:00+0800",
+        "parameters": {"data_dir": "/data", "output_dir": "/tmp/x", "lang": "zh"},
+        "data_fingerprint": "abc123",
+        "dates": {"data_span": ["2025-01-01 00:00:01", "2025-12-31 23:59:00"]},
+        "notebooks": [{"notebook": s, "seconds": 1} for s in ("00_data_prep", "01_acquisition", "03_repurchase")],
+    }
+    (tmp_path / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    index = write_report_index(tmp_path).read_text(encoding="utf-8")
+    assert "私域增长报告 · weekly" in index and "2026-01-05 07:00 (UTC+08:00)" in index
+    assert "2025-01-01 – 2025-12-31" in index and "预计复购 1,234 单" in index
+    assert "00 · 标题 00_data_prep" in index and "01_acquisition.html" not in index
+    assert "output_dir" not in index
+    first = (tmp_path / "00_data_prep.html").read_text(encoding="utf-8")
+    last = (tmp_path / "03_repurchase.html").read_text(encoding="utf-8")
+    assert 'rel="next" href="03_repurchase.html"' in first and 'rel="prev"' not in first
+    assert 'rel="prev" href="00_data_prep.html"' in last and 'rel="next"' not in last
+    assert first.count('href="index.html"') == 2 and 'href="x"' not in first
+
+
+# ------------------------------------------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Chromium() as b:
+        yield b
+
+
+@needs_chromium
+def test_the_browser_check_catches_requests_failures_and_console_errors(browser, tmp_path):
+    """The detector itself: a page that loads from the network and logs an error must be caught."""
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        "<!DOCTYPE html><html><head><script src='https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js'>"
+        "</script></head><body><img src='http://example.invalid/a.png'>$$x$$"
+        "<script>console.error('boom')</script></body></html>"
+    )
+    good = tmp_path / "good.html"
+    good.write_text(f"<!DOCTYPE html><html><body><img src='data:image/png;base64,{PNG}'><p>ok</p></body></html>")
+    tab = browser.open_tab()
+    try:
+        problems = browser.visit(tab, bad.as_uri()).problems()
+        clean = browser.visit(tab, good.as_uri()).problems()
+    finally:
+        browser.close_tab(tab)
+    assert any("request to https://cdn.jsdelivr.net" in p for p in problems), problems
+    assert any("request to http://example.invalid" in p for p in problems), problems
+    assert any(p.startswith("failed request") for p in problems), problems
+    assert any("boom" in p for p in problems), problems
+    assert clean == []
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    from helpers.exports import write_report_workbook
+    from helpers.run import load_params, run_report
+
+    params = {**load_params(REPO / "params" / "default.yaml")["parameters"], "data_dir": str(SAMPLE)}
+    out = run_report(params, run_name="sample", reports_dir=tmp_path_factory.mktemp("reports"), quiet=True)
+    write_report_workbook(out)
+    return out
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    return struct.unpack(">II", path.read_bytes()[16:24])
+
+
+_PAGE_FACTS = """({
+  title: document.title,
+  lang: document.documentElement.lang,
+  text: document.body.innerText,
+  formulaErrors: document.querySelectorAll('.formula-error').length,
+  maths: document.querySelectorAll('math').length,
+  brokenImages: Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).length,
+  images: document.images.length,
+  links: Array.from(document.links).map(a => a.href),
+  scrollWidth: document.documentElement.scrollWidth,
+})"""
+
+
+@pytest.mark.notebooks
+@needs_chromium
+def test_every_page_of_the_report_is_self_contained_in_chromium(report, browser):
+    pages = sorted(report.glob("*.html"))
+    assert [p.name for p in pages] == [f"{nb.stem}.html" for nb in NOTEBOOKS] + ["index.html"]
+    tab = browser.open_tab()
+    problems, maths = [], 0
+    try:
+        for width in (1400, 390):
+            browser.set_width(tab, width)
+            for page in pages:
+                visit = browser.visit(tab, page.as_uri())
+                facts = browser.evaluate(tab, _PAGE_FACTS)
+                where = f"{page.name} at {width}px"
+                problems += [f"{where}: {p}" for p in visit.problems()]
+                for raw in ("$$", "\\(", "\\[", "\\frac", "\\text"):
+                    if raw in facts["text"]:
+                        problems.append(f"{where}: raw {raw} in the visible text")
+                if facts["formulaErrors"]:
+                    problems.append(f"{where}: {facts['formulaErrors']} formula(s) not converted")
+                if facts["brokenImages"]:
+                    problems.append(f"{where}: {facts['brokenImages']} image(s) not shown")
+                if not facts["title"] or facts["title"] == "Notebook":
+                    problems.append(f"{where}: no real <title>")
+                if facts["lang"] != "zh-CN":
+                    problems.append(f"{where}: html lang {facts['lang']!r}")
+                if facts["scrollWidth"] > width + 1:  # a table or formula widens the page instead of scrolling
+                    problems.append(f"{where}: page is {facts['scrollWidth']}px wide")
+                for href in facts["links"]:
+                    target = href.split("#")[0]
+                    if not target.startswith("file://"):
+                        problems.append(f"{where}: link to {href}")
+                    elif not Path(target.removeprefix("file://")).exists():
+                        problems.append(f"{where}: broken link {href}")
+                if page.name != "index.html" and width == 1400:
+                    assert facts["images"] >= 1, f"{where}: the page's charts are missing"
+                    maths += facts["maths"]
+    finally:
+        browser.close_tab(tab)
+    assert not problems, "\n".join(problems)
+    assert maths == len(notebook_formulas())  # every formula of the notebooks is on a page, as MathML
+
+
+@pytest.mark.notebooks
+@needs_chromium
+def test_summary_and_index_screenshots_at_phone_and_desktop_width(report, browser):
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    heights = {}
+    tab = browser.open_tab()
+    try:
+        for name in ("06_summary", "index"):
+            for width in (390, 1400):
+                browser.set_width(tab, width)
+                visit = browser.visit(tab, (report / f"{name}.html").as_uri())
+                assert visit.problems() == []
+                shot = OUTPUT / f"{name}_{width}.png"
+                heights[f"{name}@{width}"] = browser.screenshot(tab, shot, width)
+                assert png_size(shot) == (width, heights[f"{name}@{width}"])
+    finally:
+        browser.close_tab(tab)
+    (OUTPUT / "heights.json").write_text(json.dumps(heights, indent=2), encoding="utf-8")
+    print("page heights (CSS px):", heights)
+    # one text column on a phone is taller than the desktop page, and neither is empty
+    assert heights["06_summary@390"] >= heights["06_summary@1400"] > 600
+    assert heights["index@1400"] > 300
+
+
+@pytest.mark.notebooks
+def test_the_report_has_an_index_and_real_titles(report):
+    index = (report / "index.html").read_text(encoding="utf-8")
+    for nb in NOTEBOOKS:
+        assert f'href="{nb.stem}.html"' in index
+        page = (report / f"{nb.stem}.html").read_text(encoding="utf-8")
+        title = re.search(r"<title>(.*?)</title>", page).group(1)
+        assert title != "Notebook" and title.startswith(nb.stem[:2])
+        assert "<script" not in page.lower()
+        assert set(re.findall(r"https?://[^\s\"'<>)]+", page)) <= {"http://www.w3.org/1998/Math/MathML"}
+    assert "19,778" in index  # contacts read, from quality/accounting.csv
+
+
+@pytest.mark.notebooks
+def test_the_real_exports_open_in_excel_with_ids_as_text(report):
+    contact_list = pd.read_csv(report / "exports" / "contact_list.csv", dtype=str, encoding="utf-8-sig")
+    wb = openpyxl.load_workbook(report / "exports" / "workbook.xlsx", read_only=True)
+    assert wb.sheetnames[0] == "联系名单" and "用户分层" in wb.sheetnames
+    rows = list(wb["联系名单"].iter_rows(min_row=1, max_row=len(contact_list) + 1, values_only=True))
+    assert rows[0][0] == "用户ID"
+    assert [r[0] for r in rows[1:]] == contact_list["user_id"].tolist()
+    assert any(str(u).startswith("0") for u in contact_list["user_id"])  # the sample's ids have leading zeros
+    tiers = next(wb["用户分层"].iter_rows(min_row=2, max_row=2, values_only=True))
+    assert isinstance(tiers[0], str) and len(tiers[0]) == 8

@@ -82,11 +82,28 @@ def _n_customers(summary: pd.DataFrame) -> int:
     return int(round(float(summary["weight"].sum()))) if "weight" in summary.columns else len(summary)
 
 
+def _factorize(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of several aligned arrays (hash-based) and the code of every row: (uniques (k, n), codes)."""
+    arrays = [np.asarray(a, float) for a in arrays]
+    n = len(arrays[0])
+    if n == 0:
+        return np.zeros((0, len(arrays))), np.zeros(0, dtype=np.intp)
+    key = np.zeros(n, dtype=np.int64)
+    for a in arrays:
+        c, u = pd.factorize(a)
+        if len(u) and (int(key.max()) + 1) * len(u) >= 2**62:  # combined key would overflow: re-code first
+            key = pd.factorize(key)[0].astype(np.int64)
+        key = key * len(u) + c
+    codes, uniq = pd.factorize(key)
+    first = np.empty(len(uniq), dtype=np.intp)
+    first[codes[::-1]] = np.arange(n)[::-1]
+    return np.column_stack([a[first] for a in arrays]), codes
+
+
 def _unique_rows(summary: pd.DataFrame, cols: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """Return the unique rows of ``cols`` (predictions depend on nothing else) and the index mapping back."""
-    arr = np.column_stack([summary[c].to_numpy(float) for c in cols]) if len(summary) else np.zeros((0, len(cols)))
-    uniq, inv = np.unique(arr, axis=0, return_inverse=True)
-    return pd.DataFrame(uniq, columns=cols), np.asarray(inv).reshape(-1)
+    uniq, inv = _factorize([summary[c].to_numpy(float) for c in cols])
+    return pd.DataFrame(uniq, columns=cols), inv
 
 
 def _one_minus_pow_ratio(c: np.ndarray, log_ratio: np.ndarray) -> np.ndarray:
@@ -230,7 +247,7 @@ class PurchaseModel(FittedModel):
         """Number of free parameters (for AIC / BIC)."""
         return len(self._names)
 
-    def fit(self, summary: pd.DataFrame, unit: str | None = None) -> PurchaseModel:
+    def fit(self, summary: pd.DataFrame, unit: str | None = None, start: dict | None = None) -> PurchaseModel:
         """Fit by maximum likelihood on the unique rows of a summary, weighted by their counts.
 
         Parameters
@@ -239,6 +256,9 @@ class PurchaseModel(FittedModel):
             One row per customer (or per group of identical customers with a ``weight`` column).
         unit : str, optional
             Time unit of the summary (default ``summary.attrs["unit"]`` or ``"D"``).
+        start : dict, optional
+            Parameters to start the search from (e.g. a previous fit, for bootstrap refits); the default starting
+            points are tried after it.
 
         Returns
         -------
@@ -264,12 +284,16 @@ class PurchaseModel(FittedModel):
             ll, g = self._ll_grad(logp, data)
             return (-ll + pen * np.sum(logp**2)) / total, (-g + 2 * pen * logp) / total
 
+        starts = list(self._starts)
+        if start is not None:
+            lp0 = [np.log(start[k] / (scale if k in self._time_params else 1.0)) for k in self._names]
+            starts.insert(0, tuple(np.clip(lp0, -_BOUND + 1e-6, _BOUND - 1e-6)))
         best, last = None, None
-        for start in self._starts:
+        for x0 in starts:
             with np.errstate(all="ignore"):
                 res = optimize.minimize(
                     neg,
-                    np.array(start, float),
+                    np.array(x0, float),
                     jac=True,
                     method="L-BFGS-B",
                     bounds=[(-_BOUND, _BOUND)] * len(self._names),
@@ -505,14 +529,28 @@ class BetaGeo(PurchaseModel):
         p = np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
         return pd.Series(p, index=summary.index, name="p_alive")
 
+    _shift = 0.0  # MBG/NBD: an alive customer has survived one more dropout toss
+
     def expected_purchases(self, summary: pd.DataFrame, t: float) -> pd.Series:
         """Return expected purchases in the next ``t`` time units, given each customer's history."""
+        return pd.Series(
+            self.expected_purchases_grid(summary, [t])[:, 0], index=summary.index, name=f"expected_purchases_{t:g}"
+        )
+
+    def expected_purchases_grid(self, summary: pd.DataFrame, ts: np.ndarray) -> np.ndarray:
+        """Return expected purchases in the next ``t`` for every ``t`` in ``ts``: array (customers, len(ts)).
+
+        P(alive) × E[purchases | alive]; the second depends on (x, T) only, so it is computed once per distinct
+        pair (``hyp2f1`` is the cost).
+        """
         self._check_fitted()
         r, alpha, a, b = self.params_.values()
         x, _, T = self._hist(summary)
-        e = _bg_alive_expectation(r + x, alpha + T, a, b + x, float(t))
-        p = self.p_alive(summary).to_numpy()
-        return pd.Series(e * p, index=summary.index, name=f"expected_purchases_{t:g}")
+        pairs, inv = _factorize([x, T])
+        ux, uT = pairs[:, 0], pairs[:, 1]
+        ts = np.atleast_1d(np.asarray(ts, float))
+        e = np.column_stack([_bg_alive_expectation(r + ux, alpha + uT, a, b + ux + self._shift, t) for t in ts])
+        return e[inv] * self.p_alive(summary).to_numpy()[:, None]
 
     def probability_of_purchase(self, summary: pd.DataFrame, t: float) -> pd.Series:
         """P(at least one purchase in the next ``t`` time units | history).
@@ -582,15 +620,7 @@ class ModifiedBetaGeo(BetaGeo):
         log_ratio = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
         return pd.Series(1.0 / (1.0 + np.exp(log_ratio)), index=summary.index, name="p_alive")
 
-    def expected_purchases(self, summary: pd.DataFrame, t: float) -> pd.Series:
-        """Return expected purchases in the next ``t`` time units, given each customer's history."""
-        self._check_fitted()
-        r, alpha, a, b = self.params_.values()
-        x, _, T = self._hist(summary)
-        # an alive customer has survived x + 1 dropout tosses: posterior p ~ Beta(a, b + x + 1)
-        e = _bg_alive_expectation(r + x, alpha + T, a, b + x + 1, float(t))
-        p = self.p_alive(summary).to_numpy()
-        return pd.Series(e * p, index=summary.index, name=f"expected_purchases_{t:g}")
+    _shift = 1.0  # an alive customer has survived x + 1 dropout tosses: posterior p ~ Beta(a, b + x + 1)
 
     def expected_purchases_new(self, t: np.ndarray | float) -> np.ndarray:
         """E[X(t)] for a new customer: b/(a−1) · [1 − (α/(α+t))^r ₂F₁(r, b+1; a+b; t/(α+t))]."""
@@ -898,9 +928,15 @@ class BetaGeoBetaBinom(PurchaseModel):
     def _ll_grad(self, logp: np.ndarray, data: _BBRows) -> tuple[float, np.ndarray]:
         return _bgbb_ll_grad(logp, data)
 
-    def fit(self, summary: pd.DataFrame, unit: str | None = None, period_days: float | None = None) -> BetaGeoBetaBinom:
+    def fit(
+        self,
+        summary: pd.DataFrame,
+        unit: str | None = None,
+        start: dict | None = None,
+        period_days: float | None = None,
+    ) -> BetaGeoBetaBinom:
         """Fit on ``frequency``, ``recency``, ``periods`` (+ ``weight``); ``period_days`` = days per opportunity."""
-        super().fit(summary, unit="opportunity")
+        super().fit(summary, unit="opportunity", start=start)
         self.period_days_ = float(period_days) if period_days is not None else float("nan")
         return self
 
@@ -1107,12 +1143,13 @@ def discounted_purchases(
     horizon_days: float = 365,
     step_days: float = 30,
     annual_discount_rate: float = 0.1,
+    collapse: bool = True,
 ) -> np.ndarray:
     """Return Σ_k E[purchases in step k] / (1 + d)^k per customer over the next ``horizon_days``.
 
     Steps of ``step_days``, the annual rate converted to the step; days are converted to the model's unit here,
     once (mixing weeks and days is the classic way to overstate CLV several-fold). Predictions are computed once
-    per distinct history and mapped back.
+    per distinct history and mapped back (``collapse=False`` when the rows are distinct already).
     """
     k = model.unit_days_
     if not np.isfinite(k):
@@ -1123,7 +1160,10 @@ def discounted_purchases(
     steps = int(np.ceil(horizon_days / step_days))
     ts = np.array([min(i * step_days, horizon_days) / k for i in range(1, steps + 1)])
     d_step = (1 + annual_discount_rate) ** (step_days / 365.0) - 1
-    uniq, inv = _unique_rows(summary, list(model._columns))
+    if collapse:
+        uniq, inv = _unique_rows(summary, list(model._columns))
+    else:
+        uniq, inv = summary, np.arange(len(summary))
     cum = model.expected_purchases_grid(uniq, ts)
     inc = np.diff(np.column_stack([np.zeros(len(uniq)), cum]), axis=1)
     disc = (1 + d_step) ** -np.arange(1, steps + 1)

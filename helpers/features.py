@@ -16,6 +16,7 @@ __all__ = [
     "campaign_window_outcomes",
     "cohort_revenue",
     "first_orders_after_add",
+    "first_purchase_after_add",
     "interpurchase_gaps",
     "order_summary",
     "purchase_day_counts",
@@ -131,6 +132,31 @@ def first_orders_after_add(
     g = j.group_by("user_id").aggregate(first_order_at=j.ordered_at.min(), added_at=j.added_at.min())
     days = (g.first_order_at.epoch_seconds() - g.added_at.epoch_seconds()) / 86400.0
     return g.mutate(days_to_first_order=days).drop("added_at")
+
+
+def first_purchase_after_add(
+    orders: ibis.Table, contacts: ibis.Table, as_of: str | datetime | pd.Timestamp
+) -> ibis.Table:
+    """Each contact's first purchase day after it was added, with that day's paid amount (its first order value).
+
+    Like :func:`first_orders_after_add`, but a purchase *day* (same-day orders added), as the repurchase models
+    count purchases, and with its value.
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``first_order_at``, ``days_to_first_order`` (from ``added_at``), ``first_purchase_value``.
+    """
+    j = _paid_after_add(orders, contacts, as_of)
+    per_day = j.group_by([j.user_id, j.ordered_at.date().name("day")]).aggregate(
+        value=j.amount.sum().round(2), first_at=j.ordered_at.min(), added_at=j.added_at.min()
+    )
+    first = per_day.group_by("user_id").aggregate(first_day=per_day.day.min())
+    f = per_day.join(first, [per_day.user_id == first.user_id, per_day.day == first.first_day])
+    days = (f.first_at.epoch_seconds() - f.added_at.epoch_seconds()) / 86400.0
+    return f.select(
+        user_id=f.user_id, first_order_at=f.first_at, days_to_first_order=days, first_purchase_value=f.value
+    )
 
 
 def cohort_revenue(

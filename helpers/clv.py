@@ -33,13 +33,14 @@ The models
 from __future__ import annotations
 
 import copy
+import dataclasses
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import integrate, optimize
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from helpers.base import FittedModel, numerical_hessian, standard_errors_from_information
 
@@ -297,7 +298,7 @@ class PurchaseModel(FittedModel):
                     jac=True,
                     method="L-BFGS-B",
                     bounds=[(-_BOUND, _BOUND)] * len(self._names),
-                    options={"maxiter": 3000, "gtol": 1e-9, "ftol": 1e-13},
+                    options={"maxiter": 3000, "gtol": 1e-9, "ftol": 1e-12},
                 )
             last = res
             if np.isfinite(res.fun) and (res.success or _projected_gradient(res) < 1e-6):
@@ -370,7 +371,11 @@ class PurchaseModel(FittedModel):
 # ----------------------------------------------------------------------------------------------- BG/NBD
 @dataclass
 class _Rows:
-    """Collapsed rows with the distinct values of x, t_x and T, so special functions run once per value."""
+    """Collapsed rows with the distinct values of x, t_x and T, so special functions run once per value.
+
+    ``wx`` holds the total weight per distinct x and ``w_x`` each row's weight × x: the parts of the
+    likelihood that depend on x alone are summed per distinct x, not per row.
+    """
 
     x: np.ndarray
     w: np.ndarray
@@ -381,19 +386,22 @@ class _Rows:
     itx: np.ndarray
     uT: np.ndarray
     iT: np.ndarray
+    wx: np.ndarray
+    w_x: np.ndarray
 
 
 def _prepare(x, tx, T, w) -> _Rows:
-    ux, ix = np.unique(np.asarray(x, float), return_inverse=True)
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    ux, ix = np.unique(x, return_inverse=True)
     utx, itx = np.unique(np.asarray(tx, float), return_inverse=True)
     uT, iT = np.unique(np.asarray(T, float), return_inverse=True)
-    x = np.asarray(x, float)
-    return _Rows(x, np.asarray(w, float), x > 0, ux, ix, utx, itx, uT, iT)
+    wx = np.bincount(ix, weights=w, minlength=len(ux))
+    return _Rows(x, w, x > 0, ux, ix, utx, itx, uT, iT, wx, w * x)
 
 
 def _rescaled(rows: _Rows, scale: float) -> _Rows:
     """Return the same rows with times divided by ``scale`` (the distinct values stay distinct and in order)."""
-    return _Rows(rows.x, rows.w, rows.pos, rows.ux, rows.ix, rows.utx / scale, rows.itx, rows.uT / scale, rows.iT)
+    return dataclasses.replace(rows, utx=rows.utx / scale, uT=rows.uT / scale)
 
 
 def _bgnbd_ll_grad(logp: np.ndarray, d: _Rows, modified: bool = False) -> tuple[float, np.ndarray]:
@@ -401,40 +409,47 @@ def _bgnbd_ll_grad(logp: np.ndarray, d: _Rows, modified: bool = False) -> tuple[
 
     BG/NBD: L = B(a, b+x)/B(a, b)·A(T) + [x>0]·B(a+1, b+x−1)/B(a, b)·A(t_x), A(t) = Γ(r+x)α^r / (Γ(r)(α+t)^(r+x)).
     MBG/NBD: L = B(a, b+x+1)/B(a, b)·A(T) + B(a+1, b+x)/B(a, b)·A(t_x) (dropout also possible at time 0).
+
+    Written as log L = [terms of x alone] − (r+x)·log(α+T) + log(1 + e^δ), δ = G(x) − (r+x)·(log(α+t_x) −
+    log(α+T)), so each row costs two gathers, one ``logaddexp`` and one ``expit``; everything that depends on x
+    alone is summed over the distinct x with their total weights.
     """
     r, alpha, a, b = np.exp(logp)
-    ux, x, w = d.ux, d.x, d.w
+    ux, w = d.ux, d.w
     sh = 1.0 if modified else 0.0  # the MBG/NBD beta arguments are shifted by one purchase
-    pos = np.ones_like(d.pos) if modified else d.pos
     upos = np.ones_like(ux, bool) if modified else ux > 0
-    lnb_ab = betaln(a, b)
-    g_rx = (gammaln(r + ux) - gammaln(r))[d.ix]
-    dg_rx = digamma(r + ux)[d.ix]
-    bx = b + ux + sh  # second beta argument of the "alive" term
-    lb1 = betaln(a, bx)[d.ix]
-    bx2 = np.where(upos, b + ux - 1 + sh, 1.0)
-    lb2 = np.where(upos, betaln(a + 1, bx2), 0.0)[d.ix]
-    dabx = digamma(a + bx)[d.ix]
-    dbx = digamma(bx)[d.ix]
-    dbx1 = np.where(upos, digamma(bx2), 0.0)[d.ix]
-    lT, iT = np.log(alpha + d.uT)[d.iT], (1.0 / (alpha + d.uT))[d.iT]
-    ltx, itx = np.log(alpha + d.utx)[d.itx], (1.0 / (alpha + d.utx))[d.itx]
-    rx = r + x
-    L1 = lb1 - lnb_ab - rx * lT
-    L2 = np.where(pos, lb2 - lnb_ab - rx * ltx, -np.inf)
-    M = np.logaddexp(L1, L2)
-    ll = float(np.dot(w, g_rx + r * np.log(alpha) + M))
-    w1 = np.exp(L1 - M)
-    w2 = np.where(pos, 1.0 - w1, 0.0)
-    d_ab = digamma(a + b)
-    dr = dg_rx - digamma(r) + np.log(alpha) - w1 * lT - w2 * ltx
-    dalpha = r / alpha - w1 * rx * iT - w2 * rx * itx
-    base_a = digamma(a) - d_ab
-    base_b = digamma(b) - d_ab
-    da = w1 * (digamma(a) - dabx - base_a) + w2 * (digamma(a + 1) - dabx - base_a)
-    db = w1 * (dbx - dabx - base_b) + w2 * (dbx1 - dabx - base_b)
-    grad = np.array([np.dot(w, g) for g in (dr, dalpha, da, db)]) * np.array([r, alpha, a, b])
-    return ll, grad
+    W = float(d.wx.sum())
+    lnb = betaln(a, b)
+    bx = b + ux + sh
+    bx2 = np.where(upos, bx - 1.0, 1.0)
+    lb1 = betaln(a, bx)
+    G = np.where(upos, betaln(a + 1.0, bx2) - lb1, -np.inf)
+    lT_u, ltx_u = np.log(alpha + d.uT), np.log(alpha + d.utx)
+    lT, ltx = lT_u[d.iT], ltx_u[d.itx]
+    diff = ltx - lT
+    wrx = r * w + d.w_x  # w · (r + x)
+    delta = G[d.ix] - (r + d.x) * diff
+    w2 = expit(delta)  # weight of the "dropped out after the last purchase" term
+    sw2 = w * w2
+    g_rx = gammaln(r + ux) - gammaln(r)
+    ll = float(
+        np.dot(d.wx, g_rx + lb1) + W * (r * np.log(alpha) - lnb) - np.dot(wrx, lT) + np.dot(w, np.logaddexp(0.0, delta))
+    )
+    iT, itx = (1.0 / (alpha + d.uT))[d.iT], (1.0 / (alpha + d.utx))[d.itx]
+    dr = np.dot(d.wx, digamma(r + ux) - digamma(r)) + W * np.log(alpha) - np.dot(w, lT) - np.dot(sw2, diff)
+    dalpha = W * r / alpha - np.dot(wrx, iT) - np.dot(wrx * w2, itx - iT)
+    d_abx = digamma(a + bx)
+    da = (
+        np.dot(d.wx, digamma(a) - d_abx) - W * (digamma(a) - digamma(a + b)) + (digamma(a + 1) - digamma(a)) * sw2.sum()
+    )
+    s_x = np.bincount(d.ix, weights=sw2, minlength=len(ux))
+    dbx = digamma(bx)
+    db = (
+        np.dot(d.wx, dbx - d_abx)
+        - W * (digamma(b) - digamma(a + b))
+        + np.dot(s_x, np.where(upos, digamma(bx2) - dbx, 0.0))
+    )
+    return ll, np.array([dr, dalpha, da, db]) * np.array([r, alpha, a, b])
 
 
 def _bg_alive_expectation(r: np.ndarray, alpha: np.ndarray, a: float, b: np.ndarray, t: float) -> np.ndarray:
@@ -652,63 +667,81 @@ class _ParetoRows:
     """Collapsed rows plus the distinct (x, t) pairs whose tail integrals the likelihood needs."""
 
     x: np.ndarray
-    T: np.ndarray
     w: np.ndarray
     px: np.ndarray  # x of each distinct pair
     pt: np.ndarray  # t of each distinct pair
     i_tx: np.ndarray  # row -> pair of (x, t_x)
     i_T: np.ndarray  # row -> pair of (x, T)
     open_: np.ndarray  # t_x < T (the "died in between" term exists)
+    ux: np.ndarray  # distinct x, row -> ix, total weight per x
+    ix: np.ndarray
+    wx: np.ndarray
+    uT: np.ndarray  # distinct T, row -> iT
+    iT: np.ndarray
 
 
 def _pareto_prepare(x, tx, T, w) -> _ParetoRows:
     x, tx, T, w = (np.asarray(v, float) for v in (x, tx, T, w))
     n = len(x)
-    pairs = np.concatenate([np.column_stack([x, tx]), np.column_stack([x, T])])
-    uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
-    inv = np.asarray(inv).reshape(-1)
-    return _ParetoRows(x, T, w, uniq[:, 0], uniq[:, 1], inv[:n], inv[n:], tx < T - 1e-12)
+    pairs, codes = _factorize([np.concatenate([x, x]), np.concatenate([tx, T])])
+    ux, ix = np.unique(x, return_inverse=True)
+    uT, iT = np.unique(T, return_inverse=True)
+    wx = np.bincount(ix, weights=w, minlength=len(ux))
+    return _ParetoRows(x, w, pairs[:, 0], pairs[:, 1], codes[:n], codes[n:], tx < T - 1e-12, ux, ix, wx, uT, iT)
 
 
-def _pareto_terms(logp: np.ndarray, d: _ParetoRows, grad: bool):
-    """Per row: constant part, log "alive" term A, log "died in (t_x, T)" term B (+ their gradients)."""
+def _pareto_scaled(d: _ParetoRows, scale: float) -> _ParetoRows:
+    return dataclasses.replace(d, pt=d.pt / scale, uT=d.uT / scale)
+
+
+def _pareto_terms(logp: np.ndarray, d: _ParetoRows) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: log "alive at T" term A and log "died in (t_x, T)" term B (common factors left out)."""
     r, alpha, s, beta = np.exp(logp)
-    lF, gF = _log_tail(r + d.px, s + 1.0, alpha, beta, d.pt, grad=grad)
+    lF, _ = _log_tail(r + d.px, s + 1.0, alpha, beta, d.pt)
     l1, l2 = lF[d.i_tx], lF[d.i_T]
-    x, T = d.x, d.T
-    log_alpha_T, log_beta_T = np.log(alpha + T), np.log(beta + T)
-    A = -(r + x) * log_alpha_T - s * log_beta_T
+    A = -(r + d.x) * np.log(alpha + d.uT)[d.iT] - s * np.log(beta + d.uT)[d.iT]
     B = np.where(d.open_, np.log(s) + _log_diff(l1, np.where(d.open_, l2, l1 - 1.0)), -np.inf)
-    const = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-    if not grad:
-        return const, A, B, None
-    # derivatives with respect to (r, alpha, s, beta)
-    g1, g2 = gF[d.i_tx], gF[d.i_T]  # d log F / d(p, q, a, b)
-    rho = np.exp(np.minimum(l2 - l1, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dlogD = np.where(d.open_[:, None], (g1 - rho[:, None] * g2) / (1.0 - rho)[:, None], 0.0)
-    dA = np.column_stack([-log_alpha_T, -(r + x) / (alpha + T), -log_beta_T, -s / (beta + T)])
-    dB = np.column_stack([dlogD[:, 0], dlogD[:, 2], dlogD[:, 1] + 1.0 / s, dlogD[:, 3]])
-    dconst = np.column_stack(
-        [
-            digamma(r + x) - digamma(r) + np.log(alpha),
-            np.full_like(x, r / alpha),
-            np.full_like(x, np.log(beta)),
-            np.full_like(x, s / beta),
-        ]
-    )
-    return const, A, B, (dconst, dA, dB)
+    return A, B
 
 
 def _pareto_ll_grad(logp: np.ndarray, d: _ParetoRows) -> tuple[float, np.ndarray]:
-    """Weighted Pareto/NBD log-likelihood and its gradient with respect to the log parameters."""
-    const, A, B, (dconst, dA, dB) = _pareto_terms(logp, d, grad=True)
+    """Weighted Pareto/NBD log-likelihood and its gradient with respect to the log parameters.
+
+    L = Γ(r+x)α^r β^s / Γ(r) · [(α+T)^−(r+x) (β+T)^−s + s·(F(t_x) − F(T))], F(t) = ∫_t^∞ (α+τ)^−(r+x)
+    (β+τ)^−(s+1) dτ (:func:`_log_tail`). Row sums of gradient pieces are folded onto the distinct (x, t) pairs
+    and distinct T with ``bincount``, so a row costs a handful of array operations.
+    """
+    r, alpha, s, beta = np.exp(logp)
+    lF, gF = _log_tail(r + d.px, s + 1.0, alpha, beta, d.pt, grad=True)
+    l1, l2 = lF[d.i_tx], lF[d.i_T]
+    la_u, lb_u = np.log(alpha + d.uT), np.log(beta + d.uT)
+    laT, lbT = la_u[d.iT], lb_u[d.iT]
+    A = -(r + d.x) * laT - s * lbT
+    gap = np.where(d.open_, l2 - l1, -1.0)  # log ρ, ρ = F(T)/F(t_x) < 1 on open rows
+    B = np.where(d.open_, np.log(s) + l1 + np.log(-np.expm1(gap)), -np.inf)
     M = np.logaddexp(A, B)
-    ll = float(np.dot(d.w, const + M))
-    wA = np.exp(A - M)
-    wB = np.where(np.isfinite(B), 1.0 - wA, 0.0)
-    g = dconst + wA[:, None] * dA + wB[:, None] * np.where(np.isfinite(dB), dB, 0.0)
-    return ll, (d.w @ g) * np.exp(logp)
+    wB = np.exp(B - M)
+    W = float(d.wx.sum())
+    ll = float(
+        np.dot(d.wx, gammaln(r + d.ux) - gammaln(r)) + W * (r * np.log(alpha) + s * np.log(beta)) + np.dot(d.w, M)
+    )
+    # "died" term: d log(F1 − F2) = (g1 − ρ g2) / (1 − ρ), summed per pair
+    rho = np.exp(gap)
+    c = np.where(d.open_, d.w * wB / (-np.expm1(gap)), 0.0)
+    n_pairs = len(d.px)
+    c1 = np.bincount(d.i_tx, weights=c, minlength=n_pairs)
+    c2 = np.bincount(d.i_T, weights=c * rho, minlength=n_pairs)
+    gD = c1 @ gF - c2 @ gF  # Σ w·wB·d log D / d(p, q, a, b)
+    # "alive" term: per distinct T
+    u = d.w - d.w * wB  # w · wA
+    uT = np.bincount(d.iT, weights=u, minlength=len(d.uT))
+    uxT = np.bincount(d.iT, weights=u * d.x, minlength=len(d.uT))
+    sB = float(np.dot(d.w, wB))
+    dr = np.dot(d.wx, digamma(r + d.ux) - digamma(r)) + W * np.log(alpha) - np.dot(uT, la_u) + gD[0]
+    dalpha = W * r / alpha - np.dot(r * uT + uxT, 1.0 / (alpha + d.uT)) + gD[2]
+    ds = W * np.log(beta) - np.dot(uT, lb_u) + sB / s + gD[1]
+    dbeta = W * s / beta - s * np.dot(uT, 1.0 / (beta + d.uT)) + gD[3]
+    return ll, np.array([dr, dalpha, ds, dbeta]) * np.array([r, alpha, s, beta])
 
 
 class ParetoNBD(PurchaseModel):
@@ -746,7 +779,7 @@ class ParetoNBD(PurchaseModel):
         return _pareto_prepare(u["frequency"], u["recency"], u["T"], u["weight"])
 
     def _scale_data(self, data: _ParetoRows, scale: float) -> _ParetoRows:
-        return _ParetoRows(data.x, data.T / scale, data.w, data.px, data.pt / scale, data.i_tx, data.i_T, data.open_)
+        return _pareto_scaled(data, scale)
 
     def _ll_grad(self, logp: np.ndarray, data: _ParetoRows) -> tuple[float, np.ndarray]:
         return _pareto_ll_grad(logp, data)
@@ -755,7 +788,7 @@ class ParetoNBD(PurchaseModel):
         self._check_fitted()
         x, tx, T = self._hist(summary)
         d = _pareto_prepare(x, tx, T, np.ones_like(x))
-        const, A, B, _ = _pareto_terms(np.log(list(self.params_.values())), d, grad=False)
+        A, B = _pareto_terms(np.log(list(self.params_.values())), d)
         return x, T, A, B
 
     def p_alive(self, summary: pd.DataFrame) -> pd.Series:

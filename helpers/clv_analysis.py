@@ -53,6 +53,7 @@ __all__ = [
     "parameter_draws",
     "plot_decile_calibration",
     "purchase_intervals",
+    "ranking_check",
     "value_choice_sentence",
 ]
 
@@ -786,6 +787,30 @@ def normalized_gini(predicted, actual) -> float:
 
     g_best = gini(a)
     return gini(p) / g_best if g_best > 0 else float("nan")
+
+
+def ranking_check(model: PurchaseModel, value_model, summary: pd.DataFrame, n_bins: int = 10) -> dict:
+    """Decile calibration and normalised Gini of predicted vs realised holdout value.
+
+    Predicted holdout value = E[holdout purchases | calibration history] × E[value of a purchase] (both models
+    fitted on the calibration period); realised = ``frequency_holdout × monetary_value_holdout``.
+
+    Returns
+    -------
+    dict
+        ``deciles`` (:func:`decile_calibration`), ``normalized_gini``, ``predicted_total``, ``actual_total``.
+    """
+    if not {"frequency_holdout", "monetary_value_holdout", "duration_holdout"} <= set(summary.columns):
+        raise ValueError("ranking_check needs holdout columns: summarize(..., calibration_end=...)")
+    pred = model.expected_purchases(summary, float(summary["duration_holdout"].iloc[0])).to_numpy()
+    pred = pred * average_value(value_model, summary)
+    actual = (summary["frequency_holdout"] * summary["monetary_value_holdout"]).to_numpy(float)
+    return {
+        "deciles": decile_calibration(pred, actual, n_bins),
+        "normalized_gini": normalized_gini(pred, actual),
+        "predicted_total": float(pred.sum()),
+        "actual_total": float(actual.sum()),
+    }
 
 
 _DECILE_LABELS = {

@@ -21,6 +21,7 @@ __all__ = [
     "order_summary",
     "purchase_day_counts",
     "purchase_days_ranked",
+    "purchase_opportunities",
     "purchase_summary",
     "timestamp_literal",
     "touch_counts",
@@ -242,6 +243,36 @@ def purchase_summary(
         monetary_value_holdout=ibis.ifelse(fh > 0, out.amount_holdout / fh.cast("float64"), 0.0),
         duration_holdout_days=ibis.literal(float((end_day - cal_day).days)),
     ).drop("amount_holdout")
+
+
+def purchase_opportunities(orders: ibis.Table, end: str | datetime | pd.Timestamp, period_days: int) -> ibis.Table:
+    """Per-customer history in discrete opportunities of ``period_days`` days, the input of BG/BB.
+
+    Opportunity k (k = 1, 2, …) of a customer covers the days [first + k·P, first + (k+1)·P) after their first
+    purchase day (period 0 holds the first purchase). Only complete opportunities up to ``end`` count.
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``frequency`` (x: opportunities with a purchase), ``recency`` (t_x: the last of them, 0 if
+        none), ``periods`` (n: complete opportunities observed).
+    """
+    if period_days < 1:
+        raise ValueError(f"period_days must be at least 1, not {period_days}")
+    end_day = pd.Timestamp(end).normalize()
+    end_d = int(end_day.timestamp() // 86400)
+    o = _paid_through(orders, end_day)
+    days = o.group_by([o.user_id, o.ordered_at.date().name("day")]).aggregate()
+    days = days.mutate(d=(days.day.cast("timestamp").epoch_seconds() / 86400.0).round().cast("int64"))
+    first = days.group_by("user_id").aggregate(first_d=days.d.min())
+    j = days.join(first, "user_id")
+    n = ((end_d - j.first_d + 1) // period_days).cast("int64")
+    j = j.mutate(k=((j.d - j.first_d) // period_days).cast("int64"), n=n)
+    j = j.mutate(k_in=ibis.ifelse((j.k >= 1) & (j.k <= j.n), j.k, ibis.null("int64")))
+    out = j.group_by("user_id").aggregate(frequency=j.k_in.nunique(), recency=j.k_in.max(), periods=j.n.max())
+    return out.mutate(
+        frequency=out.frequency.cast("int64"), recency=out.recency.fill_null(0).cast("int64"), periods=out.periods
+    )
 
 
 def touch_counts(

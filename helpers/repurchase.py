@@ -1,14 +1,16 @@
-"""Repurchase (复购): purchase summaries, BG/NBD, Gamma-Gamma, CLV, holdout validation and the contact list.
+"""Repurchase (复购): purchase summaries, CLV, holdout validation, tracking and the contact list.
 
-The probabilistic models follow Fader, Hardie & Lee (2005), *"Counting your customers" the easy way* (BG/NBD)
-and *RFM and CLV* (Gamma-Gamma), in the conventions of the ``lifetimes`` package: ``frequency`` is the number
-of **repeat** purchase periods, ``recency`` the time from the first to the last purchase, ``T`` the time from
-the first purchase to the end of the calibration period, all in one explicit time ``unit``.
+The purchase models (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB) and Gamma-Gamma live in :mod:`helpers.clv` and are
+re-exported here (``rp.BetaGeo`` keeps working); model choice on the holdout, intervals, value models and the value
+of a new contact are in :mod:`helpers.clv_analysis`. Conventions are those of the ``lifetimes`` package:
+``frequency`` is the number of **repeat** purchase periods, ``recency`` the time from the first to the last
+purchase, ``T`` the time from the first purchase to the end of the calibration period, all in one explicit time
+``unit``.
 
 The BG/NBD story: while *alive* a customer buys at a Poisson rate λ (heterogeneous: Gamma(r, α)); after every
 repeat purchase they may *drop out* for good with probability p (heterogeneous: Beta(a, b)). Dropping out is
 never observed, so a frequent buyer who goes quiet becomes less likely to be alive, while a one-time buyer
-(frequency 0) has had no chance to drop out and gets P(alive) = 1 — a known limit of the model.
+(frequency 0) has had no chance to drop out and gets P(alive) = 1 — a known limit of the model (MBG/NBD lifts it).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from helpers.clv import (  # noqa: F401 (re-exported: the models moved to helper
     _prepare,
     customer_lifetime_value,
 )
-from helpers.features import purchase_summary
+from helpers.features import purchase_opportunities, purchase_summary
 
 __all__ = [
     "UNITS",
@@ -55,6 +57,7 @@ __all__ = [
     "plot_interpurchase_gaps",
     "plot_tracking",
     "summarize",
+    "summarize_discrete",
     "tracking",
 ]
 
@@ -107,6 +110,26 @@ def summarize(
         out["monetary_value_holdout"] = s["monetary_value_holdout"].astype("float64")
         out["duration_holdout"] = s["duration_holdout_days"] / k
     out.attrs["unit"] = unit
+    return out
+
+
+def summarize_discrete(
+    orders: pd.DataFrame | ibis.Table, end: str | pd.Timestamp, period_days: int = 7
+) -> pd.DataFrame:
+    """One row per customer in discrete opportunities of ``period_days`` days: the input of BG/BB.
+
+    ``frequency`` (x) counts the opportunities after the first purchase with a purchase, ``recency`` (t_x) is the
+    last of them (0 if none) and ``periods`` (n) the complete opportunities observed (see
+    :func:`helpers.features.purchase_opportunities`). Fit with ``BetaGeoBetaBinom().fit(s, period_days=…)``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``user_id``; ``attrs["period_days"]`` records the opportunity length.
+    """
+    table = ibis.memtable(orders) if isinstance(orders, pd.DataFrame) else orders
+    out = purchase_opportunities(table, end, period_days).to_pandas().set_index("user_id").sort_index()
+    out.attrs["period_days"] = period_days
     return out
 
 

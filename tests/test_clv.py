@@ -393,3 +393,28 @@ def test_degenerate_inputs_are_refused_with_a_reason():
         clv.BetaGeoBetaBinom().fit(pd.DataFrame({"frequency": [2] * 20, "recency": [1] * 20, "periods": [6] * 20}))
     with pytest.raises(RuntimeError, match="not fitted yet"):
         clv.ParetoNBD().p_alive(one_timers)
+
+
+def test_discrete_summary_from_orders_recovers_a_planted_bg_bb_process():
+    """Orders drawn from BG/BB at weekly opportunities → summarize_discrete → the planted parameters."""
+    from helpers.repurchase import summarize_discrete
+
+    rng = np.random.default_rng(12)
+    n, P, params = 6000, 7, (1.0, 1.5, 0.5, 3.0)
+    end = pd.Timestamp("2025-12-31")
+    first = end - pd.to_timedelta(rng.integers(8 * P, 30 * P, n), unit="D")
+    p = rng.beta(params[0], params[1], n)
+    theta = rng.beta(params[2], params[3], n)
+    alive_for = rng.geometric(theta) - 1
+    rows = [(i, f) for i, f in enumerate(first)]
+    for k in range(1, 31):
+        buy = (k <= alive_for) & (rng.random(n) < p)
+        day = first + pd.to_timedelta(k * P + rng.integers(0, P, n), unit="D")
+        rows += [(i, d) for i, d in zip(np.flatnonzero(buy & (day <= end)), day[buy & (day <= end)], strict=True)]
+    orders = pd.DataFrame(rows, columns=["user_id", "ordered_at"]).assign(amount=10.0)
+    s = summarize_discrete(orders, end, period_days=P)
+    assert len(s) == n and (s["periods"] >= 8).all() and (s["recency"] <= s["periods"]).all()
+    m = clv.BetaGeoBetaBinom().fit(s, period_days=P)
+    for k, v in zip(("alpha", "beta", "gamma", "delta"), params, strict=True):
+        assert abs(m.params_[k] - v) <= 3 * m.standard_errors_[k], (k, m.params_[k], v, m.standard_errors_[k])
+    assert m.unit_days_ == 7

@@ -341,3 +341,14 @@ def test_ltv_to_cac_divides_value_and_interval():
     out = ca.ltv_to_cac(v, pd.DataFrame({"channel": ["a", "b"], "cac": [10.0, 0.0]}))
     assert out.loc["a", ["ltv_cac", "ltv_cac_lower", "ltv_cac_upper"]].tolist() == [3.0, 2.0, 4.5]
     assert out.loc["b", ["ltv_cac", "ltv_cac_lower"]].isna().all()  # no cost measured: not infinite, not measured
+
+
+def test_ranking_check_scores_a_clv_ranking_against_realised_holdout_value():
+    s = _add_values(_bgnbd_holdout(8000, 1.0, 10.0, 0.5, 3.0, T=40.0, H=40.0, seed=8), seed=9, dependence=0.0)
+    m, gg = clv.BetaGeo().fit(s), clv.GammaGamma().fit(s)
+    out = ca.ranking_check(m, gg, s)
+    assert 0.4 < out["normalized_gini"] < 1.0
+    d = out["deciles"]
+    assert d["actual_mean"].iloc[0] > 3 * d["actual_mean"].iloc[-1]
+    assert out["actual_total"] == pytest.approx((s["frequency_holdout"] * s["monetary_value_holdout"]).sum())
+    assert out["predicted_total"] == pytest.approx(out["actual_total"], rel=0.15)

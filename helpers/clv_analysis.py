@@ -322,7 +322,7 @@ def model_choice_sentence(result: ModelComparison, lang: str = "zh") -> str:
     else:
         if lang == "zh":
             s = (
-                f"留出期检验选择 {w}：{crit} 为 {d['winner_value']:.3f}，次优的 {ru} 为 {d['runner_up_value']:.3f}"
+                f"留出期检验选择 {w}：{crit}为 {d['winner_value']:.3f}，次优的 {ru} 为 {d['runner_up_value']:.3f}"
                 f"（好 {d['margin']:.1%}）"
             )
         else:
@@ -673,6 +673,7 @@ def clv_intervals_per_group(
     summary: pd.DataFrame,
     by: str | pd.Series,
     min_customers: int = 200,
+    report_by: str | pd.Series | None = None,
     **kwargs,
 ) -> pd.DataFrame:
     """CLV per group from models fitted **separately in each group**, with intervals.
@@ -680,8 +681,12 @@ def clv_intervals_per_group(
     :func:`clv_intervals` with ``by`` splits the predictions of one pooled fit; when groups differ in their
     purchase process (tiers planted as different segments, channels with different repeat behaviour) a pooled
     model smooths the difference away and its narrow interval does not cover the group's own process. Here each
-    group gets its own purchase model and (if ``value_model`` is a model) its own value model, refitted from
-    the unfitted templates given.
+    group of ``by`` gets its own purchase model and (if ``value_model`` is a Gamma-Gamma template) its own
+    value model.
+
+    With ``report_by`` the totals are reported for another grouping (e.g. fit per tier, report per channel):
+    draw k of every fitted group is summed over the customers of each report group, so the interval keeps the
+    joint uncertainty of each fit (fits of different groups are independent, so their draws combine freely).
 
     Parameters
     ----------
@@ -692,9 +697,12 @@ def clv_intervals_per_group(
     summary : DataFrame
         All customers.
     by : str or Series
-        Group label per customer.
+        Group label per customer: one fit per group.
     min_customers : int
-        Smaller groups get NaN and a note.
+        Smaller groups are not fitted: NaN and a note (with ``report_by``: their customers are left out of the
+        totals and counted in ``customers_not_fitted``).
+    report_by : str or Series, optional
+        Grouping of the reported totals (default: ``by``).
     **kwargs
         Passed to :func:`clv_intervals` (horizon_days, margin, method, n_draws, level, …).
 
@@ -702,10 +710,10 @@ def clv_intervals_per_group(
     -------
     DataFrame
         Per group: ``customers``, ``total``, ``total_lower``, ``total_upper``, ``mean``, ``mean_lower``,
-        ``mean_upper``, ``model`` and ``note``.
+        ``mean_upper``, ``model`` and ``note`` (with ``report_by``: also ``customers_not_fitted``).
     """
     labels = _group_labels(summary, by)
-    rows = []
+    rows, fits = [], {}
     for label, idx in labels.groupby(labels, sort=True).groups.items():
         sub = summary.loc[idx]
         row = {"group": label, "customers": len(sub), "model": getattr(model, "_label", type(model).__name__)}
@@ -719,11 +727,69 @@ def clv_intervals_per_group(
             iv = clv_intervals(m, v, sub, by=pd.Series(label, index=sub.index), **kwargs)
             row.update(iv.groups.iloc[0].drop("customers").to_dict())
             row["note"] = "; ".join([*m.notes_, *(n for n in iv.notes if n.startswith("no intervals"))])
+            fits[label] = iv
         except (ValueError, RuntimeError) as err:
             row["note"] = str(err)
         rows.append(row)
     cols = ["customers", "total", "total_lower", "total_upper", "mean", "mean_lower", "mean_upper", "model", "note"]
-    return pd.DataFrame(rows).set_index("group").reindex(columns=cols)
+    table = pd.DataFrame(rows).set_index("group").reindex(columns=cols)
+    if report_by is None:
+        return table
+    return _report_per_group(summary, labels, fits, table, _group_labels(summary, report_by), kwargs.get("level", 0.9))
+
+
+def _report_per_group(summary, labels, fits: dict, table: pd.DataFrame, report: pd.Series, level: float):
+    pos = pd.Series(np.arange(len(summary)), index=summary.index)
+    estimate = np.full(len(summary), np.nan)
+    n_d = {iv.n_draws for iv in fits.values() if iv.draws is not None}
+    draws = np.full((len(summary), n_d.pop()), np.nan) if len(n_d) == 1 else None
+    for iv in fits.values():
+        rows = pos.reindex(iv.customers.index).to_numpy()
+        estimate[rows] = iv.customers["estimate"].to_numpy()
+        if draws is not None and iv.draws is not None:
+            draws[rows] = iv.draws
+    fitted = np.isfinite(estimate)
+    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+    out = []
+    codes, names = pd.factorize(report, sort=True)
+    unfitted = sorted({str(g) for g in table.index[table["total"].isna()]})
+    for k, name in enumerate(names):
+        members = (codes == k) & fitted
+        row = {
+            "group": name,
+            "customers": int(members.sum()),
+            "customers_not_fitted": int(((codes == k) & ~fitted).sum()),
+        }
+        row["total"] = float(estimate[members].sum())
+        d = draws[members] if draws is not None else None
+        ok = d is not None and np.isfinite(d).all()
+        row["total_lower"], row["total_upper"] = np.quantile(d.sum(axis=0), [lo_q, hi_q]) if ok else (np.nan, np.nan)
+        notes = []
+        if row["customers_not_fitted"]:
+            notes.append(
+                f"{row['customers_not_fitted']} customers in groups not fitted ({', '.join(unfitted)}) left out"
+            )
+        if not ok:
+            notes.append("no interval: a group's fit has no parameter draws")
+        row["note"] = "; ".join(notes)
+        out.append(row)
+    res = pd.DataFrame(out).set_index("group")
+    for c in ("total", "total_lower", "total_upper"):
+        res[c.replace("total", "mean")] = res[c] / res["customers"].where(res["customers"] > 0)
+    res["model"] = table["model"].iloc[0] if len(table) else ""
+    cols = [
+        "customers",
+        "customers_not_fitted",
+        "total",
+        "total_lower",
+        "total_upper",
+        "mean",
+        "mean_lower",
+        "mean_upper",
+        "model",
+        "note",
+    ]
+    return res[cols]
 
 
 # ----------------------------------------------------------------------------------------- ranking checks

@@ -352,3 +352,32 @@ def test_ranking_check_scores_a_clv_ranking_against_realised_holdout_value():
     assert d["actual_mean"].iloc[0] > 3 * d["actual_mean"].iloc[-1]
     assert out["actual_total"] == pytest.approx((s["frequency_holdout"] * s["monetary_value_holdout"]).sum())
     assert out["predicted_total"] == pytest.approx(out["actual_total"], rel=0.15)
+
+
+def test_fit_per_group_report_per_other_group():
+    """Fit per planted segment, report per channel: totals add up, unfitted customers are counted, not hidden."""
+    planted = {"slow": (0.5, 20.0, 0.9, 1.5), "fast": (2.0, 10.0, 0.8, 6.0)}
+    parts = [
+        _bgnbd_holdout(5000, *p, T=52.0, H=1.0, seed=15 + i).assign(g=g, monetary_value=10.0)
+        for i, (g, p) in enumerate(planted.items())
+    ]
+    s = pd.concat([*parts, parts[0].head(30).assign(g="tiny")], ignore_index=True)
+    s.attrs["unit"] = "W"
+    s["channel"] = np.random.default_rng(1).choice(["qr", "ads"], len(s))
+    kw = {"horizon_days": 364, "n_draws": 200, "level": 0.98}
+    per_seg = ca.clv_intervals_per_group(clv.BetaGeo(), 10.0, s, by="g", **kw)
+    per_ch = ca.clv_intervals_per_group(clv.BetaGeo(), 10.0, s, by="g", report_by="channel", **kw)
+    assert per_ch["total"].sum() == pytest.approx(per_seg["total"].sum())
+    assert per_ch["customers_not_fitted"].sum() == 30 and per_ch["note"].str.contains("tiny").all()
+    truth = pd.Series(0.0, index=s.index)
+    for g, p in planted.items():
+        sub = s[s["g"] == g]
+        m = clv.BetaGeo().fit(sub).with_params(dict(zip("r alpha a b".split(), p, strict=True)))
+        truth[sub.index] = 10.0 * clv.discounted_purchases(m, sub, 364, 30, 0.1)
+    by_ch = truth.groupby(s["channel"]).sum()
+    for ch in ("qr", "ads"):
+        assert per_ch.loc[ch, "total_lower"] <= by_ch[ch] <= per_ch.loc[ch, "total_upper"], (
+            ch,
+            by_ch[ch],
+            per_ch.loc[ch],
+        )

@@ -1031,11 +1031,16 @@ class ValueModelChoice:
     models : dict
         ``gamma_gamma`` (fitted on the calibration period) and ``spend_regression`` (fitted on every holdout
         buyer, to apply to a summary of all history).
+    holdout : DataFrame
+        Per customer: ``actual`` holdout spend and each value model's predicted holdout spend (the regression's
+        cross-fitted, so a ranking check on it is honest), for :func:`decile_calibration` /
+        :func:`normalized_gini`.
     """
 
     table: pd.DataFrame
     decision: dict
     models: dict = field(repr=False)
+    holdout: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def value_model(self):
@@ -1092,16 +1097,19 @@ def compare_value_models(
     actual = (summary["frequency_holdout"] * summary["monetary_value_holdout"]).to_numpy(float)
     rho = GammaGamma.frequency_monetary_correlation(summary)
     rows, models = [], {}
+    holdout = pd.DataFrame({"actual": actual}, index=summary.index)
     try:
         gg = GammaGamma().fit(summary)
         models["gamma_gamma"] = gg
-        rows.append(_spend_row("gamma_gamma", e_h * gg.expected_average_value(summary).to_numpy(), actual, ""))
+        holdout["gamma_gamma"] = e_h * gg.expected_average_value(summary).to_numpy()
+        rows.append(_spend_row("gamma_gamma", holdout["gamma_gamma"].to_numpy(), actual, ""))
     except (ValueError, RuntimeError) as err:
         models["gamma_gamma"] = None
         rows.append({"model": "gamma_gamma", "note": str(err)})
     try:
         v = _cross_fitted_values(summary, n_folds, seed)
         models["spend_regression"] = SpendRegression().fit(summary)
+        holdout["spend_regression"] = e_h * v
         rows.append(_spend_row("spend_regression", e_h * v, actual, f"cross-fitted, {n_folds} folds"))
     except ValueError as err:
         models["spend_regression"] = None
@@ -1135,7 +1143,7 @@ def compare_value_models(
         "mae_spend_regression": float(mae_sr) if sr_ok else float("nan"),
         "improvement": float(improvement),
     }
-    return ValueModelChoice(table, decision, models)
+    return ValueModelChoice(table, decision, models, holdout)
 
 
 def _spend_row(name: str, pred: np.ndarray, actual: np.ndarray, note: str) -> dict:

@@ -245,6 +245,9 @@ def test_value_model_switches_only_when_value_depends_on_frequency(dependence, u
         assert d["mae_spend_regression"] < d["mae_gamma_gamma"] and d["improvement"] > 0
     assert isinstance(choice.value_model, clv.GammaGamma if use == "gamma_gamma" else ca.SpendRegression)
     assert set(choice.table.index) == {"gamma_gamma", "spend_regression"}
+    h = choice.holdout
+    assert list(h.columns) == ["actual", "gamma_gamma", "spend_regression"] and len(h) == len(s)
+    assert np.mean(np.abs(h["spend_regression"] - h["actual"])) == pytest.approx(d["mae_spend_regression"])
     assert ca.value_choice_sentence(choice, "en").startswith("corr(frequency, average value) =")
     assert "相关系数" in ca.value_choice_sentence(choice)
     # the chosen model feeds the CLV like Gamma-Gamma does

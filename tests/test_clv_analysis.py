@@ -81,6 +81,16 @@ def test_on_pareto_data_bg_nbd_loses_and_mbg_pareto_tie():
     assert cmp.best is cmp.models[d["winner"]]
 
 
+def test_the_planted_pareto_process_wins_where_it_differs_from_mbg():
+    """Very uneven purchase rates (r = 0.5) with even lifetimes (s = 5): a slow buyer lives as long as a fast one
+    under Pareto/NBD but far longer under MBG/NBD (dropout only at purchases) — the holdout tells them apart."""
+    s = _pareto_holdout(20_000, 0.5, 10.0, 5.0, 100.0, T=52.0, H=52.0, seed=4)
+    cmp = ca.compare_models(s)
+    d = cmp.decision
+    assert d["winner"] == "Pareto/NBD" and d["reason"] == "best_on_holdout" and d["margin"] > 0.05, cmp.table
+    assert cmp.table["log_likelihood"].idxmax() == "Pareto/NBD"
+
+
 @pytest.mark.parametrize("seed", [2, 3])
 def test_the_planted_bg_nbd_process_wins_the_model_choice(seed):
     s = _bgnbd_holdout(20_000, 0.8, 10.0, 0.6, 2.0, T=40.0, H=40.0, seed=seed)

@@ -29,11 +29,13 @@ __all__ = [
     "campaign_window_outcomes",
     "cohort_revenue",
     "first_orders_after_add",
+    "first_purchase_after_add",
     "interpurchase_gaps",
     "order_summary",
     "purchase_day_counts",
     "purchase_days",
     "purchase_days_ranked",
+    "purchase_opportunities",
     "purchase_summary",
     "timestamp_literal",
     "touch_counts",
@@ -290,6 +292,28 @@ def first_orders_after_add(
     return g.mutate(days_to_first_order=days).drop("added_at")
 
 
+def first_purchase_after_add(
+    orders: pd.DataFrame | ibis.Table, contacts: pd.DataFrame | ibis.Table, as_of: str | datetime | pd.Timestamp
+) -> ibis.Table:
+    """Each contact's first purchase occasion after it was added, with that day's net amount (its first order value).
+
+    Like :func:`first_orders_after_add`, with the occasion's value (same-day orders added, refunds netted), as the
+    repurchase models count purchases.
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``first_order_at``, ``days_to_first_order`` (from ``added_at``), ``first_purchase_value``.
+    """
+    j = _occasions_after_add(as_table(orders), as_table(contacts), as_of)
+    g = j.group_by("user_id").aggregate(first_d=j.d.min())
+    f = j.join(g, [j.user_id == g.user_id, j.d == g.first_d])
+    days = (f.first_paid_at.epoch_seconds() - f.added_at.epoch_seconds()) / 86400.0
+    return f.select(
+        user_id=f.user_id, first_order_at=f.first_paid_at, days_to_first_order=days, first_purchase_value=f.amount
+    )
+
+
 def cohort_revenue(
     orders: pd.DataFrame | ibis.Table,
     contacts: pd.DataFrame | ibis.Table,
@@ -377,6 +401,36 @@ def purchase_summary(
         monetary_value_holdout=ibis.ifelse(fh > 0, out.amount_holdout / fh.cast("float64"), 0.0),
         duration_holdout_days=ibis.literal(float((end_day - cal_day).days)),
     ).drop("amount_holdout")
+
+
+def purchase_opportunities(
+    orders: pd.DataFrame | ibis.Table, end: str | datetime | pd.Timestamp, period_days: int
+) -> ibis.Table:
+    """Per-customer history in discrete opportunities of ``period_days`` days, the input of BG/BB.
+
+    Opportunity k (k = 1, 2, …) of a customer covers the days [first + k·P, first + (k+1)·P) after their first
+    purchase day (period 0 holds the first purchase). Only complete opportunities up to ``end`` count.
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``frequency`` (x: opportunities with a purchase), ``recency`` (t_x: the last of them, 0 if
+        none), ``periods`` (n: complete opportunities observed).
+    """
+    if period_days < 1:
+        raise ValueError(f"period_days must be at least 1, not {period_days}")
+    end_day = pd.Timestamp(end).normalize()
+    end_d = int(end_day.timestamp() // 86400)
+    days = purchase_days(orders, end_day).select("user_id", "d")  # purchase occasions: refunds netted
+    first = days.group_by("user_id").aggregate(first_d=days.d.min())
+    j = days.join(first, "user_id")
+    n = ((end_d - j.first_d + 1) // period_days).cast("int64")
+    j = j.mutate(k=((j.d - j.first_d) // period_days).cast("int64"), n=n)
+    j = j.mutate(k_in=ibis.ifelse((j.k >= 1) & (j.k <= j.n), j.k, ibis.null("int64")))
+    out = j.group_by("user_id").aggregate(frequency=j.k_in.nunique(), recency=j.k_in.max(), periods=j.n.max())
+    return out.mutate(
+        frequency=out.frequency.cast("int64"), recency=out.recency.fill_null(0).cast("int64"), periods=out.periods
+    )
 
 
 def touch_counts(

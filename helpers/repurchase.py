@@ -1,30 +1,41 @@
-"""Repurchase (复购): purchase summaries, BG/NBD, Gamma-Gamma, CLV, holdout validation and the contact list.
+"""Repurchase (复购): purchase summaries, CLV, holdout validation, tracking and the contact list.
 
-The probabilistic models follow Fader, Hardie & Lee (2005), *"Counting your customers" the easy way* (BG/NBD)
-and *RFM and CLV* (Gamma-Gamma), in the conventions of the ``lifetimes`` package: ``frequency`` is the number
-of **repeat** purchase periods, ``recency`` the time from the first to the last purchase, ``T`` the time from
-the first purchase to the end of the calibration period, all in one explicit time ``unit``.
+The purchase models (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB) and Gamma-Gamma live in :mod:`helpers.clv` and are
+re-exported here (``rp.BetaGeo`` keeps working); model choice on the holdout, intervals, value models and the value
+of a new contact are in :mod:`helpers.clv_analysis`. Conventions are those of the ``lifetimes`` package:
+``frequency`` is the number of **repeat** purchase periods, ``recency`` the time from the first to the last
+purchase, ``T`` the time from the first purchase to the end of the calibration period, all in one explicit time
+``unit``.
 
 The BG/NBD story: while *alive* a customer buys at a Poisson rate λ (heterogeneous: Gamma(r, α)); after every
 repeat purchase they may *drop out* for good with probability p (heterogeneous: Beta(a, b)). Dropping out is
 never observed, so a frequent buyer who goes quiet becomes less likely to be alive, while a one-time buyer
-(frequency 0) has had no chance to drop out and gets P(alive) = 1 — a known limit of the model.
+(frequency 0) has had no chance to drop out and gets P(alive) = 1 — a known limit of the model (MBG/NBD lifts it).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import ibis
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
-from scipy import optimize
-from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from helpers.base import FittedModel, numerical_hessian, standard_errors_from_information
-from helpers.features import as_table, purchase_summary
+from helpers.clv import (  # noqa: F401 (re-exported: the models moved to helpers.clv)
+    UNITS,
+    BetaGeo,
+    BetaGeoBetaBinom,
+    ConvergenceError,
+    GammaGamma,
+    ModifiedBetaGeo,
+    ParetoNBD,
+    PurchaseModel,
+    _bgnbd_ll_grad,
+    _collapse,
+    _prepare,
+    customer_lifetime_value,
+)
+from helpers.features import as_table, purchase_opportunities, purchase_summary
 
 __all__ = [
     "UNITS",
@@ -34,23 +45,21 @@ __all__ = [
     "repeat_rate",
     "repurchase_curves",
     "BetaGeo",
+    "BetaGeoBetaBinom",
     "ConvergenceError",
     "GammaGamma",
+    "ModifiedBetaGeo",
+    "ParetoNBD",
+    "PurchaseModel",
     "customer_lifetime_value",
     "holdout_accuracy",
     "plot_holdout_by_frequency",
     "plot_interpurchase_gaps",
     "plot_tracking",
     "summarize",
+    "summarize_discrete",
     "tracking",
 ]
-
-#: Time units: name -> days.
-UNITS = {"D": 1.0, "W": 7.0}
-
-
-class ConvergenceError(RuntimeError):
-    """The likelihood maximisation did not converge; the message says what to try."""
 
 
 # ------------------------------------------------------------------------------------------------ summary
@@ -103,381 +112,29 @@ def summarize(
     return out
 
 
-def _collapse(summary: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    """Collapse to unique rows of ``cols`` with their counts as ``weight`` (the fit runs on these).
+def summarize_discrete(
+    orders: pd.DataFrame | ibis.Table, end: str | pd.Timestamp, period_days: int = 7
+) -> pd.DataFrame:
+    """One row per customer in discrete opportunities of ``period_days`` days: the input of BG/BB.
 
-    A ``weight`` column already in ``summary`` (rows that stand for several customers) is summed.
-    """
-    if "weight" in summary.columns:
-        return summary.groupby(cols, sort=False)["weight"].sum().reset_index()
-    return summary.groupby(cols, sort=False).size().rename("weight").reset_index()
-
-
-def _unit_days(summary: pd.DataFrame, unit: str | None) -> float:
-    u = unit or summary.attrs.get("unit", "D")
-    return UNITS[u]
-
-
-# ----------------------------------------------------------------------------------------------- BG/NBD
-@dataclass
-class _Rows:
-    """Collapsed BG/NBD rows with the distinct values of x, t_x and T, so special functions run per value."""
-
-    x: np.ndarray
-    w: np.ndarray
-    pos: np.ndarray
-    ux: np.ndarray
-    ix: np.ndarray
-    utx: np.ndarray
-    itx: np.ndarray
-    uT: np.ndarray
-    iT: np.ndarray
-
-
-def _prepare(x, tx, T, w) -> _Rows:
-    ux, ix = np.unique(np.asarray(x, float), return_inverse=True)
-    utx, itx = np.unique(np.asarray(tx, float), return_inverse=True)
-    uT, iT = np.unique(np.asarray(T, float), return_inverse=True)
-    x = np.asarray(x, float)
-    return _Rows(x, np.asarray(w, float), x > 0, ux, ix, utx, itx, uT, iT)
-
-
-def _bgnbd_ll_grad(logp: np.ndarray, d: _Rows) -> tuple[float, np.ndarray]:
-    """Weighted BG/NBD log-likelihood and its gradient with respect to the log parameters."""
-    r, alpha, a, b = np.exp(logp)
-    ux, x, pos, w = d.ux, d.x, d.pos, d.w
-    upos = ux > 0
-    lnb_ab = betaln(a, b)
-    # functions of x alone, evaluated once per distinct x
-    g_rx = (gammaln(r + ux) - gammaln(r))[d.ix]
-    dg_rx = digamma(r + ux)[d.ix]
-    lb1 = betaln(a, b + ux)[d.ix]
-    lb2 = np.where(upos, betaln(a + 1, np.where(upos, b + ux - 1, 1.0)), 0.0)[d.ix]
-    dabx = digamma(a + b + ux)[d.ix]
-    dbx = digamma(b + ux)[d.ix]
-    dbx1 = np.where(upos, digamma(np.where(upos, b + ux - 1, 1.0)), 0.0)[d.ix]
-    # functions of T and t_x, once per distinct value
-    lT, iT = np.log(alpha + d.uT)[d.iT], (1.0 / (alpha + d.uT))[d.iT]
-    ltx, itx = np.log(alpha + d.utx)[d.itx], (1.0 / (alpha + d.utx))[d.itx]
-    rx = r + x
-    L1 = lb1 - lnb_ab - rx * lT
-    L2 = np.where(pos, lb2 - lnb_ab - rx * ltx, -np.inf)
-    M = np.logaddexp(L1, L2)
-    ll = float(np.dot(w, g_rx + r * np.log(alpha) + M))
-    w1 = np.exp(L1 - M)
-    w2 = np.where(pos, 1.0 - w1, 0.0)
-    d_ab = digamma(a + b)
-    dr = dg_rx - digamma(r) + np.log(alpha) - w1 * lT - w2 * ltx
-    dalpha = r / alpha - w1 * rx * iT - w2 * rx * itx
-    base_a = digamma(a) - d_ab
-    base_b = digamma(b) - d_ab
-    da = w1 * (digamma(a) - dabx - base_a) + w2 * (digamma(a + 1) - dabx - base_a)
-    db = w1 * (dbx - dabx - base_b) + w2 * (dbx1 - dabx - base_b)
-    grad = np.array([np.dot(w, g) for g in (dr, dalpha, da, db)]) * np.array([r, alpha, a, b])
-    return ll, grad
-
-
-class BetaGeo(FittedModel):
-    """BG/NBD model of repeat purchasing, fitted by maximum likelihood.
-
-    Parameters
-    ----------
-    penalizer : float
-        Optional L2 penalty on the log parameters (0 = plain maximum likelihood).
-
-    Attributes
-    ----------
-    params_ : dict
-        ``r``, ``alpha`` (in the summary's time unit), ``a``, ``b``.
-    standard_errors_ : dict
-        Asymptotic standard errors from the observed information (delta method from log parameters); ``NaN``
-        for a parameter the data do not identify (see ``notes_``).
-    log_likelihood_ : float
-        Maximised log-likelihood (sum over customers).
-    notes_ : list of str
-        What the fit could not pin down (unidentified parameters, a parameter at the optimiser's bound).
-    unit_ : str
-        Time unit of the summary it was fitted on.
-    n_customers_ : int
-        Customers in the fit.
-
-    Examples
-    --------
-    >>> from helpers.simulate import bgnbd_summary
-    >>> m = BetaGeo().fit(bgnbd_summary(5000, r=0.5, alpha=10, a=0.8, b=2.5, T=52, seed=1))
-    >>> {k: round(v, 1) for k, v in m.params_.items()}
-    {'r': 0.5, 'alpha': 9.6, 'a': 0.8, 'b': 2.5}
-    """
-
-    def __init__(self, penalizer: float = 0.0) -> None:
-        self.penalizer = penalizer
-
-    def fit(self, summary: pd.DataFrame, unit: str | None = None) -> BetaGeo:
-        """Fit on a :func:`summarize` table (unique ``frequency, recency, T`` rows, weighted).
-
-        A ``weight`` column, if present, says how many customers each row stands for (already collapsed data).
-
-        Raises
-        ------
-        ValueError
-            Too few customers, or nobody made a repeat purchase (the dropout process is then unidentified).
-        ConvergenceError
-            The optimiser failed from every starting point.
-        """
-        n = int(summary["weight"].sum()) if "weight" in summary.columns else len(summary)
-        if n < 10:
-            raise ValueError(f"BG/NBD needs at least 10 customers; got {n}")
-        if (summary["frequency"] > 0).sum() == 0:
-            raise ValueError(
-                f"BG/NBD needs repeat purchases: none of the {n:,} customers bought on a second day, so the "
-                "dropout process cannot be estimated (widen the window or wait for more data)"
-            )
-        bad = summary["recency"] > summary["T"] + 1e-9
-        if bad.any():
-            raise ValueError(f"{int(bad.sum())} customers have recency > T: the summary is inconsistent")
-        u = _collapse(summary, ["frequency", "recency", "T"])
-        scale = float(u["T"].max()) / 10.0 or 1.0  # rescale time so alpha starts near 1
-        x = u["frequency"].to_numpy(float)
-        tx = u["recency"].to_numpy(float)
-        T = u["T"].to_numpy(float)
-        w = u["weight"].to_numpy(float)
-        rows = _prepare(x, tx / scale, T / scale, w)
-        pen = self.penalizer
-
-        def neg(logp: np.ndarray) -> tuple[float, np.ndarray]:
-            ll, g = _bgnbd_ll_grad(logp, rows)
-            return -ll + pen * np.sum(logp**2), -g + 2 * pen * logp
-
-        best = None
-        for start in ([0.0, 0.0, 0.0, 0.0], [np.log(0.5), np.log(2.0), np.log(1.0), np.log(3.0)], [1.0, 1.0, 1.0, 2.0]):
-            res = optimize.minimize(
-                neg,
-                np.array(start),
-                jac=True,
-                method="L-BFGS-B",
-                bounds=[(-12, 12)] * 4,
-                options={"maxiter": 2000, "gtol": 1e-9},
-            )
-            if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
-                best = res
-            if res.success:
-                break
-        if best is None or not best.success:
-            msg = best.message if best is not None else "non-finite likelihood"
-            raise ConvergenceError(
-                f"BG/NBD did not converge ({msg}); try a coarser unit (unit='W'), a longer calibration period, "
-                "or a small penalizer (e.g. BetaGeo(penalizer=0.001))"
-            )
-        r, alpha, a, b = np.exp(best.x)
-        alpha *= scale
-        self.params_ = {"r": float(r), "alpha": float(alpha), "a": float(a), "b": float(b)}
-        rows = _prepare(x, tx, T, w)
-        lp = np.log([r, alpha, a, b])
-        self.log_likelihood_ = float(_bgnbd_ll_grad(lp, rows)[0])
-        H = numerical_hessian(None, lp, grad=lambda v: _bgnbd_ll_grad(v, rows)[1])
-        self.standard_errors_, self.notes_ = standard_errors_from_information(
-            H, list(self.params_.values()), list(self.params_), at_bound=np.abs(best.x) >= 12 - 1e-6
-        )
-        self.unit_ = unit or summary.attrs.get("unit", "D")
-        self.n_customers_ = n
-        return self
-
-    def p_alive(self, summary: pd.DataFrame) -> pd.Series:
-        """P(still alive at T | frequency, recency, T); exactly 1 for customers with no repeat purchase."""
-        self._check_fitted()
-        r, alpha, a, b = self.params_.values()
-        x, tx, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-        with np.errstate(divide="ignore"):
-            log_ratio = (
-                np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
-            )
-        p = np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
-        return pd.Series(p, index=summary.index, name="p_alive")
-
-    def expected_purchases(self, summary: pd.DataFrame, t: float) -> pd.Series:
-        """Return expected purchases in the next ``t`` time units, given each customer's history."""
-        self._check_fitted()
-        r, alpha, a, b = self.params_.values()
-        x, tx, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-        z = t / (alpha + T + t)
-        term = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
-        num = (a + b + x - 1) / (a - 1) * term
-        p_alive = self.p_alive(summary).to_numpy()
-        return pd.Series(np.clip(num * p_alive, 0, None), index=summary.index, name=f"expected_purchases_{t:g}")
-
-    def probability_of_purchase(self, summary: pd.DataFrame, t: float) -> pd.Series:
-        """P(at least one purchase in the next ``t`` time units | history).
-
-        Alive customers keep their posterior rate Gamma(r + x, α + T); no purchase also means no dropout.
-        """
-        self._check_fitted()
-        r, alpha, _, _ = self.params_.values()
-        x, T = summary["frequency"].to_numpy(float), summary["T"].to_numpy(float)
-        p0_alive = ((alpha + T) / (alpha + T + t)) ** (r + x)
-        return pd.Series(
-            self.p_alive(summary).to_numpy() * (1 - p0_alive), index=summary.index, name=f"p_purchase_{t:g}"
-        )
-
-    def expected_purchases_new(self, t: np.ndarray | float) -> np.ndarray:
-        """E[X(t)]: expected repeat purchases in ``(0, t]`` after the first purchase, for a new customer."""
-        self._check_fitted()
-        r, alpha, a, b = self.params_.values()
-        t = np.asarray(t, dtype=float)
-        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
-
-    def probability_of_n_purchases(self, t: float, n: int) -> float:
-        """P(X(t) = n): probability that a new customer makes exactly ``n`` repeat purchases in ``(0, t]``."""
-        self._check_fitted()
-        r, alpha, a, b = self.params_.values()
-        lnb = betaln(a, b)
-        first = np.exp(
-            betaln(a, b + n)
-            - lnb
-            + gammaln(r + n)
-            - gammaln(r)
-            - gammaln(n + 1)
-            + r * np.log(alpha / (alpha + t))
-            + n * np.log(t / (alpha + t))
-        )
-        if n == 0:
-            return float(first)
-        j = np.arange(n)
-        s = np.sum(np.exp(gammaln(r + j) - gammaln(r) - gammaln(j + 1) + j * np.log(t / (alpha + t))))
-        second = np.exp(betaln(a + 1, b + n - 1) - lnb) * (1 - (alpha / (alpha + t)) ** r * s)
-        return float(first + second)
-
-
-# ------------------------------------------------------------------------------------------- Gamma-Gamma
-class GammaGamma(FittedModel):
-    """Gamma-Gamma model of the average value of a customer's repeat purchases.
-
-    Each purchase value is Gamma(p, ν); ν varies across customers as Gamma(q, γ). The model assumes the
-    average value is independent of purchase frequency — :meth:`frequency_monetary_correlation` checks it.
-
-    Attributes
-    ----------
-    params_ : dict
-        ``p``, ``q``, ``gamma``.
-    standard_errors_ : dict
-        Asymptotic standard errors; ``NaN`` for a parameter the data do not identify (see ``notes_``).
-    log_likelihood_ : float
-        Maximised log-likelihood over the repeat buyers.
-    notes_ : list of str
-        What the fit could not pin down.
-    n_customers_ : int
-        Repeat buyers in the fit.
-    """
-
-    def __init__(self, penalizer: float = 0.0) -> None:
-        self.penalizer = penalizer
-
-    @staticmethod
-    def _ll(logp: np.ndarray, x, m, w) -> float:
-        p, q, g = np.exp(logp)
-        ll = (
-            gammaln(p * x + q)
-            - gammaln(p * x)
-            - gammaln(q)
-            + q * np.log(g)
-            + (p * x - 1) * np.log(m)
-            + p * x * np.log(x)
-            - (p * x + q) * np.log(g + x * m)
-        )
-        return float(np.sum(w * ll))
-
-    def fit(self, summary: pd.DataFrame) -> GammaGamma:
-        """Fit on the repeat buyers (``frequency > 0`` and ``monetary_value > 0``) of a summary."""
-        rep = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-        if len(rep) < 10:
-            raise ValueError(f"Gamma-Gamma needs at least 10 repeat buyers with a positive value; got {len(rep)}")
-        u = _collapse(rep, ["frequency", "monetary_value"])
-        x, m, w = (u[c].to_numpy(float) for c in ("frequency", "monetary_value", "weight"))
-        scale = float(np.median(m))
-        mm = m / scale
-
-        def neg(lp: np.ndarray) -> float:
-            return -self._ll(lp, x, mm, w) + self.penalizer * np.sum(lp**2)
-
-        res = optimize.minimize(neg, np.zeros(3), method="L-BFGS-B", bounds=[(-12, 12)] * 3, options={"maxiter": 5000})
-        if not res.success:
-            res = optimize.minimize(
-                neg, res.x, method="Nelder-Mead", options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-12}
-            )
-        if not res.success:
-            raise ConvergenceError(f"Gamma-Gamma did not converge ({res.message}); try a small penalizer")
-        p, q, g = np.exp(res.x)
-        g *= scale
-        self.params_ = {"p": float(p), "q": float(q), "gamma": float(g)}
-        lp = np.log([p, q, g])
-        self.log_likelihood_ = self._ll(lp, x, m, w)
-        H = numerical_hessian(lambda v: self._ll(v, x, m, w), lp, h=1e-4)
-        self.standard_errors_, self.notes_ = standard_errors_from_information(
-            H, list(self.params_.values()), list(self.params_), at_bound=np.abs(res.x) >= 12 - 1e-6
-        )
-        self.n_customers_ = len(rep)
-        return self
-
-    def expected_average_value(self, summary: pd.DataFrame) -> pd.Series:
-        """E[average purchase value | frequency, monetary_value]; the population mean for non-repeaters."""
-        self._check_fitted()
-        p, q, g = self.params_.values()
-        x = summary["frequency"].to_numpy(float)
-        m = summary["monetary_value"].to_numpy(float)
-        v = (p * (g + x * m)) / (p * x + q - 1)
-        return pd.Series(v, index=summary.index, name="expected_average_value")
-
-    @property
-    def population_mean_value(self) -> float:
-        """Mean purchase value across customers, p·γ / (q − 1) (infinite when q ≤ 1)."""
-        self._check_fitted()
-        p, q, g = self.params_.values()
-        return p * g / (q - 1) if q > 1 else float("inf")
-
-    @staticmethod
-    def frequency_monetary_correlation(summary: pd.DataFrame) -> float:
-        """Pearson correlation of frequency and average value among repeat buyers (the model assumes ≈ 0)."""
-        rep = summary[summary["frequency"] > 0]
-        return float(rep["frequency"].corr(rep["monetary_value"])) if len(rep) > 2 else float("nan")
-
-
-# ---------------------------------------------------------------------------------------------------- CLV
-def customer_lifetime_value(
-    bgf: BetaGeo,
-    ggf: GammaGamma,
-    summary: pd.DataFrame,
-    horizon_days: int = 365,
-    step_days: int = 30,
-    margin: float = 1.0,
-    annual_discount_rate: float = 0.1,
-) -> pd.Series:
-    """Discounted expected value of each customer's purchases over the next ``horizon_days``.
-
-    CLV = Σ_k E[purchases in step k] × E[average value] × margin / (1 + d)^k, with steps of ``step_days`` and
-    the annual discount rate converted to the step. Days are converted to the model's time unit here, once —
-    mixing weeks and days is the classic way to overstate CLV several-fold. Never negative.
+    ``frequency`` (x) counts the opportunities after the first purchase with a purchase, ``recency`` (t_x) is the
+    last of them (0 if none) and ``periods`` (n) the complete opportunities observed (see
+    :func:`helpers.features.purchase_opportunities`). Fit with ``BetaGeoBetaBinom().fit(s, period_days=…)``.
 
     Returns
     -------
-    Series
-        CLV per customer, in the currency of ``monetary_value``.
+    DataFrame
+        Indexed by ``user_id``; ``attrs["period_days"]`` records the opportunity length.
     """
-    k = UNITS[bgf.unit_]
-    steps = int(np.ceil(horizon_days / step_days))
-    value = ggf.expected_average_value(summary).to_numpy() * margin
-    d_step = (1 + annual_discount_rate) ** (step_days / 365.0) - 1
-    prev = np.zeros(len(summary))
-    clv = np.zeros(len(summary))
-    for i in range(1, steps + 1):
-        t = min(i * step_days, horizon_days) / k
-        cum = bgf.expected_purchases(summary, t).to_numpy()
-        clv += (cum - prev) * value / (1 + d_step) ** i
-        prev = cum
-    return pd.Series(np.clip(clv, 0, None), index=summary.index, name=f"clv_{horizon_days}d")
+    out = purchase_opportunities(as_table(orders), end, period_days).to_pandas().set_index("user_id").sort_index()
+    out.attrs["period_days"] = period_days
+    return out
 
 
+# ---------------------------------------------------------------------------------------------------- CLV
 # --------------------------------------------------------------------------------------------- validation
-def holdout_accuracy(bgf: BetaGeo, summary: pd.DataFrame) -> dict:
-    """Predicted vs actual holdout purchases: totals, mean absolute error and Spearman rank correlation."""
+def holdout_accuracy(bgf: PurchaseModel, summary: pd.DataFrame) -> dict:
+    """Predicted vs actual holdout purchases (any purchase model): totals, mean absolute error and Spearman."""
     pred = bgf.expected_purchases(summary, float(summary["duration_holdout"].iloc[0]))
     act = summary["frequency_holdout"]
     return {
@@ -491,14 +148,14 @@ def holdout_accuracy(bgf: BetaGeo, summary: pd.DataFrame) -> dict:
 
 
 def plot_holdout_by_frequency(
-    bgf: BetaGeo, summary: pd.DataFrame, max_frequency: int = 7, ax: plt.Axes | None = None
+    bgf: PurchaseModel, summary: pd.DataFrame, max_frequency: int = 7, ax: plt.Axes | None = None
 ) -> plt.Axes:
     """Mean predicted and actual holdout purchases by calibration frequency (the conditional expectation plot).
 
     Parameters
     ----------
-    bgf : BetaGeo
-        Fitted on the calibration period.
+    bgf : PurchaseModel
+        Fitted on the calibration period (BG/NBD, MBG/NBD or Pareto/NBD).
     summary : DataFrame
         Summary with holdout columns.
     max_frequency : int
@@ -515,7 +172,8 @@ def plot_holdout_by_frequency(
         _, ax = plt.subplots()
     pred = bgf.expected_purchases(summary, float(summary["duration_holdout"].iloc[0]))
     g = summary["frequency"].clip(upper=max_frequency)
-    df = pd.DataFrame({"actual 实际": summary["frequency_holdout"], "BG/NBD prediction 预测": pred}).groupby(g).mean()
+    label = f"{getattr(bgf, '_label', 'model')} prediction 预测"
+    df = pd.DataFrame({"actual 实际": summary["frequency_holdout"], label: pred}).groupby(g).mean()
     df.plot(ax=ax, marker="o")
     ax.set_xlabel(f"repeat purchases in calibration ({max_frequency} = {max_frequency} or more) 校准期复购次数")
     ax.set_ylabel("mean purchases in holdout 留出期平均购买次数")
@@ -524,13 +182,13 @@ def plot_holdout_by_frequency(
 
 
 def tracking(
-    bgf: BetaGeo,
+    bgf: PurchaseModel,
     counts: pd.DataFrame,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     unit_days: float | None = None,
 ) -> pd.DataFrame:
-    """Cumulative repeat purchases over time, actual vs BG/NBD (Fader, Hardie & Lee 2005, fig. 4).
+    """Cumulative repeat purchases over time, actual vs a purchase model (Fader, Hardie & Lee 2005, fig. 4).
 
     The model's curve on day d is the sum over first-purchase days f < d of (customers who first bought on f) ×
     E[repeats by age d - f]; it needs one row per day, not per customer, so it scales to millions of buyers.
@@ -552,7 +210,7 @@ def tracking(
     DataFrame
         Index day; ``actual`` and ``model`` cumulative repeat purchases.
     """
-    k = unit_days or UNITS[bgf.unit_]
+    k = unit_days or bgf.unit_days_
     c = counts.assign(day=pd.to_datetime(counts["day"])).groupby("day")[["first", "repeats"]].sum()
     days = pd.date_range(pd.Timestamp(start or c.index.min()), pd.Timestamp(end or c.index.max()), freq="D")
     firsts = c.loc[c["first"] > 0, "first"]

@@ -35,7 +35,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["PLANTED", "bgnbd_summary", "main", "make_messy", "simulate"]
+__all__ = [
+    "PLANTED",
+    "bgbb_summary",
+    "bgnbd_summary",
+    "main",
+    "make_messy",
+    "mbgnbd_summary",
+    "paretonbd_summary",
+    "simulate",
+]
 
 START = pd.Timestamp("2025-01-01")
 END = pd.Timestamp("2026-01-01")  # exclusive: data covers calendar year 2025
@@ -393,6 +402,127 @@ def bgnbd_summary(
         rec[pos] = t[pos]
         pos = pos[rng.random(pos.size) >= p[pos]]
     return pd.DataFrame({"frequency": freq, "recency": rec, "T": T.copy()})
+
+
+def mbgnbd_summary(
+    n: int, r: float, alpha: float, a: float, b: float, T: float | np.ndarray, seed: int = 0
+) -> pd.DataFrame:
+    """Draw ``n`` customers from an MBG/NBD process (dropout also possible right after the first purchase).
+
+    As :func:`bgnbd_summary`, except that a customer may drop out with probability p at time 0 too (Batislam,
+    Denizel & Filiztekin 2007), so a one-time buyer may already be gone.
+
+    Examples
+    --------
+    >>> s = mbgnbd_summary(1000, r=0.5, alpha=6, a=0.9, b=1.6, T=39, seed=1)
+    >>> bool((s["recency"] <= s["T"]).all()) and len(s) == 1000
+    True
+    """
+    rng = np.random.default_rng(seed)
+    T = np.broadcast_to(np.asarray(T, dtype=float), (n,))
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    p = rng.beta(a, b, n)
+    t = np.zeros(n)
+    freq = np.zeros(n, dtype=np.int64)
+    rec = np.zeros(n)
+    pos = np.flatnonzero(rng.random(n) >= p)  # dropout at time 0
+    while pos.size:
+        t[pos] += rng.exponential(1.0 / lam[pos])
+        pos = pos[t[pos] < T[pos]]
+        freq[pos] += 1
+        rec[pos] = t[pos]
+        pos = pos[rng.random(pos.size) >= p[pos]]
+    return pd.DataFrame({"frequency": freq, "recency": rec, "T": T.copy()})
+
+
+def paretonbd_summary(
+    n: int, r: float, alpha: float, s: float, beta: float, T: float | np.ndarray, seed: int = 0
+) -> pd.DataFrame:
+    """Draw ``n`` customers from a Pareto/NBD process and return their summary (continuous time).
+
+    While alive a customer buys at rate λ ~ Gamma(r, α); the lifetime is exponential with rate μ ~ Gamma(s, β),
+    independent of λ (Schmittlein, Morrison & Colombo 1987).
+
+    Parameters
+    ----------
+    n : int
+        Customers.
+    r, alpha, s, beta : float
+        Pareto/NBD parameters (time unit of ``T``).
+    T : float or array
+        Observation length after each customer's first purchase.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    DataFrame
+        ``frequency``, ``recency``, ``T``.
+
+    Examples
+    --------
+    >>> s = paretonbd_summary(1000, r=0.55, alpha=10.6, s=0.6, beta=11.7, T=39, seed=1)
+    >>> bool((s["recency"] <= s["T"]).all()) and len(s) == 1000
+    True
+    """
+    rng = np.random.default_rng(seed)
+    T = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    mu = rng.gamma(s, 1.0 / beta, n)
+    active = np.minimum(rng.exponential(1.0 / mu), T)  # time alive within the observation window
+    freq = rng.poisson(lam * active)
+    # the last of x uniform purchase times on (0, active) is active * U^(1/x)
+    u = rng.random(n)
+    with np.errstate(divide="ignore"):
+        rec = np.where(freq > 0, active * u ** (1.0 / np.maximum(freq, 1)), 0.0)
+    return pd.DataFrame({"frequency": freq.astype(np.int64), "recency": rec, "T": T})
+
+
+def bgbb_summary(
+    n: int, alpha: float, beta: float, gamma: float, delta: float, periods: int | np.ndarray, seed: int = 0
+) -> pd.DataFrame:
+    """Draw ``n`` customers from a BG/BB process: ``periods`` discrete opportunities after the first transaction.
+
+    While alive a customer transacts at each opportunity with probability p ~ Beta(α, β); before each
+    opportunity an alive customer becomes inactive for good with probability θ ~ Beta(γ, δ) (Fader, Hardie &
+    Shang 2010).
+
+    Parameters
+    ----------
+    n : int
+        Customers.
+    alpha, beta, gamma, delta : float
+        BG/BB parameters.
+    periods : int or array of int
+        Repeat-transaction opportunities observed per customer (``n`` in the paper).
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    DataFrame
+        ``frequency`` (x, transactions), ``recency`` (t_x, the opportunity of the last one, 0 if none) and
+        ``periods``.
+
+    Examples
+    --------
+    >>> s = bgbb_summary(1000, alpha=1.2, beta=0.75, gamma=0.66, delta=2.8, periods=6, seed=1)
+    >>> bool((s["recency"] <= s["periods"]).all() and (s["frequency"] <= s["recency"]).all())
+    True
+    """
+    rng = np.random.default_rng(seed)
+    nper = np.broadcast_to(np.asarray(periods, dtype=np.int64), (n,)).copy()
+    p = rng.beta(alpha, beta, n)
+    theta = rng.beta(gamma, delta, n)
+    alive_for = rng.geometric(theta) - 1  # opportunities survived before becoming inactive
+    k = np.minimum(alive_for, nper)
+    freq = np.zeros(n, dtype=np.int64)
+    rec = np.zeros(n, dtype=np.int64)
+    for i in range(1, int(nper.max(initial=0)) + 1):
+        buy = (i <= k) & (rng.random(n) < p)
+        freq += buy
+        rec[buy] = i
+    return pd.DataFrame({"frequency": freq, "recency": rec, "periods": nper})
 
 
 def _chunk_events(

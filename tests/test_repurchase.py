@@ -90,7 +90,7 @@ def test_gamma_gamma_recovers_planted_parameters():
     g = GammaGamma().fit(pd.DataFrame({"frequency": x, "monetary_value": m}))
     for k, v in (("p", p), ("q", q), ("gamma", gamma)):
         assert abs(g.params_[k] - v) <= 3 * g.standard_errors_[k], (k, g.params_[k], v)
-    assert g.population_mean_value == pytest.approx(p * gamma / (q - 1), rel=0.05)
+    assert g.mean_value_ == pytest.approx(p * gamma / (q - 1), rel=0.05)
 
 
 def test_weighted_rows_fit_like_one_row_per_customer():

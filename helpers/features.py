@@ -25,6 +25,7 @@ __all__ = [
     "purchase_day_counts",
     "purchase_days_ranked",
     "purchase_summary",
+    "snapshot_features",
     "timestamp_literal",
     "touch_counts",
     "touch_paths",
@@ -422,7 +423,8 @@ def pretreatment_features(
 
     Every event used has a timestamp ``< assigned_at`` (00:00 of the campaign's first day), so nothing the
     campaign caused can leak into the features. The latest timestamps used are returned (``last_order_at``,
-    ``last_touch_at``) so :func:`helpers.uplift.check_pretreatment` can verify it.
+    ``last_touch_at``) so :func:`helpers.uplift.check_pretreatment` can verify it. :func:`snapshot_features` gives
+    the same columns for every contact at a later snapshot, to score them with the fitted model.
 
     Parameters
     ----------
@@ -441,11 +443,44 @@ def pretreatment_features(
         ``last_order_at``; with ``touches`` also ``touches_recent``, ``private_chat_recent``,
         ``group_broadcast_recent``, ``coupon_recent``, ``days_since_last_touch`` and ``last_touch_at``.
     """
-    a = _assigned(assignments, campaigns)
+    units = _assigned(assignments, campaigns).drop("end_day")
+    out = _features_before(units, contacts, orders, touches, recent_days)
+    return out.order_by(["campaign_id", "user_id"])
+
+
+def snapshot_features(
+    contacts: ibis.Table,
+    orders: ibis.Table,
+    as_of: str | datetime | pd.Timestamp,
+    touches: ibis.Table | None = None,
+    recent_days: int = 30,
+) -> ibis.Table:
+    """Return the :func:`pretreatment_features` columns for every contact added before ``as_of``, measured at ``as_of``.
+
+    The input of an uplift model's predictions for the next campaign: the same definitions as in training, with
+    ``assigned_at = as_of`` (events strictly before it).
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``assigned_at`` and the feature columns of :func:`pretreatment_features`.
+    """
+    ts = _ts(as_of)
+    c = contacts.filter(contacts.added_at < ts)
+    units = c.select("user_id", campaign_id=ibis.literal("(snapshot)"), arm=ibis.literal("(none)"), assigned_at=ts)
+    out = _features_before(units, contacts, orders, touches, recent_days)
+    return out.drop("campaign_id", "arm").order_by("user_id")
+
+
+def _features_before(
+    units: ibis.Table, contacts: ibis.Table, orders: ibis.Table, touches: ibis.Table | None, recent_days: int
+) -> ibis.Table:
+    """Compute the uplift features of ``units`` (campaign, user, arm, ``assigned_at``) from earlier events."""
+    a = units
     c = contacts.select("user_id", "added_at", "channel")
     base = a.join(c, "user_id")
     base = base.mutate(tenure_days=(base.assigned_at.epoch_seconds() - base.added_at.epoch_seconds()) / 86400.0)
-    base = base.drop("added_at", "end_day")
+    base = base.drop("added_at")
     recent = ibis.interval(days=recent_days)
 
     o = orders.filter(orders.status == "paid") if "status" in orders.columns else orders
@@ -481,7 +516,7 @@ def pretreatment_features(
             **{k: out[k].fill_null(0) for k in counts},
             days_since_last_touch=(out.assigned_at.epoch_seconds() - out.last_touch_at.epoch_seconds()) / 86400.0,
         )
-    return out.order_by(["campaign_id", "user_id"])
+    return out
 
 
 def campaign_window_deletions(

@@ -197,7 +197,6 @@ def contact_list(
     cooldown_days: float = 7,
     monthly_cap: int = 4,
     private_chats: int = 50,
-    leave_alone_threshold: float = 0.02,
     horizon_days: int = 30,
     lang: str = "zh",
 ) -> ContactList:
@@ -234,9 +233,6 @@ def contact_list(
     private_chats : int
         Staff capacity: the highest-scoring message rows get a private chat, the rest a broadcast (when the holdouts
         did not test the two separately).
-    leave_alone_threshold : float
-        A predicted order uplift ≤ −threshold for every usable action, or a predicted deletion uplift
-        ≥ +threshold, means "leave alone" (do-not-disturb).
     horizon_days : int
         ``H`` of the due score (for the reason text).
     lang : {"zh", "en"}
@@ -282,16 +278,20 @@ def contact_list(
         funnel[f"under {monthly_cap} messages this month"] = len(s)
     s["tier"] = tiers.reindex(s.index) if tiers is not None else None
 
-    # leave alone: a model that beats the average says every action hurts them, or a message makes them delete us
+    # leave alone (do-not-disturb): every usable action is predicted to lower their order rate, or a message to raise
+    # their deletion rate, as far as the held-out groups where that harm was *measured* (UpliftVerdict.harm_below /
+    # harm_above: groups whose interval lies entirely on the harmful side), not only predicted
     leave = pd.Series(False, index=s.index)
     why_leave = pd.Series("", index=s.index)
     u = uplift.reindex(s.index) if uplift is not None else None
-    if use_model:
-        worst = u[kinds].max(axis=1) <= -leave_alone_threshold
+    harmful = [k for k in kinds if verdicts[k].harm_measured_below]
+    if harmful and len(harmful) == len(kinds):
+        worst = pd.concat([u[k] <= verdicts[k].harm_below for k in kinds], axis=1).all(axis=1)
         leave |= worst
         why_leave[worst] = [t["leave_order"].format(u=v) for v in u.loc[worst, kinds].max(axis=1)]
-    if u is not None and "deletion" in u.columns and "deletion" in verdicts and verdicts["deletion"].use == "model":
-        dele = u["deletion"] >= leave_alone_threshold
+    dv = verdicts.get("deletion")
+    if u is not None and "deletion" in u.columns and dv is not None and dv.use == "model" and dv.harm_measured_above:
+        dele = u["deletion"] >= dv.harm_above
         extra = [t["leave_delete"].format(d=v) for v in u.loc[dele, "deletion"]]
         why_leave[dele] = [f"{a}; {b}" if a else b for a, b in zip(why_leave[dele], extra, strict=True)]
         leave |= dele
@@ -312,7 +312,7 @@ def contact_list(
             s[f"incremental_value_{k}"] = inc[k]
         best = inc.fillna(-np.inf).idxmax(axis=1)
         s["score"] = inc.max(axis=1)
-        s["_best"] = best
+        s["chosen"] = best
         s = s[s["score"].notna() & (s["score"] > 0)]
         score_kind = "incremental_value"
         why = t["why_model"].format(v=" ".join(verdicts[k].message for k in kinds))
@@ -321,7 +321,7 @@ def contact_list(
         for c in ("p_alive", "p_due", "usual_gap_days", "days_since_last_purchase", "due_score"):
             s[c] = d[c]
         s["score"] = d["due_score"]
-        s["_best"] = "message"
+        s["chosen"] = "message"
         s = s[s["score"].notna()]
         score_kind = "due"
         tested_verdicts = [verdicts[k].message for k in _UPLIFT_ACTIONS if k in verdicts]
@@ -334,10 +334,12 @@ def contact_list(
     s = s.sort_values("score", ascending=False, kind="stable").head(top_n)
     funnel["listed"] = len(s)
 
-    is_msg = s["_best"] == "message"
+    is_msg = s["chosen"] == "message"
     chat_rank = is_msg.cumsum().where(is_msg)
-    s["_action"] = np.where(is_msg, np.where(chat_rank <= private_chats, "private_chat", "group_broadcast"), s["_best"])
-    s["action"] = s["_action"].map(acts)
+    s["action_key"] = np.where(
+        is_msg, np.where(chat_rank <= private_chats, "private_chat", "group_broadcast"), s["chosen"]
+    )
+    s["action"] = s["action_key"].map(acts)
     s["why_now"] = [_why_now(r, t, score_kind, kinds, horizon_days) for r in s.itertuples()]
     lead = ["staff_id", "tier", "score", "action", "why_now"]
     rest = [
@@ -367,7 +369,6 @@ def contact_list(
             "monthly_cap": monthly_cap,
             "private_chats": private_chats,
             "costs": costs,
-            "leave_alone_threshold": leave_alone_threshold,
             "horizon_days": horizon_days,
         },
     }
@@ -380,7 +381,7 @@ def contact_list(
 def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: int) -> str:
     parts = []
     if kind == "incremental_value":
-        best = r._best
+        best = r.chosen
         u = getattr(r, f"uplift_{best}")
         parts.append(t["uplift"].format(a=t["action_names"][best], u=u, iv=getattr(r, f"incremental_value_{best}")))
         others = [k for k in kinds if k != best and pd.notna(getattr(r, f"uplift_{k}"))]

@@ -623,13 +623,23 @@ def uplift_by_decile(y, treatment, score, bins: int = 10, alpha: float = 0.05) -
     -------
     DataFrame
         ``group``, ``n``, ``n_treated``, ``n_control``, ``rate_treated``, ``rate_control``, ``uplift``,
-        ``ci_low``, ``ci_high``, ``predicted`` (mean score).
+        ``ci_low``, ``ci_high``, ``predicted`` (mean score), ``score_min``, ``score_max``.
     """
     yy, w, s = _sorted(y, treatment, score)
     rows = []
     for g, idx in enumerate(np.array_split(np.arange(len(yy)), bins), start=1):
         r = _arm_difference(yy[idx], w[idx], alpha)
-        rows.append({"group": g, "n": len(idx), **r, "predicted": float(s[idx].mean()) if len(idx) else np.nan})
+        sc = s[idx]
+        rows.append(
+            {
+                "group": g,
+                "n": len(idx),
+                **r,
+                "predicted": float(sc.mean()) if len(idx) else np.nan,
+                "score_min": float(sc.min()) if len(idx) else np.nan,
+                "score_max": float(sc.max()) if len(idx) else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -667,6 +677,13 @@ class UpliftVerdict:
     rest's, with the interval of the difference above 0 (MOVER combination of the two Newcombe intervals,
     Zou & Donner 2008). Otherwise ``use = "average"``: rank nobody by individual predictions; the average effect
     (``average_effect`` with its Newcombe interval) applies to everyone. ``message`` says so in the chosen language.
+
+    ``harm_below``: walking the predicted-uplift groups of :func:`uplift_by_decile` up from the lowest, the highest
+    predicted uplift of the consecutive groups whose measured uplift interval lies entirely below 0 (``NaN`` when the
+    lowest group's does not). Customers predicted at or below it are where a contact measurably *lowered* the
+    outcome. ``harm_above`` mirrors it from the top (groups whose interval lies entirely above 0): for a deletion
+    model, where a rise is the harm. A "leave alone" list needs measured harm, not only a negative prediction
+    (:func:`helpers.targeting.contact_list`).
     """
 
     use: str
@@ -684,10 +701,23 @@ class UpliftVerdict:
     average_effect_ci_high: float
     n_test: int
     message: str
+    harm_below: float = float("nan")
+    harm_above: float = float("nan")
+
+    @property
+    def harm_measured_below(self) -> bool:
+        """Whether the lowest-predicted groups measurably lost on held-out customers (see ``harm_below``)."""
+        return bool(np.isfinite(self.harm_below))
+
+    @property
+    def harm_measured_above(self) -> bool:
+        """Whether the highest-predicted groups measurably rose on held-out customers (see ``harm_above``)."""
+        return bool(np.isfinite(self.harm_above))
 
     def as_dict(self) -> dict:
         """Return the verdict as a plain dict (for JSON artifacts and the decision record)."""
-        return asdict(self)
+        return {**asdict(self), "harm_measured_below": self.harm_measured_below,
+                "harm_measured_above": self.harm_measured_above}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -744,6 +774,20 @@ def _qini_permutation_p(yy: np.ndarray, w: np.ndarray, observed: float, n_permut
         q = yt - yc * _div(nt.astype(float), nc)
         ge += _area_above_random(x, q) / den >= observed
     return (1 + ge) / (1 + n_permutations)
+
+
+def _harm_edges(deciles: pd.DataFrame) -> tuple[float, float]:
+    """Score edges of the consecutive bottom (top) groups whose measured uplift interval is below (above) 0."""
+    below = above = float("nan")
+    for _, g in deciles.iloc[::-1].iterrows():
+        if not g["ci_high"] < 0:
+            break
+        below = float(g["score_max"])
+    for _, g in deciles.iterrows():
+        if not g["ci_low"] > 0:
+            break
+        above = float(g["score_min"])
+    return below, above
 
 
 def evaluate(
@@ -804,6 +848,7 @@ def evaluate(
     enough = min(int(w.sum()), int((1 - w).sum())) >= min_per_arm
     p = _qini_permutation_p(yy, w, q, n_permutations, random_state) if enough else float("nan")
     hetero = bool(enough and p < alpha and dl > 0)
+    harm_below, harm_above = _harm_edges(deciles)
     fields = dict(
         qini=q, p=p, top=k, ut=top["uplift"], ur=rest["uplift"], d=d, dl=dl, dh=dh, ate=avg["uplift"],
         al=avg["ci_low"], ah=avg["ci_high"], m=min_per_arm,
@@ -825,6 +870,8 @@ def evaluate(
         average_effect_ci_high=avg["ci_high"],
         n_test=len(yy),
         message=message,
+        harm_below=harm_below,
+        harm_above=harm_above,
     )
     return UpliftEvaluation(
         qini_curve=qini_curve(yy, w, s),

@@ -188,7 +188,9 @@ def _preprocessor(X: pd.DataFrame, kind: str) -> ColumnTransformer:
     cats = _categorical_columns(X)
     nums = [c for c in X.columns if c not in cats]
     if kind == "logistic":
-        num = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
+        num = make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler()
+        )
         cat = OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=False)
     else:  # trees: categories as ordinal codes (unknown → missing), numbers as they are
         num = "passthrough"

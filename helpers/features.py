@@ -25,18 +25,23 @@ import pandas as pd
 from ibis import _
 
 __all__ = [
+    "MESSAGE_TYPES",
     "as_table",
+    "campaign_window_deletions",
     "campaign_window_outcomes",
     "cohort_revenue",
+    "contact_state",
     "first_orders_after_add",
     "first_purchase_after_add",
     "interpurchase_gaps",
     "order_summary",
+    "pretreatment_features",
     "purchase_day_counts",
     "purchase_days",
     "purchase_days_ranked",
     "purchase_opportunities",
     "purchase_summary",
+    "snapshot_features",
     "timestamp_literal",
     "touch_counts",
     "touch_paths",
@@ -610,3 +615,209 @@ def user_features(
         j = j.left_join(counts, "user_id").drop("user_id_right")
         j = j.mutate(**{name: j[f"{name}_n"].fill_null(0)}).drop(f"{name}_n")
     return j.order_by("user_id")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Uplift and targeting (helpers.uplift, helpers.targeting): features strictly before each campaign's assignment date,
+# window outcomes beyond orders, and each contact's messaging state at a snapshot.
+# ---------------------------------------------------------------------------------------------------------------
+
+#: Touch types that are messages sent to the customer (cool-down, monthly cap); Moments posts and livestreams are not.
+MESSAGE_TYPES = ("private_chat", "group_broadcast", "coupon")
+
+
+def _assigned(assignments: ibis.Table, campaigns: ibis.Table) -> ibis.Table:
+    """Add ``assigned_at``: 00:00 of the campaign's first day (the contract has no assignment time)."""
+    c = campaigns.select("campaign_id", assigned_at=campaigns.start.cast("timestamp"), end_day=campaigns.end)
+    return assignments.select("campaign_id", "user_id", "arm").join(c, "campaign_id")
+
+
+def pretreatment_features(
+    assignments: ibis.Table,
+    campaigns: ibis.Table,
+    contacts: ibis.Table,
+    orders: ibis.Table,
+    touches: ibis.Table | None = None,
+    recent_days: int = 30,
+) -> ibis.Table:
+    """Per assigned contact: features from events strictly before its campaign's assignment date (uplift inputs).
+
+    Every event used has a timestamp ``< assigned_at`` (00:00 of the campaign's first day), so nothing the
+    campaign caused can leak into the features. The latest timestamps used are returned (``last_order_at``,
+    ``last_touch_at``) so :func:`helpers.uplift.check_pretreatment` can verify it. :func:`snapshot_features` gives
+    the same columns for every contact at a later snapshot, to score them with the fitted model.
+
+    Parameters
+    ----------
+    assignments, campaigns, contacts, orders : ibis.Table
+        The contract tables.
+    touches : ibis.Table, optional
+        When given, adds touch counts in the ``recent_days`` before assignment, per message type.
+    recent_days : int
+        Window of the "recent" counts (orders and touches).
+
+    Returns
+    -------
+    ibis.Table
+        ``campaign_id``, ``user_id``, ``arm``, ``assigned_at``, ``channel``, ``tenure_days``, ``orders_before``
+        (paid), ``gmv_before``, ``orders_recent``, ``days_since_last_order`` (null without an earlier order),
+        ``last_order_at``; with ``touches`` also ``touches_recent``, ``private_chat_recent``,
+        ``group_broadcast_recent``, ``coupon_recent``, ``days_since_last_touch`` and ``last_touch_at``.
+    """
+    units = _assigned(assignments, campaigns).drop("end_day")
+    out = _features_before(units, contacts, orders, touches, recent_days)
+    return out.order_by(["campaign_id", "user_id"])
+
+
+def snapshot_features(
+    contacts: ibis.Table,
+    orders: ibis.Table,
+    as_of: str | datetime | pd.Timestamp,
+    touches: ibis.Table | None = None,
+    recent_days: int = 30,
+) -> ibis.Table:
+    """Return the :func:`pretreatment_features` columns for every contact added before ``as_of``, measured at ``as_of``.
+
+    The input of an uplift model's predictions for the next campaign: the same definitions as in training, with
+    ``assigned_at = as_of`` (events strictly before it).
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``assigned_at`` and the feature columns of :func:`pretreatment_features`.
+    """
+    ts = _ts(as_of)
+    c = contacts.filter(contacts.added_at < ts)
+    units = c.select("user_id", campaign_id=ibis.literal("(snapshot)"), arm=ibis.literal("(none)"), assigned_at=ts)
+    out = _features_before(units, contacts, orders, touches, recent_days)
+    return out.drop("campaign_id", "arm").order_by("user_id")
+
+
+def _features_before(
+    units: ibis.Table, contacts: ibis.Table, orders: ibis.Table, touches: ibis.Table | None, recent_days: int
+) -> ibis.Table:
+    """Compute the uplift features of ``units`` (campaign, user, arm, ``assigned_at``) from earlier events."""
+    a = units
+    c = contacts.select("user_id", "added_at", "channel")
+    base = a.join(c, "user_id")
+    base = base.mutate(tenure_days=(base.assigned_at.epoch_seconds() - base.added_at.epoch_seconds()) / 86400.0)
+    base = base.drop("added_at")
+    recent = ibis.interval(days=recent_days)
+
+    o = orders.filter(orders.status == "paid") if "status" in orders.columns else orders
+    o = o.select("user_id", "ordered_at", "amount")
+    jo = a.select("campaign_id", "user_id", "assigned_at").join(o, "user_id")
+    jo = jo.filter(jo.ordered_at < jo.assigned_at)
+    og = jo.group_by(["campaign_id", "user_id"]).aggregate(
+        orders_before=jo.count(),
+        gmv_before=jo.amount.sum().round(2),
+        orders_recent=(jo.ordered_at >= jo.assigned_at - recent).cast("int64").sum(),
+        last_order_at=jo.ordered_at.max(),
+    )
+    out = base.left_join(og, ["campaign_id", "user_id"]).drop("campaign_id_right", "user_id_right")
+    out = out.mutate(
+        orders_before=out.orders_before.fill_null(0),
+        gmv_before=out.gmv_before.fill_null(0.0),
+        orders_recent=out.orders_recent.fill_null(0),
+        days_since_last_order=(out.assigned_at.epoch_seconds() - out.last_order_at.epoch_seconds()) / 86400.0,
+    )
+    if touches is not None:
+        t = touches.select("user_id", "touched_at", "touch_type")
+        jt = a.select("campaign_id", "user_id", "assigned_at").join(t, "user_id")
+        jt = jt.filter(jt.touched_at < jt.assigned_at)
+        rec = jt.touched_at >= jt.assigned_at - recent
+        tg = jt.group_by(["campaign_id", "user_id"]).aggregate(
+            touches_recent=rec.cast("int64").sum(),
+            **{f"{k}_recent": (rec & (jt.touch_type == k)).cast("int64").sum() for k in MESSAGE_TYPES},
+            last_touch_at=jt.touched_at.max(),
+        )
+        out = out.left_join(tg, ["campaign_id", "user_id"]).drop("campaign_id_right", "user_id_right")
+        counts = ["touches_recent", *(f"{k}_recent" for k in MESSAGE_TYPES)]
+        out = out.mutate(
+            **{k: out[k].fill_null(0) for k in counts},
+            days_since_last_touch=(out.assigned_at.epoch_seconds() - out.last_touch_at.epoch_seconds()) / 86400.0,
+        )
+    return out
+
+
+def campaign_window_deletions(
+    assignments: ibis.Table, campaigns: ibis.Table, contacts: ibis.Table, extra_days: int = 0
+) -> ibis.Table:
+    """Flag each randomised contact that deleted us between its campaign's start and end + ``extra_days``.
+
+    The outcome of the "do-not-disturb" model: a message that makes a customer delete the brand's account has a
+    negative effect however many orders it brings elsewhere. Contacts already removed before the campaign started
+    count as not deleted *in* the window (they should not have been assigned).
+
+    Returns
+    -------
+    ibis.Table
+        ``campaign_id``, ``user_id``, ``arm``, ``deleted`` (bool).
+    """
+    a = _assigned(assignments, campaigns)
+    c = contacts.select("user_id", "removed_at")
+    j = a.join(c, "user_id")
+    stop = j.end_day.cast("timestamp") + ibis.interval(days=1 + extra_days)
+    deleted = (j.removed_at >= j.assigned_at) & (j.removed_at < stop)
+    return j.select("campaign_id", "user_id", "arm", deleted=deleted.fill_null(False))
+
+
+def contact_state(
+    contacts: ibis.Table,
+    orders: ibis.Table,
+    as_of: str | datetime | pd.Timestamp,
+    touches: ibis.Table | None = None,
+    message_types: tuple[str, ...] = MESSAGE_TYPES,
+) -> ibis.Table:
+    """Each contact's state for the contact list at ``as_of`` (exclusive): friend, owner, last order, messages.
+
+    "This month" is the calendar month that contains ``as_of`` — the month in which the list will be used — so a
+    monthly messaging cap counts the messages already sent in it (none when ``as_of`` is the first of the month).
+
+    Parameters
+    ----------
+    contacts, orders : ibis.Table
+        The contract tables (``staff_id`` and ``removed_at`` are optional columns).
+    as_of : str or datetime
+        Snapshot time; events at or after it are ignored.
+    touches : ibis.Table, optional
+        When given, adds the message columns.
+    message_types : tuple of str
+        Touch types that count as messages.
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``staff_id`` (null without the column), ``is_friend``, ``last_order_at``,
+        ``days_since_last_order`` (null for contacts who never bought), ``orders`` (paid orders on purchase
+        occasions; ``last_order_at`` is the first order of the last occasion); with ``touches`` also
+        ``last_message_at``, ``days_since_last_message``, ``messages_this_month`` and ``broadcasts_this_month``.
+    """
+    ts = _ts(as_of)
+    month = _ts(pd.Timestamp(as_of).to_period("M").start_time)
+    c = contacts.filter(contacts.added_at < ts)
+    friend = (c.removed_at.isnull() | (c.removed_at >= ts)) if "removed_at" in c.columns else ibis.literal(True)
+    staff = c.staff_id if "staff_id" in c.columns else ibis.null("string")
+    base = c.select("user_id", staff_id=staff, is_friend=friend)
+    o = purchase_days(orders, _last_day(as_of))  # purchase occasions: a cancelled order is no purchase
+    og = o.group_by("user_id").aggregate(orders=o.orders.sum(), last_order_at=o.first_paid_at.max())
+    out = base.left_join(og, "user_id").drop("user_id_right")
+    out = out.mutate(
+        orders=out.orders.fill_null(0),
+        days_since_last_order=(ts.epoch_seconds() - out.last_order_at.epoch_seconds()) / 86400.0,
+    )
+    if touches is not None:
+        t = touches.filter(touches.touch_type.isin(list(message_types)) & (touches.touched_at < ts))
+        this_month = t.touched_at >= month
+        tg = t.group_by("user_id").aggregate(
+            last_message_at=t.touched_at.max(),
+            messages_this_month=this_month.cast("int64").sum(),
+            broadcasts_this_month=(this_month & (t.touch_type == "group_broadcast")).cast("int64").sum(),
+        )
+        out = out.left_join(tg, "user_id").drop("user_id_right")
+        out = out.mutate(
+            messages_this_month=out.messages_this_month.fill_null(0),
+            broadcasts_this_month=out.broadcasts_this_month.fill_null(0),
+            days_since_last_message=(ts.epoch_seconds() - out.last_message_at.epoch_seconds()) / 86400.0,
+        )
+    return out.order_by("user_id")

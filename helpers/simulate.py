@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 __all__ = [
     "PLANTED",
+    "UPLIFT_TYPES",
     "bgbb_summary",
     "bgnbd_summary",
     "main",
@@ -44,6 +45,7 @@ __all__ = [
     "mbgnbd_summary",
     "paretonbd_summary",
     "simulate",
+    "uplift_population",
 ]
 
 START = pd.Timestamp("2025-01-01")
@@ -1157,6 +1159,96 @@ def make_messy(out: str | Path, seed: int) -> dict:
     }
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return defects
+
+
+# --------------------------------------------------------------------------- uplift test population (standalone)
+#: The four customer types of uplift modelling: P(order) without / with the message, P(deletion) without / with it.
+UPLIFT_TYPES: dict[str, dict[str, float]] = {
+    "persuadable": {"p_control": 0.05, "p_treated": 0.35, "del_control": 0.02, "del_treated": 0.02},
+    "sure_thing": {"p_control": 0.60, "p_treated": 0.60, "del_control": 0.02, "del_treated": 0.02},
+    "lost_cause": {"p_control": 0.03, "p_treated": 0.03, "del_control": 0.02, "del_treated": 0.02},
+    "do_not_disturb": {"p_control": 0.40, "p_treated": 0.20, "del_control": 0.02, "del_treated": 0.12},
+}
+
+
+def uplift_population(
+    n: int, seed: int = 0, treatment_share: float = 0.5, constant_effect: float | None = None
+) -> pd.DataFrame:
+    """Draw a randomised test on customers of known type, for checking uplift models (not part of the sample data).
+
+    ``x0`` is the customer's baseline propensity and ``x1`` their responsiveness, both uniform on [0, 1]:
+    ``x0 ≤ 0.5, x1 > 0.5`` → persuadable; ``x0 ≤ 0.5, x1 ≤ 0.5`` → lost cause; ``x0 > 0.5, x1 > 0.25`` → sure
+    thing; ``x0 > 0.5, x1 ≤ 0.25`` → do-not-disturb (rates in :data:`UPLIFT_TYPES`). ``x2`` ~ N(0, 1) shifts the
+    log-odds of ordering by ``0.5 · x2`` in both arms (variation in "will buy" that is not uplift); ``x3``, ``x4`` and
+    ``channel`` are noise. With ``constant_effect`` every customer's order probability rises by that amount
+    (baseline ``0.1 + 0.4 · x0``, shifted by ``x2``): no heterogeneity to find.
+
+    Parameters
+    ----------
+    n : int
+        Customers.
+    seed : int
+        Random seed.
+    treatment_share : float
+        Share randomised to treatment.
+    constant_effect : float, optional
+        Same uplift for everyone instead of the four types.
+
+    Returns
+    -------
+    DataFrame
+        ``x0`` … ``x4``, ``channel`` (category), ``treatment`` (0/1), ``y`` (ordered), ``deleted``, ``value``
+        (order value, CNY), ``type``, ``p_control``, ``p_treated``, ``tau`` (true order uplift), ``tau_deletion``.
+
+    Examples
+    --------
+    >>> d = uplift_population(10_000, seed=3)
+    >>> d.groupby("type")["tau"].mean().round(1).to_dict()
+    {'do_not_disturb': -0.2, 'lost_cause': 0.0, 'persuadable': 0.3, 'sure_thing': 0.0}
+    """
+    rng = np.random.default_rng(seed)
+    x0, x1, x2 = rng.random(n), rng.random(n), rng.standard_normal(n)
+    kind = np.where(
+        x0 <= 0.5, np.where(x1 > 0.5, "persuadable", "lost_cause"), np.where(x1 > 0.25, "sure_thing", "do_not_disturb")
+    )
+    if constant_effect is None:
+        rates = pd.DataFrame(UPLIFT_TYPES).T.loc[kind].reset_index(drop=True)
+        p0, p1 = rates["p_control"].to_numpy(), rates["p_treated"].to_numpy()
+        d0, d1 = rates["del_control"].to_numpy(), rates["del_treated"].to_numpy()
+    else:
+        kind = np.full(n, "constant")
+        p0 = 0.1 + 0.4 * x0
+        p1 = np.clip(p0 + constant_effect, 0.0, 1.0)
+        d0 = d1 = np.full(n, 0.02)
+
+    def shift(p: np.ndarray) -> np.ndarray:
+        logit = np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1)) + 0.5 * x2
+        return np.where((p <= 0) | (p >= 1), p, 1.0 / (1.0 + np.exp(-logit)))
+
+    p0, p1 = shift(p0), shift(p1)
+    w = (rng.random(n) < treatment_share).astype(np.int64)
+    u = rng.random(n)
+    y = np.where(w == 1, u < p1, u < p0).astype(np.int64)
+    deleted = (rng.random(n) < np.where(w == 1, d1, d0)).astype(np.int64)
+    return pd.DataFrame(
+        {
+            "x0": x0,
+            "x1": x1,
+            "x2": x2,
+            "x3": rng.standard_normal(n),
+            "x4": rng.random(n),
+            "channel": pd.Categorical(rng.choice(["store_qr", "parcel_card", "livestream"], n)),
+            "treatment": w,
+            "y": y,
+            "deleted": deleted,
+            "value": np.round(rng.gamma(4.0, 50.0, n), 2),
+            "type": kind,
+            "p_control": p0,
+            "p_treated": p1,
+            "tau": p1 - p0,
+            "tau_deletion": d1 - d0,
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

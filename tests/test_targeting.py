@@ -1,0 +1,181 @@
+"""The contact list: eligibility rules, incremental-value ranking on planted types, actions, fallback, due score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from helpers import targeting as T
+from helpers import uplift as U
+from helpers.simulate import uplift_population
+
+from .conftest import AS_OF
+
+FEATS = ["x0", "x1", "x2", "x3", "x4", "channel"]
+
+
+def _verdict(use: str = "model", harm_below: float = np.nan, harm_above: float = np.nan) -> U.UpliftVerdict:
+    nan = float("nan")
+    return U.UpliftVerdict(
+        use=use, heterogeneous=use == "model", qini=nan, qini_p_value=nan, top_share=0.3, uplift_top=nan,
+        uplift_rest=nan, difference=nan, difference_ci_low=nan, difference_ci_high=nan, average_effect=0.05,
+        average_effect_ci_low=0.03, average_effect_ci_high=0.07, n_test=1000, message=f"verdict: {use}.",
+        harm_below=harm_below, harm_above=harm_above,
+    )  # fmt: skip
+
+
+def _state(n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i:05d}" for i in range(n)],
+            "staff_id": [f"s{i % 3}" for i in range(n)],
+            "is_friend": True,
+            "days_since_last_order": np.nan,
+            "days_since_last_message": np.nan,
+            "messages_this_month": 0,
+        }
+    )
+
+
+def test_eligibility_friends_cooldown_and_monthly_cap():
+    s = _state(6)
+    s.loc[1, "is_friend"] = False
+    s.loc[2, "days_since_last_order"] = 3.0  # ordered inside the 7-day cool-down
+    s.loc[3, "days_since_last_message"] = 6.9  # messaged inside it
+    s.loc[4, "messages_this_month"] = 4  # at WeCom's monthly cap
+    s.loc[5, "days_since_last_order"] = 7.0  # exactly at the cool-down: eligible
+    due = pd.DataFrame(
+        {"p_alive": 0.9, "p_due": 0.5, "usual_gap_days": 30.0, "days_since_last_purchase": 40.0, "due_score": 0.45},
+        index=s["user_id"],
+    )
+    cl = T.contact_list(s, due=due, cooldown_days=7, monthly_cap=4, lang="en")
+    assert cl.contacts["user_id"].tolist() == ["u00000", "u00005"]
+    assert list(cl.decision["funnel"].values()) == [6, 5, 4, 3, 2, 2, 2, 2]
+    assert cl.decision["score"] == "due" and "no uplift model" in cl.decision["why"]
+    assert cl.contacts.loc[0, "action"] == "private chat"
+    assert "usually buys every 30 days" in cl.contacts.loc[0, "why_now"]
+
+
+def test_actions_coupon_only_where_it_beats_the_message_and_pays_its_cost():
+    s = _state(5)
+    upl = pd.DataFrame(
+        {
+            "message": [0.10, 0.10, 0.10, 0.05, 0.04],
+            "coupon": [0.20, 0.12, 0.05, 0.02, 0.01],
+            "value": [100.0, 100.0, 100.0, 100.0, 100.0],
+        },
+        index=s["user_id"],
+    )
+    cl = T.contact_list(
+        s, uplift=upl, verdicts={"message": _verdict(), "coupon": _verdict()}, costs={"coupon": 5.0}, private_chats=1
+    )
+    got = cl.contacts.set_index("user_id")
+    # u0: coupon 20 − 5 = 15 > message 10 → coupon; u1: coupon 12 − 5 = 7 < 10 → message though its uplift is higher
+    assert got.loc["u00000", "action"] == "优惠券" and got.loc["u00000", "score"] == pytest.approx(15.0)
+    assert got.loc["u00001", "action"] == "私聊"  # the best message row gets the one private chat
+    assert got.loc[["u00002", "u00003", "u00004"], "action"].tolist() == ["群发"] * 3
+    assert cl.contacts["user_id"].tolist()[:1] == ["u00000"]
+    assert "优于" in got.loc["u00001", "why_now"]
+    assert cl.decision["score"] == "incremental_value" and cl.decision["actions"] == ["message", "coupon"]
+
+
+def test_fallback_to_the_due_score_when_the_verdict_says_average():
+    s = _state(3)
+    upl = pd.DataFrame({"message": [0.3, 0.2, 0.1], "value": 100.0}, index=s["user_id"])
+    due = pd.DataFrame(
+        {"p_alive": 0.9, "p_due": [0.1, 0.2, 0.3], "usual_gap_days": 30.0, "days_since_last_purchase": 40.0},
+        index=s["user_id"],
+    ).assign(due_score=lambda d: d["p_alive"] * d["p_due"])
+    cl = T.contact_list(s, due=due, uplift=upl, verdicts={"message": _verdict("average")}, lang="en")
+    assert cl.decision["score"] == "due"
+    assert "verdict: average." in cl.decision["why"] and "due score" in cl.decision["why"]
+    assert cl.contacts["user_id"].tolist() == ["u00002", "u00001", "u00000"]
+    with pytest.raises(ValueError, match="nothing to rank by"):
+        T.contact_list(s, uplift=upl, verdicts={"message": _verdict("average")})
+
+
+def test_leave_alone_needs_measured_harm_not_only_predicted():
+    s = _state(3)
+    upl = pd.DataFrame({"message": [0.2, -0.1, 0.1], "deletion": [0.0, 0.0, 0.08], "value": 50.0}, index=s["user_id"])
+    # predicted harm without measured harm: nobody is set aside
+    cl = T.contact_list(s, uplift=upl, verdicts={"message": _verdict(), "deletion": _verdict()})
+    assert cl.leave_alone.empty and len(cl.contacts) == 2  # u1's negative incremental value is not listed either
+    # measured: held-out customers predicted ≤ −0.05 lost (CI below 0); predicted ≥ +0.05 deleted more (CI above 0)
+    v = {"message": _verdict(harm_below=-0.05), "deletion": _verdict(harm_above=0.05)}
+    cl = T.contact_list(s, uplift=upl, verdicts=v, lang="en")
+    assert cl.leave_alone["user_id"].tolist() == ["u00001", "u00002"]
+    assert "deletion probability by +8.0%" in cl.leave_alone.set_index("user_id").loc["u00002", "why"]
+    assert cl.contacts["user_id"].tolist() == ["u00000"]
+
+
+def test_due_score_formula_by_hand():
+    # usual gap 30 days (120 days over 4 repeats), 40 days since the last purchase, H = 30, gamma shape 2
+    summary = pd.DataFrame({"frequency": [4], "recency": [120.0], "T": [160.0]})
+    d = T.due_scores(summary, pd.Series([0.8]), horizon_days=30, gap_shape=2.0)
+    theta = 15.0
+
+    def surv(t):  # Erlang-2 survival
+        return np.exp(-t / theta) * (1 + t / theta)
+
+    p_due = 1 - surv(70.0) / surv(40.0)
+    assert d.loc[0, "p_due"] == pytest.approx(p_due)
+    assert d.loc[0, "due_score"] == pytest.approx(0.8 * p_due)
+
+
+def test_uplift_list_finds_planted_persuadables_and_sets_do_not_disturbs_aside():
+    train, test = uplift_population(20_000, seed=11), uplift_population(20_000, seed=12)
+    now = uplift_population(20_000, seed=13)  # today's friends, never in a test
+    order = U.XLearnerUplift("hgb").fit(train[FEATS], train["treatment"], train["y"])
+    dele = U.XLearnerUplift("hgb").fit(train[FEATS], train["treatment"], train["deleted"])
+    v_order = U.evaluate(test["y"], test["treatment"], order.predict_uplift(test[FEATS])).verdict
+    v_del = U.evaluate(test["deleted"], test["treatment"], dele.predict_uplift(test[FEATS])).verdict
+    assert v_order.use == "model" and v_del.use == "model" and v_del.harm_measured_above
+    state = _state(len(now))
+    upl = pd.DataFrame(
+        {
+            "message": order.predict_uplift(now[FEATS]).to_numpy(),
+            "deletion": dele.predict_uplift(now[FEATS]).to_numpy(),
+        },
+        index=state["user_id"],
+    ).assign(value=now["value"].to_numpy())
+    cl = T.contact_list(state, uplift=upl, verdicts={"message": v_order, "deletion": v_del}, top_n=500)
+    kind = pd.Series(now["type"].to_numpy(), index=state["user_id"])
+    listed = kind.loc[cl.contacts["user_id"]]
+    # the "will buy" list of old: ranked by P(order) from a propensity model that ignores the treatment
+    p = (
+        LogisticRegression(max_iter=1000)
+        .fit(train[["x0", "x1", "x2"]], train["y"])
+        .predict_proba(now[["x0", "x1", "x2"]])
+    )
+    old = kind.iloc[np.argsort(-p[:, 1], kind="stable")[:500]]
+    assert (listed == "persuadable").mean() >= 0.9
+    assert (listed == "persuadable").mean() >= 2 * (old == "persuadable").mean()
+    assert (listed == "do_not_disturb").sum() == 0
+    # leave alone = the held-out groups where harm was measured: the bottom two order-uplift groups and the top two
+    # deletion-uplift groups (the second only 27 % do-not-disturbs, yet measurably more deletions as a group)
+    left = kind.loc[cl.leave_alone["user_id"]]
+    dnd = (kind == "do_not_disturb").sum()
+    assert (left == "do_not_disturb").sum() >= 0.9 * dnd  # measured: 0.99
+    assert (left == "do_not_disturb").mean() >= 3 * dnd / len(kind)  # 12.5 % of customers; measured 46 % of the set
+
+
+def test_sample_due_list_respects_the_cool_down(clean_sample):
+    from helpers import features as F
+    from helpers import repurchase as rp
+    from helpers.engine import connect
+
+    eng = connect(clean_sample, "duckdb")
+    end = pd.Timestamp(AS_OF) - pd.Timedelta(days=1)
+    full = rp.summarize(eng.table("orders"), end, unit="D")
+    bgf = rp.BetaGeo().fit(full)
+    state = eng.to_pandas(F.contact_state(eng.table("contacts"), eng.table("orders"), AS_OF, eng.table("touches")))
+    cl = T.contact_list(state, due=T.due_scores(full, bgf.p_alive(full)), cooldown_days=14, top_n=200)
+    c = cl.contacts
+    assert len(c) == 200 and c["staff_id"].notna().all()
+    assert (c["days_since_last_order"] >= 14).all() and (c["days_since_last_message"].fillna(1e9) >= 14).all()
+    assert c["days_since_last_order"].median() > 14
+    friends = state.set_index("user_id")["is_friend"]
+    assert friends.loc[c["user_id"]].all()
+    assert set(c["action"]) <= {"私聊", "群发"}

@@ -403,6 +403,10 @@ def _issue(index: pd.Index, column: str, reason: str | pd.Series, values: pd.Ser
     return pd.DataFrame({"idx": index, "column": column, "reason": reason, "value": vals.to_numpy(dtype=object)})
 
 
+#: End dates that may lie after as_of: a campaign still running at as_of (removals after as_of are emptied above).
+_MAY_END_AFTER_AS_OF = {("campaigns", "end")}
+
+
 def _schema(spec: TableSpec, as_of: pd.Timestamp) -> pa.DataFrameSchema:
     """Value rules as a pandera schema (run lazily so every failing row is reported)."""
     cols = {}
@@ -410,7 +414,7 @@ def _schema(spec: TableSpec, as_of: pd.Timestamp) -> pa.DataFrameSchema:
         checks = []
         if c.kind == "money":
             checks.append(pa.Check.ge(0, error="negative amount"))
-        if c.kind in ("timestamp", "date"):
+        if c.kind in ("timestamp", "date") and (spec.name, c.name) not in _MAY_END_AFTER_AS_OF:
             checks.append(pa.Check.le(as_of, error=f"timestamp in the future (after as_of {as_of:%Y-%m-%d %H:%M})"))
         cols[c.name] = pa.Column(nullable=c.nullable, checks=checks, coerce=False, required=True)
     return pa.DataFrameSchema(cols, strict=False)
@@ -611,6 +615,13 @@ def _prepare_chunk(spec: TableSpec, raw, notes: list[str], ctx: _Context) -> tup
         if neg_refund.any():
             typed.loc[neg_refund, "amount"] = typed.loc[neg_refund, "amount"].abs()
             counts["negative refunds"] += int(neg_refund.sum())
+    if spec.name == "contacts" and "removed_at" in typed.columns:
+        # a removal after as_of is not known at as_of: the contact was still a friend then (not a bad row, and its
+        # orders and touches must not become orphans)
+        later = typed["removed_at"] > ctx.as_of
+        if later.any():
+            typed.loc[later, "removed_at"] = pd.NaT
+            counts["after_as_of removed_at"] += int(later.sum())
     bad_idx = set().union(*(set(i["idx"]) for i in issues)) if issues else set()
     live = typed.drop(index=list(bad_idx))
     v = _validate_values(spec, live, ctx.as_of)
@@ -709,6 +720,8 @@ def _file_notes(fname: str, name: str, counts: Counter) -> list[str]:
             out.append(f"{fname}: {n:,} {col} values longer than {cap} characters cut to {cap}")
         elif kind == "masked":
             out.append(f"{fname}: {n:,} phone numbers, WeChat ids, e-mails or card numbers masked in {col}")
+        elif kind == "after_as_of":
+            out.append(f"{fname}: {n:,} {col} after as_of read as empty (still a friend at as_of)")
         elif kind == "placeholder":
             meaning = " (still a friend)" if col == "removed_at" else ""
             out.append(

@@ -57,6 +57,7 @@ LANGS = ("zh", "en")
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "report": "私域增长报告",
+        "answer": "参考答案（先自己做，再展开）",
         "index": "目录",
         "prev": "上一页",
         "next": "下一页",
@@ -87,6 +88,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "en": {
         "report": "Private-domain growth report",
+        "answer": "Worked answer (try it first, then open)",
         "index": "Contents",
         "prev": "Previous",
         "next": "Next",
@@ -381,8 +383,12 @@ def _exporter(lang: str, hide_code: bool, remove_tags: Iterable[str]):
     cfg.CSSHTMLHeaderPreprocessor.enabled = False  # JupyterLab's 300 kB theme: the page has its own style
     exporter = OfflineHTMLExporter(config=cfg, template_name="lab")
     # cells only (lab/base), with text/latex outputs converted like markdown formulas
+    summary = html.escape(TEXT[lang]["answer"])
     exporter.raw_template = (
         "{%- extends 'lab/base.html.j2' -%}\n"
+        "{% block any_cell %}{% if 'answer' in cell.metadata.get('tags', []) %}"
+        f'<details class="answer"><summary>{summary}</summary>{{{{ super() }}}}</details>'
+        "{% else %}{{ super() }}{% endif %}{% endblock any_cell %}\n"
         '{% block data_latex scoped %}<div class="jp-RenderedLatex jp-OutputArea-output">'
         "{{ output.data['text/latex'] | markdown2html }}</div>{%- endblock data_latex %}\n"
     )
@@ -396,6 +402,8 @@ def _exporter(lang: str, hide_code: bool, remove_tags: Iterable[str]):
 # ------------------------------------------------------------------------------------------------------ pages
 
 _CSS = """
+details.answer { border: 1px solid #d0d7de; border-radius: 6px; padding: 0.3em 0.8em; margin: 0.6em 0; }
+details.answer > summary { cursor: pointer; color: #0969da; }
 :root{--fg:#1f2328;--muted:#59636e;--line:#d8dee4;--soft:#f6f8fa;--accent:#0b5cad}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
@@ -464,6 +472,7 @@ table.index td,table.index th{text-align:left}table.index td.num,table.index th.
 
 _NAV_START, _NAV_END = "<!--pagenav-->", "<!--/pagenav-->"
 # a link that leaves the notebooks folder points into the repository, which a report does not carry
+_TEST_MARKER = re.compile(r"^# NBVAL_\w+[^\n]*\n?", re.M)
 _REPO_LINK = re.compile(r'<a href="\.\./([^"#]+)(?:#[^"]*)?">(.*?)</a>', re.S)
 _NAV_BLOCK = re.compile(re.escape(_NAV_START) + ".*?" + re.escape(_NAV_END), re.S)
 _EXTERNAL = re.compile(
@@ -519,6 +528,7 @@ def export_notebook(
     hide_code: bool = False,
     nav: Mapping[str, Any] | None = None,
     remove_tags: Iterable[str] = (),
+    strip_test_markers: bool = False,
 ) -> Path:
     r"""Export one notebook to a self-contained HTML page that loads nothing from the network.
 
@@ -546,7 +556,10 @@ def export_notebook(
         the page; ``None`` for no navigation (see :func:`link_pages` to set it later).
     remove_tags : iterable of str
         Further cell tags to remove (e.g. ``{"teaching"}`` in business mode), on top of
-        :data:`REMOVE_CELL_TAGS`; inputs of :data:`REMOVE_INPUT_TAGS` cells are always hidden.
+        :data:`REMOVE_CELL_TAGS`; inputs of :data:`REMOVE_INPUT_TAGS` cells are always hidden. Cells tagged
+        ``answer`` are shown collapsed (a worked answer a trainee opens after trying).
+    strip_test_markers : bool
+        Remove the test suite's marker comments (``# NBVAL_CHECK_OUTPUT``) from the code shown.
 
     Returns
     -------
@@ -557,6 +570,10 @@ def export_notebook(
 
     lang = _check_lang(lang)
     nb = nbformat.read(Path(nb_path), as_version=4)
+    if strip_test_markers:
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.source = _TEST_MARKER.sub("", cell.source)
     exporter = _exporter(lang, hide_code, remove_tags)
     body, _ = exporter.from_notebook_node(nb)
     body, n_external = _EXTERNAL.subn("", body)
@@ -614,7 +631,9 @@ def _language_tags(lang: str) -> set[str]:
     return {f"lang-{other}" for other in LANGS if other != lang}
 
 
-def export_report_page(nb_path: str | Path, *, hide_code: bool = False, remove_tags: Iterable[str] = ()) -> Path:
+def export_report_page(
+    nb_path: str | Path, *, hide_code: bool = False, remove_tags: Iterable[str] = (), strip_test_markers: bool = False
+) -> Path:
     """Export an executed notebook of a run next to it (``NN_name.html``), as the runner does.
 
     The language is the notebook's ``lang`` parameter (papermill records it; ``zh`` when absent); cells tagged for
@@ -629,6 +648,8 @@ def export_report_page(nb_path: str | Path, *, hide_code: bool = False, remove_t
         Leave out code cells' inputs.
     remove_tags : iterable of str
         Further cell tags to remove.
+    strip_test_markers : bool
+        Remove the test suite's marker comments from the code shown.
 
     Returns
     -------
@@ -650,6 +671,7 @@ def export_report_page(nb_path: str | Path, *, hide_code: bool = False, remove_t
         hide_code=hide_code,
         nav={"index": "index.html"},
         remove_tags=tags,
+        strip_test_markers=strip_test_markers,
     )
 
 

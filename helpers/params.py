@@ -127,6 +127,12 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
        "runner sets it)", _ALL, notebook_default="../reports/interactive"),
     _p("engine", "choice", "duckdb", "engine for the per-event work: duckdb or pyspark", _ALL,
        choices=("duckdb", "pyspark")),
+    _p("lang", "choice", "zh", "report language: zh Chinese or en English (pages, tables, charts, exports)", _ALL,
+       choices=("zh", "en")),
+    _p("teaching", "bool", False, "teaching mode: exercises with worked answers and the truth checks on the page "
+       "(off: a business report without them)", _ALL, notebook_default=True),
+    _p("names_file", "path", "", "optional CSV of display names for your own codes: kind, code, zh, en (channels, "
+       "campaigns, groups …)", ("00_data_prep",)),
     _p("as_of", "date", AUTO, "export date: data are observed before it; auto: the day after the last event", _ALL),
     _p("timezone", "timezone", "Asia/Shanghai", "naive timestamps are local time here; tz-aware ones are converted "
        "to it", ("00_data_prep",)),
@@ -442,12 +448,13 @@ class Dates:
         """Whole days from the first event's day to :attr:`last_day`."""
         return int((self.last_day - self.first_event.normalize()).days) + 1
 
-    def table(self) -> pd.DataFrame:
+    def table(self, lang: str = "en") -> pd.DataFrame:
         """One row per date: its value and how it was set (the record printed in every notebook)."""
         rows = []
         for name in ("as_of", "last_day", "window_start", "window_end", "calibration_end", "previous_as_of"):
             v = getattr(self, name)
-            rows.append({"date": name, "value": "—" if v is None else f"{v:%Y-%m-%d}", "how": self.how.get(name, "")})
+            how = self.how.get(name, "")
+            rows.append({"date": name, "value": "—" if v is None else f"{v:%Y-%m-%d}", "how": _how_text(how, lang)})
         return pd.DataFrame(rows).set_index("date")
 
     def record(self) -> dict:
@@ -458,15 +465,55 @@ class Dates:
         out["warnings"] = list(self.warnings)
         return out
 
-    def describe(self, names: tuple[str, ...] | None = None) -> str:
+    def describe(self, names: tuple[str, ...] | None = None, lang: str = "en") -> str:
         """One line: the data's span and the dates ``names`` (default: all), each with how it was set."""
-        span = f"data {self.first_event:%Y-%m-%d} – {self.last_event:%Y-%m-%d}"
-        rows = self.table()
+        from helpers.labels import Labels
+
+        L = Labels(lang)
+        rows = self.table(lang)
         keep = [n for n in rows.index if n != "last_day" and (names is None or n in names)]
+        if lang == "zh":
+            span = f"数据 {self.first_event:%Y-%m-%d} 至 {self.last_event:%Y-%m-%d}"
+            return (
+                span
+                + "；"
+                + "；".join(f"{L.name('date', n)} {rows.at[n, 'value']}（{rows.at[n, 'how']}）" for n in keep)
+            )
+        span = f"data {self.first_event:%Y-%m-%d} – {self.last_event:%Y-%m-%d}"
         return span + "; " + "; ".join(f"{n} {rows.at[n, 'value']} ({rows.at[n, 'how']})" for n in keep)
 
     def __str__(self) -> str:
         return self.describe()
+
+
+_HOW_ZH = [
+    (r"^given$", "参数给定"),
+    (r"^given, clipped to the data$", "参数给定，超出数据范围，已截到数据内"),
+    (r"^given, outside the data: skipped$", "参数给定，不在数据范围内：跳过"),
+    (r"^as_of − 1 day$", "as_of 前一天"),
+    (r"^auto: the day after the last event$", "自动：最后一条数据的次日"),
+    (r"^auto: 365 days before as_of$", "自动：as_of 前 365 天"),
+    (r"^auto: the first day of data$", "自动：数据的第一天"),
+    (r"^auto: the day before as_of$", "自动：as_of 前一天"),
+    (r"^auto: as_of − 1 day − a (\d+)-week holdout$", r"自动：as_of 前一天再留出 \1 周验证期"),
+    (
+        r"^auto: none — (\d+) days of data are too few for a holdout \(need 56\)$",
+        r"自动：无——数据只有 \1 天，不够留出验证期（需 56 天）",
+    ),
+    (r"^auto: as_of − 90 days$", "自动：as_of 前 90 天"),
+    (r"^auto: none — fewer than 120 days of data$", "自动：无——数据不足 120 天"),
+    (r"^none: skipped$", "none：跳过"),
+]
+
+
+def _how_text(how: str, lang: str) -> str:
+    """Return how a date was set, in the report language."""
+    if lang != "zh":
+        return how
+    for pattern, zh in _HOW_ZH:
+        if re.match(pattern, how):
+            return re.sub(pattern, zh, how)
+    return how
 
 
 def _holdout_days(observed_days: int) -> int | None:
@@ -676,6 +723,31 @@ class NotebookRun:
         return path
 
     @property
+    def lang(self) -> str:
+        """The report language."""
+        return self.params.get("lang", "zh")
+
+    @property
+    def labels(self):
+        """Display text in the report language, with the team's names file (copied by 00) on top."""
+        from helpers.labels import Labels, read_names
+
+        names = self.out / "names.csv"
+        currency = self.params.get("currency", "¥")
+        return Labels(self.lang, read_names(names if names.exists() else None), currency=currency)
+
+    def keep_names(self, names_file: str) -> Path | None:
+        """Check a team's names file and copy it to ``output_dir/names.csv`` for every later notebook."""
+        if not names_file:
+            return None
+        from helpers.labels import read_names
+
+        read_names(names_file)  # a malformed file stops here, with the columns it lacks
+        target = self.out / "names.csv"
+        target.write_bytes(Path(names_file).read_bytes())
+        return target
+
+    @property
     def truth(self) -> dict | None:
         """The planted truth copied by ``00_data_prep`` from simulated data (``None`` for real data)."""
         from helpers.truth import read_truth
@@ -701,7 +773,7 @@ class NotebookRun:
             for w in self.dates.warnings:
                 if any(w.startswith(k) for k in used):
                     print("WARNING:", w)
-            print(self.dates.describe(used))
+            print(self.dates.describe(used, self.lang))
         return self
 
     def save_dates(self) -> Path:

@@ -217,8 +217,8 @@ def pseudonym(value: str, key: bytes) -> str:
 # ------------------------------------------------------------------------------------- what personal data looks like
 _SEP = r"[ \t-]"
 _PHONE = (
-    r"(?<![\d+])(?:(?:\+|00)\s?86\s?-?\s?|86\s?-?\s?|\(\+?86\)\s?)?"  # +86 / 0086 / 86- / 86 / (+86)
-    rf"1[3-9]\d(?:{_SEP}?\d){{8}}(?!\d)"  # 139 9999 9998, 139-9999-9998
+    r"(?<![\d+.])(?:(?:\+|00)\s?86\s?-?\s?|86\s?-?\s?|\(\+?86\)\s?)?"  # +86 / 0086 / 86- / 86 / (+86)
+    rf"1[3-9]\d(?:{_SEP}?\d){{8}}(?!\d|\.\d)"  # 139 9999 9998, 139-9999-9998; not the digits of a decimal
 )
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "id_card": re.compile(
@@ -277,7 +277,7 @@ def find_personal_data(text: str, kinds: Iterable[str] | None = None) -> list[st
     ['+86 139 9999 9998', '0086-13999999997', 'wxid_ab12cd']
     >>> find_personal_data("１３８１２３４５６７８")
     ['13812345678']
-    >>> find_personal_data("order O0000000001, pii_1a2b3c4d5e6f7a8b, 20250105103000")
+    >>> find_personal_data("O0000000001, pii_1a2b3c4d5e6f7a8b, 20250105103000, 0.9992287571489434, 15648080824.5")
     []
     """
     text = _nfkc(text)

@@ -18,7 +18,12 @@ __all__ = [
     "daily_counts",
     "plot_accounting",
     "plot_daily_counts",
+    "TEXT",
+    "headline",
+    "note_text",
+    "quarantine_lines",
     "quarantine_reasons",
+    "reason_text",
     "stray_tail",
 ]
 
@@ -69,7 +74,15 @@ def coverage(ds: Dataset) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def quarantine_reasons(ds: Dataset) -> pd.DataFrame:
+def quarantine_lines(ds: Dataset, n: int = 20, lang: str = "zh") -> pd.DataFrame:
+    """Return the first ``n`` quarantine lines, reasons in the report language (all: quality/quarantine.csv)."""
+    q = ds.quarantine.head(n).copy()
+    if len(q):
+        q["reason"] = q["reason"].map(lambda r: reason_text(r, lang))
+    return q
+
+
+def quarantine_reasons(ds: Dataset, lang: str = "en") -> pd.DataFrame:
     """Count quarantine lines by table, column and reason (row numbers stripped so reasons group).
 
     Examples
@@ -84,13 +97,15 @@ def quarantine_reasons(ds: Dataset) -> pd.DataFrame:
     if q.empty:
         return pd.DataFrame(columns=["table", "column", "reason", "lines", "example_row"])
     generic = q["reason"].map(lambda r: re.sub(r"\s*\((first at row|of row) \d+\)|\s*of row \d+$", "", r))
-    return (
+    out = (
         q.assign(reason=generic)
         .groupby(["table", "column", "reason"], as_index=False)
         .agg(lines=("row", "size"), example_row=("row", "min"))
         .sort_values("lines", ascending=False, kind="stable")
         .reset_index(drop=True)
     )
+    out["reason"] = out["reason"].map(lambda r: reason_text(r, lang))
+    return out
 
 
 def daily_counts(ds: Dataset) -> pd.DataFrame:
@@ -183,16 +198,30 @@ def stray_tail(daily: pd.DataFrame, min_gap_days: int = 14, max_share: float = 0
     return None
 
 
+#: What each table's main timestamp counts, per report language.
 _TABLE_EVENTS = {
-    "contacts": "adds 加好友",
-    "orders": "orders 订单",
-    "touches": "touches 触达",
-    "messages": "messages 群消息",
-    "leads": "leads 线索",
+    "contacts": {"zh": "加好友", "en": "adds"},
+    "orders": {"zh": "订单", "en": "orders"},
+    "touches": {"zh": "触达", "en": "touches"},
+    "messages": {"zh": "群消息", "en": "messages"},
+    "leads": {"zh": "线索", "en": "leads"},
+}
+
+_TEXT = {
+    "kept": {"zh": "保留", "en": "kept"},
+    "quarantined": {"zh": "隔离", "en": "quarantined"},
+    "of": {"zh": "{q:,} / {r:,} 行隔离（{share}）", "en": "{q:,} of {r:,} quarantined ({share})"},
+    "rows": {"zh": "行数", "en": "rows"},
+    "acc_title": {"zh": "每张表保留与隔离的行数", "en": "Rows kept and quarantined per table"},
+    "week": {"zh": "周", "en": "week"},
+    "weekly_title": {
+        "zh": "各表每周数据量（只画完整的周；红点：这一周没有数据）",
+        "en": "Events per week, whole weeks (red: a week with none)",
+    },
 }
 
 
-def plot_accounting(accounting: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_accounting(accounting: pd.DataFrame, ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:
     """Bars per table: rows kept and rows quarantined, on a linear scale, each labelled with its share.
 
     Parameters
@@ -201,42 +230,47 @@ def plot_accounting(accounting: pd.DataFrame, ax: plt.Axes | None = None) -> plt
         ``Dataset.accounting`` (table, read, kept, quarantined).
     ax : Axes, optional
         Where to draw; a new figure if omitted.
+    lang : {"zh", "en"}
+        Language of the labels.
 
     Returns
     -------
     Axes
         The axes drawn on.
     """
+    from helpers.labels import Labels, fmt_pct
+
+    L = Labels(lang)
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 0.55 * len(accounting) + 1.5))
     a = accounting.set_index("table")[["kept", "quarantined"]].iloc[::-1]
     y = np.arange(len(a))
-    ax.barh(y, a["kept"], height=0.6, color="#4c72b0", label="kept 保留")
-    ax.barh(y, a["quarantined"], left=a["kept"], height=0.6, color="#dd8452", label="quarantined 隔离")
+    ax.barh(y, a["kept"], height=0.6, color="#4c72b0", label=_TEXT["kept"][lang])
+    ax.barh(y, a["quarantined"], left=a["kept"], height=0.6, color="#dd8452", label=_TEXT["quarantined"][lang])
     for yi, q, r in zip(y, a["quarantined"], a["kept"] + a["quarantined"], strict=True):
-        share = f"{q / r:.2%}" if r else "—"
+        share = fmt_pct(q / r, 2) if r else "—"
         ax.annotate(
-            f"{q:,} of {r:,} quarantined ({share})",
+            _TEXT["of"][lang].format(q=int(q), r=int(r), share=share),
             (r, yi),
             xytext=(4, 0),
             textcoords="offset points",
             va="center",
             fontsize="small",
         )
-    ax.set_yticks(y, a.index)
-    ax.set_xlim(0, max(int((a["kept"] + a["quarantined"]).max()), 1) * 1.45)
+    ax.set_yticks(y, L.names_of("table", a.index))
+    ax.set_xlim(0, max(int((a["kept"] + a["quarantined"]).max()), 1) * 1.6)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlabel("rows 行数")
-    ax.set_title("Rows kept and quarantined per table 每张表保留 / 隔离的行数")
+    ax.set_xlabel(_TEXT["rows"][lang])
+    ax.set_title(_TEXT["acc_title"][lang])
     ax.legend(loc="lower right")
     return ax
 
 
-def plot_daily_counts(daily: pd.DataFrame, axes: np.ndarray | None = None) -> np.ndarray:
+def plot_daily_counts(daily: pd.DataFrame, axes: np.ndarray | None = None, lang: str = "zh") -> np.ndarray:
     """Weekly events per table, one small panel each (linear scale), every calendar week of the span shown.
 
-    A week without events is drawn at 0, so an export gap is visible. Only the first and last weeks, which the
-    span cuts (fewer than 7 days observed), are left out: a partial week would look like a drop.
+    A week without events is drawn at 0 (a red dot), so an export gap is visible. Only the first and last weeks,
+    which the span cuts (fewer than 7 days observed), are left out: a partial week would look like a drop.
 
     Parameters
     ----------
@@ -244,6 +278,8 @@ def plot_daily_counts(daily: pd.DataFrame, axes: np.ndarray | None = None) -> np
         Output of :func:`daily_counts` (every calendar day).
     axes : array of Axes, optional
         One Axes per table column; a new figure if omitted.
+    lang : {"zh", "en"}
+        Language of the labels.
 
     Returns
     -------
@@ -261,10 +297,143 @@ def plot_daily_counts(daily: pd.DataFrame, axes: np.ndarray | None = None) -> np
         ax.plot(weekly.index, weekly[col], marker="." if len(weekly) < 60 else None, color="#4c72b0")
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-        ax.set_ylabel(_TABLE_EVENTS.get(col, col), rotation=0, ha="right", va="center")
+        ax.yaxis.set_major_locator(plt.MaxNLocator(4, integer=True))
+        ax.set_ylabel(_TABLE_EVENTS.get(col, {}).get(lang, col), rotation=0, ha="right", va="center")
         zero = weekly.index[weekly[col] == 0]
         if len(zero):
             ax.scatter(zero, np.zeros(len(zero)), color="#c44e52", zorder=3, s=14)
-    axes[0].set_title("Events per week, whole weeks (red: a week with none) 各表每周数据量")
-    axes[-1].set_xlabel("week 周")
+    axes[0].set_title(_TEXT["weekly_title"][lang])
+    axes[-1].set_xlabel(_TEXT["week"][lang])
     return axes
+
+
+#: Sentences of notebook 00, generated from results.
+TEXT = {
+    "accounting": {
+        "zh": "全部 {n} 张表满足 读取 = 保留 + 隔离：{ok}",
+        "en": "read = kept + quarantined for all {n} tables: {ok}",
+    },
+    "tables": {"zh": "读到的表：{names}", "en": "tables: {names}"},
+    "optional": {
+        "zh": "可选表已提供：{present}；缺少：{missing}（缺少的表对应的分析显示为“未测量”）",
+        "en": "optional tables present: {present}; missing: {missing} (their analyses read 'not measured')",
+    },
+    "none": {"zh": "无", "en": "none"},
+    "readback": {
+        "zh": "引擎 {engine} 读回的行数与保留行数完全一致：{ok}",
+        "en": "engine {engine} reads back exactly the kept rows: {ok}",
+    },
+    "stray": {
+        "zh": "as_of 为自动：少数记录的时间远晚于其余数据，导出实际止于 {end}，这些记录按“未来时间”隔离",
+        "en": "as_of auto: a few rows are dated long after the others; the export ends on {end} and they are "
+        "quarantined as in the future",
+    },
+    "headline": {
+        "zh": "读取 {tables} 张表共 {read} 行，隔离 {q} 行（{share}）；数据覆盖 {first} 至 {last}，导出日 {as_of}。",
+        "en": "{tables} tables, {read} rows read, {q} quarantined ({share}); data from {first} to {last}, "
+        "as_of {as_of}.",
+    },
+}
+
+
+def headline(ds: Dataset, dates, lang: str = "zh") -> str:
+    """Return the one-sentence result of notebook 00 (for the run's index page)."""
+    from helpers.labels import fmt_int, fmt_pct
+
+    a = ds.accounting
+    read, q = int(a["read"].sum()), int(a["quarantined"].sum())
+    return TEXT["headline"][lang].format(
+        tables=len(a),
+        read=fmt_int(read),
+        q=fmt_int(q),
+        share=fmt_pct(q / read if read else 0, 3),
+        first=f"{dates.first_event:%Y-%m-%d}",
+        last=f"{dates.last_event:%Y-%m-%d}",
+        as_of=f"{dates.as_of:%Y-%m-%d}",
+    )
+
+
+#: The loader's quarantine reasons and load notes, in Chinese (English is how the loader writes them).
+_REASONS_ZH: list[tuple[re.Pattern, str]] = [
+    (re.compile(p), z)
+    for p, z in [
+        (r"^exact duplicate of row (\d+)$", r"与第 \1 行完全重复"),
+        (r"^exact duplicate$", "完全重复的行"),
+        (r"^duplicate (.+?) \(first at row (\d+)\)$", r"\1 重复（首次出现在第 \2 行）"),
+        (r"^duplicate (.+)$", r"\1 重复"),
+        (r"^orphan (\w+) \(not in (.+)\)$", r"\1 不在 \2 中（孤儿记录）"),
+        (r"^unknown (\w+) \(allowed: (.+)\)$", r"\1 取值不在允许范围（允许：\2）"),
+        (r"^timestamp in the future \(after as_of (.+)\)$", r"时间晚于 as_of（\1），视为未来时间"),
+        (r"^missing value$", "必填值为空"),
+        (r"^unparseable timestamp$", "无法解析的时间"),
+        (r"^unparseable amount$", "无法解析的金额"),
+        (r"^negative amount$", "金额为负"),
+        (r"^number that is not a date$", "数字不是日期"),
+        (r"^time without a date$", "只有时间没有日期"),
+        (r"^placeholder date$", "占位日期（如 9999-12-31、1970-01-01）"),
+        (r"^foreign currency.*$", "外币金额（金额须为人民币）"),
+        (r"^amount is not a finite number$", "金额不是有限数值"),
+        (r"^implausible amount.*$", "金额不合理（≥ 10 亿元：金额列里是编号或手机号？）"),
+        (r"^id in scientific notation.*$", "ID 被写成科学计数法（Excel 丢了位数）"),
+        (r"^id longer than (\d+) characters$", r"ID 超过 \1 个字符"),
+        (r"^NUL byte in cell$", "单元格含 NUL 字符"),
+        (r"^wrong number of fields \((\d+), expected (\d+)\)$", r"字段数不对（\1 个，应为 \2 个）"),
+        (r"^removed before it was added$", "删除时间早于添加时间"),
+        (r"^campaign ends before it starts$", "活动结束早于开始"),
+    ]
+]
+
+
+_NOTES_ZH: list[tuple[re.Pattern, str]] = [
+    (re.compile(p), z)
+    for p, z in [
+        (r"^files not in the contract ignored: (.+)$", r"不属于数据契约的文件已忽略：\1"),
+        (r"^(.+?): (\d+) title row\(s\) above the header skipped$", r"\1：跳过表头上方 \2 行标题"),
+        (r"^(.+?): column '(.+)' read as '(.+)'$", r"\1：列「\2」读作 \3"),
+        (r"^(.+?): personal-data columns dropped at load: (.+)$", r"\1：个人信息列在读取时删除：\2"),
+        (r"^(.+?): columns not in the contract ignored: (.+)$", r"\1：契约之外的列已忽略：\2"),
+        (r"^(.+?): ([\d,]+) (\w+) values replaced by keyed pseudonyms.*$", r"\1：\2 个 \3 值替换为带密钥的化名"),
+        (r"^(.+?): channel derived from WeCom add_way codes$", r"\1：渠道由企业微信 add_way 编码得出"),
+        (r"^(.+?): ([\d,]+) refunds written as negative amounts made positive$", r"\1：\2 笔写成负数的退款已转为正数"),
+        (r"^(.+?): ([\d,]+) empty status cells read as paid$", r"\1：\2 个空的订单状态按已支付读取"),
+        (r"^pseudonyms keyed with the public demo key.*$", "化名使用公开的演示密钥（仅限模拟数据）"),
+        (
+            r"^(.+?): ([\d,]+) removed_at after as_of read as empty.*$",
+            r"\1：\2 个晚于 as_of 的删除时间视为空（as_of 时仍是好友）",
+        ),
+    ]
+]
+
+
+def note_text(note: str, lang: str = "zh") -> str:
+    """Return a load note in the report language (the loader writes English; unknown notes stay as they are).
+
+    Examples
+    --------
+    >>> note_text("orders.csv: column '下单时间' read as 'ordered_at'")
+    'orders.csv：列「下单时间」读作 ordered_at'
+    """
+    if lang == "en":
+        return note
+    for pattern, zh in _NOTES_ZH:
+        if pattern.match(note):
+            return pattern.sub(zh, note)
+    return note
+
+
+def reason_text(reason: str, lang: str = "zh") -> str:
+    """Return a quarantine reason in the report language (the loader writes English).
+
+    Examples
+    --------
+    >>> reason_text("duplicate order_id (first at row 1543)")
+    'order_id 重复（首次出现在第 1543 行）'
+    >>> reason_text("orphan user_id (not in contacts)", "en")
+    'orphan user_id (not in contacts)'
+    """
+    if lang == "en":
+        return reason
+    for pattern, zh in _REASONS_ZH:
+        if pattern.match(str(reason)):
+            return pattern.sub(zh, str(reason))
+    return str(reason)

@@ -22,6 +22,7 @@ import platform
 import re
 import shutil
 import sys
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -168,10 +169,35 @@ def _sequence(only: list[str] | None) -> list[Path]:
     return nbs
 
 
-def _to_html(nb_path: Path) -> Path:
+#: Cells of a lesson that a business report (teaching off) leaves out: not run, not shown.
+LESSON_TAGS = ("exercise", "answer")
+#: Cells run in every report (the test suite reads them) but shown only in teaching mode.
+TEACHING_ONLY_TAGS = ("truth-check",)
+
+
+def _to_html(nb_path: Path, teaching: bool) -> Path:
     from helpers.pages import export_report_page
 
-    return export_report_page(nb_path, hide_code=nb_path.stem in HTML_WITHOUT_CODE)
+    return export_report_page(
+        nb_path,
+        hide_code=nb_path.stem in HTML_WITHOUT_CODE,
+        remove_tags=() if teaching else (*LESSON_TAGS, *TEACHING_ONLY_TAGS),
+        strip_test_markers=not teaching,
+    )
+
+
+def _lesson_free(nb_path: Path, scratch: Path) -> Path:
+    """Return a copy of a notebook without its exercises and answers (a business report does not run them)."""
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    keep = [c for c in nb.cells if not set(c.metadata.get("tags", [])) & set(LESSON_TAGS)]
+    if len(keep) == len(nb.cells):
+        return nb_path
+    nb.cells = keep
+    out = scratch / nb_path.name
+    nbformat.write(nb, out)
+    return out
 
 
 def _versions() -> dict:
@@ -255,9 +281,11 @@ def _kernel_environment(tmp: Path):
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + (saved["PATH"] or "")
     os.environ["TMPDIR"] = str(scratch)
     os.environ["JUPYTER_RUNTIME_DIR"] = str(scratch)
+    saved_tempdir, tempfile.tempdir = tempfile.tempdir, str(scratch)  # kernel connection files are made here
     try:
         yield
     finally:
+        tempfile.tempdir = saved_tempdir
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -361,9 +389,10 @@ def run_report(
             if not quiet:
                 print(f"[{i}/{len(seq)}] {nb.stem}: running …", flush=True, file=sys.stderr)
             t0 = time.perf_counter()
+            source = nb if params.get("teaching") else _lesson_free(nb, tmp / ".scratch")
             try:
                 pm.execute_notebook(
-                    str(nb),
+                    str(source),
                     str(out_nb),
                     parameters=passed,
                     kernel_name="python3",
@@ -385,7 +414,7 @@ def run_report(
                 raise
             secs = time.perf_counter() - t0
             if html:
-                _to_html(out_nb)
+                _to_html(out_nb, bool(params.get("teaching")))
             timings.append({"notebook": nb.stem, "seconds": round(secs, 2)})
             if not quiet:
                 print(f"[{i}/{len(seq)}] {nb.stem}: done in {secs:.1f} s", file=sys.stderr)

@@ -378,3 +378,25 @@ def test_a_loader_failure_never_shows_a_cell(tmp_path, monkeypatch):
     msg = str(err.value)
     assert msg.startswith("contacts.csv: the loader failed") and "13812345678" not in msg and "[phone]" in msg
     assert err.value.__cause__ is None and err.value.__suppress_context__  # no chained traceback with the original
+
+
+def test_a_removal_after_as_of_leaves_the_contact_a_friend_at_as_of_and_keeps_its_orders(tmp_path):
+    """as_of before the export's end: a later removal is no bad row (no orphaned orders); campaigns may run on."""
+    contacts = (
+        "user_id,added_at,channel,removed_at\n"
+        "u1,2025-01-05,store_qr,2025-03-01\nu2,2025-01-06,store_qr,2025-06-01\nu3,2025-05-01,store_qr,\n"
+    )
+    orders = "order_id,user_id,ordered_at,amount\nA1,u2,2025-02-01,10\nA2,u2,2025-05-20,12\nA3,u3,2025-05-02,5\n"
+    folder = dataset(tmp_path, contacts, orders)
+    pd.DataFrame(
+        {"campaign_id": ["c1"], "start": [pd.Timestamp("2025-03-20")], "end": [pd.Timestamp("2025-04-30")]}
+    ).to_parquet(folder / "campaigns.parquet")
+    ds = load(folder, as_of="2025-04-01")
+    c = ds.table("contacts").set_index("user_id")
+    assert c.loc["u1", "removed_at"] == pd.Timestamp("2025-03-01") and pd.isna(c.loc["u2", "removed_at"])
+    assert "u3" not in c.index  # added after as_of: in the future
+    assert ds.table("orders")["order_id"].tolist() == ["A1"]  # A2 is after as_of; A3's contact is in the future
+    assert len(ds.table("campaigns")) == 1  # still running at as_of
+    assert not ds.quarantine["reason"].str.startswith("orphan").any()
+    assert any("1 removed_at after as_of read as empty" in n for n in ds.notes)
+    assert_accounting(ds)

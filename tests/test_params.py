@@ -42,7 +42,8 @@ def test_every_parameter_is_used_by_a_notebook_that_declares_it():
                 if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
             )
             # output_dir, engine and the dates are consumed by start_notebook (paths, engine, derive_dates)
-            by_start = name in ("output_dir", "engine", *params._DATE_PARAMS) and "start_notebook" in code
+            consumed = ("output_dir", "engine", "lang", "teaching", *params._DATE_PARAMS)  # start_notebook, runner
+            by_start = name in consumed and "start_notebook" in code
             assert by_start or re.search(rf"\b{name}\b", code), f"{nb} declares {name} but never uses it"
 
 

@@ -82,7 +82,7 @@ def test_no_date_outside_the_data_span_appears_in_any_output(retail):
 @needs_shared(RETAIL)
 def test_the_holdout_holds_real_purchases_and_bgnbd_flags_what_it_cannot_identify(retail):
     text = outputs_text(retail["report"] / "03_repurchase.ipynb")
-    assert "calibration_end 2011-09-09 (auto" in text
+    assert "模型校准截止 2011-09-09（自动" in text
     actual = int(float(re.search(r"actual_total\s+([0-9.]+)", text).group(1)))
     assert actual > 1000
     assert "not identified by the data" in text and "not identified" in text  # NaN standard errors, not 0.0000

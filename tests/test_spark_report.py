@@ -51,7 +51,7 @@ def checked_outputs(path: Path) -> list[str]:
     for c in nb.cells:
         if c.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in c.source:
             text = "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in c.outputs)
-            out.append(re.sub(r"engine (duckdb|pyspark)", "engine <name>", text))
+            out.append(re.sub(r"(engine|引擎) (duckdb|pyspark)", r"\1 <name>", text))
     return out
 
 

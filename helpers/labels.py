@@ -1,0 +1,567 @@
+"""What a reader sees, in the report language: display names, table headers, number formats and sentences.
+
+Every label on a page comes from here (or from a user's names file), so code slugs (``parcel_card``,
+``group_broadcast``, ``markov_gmv``) never reach a page: Chinese by default, English with ``lang="en"``.
+
+- :data:`NAMES` — display names of codes by kind (channels, touch types, tiers, RFM classes, arms, campaign kinds,
+  tables …). A team adds its own codes (WeCom ``state`` values, group ids, campaign ids) in a names file:
+  a CSV with ``kind, code, zh, en`` (see :func:`read_names`), passed as the ``names_file`` parameter.
+- :data:`HEADERS` — table headers by column name, in sections per notebook.
+- :class:`Labels` — the object a notebook uses: ``L.name(kind, code)``, ``L.header(col)``, ``L.show(frame)``
+  (a formatted, translated table), ``L.text(catalog, key, **values)`` (a sentence generated from results).
+- Formatters: :func:`fmt_int`, :func:`fmt_pct`, :func:`fmt_pp` (percentage points), :func:`fmt_money`,
+  :func:`fmt_p` (``< 0.001``), :func:`fmt_change` (arrow, coloured by whether up is good).
+
+A value with no display name (a channel the team named itself, a group id) is shown as it is: data values are not
+code slugs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers.definitions import NOT_MEASURED
+
+__all__ = [
+    "HEADERS",
+    "LANGS",
+    "NAMES",
+    "Labels",
+    "bilingual_part",
+    "fmt_change",
+    "fmt_int",
+    "fmt_money",
+    "fmt_p",
+    "fmt_pct",
+    "fmt_pp",
+    "read_names",
+]
+
+LANGS = ("zh", "en")
+
+
+def _n(zh: str, en: str) -> dict[str, str]:
+    return {"zh": zh, "en": en}
+
+
+#: Display names of codes, by kind.
+NAMES: dict[str, dict[str, dict[str, str]]] = {
+    "channel": {
+        "store_qr": _n("门店二维码", "store QR code"),
+        "parcel_card": _n("包裹卡", "parcel card"),
+        "livestream": _n("直播间", "livestream"),
+        "official_account": _n("公众号", "official account"),
+        "paid_ads": _n("广告投放", "paid ads"),
+        "referral": _n("老带新", "referral"),
+        # WeCom add_way codes
+        "unknown": _n("未知来源", "unknown source"),
+        "scan_qr": _n("扫描二维码", "scanned QR code"),
+        "search_phone": _n("搜索手机号", "phone search"),
+        "card_share": _n("名片分享", "shared contact card"),
+        "group_chat": _n("群聊", "group chat"),
+        "phone_contacts": _n("手机通讯录", "phone contacts"),
+        "wechat_contact": _n("微信联系人", "WeChat contact"),
+        "third_party_app": _n("第三方应用", "third-party app"),
+        "search_email": _n("搜索邮箱", "e-mail search"),
+        "channels_video": _n("视频号", "WeChat Channels"),
+        "schedule": _n("日程参与人", "schedule attendee"),
+        "meeting": _n("会议参与人", "meeting attendee"),
+        "wechat_friend": _n("微信好友", "WeChat friend"),
+        "smart_hardware": _n("智能硬件", "smart hardware"),
+        "internal_share": _n("内部成员共享", "shared by a colleague"),
+        "admin_assign": _n("管理员分配", "assigned by an admin"),
+        # Online Retail example: market stands in for the channel
+        "uk": _n("英国", "UK"),
+        "eu": _n("欧洲", "Europe"),
+        "rest_of_world": _n("其他地区", "rest of world"),
+        "all": _n("全部", "all"),
+    },
+    "touch_type": {
+        "moments": _n("朋友圈", "Moments"),
+        "group_broadcast": _n("社群群发", "group broadcast"),
+        "private_chat": _n("私聊", "1:1 chat"),
+        "livestream": _n("直播", "livestream"),
+        "coupon": _n("优惠券", "coupon"),
+        "official_account": _n("公众号推文", "official-account post"),
+        "sms": _n("短信", "SMS"),
+        "message": _n("消息", "message"),
+    },
+    "tier": {
+        "high_value": _n("高价值", "high value"),
+        "potential": _n("潜力", "potential"),
+        "regular": _n("一般", "regular"),
+        "at_risk": _n("流失风险", "at risk"),
+        "new": _n("新客", "new"),
+        "dormant": _n("沉睡", "dormant"),
+    },
+    "rfm_class": {
+        "champions": _n("重要价值", "champions"),
+        "develop": _n("重要发展", "develop"),
+        "retain": _n("重要保持", "retain"),
+        "win_back": _n("重要挽留", "win back"),
+        "loyal_low_spend": _n("一般价值", "loyal, low spend"),
+        "new_low_spend": _n("一般发展", "new, low spend"),
+        "fading_low_spend": _n("一般保持", "fading, low spend"),
+        "lost_low_spend": _n("一般挽留", "lost, low spend"),
+        "never_bought": _n("未购", "never bought"),
+    },
+    "arm": {"treatment": _n("实验组", "treatment"), "control": _n("对照组", "control")},
+    "campaign_kind": {
+        "acquisition": _n("拉新", "acquisition"),
+        "livestream": _n("直播", "livestream"),
+        "coupon": _n("优惠券", "coupon"),
+        "fission": _n("裂变", "fission"),
+        "content": _n("内容", "content"),
+        "holdout": _n("留出实验", "holdout test"),
+    },
+    "table": {
+        "contacts": _n("好友", "contacts"),
+        "orders": _n("订单", "orders"),
+        "touches": _n("触达", "touches"),
+        "campaigns": _n("活动", "campaigns"),
+        "assignments": _n("实验分组", "assignments"),
+        "leads": _n("线索", "leads"),
+        "messages": _n("群消息", "messages"),
+        "spend": _n("投放花费", "spend"),
+        "staff": _n("员工", "staff"),
+        "broadcasts": _n("群发任务", "broadcasts"),
+        "group_members": _n("群成员", "group members"),
+    },
+    "action": {
+        "private_chat": _n("私聊", "private chat"),
+        "group_broadcast": _n("群发", "broadcast"),
+        "coupon": _n("优惠券", "coupon"),
+        "leave_alone": _n("暂不打扰", "leave alone"),
+    },
+    "model": {
+        "first": _n("首次触点", "first touch"),
+        "last": _n("末次触点", "last touch"),
+        "linear": _n("线性", "linear"),
+        "position": _n("位置 40/20/40", "position 40/20/40"),
+        "time_decay": _n("时间衰减", "time decay"),
+        "markov": _n("马尔可夫", "Markov"),
+        "shapley": _n("夏普利值", "Shapley"),
+    },
+    "period": {"previous": _n("上期", "previous"), "current": _n("本期", "current")},
+    "date": {
+        "as_of": _n("导出日 as_of", "as_of (export date)"),
+        "last_day": _n("最后观测日", "last day observed"),
+        "window_start": _n("分析窗口起", "window start"),
+        "window_end": _n("分析窗口止", "window end"),
+        "calibration_end": _n("模型校准截止", "calibration end"),
+        "previous_as_of": _n("上一快照", "previous snapshot"),
+    },
+    "unit": {"D": _n("天", "days"), "W": _n("周", "weeks")},
+    "yes_no": {"True": _n("是", "yes"), "False": _n("否", "no")},
+}
+
+#: Table headers by column name, one section per notebook (shared names first).
+HEADERS: dict[str, dict[str, str]] = {
+    # shared
+    "channel": _n("渠道", "channel"),
+    "campaign_id": _n("活动", "campaign"),
+    "touch_type": _n("触达方式", "touch type"),
+    "tier": _n("分层", "tier"),
+    "user_id": _n("用户ID", "user id"),
+    "staff_id": _n("负责员工", "staff"),
+    "group": _n("组", "group"),
+    "group_id": _n("群", "group"),
+    "variant": _n("话术", "script"),
+    "day": _n("天数", "day"),
+    "date": _n("日期", "date"),
+    "period": _n("周期", "period"),
+    "contacts": _n("好友数", "contacts"),
+    "users": _n("用户数", "users"),
+    "buyers": _n("购买人数", "buyers"),
+    "orders": _n("订单数", "orders"),
+    "gmv": _n("成交额", "GMV"),
+    "net_gmv": _n("净成交额", "net GMV"),
+    "gross_gmv": _n("成交额（含退款）", "gross GMV"),
+    "refunds": _n("退款", "refunds"),
+    "share": _n("占比", "share"),
+    "estimate": _n("估计值", "estimate"),
+    "std_error": _n("标准误", "std. error"),
+    "ci_low": _n("区间下限", "CI low"),
+    "ci_high": _n("区间上限", "CI high"),
+    "p_value": _n("p 值", "p-value"),
+    "verdict": _n("结论", "verdict"),
+    "note": _n("说明", "note"),
+    "reason": _n("原因", "reason"),
+    "value": _n("值", "value"),
+    "how": _n("来源", "how set"),
+    "quantity": _n("检验项", "quantity"),
+    "truth": _n("真值", "truth"),
+    "rule": _n("规则", "rule"),
+    "ok": _n("通过", "passed"),
+    # 00 data preparation
+    "table": _n("表", "table"),
+    "file": _n("文件", "file"),
+    "encoding": _n("编码", "encoding"),
+    "header_row": _n("表头行", "header row"),
+    "read": _n("读取行数", "rows read"),
+    "kept": _n("保留", "kept"),
+    "quarantined": _n("隔离", "quarantined"),
+    "column": _n("列", "column"),
+    "lines": _n("行数", "lines"),
+    "example_row": _n("示例行号", "example row"),
+    "row": _n("源文件行号", "source row"),
+    "rows": _n("行数", "rows"),
+    "first": _n("最早", "first"),
+    "last": _n("最晚", "last"),
+    "days": _n("覆盖天数", "days"),
+    "*": _n("整行", "whole row"),
+    # contract columns (quarantine and coverage name them)
+    "added_at": _n("添加时间", "added at"),
+    "removed_at": _n("删除时间", "removed at"),
+    "ordered_at": _n("下单时间", "ordered at"),
+    "touched_at": _n("触达时间", "touched at"),
+    "sent_at": _n("发送时间", "sent at"),
+    "created_at": _n("线索时间", "created at"),
+    "start": _n("开始", "start"),
+    "end": _n("结束", "end"),
+    "amount": _n("金额", "amount"),
+    "status": _n("状态", "status"),
+    "order_id": _n("订单号", "order id"),
+    "lead_id": _n("线索ID", "lead id"),
+    "referrer_id": _n("推荐人", "referrer"),
+    "arm": _n("分组", "arm"),
+    "cost": _n("花费", "cost"),
+    "name": _n("名称", "name"),
+    "kind": _n("类型", "kind"),
+    # 01 acquisition (add its headers here)
+    # 02 user tiers (add its headers here)
+    # 03 repurchase (add its headers here)
+    # 04 attribution (add its headers here)
+    # 05 community (add its headers here)
+    # 06 targeting (add its headers here)
+    # 07 staff (add its headers here)
+    # 08 summary (add its headers here)
+}
+
+
+# ------------------------------------------------------------------------------------------------ formatting
+def _missing(x: object) -> bool:
+    try:
+        return x is None or (isinstance(x, float) and math.isnan(x)) or bool(pd.isna(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_int(x: float | None) -> str:
+    """Format a whole number with thousands separators ("—" when missing).
+
+    Examples
+    --------
+    >>> fmt_int(19775), fmt_int(-3.0), fmt_int(float("nan"))
+    ('19,775', '-3', '—')
+    """
+    return "—" if _missing(x) else f"{round(float(x)):,}"
+
+
+def fmt_pct(x: float | None, digits: int = 1, sign: bool = False) -> str:
+    """Format a share as a percentage (``0.0534`` → ``5.3%``); never ``-0.0%``.
+
+    Examples
+    --------
+    >>> fmt_pct(0.0534), fmt_pct(-0.00001), fmt_pct(0.12, sign=True)
+    ('5.3%', '0.0%', '+12.0%')
+    """
+    if _missing(x):
+        return "—"
+    v = round(float(x) * 100, digits)
+    v = 0.0 if v == 0 else v
+    return f"{v:+.{digits}f}%" if sign else f"{v:.{digits}f}%"
+
+
+def fmt_pp(x: float | None, lang: str = "zh", digits: int = 1) -> str:
+    """Format a rate's change in percentage points (``0.004`` → ``+0.4 个百分点`` / ``+0.4 pp``), never "0.4%".
+
+    Examples
+    --------
+    >>> fmt_pp(0.004), fmt_pp(-0.012, "en"), fmt_pp(0.0)
+    ('+0.4 个百分点', '-1.2 pp', '0.0 个百分点')
+    """
+    if _missing(x):
+        return "—"
+    v = round(float(x) * 100, digits)
+    v = 0.0 if v == 0 else v
+    unit = " 个百分点" if lang == "zh" else " pp"
+    return (f"{v:+.{digits}f}" if v else f"{v:.{digits}f}") + unit
+
+
+def fmt_money(x: float | None, currency: str = "¥", digits: int = 0, sign: bool = False) -> str:
+    """Format money with the sign before the currency (``-26899`` → ``-¥26,899``), thousands separators.
+
+    Examples
+    --------
+    >>> fmt_money(11244.528854), fmt_money(-26899, sign=True), fmt_money(3.5, "£", 2)
+    ('¥11,245', '-¥26,899', '£3.50')
+    """
+    if _missing(x):
+        return "—"
+    v = round(float(x), digits)
+    v = 0.0 if v == 0 else v
+    s = "-" if v < 0 else ("+" if sign and v > 0 else "")
+    return f"{s}{currency}{abs(v):,.{digits}f}"
+
+
+def fmt_p(p: float | None) -> str:
+    """Format a p-value as a reader wants it: ``< 0.001`` below a thousandth, else three decimals.
+
+    Examples
+    --------
+    >>> fmt_p(9.111584e-60), fmt_p(0.0312), fmt_p(0.97)
+    ('< 0.001', '0.031', '0.970')
+    """
+    if _missing(p):
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_change(
+    delta: float | None, *, good_up: bool | None = True, kind: str = "int", lang: str = "zh", currency: str = "¥"
+) -> str:
+    """Return a change with an arrow, as HTML coloured by whether the direction is good.
+
+    ``kind`` is ``int``, ``money``, ``pp`` (a rate's change, in percentage points) or ``pct``. Green is good,
+    red is bad (``good_up=None``: grey, no judgement).
+
+    Examples
+    --------
+    >>> fmt_change(-0.019, good_up=False, kind="pp", lang="en")
+    '<span style="color:#1a7f37">▼ -1.9 pp</span>'
+    """
+    if _missing(delta):
+        return "—"
+    text = {
+        "int": lambda d: f"{round(d):+,}",
+        "money": lambda d: fmt_money(d, currency, sign=True),
+        "pp": lambda d: fmt_pp(d, lang),
+        "pct": lambda d: fmt_pct(d, sign=True),
+        "number": lambda d: f"{d:+,.2f}",
+    }[kind](float(delta))
+    if float(delta) == 0 or good_up is None:
+        return f'<span style="color:#666">{"■" if float(delta) == 0 else ""} {text}</span>'.replace("> ", ">")
+    up = float(delta) > 0
+    color = "#1a7f37" if up == good_up else "#cf222e"
+    return f'<span style="color:{color}">{"▲" if up else "▼"} {text}</span>'
+
+
+_BILINGUAL = re.compile(r"^([\u3000-\u9fff][^a-zA-Z]*?)\s+([A-Za-z].*)$|^([A-Za-z].*?)\s+([\u3000-\u9fff].*)$")
+
+
+def bilingual_part(text: str, lang: str) -> str:
+    """Return the part of a "中文 English" (or "English 中文") label in the report language.
+
+    Examples
+    --------
+    >>> bilingual_part("高价值 high value", "zh"), bilingual_part("高价值 high value", "en")
+    ('高价值', 'high value')
+    >>> bilingual_part("B beats A 胜出", "zh")
+    '胜出'
+    """
+    m = _BILINGUAL.match(str(text))
+    if not m:
+        return str(text)
+    if m.group(1):
+        return m.group(1).strip() if lang == "zh" else m.group(2).strip()
+    return m.group(4).strip() if lang == "zh" else m.group(3).strip()
+
+
+# ------------------------------------------------------------------------------------------------ user names
+def read_names(path: str | Path | None) -> dict[str, dict[str, dict[str, str]]]:
+    """Read a team's names file: CSV with columns ``kind, code, zh, en`` (``en`` may be empty: zh is used).
+
+    ``kind`` is one of the kinds of :data:`NAMES` (``channel``, ``touch_type``, ``campaign``, ``group`` …) — any
+    kind is accepted, so group ids and campaign ids can be named too.
+
+    Returns
+    -------
+    dict
+        kind → code → {"zh": …, "en": …}; empty without a file.
+    """
+    if not path:
+        return {}
+    df = pd.read_csv(path, dtype=str, encoding="utf-8-sig").fillna("")
+    missing = {"kind", "code", "zh"} - set(df.columns)
+    if missing:
+        raise ValueError(
+            f"{Path(path).name}: a names file needs the columns kind, code, zh (and en); missing "
+            f"{', '.join(sorted(missing))}"
+        )
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for r in df.itertuples(index=False):
+        en = getattr(r, "en", "") or r.zh
+        out.setdefault(r.kind.strip(), {})[r.code.strip()] = {"zh": r.zh.strip(), "en": en.strip()}
+    return out
+
+
+class Labels:
+    """Display text in one report language, with a team's own names on top of the package's.
+
+    Parameters
+    ----------
+    lang : {"zh", "en"}
+        The report language.
+    names : mapping, optional
+        Extra names (:func:`read_names`), overriding the package's for the same kind and code.
+    currency : str
+        Currency symbol for money columns.
+
+    Examples
+    --------
+    >>> L = Labels("zh")
+    >>> L.name("touch_type", "group_broadcast"), L.name("channel", "my_own_code"), L.header("net_gmv")
+    ('社群群发', 'my_own_code', '净成交额')
+    >>> Labels("en").name("tier", "高价值 high value")
+    'high value'
+    """
+
+    def __init__(self, lang: str = "zh", names: Mapping | None = None, currency: str = "¥") -> None:
+        if lang not in LANGS:
+            raise ValueError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
+        self.lang = lang
+        self.currency = currency
+        self.names = {k: dict(v) for k, v in NAMES.items()}
+        for kind, codes in (names or {}).items():
+            self.names.setdefault(kind, {}).update(codes)
+
+    def name(self, kind: str, code: object) -> str:
+        """Return the display name of a code (the code itself when it has none; bilingual labels keep their half)."""
+        if _missing(code):
+            return "—"
+        if kind == "column":
+            return self.header(code)
+        entry = self.names.get(kind, {}).get(str(code))
+        if entry is not None:
+            return entry[self.lang]
+        return bilingual_part(str(code), self.lang)
+
+    def header(self, column: object) -> str:
+        """Return the display header of a column name (the name with underscores as spaces when unknown)."""
+        col = str(column)
+        if col in HEADERS:
+            return HEADERS[col][self.lang]
+        return bilingual_part(col, self.lang)
+
+    def text(self, catalog: Mapping[str, Mapping[str, str]], key: str, **values: object) -> str:
+        """Return a sentence from a template catalog (``{key: {"zh": "…{x}…", "en": …}}``) filled with results."""
+        return catalog[key][self.lang].format(**values)
+
+    def pick(self, zh: str, en: str) -> str:
+        """Return whichever of two texts is in the report language (for a one-off sentence in a notebook)."""
+        return zh if self.lang == "zh" else en
+
+    def names_of(self, kind: str, codes: Iterable[object]) -> list[str]:
+        """Return the display names of several codes."""
+        return [self.name(kind, c) for c in codes]
+
+    def translate(
+        self,
+        frame: pd.DataFrame,
+        kinds: Mapping[str, str] | None = None,
+        index_kind: str | None = None,
+        columns_kind: str | None = None,
+    ) -> pd.DataFrame:
+        """Return ``frame`` with translated headers and display names in the columns named in ``kinds``.
+
+        Parameters
+        ----------
+        kinds : mapping, optional
+            Column → kind of its values (default: every column named like a kind, e.g. ``channel``, ``tier``).
+        index_kind, columns_kind : str, optional
+            Kind of the index values / of the column labels (for pivoted tables).
+        """
+        out = frame.copy()
+        kinds = dict(kinds or {c: c for c in out.columns if c in self.names})
+        for col, kind in kinds.items():
+            if col in out.columns:
+                out[col] = out[col].map(lambda v, k=kind: self.name(k, v))
+        if index_kind:
+            out.index = [self.name(index_kind, v) for v in out.index]
+        elif out.index.name is not None:
+            if out.index.name in self.names:
+                out.index = pd.Index([self.name(out.index.name, v) for v in out.index], name=out.index.name)
+            out.index.name = self.header(out.index.name)
+        if columns_kind:
+            out.columns = [self.name(columns_kind, c) for c in out.columns]
+        else:
+            out.columns = [self.header(c) for c in out.columns]
+        return out
+
+    def show(
+        self,
+        frame: pd.DataFrame,
+        *,
+        kinds: Mapping[str, str] | None = None,
+        formats: Mapping[str, str] | None = None,
+        index_kind: str | None = None,
+        columns_kind: str | None = None,
+        hide_index: bool | None = None,
+    ):
+        """Return a table ready for a page: translated headers and names, formatted numbers, missing as "—".
+
+        Number formats follow the column (see :func:`helpers.exports.column_kind`): ids as text, counts with
+        thousands separators, money with the currency, rates as percentages, other numbers with at most two
+        decimals, p-values as ``< 0.001``. A column listed in ``frame.attrs["not_measured"]`` shows *not measured*.
+
+        Parameters
+        ----------
+        formats : mapping, optional
+            Column → ``int``, ``money``, ``rate``, ``pp``, ``p``, ``number``, ``text``: overrides the guess.
+
+        Returns
+        -------
+        pandas.io.formats.style.Styler
+        """
+        from helpers.exports import column_kind
+
+        raw = frame
+        kinds_of = {
+            c: (formats or {}).get(c)
+            or ("p" if str(c).startswith("p_value") or str(c) == "p_adjusted" else column_kind(str(c), raw[c]))
+            for c in raw.columns
+        }
+        shown = self.translate(raw, kinds=kinds, index_kind=index_kind, columns_kind=columns_kind)
+        nm = raw.attrs.get("not_measured", {})
+        fmts = {}
+        for c, new in zip(raw.columns, shown.columns, strict=True):
+            k = kinds_of[c]
+            missing = NOT_MEASURED[self.lang] if c in nm else "—"
+            fmts[new] = self._formatter(k, missing)
+        if hide_index is None:
+            hide_index = isinstance(raw.index, pd.RangeIndex)
+        styler = shown.style.format(fmts)
+        return styler.hide(axis="index") if hide_index else styler
+
+    def _formatter(self, kind: str, missing: str):
+        cur = self.currency
+
+        def f(v):
+            if _missing(v):
+                return missing
+            if isinstance(v, (bool, np.bool_)):
+                return NAMES["yes_no"][str(bool(v))][self.lang]
+            if kind == "int":
+                return fmt_int(v)
+            if kind == "money":
+                return fmt_money(v, cur, 0 if abs(float(v)) >= 100 else 2)
+            if kind == "rate":
+                return fmt_pct(v)
+            if kind == "pp":
+                return fmt_pp(v, self.lang)
+            if kind == "p":
+                return fmt_p(v)
+            if kind == "number":
+                return f"{float(v):,.2f}" if abs(float(v)) < 1000 else f"{float(v):,.0f}"
+            if kind in ("date", "datetime") and isinstance(v, pd.Timestamp):
+                return f"{v:%Y-%m-%d}" if kind == "date" else f"{v:%Y-%m-%d %H:%M}"
+            return str(v)
+
+        return f

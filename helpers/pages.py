@@ -127,7 +127,9 @@ PAGE_TITLES: dict[str, dict[str, str]] = {
     "03_repurchase": {"zh": "03 · 复购", "en": "03 · Repurchase"},
     "04_attribution": {"zh": "04 · 归因", "en": "04 · Attribution"},
     "05_community": {"zh": "05 · 社群活跃", "en": "05 · Community activity"},
-    "06_summary": {"zh": "06 · 总结", "en": "06 · Summary"},
+    "06_targeting": {"zh": "06 · 增量与触达名单", "en": "06 · Uplift and whom to contact"},
+    "07_staff": {"zh": "07 · 员工绩效", "en": "07 · Staff scorecard"},
+    "08_summary": {"zh": "08 · 总结", "en": "08 · Summary"},
 }
 
 #: Parameter names shown beside the name on the index (to move into ``helpers.labels``).

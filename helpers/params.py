@@ -50,7 +50,7 @@ NOTEBOOKS = (
     "03_repurchase",
     "04_attribution",
     "05_community",
-    "06_summary",
+    "08_summary",
 )
 _ALL = NOTEBOOKS
 _AFTER_PREP = NOTEBOOKS[1:]
@@ -154,7 +154,7 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
     _p("gross_margin", "float", 0.4, "share of GMV that is gross profit (payback, CLV)",
        ("01_acquisition", "03_repurchase"), low=0.001, high=1.0),
     _p("currency", "str", "¥", "currency symbol shown beside money (amounts are not converted)",
-       ("01_acquisition", "06_summary")),
+       ("01_acquisition", "08_summary")),
     _p("previous_as_of", "date", AUTO, "earlier snapshot for tier migration; auto: as_of − 90 days; none skips",
        ("00_data_prep", "02_user_tiers"), choices=(NONE,)),
     _p("new_days", "int", 60, "contacts added fewer days ago than this are new (新客)", ("02_user_tiers",),
@@ -196,7 +196,7 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
        ("05_community",), low=1, high=365),
     _p("top_groups", "int", 12, "groups shown in the small multiples", ("05_community",), low=1, high=100),
     _p("period_days", "int", 28, "length of the summary's current period; the previous one is as long, just before "
-       "it", ("06_summary",), low=7, high=366),
+       "it", ("08_summary",), low=7, high=366),
 )}
 # fmt: on
 
@@ -366,7 +366,7 @@ def parameters_cell(notebook: str) -> str:
 
     Examples
     --------
-    >>> print(parameters_cell("06_summary").splitlines()[3])
+    >>> print(parameters_cell("08_summary").splitlines()[3])
     engine: str = "duckdb"  # engine for the per-event work: duckdb or pyspark
     """
     lines = [

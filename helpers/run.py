@@ -36,7 +36,7 @@ __all__ = ["ParamError", "ReportError", "load_params", "main", "parse_overrides"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 #: Notebooks whose HTML hides code cells (the one-page summary for growth leads).
-HTML_WITHOUT_CODE = {"06_summary"}
+HTML_WITHOUT_CODE = {"08_summary"}
 _VERSIONS = (
     "pandas",
     "numpy",

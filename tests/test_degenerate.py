@@ -77,7 +77,7 @@ SCENARIOS = {
     ),
     "no_removals": (
         lambda t: {**t, "contacts": t["contacts"].drop(columns=["removed_at"])},
-        {"01_acquisition": "deletion rates: 未测量", "06_summary": "未测量"},
+        {"01_acquisition": "deletion rates: 未测量", "08_summary": "未测量"},
     ),
 }
 
@@ -145,5 +145,5 @@ def test_non_default_parameter_values_run_every_notebook(tmp_path):
         assert not errors, nb.name
     assert "unit is not days" in text_of(out / "03_repurchase.ipynb")
     assert "conversion is not 'first'" in text_of(out / "04_attribution.ipynb")
-    assert "£" in text_of(out / "06_summary.ipynb") and "线下" in text_of(out / "01_acquisition.ipynb")
+    assert "£" in text_of(out / "08_summary.ipynb") and "线下" in text_of(out / "01_acquisition.ipynb")
     assert "previous_as_of — none: skipped" in text_of(out / "02_user_tiers.ipynb")

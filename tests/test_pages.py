@@ -135,7 +135,7 @@ def synthetic_notebook() -> nbformat.NotebookNode:
             "# 03 · 复购 Repurchase\n"
             "inline $x_i$, display $$\\sum_i x_i$$, \\(a+b\\), \\\\(c\\\\), \\[\\hat S(t)\\] and `$not math$`.\n\n"
             "$$\\text{GMV} = \\underbrace{\\text{contacts}}_{流量} \\times \\dfrac{a}{b}$$\n\n"
-            "See the [data contract](../docs/data_contract.md#orders) and [the summary](06_summary.html)."
+            "See the [data contract](../docs/data_contract.md#orders) and [the summary](08_summary.html)."
         ),
         new_code_cell("data_dir = 'x'  # PARAM_SOURCE", metadata={"tags": ["parameters"]}),
         new_code_cell(
@@ -196,7 +196,7 @@ def test_page_is_self_contained_with_formulas_as_mathml(page):
     assert "<mtext>流量</mtext>" in text
     # a link into the repository (which a report does not carry) becomes text and its path; others stay links
     assert 'data contract (<code class="repo-path">docs/data_contract.md</code>)' in text
-    assert "../docs" not in text and '<a href="06_summary.html">the summary</a>' in text
+    assert "../docs" not in text and '<a href="08_summary.html">the summary</a>' in text
 
 
 def test_page_keeps_outputs_and_removes_tagged_cells(page):
@@ -215,7 +215,7 @@ def test_page_navigation(page):
 
 
 def test_hide_code_and_english(tmp_path):
-    nb_path = tmp_path / "06_summary.ipynb"
+    nb_path = tmp_path / "08_summary.ipynb"
     nbformat.write(synthetic_notebook(), nb_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -431,7 +431,7 @@ def test_summary_and_index_screenshots_at_phone_and_desktop_width(report, browse
     heights = {}
     tab = browser.open_tab()
     try:
-        for name in ("06_summary", "index"):
+        for name in ("08_summary", "index"):
             for width in (390, 1400):
                 browser.set_width(tab, width)
                 visit = browser.visit(tab, (report / f"{name}.html").as_uri())
@@ -444,7 +444,7 @@ def test_summary_and_index_screenshots_at_phone_and_desktop_width(report, browse
     (OUTPUT / "heights.json").write_text(json.dumps(heights, indent=2), encoding="utf-8")
     print("page heights (CSS px):", heights)
     # one text column on a phone is taller than the desktop page, and neither is empty
-    assert heights["06_summary@390"] >= heights["06_summary@1400"] > 600
+    assert heights["08_summary@390"] >= heights["08_summary@1400"] > 600
     assert heights["index@1400"] > 300
 
 

@@ -98,7 +98,7 @@ def test_summary_net_gmv_equals_a_hand_computation(retail):
         return w.loc[w["status"] == "paid", "amount"].sum() - w.loc[w["status"] == "refunded", "amount"].sum()
 
     before, after = net("2011-10-15", "2011-11-12"), net("2011-11-12", "2011-12-10")
-    text = outputs_text(retail["report"] / "06_summary.ipynb")
+    text = outputs_text(retail["report"] / "08_summary.ipynb")
     m = re.search(r"net GMV ¥([0-9,]+) → ¥([0-9,]+)", text)
     assert (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))) == (round(before), round(after))
     assert after / before - 1 == pytest.approx(0.0609, abs=5e-4)  # +6.1 % net, where gross says +20.2 %
@@ -119,7 +119,7 @@ def test_a_customer_whose_purchases_were_all_refunded_is_not_on_the_contact_list
 
 @needs_shared(RETAIL)
 def test_deletion_is_not_measured_rather_than_zero(retail):
-    for nb in ("01_acquisition", "06_summary"):
+    for nb in ("01_acquisition", "08_summary"):
         text = outputs_text(retail["report"] / f"{nb}.ipynb")
         assert "未测量" in text or "not measured" in text, nb
     text01 = outputs_text(retail["report"] / "01_acquisition.ipynb")

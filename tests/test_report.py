@@ -88,7 +88,7 @@ def test_user_tiers_notebook_checks(report):
     tier_list = pd.read_csv(report / "exports" / "tiers.csv", dtype={"user_id": str}, encoding="utf-8-sig")
     assert list(tier_list.columns[:3]) == ["user_id", "tier", "rfm_class"]
     assert tier_list["user_id"].is_unique and tier_list["tier"].notna().all()
-    summary = notebook_text(report / "06_summary.ipynb")
+    summary = notebook_text(report / "08_summary.ipynb")
     assert "at-risk buyers (流失风险)" in summary
 
 
@@ -122,7 +122,7 @@ def test_community_notebook_checks(report):
 
 
 def test_summary_html_hides_code_and_decomposes_exactly(report):
-    html = (report / "06_summary.html").read_text(encoding="utf-8")
+    html = (report / "08_summary.html").read_text(encoding="utf-8")
     assert "highlight hl-ipython3" not in html and "kpi_table" not in html  # no code cell is rendered
     assert "contributions add up exactly: True" in html
     assert "GMV 成交额" in html and "<img" in html  # the KPI table and the waterfall

@@ -128,6 +128,27 @@ PLANTED: dict = {
         "cost_per_treated": 5.0,
     },
     "refunds": {"cancelled_order_share": 0.03, "partial_refund_share": 0.02},
+    # A randomised 1:1-message test among all friends (buyers included), with four planted customer types (issue 16):
+    # persuadables buy because they were messaged, sure things buy anyway, lost causes do not buy either way,
+    # do-not-disturbs delete us when messaged (打扰). Types follow what the workbook can see before the test (orders,
+    # days since the last order, touches in the last 30 days), with noise, so an uplift model can find them.
+    "message_test": {
+        "campaign_id": "msg_test_nov",
+        "name": "11月私聊唤醒测试(留出组实验)",
+        "kind": "message",
+        "start": "2025-11-10",
+        "end": "2025-11-23",
+        "treatment_share": 0.5,
+        "cost_per_treated": 1.0,
+        "effects": {
+            "persuadable": {"extra_order": 0.35, "deletion": 0.0},
+            "sure_thing": {"extra_order": 0.0, "deletion": 0.0},
+            "lost_cause": {"extra_order": 0.0, "deletion": 0.0},
+            "do_not_disturb": {"extra_order": 0.0, "deletion": 0.30},
+        },
+        "noise_share": 0.15,  # this share of contacts gets a type at random instead of by its features
+        "mean_deletion_delay_days": 4.0,
+    },
     "community": {
         "join_rate": 0.45,
         "members_per_group": 250,
@@ -528,7 +549,7 @@ def bgbb_summary(
 
 
 def _chunk_events(
-    idx: np.ndarray, c: _Contacts, rng: np.random.Generator, truth_acc: dict
+    idx: np.ndarray, c: _Contacts, rng: np.random.Generator, truth_acc: dict, urng: np.random.Generator
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Touches, orders, assignments, messages and per-user truth for one chunk of contacts."""
     seg_cfg = [PLANTED["segments"][s] for s in SEGMENTS]
@@ -642,6 +663,8 @@ def _chunk_events(
     extra = ["paid"] * cx.size + ["refunded"] * (cx.size + pr.size)
     status = np.concatenate([status, np.array(extra, dtype=object)])
     orders = pd.DataFrame({"i": who, "t": when, "amount": amount, "status": status, "camp": camp})
+    # the message test draws from its own stream, so every other planted outcome stays as it was
+    orders, touches, assign, mt = _message_test(idx, c, orders, touches, assign, urng, p_shape, nu, truth_acc)
 
     # group messages
     cm = PLANTED["community"]
@@ -683,7 +706,100 @@ def _chunk_events(
         }
     )
     truth_users.loc[elig_pos, "holdout_arm"] = np.where(treated, "treatment", "control")
+    truth_users = truth_users.join(mt.set_index("i"), on="i")
+    truth_users["message_arm"] = truth_users["message_arm"].fillna("")
+    truth_users["uplift_type"] = truth_users["uplift_type"].fillna("")
+    truth_users[["tau_order", "tau_deletion"]] = truth_users[["tau_order", "tau_deletion"]].fillna(0.0)
     return touches, orders, assign, msgs, truth_users
+
+
+def _message_test(
+    idx: np.ndarray,
+    c: _Contacts,
+    orders: pd.DataFrame,
+    touches: pd.DataFrame,
+    assign: pd.DataFrame,
+    rng: np.random.Generator,
+    p_shape: np.ndarray,
+    nu: np.ndarray,
+    acc: dict,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Plant the randomised message test: arms, the message touches, extra orders and deletions by customer type.
+
+    Returns the chunk's orders, touches and assignments with the test added, and per-contact truth (``i``,
+    ``message_arm``, ``uplift_type``, ``tau_order``, ``tau_deletion``). Removal times of do-not-disturbs who delete
+    us are written back into ``c.removed`` (and their later touches dropped).
+    """
+    cfg = PLANTED["message_test"]
+    s0 = float((pd.Timestamp(cfg["start"]) - START).days)
+    s1 = float((pd.Timestamp(cfg["end"]) - START).days) + 1.0
+    a = c.added[idx]
+    e = np.minimum(c.removed[idx], HORIZON)
+    elig = np.flatnonzero((a <= s0) & (e > s0))
+    n = elig.size
+    # what the workbook can see at the test's start
+    paid = orders[(orders["status"] == "paid") & (orders["t"] < s0)]
+    n_before = paid.groupby("i").size().reindex(elig, fill_value=0).to_numpy()
+    last = paid.groupby("i")["t"].max().reindex(elig).to_numpy()
+    dsl = np.where(np.isfinite(last), s0 - last, np.inf)
+    recent = touches[(touches["t"] >= s0 - 30) & (touches["t"] < s0)].groupby("i").size()
+    recent = recent.reindex(elig, fill_value=0).to_numpy()
+    fatigue = recent >= (np.quantile(recent, 0.8) if n else 0)
+    types = np.array(["lost_cause"] * n, dtype=object)
+    types[(n_before >= 1) & (dsl > 10) & (dsl <= 150)] = "persuadable"
+    types[(n_before >= 3) & (dsl <= 10)] = "sure_thing"
+    types[fatigue & (n_before >= 1) & (dsl <= 150)] = "do_not_disturb"
+    names = list(cfg["effects"])
+    noisy = rng.random(n) < cfg["noise_share"]
+    types[noisy] = np.array(names, dtype=object)[rng.integers(0, len(names), int(noisy.sum()))]
+    treated = rng.random(n) < cfg["treatment_share"]
+    extra_p = np.array([cfg["effects"][t]["extra_order"] for t in types])
+    del_p = np.array([cfg["effects"][t]["deletion"] for t in types])
+    # the message itself: a 1:1 chat on the first morning
+    tr = elig[treated]
+    t_msg = s0 + 10 / 24 + rng.random(tr.size) * 2 / 24
+    msg = pd.DataFrame({"i": tr, "t": t_msg, "k": TOUCH_TYPES.index("private_chat"), "camp": cfg["campaign_id"]})
+    # persuadables buy because of it
+    buys = treated & (rng.random(n) < extra_p)
+    t_buy = s0 + 0.5 + rng.random(n) * (s1 - s0 - 0.6)
+    bpos = elig[buys]
+    amt = np.round(rng.gamma(p_shape[bpos], 1.0 / np.where(np.isfinite(nu[bpos]), nu[bpos], 0.01)), 2)
+    extra = pd.DataFrame({"i": bpos, "t": t_buy[buys], "amount": amt, "status": "paid", "camp": cfg["campaign_id"]})
+    # do-not-disturbs delete us
+    dels = treated & (rng.random(n) < del_p)
+    t_del = s0 + 0.5 + rng.exponential(cfg["mean_deletion_delay_days"], n)
+    dpos = elig[dels]
+    new_removed = np.minimum(c.removed[idx[dpos]], t_del[dels])
+    new_removed[new_removed >= HORIZON] = np.inf
+    c.removed[idx[dpos]] = new_removed
+    gone = pd.Series(new_removed, index=dpos)
+    touches = pd.concat([touches, msg], ignore_index=True)
+    cut = touches["i"].map(gone).fillna(np.inf).to_numpy()
+    touches = touches[touches["t"].to_numpy() < cut].reset_index(drop=True)
+    orders = pd.concat([orders, extra], ignore_index=True)
+    assign = pd.concat(
+        [
+            assign,
+            pd.DataFrame(
+                {"campaign_id": cfg["campaign_id"], "i": elig, "arm": np.where(treated, "treatment", "control")}
+            ),
+        ],
+        ignore_index=True,
+    )
+    acc["msg_n"] += n
+    acc["msg_treated"] += int(treated.sum())
+    for t in names:
+        acc[f"msg_type_{t}"] += int((types == t).sum())
+    truth = pd.DataFrame(
+        {
+            "i": elig,
+            "message_arm": np.where(treated, "treatment", "control"),
+            "uplift_type": types,
+            "tau_order": extra_p,
+            "tau_deletion": del_p,
+        }
+    )
+    return orders, touches, assign, truth
 
 
 class _Sink:
@@ -783,7 +899,7 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ss = np.random.SeedSequence(seed)
-    acq_ss, grp_ss, chunk_ss = ss.spawn(3)
+    acq_ss, grp_ss, chunk_ss, msg_ss = ss.spawn(4)
     rng = np.random.default_rng(acq_ss)
     c = _acquire(n_contacts, rng)
     n = len(c.frame)
@@ -796,6 +912,9 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
         "hold_treated": 0,
         "n_groups": n_groups,
         "group_vitality": grng.lognormal(0.0, 0.6, n_groups),
+        "msg_n": 0,
+        "msg_treated": 0,
+        **{f"msg_type_{t}": 0 for t in PLANTED["message_test"]["effects"]},
     }
     sinks = {t: _Sink(out / f"{t}.parquet", SCHEMAS[t]) for t in ("orders", "touches", "assignments", "messages")}
     truth_sink = _Sink(
@@ -809,6 +928,10 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
                 "nu": pa.float64(),
                 "first_purchase_cause": pa.string(),
                 "holdout_arm": pa.string(),
+                "message_arm": pa.string(),
+                "uplift_type": pa.string(),
+                "tau_order": pa.float64(),
+                "tau_deletion": pa.float64(),
             }
         ),
     )
@@ -817,10 +940,11 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
     touch_counts: dict[str, int] = {}
     order_seq = 0
     n_chunks = (n + CHUNK - 1) // CHUNK
-    for ci, crng_ss in zip(range(n_chunks), chunk_ss.spawn(n_chunks), strict=True):
-        crng = np.random.default_rng(crng_ss)
+    chunk_seeds = zip(range(n_chunks), chunk_ss.spawn(n_chunks), msg_ss.spawn(n_chunks), strict=True)
+    for ci, crng_ss, mrng_ss in chunk_seeds:
+        crng, mrng = np.random.default_rng(crng_ss), np.random.default_rng(mrng_ss)
         idx = np.arange(ci * CHUNK, min(n, (ci + 1) * CHUNK))
-        touches, orders, assign, msgs, tu = _chunk_events(idx, c, crng, acc)
+        touches, orders, assign, msgs, tu = _chunk_events(idx, c, crng, acc, mrng)
         uid = ids[idx]
         touches = touches.sort_values(["t", "i"], kind="stable")
         sinks["touches"].write(
@@ -882,7 +1006,8 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
     for s in (*sinks.values(), truth_sink):
         s.close()
 
-    # small tables
+    # small tables (removals as they ended up: the message test made some contacts delete us earlier)
+    c.frame["removed_at"] = _days_to_ts(np.where(np.isfinite(c.removed), c.removed, np.nan))
     pq.write_table(
         pa.Table.from_pandas(c.frame, schema=SCHEMAS["contacts"], preserve_index=False),
         out / "contacts.parquet",
@@ -932,7 +1057,26 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
     )
     hold = PLANTED["holdout"]
     n_treated = acc["hold_treated"]
+    mt = PLANTED["message_test"]
     camp = pd.concat([acq, camp], ignore_index=True)
+    camp = pd.concat(
+        [
+            camp,
+            pd.DataFrame(
+                [
+                    {
+                        "campaign_id": mt["campaign_id"],
+                        "name": mt["name"],
+                        "kind": mt["kind"],
+                        "start": pd.Timestamp(mt["start"]),
+                        "end": pd.Timestamp(mt["end"]),
+                        "cost": round(acc["msg_treated"] * mt["cost_per_treated"], 2),
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
     camp = pd.concat(
         [
             camp,
@@ -1033,6 +1177,15 @@ def _truth(
             "conversion_if_treated": round(acc["hold_y1"] / hold_n, 6),
             "lift_sample_average_effect": round((acc["hold_y1"] - acc["hold_y0"]) / hold_n, 6),
         },
+        "uplift": {
+            "campaign_id": PLANTED["message_test"]["campaign_id"],
+            "outcome": "a purchase occasion in the test window; deletion within the window and 30 days after",
+            "eligible": acc["msg_n"],
+            "treated": acc["msg_treated"],
+            "type_counts": {t: acc[f"msg_type_{t}"] for t in PLANTED["message_test"]["effects"]},
+            "effects": PLANTED["message_test"]["effects"],
+            "per_user": "truth_users.parquet: message_arm, uplift_type, tau_order, tau_deletion",
+        },
         "community": {
             "groups": n_groups,
             "peak_hours": [int(h) for h in np.argsort(-hw, kind="stable")[:2]],
@@ -1052,11 +1205,66 @@ def _insert_after(df: pd.DataFrame, extra: pd.DataFrame, after: np.ndarray) -> p
     return pd.concat([base, ins], ignore_index=True).sort_values("_pos", kind="stable").drop(columns="_pos")
 
 
+#: How the same mobile number is written in real exports (the loader must treat them as one person).
+_PHONE_SPELLINGS = (
+    lambda p: p,
+    lambda p: f"+86 {p[:3]} {p[3:7]} {p[7:]}",
+    lambda p: f"0086-{p}",
+    lambda p: f"86-{p[:3]}-{p[3:7]}-{p[7:]}",
+    lambda p: f"{p[:3]} {p[3:7]} {p[7:]}",
+    lambda p: p.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+)
+
+
+def _personal_ids(out: Path, rng: np.random.Generator, n_phone: int = 60, n_wxid: int = 12) -> None:
+    """Make a few contacts' ids personal data, as real exports do: mobile numbers in every spelling, WeChat ids.
+
+    Each table writes the same person differently (contacts ``+86 139 …``, orders ``0086-139…`` …), so only
+    normalisation makes them one person; staff ids become staff names (跟进人). ``truth_users.parquet`` is keyed by
+    the pseudonyms the loader gives these ids with the sample's public demo key, so the planted truth still joins.
+    """
+    from helpers.privacy import DEMO_KEY, pseudonym
+
+    con = pd.read_parquet(out / "contacts.parquet")
+    pick = rng.choice(len(con), n_phone + n_wxid, replace=False)
+    old = con["user_id"].to_numpy()[pick]
+    digits = [
+        f"1{d}{v:09d}" for d, v in zip(rng.integers(3, 10, len(pick)), rng.integers(0, 10**9, len(pick)), strict=True)
+    ]
+    spell = rng.integers(0, len(_PHONE_SPELLINGS), (len(pick), 8))
+    new_ids = {}
+    for j, (o, d) in enumerate(zip(old, digits, strict=True)):
+        if j < n_phone:
+            new_ids[o] = [_PHONE_SPELLINGS[k](d) for k in spell[j]]
+        else:
+            base = f"wxid_{d[1:]}ab"
+            new_ids[o] = [base.upper() if k % 2 else base for k in spell[j]]  # case differs between exports
+    tables = ["contacts", "orders", "touches", "assignments", "leads", "messages"]
+    for t_i, table in enumerate(tables):
+        df = pd.read_parquet(out / f"{table}.parquet")
+        for col in ("user_id", "referrer_id"):
+            if col in df.columns:
+                hit = df[col].isin(new_ids)
+                df.loc[hit, col] = df.loc[hit, col].map(lambda v, k=t_i + (col == "referrer_id"): new_ids[v][k])
+        if table == "contacts":
+            staff = sorted(df["staff_id"].dropna().unique())
+            names = {
+                sid: _SURNAMES[i % len(_SURNAMES)] + _GIVEN[(3 * i + 1) % len(_GIVEN)] for i, sid in enumerate(staff)
+            }
+            df["staff_id"] = df["staff_id"].map(names)
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), out / f"{table}.parquet", compression="zstd")
+    tu = pd.read_parquet(out / "truth_users.parquet")
+    hit = tu["user_id"].isin(new_ids)
+    tu.loc[hit, "user_id"] = tu.loc[hit, "user_id"].map(lambda v: pseudonym(new_ids[v][0], DEMO_KEY))
+    pq.write_table(pa.Table.from_pandas(tu, preserve_index=False), out / "truth_users.parquet", compression="zstd")
+
+
 def make_messy(out: str | Path, seed: int) -> dict:
     """Rewrite ``contacts`` and ``orders`` of a simulated folder as a messy Chinese export, with known defects.
 
     ``contacts.csv`` becomes GB18030 with Chinese headers, a title row above the header, ``2025/1/5 13:00:05``
-    dates and fake personal-data columns (手机号 phone, 昵称 nickname); ``orders.csv`` becomes UTF-8 with BOM,
+    dates and fake personal-data columns (手机号 phone, 昵称 nickname), staff names as staff ids, and a few contacts
+    whose id is a mobile number (spelt differently in each table) or a WeChat id; ``orders.csv`` becomes UTF-8 with BOM,
     ``¥1,299.00`` amounts and Chinese statuses. Defect rows are *added* (the simulated rows are untouched), so
     after quarantine the planted truth still holds. Meant for small samples (it rewrites the tables in memory).
 
@@ -1074,6 +1282,7 @@ def make_messy(out: str | Path, seed: int) -> dict:
     """
     out = Path(out)
     rng = np.random.default_rng([seed, 99])
+    _personal_ids(out, rng)
     con = pd.read_parquet(out / "contacts.parquet")
     n = len(con)
     phone = rng.integers(3, 10, n).astype(str)

@@ -201,7 +201,10 @@ def test_no_personal_data_in_any_report_file(report, pii_key_file):
     phones = set(raw["手机号"].dropna())
     names = {n for n in raw["昵称"].dropna() if len(n) == 3}
     wechat = set(raw["微信号"].dropna())
+    staff = set(raw["员工ID"].dropna())  # the sample's staff ids are staff names
+    personal_ids = {v for v in raw["用户ID"].dropna() if privacy.find_personal_data(v)}
     assert len(phones) > 10_000 and len(names) > 1_000 and len(wechat) > 10_000
+    assert len(staff) >= 5 and len(personal_ids) >= 50  # ids that are phone numbers (any spelling) or WeChat ids
     key_text = pii_key_file.read_text().strip()
     scanned = 0
     for f in report.rglob("*"):
@@ -215,6 +218,7 @@ def test_no_personal_data_in_any_report_file(report, pii_key_file):
             continue
         hit = find_personal_data(text, phones, names, wechat)
         assert hit is None, f"{f.name} contains personal data {hit[:3]}…"
+        assert not [n for n in staff | personal_ids if n in text], f"{f.name} contains a staff name or a personal id"
         assert not privacy.scan_file(f), f"{f.name}: {privacy.scan_file(f)[:1]}"
         assert key_text not in text
         scanned += 1

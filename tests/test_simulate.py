@@ -105,8 +105,39 @@ def test_referral_k_factor_and_holdout_split(sample_ds, truth):
     assert truth["referral"]["k_factor_realised_in_data"] == pytest.approx(
         truth["referral"]["k_factor_planted"], rel=0.15
     )
-    arms = sample_ds.table("assignments")["arm"].value_counts(normalize=True)
-    assert arms["treatment"] == pytest.approx(truth["planted"]["holdout"]["treatment_share"], abs=0.03)
+    a = sample_ds.table("assignments")
+    for cid, planted in (
+        (truth["holdout"]["campaign_id"], truth["planted"]["holdout"]),
+        (truth["uplift"]["campaign_id"], truth["planted"]["message_test"]),
+    ):
+        arms = a.loc[a["campaign_id"] == cid, "arm"].value_counts(normalize=True)
+        assert arms["treatment"] == pytest.approx(planted["treatment_share"], abs=0.03), cid
+
+
+def test_message_test_plants_four_customer_types_with_their_effects(truth):
+    """Messaged persuadables buy more, messaged do-not-disturbs delete us more; the others do neither."""
+    users = pd.read_parquet(SAMPLE / "truth_users.parquet")
+    m = users[users["message_arm"] != ""]
+    assert (
+        len(m) == truth["uplift"]["eligible"] and (m["message_arm"] == "treatment").sum() == truth["uplift"]["treated"]
+    )
+    counts = m["uplift_type"].value_counts()
+    assert counts.to_dict() == truth["uplift"]["type_counts"] and counts.min() > 500
+    effects = truth["planted"]["message_test"]["effects"]
+    for t, e in effects.items():
+        sel = m["uplift_type"] == t
+        assert (m.loc[sel, "tau_order"] == e["extra_order"]).all() and (
+            m.loc[sel, "tau_deletion"] == e["deletion"]
+        ).all()
+
+
+def test_phone_and_wechat_ids_are_one_person_across_tables(sample_ds):
+    """The messy sample spells the same mobile number differently per table; after load they are one pseudonym."""
+    c, o = sample_ds.table("contacts"), sample_ds.table("orders")
+    personal = c.loc[c["user_id"].str.startswith("pii_"), "user_id"]
+    assert len(personal) == 72
+    assert o["user_id"].isin(personal).sum() > 50  # their orders kept, under the same pseudonym
+    assert c["staff_id"].str.startswith("pii_").all()  # staff names never survive
 
 
 def test_peak_hours_are_in_the_messages(sample_ds, truth):

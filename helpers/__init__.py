@@ -1,14 +1,38 @@
 """Private-domain (私域) growth workbook: the helper package behind the notebooks.
 
-One module per method family:
+Data flow, one direction: raw export → :mod:`~helpers.data` (readers, parsing, privacy, quarantine) → ``clean/``
+tables → :mod:`~helpers.engine` (DuckDB or Spark through ibis) → :mod:`~helpers.features` (every per-event
+reduction, written once as ibis expressions) → the method modules → labels, plots, pages and exports.
 
-- :mod:`helpers.contract` — the data contract (tables, columns, rules)
-- :mod:`helpers.data` — load, validate, quarantine and count exported tables
-- :mod:`helpers.simulate` — seeded simulator with planted truth (``python -m helpers.simulate``)
-- :mod:`helpers.engine` — DuckDB / Spark engine layer (ibis)
-- :mod:`helpers.features` — per-user and per-path reductions in the engine
-- :mod:`helpers.plotting` — Chinese-capable plot style
-- :mod:`helpers.run` — the papermill report runner
+**Where code lives.** ibis expressions over event tables live in :mod:`helpers.features` only; method modules take
+the per-user or aggregate tables those reductions return (pandas) and never read files. **Input convention:** a
+method function takes pandas frames; a reduction takes ibis tables or pandas frames (wrapped by
+:func:`helpers.features.as_table`); a notebook passes ``run.engine`` tables to reductions and ``Engine.to_pandas``
+results to methods. Every model the package fits subclasses :class:`helpers.base.FittedModel`.
+
+Modules
+-------
+Running and parameters
+    :mod:`~helpers.params` (the one parameter schema, dates from the data), :mod:`~helpers.run` (papermill runner),
+    :mod:`~helpers.pages` (offline report pages and the run's index), :mod:`~helpers.exports` (Excel-safe files).
+Reading the export
+    :mod:`~helpers.contract` (tables, columns, rules, :class:`~helpers.contract.DataContractError`),
+    :mod:`~helpers.readers` (files, encodings, Excel), :mod:`~helpers.parsing` (values), :mod:`~helpers.privacy`
+    (keyed pseudonyms, masking, scanning), :mod:`~helpers.data` (load → clean tables + quarantine),
+    :mod:`~helpers.quality` (accounting, coverage, quarantine summaries).
+Engine and definitions
+    :mod:`~helpers.engine`, :mod:`~helpers.features` (sales definitions, per-user and per-path reductions),
+    :mod:`~helpers.definitions` ("not measured"), :mod:`~helpers.labels` (display text per report language).
+Methods (one module per method family)
+    :mod:`~helpers.acquisition` (拉新), :mod:`~helpers.tiers` (用户分层), :mod:`~helpers.repurchase` (复购 summaries,
+    curves, contact-list legacy), :mod:`~helpers.clv` (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB, Gamma-Gamma),
+    :mod:`~helpers.clv_analysis` (model choice, intervals, value models, new-contact value),
+    :mod:`~helpers.propensity` (ML purchase propensity), :mod:`~helpers.uplift` (uplift models and their evaluation),
+    :mod:`~helpers.targeting` (whom to contact), :mod:`~helpers.attribution` (归因), :mod:`~helpers.community` (社群),
+    :mod:`~helpers.summary` (总结: period KPIs, revenue decomposition).
+Shared
+    :mod:`~helpers.base` (fitted-model base, standard errors), :mod:`~helpers.plotting` (style, bundled CJK font),
+    :mod:`~helpers.truth` (planted truth checks), :mod:`~helpers.simulate` (the seeded simulator).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -30,7 +30,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from helpers import privacy
+
 __all__ = [
+    "DataContractError",
     "ADD_WAY",
     "ADD_WAY_NAMES",
     "ENUM_ALIASES",
@@ -41,6 +44,22 @@ __all__ = [
     "contract_markdown",
     "normalize_column_name",
 ]
+
+
+class DataContractError(ValueError):
+    """The input breaks the data contract in a way no row-level quarantine can fix.
+
+    The message is one line that names the file, the column and the rule, and never quotes a cell value.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_one_line(message))
+
+
+def _one_line(message: str) -> str:
+    """One line, personal data masked, bounded: safe for a traceback in a notebook or a cron mail."""
+    text = re.sub(r"\s+", " ", str(privacy.mask_value(str(message)))).strip()
+    return text if len(text) <= 600 else text[:599] + "…"
 
 
 @dataclass(frozen=True)

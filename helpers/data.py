@@ -41,7 +41,9 @@ from helpers.contract import (
     PII_COLUMNS,
     TABLES,
     Column,
+    DataContractError,
     TableSpec,
+    _one_line,
     normalize_column_name,
 )
 from helpers.readers import UnreadableFile, iter_raw, split_table_file_name
@@ -57,22 +59,6 @@ QUARANTINE_COLUMNS = ["table", "row", "column", "reason", "value"]
 ACCOUNTING_COLUMNS = ["table", "file", "read", "kept", "quarantined"]
 #: Longest value copied into the quarantine (the reason and the row number point at the rest).
 QUARANTINE_VALUE_CHARS = 200
-
-
-class DataContractError(ValueError):
-    """The input breaks the data contract in a way no row-level quarantine can fix.
-
-    The message is one line that names the file, the column and the rule, and never quotes a cell value.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(_one_line(message))
-
-
-def _one_line(message: str) -> str:
-    """One line, personal data masked, bounded: safe for a traceback in a notebook or a cron mail."""
-    text = re.sub(r"\s+", " ", str(privacy.mask_value(str(message)))).strip()
-    return text if len(text) <= 600 else text[:599] + "…"
 
 
 class TableStore(Mapping):

@@ -8,6 +8,7 @@ backend, so the same notebook runs on one laptop (DuckDB, embedded) or on an exi
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,8 +16,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from helpers.contract import TABLES
-from helpers.data import DataContractError
+from helpers.contract import TABLES, DataContractError
 
 __all__ = ["ENGINES", "Engine", "connect", "spark_session"]
 
@@ -35,11 +35,12 @@ def spark_session(app_name: str = "siyu-workbook", driver_memory: str = "4g"):
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
     return (
         SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
         .appName(app_name)
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.pyspark.python", sys.executable)  # workers run this environment's python (no env change)
+        .config("spark.pyspark.driver.python", sys.executable)
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "8"))
         .config("spark.driver.memory", driver_memory)

@@ -7,7 +7,6 @@ operators; 2.9 MB) in
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import matplotlib as mpl
@@ -37,8 +36,9 @@ def use_cjk_font() -> str:
     mpl.rcParams["font.family"] = "sans-serif"
     rest = [f for f in mpl.rcParams["font.sans-serif"] if f != CJK_FONT_FAMILY]
     mpl.rcParams["font.sans-serif"] = [CJK_FONT_FAMILY, *rest]
-    # only a Regular face is bundled; bold text falls back to it, which matplotlib logs at every figure
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    # only a Regular face is bundled: no element asks for bold, so matplotlib has no missing weight to warn about
+    for key in ("axes.titleweight", "axes.labelweight", "figure.titleweight", "font.weight"):
+        mpl.rcParams[key] = "normal"
     return CJK_FONT_FAMILY
 
 

@@ -260,6 +260,11 @@ def _clean_leftovers(reports: Path) -> list[str]:
         if pid.isdigit() and not _pid_alive(int(pid)):
             shutil.rmtree(d, ignore_errors=True)
             removed.append(d.name)
+    for d in Path(tempfile.gettempdir()).glob("siyu-k*-*"):
+        pid = d.name[len("siyu-k") :].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
     cutoff = time.time() - _STALE_FAILED_DAYS * 86400
     for d in reports.glob(".failed-*"):
         if d.stat().st_mtime < cutoff:
@@ -273,25 +278,49 @@ def _kernel_environment(tmp: Path):
     """Set the kernels' environment while the notebooks run, and restore the caller's after.
 
     Kernels use this environment's python; their temp and runtime files live in the run's temp folder (removed
-    with it, and by the next run's clean-up after a kill).
+    with it, and by the next run's clean-up after a kill). Yields the folder for the kernels' local sockets: a short
+    path in the system temp folder (a socket path may not exceed about 100 characters), named after this process so
+    the next run removes it if this one is killed.
     """
     scratch = tmp / ".scratch"
     scratch.mkdir()
+    sockets = Path(tempfile.mkdtemp(prefix=f"siyu-k{os.getpid()}-"))
     saved = {k: os.environ.get(k) for k in ("PATH", "TMPDIR", "JUPYTER_RUNTIME_DIR")}
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + (saved["PATH"] or "")
     os.environ["TMPDIR"] = str(scratch)
     os.environ["JUPYTER_RUNTIME_DIR"] = str(scratch)
     saved_tempdir, tempfile.tempdir = tempfile.tempdir, str(scratch)  # kernel connection files are made here
     try:
-        yield
+        yield sockets
     finally:
         tempfile.tempdir = saved_tempdir
+        shutil.rmtree(sockets, ignore_errors=True)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _ipc_kernel_manager(sockets: Path) -> type:
+    """Return a kernel manager class whose kernels talk over local sockets in ``sockets``.
+
+    No TCP port is opened (so no "running over TCP without encryption" warning per notebook).
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class LocalSocketKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip(self) -> str:
+            return str(sockets / "k")
+
+    return LocalSocketKernelManager
 
 
 def _redact_notebook(path: Path) -> None:
@@ -382,7 +411,7 @@ def run_report(
     params = {**params, "output_dir": str(tmp)}
     timings = []
     t_all = time.perf_counter()
-    with _kernel_environment(tmp):
+    with _kernel_environment(tmp) as sockets:
         for i, nb in enumerate(seq, 1):
             passed = {k: v for k, v in params.items() if nb.stem in SCHEMA[k].notebooks}
             out_nb = tmp / nb.name
@@ -398,6 +427,7 @@ def run_report(
                     kernel_name="python3",
                     progress_bar=False,
                     cwd=str(NOTEBOOK_DIR),
+                    kernel_manager_class=_ipc_kernel_manager(sockets),
                 )
             except PapermillExecutionError as err:
                 failed = _keep_failed(tmp, reports, run_name)

@@ -32,7 +32,7 @@ def test_environment_yml_installs_exactly_the_pyproject_dependencies():
 def test_package_is_named_and_listed_explicitly():
     cfg = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert cfg["project"]["name"] != "helpers"
-    assert cfg["tool"]["setuptools"]["packages"] == ["helpers"]
+    assert cfg["tool"]["setuptools"]["packages"]["find"]["include"] == ["helpers", "helpers.*"]
 
 
 def test_readme_gives_the_two_commands_and_ci_runs_the_test_one():

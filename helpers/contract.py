@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from helpers import privacy
 
 __all__ = [
+    "DERIVED_TABLES",
     "DataContractError",
     "ADD_WAY",
     "ADD_WAY_NAMES",
@@ -269,6 +270,63 @@ ENUM_ALIASES: dict[str, dict[str, str]] = {
         "sms": "sms",
         "短信": "sms",
     },
+    "action": {
+        "send": "send",
+        "发送": "send",
+        "recall": "recall",
+        "撤回": "recall",
+        "switch": "switch",
+    },
+    "sender_role": {
+        "customer": "customer",
+        "客户": "customer",
+        "external": "customer",
+        "外部联系人": "customer",
+        "staff": "staff",
+        "员工": "staff",
+        "internal": "staff",
+        "成员": "staff",
+    },
+    "send_status": {  # WeCom get_groupmsg_send_result
+        "0": "not_sent",
+        "未发送": "not_sent",
+        "not_sent": "not_sent",
+        "1": "sent",
+        "已发送": "sent",
+        "sent": "sent",
+        "2": "failed_not_friend",
+        "因客户不是好友导致发送失败": "failed_not_friend",
+        "failed_not_friend": "failed_not_friend",
+        "3": "failed_limit",
+        "因客户已经收到其他群发消息导致发送失败": "failed_limit",
+        "failed_limit": "failed_limit",
+    },
+    "join_scene": {  # WeCom groupchat member join_scene
+        "1": "invited",
+        "由群成员邀请入群（直接邀请入群）": "invited",
+        "直接邀请入群": "invited",
+        "invited": "invited",
+        "2": "link",
+        "由群成员邀请入群（通过邀请链接入群）": "link",
+        "通过邀请链接入群": "link",
+        "link": "link",
+        "3": "qr",
+        "通过扫描群二维码入群": "qr",
+        "扫码入群": "qr",
+        "qr": "qr",
+    },
+    "active": {
+        "yes": "yes",
+        "是": "yes",
+        "在职": "yes",
+        "1": "yes",
+        "true": "yes",
+        "no": "no",
+        "否": "no",
+        "离职": "no",
+        "0": "no",
+        "false": "no",
+    },
     "arm": {
         "treatment": "treatment",
         "实验组": "treatment",
@@ -326,14 +384,19 @@ PII_COLUMNS: frozenset[str] = frozenset(
 
 _ENUM = ENUM_ALIASES
 
+#: Tables the loader derives from an input table (name → the table they come from).
+DERIVED_TABLES: dict[str, str] = {"relationships": "contacts"}
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
         TableSpec(
             name="contacts",
             required=True,
-            description="One row per private-domain contact (a customer added as a WeChat / WeCom friend).",
-            key=("user_id",),
+            description="One row per private-domain contact (a customer added as a WeChat / WeCom friend); a WeCom "
+            "export lists a customer once per staff member who added them: each row is a relationship, and the clean "
+            "`contacts` holds one row per person (the first relationship), `relationships` every row.",
+            key=("user_id", "staff_id"),
             columns=(
                 Column(
                     "user_id",
@@ -574,21 +637,199 @@ TABLES: dict[str, TableSpec] = {
         TableSpec(
             name="messages",
             required=False,
-            description="Group-chat messages (社群): one row per message.",
+            description="Chat messages (社群 group chats and 1:1 chats; WeCom's session archive 会话存档): one row per "
+            "message. Text is optional; phone numbers, WeChat ids, e-mails and ID / bank-card numbers in it are masked "
+            "at load.",
             exact_duplicates=False,
             columns=(
-                Column("group_id", "id", aliases=("群id", "chat_id", "roomid", "群聊id"), description="Group chat."),
+                Column(
+                    "group_id",
+                    "id",
+                    nullable=True,
+                    aliases=("群id", "chat_id", "roomid", "群聊id"),
+                    description="Group chat; empty for a 1:1 chat (WeCom roomid is empty there).",
+                ),
                 Column(
                     "user_id",
                     "id",
+                    nullable=True,
                     aliases=("sender", "发送人", "from", *USER_ID_ALIASES),
-                    description="Sender (need not be a contact).",
+                    description="The customer: the sender of a customer message, the other party of a staff "
+                    "message in a 1:1 chat (may be empty for a staff post in a group); need not be a contact.",
                 ),
                 Column(
                     "sent_at",
                     "timestamp",
                     aliases=("发送时间", "msgtime", "时间", "send_time"),
                     description="Message time.",
+                ),
+                Column(
+                    "sender_role",
+                    "enum",
+                    required=False,
+                    nullable=True,
+                    enum=("customer", "staff"),
+                    aliases=("发送方", "发送人类型", "sender_type", "from_type"),
+                    description="customer or staff (empty: customer).",
+                ),
+                Column(
+                    "staff_id",
+                    "id",
+                    required=False,
+                    nullable=True,
+                    aliases=("员工id", "userid", "成员id", "staff"),
+                    description="The staff member of a 1:1 chat, or the staff sender in a group; always pseudonymised.",
+                ),
+                Column(
+                    "msgtype",
+                    "text",
+                    required=False,
+                    nullable=True,
+                    aliases=("消息类型", "msg_type", "type"),
+                    description="WeCom msgtype: text, image, voice, link, emotion, redpacket, …",
+                ),
+                Column(
+                    "content",
+                    "text",
+                    required=False,
+                    nullable=True,
+                    aliases=("消息内容", "内容", "text", "msg_content"),
+                    description="Message text; personal data in it is masked at load.",
+                ),
+                Column(
+                    "action",
+                    "enum",
+                    required=False,
+                    nullable=True,
+                    enum=("send", "recall", "switch"),
+                    aliases=("消息动作",),
+                    description="send (empty: send), recall (撤回: the text is not analysed) or switch.",
+                ),
+            ),
+        ),
+        TableSpec(
+            name="staff",
+            required=False,
+            description="Staff members (导购 / 顾问 / WeCom members). Names never reach an output: a name column is "
+            "dropped at load, and display aliases come from the names file (kind staff).",
+            key=("staff_id",),
+            columns=(
+                Column(
+                    "staff_id",
+                    "id",
+                    aliases=("userid", "员工id", "成员id", "staff"),
+                    description="WeCom userid; always pseudonymised.",
+                ),
+                Column(
+                    "team",
+                    "text",
+                    required=False,
+                    nullable=True,
+                    aliases=("团队", "部门", "department"),
+                    description="Team or department.",
+                ),
+                Column(
+                    "store",
+                    "text",
+                    required=False,
+                    nullable=True,
+                    aliases=("门店", "store_name", "店铺"),
+                    description="Store.",
+                ),
+                Column(
+                    "active",
+                    "enum",
+                    required=False,
+                    nullable=True,
+                    enum=("yes", "no"),
+                    aliases=("在职", "状态", "is_active"),
+                    description="Still working (yes / no).",
+                ),
+            ),
+        ),
+        TableSpec(
+            name="broadcasts",
+            required=False,
+            description="Group broadcasts (群发) and their per-customer send result (WeCom get_groupmsg_send_result).",
+            key=("task_id", "user_id", "group_id"),
+            columns=(
+                Column("task_id", "id", aliases=("msgid", "群发id", "任务id"), description="Broadcast task."),
+                Column(
+                    "staff_id",
+                    "id",
+                    aliases=("userid", "员工id", "成员id", "staff"),
+                    description="Staff member asked to send it; always pseudonymised.",
+                ),
+                Column(
+                    "user_id",
+                    "id",
+                    required=False,
+                    nullable=True,
+                    aliases=("external_userid", *USER_ID_ALIASES),
+                    description="Customer (1:1 broadcast).",
+                ),
+                Column(
+                    "group_id",
+                    "id",
+                    required=False,
+                    nullable=True,
+                    aliases=("chat_id", "群id", "roomid"),
+                    description="Group (group broadcast).",
+                ),
+                Column(
+                    "sent_at",
+                    "timestamp",
+                    required=False,
+                    nullable=True,
+                    aliases=("send_time", "发送时间"),
+                    description="When it was sent (empty while not sent).",
+                ),
+                Column(
+                    "send_status",
+                    "enum",
+                    enum=("not_sent", "sent", "failed_not_friend", "failed_limit"),
+                    aliases=("status", "发送状态"),
+                    description="WeCom status 0 not sent, 1 sent, 2 failed (not a friend), 3 failed (already got a "
+                    "broadcast that day).",
+                ),
+            ),
+        ),
+        TableSpec(
+            name="group_members",
+            required=False,
+            description="Group membership history (群成员), one row per member and join.",
+            key=("group_id", "user_id", "joined_at"),
+            references={},
+            columns=(
+                Column("group_id", "id", aliases=("chat_id", "群id", "roomid"), description="Group chat."),
+                Column(
+                    "user_id", "id", aliases=("userid", *USER_ID_ALIASES), description="Member (need not be a contact)."
+                ),
+                Column("joined_at", "timestamp", aliases=("join_time", "入群时间"), description="When they joined."),
+                Column(
+                    "join_scene",
+                    "enum",
+                    required=False,
+                    nullable=True,
+                    enum=("invited", "link", "qr"),
+                    aliases=("入群方式",),
+                    description="WeCom join_scene: 1 invited, 2 invitation link, 3 group QR.",
+                ),
+                Column(
+                    "inviter",
+                    "id",
+                    required=False,
+                    nullable=True,
+                    aliases=("invitor", "邀请人"),
+                    description="Who invited them; pseudonymised like a person id.",
+                ),
+                Column(
+                    "quit_at",
+                    "timestamp",
+                    required=False,
+                    nullable=True,
+                    aliases=("quit_time", "退群时间"),
+                    description="When they left; empty while a member.",
                 ),
             ),
         ),

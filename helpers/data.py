@@ -37,6 +37,7 @@ from helpers import parsing, privacy
 from helpers.contract import (
     ADD_WAY,
     ADD_WAY_NAMES,
+    DERIVED_TABLES,
     ENUM_ALIASES,
     PII_COLUMNS,
     TABLES,
@@ -54,7 +55,19 @@ __all__ = ["CHUNK_ROWS", "DataContractError", "Dataset", "TableStore", "load", "
 CHUNK_ROWS = 500_000
 
 #: Tables are validated in this order so that references (orphans) can be checked against finished tables.
-LOAD_ORDER = ("contacts", "campaigns", "orders", "touches", "assignments", "leads", "messages", "spend")
+LOAD_ORDER = (
+    "contacts",
+    "campaigns",
+    "orders",
+    "touches",
+    "assignments",
+    "leads",
+    "messages",
+    "spend",
+    "staff",
+    "broadcasts",
+    "group_members",
+)
 QUARANTINE_COLUMNS = ["table", "row", "column", "reason", "value"]
 ACCOUNTING_COLUMNS = ["table", "file", "read", "kept", "quarantined"]
 #: Longest value copied into the quarantine (the reason and the row number point at the rest).
@@ -151,7 +164,7 @@ class Dataset:
         DataContractError
             If the table is not in the dataset (check :meth:`has` for optional tables).
         """
-        if name not in TABLES:
+        if name not in TABLES and name not in DERIVED_TABLES:
             raise DataContractError(f"unknown table {name!r}; the contract has {', '.join(TABLES)}")
         if name not in self.tables:
             raise DataContractError(f"table {name!r} was not supplied (it is optional); check Dataset.has({name!r})")
@@ -293,7 +306,7 @@ def _add_way_channel(codes: pd.Series) -> pd.Series:
 
 # ----------------------------------------------------------------------------------------------- parsing
 #: Id columns that name a person: pseudonymised when they hold personal data or non-ASCII letters (a name).
-PERSON_ID_COLUMNS = frozenset({"user_id", "referrer_id"})
+PERSON_ID_COLUMNS = frozenset({"user_id", "referrer_id", "inviter"})
 #: Id columns pseudonymised whatever they hold: staff ids are often names (跟进人 / 员工ID) or phone numbers.
 ALWAYS_PSEUDONYMISED = frozenset({"staff_id"})
 
@@ -434,7 +447,46 @@ def _row_rules(spec: TableSpec, df: pd.DataFrame) -> list[pd.DataFrame]:
         m = df["end"].notna() & (df["end"] < df["start"])
         if m.any():
             out.append(_issue(df.index[m], "end", "campaign ends before it starts", df.loc[m, "end"]))
+    if spec.name == "messages":  # a customer's message must say whose it is; a staff post in a group need not
+        m = df["user_id"].isna() & (df["sender_role"] != "staff")
+        if m.any():
+            out.append(_issue(df.index[m], "user_id", "missing value", df.loc[m, "user_id"]))
+    if spec.name == "group_members":
+        m = df["quit_at"].notna() & (df["quit_at"] < df["joined_at"])
+        if m.any():
+            out.append(_issue(df.index[m], "quit_at", "left the group before joining", df.loc[m, "quit_at"]))
+    if spec.name == "broadcasts":
+        m = df["user_id"].isna() & df["group_id"].isna()
+        if m.any():
+            out.append(_issue(df.index[m], "user_id", "neither a customer nor a group", df.loc[m, "user_id"]))
     return out
+
+
+def _split_relationships(store: TableStore, notes: list[str]) -> None:
+    """One person per contact row, and every (customer, staff member) relationship kept apart.
+
+    WeCom lists a customer once per staff member who added them. The file's rows are relationships (key user_id +
+    staff_id); ``contacts`` becomes one row per person — the first relationship (earliest ``added_at``), still a
+    friend while any relationship is, else removed at the last removal — and ``relationships`` keeps every row.
+    Without repeated customers nothing changes and no ``relationships`` table is made.
+    """
+    c = store["contacts"]
+    if not c["user_id"].duplicated().any():
+        return
+    rel = c.sort_values(["user_id", "added_at"], kind="stable").reset_index(drop=True)
+    persons = rel.drop_duplicates("user_id", keep="first").set_index("user_id")
+    active = rel["removed_at"].isna().groupby(rel["user_id"]).any()
+    last = rel.groupby("user_id")["removed_at"].max()
+    persons["removed_at"] = last.where(~active).reindex(persons.index)
+    persons = persons.reset_index()[list(c.columns)]
+    store.paths.pop("contacts", None)
+    store.frames["contacts"] = persons
+    store.frames["relationships"] = rel
+    notes.append(
+        f"contacts: {len(rel) - len(persons):,} extra relationships (a customer added by several staff members): "
+        f"{len(rel):,} relationships kept in relationships, {len(persons):,} people in contacts (each person's first "
+        "relationship; a friend while any relationship is)"
+    )
 
 
 class _Seen:
@@ -848,6 +900,8 @@ def load(
         accounting.append(acc)
         sources.append(source)
         loaded.append(fpath)
+    if "contacts" in store:
+        _split_relationships(store, notes)
     if "contacts" in store:  # contacts load before campaigns (and referrers need every contact): checked last
         cols = ["referrer_id", "campaign_id"]
         cpath = store.path("contacts")

@@ -16,7 +16,7 @@ import ibis
 import pandas as pd
 import pyarrow as pa
 
-from helpers.contract import TABLES, DataContractError
+from helpers.contract import DERIVED_TABLES, TABLES, DataContractError
 
 __all__ = ["ENGINES", "Engine", "connect", "spark_session"]
 
@@ -74,7 +74,7 @@ class Engine:
 
     def table(self, table: str) -> ibis.Table:
         """Return ``table`` as a lazy ibis table (nothing is read until an expression is executed)."""
-        if table not in TABLES:
+        if table not in TABLES and table not in DERIVED_TABLES:
             raise DataContractError(f"unknown table {table!r}")
         if table not in self._tables:
             path = self.clean_dir / f"{table}.parquet"

@@ -14,6 +14,7 @@ from helpers.data import Dataset
 
 __all__ = [
     "accounting_holds",
+    "kept_rows_read_back",
     "coverage",
     "daily_counts",
     "plot_accounting",
@@ -26,6 +27,16 @@ __all__ = [
     "reason_text",
     "stray_tail",
 ]
+
+
+def kept_rows_read_back(ds: Dataset, engine) -> bool:
+    """Whether the engine reads back exactly the kept rows of every table (contacts: its relationships)."""
+    kept = dict(zip(ds.accounting["table"], ds.accounting["kept"], strict=True))
+    for name, n in kept.items():
+        table = "relationships" if name == "contacts" and engine.has("relationships") else name
+        if int(engine.table(table).count().execute()) != int(n):
+            return False
+    return True
 
 
 def accounting_holds(ds: Dataset) -> bool:

@@ -36,10 +36,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 __all__ = [
+    "CHAT_TOPICS",
     "PLANTED",
     "UPLIFT_TYPES",
     "bgbb_summary",
     "bgnbd_summary",
+    "chat_corpus",
     "main",
     "make_messy",
     "mbgnbd_summary",
@@ -1458,6 +1460,275 @@ def uplift_population(
             "tau_deletion": d1 - d0,
         }
     )
+
+
+# --- chat text with planted topics (a standalone generator; the sample's messages do not use it yet) ----------------
+
+#: Planted chat topics: characteristic words, the hour of day each topic peaks at, and which topic precedes purchases.
+CHAT_TOPICS: dict[str, dict] = {
+    "skincare": {
+        "label": "护肤",
+        "words": ["面膜", "补水", "保湿", "精华", "防晒", "美白", "爽肤水", "眼霜"],
+        "peak_hour": 22,
+    },
+    "promo": {
+        "label": "优惠下单",
+        "words": ["优惠券", "下单", "链接", "秒杀", "折扣", "拼团", "包邮", "满减"],
+        "peak_hour": 20,
+        "precedes_purchase": True,
+    },
+    "delivery": {
+        "label": "物流售后",
+        "words": ["快递", "发货", "物流", "到货", "签收", "退货", "顺丰", "售后"],
+        "peak_hour": 10,
+    },
+    "baby": {
+        "label": "育儿",
+        "words": ["宝宝", "奶粉", "辅食", "尿不湿", "湿疹", "早教", "长牙", "午睡"],
+        "peak_hour": 14,
+    },
+    "checkin": {
+        "label": "打卡签到",
+        "words": ["打卡", "签到", "积分", "抽奖", "红包", "兑换", "福利", "排行榜"],
+        "peak_hour": 8,
+    },
+}
+
+_CHAT_TEMPLATES = (
+    "这个{a}真的好用吗？",
+    "{a}和{b}哪个更好一点",
+    "我昨天刚买的{a}，{b}也不错",
+    "有没有人用过{a}啊",
+    "请问{a}怎么弄，{b}在哪里看",
+    "{a}{b}，姐妹们冲",
+    "感觉{a}比{b}强多了",
+    "求推荐{a}，最好是{b}的",
+    "今天的{a}还有吗",
+    "{a}呢？{b}什么时候有",
+    "我家的{a}也是这样，{b}一直不行",
+    "群主，{a}的{b}可以发一下吗",
+    "{a}已经安排上了",
+    "刚看到{a}，{b}太划算了吧",
+)
+_CHAT_PREFIX = ("哈哈，", "嗯嗯 ", "[微笑]", "亲们，", "姐妹们 ", "对了，", "[捂脸]", "话说")
+_CHAT_SUFFIX = ("[强]", "哈哈哈", "～", "！！", " 谢谢", "[捂脸]", " 👍", "[OK]", "呀", "嘛")
+_CHAT_FILLERS = (
+    "好的",
+    "收到",
+    "哈哈哈哈",
+    "[强][强]",
+    "谢谢",
+    "嗯嗯",
+    "早上好",
+    "晚安",
+    "+1",
+    "[OK]",
+    "在吗",
+    "好的呢 谢谢",
+    "有人吗",
+    "来了来了",
+    "厉害了",
+    "[玫瑰]",
+    "👍👍",
+    "是的",
+    "可以可以",
+    "哈哈 太真实了",
+    "我也是",
+    "同问",
+    "大家好",
+    "辛苦了",
+)
+
+
+def _fake_pii(kind: str, rng: np.random.Generator) -> tuple[str, str]:
+    """One fake personal string of ``kind`` in one of its real-life spellings: (phrase, the string itself)."""
+    d = lambda n: "".join(rng.choice(list("0123456789"), n))  # noqa: E731
+    if kind == "phone":
+        core = "1" + rng.choice(list("3456789")) + d(9)
+        style = int(rng.integers(7))
+        value = [
+            core,
+            f"{core[:3]} {core[3:7]} {core[7:]}",
+            f"{core[:3]}-{core[3:7]}-{core[7:]}",
+            f"+86 {core}",
+            f"0086-{core}",
+            f"86-{core[:3]} {core[3:7]} {core[7:]}",
+            core.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+        ][style]
+        return rng.choice(["我电话{}", "手机 {} 有事打我", "联系我{}", "号码：{}"]).format(value), value
+    if kind == "wechat":
+        if rng.random() < 0.5:
+            value = "wxid_" + "".join(rng.choice(list("abcdefghijkmnpqrstuvwxyz0123456789"), 14))
+            return f"加我 {value}", value
+        value = "".join(rng.choice(list("abcdefghjkmnpqrstuvwxyz"), 1)) + "".join(
+            rng.choice(list("abcdefghjkmnpqrstuvwxyz0123456789_"), int(rng.integers(6, 12)))
+        )
+        return rng.choice(["加我微信：{}", "微信号 {} 备注群名", "vx: {}"]).format(value), value
+    if kind == "email":
+        value = d(int(rng.integers(6, 10))) + "@qq.com" if rng.random() < 0.5 else "mei" + d(4) + "@163.com"
+        return f"发我邮箱 {value}", value
+    if kind == "id_card":
+        body = "110105" + str(rng.integers(1960, 2005)) + f"{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}" + d(3)
+        w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+        value = body + "10X98765432"[sum(int(c) * k for c, k in zip(body, w, strict=True)) % 11]
+        return f"身份证{value}帮我登记一下", value
+    body = "6222" + d(11)  # a UnionPay-style 16-digit card with a valid Luhn check digit
+    total = 0
+    for i, c in enumerate(reversed(body)):
+        v = int(c) * (2 if i % 2 == 0 else 1)
+        total += v - 9 if v > 9 else v
+    value = body + str((10 - total % 10) % 10)
+    return f"退款打到这张卡 {value}", value
+
+
+def chat_corpus(n_messages: int, seed: int, *, days: int = 91, pii_share: float = 0.02) -> dict:
+    """Simulate group-chat text with planted topics, peak hours, a purchase-preceding topic and personal data.
+
+    Every message is a natural-looking chat line: a template filled with one or two of a topic's characteristic
+    words (70 %), or a filler such as 好的 / 收到 / [强] (30 %); some carry @mentions, emoji codes, prices or links.
+    A topic message is sent around its topic's peak hour (normal, sd 1.5 h) with probability 0.7, otherwise at
+    the community's general hour profile. Orders: every contact buys at a base rate of 0.004 per day; each
+    ``promo`` message is followed by an order within 7 days with probability 0.3 (the planted association).
+    A ``pii_share`` of messages carry a fake phone number (seven spellings), WeChat id, e-mail, ID-card or
+    bank-card number.
+
+    Parameters
+    ----------
+    n_messages : int
+        Messages to generate (before the recall rows; about 1 % of messages are also recalled).
+    seed : int
+        Random seed: the same seed and size give the same corpus.
+    days : int
+        Days covered, from 2025-01-01.
+    pii_share : float
+        Share of messages carrying a personal string.
+
+    Returns
+    -------
+    dict
+        ``messages`` (``message_id``, ``group_id``, ``user_id``, ``sent_at``, ``msgtype``, ``content``,
+        ``action``), ``contacts`` (``user_id``, ``added_at``, ``channel``), ``orders`` (``order_id``, ``user_id``,
+        ``ordered_at``, ``amount``, ``status``) and ``truth``: the planted topics, the trigger probability, the
+        planted topic of every message (``topic_of``, aligned with ``messages``; ``""`` for fillers), and the
+        personal strings (``pii_counts`` per kind, ``pii_values``).
+
+    Examples
+    --------
+    >>> c = chat_corpus(2000, seed=1)
+    >>> len(c["messages"]) >= 2000, sorted(c["truth"]["topics"])[:2]
+    (True, ['baby', 'checkin'])
+    """
+    rng = np.random.default_rng(seed)
+    names = list(CHAT_TOPICS)
+    n_users = max(50, n_messages // 20)
+    n_groups = max(4, n_users // 200)
+    user_group = rng.integers(0, n_groups, n_users)
+    activity = rng.gamma(0.6, 1.0, n_users)
+    sender = rng.choice(n_users, n_messages, p=activity / activity.sum())
+    is_topic = rng.random(n_messages) < 0.7
+    topic = np.where(is_topic, rng.integers(0, len(names), n_messages), -1)
+    day = rng.integers(0, days, n_messages)
+    hw = np.array(PLANTED["community"]["hour_weights"])
+    hour = rng.choice(24, n_messages, p=hw / hw.sum()) + rng.random(n_messages)
+    peaks = np.array([CHAT_TOPICS[t]["peak_hour"] for t in names], float)
+    at_peak = is_topic & (rng.random(n_messages) < 0.7)
+    hour[at_peak] = np.mod(peaks[topic[at_peak]] + 0.5 + rng.normal(0, 1.5, at_peak.sum()), 24)
+    sent = START + pd.to_timedelta(day, unit="D") + pd.to_timedelta(np.round(hour * 3600), unit="s")
+
+    words = np.array([CHAT_TOPICS[t]["words"] for t in names])
+    wa = words[np.maximum(topic, 0), rng.integers(0, 8, n_messages)]
+    wb = words[np.maximum(topic, 0), rng.integers(0, 8, n_messages)]
+    tmpl = rng.integers(0, len(_CHAT_TEMPLATES), n_messages)
+    filler = rng.integers(0, len(_CHAT_FILLERS), n_messages)
+    pre = rng.integers(0, len(_CHAT_PREFIX), n_messages)
+    suf = rng.integers(0, len(_CHAT_SUFFIX), n_messages)
+    extra = rng.random((n_messages, 4))
+    num = rng.integers(2, 999, n_messages)
+    text = []
+    for i in range(n_messages):
+        s = _CHAT_TEMPLATES[tmpl[i]].format(a=wa[i], b=wb[i]) if topic[i] >= 0 else _CHAT_FILLERS[filler[i]]
+        if extra[i, 0] < 0.25:
+            s = _CHAT_PREFIX[pre[i]] + s
+        if extra[i, 1] < 0.25:
+            s = s + _CHAT_SUFFIX[suf[i]]
+        if extra[i, 2] < 0.08:
+            s = f"@{_SURNAMES[num[i] % len(_SURNAMES)]}{_GIVEN[num[i] % len(_GIVEN)]}\u2005" + s
+        if extra[i, 3] < 0.05:
+            s = s + (f" {num[i]}元" if num[i] % 2 else f" https://t.cn/A6{num[i]:x}Zq")
+        text.append(s)
+    pii_kinds = ["phone", "wechat", "email", "id_card", "bank_card"]
+    pii_at = np.flatnonzero(rng.random(n_messages) < pii_share)
+    counts = dict.fromkeys(pii_kinds, 0)
+    values = []
+    for i in pii_at:
+        kind = pii_kinds[int(rng.choice(5, p=[0.4, 0.3, 0.1, 0.1, 0.1]))]
+        phrase, value = _fake_pii(kind, rng)
+        text[i] = f"{text[i]} {phrase}"
+        counts[kind] += 1
+        values.append(value)
+
+    user_ids = np.array([f"u{k:06d}" for k in range(n_users)])
+    messages = pd.DataFrame(
+        {
+            "message_id": [f"m{k:08d}" for k in range(n_messages)],
+            "group_id": np.array([f"grp_{g + 1:03d}" for g in range(n_groups)])[user_group[sender]],
+            "user_id": user_ids[sender],
+            "sent_at": sent,
+            "msgtype": "text",
+            "content": text,
+            "action": "send",
+        }
+    )
+    recalled = rng.random(n_messages) < 0.01
+    recalls = messages[recalled].assign(
+        message_id=lambda d: d["message_id"] + "_r",
+        sent_at=lambda d: d["sent_at"] + pd.Timedelta(seconds=30),
+        content="",
+        action="recall",
+    )
+    messages = pd.concat([messages, recalls], ignore_index=True).sort_values(["sent_at", "message_id"], kind="stable")
+    topic_of = np.concatenate([np.array(names + [""])[topic], np.full(int(recalled.sum()), "")])
+    topic_of = topic_of[messages.index.to_numpy()]
+    messages = messages.reset_index(drop=True)
+
+    end = START + pd.Timedelta(days=days)
+    base_rate, trigger = 0.004, 0.3
+    n_base = rng.poisson(base_rate * days, n_users)
+    base_who = np.repeat(np.arange(n_users), n_base)
+    base_t = START + pd.to_timedelta(rng.random(base_who.size) * days, unit="D")
+    promo = np.flatnonzero((topic == names.index("promo")) & (rng.random(n_messages) < trigger))
+    trig_t = sent[promo] + pd.to_timedelta(rng.uniform(0.01, 7.0, promo.size), unit="D")
+    who = np.concatenate([base_who, sender[promo]])
+    when = np.concatenate([base_t.to_numpy(), trig_t.to_numpy()])
+    keep = when < end.to_datetime64()
+    who, when = who[keep], when[keep]
+    order = np.argsort(when, kind="stable")
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"o{k:08d}" for k in range(order.size)],
+            "user_id": user_ids[who[order]],
+            "ordered_at": pd.to_datetime(when[order]).round("s"),
+            "amount": np.round(rng.gamma(3.0, 60.0, order.size), 2),
+            "status": "paid",
+        }
+    )
+    contacts = pd.DataFrame(
+        {
+            "user_id": user_ids,
+            "added_at": START - pd.to_timedelta(rng.integers(1, 365, n_users), unit="D"),
+            "channel": rng.choice(CHANNELS[:5], n_users),
+        }
+    )
+    truth = {
+        "topics": {t: dict(CHAT_TOPICS[t]) for t in names},
+        "purchase_topic": "promo",
+        "trigger_probability": trigger,
+        "base_order_rate_per_day": base_rate,
+        "topic_of": topic_of,
+        "pii_counts": counts,
+        "pii_values": values,
+    }
+    return {"messages": messages, "contacts": contacts, "orders": orders, "truth": truth}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from helpers.features import group_messages
 from helpers.features import timestamp_literal as _ts
 
 __all__ = [
@@ -38,6 +39,7 @@ def daily_activity(messages: ibis.Table, start: str | pd.Timestamp, end: str | p
     ibis.Table
         ``group_id``, ``day``, ``messages``, ``active_members``, ``new_members``.
     """
+    messages = group_messages(messages)  # members' own words in groups: no 1:1 chats, staff posts or recalls
     m = messages.filter(messages.sent_at < _ts(pd.Timestamp(end) + pd.Timedelta(days=1)))
     m = m.mutate(day=m.sent_at.date())
     first = m.group_by(["group_id", "user_id"]).aggregate(day=m.day.min())
@@ -103,6 +105,7 @@ def group_summary(
     """
     run = to_pandas or (lambda e: e.to_pandas())
     end_ts = pd.Timestamp(end).normalize()
+    messages = group_messages(messages)
     daily = _with_members(run(daily_activity(messages, start, end_ts)), start, end_ts)
     m = messages.filter(messages.sent_at < _ts(end_ts + pd.Timedelta(days=1)))
     inwin = m.filter(m.sent_at >= _ts(start))
@@ -194,6 +197,7 @@ def hour_weekday(
 ) -> pd.DataFrame:
     """Messages by weekday (rows, Monday first) and hour of day (columns 0–23) in ``start..end``."""
     run = to_pandas or (lambda e: e.to_pandas())
+    messages = group_messages(messages)
     m = messages.filter(
         (messages.sent_at >= _ts(start)) & (messages.sent_at < _ts(pd.Timestamp(end) + pd.Timedelta(days=1)))
     )

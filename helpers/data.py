@@ -33,7 +33,7 @@ import pyarrow
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from helpers import parsing, privacy
+from helpers import parsing, privacy, textmask
 from helpers.contract import (
     ADD_WAY,
     ADD_WAY_NAMES,
@@ -383,8 +383,16 @@ def _parse_columns(
     return pd.DataFrame(typed, index=raw.index)
 
 
+#: Free-text columns (chat content): masked with the chat-text masker, which also knows "加我微信: xxx" handles.
+FREE_TEXT_COLUMNS = frozenset({"content"})
+
+
 def _mask_text_column(v: pd.Series, arrow, column: str, counts: Counter) -> pd.Series:
     """Mask phone numbers, WeChat ids, e-mails and card numbers inside a free-text label column."""
+    if column in FREE_TEXT_COLUMNS:
+        masked, n = textmask.mask_text(v)
+        counts[f"masked {column}"] += sum(n.values())
+        return masked.where(v.notna(), v) if sum(n.values()) else v
     cand = privacy.bool_mask(pc.match_substring_regex(arrow, privacy.TEXT_CANDIDATE_RE2))
     if not cand.any():
         return v

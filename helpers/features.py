@@ -32,6 +32,7 @@ __all__ = [
     "cohort_revenue",
     "contact_state",
     "first_orders_after_add",
+    "group_messages",
     "first_purchase_after_add",
     "interpurchase_gaps",
     "order_summary",
@@ -44,6 +45,7 @@ __all__ = [
     "snapshot_features",
     "timestamp_literal",
     "touch_counts",
+    "touches_before_first_purchase",
     "touch_paths",
     "user_features",
     "window_orders",
@@ -98,6 +100,23 @@ def _split(orders: ibis.Table) -> tuple[ibis.Table, ibis.Table | None]:
     if "status" not in orders.columns:
         return orders, None
     return orders.filter(orders.status == "paid"), orders.filter(orders.status == "refunded")
+
+
+def group_messages(messages: pd.DataFrame | ibis.Table) -> ibis.Table:
+    """Return customer messages sent in community groups: no 1:1 chats, staff posts or recalls.
+
+    What community activity counts (a member's own words in a group). Without the optional ``sender_role`` /
+    ``action`` columns every message counts as a customer's, sent.
+    """
+    m = as_table(messages)
+    keep = m.group_id.notnull()
+    if "sender_role" in m.columns:
+        keep &= m.sender_role.isnull() | (m.sender_role != "staff")
+    if "action" in m.columns:
+        keep &= m.action.isnull() | (m.action == "send")
+    if "user_id" in m.columns:
+        keep &= m.user_id.notnull()
+    return m.filter(keep)
 
 
 def purchase_days(
@@ -438,6 +457,28 @@ def purchase_opportunities(
     )
 
 
+def touches_before_first_purchase(
+    touches: pd.DataFrame | ibis.Table, orders: pd.DataFrame | ibis.Table, end: str | datetime | pd.Timestamp
+) -> ibis.Table:
+    """Touches per touch type received before the contact's first purchase occasion (or by ``end`` if none).
+
+    The touches that could have caused a first order: the denominator of first-order credit *per touch* (a touch
+    after the first purchase cannot earn first-order credit, so counting it would dilute a channel's efficiency).
+
+    Returns
+    -------
+    ibis.Table
+        ``touch_type``, ``touches``.
+    """
+    t = as_table(touches)
+    t = t.filter(t.touched_at < _ts(pd.Timestamp(end).normalize() + pd.Timedelta(days=1)))
+    occ = purchase_days(orders, end)
+    first = occ.group_by("user_id").aggregate(first_at=occ.first_paid_at.min())
+    j = t.left_join(first, "user_id")
+    j = j.filter(j.first_at.isnull() | (j.touched_at < j.first_at))
+    return j.group_by("touch_type").aggregate(touches=j.count())
+
+
 def touch_counts(
     touches: ibis.Table, start: str | datetime | pd.Timestamp, end: str | datetime | pd.Timestamp
 ) -> ibis.Table:
@@ -607,6 +648,7 @@ def user_features(
         orders_per_30d=j.orders * 30.0 / ibis.greatest(j.tenure_days, 30.0),
         avg_order_value=ibis.ifelse(j.orders > 0, j.net_gmv / j.orders, ibis.null("float64")),
     )
+    messages = group_messages(messages) if messages is not None else None
     for name, table, time_col in (("touches", touches, "touched_at"), ("messages", messages, "sent_at")):
         if table is None:
             continue

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers.contract import TABLES
+from helpers.contract import DERIVED_TABLES, TABLES
 from helpers.data import Dataset
 
 __all__ = [
@@ -56,8 +56,9 @@ def coverage(ds: Dataset) -> pd.DataFrame:
     out = []
     for name in ds.tables:
         spooled = ds.tables.path(name)
-        tcols = [c.name for c in TABLES[name].columns if c.kind in ("timestamp", "date")]
-        has_user = "user_id" in [c.name for c in TABLES[name].columns]
+        spec = TABLES[DERIVED_TABLES.get(name, name)]  # relationships have the columns of contacts
+        tcols = [c.name for c in spec.columns if c.kind in ("timestamp", "date")]
+        has_user = "user_id" in [c.name for c in spec.columns]
         if spooled is not None:  # a streamed table: one pass in DuckDB, without loading it
             aggs = ["count(*)", "count(DISTINCT user_id)" if has_user else "NULL"]
             aggs += [f"min({c}), max({c})" for c in tcols]

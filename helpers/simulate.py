@@ -130,7 +130,36 @@ PLANTED: dict = {
         "cost_per_treated": 5.0,
     },
     "refunds": {"cancelled_order_share": 0.03, "partial_refund_share": 0.02},
-    # A randomised 1:1-message test among all friends (buyers included), with four planted customer types (issue 16):
+    # Staff (导购) and their customers (issue 19). Contacts are spread over staff members at random, except that the
+    # "cold" staff member inherits half of the paid-ads contacts (who delete us fastest): ranked raw, they look worst;
+    # after adjusting for their contact mix they are average. The planted best and worst differ in how fast their
+    # customers delete us, how often and how fast they reply in 1:1 chats and how many broadcasts they really send.
+    "staff": {
+        "best": "staff_01",
+        "worst": "staff_03",
+        "cold": "staff_02",
+        "cold_share_of_paid_ads": 0.5,
+        "deletion_multiplier": {"staff_01": 0.6, "staff_03": 1.4},  # others 1.0
+        "reply_probability": {"staff_01": 0.95, "staff_03": 0.55, "other": 0.8},
+        "mean_reply_minutes": {"staff_01": 6.0, "staff_03": 120.0, "other": 25.0},
+        "broadcast_execution": {"staff_01": 0.95, "staff_03": 0.5, "other": 0.8},
+        "second_relationship_share": 0.05,  # customers also added by a second staff member
+        "private_chat_rate_per_day": 0.01,  # a customer opens a 1:1 chat while a friend
+        "broadcasts_per_month": 1,
+        "broadcast_limit_failure": 0.02,
+    },
+    # Group-chat text: each message's topic depends on its hour (each topic has a peak hour) and, for the purchase
+    # topic, on whether its sender buys within the next 7 days; chat fillers, emoji codes, @mentions, recalls, and a
+    # small share of messages carrying personal data (masked at load).
+    "chat": {
+        "topic_share": 0.7,
+        "peak_sd_hours": 1.5,
+        "purchase_topic": "promo",
+        "purchase_topic_boost": 4.0,  # odds of the purchase topic when the sender buys within 7 days
+        "recall_share": 0.01,
+        "pii_share": 0.02,
+    },
+    # A randomised 1:1-message win-back test among friends who bought before, with four planted customer types (16):
     # persuadables buy because they were messaged, sure things buy anyway, lost causes do not buy either way,
     # do-not-disturbs delete us when messaged (打扰). Types follow what the workbook can see before the test (orders,
     # days since the last order, touches in the last 30 days), with noise, so an uplift model can find them.
@@ -226,7 +255,7 @@ class _Contacts:
     referral_stats: dict
 
 
-def _acquire(n_contacts: int, rng: np.random.Generator) -> _Contacts:
+def _acquire(n_contacts: int, rng: np.random.Generator, srng: np.random.Generator) -> _Contacts:
     """Leads, adds, referral generations and deletions (all contacts in memory: ~200 bytes each)."""
     ch = PLANTED["channels"]
     var_names = list(PLANTED["variants"])
@@ -289,13 +318,15 @@ def _acquire(n_contacts: int, rng: np.random.Generator) -> _Contacts:
     seg = (rng.random(n)[:, None] > np.cumsum(mix, axis=1)).sum(axis=1)
     seg = np.minimum(seg, len(SEGMENTS) - 1)
     hazard = np.array([ch[CHANNELS[c]]["hazard"] for c in chan])
-    removed = con["added"].to_numpy() + rng.exponential(1.0 / hazard)
-    removed[removed >= HORIZON] = np.inf
+    life = rng.exponential(1.0 / hazard)  # at the channel's hazard; a staff member's effect scales it below
     # public ids: 8-digit strings with leading zeros, in an order unrelated to time
     perm = rng.permutation(n)
     ids = np.array([f"{i + 1:08d}" for i in perm])
     n_staff = max(3, n // 2000)
     staff = rng.integers(1, n_staff + 1, n)
+    staff, life = _plant_staff(staff, chan, life, srng)
+    removed = con["added"].to_numpy() + life
+    removed[removed >= HORIZON] = np.inf
     parent = con["parent"].to_numpy()
     frame = pd.DataFrame(
         {
@@ -332,6 +363,25 @@ def _acquire(n_contacts: int, rng: np.random.Generator) -> _Contacts:
         "generations": generation,
     }
     return _Contacts(frame, seg, con["added"].to_numpy(), removed, lead_frame, stats)
+
+
+def _staff_number(name: str) -> int:
+    return int(name.rsplit("_", 1)[1])
+
+
+def _plant_staff(
+    staff: np.ndarray, chan: np.ndarray, life: np.ndarray, srng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give the cold staff member half the paid-ads contacts and scale friendship lengths by each staff's effect."""
+    cfg = PLANTED["staff"]
+    staff = staff.copy()
+    paid = np.flatnonzero(chan == CHANNELS.index("paid_ads"))
+    take = paid[srng.random(paid.size) < cfg["cold_share_of_paid_ads"]]
+    staff[take] = _staff_number(cfg["cold"])
+    mult = np.ones(len(staff))
+    for name, m in cfg["deletion_multiplier"].items():
+        mult[staff == _staff_number(name)] = m
+    return staff, life / mult  # a hazard m times higher: friendships m times shorter
 
 
 def _touches_for(idx: np.ndarray, c: _Contacts, rng: np.random.Generator) -> pd.DataFrame:
@@ -695,6 +745,7 @@ def _chunk_events(
     t_msg = day + (hour + rng.random(mw.size)) / 24
     keepm &= t_msg < e[jpos][mw]
     msgs = pd.DataFrame({"i": jpos[mw][keepm], "t": t_msg[keepm], "g": group[mw][keepm]})
+    msgs.attrs["members"] = pd.DataFrame({"i": jpos, "g": group, "t": jt})
 
     truth_users = pd.DataFrame(
         {
@@ -713,6 +764,216 @@ def _chunk_events(
     truth_users["uplift_type"] = truth_users["uplift_type"].fillna("")
     truth_users[["tau_order", "tau_deletion"]] = truth_users[["tau_order", "tau_deletion"]].fillna(0.0)
     return touches, orders, assign, msgs, truth_users
+
+
+_STAFF_REPLIES = (
+    "您好，{a}已经帮您查好了",
+    "亲，{a}这边可以安排",
+    "收到，{a}马上给您处理",
+    "好的，{b}的问题我来跟进",
+    "在的，{a}和{b}都可以看看",
+)
+
+
+def _staff_param(table: dict, name: str) -> float:
+    return table.get(name, table.get("other", 1.0))
+
+
+def _chat_text(topics: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Chat lines: a template with two of the topic's words (topic ≥ 0) or a filler (−1), with chat decorations."""
+    names = list(CHAT_TOPICS)
+    n = len(topics)
+    words = np.array([CHAT_TOPICS[t]["words"] for t in names])
+    wa = words[np.maximum(topics, 0), rng.integers(0, 8, n)]
+    wb = words[np.maximum(topics, 0), rng.integers(0, 8, n)]
+    tmpl = rng.integers(0, len(_CHAT_TEMPLATES), n)
+    filler = rng.integers(0, len(_CHAT_FILLERS), n)
+    deco = rng.random((n, 3))
+    pre = rng.integers(0, len(_CHAT_PREFIX), n)
+    suf = rng.integers(0, len(_CHAT_SUFFIX), n)
+    num = rng.integers(2, 999, n)
+    out = []
+    for k in range(n):
+        line = _CHAT_TEMPLATES[tmpl[k]].format(a=wa[k], b=wb[k]) if topics[k] >= 0 else _CHAT_FILLERS[filler[k]]
+        if deco[k, 0] < 0.2:
+            line = _CHAT_PREFIX[pre[k]] + line
+        if deco[k, 1] < 0.2:
+            line += _CHAT_SUFFIX[suf[k]]
+        if deco[k, 2] < 0.06:
+            line = f"@{_SURNAMES[num[k] % len(_SURNAMES)]}{_GIVEN[num[k] % len(_GIVEN)]}\u2005{line}"
+        out.append(line)
+    return np.array(out, dtype=object)
+
+
+def _social(
+    idx: np.ndarray, c: _Contacts, orders: pd.DataFrame, msgs: pd.DataFrame, rng: np.random.Generator, acc: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Chat text, 1:1 chats with staff replies, staff broadcasts and group membership for one chunk of contacts.
+
+    Drawn from the chunk's own stream after every other event, so the planted purchases, touches and messages of
+    the sample are those of the simulator without them.
+    """
+    chat_cfg, st = PLANTED["chat"], PLANTED["staff"]
+    names = list(CHAT_TOPICS)
+    staff = c.frame["staff_id"].to_numpy()[idx]
+    a = c.added[idx]
+    e = np.minimum(c.removed[idx], HORIZON)
+    # --- group messages get text: topic by hour, the purchase topic more likely before a purchase
+    paid = orders[orders["status"] == "paid"].sort_values("t")
+    t_msg = msgs["t"].to_numpy()
+    nxt = pd.merge_asof(
+        msgs.assign(_k=np.arange(len(msgs))).sort_values("t"),
+        paid[["i", "t"]].rename(columns={"t": "next"}),
+        left_on="t",
+        right_on="next",
+        by="i",
+        direction="forward",
+        allow_exact_matches=False,
+    ).sort_values("_k")
+    buys_soon = (nxt["next"].to_numpy() - t_msg) <= 7.0
+    hour = (t_msg % 1.0) * 24.0
+    peaks = np.array([CHAT_TOPICS[t]["peak_hour"] for t in names], float) + 0.5
+    d = np.abs(hour[:, None] - peaks[None, :])
+    d = np.minimum(d, 24.0 - d)
+    w = np.exp(-0.5 * (d / chat_cfg["peak_sd_hours"]) ** 2) + 0.05
+    pt = names.index(chat_cfg["purchase_topic"])
+    w[buys_soon, pt] *= chat_cfg["purchase_topic_boost"]
+    cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
+    topic = (rng.random(len(msgs))[:, None] > cum).sum(axis=1)
+    topic = np.where(rng.random(len(msgs)) < chat_cfg["topic_share"], np.minimum(topic, len(names) - 1), -1)
+    text = _chat_text(topic, rng)
+    pii_at = np.flatnonzero(rng.random(len(msgs)) < chat_cfg["pii_share"])
+    kinds = ["phone", "wechat", "email", "id_card", "bank_card"]
+    for k in pii_at:
+        phrase, _ = _fake_pii(kinds[int(rng.choice(5, p=[0.4, 0.3, 0.1, 0.1, 0.1]))], rng)
+        text[k] = f"{text[k]} {phrase}"
+    acc["chat_pii"] += int(pii_at.size)
+    for k, name in enumerate(names):
+        acc[f"chat_topic_{name}"] += int((topic == k).sum())
+    group_chat = pd.DataFrame(
+        {
+            "i": msgs["i"].to_numpy(),
+            "t": t_msg,
+            "g": msgs["g"].to_numpy(),
+            "role": "customer",
+            "staff": None,
+            "msgtype": "text",
+            "content": text,
+            "action": "send",
+            "order": 0,
+        }
+    )
+    recall = group_chat[rng.random(len(group_chat)) < chat_cfg["recall_share"]].assign(
+        t=lambda df: np.minimum(df["t"] + 30 / 86400, HORIZON - 1e-6),
+        content=None,
+        msgtype="revoke",
+        action="recall",
+        order=1,
+    )
+    # --- 1:1 chats: a customer writes, the staff member may reply
+    dur = np.maximum(e - a, 0.0)
+    cnt = rng.poisson(st["private_chat_rate_per_day"] * dur)
+    who = np.repeat(np.arange(len(idx)), cnt)
+    t_ask = a[who] + rng.random(who.size) * dur[who]
+    q_topic = rng.integers(0, len(names), who.size)
+    asks = pd.DataFrame(
+        {
+            "i": who,
+            "t": t_ask,
+            "g": -1,
+            "role": "customer",
+            "staff": staff[who],
+            "msgtype": "text",
+            "content": _chat_text(q_topic, rng),
+            "action": "send",
+            "order": 0,
+        }
+    )
+    p_reply = np.array([_staff_param(st["reply_probability"], s_) for s_ in staff[who]])
+    mean_min = np.array([_staff_param(st["mean_reply_minutes"], s_) for s_ in staff[who]])
+    t_reply = t_ask + rng.exponential(mean_min) / 1440.0
+    replied = (rng.random(who.size) < p_reply) & (t_reply < e[who])
+    words = np.array([CHAT_TOPICS[t]["words"] for t in names])
+    rt = rng.integers(0, len(_STAFF_REPLIES), who.size)
+    reply_text = [
+        _STAFF_REPLIES[rt[k]].format(a=words[q_topic[k], k % 8], b=words[q_topic[k], (k + 3) % 8])
+        for k in np.flatnonzero(replied)
+    ]
+    replies = pd.DataFrame(
+        {
+            "i": who[replied],
+            "t": t_reply[replied],
+            "g": -1,
+            "role": "staff",
+            "staff": staff[who][replied],
+            "msgtype": "text",
+            "content": reply_text,
+            "action": "send",
+            "order": 1,
+        }
+    )
+    chat = pd.concat([group_chat, recall, asks, replies], ignore_index=True)
+    # --- broadcasts: one task per staff member and month to their customers
+    months = pd.date_range(START, END - pd.Timedelta(days=1), freq="MS")
+    rows = []
+    for mth in months[: st["broadcasts_per_month"] * len(months)]:
+        day = float((mth - START).days) + 10 / 24
+        target = np.flatnonzero((a < day) & (e > day - 30))
+        gone = e[target] <= day
+        limit = rng.random(target.size) < st["broadcast_limit_failure"]
+        execute = np.array([_staff_param(st["broadcast_execution"], s_) for s_ in staff[target]])
+        sent = ~gone & ~limit & (rng.random(target.size) < execute)
+        status = np.where(
+            gone, "failed_not_friend", np.where(limit, "failed_limit", np.where(sent, "sent", "not_sent"))
+        )
+        when = np.where(sent, day + rng.random(target.size) * 0.25, np.nan)
+        task = [f"bc_{mth:%Y%m}_{s_}" for s_ in staff[target]]
+        rows.append(pd.DataFrame({"i": target, "task": task, "staff": staff[target], "t": when, "status": status}))
+    broadcasts = pd.concat(rows, ignore_index=True)
+    # --- group membership: every member who joined, with how, who invited and when they left
+    mem = msgs.attrs["members"].copy()
+    scene = rng.choice(["1", "2", "3"], len(mem), p=[0.5, 0.2, 0.3])
+    inviter = np.full(len(mem), -1)
+    by_group = mem.sort_values("t").groupby("g")
+    for _, grp in by_group:
+        pos = grp.index.to_numpy()
+        earlier = np.arange(len(pos))
+        pick = np.where(earlier > 0, (rng.random(len(pos)) * earlier).astype(int), -1)
+        inv = np.where(pick >= 0, grp["i"].to_numpy()[np.maximum(pick, 0)], -1)
+        inviter[pos] = np.where(scene[pos] == "1", inv, -1)
+    quit_t = np.where(np.isfinite(c.removed[idx][mem["i"].to_numpy()]), e[mem["i"].to_numpy()], np.nan)
+    members = mem.assign(scene=scene, inviter=inviter, quit=quit_t)
+    return chat, broadcasts, members
+
+
+def _second_relationships(c: _Contacts, rng: np.random.Generator) -> pd.DataFrame:
+    """Extra rows for customers also added by a second staff member, later, and never a friend for longer.
+
+    Each person's removal (the last of their relationships) stays what the simulator drew, so person-level
+    deletion keeps its planted rates.
+    """
+    st = PLANTED["staff"]
+    f = c.frame
+    n = len(f)
+    pick = np.flatnonzero(rng.random(n) < st["second_relationship_share"])
+    staff_names = np.array(sorted(f["staff_id"].unique()))
+    other = staff_names[rng.integers(0, len(staff_names), pick.size)]
+    same = other == f["staff_id"].to_numpy()[pick]
+    other[same] = staff_names[(np.searchsorted(staff_names, other[same]) + 1) % len(staff_names)]
+    added2 = c.added[pick] + rng.uniform(1, 60, pick.size)
+    end = np.minimum(c.removed[pick], HORIZON)
+    ok = added2 < end
+    pick, other, added2, end = pick[ok], other[ok], added2[ok], end[ok]
+    removed2 = np.where(
+        np.isfinite(c.removed[pick]),
+        added2 + rng.random(pick.size) * (end - added2),
+        np.where(rng.random(pick.size) < 0.3, added2 + rng.random(pick.size) * (HORIZON - added2), np.nan),
+    )
+    rel = f.iloc[pick].copy()
+    rel["staff_id"] = other
+    rel["added_at"] = _days_to_ts(added2)
+    rel["removed_at"] = _days_to_ts(removed2)
+    return rel.reset_index(drop=True)
 
 
 def _message_test(
@@ -737,10 +998,12 @@ def _message_test(
     s1 = float((pd.Timestamp(cfg["end"]) - START).days) + 1.0
     a = c.added[idx]
     e = np.minimum(c.removed[idx], HORIZON)
-    elig = np.flatnonzero((a <= s0) & (e > s0))
+    paid = orders[(orders["status"] == "paid") & (orders["t"] < s0)]
+    # a win-back test among friends who have bought before (the newbie coupon holdout covers the others), so its
+    # messages never stand in a journey to a first order
+    elig = np.flatnonzero((a <= s0) & (e > s0) & np.isin(np.arange(len(idx)), paid["i"].unique()))
     n = elig.size
     # what the workbook can see at the test's start
-    paid = orders[(orders["status"] == "paid") & (orders["t"] < s0)]
     n_before = paid.groupby("i").size().reindex(elig, fill_value=0).to_numpy()
     last = paid.groupby("i")["t"].max().reindex(elig).to_numpy()
     dsl = np.where(np.isfinite(last), s0 - last, np.inf)
@@ -852,7 +1115,39 @@ SCHEMAS = {
         {"user_id": pa.string(), "touched_at": TS, "touch_type": pa.string(), "campaign_id": pa.string()}
     ),
     "assignments": _schema({"campaign_id": pa.string(), "user_id": pa.string(), "arm": pa.string()}),
-    "messages": _schema({"group_id": pa.string(), "user_id": pa.string(), "sent_at": TS}),
+    "messages": _schema(
+        {
+            "group_id": pa.string(),
+            "user_id": pa.string(),
+            "sent_at": TS,
+            "sender_role": pa.string(),
+            "staff_id": pa.string(),
+            "msgtype": pa.string(),
+            "content": pa.string(),
+            "action": pa.string(),
+        }
+    ),
+    "broadcasts": _schema(
+        {
+            "task_id": pa.string(),
+            "staff_id": pa.string(),
+            "user_id": pa.string(),
+            "group_id": pa.string(),
+            "sent_at": TS,
+            "send_status": pa.string(),
+        }
+    ),
+    "group_members": _schema(
+        {
+            "group_id": pa.string(),
+            "user_id": pa.string(),
+            "joined_at": TS,
+            "join_scene": pa.string(),
+            "inviter": pa.string(),
+            "quit_at": TS,
+        }
+    ),
+    "staff": _schema({"staff_id": pa.string(), "team": pa.string(), "store": pa.string(), "active": pa.string()}),
     "leads": _schema(
         {
             "lead_id": pa.string(),
@@ -901,9 +1196,10 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ss = np.random.SeedSequence(seed)
-    acq_ss, grp_ss, chunk_ss, msg_ss = ss.spawn(4)
+    acq_ss, grp_ss, chunk_ss, msg_ss, staff_ss, social_ss = ss.spawn(6)
     rng = np.random.default_rng(acq_ss)
-    c = _acquire(n_contacts, rng)
+    srng = np.random.default_rng(staff_ss)
+    c = _acquire(n_contacts, rng, srng)
     n = len(c.frame)
     grng = np.random.default_rng(grp_ss)
     n_groups = max(4, int(round(n * PLANTED["community"]["join_rate"] / PLANTED["community"]["members_per_group"])))
@@ -917,8 +1213,11 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
         "msg_n": 0,
         "msg_treated": 0,
         **{f"msg_type_{t}": 0 for t in PLANTED["message_test"]["effects"]},
+        **{f"chat_topic_{t}": 0 for t in CHAT_TOPICS},
+        "chat_pii": 0,
     }
-    sinks = {t: _Sink(out / f"{t}.parquet", SCHEMAS[t]) for t in ("orders", "touches", "assignments", "messages")}
+    streamed = ("orders", "touches", "assignments", "messages", "broadcasts", "group_members")
+    sinks = {t: _Sink(out / f"{t}.parquet", SCHEMAS[t]) for t in streamed}
     truth_sink = _Sink(
         out / "truth_users.parquet",
         _schema(
@@ -940,13 +1239,17 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
     ids = c.frame["user_id"].to_numpy()
     cause_counts: dict[str, int] = {}
     touch_counts: dict[str, int] = {}
+    early_touch_counts: dict[str, int] = {}  # touches before the contact's first purchase: the ones that can cause it
     order_seq = 0
     n_chunks = (n + CHUNK - 1) // CHUNK
-    chunk_seeds = zip(range(n_chunks), chunk_ss.spawn(n_chunks), msg_ss.spawn(n_chunks), strict=True)
-    for ci, crng_ss, mrng_ss in chunk_seeds:
+    chunk_seeds = zip(
+        range(n_chunks), chunk_ss.spawn(n_chunks), msg_ss.spawn(n_chunks), social_ss.spawn(n_chunks), strict=True
+    )
+    for ci, crng_ss, mrng_ss, srng_ss in chunk_seeds:
         crng, mrng = np.random.default_rng(crng_ss), np.random.default_rng(mrng_ss)
         idx = np.arange(ci * CHUNK, min(n, (ci + 1) * CHUNK))
         touches, orders, assign, msgs, tu = _chunk_events(idx, c, crng, acc, mrng)
+        chat, broadcasts, members = _social(idx, c, orders, msgs, np.random.default_rng(srng_ss), acc)
         uid = ids[idx]
         touches = touches.sort_values(["t", "i"], kind="stable")
         sinks["touches"].write(
@@ -983,13 +1286,42 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
                 }
             )
         )
-        msgs = msgs.sort_values(["t", "i"], kind="stable")
+        chat = chat.sort_values(["t", "i", "order"], kind="stable")
         sinks["messages"].write(
             pd.DataFrame(
                 {
-                    "group_id": [f"grp_{g + 1:03d}" for g in msgs["g"].to_numpy()],
-                    "user_id": uid[msgs["i"].to_numpy()],
-                    "sent_at": _days_to_ts(msgs["t"].to_numpy()),
+                    "group_id": [f"grp_{g + 1:03d}" if g >= 0 else None for g in chat["g"].to_numpy()],
+                    "user_id": uid[chat["i"].to_numpy()],
+                    "sent_at": _days_to_ts(chat["t"].to_numpy()),
+                    "sender_role": chat["role"].to_numpy(),
+                    "staff_id": chat["staff"].to_numpy(),
+                    "msgtype": chat["msgtype"].to_numpy(),
+                    "content": chat["content"].to_numpy(),
+                    "action": chat["action"].to_numpy(),
+                }
+            )
+        )
+        sinks["broadcasts"].write(
+            pd.DataFrame(
+                {
+                    "task_id": broadcasts["task"].to_numpy(),
+                    "staff_id": broadcasts["staff"].to_numpy(),
+                    "user_id": uid[broadcasts["i"].to_numpy()],
+                    "group_id": None,
+                    "sent_at": _days_to_ts(broadcasts["t"].to_numpy()),
+                    "send_status": broadcasts["status"].to_numpy(),
+                }
+            )
+        )
+        sinks["group_members"].write(
+            pd.DataFrame(
+                {
+                    "group_id": [f"grp_{g + 1:03d}" for g in members["g"].to_numpy()],
+                    "user_id": uid[members["i"].to_numpy()],
+                    "joined_at": _days_to_ts(members["t"].to_numpy()),
+                    "join_scene": members["scene"].to_numpy(),
+                    "inviter": [uid[k] if k >= 0 else None for k in members["inviter"].to_numpy()],
+                    "quit_at": _days_to_ts(members["quit"].to_numpy()),
                 }
             )
         )
@@ -999,6 +1331,10 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
             cause_counts[k] = cause_counts.get(k, 0) + int(v)
         for k, v in pd.Series(np.array(TOUCH_TYPES)[touches["k"].to_numpy()]).value_counts().items():
             touch_counts[k] = touch_counts.get(k, 0) + int(v)
+        first_buy = orders[orders["status"] == "paid"].groupby("i")["t"].min()
+        before = touches["t"].to_numpy() < touches["i"].map(first_buy).fillna(np.inf).to_numpy()
+        for k, v in pd.Series(np.array(TOUCH_TYPES)[touches["k"].to_numpy()[before]]).value_counts().items():
+            early_touch_counts[k] = early_touch_counts.get(k, 0) + int(v)
         if verbose:
             print(
                 f"chunk {ci + 1}/{n_chunks}: {len(idx):,} contacts, {len(touches):,} touches, "
@@ -1010,8 +1346,26 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
 
     # small tables (removals as they ended up: the message test made some contacts delete us earlier)
     c.frame["removed_at"] = _days_to_ts(np.where(np.isfinite(c.removed), c.removed, np.nan))
+    relationships = _second_relationships(c, srng)
+    acc["second_relationships"] = len(relationships)
+    staff_names = sorted(c.frame["staff_id"].unique())
+    staff = pd.DataFrame(
+        {
+            "staff_id": staff_names,
+            "team": [f"华东{1 + k % 2}组" for k in range(len(staff_names))],
+            "store": [f"门店{1 + k % 3:02d}" for k in range(len(staff_names))],
+            "active": "yes",
+        }
+    )
     pq.write_table(
-        pa.Table.from_pandas(c.frame, schema=SCHEMAS["contacts"], preserve_index=False),
+        pa.Table.from_pandas(staff, schema=SCHEMAS["staff"], preserve_index=False),
+        out / "staff.parquet",
+        compression="zstd",
+    )
+    pq.write_table(
+        pa.Table.from_pandas(
+            pd.concat([c.frame, relationships], ignore_index=True), schema=SCHEMAS["contacts"], preserve_index=False
+        ),
         out / "contacts.parquet",
         compression="zstd",
     )
@@ -1104,8 +1458,16 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
     )
 
     truth = _truth(c, acc, cause_counts, sinks, n_groups, seed, n_contacts, len(leads), len(spend), len(camp))
-    per_k = {k: round(1000 * cause_counts.get(k, 0) / touch_counts[k], 4) for k in TOUCH_TYPES if touch_counts.get(k)}
+    per_k = {
+        k: round(1000 * cause_counts.get(k, 0) / early_touch_counts[k], 4)
+        for k in TOUCH_TYPES
+        if early_touch_counts.get(k)
+    }
     truth["attribution"]["touches"] = {k: touch_counts.get(k, 0) for k in TOUCH_TYPES}
+    truth["attribution"]["touches_before_first_purchase"] = {k: early_touch_counts.get(k, 0) for k in TOUCH_TYPES}
+    truth["attribution"]["per_touch_note"] = (
+        "per 1000 touches received before the contact's first purchase (later touches cannot cause a first order)"
+    )
     truth["attribution"]["first_orders_caused_per_1000_touches"] = per_k
     truth["attribution"]["ranking_by_caused_per_touch"] = sorted(per_k, key=per_k.get, reverse=True)
     truth["attribution"]["note"] = (
@@ -1188,6 +1550,24 @@ def _truth(
             "effects": PLANTED["message_test"]["effects"],
             "per_user": "truth_users.parquet: message_arm, uplift_type, tau_order, tau_deletion",
         },
+        "staff": {
+            "best": PLANTED["staff"]["best"],
+            "worst": PLANTED["staff"]["worst"],
+            "cold": PLANTED["staff"]["cold"],
+            "ranking_note": "after adjusting for contact mix, best ranks first and worst last on deletion, reply and "
+            "broadcast execution; cold looks worst on raw deletion only because it holds half the paid-ads contacts",
+            "second_relationships": acc.get("second_relationships", 0),
+        },
+        "chat": {
+            "topics": {
+                t: {"label": v["label"], "peak_hour": v["peak_hour"], "words": v["words"]}
+                for t, v in CHAT_TOPICS.items()
+            },
+            "purchase_topic": PLANTED["chat"]["purchase_topic"],
+            "topic_messages": {t: acc[f"chat_topic_{t}"] for t in CHAT_TOPICS},
+            "messages_with_personal_data": acc["chat_pii"],
+            "peak_hour_meaning": "the hour in which the topic's share of that hour's messages is highest",
+        },
         "community": {
             "groups": n_groups,
             "peak_hours": [int(h) for h in np.argsort(-hw, kind="stable")[:2]],
@@ -1241,7 +1621,21 @@ def _personal_ids(out: Path, rng: np.random.Generator, n_phone: int = 60, n_wxid
         else:
             base = f"wxid_{d[1:]}ab"
             new_ids[o] = [base.upper() if k % 2 else base for k in spell[j]]  # case differs between exports
-    tables = ["contacts", "orders", "touches", "assignments", "leads", "messages"]
+    tables = [
+        "contacts",
+        "orders",
+        "touches",
+        "assignments",
+        "leads",
+        "messages",
+        "broadcasts",
+        "group_members",
+        "staff",
+    ]
+    raw_staff = sorted(pd.read_parquet(out / "staff.parquet")["staff_id"])
+    staff_names = {
+        sid: _SURNAMES[i % len(_SURNAMES)] + _GIVEN[(3 * i + 1) % len(_GIVEN)] for i, sid in enumerate(raw_staff)
+    }
     for t_i, table in enumerate(tables):
         df = pd.read_parquet(out / f"{table}.parquet")
         for col in ("user_id", "referrer_id"):
@@ -1255,6 +1649,10 @@ def _personal_ids(out: Path, rng: np.random.Generator, n_phone: int = 60, n_wxid
             }
             df["staff_id"] = df["staff_id"].map(names)
         pq.write_table(pa.Table.from_pandas(df, preserve_index=False), out / f"{table}.parquet", compression="zstd")
+    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    for role in ("best", "worst", "cold"):  # as the loader will show them: pseudonyms of the names, demo key
+        truth["staff"][f"{role}_pseudonym"] = pseudonym(staff_names[truth["staff"][role]], DEMO_KEY)
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     tu = pd.read_parquet(out / "truth_users.parquet")
     hit = tu["user_id"].isin(new_ids)
     tu.loc[hit, "user_id"] = tu.loc[hit, "user_id"].map(lambda v: pseudonym(new_ids[v][0], DEMO_KEY))

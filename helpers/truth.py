@@ -115,6 +115,27 @@ class TruthChecks:
             }
         )
 
+    def consistent(self, quantity: str, ll_fitted: float, ll_truth: float, df: int, level: float = 0.001) -> None:
+        """Check that planted parameters are consistent with the data: a likelihood-ratio test.
+
+        2 × (LL at the estimate − LL at the planted values) is about χ²(df) when the planted values are the truth;
+        the check passes below the χ² quantile at ``1 − level``. Unlike one 3-SE band per parameter it respects
+        how strongly estimates move together (r and α of BG/NBD, say).
+        """
+        from scipy.stats import chi2
+
+        stat = 2.0 * (ll_fitted - ll_truth)
+        bound = float(chi2.ppf(1 - level, df))
+        self.rows.append(
+            {
+                "quantity": quantity,
+                "estimate": round(stat, 2),
+                "truth": f"≤ {bound:.2f}",
+                "rule": f"LR χ²({df}) at {level:g}",
+                "ok": bool(stat <= bound),
+            }
+        )
+
     def inside(self, quantity: str, truth: float, low: float, high: float) -> None:
         """Check that ``truth`` lies inside the reported interval ``[low, high]``."""
         ok = bool(low <= truth <= high)

@@ -94,7 +94,7 @@ def test_user_tiers_notebook_checks(report):
 
 def test_repurchase_notebook_checks(report):
     text = notebook_text(report / "03_repurchase.ipynb")
-    assert "30 of 30 checks against the planted truth pass" in text
+    assert "15 of 15 checks against the planted truth pass" in text
     assert "contacts written to exports/contact_list.csv" in text
     contact_list = pd.read_csv(report / "exports" / "contact_list.csv", dtype={"user_id": str})
     assert len(contact_list) == 200 and contact_list["score"].is_monotonic_decreasing

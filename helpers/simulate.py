@@ -153,9 +153,9 @@ PLANTED: dict = {
     # small share of messages carrying personal data (masked at load).
     "chat": {
         "topic_share": 0.7,
-        "peak_sd_hours": 1.5,
+        "peak_sd_hours": 1.0,
         "purchase_topic": "promo",
-        "purchase_topic_boost": 4.0,  # odds of the purchase topic when the sender buys within 7 days
+        "purchase_topic_boost": 2.0,  # odds of the purchase topic when the sender buys within 7 days
         "recall_share": 0.01,
         "pii_share": 0.02,
     },
@@ -786,6 +786,8 @@ def _chat_text(topics: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     words = np.array([CHAT_TOPICS[t]["words"] for t in names])
     wa = words[np.maximum(topics, 0), rng.integers(0, 8, n)]
     wb = words[np.maximum(topics, 0), rng.integers(0, 8, n)]
+    wc = words[np.maximum(topics, 0), rng.integers(0, 8, n)]
+    more = rng.random(n) < 0.5  # half the topic lines say one more thing about it
     tmpl = rng.integers(0, len(_CHAT_TEMPLATES), n)
     filler = rng.integers(0, len(_CHAT_FILLERS), n)
     deco = rng.random((n, 3))
@@ -795,6 +797,8 @@ def _chat_text(topics: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = []
     for k in range(n):
         line = _CHAT_TEMPLATES[tmpl[k]].format(a=wa[k], b=wb[k]) if topics[k] >= 0 else _CHAT_FILLERS[filler[k]]
+        if topics[k] >= 0 and more[k]:
+            line += f"，{wc[k]}也是"
         if deco[k, 0] < 0.2:
             line = _CHAT_PREFIX[pre[k]] + line
         if deco[k, 1] < 0.2:
@@ -1907,6 +1911,20 @@ _CHAT_TEMPLATES = (
     "群主，{a}的{b}可以发一下吗",
     "{a}已经安排上了",
     "刚看到{a}，{b}太划算了吧",
+    "{a}到底怎么样",
+    "大家的{a}都是在哪弄的",
+    "{a}，{b}",
+    "{a}是不是要提前",
+    "谁知道{a}和{b}有什么区别",
+    "我也想问{a}",
+    "{a}的事情，{b}呢",
+    "想问下{a}一般多久",
+    "{a}{b}",
+    "还是{b}吧，{a}算了",
+    "{a}？",
+    "那{a}呢",
+    "{a}可以的",
+    "我的{a}还没好",
 )
 _CHAT_PREFIX = ("哈哈，", "嗯嗯 ", "[微笑]", "亲们，", "姐妹们 ", "对了，", "[捂脸]", "话说")
 _CHAT_SUFFIX = ("[强]", "哈哈哈", "～", "！！", " 谢谢", "[捂脸]", " 👍", "[OK]", "呀", "嘛")

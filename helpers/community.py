@@ -14,10 +14,16 @@ import pandas as pd
 
 from helpers.features import group_messages
 from helpers.features import timestamp_literal as _ts
+from helpers.labels import bilingual_part, fmt_pct
 
 __all__ = [
+    "TEXT",
     "WEEKDAYS",
     "best_hours",
+    "best_hours_text",
+    "fading_groups",
+    "headline",
+    "overview_text",
     "daily_activity",
     "group_summary",
     "hour_weekday",
@@ -27,6 +33,58 @@ __all__ = [
 ]
 
 WEEKDAYS = ["Mon 周一", "Tue 周二", "Wed 周三", "Thu 周四", "Fri 周五", "Sat 周六", "Sun 周日"]
+
+#: Sentences of notebook 05, filled with results (``Labels.text(TEXT, key, ...)``).
+TEXT: dict[str, dict[str, str]] = {
+    "no_messages": {
+        "zh": "没有 messages 表：社群活跃度未测量（这一页需要群消息）。",
+        "en": "No messages table: community activity is not measured (this page needs group messages).",
+    },
+    "overview": {
+        "zh": "{groups} 个群；日均活跃率（当日发言成员 ÷ 已出现成员，{start} 至 {end}）{active}；"
+        "沉默成员占比中位数 {silent}；最活跃 10% 成员的发言占比中位数 {top10}。",
+        "en": "{groups} groups; mean daily active ratio (members who posted that day ÷ members seen so far, "
+        "{start} to {end}) {active}; median silent share {silent}; median top-10 % share {top10}.",
+    },
+    "hand_check": {
+        "zh": "手工核对（最活跃的群）：用原始消息重算的日均活跃率与表中一致：{ok}",
+        "en": "Hand check on the most active group: the mean daily active ratio recomputed from raw messages "
+        "matches: {ok}",
+    },
+    "best_hours": {
+        "zh": "群消息最多的时段：{hours} 点（这三个小时占全部群消息的 {share}）。",
+        "en": "The busiest hours of group chat: {hours} h ({share} of all group messages in these three hours).",
+    },
+    "fading": {
+        "zh": "最近 28 天消息量比之前 28 天下降超过一半的群：{groups}。",
+        "en": "Groups whose messages in the last 28 days fell by more than half against the 28 days before: {groups}.",
+    },
+    "no_fading": {
+        "zh": "没有哪个群最近 28 天的消息量比之前 28 天下降超过一半。",
+        "en": "No group's messages in the last 28 days fell by more than half against the 28 days before.",
+    },
+}
+
+_PLOT = {
+    "zh": {
+        "week": "周",
+        "per_week": "每周消息数",
+        "trends": "各群每周消息数",
+        "messages": "消息数",
+        "hour": "小时",
+        "weekday": "星期",
+        "heat": "群消息时段分布（星期 × 小时）",
+    },
+    "en": {
+        "week": "week",
+        "per_week": "messages per week",
+        "trends": "Weekly messages per group",
+        "messages": "messages",
+        "hour": "hour of day",
+        "weekday": "weekday",
+        "heat": "When members talk: messages by weekday and hour",
+    },
+}
 
 
 def daily_activity(messages: ibis.Table, start: str | pd.Timestamp, end: str | pd.Timestamp) -> ibis.Table:
@@ -158,7 +216,9 @@ def weekly_messages(daily: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def plot_group_trends(daily: pd.DataFrame, groups: list[str], ncols: int = 4) -> plt.Figure:
+def plot_group_trends(
+    daily: pd.DataFrame, groups: list[str], ncols: int = 4, lang: str = "zh", names: dict | None = None
+) -> plt.Figure:
     """Small multiples: weekly messages of each group (same y scale), to see which groups fade.
 
     Parameters
@@ -169,6 +229,10 @@ def plot_group_trends(daily: pd.DataFrame, groups: list[str], ncols: int = 4) ->
         Groups to show, in order.
     ncols : int
         Panels per row.
+    lang : {"zh", "en"}
+        Language of the labels.
+    names : dict, optional
+        Group id → display name for the panel titles.
 
     Returns
     -------
@@ -181,13 +245,14 @@ def plot_group_trends(daily: pd.DataFrame, groups: list[str], ncols: int = 4) ->
     for ax, g in zip(axes.flat, groups, strict=False):
         ax.fill_between(wk.index, wk[g], alpha=0.4)
         ax.plot(wk.index, wk[g], lw=1)
-        ax.set_title(g, fontsize="small")
+        ax.set_title((names or {}).get(g, g), fontsize="small")
         ax.tick_params(labelsize="x-small")
     for ax in list(axes.flat)[len(groups) :]:
         ax.set_visible(False)
-    fig.supxlabel("week 周")
-    fig.supylabel("messages per week 每周消息数")
-    fig.suptitle("Weekly messages per group 各群每周消息数")
+    t = _PLOT[lang]
+    fig.supxlabel(t["week"])
+    fig.supylabel(t["per_week"])
+    fig.suptitle(t["trends"])
     fig.tight_layout()
     return fig
 
@@ -228,7 +293,7 @@ def best_hours(grid: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     return pd.DataFrame({"hour": top.index.astype(int), "share": top.to_numpy(), "vs_average": top.to_numpy() * 24})
 
 
-def plot_hour_weekday(grid: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_hour_weekday(grid: pd.DataFrame, ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:
     """Heatmap of messages by weekday and hour.
 
     Parameters
@@ -237,6 +302,8 @@ def plot_hour_weekday(grid: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axe
         Output of :func:`hour_weekday`.
     ax : Axes, optional
         Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
 
     Returns
     -------
@@ -245,10 +312,63 @@ def plot_hour_weekday(grid: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axe
     """
     import seaborn as sns
 
+    t = _PLOT[lang]
+    grid = grid.set_axis([bilingual_part(str(d), lang) for d in grid.index], axis=0)
+
     if ax is None:
         _, ax = plt.subplots(figsize=(11, 3.8))
-    sns.heatmap(grid, cmap="rocket_r", ax=ax, cbar_kws={"label": "messages 消息数"})
-    ax.set_xlabel("hour of day 小时")
-    ax.set_ylabel("weekday 星期")
-    ax.set_title("When members talk: messages by weekday and hour 群消息时段分布")
+    sns.heatmap(grid, cmap="rocket_r", ax=ax, cbar_kws={"label": t["messages"]})
+    ax.set_xlabel(t["hour"])
+    ax.set_ylabel(t["weekday"])
+    ax.set_title(t["heat"])
     return ax
+
+
+def overview_text(groups: pd.DataFrame, daily: pd.DataFrame, start, end, lang: str = "zh") -> str:
+    """Return one sentence on all groups: count, pooled mean daily active ratio, median silent and top-10 % shares.
+
+    The pooled ratio is Σ active members ÷ Σ members per day, averaged over the days of the window.
+    """
+    pooled = daily.groupby("day")[["active_members", "members"]].sum()
+    active = (pooled["active_members"] / pooled["members"].where(pooled["members"] > 0)).mean()
+    return TEXT["overview"][lang].format(
+        groups=f"{len(groups):,}",
+        start=pd.Timestamp(start).date(),
+        end=pd.Timestamp(end).date(),
+        active=fmt_pct(active),
+        silent=fmt_pct(groups["silent_share"].median(), 0),
+        top10=fmt_pct(groups["top10_share"].median(), 0),
+    )
+
+
+def fading_groups(groups: pd.DataFrame, drop: float = -0.5) -> list[str]:
+    """Return the groups whose messages in the last 28 days fell by more than ``-drop`` against the 28 days before.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame({"trend": [-0.7, 0.1, float("nan")]}, index=["a", "b", "c"])
+    >>> fading_groups(g)
+    ['a']
+    """
+    return groups.index[groups["trend"] < drop].tolist()
+
+
+def best_hours_text(hours: pd.DataFrame, lang: str = "zh") -> str:
+    """Return the sentence naming the busiest hours (:func:`best_hours`) and their share of group messages."""
+    return TEXT["best_hours"][lang].format(
+        hours="、".join(str(h) for h in hours["hour"]) if lang == "zh" else ", ".join(str(h) for h in hours["hour"]),
+        share=fmt_pct(hours["share"].sum()),
+    )
+
+
+def headline(groups: pd.DataFrame, hours: pd.DataFrame, lang: str = "zh", topic_note: str = "") -> str:
+    """Return the page's one-sentence result for the report index."""
+    fading = len(fading_groups(groups))
+    busiest = hours["hour"].iloc[0]
+    if lang == "zh":
+        text = f"{len(groups)} 个群，{fading} 个最近 28 天消息量减半；群消息最多在 {busiest} 点"
+    else:
+        text = f"{len(groups)} groups, {fading} halved their messages in the last 28 days; busiest hour {busiest} h"
+    return (
+        text + (("；" if lang == "zh" else "; ") + topic_note if topic_note else "") + ("。" if lang == "zh" else ".")
+    )

@@ -25,6 +25,7 @@ import pandas as pd
 from ibis import _
 
 __all__ = [
+    "messages_followed_by_purchase",
     "MESSAGE_TYPES",
     "as_table",
     "campaign_window_deletions",
@@ -185,6 +186,68 @@ def purchase_days(
     if start is not None:
         out = out.filter(out.day >= ibis.date(pd.Timestamp(start).date()))
     return out.select("user_id", "day", "d", "first_paid_at", "paid", "orders", "refunded", "amount")
+
+
+def messages_followed_by_purchase(
+    messages: pd.DataFrame | ibis.Table,
+    orders: pd.DataFrame | ibis.Table,
+    end: str | datetime | pd.Timestamp,
+    days: int = 7,
+    key: str = "topic",
+) -> ibis.Table:
+    """Count each customer's messages per ``key`` and how many were followed by a purchase within ``days``.
+
+    A message is *followed* when its sender has a purchase occasion (:func:`purchase_days`: paid, net of refunds)
+    whose first paid order is after the message and at most ``days`` days later. Only messages sent at least
+    ``days`` days before the end of ``end`` count: for later ones the window is still open, and an open window is
+    not a non-purchase.
+
+    Parameters
+    ----------
+    messages : DataFrame or ibis.Table
+        ``user_id``, ``sent_at`` and the ``key`` column (e.g. each message's topic).
+    orders : DataFrame or ibis.Table
+        The contract ``orders`` table.
+    end : str or datetime
+        Last day observed (inclusive).
+    days : int
+        Length of the follow-up window.
+    key : str
+        Column to count by.
+
+    Returns
+    -------
+    ibis.Table
+        ``user_id``, ``key``, ``messages``, ``followed``.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"user_id": ["u", "u", "v"], "topic": [0, 1, 0],
+    ...                   "sent_at": pd.to_datetime(["2025-01-01 09:00", "2025-01-20 09:00", "2025-01-02 09:00"])})
+    >>> o = pd.DataFrame({"user_id": ["u"], "amount": [10.0], "ordered_at": pd.to_datetime(["2025-01-03"])})
+    >>> t = messages_followed_by_purchase(m, o, "2025-01-31").execute()
+    >>> t.sort_values(["user_id", "topic"]).to_dict("records")  # doctest: +NORMALIZE_WHITESPACE
+    [{'user_id': 'u', 'topic': 0, 'messages': 1, 'followed': 1},
+     {'user_id': 'u', 'topic': 1, 'messages': 1, 'followed': 0},
+     {'user_id': 'v', 'topic': 0, 'messages': 1, 'followed': 0}]
+    """
+    last = pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
+    m = as_table(messages)
+    m = m.filter(m.user_id.notnull() & (m.sent_at < _ts(last - pd.Timedelta(days=days))))
+    m = m.select("user_id", "sent_at", key).mutate(mid=ibis.row_number())
+    p = purchase_days(orders, end).select("user_id", "first_paid_at")
+    hit = m.join(
+        p,
+        [
+            m.user_id == p.user_id,
+            p.first_paid_at > m.sent_at,
+            p.first_paid_at <= m.sent_at + ibis.interval(days=days),
+        ],
+    )
+    hits = hit.select(hit.mid).distinct()
+    m = m.mutate(followed=m.mid.isin(hits.mid).cast("int64"))
+    out = m.group_by(["user_id", key]).aggregate(messages=m.count(), followed=m.followed.sum())
+    return out.order_by(["user_id", key])
 
 
 def window_sales(

@@ -159,6 +159,11 @@ NAMES: dict[str, dict[str, dict[str, str]]] = {
     },
     "unit": {"D": _n("天", "days"), "W": _n("周", "weeks")},
     "yes_no": {"True": _n("是", "yes"), "False": _n("否", "no")},
+    "association": {
+        "higher": _n("更高", "higher"),
+        "lower": _n("更低", "lower"),
+        "no clear difference": _n("无明显差别", "no clear difference"),
+    },
 }
 
 #: Table headers by column name, one section per notebook (shared names first).
@@ -238,7 +243,45 @@ HEADERS: dict[str, dict[str, str]] = {
     # 02 user tiers (add its headers here)
     # 03 repurchase (add its headers here)
     # 04 attribution (add its headers here)
-    # 05 community (add its headers here)
+    # 05 community
+    "members": _n("成员数", "members"),
+    "messages": _n("消息数", "messages"),
+    "messages_per_member": _n("人均消息数", "messages per member"),
+    "mean_active_ratio": _n("日均活跃率", "mean daily active ratio"),
+    "recent_active_ratio": _n("近 28 天日均活跃率", "active ratio, last 28 days"),
+    "silent_share": _n("沉默成员占比", "silent share"),
+    "top10_share": _n("前 10% 成员发言占比", "top-10 % share"),
+    "trend": _n("近 28 天消息环比", "messages, last 28 d vs 28 d before"),
+    "hour": _n("小时", "hour"),
+    "vs_average": _n("相对平均小时", "vs average hour"),
+    "topic": _n("话题", "topic"),
+    "top_words": _n("高频词", "top words"),
+    "coherence": _n("一致性（NPMI）", "coherence (NPMI)"),
+    "diversity": _n("多样性", "diversity"),
+    "quality": _n("话题质量", "topic quality"),
+    "reconstruction_error": _n("重构误差", "reconstruction error"),
+    "peak_hour": _n("消息最多的小时", "busiest hour"),
+    "peak_share": _n("该小时占比", "share in that hour"),
+    "index": _n("高峰指数", "peak index"),
+    "relative_peak_hour": _n("话题最突出的小时", "hour the topic dominates"),
+    "customers": _n("客户数", "customers"),
+    "followed": _n("7 天内有购买的消息", "followed by a purchase in 7 days"),
+    "rate": _n("7 天内购买率", "7-day purchase rate"),
+    "rate_ci_low": _n("购买率下限", "rate CI low"),
+    "rate_ci_high": _n("购买率上限", "rate CI high"),
+    "baseline_rate": _n("其他话题购买率", "rate, other topics"),
+    "ratio": _n("购买率之比", "rate ratio"),
+    "ratio_ci_low": _n("比值下限", "ratio CI low"),
+    "ratio_ci_high": _n("比值上限", "ratio CI high"),
+    "association": _n("关联", "association"),
+    "week": _n("周", "week"),
+    "rank": _n("排名", "rank"),
+    "keyword": _n("关键词", "keyword"),
+    "score": _n("得分", "score"),
+    "planted": _n("模拟话题", "planted topic"),
+    "overlap": _n("前 5 词命中", "top-5 words matched"),
+    "purity": _n("纯度", "purity"),
+    "planted_peak": _n("模拟高峰小时", "planted peak hour"),
     # 06 targeting (add its headers here)
     # 07 staff (add its headers here)
     # 08 summary (add its headers here)

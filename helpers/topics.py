@@ -46,10 +46,16 @@ from helpers.base import FittedModel
 from helpers.textmask import mask_text
 
 __all__ = [
+    "TEXT",
     "ChatTopics",
     "SegmentedCorpus",
     "Segmenter",
     "chat_lines",
+    "chosen_text",
+    "corpus_text",
+    "latest_keywords",
+    "purchase_text",
+    "recovery_table",
     "clean_text",
     "group_week_keywords",
     "load_stopwords",
@@ -501,6 +507,35 @@ def _npmi_coherence(binary: sparse.csr_matrix, top: np.ndarray) -> np.ndarray:
                     vals.append(np.log(pij / (p[idx[a]] * p[idx[b]])) / -np.log(pij))
         out.append(float(np.mean(vals)) if vals else np.nan)
     return np.array(out)
+
+
+#: Sentences of the topics section, filled with results (``Labels.text(TEXT, key, ...)``).
+TEXT: dict[str, dict[str, str]] = {
+    "no_text": {
+        "zh": "messages 表没有 content（消息内容）列：话题未测量。企业微信会话存档导出的 content 字段可以加上。",
+        "en": "The messages table has no content column: topics are not measured. WeCom's session archive "
+        "exports it as content.",
+    },
+    "lines": {
+        "zh": "分析 {kept} 条客户文本消息（共 {messages} 条消息；非文本 {not_text} 条、撤回 {recalled} 条、"
+        "员工消息 {staff} 条不计）；{unique} 条不同的句子，词表 {vocab} 个词。",
+        "en": "{kept} customer text messages analysed (of {messages}; {not_text} non-text, {recalled} recalled and "
+        "{staff} staff messages left out); {unique} distinct lines, vocabulary of {vocab} words.",
+    },
+    "chosen_k": {
+        "zh": "选定 k = {k}（话题质量 {quality}，一致性 {coherence}，多样性 {diversity}）。",
+        "en": "k = {k} chosen (topic quality {quality}, coherence {coherence}, diversity {diversity}).",
+    },
+    "purchase": {
+        "zh": "消息之后 7 天内购买率明显高于其他话题的：{higher}（相关，不是因果）。",
+        "en": "Topics followed by a purchase within 7 days clearly more often than other topics: {higher} "
+        "(association, not causation).",
+    },
+    "purchase_none": {
+        "zh": "没有哪个话题之后的 7 天购买率明显高于其他话题。",
+        "en": "No topic is followed by a purchase within 7 days clearly more often than the others.",
+    },
+}
 
 
 class ChatTopics(FittedModel):
@@ -1003,3 +1038,90 @@ def plot_topic_purchase(table: pd.DataFrame, ax=None, lang: str = "zh"):
     ax.set_xlabel(tx["ratio"])
     ax.set_title(tx["purchase_title"])
     return ax
+
+
+# --- sentences and tables for the page ---------------------------------------------------------------------------
+
+
+def corpus_text(notes: dict, corpus: SegmentedCorpus, lang: str = "zh") -> str:
+    """Return the sentence saying which messages were analysed (from :func:`chat_lines` notes and the corpus)."""
+    return TEXT["lines"][lang].format(
+        kept=f"{notes['kept']:,}",
+        messages=f"{notes['messages']:,}",
+        not_text=f"{notes.get('not_text', 0):,}",
+        recalled=f"{notes.get('recalled', 0) + notes.get('recall_notices', 0):,}",
+        staff=f"{notes.get('staff_messages', 0):,}",
+        unique=f"{corpus.n_unique:,}",
+        vocab=f"{len(corpus.vocabulary):,}",
+    )
+
+
+def chosen_text(model: ChatTopics, lang: str = "zh") -> str:
+    """Return the sentence giving the chosen number of topics and its quality."""
+    p = model.params_
+    return TEXT["chosen_k"][lang].format(
+        k=p["k"], quality=f"{p['quality']:.3f}", coherence=f"{p['coherence']:.3f}", diversity=f"{p['diversity']:.2f}"
+    )
+
+
+def purchase_text(table: pd.DataFrame, lang: str = "zh") -> str:
+    """Return the sentence naming the topics more often followed by a purchase (:func:`topics_before_purchase`)."""
+    higher = table.loc[table["association"] == "higher", "name"].tolist()
+    if not higher:
+        return TEXT["purchase_none"][lang]
+    return TEXT["purchase"][lang].format(higher=("、" if lang == "zh" else "; ").join(higher))
+
+
+def latest_keywords(keywords: pd.DataFrame, groups: Iterable[str] | None = None) -> pd.DataFrame:
+    """Each group's keywords in its latest week with messages (from :func:`group_week_keywords`).
+
+    Examples
+    --------
+    >>> weeks = pd.to_datetime(["2025-01-06", "2025-01-13", "2025-01-13"])
+    >>> kw = pd.DataFrame({"group_id": ["g", "g", "g"], "week": weeks, "rank": [1, 1, 2],
+    ...                    "keyword": ["a", "b", "c"], "score": [1.0, 0.9, 0.5], "messages": [3, 4, 4]})
+    >>> latest_keywords(kw).to_dict("records")
+    [{'group_id': 'g', 'week': Timestamp('2025-01-13 00:00:00'), 'messages': 4, 'keyword': 'b c'}]
+    """
+    kw = keywords if groups is None else keywords[keywords["group_id"].isin(list(groups))]
+    last = kw[kw["week"] == kw.groupby("group_id")["week"].transform("max")].sort_values(["group_id", "rank"])
+    out = last.groupby(["group_id", "week", "messages"], as_index=False)["keyword"].agg(" ".join)
+    if groups is not None:
+        order = {g: i for i, g in enumerate(groups)}
+        out = out.sort_values("group_id", key=lambda s: s.map(order)).reset_index(drop=True)
+    return out
+
+
+def recovery_table(model: ChatTopics, peaks: pd.DataFrame, planted: dict, top: int = 5) -> pd.DataFrame:
+    """Planted topics (simulated data) beside the found topic they match, with planted and found peak hours.
+
+    Parameters
+    ----------
+    model : ChatTopics
+        Fitted.
+    peaks : DataFrame
+        :func:`topic_peaks` of the model's topics.
+    planted : dict
+        ``truth["chat"]["topics"]``: name → ``words``, ``peak_hour`` and ``label``.
+    top : int
+        Top words compared.
+
+    Returns
+    -------
+    DataFrame
+        Per planted topic (its label): ``topic`` (found name), ``overlap``, ``purity``, ``planted_peak``,
+        ``relative_peak_hour``.
+    """
+    match = match_planted_topics(model.top_words_, {k: v["words"] for k, v in planted.items()}, top)
+    found = match["topic"]
+    return pd.DataFrame(
+        {
+            "planted": [planted[k].get("label", k) for k in match.index],
+            "topic": [model.topic_names_.get(int(t), "—") for t in found],
+            "overlap": match["overlap"].to_numpy(),
+            "purity": match["purity"].to_numpy(),
+            "planted_peak": [planted[k]["peak_hour"] for k in match.index],
+            "relative_peak_hour": [peaks["relative_peak_hour"].get(int(t), np.nan) for t in found],
+        },
+        index=pd.Index(list(match.index), name="key"),
+    )

@@ -117,8 +117,9 @@ def test_attribution_notebook_checks(report):
 
 def test_community_notebook_checks(report):
     text = notebook_text(report / "05_community.ipynb")
-    assert "1 of 1 checks against the planted truth pass" in text
-    assert "hand check on the most active group: mean daily active ratio matches: True" in text
+    assert "4 of 4 checks against the planted truth pass" in text
+    assert "手工核对（最活跃的群）：用原始消息重算的日均活跃率与表中一致：True" in text
+    assert "消息之后 7 天内购买率明显高于其他话题的：秒杀 / 下单 / 优惠券" in text
 
 
 def test_summary_html_hides_code_and_decomposes_exactly(report):

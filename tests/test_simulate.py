@@ -24,7 +24,7 @@ def test_same_seed_gives_byte_identical_files(tmp_path):
     simulate.main(["--contacts", "1500", "--seed", "3", "--out", str(tmp_path / "b"), "--quiet", "--messy"])
     simulate.main(["--contacts", "1500", "--seed", "4", "--out", str(tmp_path / "c"), "--quiet"])
     a, b = digests(tmp_path / "a"), digests(tmp_path / "b")
-    assert a == b and len(a) == 10
+    assert a == b and len(a) == 13
     assert digests(tmp_path / "c")["touches.parquet"] != a["touches.parquet"]
 
 

@@ -545,9 +545,14 @@ def _intervals(
         cust = pd.DataFrame({"estimate": estimate, "lower": nan, "upper": nan}, index=summary.index)
         g = _group_table(groups, estimate, None, lo_q, hi_q) if groups is not None else None
         return Intervals(cust, g, method, 0, level, [f"no intervals: {err}"])
-    draws = np.column_stack(
-        [predict(p, v_list[i] if v_list is not None else value_model) for i, p in enumerate(p_list)]
-    )
+    fixed = value_of(value_model) * scale if v_list is None else None  # a value model without draws: once
+
+    def draw(i: int, p) -> np.ndarray:
+        if fixed is not None:
+            return purchase_fn(p, up)[inv_p] * fixed
+        return predict(p, v_list[i])
+
+    draws = np.column_stack([draw(i, p) for i, p in enumerate(p_list)])
     lower, upper = np.quantile(draws, [lo_q, hi_q], axis=1)
     cust = pd.DataFrame({"estimate": estimate, "lower": lower, "upper": upper}, index=summary.index)
     g = _group_table(groups, estimate, draws, lo_q, hi_q) if groups is not None else None

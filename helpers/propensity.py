@@ -152,7 +152,7 @@ def cumulative_gains(y: pd.Series, score: pd.Series, bins: int = 10) -> pd.DataF
     return pd.DataFrame({"contacted": contacted, "captured": captured, "lift": captured / contacted})
 
 
-def plot_gains(curves: dict[str, pd.DataFrame], ax: plt.Axes | None = None) -> plt.Axes:
+def plot_gains(curves: dict[str, pd.DataFrame], ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:
     """Cumulative gains curves of several scores, with the random baseline.
 
     Parameters
@@ -171,18 +171,19 @@ def plot_gains(curves: dict[str, pd.DataFrame], ax: plt.Axes | None = None) -> p
         _, ax = plt.subplots(figsize=(6, 4.5))
     for name, g in curves.items():
         ax.plot(np.r_[0, g["contacted"]], np.r_[0, g["captured"]], marker="o", ms=3, label=name)
-    ax.plot([0, 1], [0, 1], color="grey", ls="--", label="random 随机")
+    zh = lang == "zh"
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", label="随机" if zh else "random")
     fmt = plt.matplotlib.ticker.PercentFormatter(1.0)
     ax.xaxis.set_major_formatter(fmt)
     ax.yaxis.set_major_formatter(fmt)
-    ax.set_xlabel("contacts reached, best scores first 触达比例")
-    ax.set_ylabel("share of next-period buyers captured 覆盖的下期购买者")
-    ax.set_title("Cumulative gains on the holdout 累计增益")
+    ax.set_xlabel("按得分从高到低触达的客户比例" if zh else "customers reached, best scores first")
+    ax.set_ylabel("覆盖的下期购买者比例" if zh else "share of next-period buyers captured")
+    ax.set_title("检验期的累计增益" if zh else "Cumulative gains on the test cutoff")
     ax.legend(fontsize="small")
     return ax
 
 
-def ranking_verdict(y: pd.Series, scores: dict[str, pd.Series]) -> tuple[pd.DataFrame, str]:
+def ranking_verdict(y: pd.Series, scores: dict[str, pd.Series], lang: str = "en") -> tuple[pd.DataFrame, str]:
     """ROC AUC and Brier score of each score on the same holdout, and a plain verdict on which ranks better.
 
     Returns
@@ -208,6 +209,13 @@ def ranking_verdict(y: pd.Series, scores: dict[str, pd.Series]) -> tuple[pd.Data
     if second is None:
         return t, f"{best['model']}: AUC {best['auc']:.3f}"
     gap = best["auc"] - second["auc"]
+    if lang == "zh":
+        if gap < 0.005:
+            return t, (
+                f"{best['model']} 与 {second['model']} 排序能力相当（AUC {best['auc']:.3f} 对 {second['auc']:.3f}），"
+                "选更简单、可解释的那个"
+            )
+        return t, f"{best['model']} 排序更好：AUC {best['auc']:.3f}，{second['model']} 为 {second['auc']:.3f}"
     if gap < 0.005:
         verdict = (
             f"{best['model']} and {second['model']} rank about equally (AUC {best['auc']:.3f} vs "

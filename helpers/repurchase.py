@@ -38,6 +38,7 @@ from helpers.clv import (  # noqa: F401 (re-exported: the models moved to helper
 from helpers.features import as_table, purchase_opportunities, purchase_summary
 
 __all__ = [
+    "TEXT",
     "UNITS",
     "next_best_contacts",
     "plot_p_alive_matrix",
@@ -60,6 +61,122 @@ __all__ = [
     "summarize_discrete",
     "tracking",
 ]
+
+#: Sentences of notebook 03, filled with results (``Labels.text(TEXT, key, ...)``).
+TEXT: dict[str, dict[str, str]] = {
+    "repeat_rate": {
+        "zh": "复购率 = 在至少两个不同日子购买的客户 {repeat} ÷ 购买客户 {buyers} = {rate}（截至 {end} 的全部购买；"
+        "同一天的多笔订单算一次购买，全额退款的不算）。",
+        "en": "Repurchase rate = buyers with purchases on 2+ days {repeat} ÷ buyers {buyers} = {rate} (every purchase "
+        "through {end}; same-day orders are one purchase, fully refunded ones none).",
+    },
+    "median_gap": {
+        "zh": "相邻两次购买的间隔中位数为 {days} 天。",
+        "en": "The median gap between consecutive purchases is {days} days.",
+    },
+    "no_holdout": {
+        "zh": "没有留出期检验：{why}。模型只用全部历史拟合，无法检验预测。",
+        "en": "No holdout validation: {why}. The models are fitted on all history; their predictions are not checked.",
+    },
+    "no_models": {
+        "zh": "没有任何购买模型能拟合这份数据：{why}",
+        "en": "No purchase model could be fitted to these data: {why}",
+    },
+    "fit_line": {
+        "zh": "{model}：{n} 位客户，对数似然 {ll}，时间单位 {unit}，用 {through} 及之前的购买拟合。",
+        "en": "{model}: {n} customers, log-likelihood {ll}, time unit {unit}, fitted on purchases through {through}.",
+    },
+    "clv_line": {
+        "zh": "未来 {h} 天的终身价值（毛利率 {margin}，年贴现率 {disc}）：人均 {mean}，中位数 {median}；"
+        "价值最高的 10% 客户占 {top}；全部客户合计 {total}（90% 区间 {lo} – {hi}，{method}）。",
+        "en": "Lifetime value over the next {h} days (margin {margin}, discount {disc} a year): mean {mean}, median "
+        "{median}; the top 10 % of customers hold {top}; all customers {total} (90 % interval {lo} – {hi}, {method}).",
+    },
+    "gini": {
+        "zh": "排序检验：按预测价值排序，归一化基尼系数 {gini}（1 为完美排序，0 为随机）；预测留出期消费合计 {pred}，"
+        "实际 {act}。",
+        "en": "Ranking check: normalised Gini of the predicted value {gini} (1 = perfect order, 0 = random); "
+        "predicted holdout spend {pred}, actual {act}.",
+    },
+    "holdout": {
+        "zh": "留出期（{start} 至 {end}）{n} 位客户实际复购 {actual} 次，{model} 预测 {pred} 次（误差 {err}）；"
+        "人均绝对误差 {mae}，秩相关 {rho}。",
+        "en": "Holdout ({start} to {end}): {n} customers made {actual} repeat purchases; {model} predicted {pred} "
+        "({err}); mean absolute error per customer {mae}, rank correlation {rho}.",
+    },
+    "value_no_draws": {
+        "zh": "消费回归没有参数抽样，区间只包含购买模型的不确定性，偏窄。",
+        "en": " The spend regression has no parameter draws: the interval holds only the purchase model's "
+        "uncertainty and is too narrow.",
+    },
+    "no_tiers": {
+        "zh": "没有 02 的分层结果（exports/tiers.csv）：按分层的终身价值未测量。先运行 02_user_tiers。",
+        "en": "No tiers from 02 (exports/tiers.csv): lifetime value per tier is not measured. Run 02_user_tiers first.",
+    },
+    "ml_frame": {
+        "zh": "训练：{train} 位购买客户，截点 {train_at}；检验：{test} 位购买客户，截点 {test_at}，"
+        "其中 {share} 在之后 {h} 天内购买。",
+        "en": "Train: {train} buyers at {train_at}; test: {test} buyers at {test_at}, {share} bought in the "
+        "next {h} days.",
+    },
+    "ml_failed": {
+        "zh": "机器学习对比无法运行：{why}",
+        "en": "The machine-learning comparison cannot run: {why}",
+    },
+}
+
+_PLOT = {
+    "zh": {
+        "actual": "实际",
+        "prediction": "{model} 预测",
+        "model": "{model} 模型",
+        "cal_freq": "校准期复购次数（{m} 表示 {m} 次及以上）",
+        "holdout_mean": "留出期人均购买次数",
+        "holdout_title": "按校准期复购次数看留出期：预测与实际",
+        "cal_hold": "校准期 | 留出期",
+        "date": "日期",
+        "cum_repeats": "累计复购次数",
+        "tracking_title": "累计复购跟踪：实际与模型",
+        "cohort": "{c} 首购",
+        "since_first": "首次购买后天数",
+        "second": "已复购比例（KM 估计）",
+        "curves_title": "按首购季度看复购曲线",
+        "no_repeat": "没有复购",
+        "gap_days": "相邻两次购买间隔（天）",
+        "gaps": "间隔次数",
+        "gaps_title": "复购间隔分布",
+        "p_alive": "存活概率 P(alive)",
+        "recency": "最近一次购买的时间（{unit}）",
+        "frequency": "复购次数",
+        "matrix_title": "客户年龄 T = {T} {unit} 时的存活概率",
+        "units": {"D": "天", "W": "周", "M": "月"},
+    },
+    "en": {
+        "actual": "actual",
+        "prediction": "{model} prediction",
+        "model": "{model} model",
+        "cal_freq": "repeat purchases in calibration ({m} = {m} or more)",
+        "holdout_mean": "mean purchases in the holdout",
+        "holdout_title": "Holdout purchases by calibration frequency: predicted vs actual",
+        "cal_hold": "calibration | holdout",
+        "date": "date",
+        "cum_repeats": "cumulative repeat purchases",
+        "tracking_title": "Tracking: cumulative repeat purchases, actual vs model",
+        "cohort": "first purchase {c}",
+        "since_first": "days since first purchase",
+        "second": "bought a second time (Kaplan–Meier)",
+        "curves_title": "Repurchase curves by first-purchase quarter",
+        "no_repeat": "no repeat purchases",
+        "gap_days": "days between consecutive purchase days",
+        "gaps": "gaps",
+        "gaps_title": "Inter-purchase time",
+        "p_alive": "P(alive)",
+        "recency": "recency: time of the last purchase ({unit})",
+        "frequency": "repeat purchases (frequency)",
+        "matrix_title": "P(alive) at customer age T = {T} {unit}",
+        "units": {"D": "days", "W": "weeks", "M": "months"},
+    },
+}
 
 
 # ------------------------------------------------------------------------------------------------ summary
@@ -148,7 +265,7 @@ def holdout_accuracy(bgf: PurchaseModel, summary: pd.DataFrame) -> dict:
 
 
 def plot_holdout_by_frequency(
-    bgf: PurchaseModel, summary: pd.DataFrame, max_frequency: int = 7, ax: plt.Axes | None = None
+    bgf: PurchaseModel, summary: pd.DataFrame, max_frequency: int = 7, ax: plt.Axes | None = None, lang: str = "zh"
 ) -> plt.Axes:
     """Mean predicted and actual holdout purchases by calibration frequency (the conditional expectation plot).
 
@@ -172,12 +289,13 @@ def plot_holdout_by_frequency(
         _, ax = plt.subplots()
     pred = bgf.expected_purchases(summary, float(summary["duration_holdout"].iloc[0]))
     g = summary["frequency"].clip(upper=max_frequency)
-    label = f"{getattr(bgf, '_label', 'model')} prediction 预测"
-    df = pd.DataFrame({"actual 实际": summary["frequency_holdout"], label: pred}).groupby(g).mean()
+    t = _PLOT[lang]
+    label = t["prediction"].format(model=getattr(bgf, "_label", type(bgf).__name__))
+    df = pd.DataFrame({t["actual"]: summary["frequency_holdout"], label: pred}).groupby(g).mean()
     df.plot(ax=ax, marker="o")
-    ax.set_xlabel(f"repeat purchases in calibration ({max_frequency} = {max_frequency} or more) 校准期复购次数")
-    ax.set_ylabel("mean purchases in holdout 留出期平均购买次数")
-    ax.set_title("Holdout purchases by calibration frequency 按校准期频次的留出期预测")
+    ax.set_xlabel(t["cal_freq"].format(m=max_frequency))
+    ax.set_ylabel(t["holdout_mean"])
+    ax.set_title(t["holdout_title"])
     return ax
 
 
@@ -225,7 +343,13 @@ def tracking(
     return pd.DataFrame({"actual": actual.to_numpy(), "model": model}, index=days)
 
 
-def plot_tracking(track: pd.DataFrame, calibration_end: str | pd.Timestamp, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_tracking(
+    track: pd.DataFrame,
+    calibration_end: str | pd.Timestamp,
+    ax: plt.Axes | None = None,
+    lang: str = "zh",
+    model_name: str = "BG/NBD",
+) -> plt.Axes:
     """Cumulative repeat purchases, actual vs model, with the calibration end marked.
 
     Parameters
@@ -244,15 +368,14 @@ def plot_tracking(track: pd.DataFrame, calibration_end: str | pd.Timestamp, ax: 
     """
     if ax is None:
         _, ax = plt.subplots()
-    ax.plot(track.index, track["actual"], label="actual 实际")
-    ax.plot(track.index, track["model"], ls="--", label="BG/NBD model 模型")
+    t = _PLOT[lang]
+    ax.plot(track.index, track["actual"], label=t["actual"])
+    ax.plot(track.index, track["model"], ls="--", label=t["model"].format(model=model_name))
     ax.axvline(pd.Timestamp(calibration_end), color="grey", lw=1)
-    ax.annotate(
-        "calibration | holdout", (pd.Timestamp(calibration_end), ax.get_ylim()[1] * 0.95), ha="center", fontsize="small"
-    )
-    ax.set_xlabel("date 日期")
-    ax.set_ylabel("cumulative repeat purchases 累计复购次数")
-    ax.set_title("Tracking: cumulative repeat purchases, actual vs model 累计复购跟踪")
+    ax.annotate(t["cal_hold"], (pd.Timestamp(calibration_end), ax.get_ylim()[1] * 0.95), ha="center", fontsize="small")
+    ax.set_xlabel(t["date"])
+    ax.set_ylabel(t["cum_repeats"])
+    ax.set_title(t["tracking_title"])
     ax.legend()
     return ax
 
@@ -310,7 +433,7 @@ def repurchase_curves(ranked: pd.DataFrame, end: str | pd.Timestamp, freq: str =
     return out
 
 
-def plot_repurchase_curves(fits: dict, ax: plt.Axes | None = None, max_days: int = 180) -> plt.Axes:
+def plot_repurchase_curves(fits: dict, ax: plt.Axes | None = None, max_days: int = 180, lang: str = "zh") -> plt.Axes:
     """Share of buyers with a second purchase by days since the first (1 − KM), one line per cohort.
 
     Parameters
@@ -329,19 +452,22 @@ def plot_repurchase_curves(fits: dict, ax: plt.Axes | None = None, max_days: int
     """
     if ax is None:
         _, ax = plt.subplots()
-    for km in fits.values():
+    t = _PLOT[lang]
+    for cohort, km in fits.items():
         sf = km.survival_function_
-        ax.step(sf.index, 1 - sf.iloc[:, 0], where="post", label=km._label)
+        ax.step(sf.index, 1 - sf.iloc[:, 0], where="post", label=t["cohort"].format(c=cohort))
     ax.set_xlim(0, max_days)
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_xlabel("days since first purchase 首次购买后天数")
-    ax.set_ylabel("bought a second time (KM) 已复购比例")
-    ax.set_title("Repurchase curves by first-purchase cohort 按首购同期群的复购曲线")
-    ax.legend(fontsize="small")
+    ax.set_xlabel(t["since_first"])
+    ax.set_ylabel(t["second"])
+    ax.set_title(t["curves_title"])
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 
-def plot_p_alive_matrix(bgf: BetaGeo, T: float, max_frequency: int = 20, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_p_alive_matrix(
+    bgf: BetaGeo, T: float, max_frequency: int = 20, ax: plt.Axes | None = None, lang: str = "zh"
+) -> plt.Axes:
     """P(alive) for every (frequency, recency) at a fixed customer age ``T`` — why quiet frequent buyers fade.
 
     Parameters
@@ -369,11 +495,13 @@ def plot_p_alive_matrix(bgf: BetaGeo, T: float, max_frequency: int = 20, ax: plt
     im = ax.imshow(
         z, origin="lower", aspect="auto", cmap="RdYlGn", vmin=0, vmax=1, extent=[0, T, -0.5, max_frequency + 0.5]
     )
-    plt.colorbar(im, ax=ax, label="P(alive) 存活概率")
+    t = _PLOT[lang]
+    unit = t["units"].get(bgf.unit_, bgf.unit_)
+    plt.colorbar(im, ax=ax, label=t["p_alive"])
     ax.grid(False)
-    ax.set_xlabel(f"recency: time of the last purchase ({bgf.unit_}) 最近一次购买时间")
-    ax.set_ylabel("repeat purchases (frequency) 复购次数")
-    ax.set_title(f"P(alive) at customer age T = {T:g} {bgf.unit_} 存活概率矩阵")
+    ax.set_xlabel(t["recency"].format(unit=unit))
+    ax.set_ylabel(t["frequency"])
+    ax.set_title(t["matrix_title"].format(T=f"{T:g}", unit=unit))
     return ax
 
 
@@ -422,7 +550,9 @@ def next_best_contacts(scores: pd.DataFrame, top_n: int = 200, max_recent_touche
     return s[cols].reset_index()
 
 
-def plot_interpurchase_gaps(gaps: pd.DataFrame, max_days: int = 180, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_interpurchase_gaps(
+    gaps: pd.DataFrame, max_days: int = 180, ax: plt.Axes | None = None, lang: str = "zh"
+) -> plt.Axes:
     """Histogram of days between consecutive purchase days (from :func:`helpers.features.interpurchase_gaps`).
 
     Parameters
@@ -442,11 +572,119 @@ def plot_interpurchase_gaps(gaps: pd.DataFrame, max_days: int = 180, ax: plt.Axe
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 3.5))
     g = gaps[gaps["gap_days"] <= max_days].set_index("gap_days")["gaps"].reindex(range(max_days + 1), fill_value=0)
+    t = _PLOT[lang]
     ax.bar(g.index, g.to_numpy(), width=1.0)
     if g.sum() == 0:
-        ax.annotate("no repeat purchases 无复购", (0.5, 0.5), xycoords="axes fraction", ha="center")
+        ax.annotate(t["no_repeat"], (0.5, 0.5), xycoords="axes fraction", ha="center")
     ax.set_xlim(-1, max_days + 1)
-    ax.set_xlabel("days between consecutive purchase days 两次购买间隔天数")
-    ax.set_ylabel("purchase gaps 次数")
-    ax.set_title("Inter-purchase time 复购间隔分布")
+    ax.set_xlabel(t["gap_days"])
+    ax.set_ylabel(t["gaps"])
+    ax.set_title(t["gaps_title"])
     return ax
+
+
+# ------------------------------------------------------------------------------------------- page helpers
+def parameter_table(models: dict, lang: str = "zh", digits: int = 4) -> pd.DataFrame:
+    """Every fitted model's parameters with standard errors, as text; a parameter the data cannot pin down says so.
+
+    A missing (NaN) standard error means the likelihood is flat in that direction or the estimate sits on a
+    bound: it is shown as *not identified*, never as 0.
+
+    Parameters
+    ----------
+    models : dict
+        Display name → fitted model (``None`` entries are skipped).
+    lang : {"zh", "en"}
+        Language of the *not identified* text.
+    digits : int
+        Decimals shown.
+
+    Returns
+    -------
+    DataFrame
+        ``model``, ``parameter``, ``estimate``, ``std_error`` (strings).
+
+    Examples
+    --------
+    >>> class M:
+    ...     params_ = pd.Series({"r": 0.2431, "a": 0.0})
+    ...     standard_errors_ = pd.Series({"r": 0.0126, "a": float("nan")})
+    >>> parameter_table({"BG/NBD": M()}, "en")["std_error"].tolist()
+    ['0.0126', 'not identified']
+    """
+    missing = "未识别" if lang == "zh" else "not identified"
+    rows = []
+    for name, m in models.items():
+        if m is None:
+            continue
+        for p, v in m.params_.items():
+            se = m.standard_errors_.get(p, np.nan)
+            rows.append(
+                {
+                    "model": name,
+                    "parameter": str(p),
+                    "estimate": f"{v:.{digits}f}",
+                    "std_error": missing if not np.isfinite(se) else f"{se:.{digits}f}",
+                }
+            )
+    return pd.DataFrame(rows, columns=["model", "parameter", "estimate", "std_error"])
+
+
+def clv_text(iv, horizon_days: int, margin: float, discount: float, currency: str = "¥", lang: str = "zh") -> str:
+    """Return the sentence on lifetime value from :func:`helpers.clv_analysis.clv_intervals` (one group: everyone).
+
+    When the value model has no parameter draws (a spend regression), the sentence says the interval holds only
+    the purchase model's uncertainty.
+    """
+    from helpers.labels import fmt_money, fmt_pct
+
+    clv = iv.customers["estimate"]
+    g = iv.groups.iloc[0]
+    top = clv.nlargest(max(1, len(clv) // 10)).sum() / clv.sum() if clv.sum() > 0 else np.nan
+    method = {"laplace": ("参数的拉普拉斯近似", "Laplace approximation of the parameters")}.get(
+        iv.method, ("自助法", "bootstrap")
+    )
+    return TEXT["clv_line"][lang].format(
+        h=horizon_days,
+        margin=fmt_pct(margin, 0),
+        disc=fmt_pct(discount, 0),
+        mean=fmt_money(clv.mean(), currency),
+        median=fmt_money(clv.median(), currency),
+        top=fmt_pct(top, 0),
+        total=fmt_money(g["total"], currency),
+        lo=fmt_money(g["total_lower"], currency),
+        hi=fmt_money(g["total_upper"], currency),
+        method=method[0] if lang == "zh" else method[1],
+    ) + (TEXT["value_no_draws"][lang] if any("no parameter draws" in n for n in iv.notes) else "")
+
+
+def plot_clv_histogram(clv: pd.Series, horizon_days: int, ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:
+    """Histogram of customers' lifetime value, capped at the 99th percentile (the cap is said on the axis)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    ax.hist(clv.clip(upper=clv.quantile(0.99)), bins=60)
+    zh = lang == "zh"
+    ax.set_xlabel(
+        f"未来 {horizon_days} 天终身价值（超过 99 分位数的计入最后一格）"
+        if zh
+        else f"lifetime value over {horizon_days} days (above the 99th percentile in the last bar)"
+    )
+    ax.set_ylabel("客户数" if zh else "customers")
+    ax.set_title("客户终身价值分布" if zh else "Lifetime value per customer")
+    return ax
+
+
+def holdout_text(model, summary: pd.DataFrame, name: str, start, end, lang: str = "zh") -> str:
+    """Return the sentence comparing a model's predicted holdout purchases with the actual ones."""
+    acc = holdout_accuracy(model, summary)
+    return TEXT["holdout"][lang].format(
+        start=f"{pd.Timestamp(start):%Y-%m-%d}",
+        end=f"{pd.Timestamp(end):%Y-%m-%d}",
+        n=f"{acc['customers']:,}",
+        actual=f"{acc['actual_total']:,}",
+        model=name,
+        pred=f"{acc['predicted_total']:,.0f}",
+        err=f"{acc['total_error_pct']:+.1f}%",
+        mae=f"{acc['mae_per_customer']:.3f}",
+        rho=f"{acc['spearman']:.3f}",
+    )

@@ -21,6 +21,7 @@ staff time, for the ``private_chats`` highest-scoring rows; a broadcast for the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,7 +43,7 @@ ACTIONS: dict[str, dict[str, str]] = {
 
 _TEXT = {
     "zh": {
-        "uplift": "{a}预计使下单概率提高 {u:+.1%}（扣除成本和删好友风险后，增量毛利约 ¥{iv:,.0f}）",
+        "uplift": "{a}预计使下单概率提高 {u:+.1%}（扣除成本和删好友风险后，增量毛利约 {cur}{iv:,.0f}）",
         "beats": "优于{o}",
         "action_names": {"message": "消息", "private_chat": "私聊", "group_broadcast": "群发", "coupon": "优惠券"},
         "sep": "；",
@@ -63,8 +64,8 @@ _TEXT = {
     },
     "en": {
         "uplift": (
-            "a {a} is predicted to raise the order probability by {u:+.1%} (about ¥{iv:,.0f} incremental profit, net "
-            "of cost and deletion risk)"
+            "a {a} is predicted to raise the order probability by {u:+.1%} (about {cur}{iv:,.0f} incremental "
+            "profit, net of cost and deletion risk)"
         ),
         "beats": "better than {o}",
         "action_names": {
@@ -200,6 +201,7 @@ def contact_list(
     private_chats: int = 50,
     horizon_days: int = 30,
     margin: float = 1.0,
+    currency: str = "¥",
     lang: str = "zh",
 ) -> ContactList:
     """Build the contact list: eligible friends ranked by incremental value (or the due score), with actions.
@@ -243,6 +245,8 @@ def contact_list(
         per-customer ``deletion`` prediction when the deletion verdict says ``"model"``, its average effect
         otherwise (never below 0: a predicted fall in deletions is mostly noise and earns nothing), and nothing
         without ``deletion_value``.
+    currency : str
+        Currency symbol of the reasons.
     lang : {"zh", "en"}
         Language of actions, reasons and the decision record.
 
@@ -358,8 +362,8 @@ def contact_list(
         is_msg, np.where(chat_rank <= private_chats, "private_chat", "group_broadcast"), s["chosen"]
     )
     s["action"] = s["action_key"].map(acts)
-    s["why_now"] = [_why_now(r, t, score_kind, kinds, horizon_days) for r in s.itertuples()]
-    lead = ["staff_id", "tier", "score", "action", "why_now"]
+    s["why_now"] = [_why_now(r, t, score_kind, kinds, horizon_days, currency) for r in s.itertuples()]
+    lead = ["staff_id", "tier", "score", "action_key", "action", "why_now"]
     rest = [
         c
         for c in s.columns
@@ -399,12 +403,14 @@ def contact_list(
     )
 
 
-def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: int) -> str:
+def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: int, currency: str = "¥") -> str:
     parts = []
     if kind == "incremental_value":
         best = r.chosen
         u = getattr(r, f"uplift_{best}")
-        parts.append(t["uplift"].format(a=t["action_names"][best], u=u, iv=getattr(r, f"incremental_value_{best}")))
+        parts.append(
+            t["uplift"].format(a=t["action_names"][best], u=u, iv=getattr(r, f"incremental_value_{best}"), cur=currency)
+        )
         others = [k for k in kinds if k != best and pd.notna(getattr(r, f"uplift_{k}"))]
         if others:
             parts.append(
@@ -614,7 +620,8 @@ def fit_holdout(
     """
     from helpers import uplift as U
 
-    feats = [c for c in FEATURES if c in frame.columns]
+    # a feature constant within the test (days since the last order among never-buyers) carries nothing
+    feats = [c for c in FEATURES if c in frame.columns and frame[c].nunique(dropna=True) > 1]
     X, w = frame[feats], frame["treatment"]
     order = U.compare_models(X, w, frame["converted"], chosen, None, folds, random_state, k, alpha, lang)
     deletion = ev = None
@@ -980,3 +987,78 @@ def artifact(cl: ContactList, holdouts: list[HoldoutModels], tests: pd.DataFrame
             "lists": comparison.to_dict("index"),
         }
     )
+
+
+# -------------------------------------------------------------------------------------- page sentences
+#: Result sentences of notebook 06 (``L.text(TEXT, key, …)``).
+TEXT: dict[str, dict[str, str]] = {
+    "no_tests": {
+        "zh": "没有可用的随机实验（{why}）：个体增量未测量，名单按“到期”得分排序。",
+        "en": (
+            "No usable randomised test ({why}): individual uplift is not measured; the list is ranked by the due score."
+        ),
+    },
+    "no_assignments": {"zh": "没有实验分组表 assignments", "en": "no assignments table"},
+    "too_small": {"zh": "每组至少需要 50 人", "en": "each arm needs at least 50 customers"},
+    "scope": {
+        "zh": "{test}：在{pop}中随机分组（实验组 {nt:,} 人，对照组 {nc:,} 人）→ 它的模型只给{pop}打分。",
+        "en": "{test}: randomised among {pop} ({nt:,} treated, {nc:,} control) → its model scores only {pop}.",
+    },
+    "chosen": {
+        "zh": "{test} 的名单由事先选定的模型“{model}”驱动：{verdict}",
+        "en": "{test}: the list is driven by the model chosen in advance, {model}. {verdict}",
+    },
+    "score": {"zh": "名单得分：{kind}。{why}", "en": "List score: {kind}. {why}"},
+    "written": {
+        "zh": "已写出 {n:,} 位客户到 exports/contact_list.csv，{m:,} 位“暂不打扰”客户到 exports/leave_alone.csv。",
+        "en": "{n:,} contacts written to exports/contact_list.csv, {m:,} to leave alone to exports/leave_alone.csv.",
+    },
+    "lists": {
+        "zh": (
+            "新名单中近 {d} 天下过单的占 {new_recent:.0%}（旧名单 {old_recent:.0%}），"
+            "距上次下单天数中位数 {new_days:.0f} 天（旧名单 {old_days:.1f} 天）。"
+        ),
+        "en": (
+            "Of the new list {new_recent:.0%} ordered in the last {d} days (old list {old_recent:.0%}); median days "
+            "since the last order {new_days:.0f} (old list {old_days:.1f})."
+        ),
+    },
+    "headline": {
+        "zh": "触达名单 {n:,} 人，按{kind}排序；{la:,} 人暂不打扰（消息会让他们删好友）。",
+        "en": "Contact list of {n:,} ranked by {kind}; {la:,} to leave alone (a message makes them delete us).",
+    },
+    "no_truth": {
+        "zh": "no truth.json in data_dir：真实数据，没有植入的真值可比。",
+        "en": "no truth.json in data_dir: real data, nothing planted to compare with.",
+    },
+}
+
+_STAGES = {
+    "contacts": {"zh": "全部好友记录", "en": "all contacts"},
+    "friends": {"zh": "仍是好友", "en": "still friends"},
+    "order": {"zh": "{n} 天内没下单", "en": "no order in {n} days"},
+    "message": {"zh": "{n} 天内没收到消息", "en": "no message in {n} days"},
+    "cap": {"zh": "本月消息少于 {n} 条", "en": "under {n} messages this month"},
+    "leave": {"zh": "不在“暂不打扰”名单", "en": "not on the 'leave alone' list"},
+    "scored": {"zh": "有得分（模型覆盖且增量为正）", "en": "scored (covered by a model, positive value)"},
+    "listed": {"zh": "进入名单", "en": "listed"},
+}
+
+
+def funnel_table(decision: dict, lang: str = "zh") -> pd.DataFrame:
+    """Return the eligibility funnel of :func:`contact_list` in the report language: each rule, the contacts left.
+
+    Examples
+    --------
+    >>> f = funnel_table({"funnel": {"contacts": 10, "friends": 8, "no order in 7 days": 6, "listed": 2}}, "zh")
+    >>> f["stage"].tolist(), f["left"].tolist()
+    (['全部好友记录', '仍是好友', '7 天内没下单', '进入名单'], [10, 8, 6, 2])
+    """
+    rows = []
+    for key, n in decision["funnel"].items():
+        num = next(iter(re.findall(r"\d+(?:\.\d+)?", key)), "")
+        stage = next((k for k in ("order", "message") if key.startswith(f"no {k} in")), None)
+        stage = stage or ("cap" if key.startswith("under ") else "leave" if key.startswith("not ") else key)
+        label = _STAGES.get(stage, {}).get(lang, key).format(n=num)
+        rows.append({"stage": label, "left": int(n)})
+    return pd.DataFrame(rows)

@@ -119,6 +119,7 @@ NAMES: dict[str, dict[str, dict[str, str]]] = {
         "fission": _n("裂变", "fission"),
         "content": _n("内容", "content"),
         "holdout": _n("留出实验", "holdout test"),
+        "message": _n("消息", "message"),
     },
     "table": {
         "contacts": _n("好友", "contacts"),
@@ -284,6 +285,7 @@ HEADERS: dict[str, dict[str, str]] = {
     "why": _n("原因", "why"),
     "uplift_order": _n("预测下单增量", "predicted order uplift"),
     "uplift_deletion": _n("预测删好友增量", "predicted deletion uplift"),
+    "uplift_coupon": _n("预测优惠券下单增量", "predicted coupon uplift"),
     "days_since_last_order": _n("距上次下单天数", "days since last order"),
     # 07 staff (add its headers here)
     # 08 summary (add its headers here)

@@ -518,6 +518,7 @@ def holdout_tests(
         rows.append(
             {
                 "campaign_id": cid,
+                "name": str(camp.at[cid, "name"]) if cid in camp.index and "name" in camp.columns else cid,
                 "kind": kind,
                 "action": "coupon" if kind == "coupon" else "message",
                 "start": camp.at[cid, "start"] if cid in camp.index else pd.NaT,
@@ -530,7 +531,53 @@ def holdout_tests(
                 "usable": min(nt, nc) >= min_per_arm,
             }
         )
-    return pd.DataFrame(rows)
+    cols = ["campaign_id", "name", "kind", "action", "start", "end", "n_treated", "n_control", "buyer_share",
+            "population", "cost_per_treated", "usable"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+def holdout_data(engine, which: str = "auto", deletion_days: int = 30) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Read the randomised tests of a clean dataset: :func:`holdout_tests` and a :func:`holdout_frame` per usable test.
+
+    Parameters
+    ----------
+    engine : helpers.engine.Engine
+        Connection to the clean tables (``assignments`` and ``campaigns`` optional: without them, no tests).
+    which : str
+        ``holdout_campaigns``: ``"auto"`` or campaign ids separated by commas.
+    deletion_days : int
+        A deletion counts up to this many days after a test's last day.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The tests, and the frames of the usable ones by campaign id.
+    """
+    from helpers import features as F
+
+    if not (engine.has("assignments") and engine.has("campaigns")):
+        return holdout_tests(pd.DataFrame(columns=["campaign_id", "arm", "orders_before"]), pd.DataFrame(
+            columns=["campaign_id"]), which), {}  # fmt: skip
+    a, c, k, o = (engine.table(n) for n in ("assignments", "campaigns", "contacts", "orders"))
+    touches = engine.table("touches") if engine.has("touches") else None
+    feats = engine.to_pandas(F.pretreatment_features(a, c, k, o, touches))
+    tests = holdout_tests(feats, engine.to_pandas(c), which)
+    outcomes = engine.to_pandas(F.campaign_window_outcomes(o, a, c))
+    deletions = engine.to_pandas(F.campaign_window_deletions(a, c, k, extra_days=deletion_days))
+    frames = {t: holdout_frame(feats, outcomes, deletions, t) for t in tests.loc[tests["usable"], "campaign_id"]}
+    return tests, frames
+
+
+def read_tiers(path) -> pd.Series | None:
+    """Tier per ``user_id`` from ``exports/tiers.csv`` of notebook 02, or ``None`` when 02 has not run."""
+    from pathlib import Path
+
+    from helpers.exports import read_csv_ids_as_text
+
+    if not Path(path).exists():
+        return None
+    t = read_csv_ids_as_text(path)
+    return t.set_index("user_id")["tier"] if {"user_id", "tier"} <= set(t.columns) else None
 
 
 def holdout_frame(
@@ -748,10 +795,13 @@ def score_today(
 
     Returns
     -------
-    (DataFrame, dict)
-        Per ``user_id``: one column per tested action (``message``, ``coupon``), ``deletion``, ``value``,
+    (DataFrame or None, dict)
+        ``(None, {})`` without tests; else per ``user_id``: one column per tested action (``message``,
+        ``coupon``), ``deletion``, ``value``,
         ``deletion_value``, ``population``; and the verdicts for :func:`contact_list`.
     """
+    if not holdouts:
+        return None, {}
     snap = snapshot.set_index("user_id")
     buyer = snap["orders_before"] > 0
     pop = pd.Series(np.where(buyer, "buyers", "never_buyers"), index=snap.index)
@@ -950,6 +1000,26 @@ def planted_figures(
         "persuadable_lift": lift(oof, "persuadable"),
         "dnd_lift": dnd,
     }
+
+
+#: Names of the planted-truth checks of notebook 06 (keys of :func:`planted_figures` and the list comparison).
+PLANTED_CHECKS = {
+    "qini_ratio": "Qini ÷ Qini of the planted uplift (orders, same customers)",
+    "persuadable_lift": "planted persuadables in the top 30% ÷ their share",
+    "dnd_lift": "planted do-not-disturbs in the top 30% by deletion uplift ÷ their share",
+    "persuadable_ratio": "planted persuadable share, new list ÷ old list",
+    "days_over_cooldown": "new list: median days since last order − cool-down",
+}
+
+
+def write_artifact(path, cl: ContactList, holdouts: list[HoldoutModels], tests: pd.DataFrame, comparison: pd.DataFrame):
+    """Write :func:`artifact` as JSON (``artifacts/targeting.json``) and return the path."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    p.write_text(json.dumps(artifact(cl, holdouts, tests, comparison), ensure_ascii=False, indent=1), encoding="utf-8")
+    return p
 
 
 def artifact(cl: ContactList, holdouts: list[HoldoutModels], tests: pd.DataFrame, comparison: pd.DataFrame) -> dict:

@@ -120,6 +120,7 @@ NAMES: dict[str, dict[str, dict[str, str]]] = {
         "fission": _n("裂变", "fission"),
         "content": _n("内容", "content"),
         "holdout": _n("留出实验", "holdout test"),
+        "message": _n("消息", "message"),
     },
     "table": {
         "contacts": _n("好友", "contacts"),
@@ -150,6 +151,24 @@ NAMES: dict[str, dict[str, dict[str, str]]] = {
         "shapley": _n("夏普利值", "Shapley"),
     },
     "period": {"previous": _n("上期", "previous"), "current": _n("本期", "current")},
+    "population": {
+        "buyers": _n("买过的客户", "past buyers"),
+        "never_buyers": _n("从未购买的客户", "never-buyers"),
+        "all": _n("全部客户", "everyone"),
+    },
+    "score_kind": {
+        "incremental_value": _n("预期增量毛利", "expected incremental profit"),
+        "due": _n("“到期”得分", "due score"),
+    },
+    "outcome": {"order": _n("下单", "order"), "deletion": _n("删好友", "deletion")},
+    "uplift_verdict": {
+        "model": _n("按个体增量排序", "rank by individual uplift"),
+        "average": _n("只用平均效应", "average effect only"),
+    },
+    "contact_list": {
+        "new": _n("新名单（增量）", "new list (uplift)"),
+        "old": _n("旧名单（P(活跃)×价值）", "old list (P(alive) × value)"),
+    },
     "date": {
         "as_of": _n("导出日 as_of", "as_of (export date)"),
         "last_day": _n("最后观测日", "last day observed"),
@@ -346,6 +365,32 @@ HEADERS: dict[str, dict[str, str]] = {
     "purity": _n("纯度", "purity"),
     "planted_peak": _n("模拟高峰小时", "planted peak hour"),
     # 06 targeting (add its headers here)
+    # 06 targeting
+    "n_treated": _n("实验组人数", "treated"),
+    "n_control": _n("对照组人数", "control"),
+    "buyer_share": _n("此前买过的占比", "share who had bought"),
+    "population": _n("实验人群（模型只给这类客户打分）", "tested among (and scores only them)"),
+    "cost_per_treated": _n("每人成本", "cost per treated"),
+    "usable": _n("样本够用", "large enough"),
+    "outcome": _n("结果", "outcome"),
+    "chosen": _n("事先选定", "chosen in advance"),
+    "qini": _n("Qini 系数", "Qini coefficient"),
+    "auuc": _n("AUUC", "AUUC"),
+    "uplift_at_k": _n("前30%实测增量", "uplift@30%"),
+    "listed": _n("名单人数", "listed"),
+    "ordered_recently": _n("近N天下过单", "ordered in the last N days"),
+    "messaged_recently": _n("近N天收到过消息", "messaged in the last N days"),
+    "median_days_since_last_order": _n("距上次下单天数（中位数）", "median days since last order"),
+    "persuadable_share": _n("植入的“可说服”客户占比", "planted persuadable share"),
+    "stage": _n("筛选步骤", "step"),
+    "left": _n("剩余人数", "contacts left"),
+    "action": _n("建议动作", "suggested action"),
+    "why_now": _n("为什么现在联系", "why now"),
+    "why": _n("原因", "why"),
+    "uplift_order": _n("预测下单增量", "predicted order uplift"),
+    "uplift_deletion": _n("预测删好友增量", "predicted deletion uplift"),
+    "uplift_coupon": _n("预测优惠券下单增量", "predicted coupon uplift"),
+    "days_since_last_order": _n("距上次下单天数", "days since last order"),
     # 07 staff (add its headers here)
     # 08 summary (add its headers here)
 }

@@ -50,6 +50,7 @@ NOTEBOOKS = (
     "03_repurchase",
     "04_attribution",
     "05_community",
+    "06_targeting",
     "08_summary",
 )
 _ALL = NOTEBOOKS
@@ -150,11 +151,11 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
        ("01_acquisition",)),
     _p("control_variant", "str", "A", "reference invitation script of the variant test", ("01_acquisition",)),
     _p("alpha", "float", 0.05, "significance level; intervals are 1 − alpha",
-       ("01_acquisition", "04_attribution", "05_community"), low=0.001, high=0.5),
+       ("01_acquisition", "04_attribution", "05_community", "06_targeting"), low=0.001, high=0.5),
     _p("gross_margin", "float", 0.4, "share of GMV that is gross profit (payback, CLV)",
-       ("01_acquisition", "03_repurchase"), low=0.001, high=1.0),
+       ("01_acquisition", "03_repurchase", "06_targeting"), low=0.001, high=1.0),
     _p("currency", "str", "¥", "currency symbol shown beside money (amounts are not converted)",
-       ("01_acquisition", "03_repurchase", "08_summary")),
+       ("01_acquisition", "03_repurchase", "06_targeting", "08_summary")),
     _p("previous_as_of", "date", AUTO, "earlier snapshot for tier migration; auto: as_of − 90 days; none skips",
        ("00_data_prep", "02_user_tiers"), choices=(NONE,)),
     _p("new_days", "int", 60, "contacts added fewer days ago than this are new (新客)", ("02_user_tiers",),
@@ -174,13 +175,11 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
     _p("unit", "choice", "D", "time unit of the repurchase models: D days or W weeks", ("03_repurchase",),
        choices=("D", "W")),
     _p("horizon_days", "int", 60, "H: 'will buy in the next H days' and the contact list's value horizon",
-       ("03_repurchase",), low=1, high=3650),
+       ("03_repurchase", "06_targeting"), low=1, high=3650),
     _p("clv_horizon_days", "int", 365, "lifetime-value horizon in days", ("03_repurchase",), low=30, high=3650),
     _p("annual_discount_rate", "float", 0.1, "discount rate per year for CLV", ("03_repurchase",),
        low=0.0, high=1.0),
-    _p("top_n", "int", 200, "length of the contact list", ("03_repurchase",), low=1, high=1_000_000),
-    _p("max_recent_touches", "int", 2, "leave out contacts touched more than this in the last 7 days",
-       ("03_repurchase",), low=0, high=1000),
+    _p("top_n", "int", 200, "length of the contact list", ("06_targeting",), low=1, high=1_000_000),
     _p("lookback_days", "int", 14, "touches within this many days before a conversion make up its path",
        ("04_attribution",), low=1, high=365),
     _p("conversion", "choice", "first", "first: a contact's first order is the conversion; all: every order",
@@ -195,6 +194,23 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
     _p("silent_days", "int", 7, "a group member is silent after this many days without a message",
        ("05_community",), low=1, high=365),
     _p("top_groups", "int", 12, "groups shown in the small multiples", ("05_community",), low=1, high=100),
+    _p("holdout_campaigns", "str", AUTO, "randomised tests the uplift models learn from: auto (every campaign in "
+       "assignments) or campaign ids separated by commas", ("06_targeting",)),
+    _p("uplift_model", "choice", "x_learner_hgb", "uplift model that drives the contact list, chosen in advance "
+       "(the others are shown beside it)", ("06_targeting",),
+       choices=("x_learner_hgb", "x_learner", "two_model_hgb", "two_model", "class_transformation")),
+    _p("uplift_folds", "int", 5, "cross-fitting folds: every tested customer is scored by a model that never saw "
+       "them", ("06_targeting",), low=2, high=20),
+    _p("uplift_seed", "int", 0, "seed of the folds, the learners and the permutation test", ("06_targeting",),
+       low=0, high=2**31 - 1),
+    _p("deletion_days", "int", 30, "a deletion counts against a test's message up to this many days after the "
+       "test ends", ("06_targeting",), low=0, high=365),
+    _p("cooldown_days", "int", 7, "leave out anyone who ordered or was messaged within this many days",
+       ("06_targeting",), low=0, high=365),
+    _p("monthly_cap", "int", 4, "leave out anyone messaged this many times this month (WeCom: 4 broadcasts per "
+       "customer per month)", ("06_targeting",), low=1, high=100),
+    _p("private_chats", "int", 50, "staff capacity: the top rows get a private chat, the rest a broadcast",
+       ("06_targeting",), low=0, high=1_000_000),
     _p("period_days", "int", 28, "length of the summary's current period; the previous one is as long, just before "
        "it", ("08_summary",), low=7, high=366),
 )}

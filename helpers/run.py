@@ -61,6 +61,8 @@ _TOP_KEYS = ("run_name", "notebooks", "parameters")
 RETIRED = {
     "pii_salt": "pii_salt is no longer a parameter: the pseudonymisation key is a secret read from the environment "
     "or a key file, never from a params file (see the README, 'Personal data')",
+    "max_recent_touches": "max_recent_touches is no longer a parameter: the contact list moved to 06_targeting, "
+    "which leaves out anyone ordered from or messaged within cooldown_days and caps messages with monthly_cap",
 }
 
 

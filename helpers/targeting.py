@@ -21,6 +21,7 @@ staff time, for the ``private_chats`` highest-scoring rows; a broadcast for the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,7 +43,7 @@ ACTIONS: dict[str, dict[str, str]] = {
 
 _TEXT = {
     "zh": {
-        "uplift": "{a}预计使下单概率提高 {u:+.1%}（扣除成本后增量约 ¥{iv:,.0f}）",
+        "uplift": "{a}预计使下单概率提高 {u:+.1%}（扣除成本和删好友风险后，增量毛利约 {cur}{iv:,.0f}）",
         "beats": "优于{o}",
         "action_names": {"message": "消息", "private_chat": "私聊", "group_broadcast": "群发", "coupon": "优惠券"},
         "sep": "；",
@@ -63,7 +64,8 @@ _TEXT = {
     },
     "en": {
         "uplift": (
-            "a {a} is predicted to raise the order probability by {u:+.1%} (about ¥{iv:,.0f} incremental, net of cost)"
+            "a {a} is predicted to raise the order probability by {u:+.1%} (about {cur}{iv:,.0f} incremental "
+            "profit, net of cost and deletion risk)"
         ),
         "beats": "better than {o}",
         "action_names": {
@@ -198,6 +200,8 @@ def contact_list(
     monthly_cap: int = 4,
     private_chats: int = 50,
     horizon_days: int = 30,
+    margin: float = 1.0,
+    currency: str = "¥",
     lang: str = "zh",
 ) -> ContactList:
     """Build the contact list: eligible friends ranked by incremental value (or the due score), with actions.
@@ -215,7 +219,7 @@ def contact_list(
         (:mod:`helpers.uplift`), one column per tested action — ``message`` (a message of any kind),
         ``private_chat``, ``group_broadcast``, ``coupon``: the predicted change in P(order) if the customer gets it —
         plus ``value`` (expected order value, CNY, required) and optionally ``deletion`` (predicted change in
-        P(deleting us) if messaged).
+        P(deleting us) if messaged) and ``deletion_value`` (profit lost if the customer deletes us, CNY).
     verdicts : dict of UpliftVerdict, optional
         Held-out verdict per column of ``uplift`` (same keys, and ``"deletion"``). An action's uplift is used only
         when its verdict says ``use == "model"``; when none does, the list falls back to the due score and the
@@ -235,6 +239,14 @@ def contact_list(
         did not test the two separately).
     horizon_days : int
         ``H`` of the due score (for the reason text).
+    margin : float
+        Gross margin: an extra order is worth ``margin × value``. The expected incremental value of action ``a`` is
+        ``uplift_a × margin × value − deletion × deletion_value − cost_a``; the deletion term uses the
+        per-customer ``deletion`` prediction when the deletion verdict says ``"model"``, its average effect
+        otherwise (never below 0: a predicted fall in deletions is mostly noise and earns nothing), and nothing
+        without ``deletion_value``.
+    currency : str
+        Currency symbol of the reasons.
     lang : {"zh", "en"}
         Language of actions, reasons and the decision record.
 
@@ -306,7 +318,15 @@ def contact_list(
     if use_model:
         u = uplift.reindex(s.index)
         s["value"] = u["value"]
-        inc = pd.DataFrame({k: u[k] * u["value"] - costs.get(k, 0.0) for k in kinds}, index=s.index)
+        risk = pd.Series(0.0, index=s.index)
+        dv = verdicts.get("deletion")
+        if "deletion_value" in u.columns and dv is not None:
+            p_del = u["deletion"] if dv.use == "model" and "deletion" in u.columns else dv.average_effect
+            risk = (p_del * u["deletion_value"]).fillna(0.0).clip(lower=0.0)  # a predicted fall earns nothing
+        if "deletion" in u.columns:
+            s["uplift_deletion"] = u["deletion"]
+        s["deletion_risk"] = risk
+        inc = pd.DataFrame({k: u[k] * margin * u["value"] - risk - costs.get(k, 0.0) for k in kinds}, index=s.index)
         for k in kinds:
             s[f"uplift_{k}"] = u[k]
             s[f"incremental_value_{k}"] = inc[k]
@@ -330,6 +350,8 @@ def contact_list(
             if tested_verdicts
             else t["why_no_model"].format(h=horizon_days)
         )
+    if due is not None and "due_score" not in s.columns:
+        s["due_score"] = due["due_score"].reindex(s.index)
     funnel["scored"] = len(s)
     s = s.sort_values("score", ascending=False, kind="stable").head(top_n)
     funnel["listed"] = len(s)
@@ -340,8 +362,8 @@ def contact_list(
         is_msg, np.where(chat_rank <= private_chats, "private_chat", "group_broadcast"), s["chosen"]
     )
     s["action"] = s["action_key"].map(acts)
-    s["why_now"] = [_why_now(r, t, score_kind, kinds, horizon_days) for r in s.itertuples()]
-    lead = ["staff_id", "tier", "score", "action", "why_now"]
+    s["why_now"] = [_why_now(r, t, score_kind, kinds, horizon_days, currency) for r in s.itertuples()]
+    lead = ["staff_id", "tier", "score", "action_key", "action", "why_now"]
     rest = [
         c
         for c in s.columns
@@ -349,6 +371,8 @@ def contact_list(
         or c
         in (
             "value",
+            "deletion_risk",
+            "due_score",
             "p_alive",
             "p_due",
             "usual_gap_days",
@@ -370,6 +394,7 @@ def contact_list(
             "private_chats": private_chats,
             "costs": costs,
             "horizon_days": horizon_days,
+            "margin": margin,
         },
     }
     contacts = s[lead + rest].rename_axis("user_id").reset_index()
@@ -378,12 +403,14 @@ def contact_list(
     )
 
 
-def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: int) -> str:
+def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: int, currency: str = "¥") -> str:
     parts = []
     if kind == "incremental_value":
         best = r.chosen
         u = getattr(r, f"uplift_{best}")
-        parts.append(t["uplift"].format(a=t["action_names"][best], u=u, iv=getattr(r, f"incremental_value_{best}")))
+        parts.append(
+            t["uplift"].format(a=t["action_names"][best], u=u, iv=getattr(r, f"incremental_value_{best}"), cur=currency)
+        )
         others = [k for k in kinds if k != best and pd.notna(getattr(r, f"uplift_{k}"))]
         if others:
             parts.append(
@@ -404,3 +431,704 @@ def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: in
     if k is not None and k > 0:
         parts.append(t["month"].format(m=k))
     return t["sep"].join(parts)
+
+
+# ------------------------------------------------------------------------------------- holdouts → models
+#: Pre-treatment features of the uplift models (:func:`helpers.features.pretreatment_features` columns; the
+#: touch columns only when the export has touches).
+FEATURES = (
+    "channel",
+    "tenure_days",
+    "orders_before",
+    "gmv_before",
+    "orders_recent",
+    "days_since_last_order",
+    "touches_recent",
+    "private_chat_recent",
+    "group_broadcast_recent",
+    "coupon_recent",
+    "days_since_last_touch",
+)
+
+#: Who a randomised test was run among, by the share of its customers who had ordered before assignment.
+POPULATIONS = ("buyers", "never_buyers", "all")
+
+
+def _population(buyer_share: float) -> str:
+    if buyer_share >= 0.95:
+        return "buyers"
+    if buyer_share <= 0.05:
+        return "never_buyers"
+    return "all"
+
+
+def holdout_tests(
+    features: pd.DataFrame, campaigns: pd.DataFrame, which: str = "auto", min_per_arm: int = 50
+) -> pd.DataFrame:
+    """List the randomised tests in ``assignments``: arms, whom they were run among, the action, the cost per treated.
+
+    A model trained on a test scores only customers like those it was tested on: a win-back message tested among
+    past buyers says nothing about people who never bought, a first-order coupon tested among never-buyers nothing
+    about buyers. ``population`` records which: ``buyers`` (≥ 95 % had ordered before assignment), ``never_buyers``
+    (≤ 5 %) or ``all``.
+
+    Parameters
+    ----------
+    features : DataFrame
+        :func:`helpers.features.pretreatment_features` of every assigned customer (``campaign_id``, ``arm``,
+        ``orders_before``).
+    campaigns : DataFrame
+        The campaigns table (``campaign_id``, ``kind``, ``start``, ``end``, optionally ``cost``).
+    which : str
+        ``"auto"`` (every campaign with assignments) or campaign ids separated by commas.
+    min_per_arm : int
+        A test with fewer treated or control customers is listed but not ``usable``.
+
+    Returns
+    -------
+    DataFrame
+        ``campaign_id``, ``kind``, ``action`` (``coupon`` for coupon campaigns, else ``message``), ``start``,
+        ``end``, ``n_treated``, ``n_control``, ``buyer_share``, ``population``, ``cost_per_treated`` (campaign cost
+        / treated; 0 without a cost), ``usable``.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"campaign_id": ["m"] * 4, "arm": ["treatment", "control"] * 2, "orders_before": [1, 2, 1, 3]})
+    >>> c = pd.DataFrame({"campaign_id": ["m"], "kind": ["message"], "start": ["2025-11-10"], "end": ["2025-11-23"],
+    ...                   "cost": [4.0]})
+    >>> t = holdout_tests(f, c, min_per_arm=2).iloc[0]
+    >>> t["population"], t["action"], float(t["cost_per_treated"]), bool(t["usable"])
+    ('buyers', 'message', 2.0, True)
+    """
+    f = features
+    ids = list(dict.fromkeys(f["campaign_id"])) if which.strip().lower() == "auto" else None
+    if ids is None:
+        ids = [x.strip() for x in which.split(",") if x.strip()]
+        unknown = [x for x in ids if x not in set(f["campaign_id"])]
+        if unknown:
+            raise ValueError(f"holdout_campaigns: no assignments for {', '.join(unknown)}")
+    camp = campaigns.set_index("campaign_id")
+    rows = []
+    for cid in ids:
+        g = f[f["campaign_id"] == cid]
+        nt, nc = int((g["arm"] == "treatment").sum()), int((g["arm"] == "control").sum())
+        kind = str(camp.at[cid, "kind"]) if cid in camp.index and "kind" in camp.columns else ""
+        cost = float(camp.at[cid, "cost"]) if cid in camp.index and "cost" in camp.columns else float("nan")
+        share = float((g["orders_before"] > 0).mean()) if len(g) else float("nan")
+        rows.append(
+            {
+                "campaign_id": cid,
+                "name": str(camp.at[cid, "name"]) if cid in camp.index and "name" in camp.columns else cid,
+                "kind": kind,
+                "action": "coupon" if kind == "coupon" else "message",
+                "start": camp.at[cid, "start"] if cid in camp.index else pd.NaT,
+                "end": camp.at[cid, "end"] if cid in camp.index else pd.NaT,
+                "n_treated": nt,
+                "n_control": nc,
+                "buyer_share": share,
+                "population": _population(share),
+                "cost_per_treated": cost / nt if nt and np.isfinite(cost) else 0.0,
+                "usable": min(nt, nc) >= min_per_arm,
+            }
+        )
+    cols = ["campaign_id", "name", "kind", "action", "start", "end", "n_treated", "n_control", "buyer_share",
+            "population", "cost_per_treated", "usable"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+def holdout_data(engine, which: str = "auto", deletion_days: int = 30) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Read the randomised tests of a clean dataset: :func:`holdout_tests` and a :func:`holdout_frame` per usable test.
+
+    Parameters
+    ----------
+    engine : helpers.engine.Engine
+        Connection to the clean tables (``assignments`` and ``campaigns`` optional: without them, no tests).
+    which : str
+        ``holdout_campaigns``: ``"auto"`` or campaign ids separated by commas.
+    deletion_days : int
+        A deletion counts up to this many days after a test's last day.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The tests, and the frames of the usable ones by campaign id.
+    """
+    from helpers import features as F
+
+    if not (engine.has("assignments") and engine.has("campaigns")):
+        return holdout_tests(pd.DataFrame(columns=["campaign_id", "arm", "orders_before"]), pd.DataFrame(
+            columns=["campaign_id"]), which), {}  # fmt: skip
+    a, c, k, o = (engine.table(n) for n in ("assignments", "campaigns", "contacts", "orders"))
+    touches = engine.table("touches") if engine.has("touches") else None
+    feats = engine.to_pandas(F.pretreatment_features(a, c, k, o, touches))
+    tests = holdout_tests(feats, engine.to_pandas(c), which)
+    outcomes = engine.to_pandas(F.campaign_window_outcomes(o, a, c))
+    deletions = engine.to_pandas(F.campaign_window_deletions(a, c, k, extra_days=deletion_days))
+    frames = {t: holdout_frame(feats, outcomes, deletions, t) for t in tests.loc[tests["usable"], "campaign_id"]}
+    return tests, frames
+
+
+def read_tiers(path) -> pd.Series | None:
+    """Tier per ``user_id`` from ``exports/tiers.csv`` of notebook 02, or ``None`` when 02 has not run."""
+    from pathlib import Path
+
+    from helpers.exports import read_csv_ids_as_text
+
+    if not Path(path).exists():
+        return None
+    t = read_csv_ids_as_text(path)
+    return t.set_index("user_id")["tier"] if {"user_id", "tier"} <= set(t.columns) else None
+
+
+def holdout_frame(
+    features: pd.DataFrame, outcomes: pd.DataFrame, deletions: pd.DataFrame, campaign_id: str
+) -> pd.DataFrame:
+    """One row per customer of one randomised test: pre-treatment features, arm, order and deletion outcomes.
+
+    Raises :class:`helpers.uplift.LeakageError` when a feature timestamp is not strictly before the assignment.
+
+    Parameters
+    ----------
+    features : DataFrame
+        :func:`helpers.features.pretreatment_features`.
+    outcomes : DataFrame
+        :func:`helpers.features.campaign_window_outcomes` (``converted``).
+    deletions : DataFrame
+        :func:`helpers.features.campaign_window_deletions` (``deleted``).
+    campaign_id : str
+        The test.
+
+    Returns
+    -------
+    DataFrame
+        ``user_id``, the :data:`FEATURES` present, ``treatment`` (0/1), ``converted`` and ``deleted`` (0/1).
+    """
+    from helpers.uplift import check_pretreatment
+
+    keys = ["campaign_id", "user_id"]
+    f = features[features["campaign_id"] == campaign_id]
+    check_pretreatment(f)
+    m = f.merge(outcomes[[*keys, "converted"]], on=keys, how="left").merge(
+        deletions[[*keys, "deleted"]], on=keys, how="left"
+    )
+    cols = [c for c in FEATURES if c in m.columns]
+    out = m[["user_id", *cols]].reset_index(drop=True)
+    out["treatment"] = (m["arm"] == "treatment").astype(int).to_numpy()
+    out["converted"] = m["converted"].fillna(False).astype(int).to_numpy()
+    out["deleted"] = m["deleted"].fillna(False).astype(int).to_numpy()
+    return out
+
+
+@dataclass
+class HoldoutModels:
+    """The uplift models of one randomised test: orders (several models compared) and deletion (the chosen one)."""
+
+    test: dict
+    features: list
+    order: object  # helpers.uplift.UpliftComparison
+    deletion: object | None  # helpers.uplift.CrossFittedUplift, None when nobody deleted in one arm
+    deletion_evaluation: object | None  # helpers.uplift.UpliftEvaluation
+
+    @property
+    def verdicts(self) -> dict:
+        """Verdicts for :func:`contact_list`: the action's (order) and ``deletion``'s."""
+        out = {self.test["action"]: self.order.evaluation.verdict}
+        if self.deletion_evaluation is not None:
+            out["deletion"] = self.deletion_evaluation.verdict
+        return out
+
+
+def fit_holdout(
+    frame: pd.DataFrame,
+    test: dict | pd.Series,
+    chosen: str = "x_learner_hgb",
+    folds: int = 5,
+    random_state: int = 0,
+    alpha: float = 0.05,
+    k: float = 0.3,
+    lang: str = "zh",
+) -> HoldoutModels:
+    """Cross-fit the uplift models of one test: every model on orders, the chosen model on deletion.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        :func:`holdout_frame` of the test.
+    test : dict or Series
+        Its row of :func:`holdout_tests`.
+    chosen : str
+        The model that drives the list (:data:`helpers.uplift.MODELS`), chosen in advance.
+    folds, random_state, alpha, k, lang
+        As in :func:`helpers.uplift.compare_models`.
+
+    Returns
+    -------
+    HoldoutModels
+    """
+    from helpers import uplift as U
+
+    # a feature constant within the test (days since the last order among never-buyers) carries nothing
+    feats = [c for c in FEATURES if c in frame.columns and frame[c].nunique(dropna=True) > 1]
+    X, w = frame[feats], frame["treatment"]
+    order = U.compare_models(X, w, frame["converted"], chosen, None, folds, random_state, k, alpha, lang)
+    deletion = ev = None
+    y = frame["deleted"].to_numpy()
+    cells = np.bincount(w.to_numpy() * 2 + y, minlength=4)
+    if cells.min() >= folds:
+        deletion = U.CrossFittedUplift(U.make_model(chosen, random_state), folds, random_state).fit(X, w, y)
+        ev = U.evaluate(y, w, deletion.oof_, k=k, alpha=alpha, random_state=random_state, lang=lang)
+    return HoldoutModels(dict(test), feats, order, deletion, ev)
+
+
+def model_table(holdouts: list[HoldoutModels], lang: str = "zh") -> pd.DataFrame:
+    """One row per test × model (orders) and per test (deletion, chosen model): Qini, AUUC, uplift@k, p, verdict.
+
+    Returns
+    -------
+    DataFrame
+        ``campaign_id``, ``outcome`` (``order`` / ``deletion``), ``model`` (display name), ``chosen``, ``qini``,
+        ``auuc``, ``uplift_at_k``, ``p_value``, ``verdict`` (``model`` / ``average``).
+    """
+    from helpers.uplift import MODEL_NAMES
+
+    rows = []
+    for h in holdouts:
+        t = h.order.table.assign(campaign_id=h.test["campaign_id"], outcome="order")
+        rows.append(t)
+        if h.deletion_evaluation is not None:
+            e = h.deletion_evaluation
+            rows.append(
+                pd.DataFrame(
+                    [
+                        {
+                            "campaign_id": h.test["campaign_id"],
+                            "outcome": "deletion",
+                            "model": h.order.chosen,
+                            "chosen": True,
+                            "qini": e.qini,
+                            "auuc": e.auuc,
+                            "uplift_at_k": e.uplift_at_k,
+                            "p_value": e.verdict.qini_p_value,
+                            "verdict": e.verdict.use,
+                        }
+                    ]
+                )
+            )
+    cols = ["campaign_id", "outcome", "model", "chosen", "qini", "auuc", "uplift_at_k", "p_value", "verdict"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(rows, ignore_index=True)[cols]
+    out["model"] = out["model"].map(lambda m: MODEL_NAMES.get(m, {}).get(lang, m))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- values today
+def buyer_values(summary: pd.DataFrame, horizon_days: int = 60, margin: float = 0.4) -> pd.DataFrame:
+    """Per buyer: P(alive), expected orders and value in the next ``horizon_days``, order value, profit at risk.
+
+    BG/NBD gives P(alive) and the expected purchase occasions in ``H = horizon_days`` days; Gamma-Gamma the expected
+    value of one occasion (``order_value``; the population mean for one-time buyers). ``value_lost`` is the gross
+    profit of the expected purchases, ``margin × expected_orders × order_value``: what a deletion puts at risk (a
+    customer who deletes us is not reached again; ignoring purchases they still make elsewhere, an upper bound).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :func:`helpers.repurchase.summarize` with ``unit="D"`` (``frequency``, ``recency``, ``T``,
+        ``monetary_value``), indexed by ``user_id``.
+    horizon_days : int
+        ``H``.
+    margin : float
+        Gross margin.
+
+    Returns
+    -------
+    DataFrame
+        ``p_alive``, ``expected_orders``, ``order_value``, ``expected_value``, ``value_lost``; ``attrs["models"]``
+        holds the fitted BG/NBD and Gamma-Gamma.
+    """
+    from helpers.clv import BetaGeo, GammaGamma
+
+    bgf = BetaGeo().fit(summary)
+    try:
+        ggf = GammaGamma().fit(summary)
+        value = ggf.expected_average_value(summary)
+    except ValueError:  # too few repeat buyers: the customer's own average (the overall mean for one-timers)
+        ggf = None
+        value = summary["monetary_value"].where(summary["frequency"] > 0)
+        value = value.fillna(value.mean() if value.notna().any() else 0.0)
+    eo = bgf.expected_purchases(summary, horizon_days)
+    out = pd.DataFrame(
+        {
+            "p_alive": bgf.p_alive(summary),
+            "expected_orders": eo,
+            "order_value": value,
+            "expected_value": eo * value,
+        },
+        index=summary.index,
+    )
+    out["value_lost"] = margin * out["expected_value"]
+    out.attrs["models"] = {"bgnbd": bgf, "gamma_gamma": ggf}
+    return out
+
+
+def score_today(
+    snapshot: pd.DataFrame, holdouts: list[HoldoutModels], values: pd.DataFrame, new_order_value: float | None = None
+) -> tuple[pd.DataFrame, dict]:
+    """Predict today's uplift of each contact with the models of the test run among customers like them.
+
+    A buyer is scored by tests among buyers (or all), a never-buyer by tests among never-buyers (or all): a model
+    never scores customers unlike those it was tested on. The deletion prediction and verdict come from the
+    first test (in :func:`holdout_tests` order) whose deletion verdict is ``"model"`` (else the first with a
+    deletion model), and only for customers in that test's population.
+
+    Parameters
+    ----------
+    snapshot : DataFrame
+        :func:`helpers.features.snapshot_features` at the snapshot (``user_id``, the features).
+    holdouts : list of HoldoutModels
+        :func:`fit_holdout` per usable test.
+    values : DataFrame
+        :func:`buyer_values` per buyer (``order_value``, ``value_lost``).
+    new_order_value : float, optional
+        Order value of a never-buyer (default: the median ``order_value`` of buyers).
+
+    Returns
+    -------
+    (DataFrame or None, dict)
+        ``(None, {})`` without tests; else per ``user_id``: one column per tested action (``message``,
+        ``coupon``), ``deletion``, ``value``,
+        ``deletion_value``, ``population``; and the verdicts for :func:`contact_list`.
+    """
+    if not holdouts:
+        return None, {}
+    snap = snapshot.set_index("user_id")
+    buyer = snap["orders_before"] > 0
+    pop = pd.Series(np.where(buyer, "buyers", "never_buyers"), index=snap.index)
+    nov = float(values["order_value"].median()) if new_order_value is None else new_order_value
+    out = pd.DataFrame(index=snap.index)
+    out["population"] = pop
+    out["value"] = values["order_value"].reindex(snap.index).fillna(nov)
+    out["deletion_value"] = values["value_lost"].reindex(snap.index)
+    verdicts: dict = {}
+    dels = [h for h in holdouts if h.deletion is not None]
+    dels.sort(key=lambda h: h.deletion_evaluation.verdict.use != "model")
+    for h in holdouts:
+        who = pop.index if h.test["population"] == "all" else pop.index[pop == h.test["population"]]
+        a = h.test["action"]
+        if a in verdicts:  # a second test of the same action: the first one rules
+            continue
+        out[a] = np.nan
+        if len(who):
+            out.loc[who, a] = h.order.model.predict_uplift(snap.loc[who, h.features]).to_numpy()
+        verdicts[a] = h.order.evaluation.verdict
+        if dels and h is dels[0]:
+            out["deletion"] = np.nan
+            if len(who):
+                out.loc[who, "deletion"] = h.deletion.predict_uplift(snap.loc[who, h.features]).to_numpy()
+            verdicts["deletion"] = h.deletion_evaluation.verdict
+    return out, verdicts
+
+
+# ---------------------------------------------------------------------------------- old list, exports, truth
+def old_list(values: pd.DataFrame, state: pd.DataFrame, touches_last_7d: pd.Series, top_n: int = 200) -> pd.DataFrame:
+    """Rebuild the list of old (:func:`helpers.repurchase.next_best_contacts`): friends by P(alive) × value.
+
+    It ranks "will buy", not "will buy because we contacted them": shown beside the new list to measure the
+    difference.
+
+    Returns
+    -------
+    DataFrame
+        ``user_id``, ``score`` and its inputs, best first.
+    """
+    from helpers.repurchase import next_best_contacts
+
+    st = _by_user(state)
+    scores = values[["p_alive", "expected_orders", "expected_value"]].assign(
+        days_since_last_order=st["days_since_last_order"].reindex(values.index),
+        touches_last_7d=touches_last_7d.reindex(values.index).fillna(0),
+        is_friend=st["is_friend"].reindex(values.index).fillna(False).astype(bool),
+    )
+    return next_best_contacts(scores, top_n=top_n)
+
+
+def compare_lists(
+    lists: dict[str, pd.Series], state: pd.DataFrame, planted: pd.Series | None = None, days: float = 7
+) -> pd.DataFrame:
+    """Describe contact lists side by side: who they name, how recently those ordered or were messaged.
+
+    Parameters
+    ----------
+    lists : dict of Series
+        List name → the listed ``user_id`` values.
+    state : DataFrame
+        :func:`helpers.features.contact_state` (``days_since_last_order``, ``days_since_last_message``).
+    planted : Series, optional
+        Planted uplift type per ``user_id`` (simulated data): adds the share of planted persuadables.
+    days : float
+        Window of "ordered / messaged in the last N days" (the cool-down).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by list: ``listed``, ``ordered_recently`` and ``messaged_recently`` (shares of the listed, in the
+        last ``days``), ``median_days_since_last_order`` and, with ``planted``, ``persuadable_share``.
+
+    Examples
+    --------
+    >>> st = pd.DataFrame({"user_id": ["a", "b", "c"], "days_since_last_order": [2.0, 40.0, 90.0],
+    ...                    "days_since_last_message": [1.0, None, 30.0]})
+    >>> compare_lists({"new": pd.Series(["b", "c"])}, st).loc["new"].tolist()
+    [2.0, 0.0, 0.0, 65.0]
+    """
+    st = _by_user(state)
+    rows = {}
+    for name, ids in lists.items():
+        s = st.reindex(pd.Index(ids))
+        row = {
+            "listed": float(len(s)),
+            "ordered_recently": float((s["days_since_last_order"] < days).mean()) if len(s) else np.nan,
+            "messaged_recently": (
+                float((s["days_since_last_message"] < days).mean())
+                if "days_since_last_message" in s.columns and len(s)
+                else np.nan
+            ),
+            "median_days_since_last_order": float(s["days_since_last_order"].median()),
+        }
+        if planted is not None:
+            row["persuadable_share"] = float((planted.reindex(s.index) == "persuadable").mean()) if len(s) else np.nan
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+
+#: Columns of ``exports/contact_list.csv``.
+EXPORT_COLUMNS = (
+    "rank",
+    "user_id",
+    "staff_id",
+    "tier",
+    "action_key",
+    "action",
+    "score",
+    "score_kind",
+    "uplift_order",
+    "uplift_deletion",
+    "order_value",
+    "due_score",
+    "days_since_last_order",
+    "days_since_last_message",
+    "messages_this_month",
+    "why_now",
+)
+
+
+def export_frame(cl: ContactList, lang: str = "zh") -> pd.DataFrame:
+    """Return the contact list as exported (:data:`EXPORT_COLUMNS`): rank, owner, tier, action, score, inputs.
+
+    ``uplift_order`` is the predicted uplift of the suggested action (empty when ranked by the due score);
+    ``tier`` reads *not measured* when no tiers were given.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"user_id": ["a"], "staff_id": ["s1"], "tier": [None], "score": [0.4],
+    ...                   "action_key": ["private_chat"], "action": ["私聊"], "why_now": ["…"]})
+    >>> export_frame(ContactList(c, pd.DataFrame(), {"score": "due"}))[["tier", "score_kind"]].iloc[0].tolist()
+    ['未测量', 'due']
+    """
+    from helpers.definitions import NOT_MEASURED
+
+    c = cl.contacts.copy()
+    kind = cl.decision.get("score", "")
+    out = pd.DataFrame({"rank": np.arange(1, len(c) + 1), "user_id": c["user_id"]})
+    for col in ("staff_id", "action_key", "action", "score", "why_now"):
+        out[col] = c[col] if col in c.columns else np.nan
+    out["tier"] = c["tier"].fillna(NOT_MEASURED[lang]) if "tier" in c.columns else NOT_MEASURED[lang]
+    out["score_kind"] = kind
+    chosen = c["action_key"].replace({"private_chat": "message", "group_broadcast": "message"})
+    if kind == "incremental_value":
+        out["uplift_order"] = [c.at[i, f"uplift_{a}"] for i, a in zip(c.index, chosen, strict=True)]
+    else:
+        out["uplift_order"] = np.nan
+    for src, dst in (("uplift_deletion", "uplift_deletion"), ("value", "order_value"), ("due_score", "due_score")):
+        out[dst] = c[src] if src in c.columns else np.nan
+    for col in ("days_since_last_order", "days_since_last_message", "messages_this_month"):
+        out[col] = c[col] if col in c.columns else np.nan
+    return out[list(EXPORT_COLUMNS)]
+
+
+def leave_alone_frame(cl: ContactList, lang: str = "zh") -> pd.DataFrame:
+    """Return the "leave alone" list as exported: ``user_id``, ``staff_id``, ``tier``, predicted uplifts, ``why``."""
+    from helpers.definitions import NOT_MEASURED
+
+    out = cl.leave_alone.copy()
+    if "tier" in out.columns:
+        out["tier"] = out["tier"].fillna(NOT_MEASURED[lang])
+    return out.rename(columns={"uplift_message": "uplift_order"})
+
+
+def planted_figures(
+    holdout: HoldoutModels, frame: pd.DataFrame, truth_users: pd.DataFrame, k: float = 0.3
+) -> dict[str, float]:
+    """Compare a test's cross-fitted predictions with the planted uplift (simulated data only).
+
+    Returns
+    -------
+    dict
+        ``qini_model`` (out-of-fold Qini on orders), ``qini_planted`` (Qini of the planted ``tau_order`` on the same
+        customers), ``qini_ratio``; ``persuadable_lift`` (share of planted persuadables in the top ``k`` by
+        predicted order uplift ÷ their share overall); ``dnd_lift`` (the same for do-not-disturbs in the top ``k`` by
+        predicted deletion uplift; NaN without a deletion model).
+    """
+    from helpers.uplift import qini_coefficient
+
+    tu = truth_users.set_index("user_id").reindex(frame["user_id"])
+    kind = tu["uplift_type"].to_numpy()
+    y, w = frame["converted"].to_numpy(), frame["treatment"].to_numpy()
+    oof = holdout.order.model.oof_.to_numpy()
+    qm, qp = qini_coefficient(y, w, oof), qini_coefficient(y, w, tu["tau_order"].fillna(0).to_numpy())
+
+    def lift(score: np.ndarray, target: str) -> float:
+        top = score >= np.quantile(score, 1 - k)
+        return float((kind[top] == target).mean() / (kind == target).mean())
+
+    dnd = lift(holdout.deletion.oof_.to_numpy(), "do_not_disturb") if holdout.deletion is not None else np.nan
+    return {
+        "qini_model": qm,
+        "qini_planted": qp,
+        "qini_ratio": qm / qp,
+        "persuadable_lift": lift(oof, "persuadable"),
+        "dnd_lift": dnd,
+    }
+
+
+#: Names of the planted-truth checks of notebook 06 (keys of :func:`planted_figures` and the list comparison).
+PLANTED_CHECKS = {
+    "qini_ratio": "Qini ÷ Qini of the planted uplift (orders, same customers)",
+    "persuadable_lift": "planted persuadables in the top 30% ÷ their share",
+    "dnd_lift": "planted do-not-disturbs in the top 30% by deletion uplift ÷ their share",
+    "persuadable_ratio": "planted persuadable share, new list ÷ old list",
+    "days_over_cooldown": "new list: median days since last order − cool-down",
+}
+
+
+def write_artifact(path, cl: ContactList, holdouts: list[HoldoutModels], tests: pd.DataFrame, comparison: pd.DataFrame):
+    """Write :func:`artifact` as JSON (``artifacts/targeting.json``) and return the path."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    p.write_text(json.dumps(artifact(cl, holdouts, tests, comparison), ensure_ascii=False, indent=1), encoding="utf-8")
+    return p
+
+
+def artifact(cl: ContactList, holdouts: list[HoldoutModels], tests: pd.DataFrame, comparison: pd.DataFrame) -> dict:
+    """Machine data for the summary notebook (``artifacts/targeting.json``): the score used, tests, models, counts."""
+
+    def clean(v):
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, (np.floating, float)):
+            return None if not np.isfinite(v) else float(v)
+        if isinstance(v, (np.integer,)):
+            return int(v)
+        if isinstance(v, (np.bool_,)):
+            return bool(v)
+        if isinstance(v, pd.Timestamp):
+            return f"{v:%Y-%m-%d}"
+        return v
+
+    return clean(
+        {
+            "score_kind": cl.decision.get("score"),
+            "actions": cl.decision.get("actions"),
+            "tests": tests.to_dict("records"),
+            "models": [
+                {"campaign_id": h.test["campaign_id"], "model": h.order.chosen, **h.order.evaluation.summary()}
+                for h in holdouts
+            ],
+            "verdicts": cl.decision.get("verdicts"),
+            "listed": len(cl.contacts),
+            "leave_alone": len(cl.leave_alone),
+            "funnel": cl.decision.get("funnel"),
+            "parameters": cl.decision.get("parameters"),
+            "lists": comparison.to_dict("index"),
+        }
+    )
+
+
+# -------------------------------------------------------------------------------------- page sentences
+#: Result sentences of notebook 06 (``L.text(TEXT, key, …)``).
+TEXT: dict[str, dict[str, str]] = {
+    "no_tests": {
+        "zh": "没有可用的随机实验（{why}）：个体增量未测量，名单按“到期”得分排序。",
+        "en": (
+            "No usable randomised test ({why}): individual uplift is not measured; the list is ranked by the due score."
+        ),
+    },
+    "no_assignments": {"zh": "没有实验分组表 assignments", "en": "no assignments table"},
+    "too_small": {"zh": "每组至少需要 50 人", "en": "each arm needs at least 50 customers"},
+    "scope": {
+        "zh": "{test}：在{pop}中随机分组（实验组 {nt:,} 人，对照组 {nc:,} 人）→ 它的模型只给{pop}打分。",
+        "en": "{test}: randomised among {pop} ({nt:,} treated, {nc:,} control) → its model scores only {pop}.",
+    },
+    "chosen": {
+        "zh": "{test} 的名单由事先选定的模型“{model}”驱动：{verdict}",
+        "en": "{test}: the list is driven by the model chosen in advance, {model}. {verdict}",
+    },
+    "score": {"zh": "名单得分：{kind}。{why}", "en": "List score: {kind}. {why}"},
+    "written": {
+        "zh": "已写出 {n:,} 位客户到 exports/contact_list.csv，{m:,} 位“暂不打扰”客户到 exports/leave_alone.csv。",
+        "en": "{n:,} contacts written to exports/contact_list.csv, {m:,} to leave alone to exports/leave_alone.csv.",
+    },
+    "lists": {
+        "zh": (
+            "新名单中近 {d} 天下过单的占 {new_recent:.0%}（旧名单 {old_recent:.0%}），"
+            "距上次下单天数中位数 {new_days:.0f} 天（旧名单 {old_days:.1f} 天）。"
+        ),
+        "en": (
+            "Of the new list {new_recent:.0%} ordered in the last {d} days (old list {old_recent:.0%}); median days "
+            "since the last order {new_days:.0f} (old list {old_days:.1f})."
+        ),
+    },
+    "headline": {
+        "zh": "触达名单 {n:,} 人，按{kind}排序；{la:,} 人暂不打扰（消息会让他们删好友）。",
+        "en": "Contact list of {n:,} ranked by {kind}; {la:,} to leave alone (a message makes them delete us).",
+    },
+    "no_truth": {
+        "zh": "no truth.json in data_dir：真实数据，没有植入的真值可比。",
+        "en": "no truth.json in data_dir: real data, nothing planted to compare with.",
+    },
+}
+
+_STAGES = {
+    "contacts": {"zh": "全部好友记录", "en": "all contacts"},
+    "friends": {"zh": "仍是好友", "en": "still friends"},
+    "order": {"zh": "{n} 天内没下单", "en": "no order in {n} days"},
+    "message": {"zh": "{n} 天内没收到消息", "en": "no message in {n} days"},
+    "cap": {"zh": "本月消息少于 {n} 条", "en": "under {n} messages this month"},
+    "leave": {"zh": "不在“暂不打扰”名单", "en": "not on the 'leave alone' list"},
+    "scored": {"zh": "有得分（模型覆盖且增量为正）", "en": "scored (covered by a model, positive value)"},
+    "listed": {"zh": "进入名单", "en": "listed"},
+}
+
+
+def funnel_table(decision: dict, lang: str = "zh") -> pd.DataFrame:
+    """Return the eligibility funnel of :func:`contact_list` in the report language: each rule, the contacts left.
+
+    Examples
+    --------
+    >>> f = funnel_table({"funnel": {"contacts": 10, "friends": 8, "no order in 7 days": 6, "listed": 2}}, "zh")
+    >>> f["stage"].tolist(), f["left"].tolist()
+    (['全部好友记录', '仍是好友', '7 天内没下单', '进入名单'], [10, 8, 6, 2])
+    """
+    rows = []
+    for key, n in decision["funnel"].items():
+        num = next(iter(re.findall(r"\d+(?:\.\d+)?", key)), "")
+        stage = next((k for k in ("order", "message") if key.startswith(f"no {k} in")), None)
+        stage = stage or ("cap" if key.startswith("under ") else "leave" if key.startswith("not ") else key)
+        label = _STAGES.get(stage, {}).get(lang, key).format(n=num)
+        rows.append({"stage": label, "left": int(n)})
+    return pd.DataFrame(rows)

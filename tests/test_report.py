@@ -280,3 +280,19 @@ def test_failure_message_masks_phone_numbers_and_wechat_ids():
     msg = _redact("OutOfBoundsDatetime: Out of bounds nanosecond timestamp: 13912345678, +86 139 1234 5678, wxid_abc1")
     assert "13912345678" not in msg and "1234 5678" not in msg and "wxid_abc1" not in msg
     assert _redact("failed at cell 4 (row 12, 2025-01-05)") == "failed at cell 4 (row 12, 2025-01-05)"
+
+
+def test_targeting_notebook_checks(report):
+    text = notebook_text(report / "06_targeting.ipynb")
+    assert re.search(r"(\d+) of \1 checks against the planted truth pass", text)
+    listed = pd.read_csv(report / "exports" / "contact_list.csv", dtype={"user_id": str, "staff_id": str})
+    from helpers.targeting import EXPORT_COLUMNS
+
+    assert list(listed.columns) == list(EXPORT_COLUMNS) and len(listed) == 200
+    assert listed["score"].is_monotonic_decreasing and listed["rank"].tolist() == list(range(1, 201))
+    assert (listed["days_since_last_order"].dropna() >= 7).all() and listed["days_since_last_order"].median() > 7
+    assert set(listed["action"]) <= {"私聊", "群发", "优惠券"} and (listed["action"] == "私聊").sum() <= 50
+    assert (report / "exports" / "leave_alone.csv").exists()
+    art = json.loads((report / "artifacts" / "targeting.json").read_text(encoding="utf-8"))
+    assert art["score_kind"] == "incremental_value" and art["listed"] == 200 and art["leave_alone"] > 0
+    assert art["lists"]["new"]["persuadable_share"] >= 2 * art["lists"]["old"]["persuadable_share"]

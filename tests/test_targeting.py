@@ -179,3 +179,89 @@ def test_sample_due_list_respects_the_cool_down(clean_sample):
     friends = state.set_index("user_id")["is_friend"]
     assert friends.loc[c["user_id"]].all()
     assert set(c["action"]) <= {"私聊", "群发"}
+
+
+# ------------------------------------------------------------------------------- holdouts → models → list
+def _holdout(seed: int, n: int, never_bought: bool, kind: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    d = uplift_population(n, seed=seed)
+    f = pd.DataFrame(
+        {
+            "campaign_id": kind,
+            "user_id": [f"{kind}{i:05d}" for i in range(n)],
+            "arm": np.where(d["treatment"] == 1, "treatment", "control"),
+            "assigned_at": pd.Timestamp("2025-11-10"),
+            "channel": d["channel"],
+            "tenure_days": d["x0"] * 10 + 100,
+            "orders_before": 0 if never_bought else (d["x1"] > -3).astype(int) + 1,
+            "gmv_before": d["x2"] * 10 + 100,
+            "orders_recent": (d["x3"] > 0).astype(int),
+            "days_since_last_order": np.nan if never_bought else d["x4"] * 10 + 60,
+            "last_order_at": pd.NaT if never_bought else pd.Timestamp("2025-10-01"),
+        }
+    )
+    return f, d
+
+
+def test_holdout_tests_record_the_population_action_and_cost():
+    fb, _ = _holdout(31, 400, False, "msg")
+    fn, _ = _holdout(32, 400, True, "cpn")
+    camps = pd.DataFrame({"campaign_id": ["msg", "cpn"], "name": ["M", "C"], "kind": ["message", "coupon"],
+                          "start": ["2025-11-10"] * 2, "end": ["2025-11-23"] * 2, "cost": [200.0, 1000.0]})  # fmt: skip
+    cols = ["campaign_id", "arm", "orders_before"]
+    both = pd.concat([fb[cols], fn[cols]])
+    t = T.holdout_tests(both, camps).set_index("campaign_id")
+    assert t.loc["msg", "population"] == "buyers" and t.loc["cpn", "population"] == "never_buyers"
+    assert t.loc["cpn", "action"] == "coupon" and t.loc["msg", "action"] == "message"
+    assert t.loc["msg", "cost_per_treated"] == pytest.approx(200.0 / (fb["arm"] == "treatment").sum())
+    assert T.holdout_tests(both, camps, which="cpn")["campaign_id"].tolist() == ["cpn"]
+    with pytest.raises(ValueError, match="no assignments for nope"):
+        T.holdout_tests(fb, camps, which="nope")
+    assert T.holdout_tests(fb.iloc[:0], camps).empty
+
+
+def test_a_model_scores_only_customers_like_those_it_was_tested_on():
+    f, d = _holdout(33, 6000, False, "msg")
+    out = pd.DataFrame({"campaign_id": "msg", "user_id": f["user_id"], "converted": d["y"].astype(bool)})
+    dels = pd.DataFrame({"campaign_id": "msg", "user_id": f["user_id"], "deleted": d["deleted"].astype(bool)})
+    frame = T.holdout_frame(f, out, dels, "msg")
+    test = {"campaign_id": "msg", "name": "M", "action": "message", "population": "buyers"}
+    h = T.fit_holdout(frame, test, chosen="two_model", folds=3)
+    assert h.order.chosen == "two_model" and h.deletion is not None and set(h.verdicts) == {"message", "deletion"}
+    snap = f.drop(columns=["campaign_id", "arm"]).iloc[:10].copy()
+    snap.loc[snap.index[:4], "orders_before"] = 0  # never-buyers today: the buyers' test says nothing about them
+    values = pd.DataFrame({"order_value": 100.0, "value_lost": 40.0}, index=snap["user_id"].iloc[4:])
+    upl, verdicts = T.score_today(snap, [h], values)
+    assert upl["message"].iloc[:4].isna().all() and upl["message"].iloc[4:].notna().all()
+    assert upl["deletion"].iloc[:4].isna().all() and (upl["value"].iloc[:4] == 100.0).all()
+    assert set(verdicts) == {"message", "deletion"}
+    assert T.score_today(snap, [], values) == (None, {})
+    leaky = f.copy()
+    leaky.loc[0, "last_order_at"] = leaky.loc[0, "assigned_at"]
+    with pytest.raises(U.LeakageError):
+        T.holdout_frame(leaky, out, dels, "msg")
+
+
+def test_score_is_margin_times_value_minus_deletion_risk_and_cost():
+    s = _state(2)
+    upl = pd.DataFrame({"message": [0.2, 0.2], "deletion": [0.0, 0.1], "deletion_value": [50.0, 50.0],
+                        "value": [100.0, 100.0]}, index=s["user_id"])  # fmt: skip
+    v = {"message": _verdict(), "deletion": _verdict()}
+    cl = T.contact_list(s, uplift=upl, verdicts=v, costs={"message": 1.0}, margin=0.4)
+    got = cl.contacts.set_index("user_id")["score"]
+    assert got["u00000"] == pytest.approx(0.2 * 0.4 * 100 - 1.0)
+    assert got["u00001"] == pytest.approx(0.2 * 0.4 * 100 - 0.1 * 50 - 1.0)
+    # a deletion verdict of "average": everyone carries the average deletion effect (0.05 in _verdict)
+    cl = T.contact_list(s, uplift=upl, verdicts={"message": _verdict(), "deletion": _verdict("average")}, margin=0.4)
+    assert cl.contacts["score"].tolist() == pytest.approx([8.0 - 2.5, 8.0 - 2.5])
+    out = T.export_frame(cl, "en")
+    assert list(out.columns) == list(T.EXPORT_COLUMNS) and out["rank"].tolist() == [1, 2]
+    assert (out["tier"] == "not measured").all() and (out["uplift_order"] == 0.2).all()
+
+
+def test_compare_lists_counts_recent_buyers_and_planted_types():
+    st = pd.DataFrame({"user_id": ["a", "b", "c", "d"], "days_since_last_order": [1.0, 50.0, 80.0, 3.0],
+                       "days_since_last_message": [2.0, 20.0, np.nan, 1.0]})  # fmt: skip
+    planted = pd.Series({"b": "persuadable", "c": "persuadable", "d": "sure_thing"})
+    c = T.compare_lists({"new": pd.Series(["b", "c"]), "old": pd.Series(["a", "d"])}, st, planted, days=7)
+    assert c.loc["new", "persuadable_share"] == 1.0 and c.loc["old", "persuadable_share"] == 0.0
+    assert c.loc["old", "ordered_recently"] == 1.0 and c.loc["new", "median_days_since_last_order"] == 65.0

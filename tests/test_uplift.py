@@ -328,3 +328,36 @@ def test_hillstrom_womens_email_visit_matches_published_figures(hillstrom, name,
     assert ev.uplift_at_k > ev.verdict.average_effect + 2 * sd["uplift_at_30"]
     # the average effect of the Womens e-mail on visits: 15.14 % − 10.62 % on the full data
     assert abs(ev.verdict.average_effect - 0.0452) < 0.015
+
+
+# ------------------------------------------------------------------------------------------- cross-fitting
+def test_cross_fitting_scores_every_customer_out_of_fold_and_averages_the_fold_models():
+    d = uplift_population(4000, seed=21)
+    cf = U.CrossFittedUplift(U.TwoModelUplift(), folds=4, random_state=3).fit(d[FEATS], d["treatment"], d["y"])
+    assert len(cf.models_) == 4 and cf.oof_.notna().all() and np.bincount(cf.fold_).min() >= 999
+    # each out-of-fold prediction comes from the one model that did not see that row
+    k = cf.fold_[0]
+    assert cf.oof_[0] == pytest.approx(cf.models_[k].predict_uplift(d[FEATS].iloc[[0]]).iloc[0])
+    new = d[FEATS].iloc[:5]
+    mean = np.mean([m.predict_uplift(new).to_numpy() for m in cf.models_], axis=0)
+    np.testing.assert_allclose(cf.predict_uplift(new).to_numpy(), mean)
+    with pytest.raises(ValueError, match="at least 2"):
+        U.CrossFittedUplift(U.TwoModelUplift(), folds=1).fit(d[FEATS], d["treatment"], d["y"])
+
+
+def test_compare_models_puts_the_chosen_model_first_and_never_picks_by_result():
+    d = uplift_population(6000, seed=22)
+    cmp = U.compare_models(d[FEATS], d["treatment"], d["y"], chosen="two_model", models=("x_learner", "two_model"),
+                           folds=3, lang="en")  # fmt: skip
+    assert cmp.table["model"].tolist() == ["two_model", "x_learner"] and cmp.table["chosen"].tolist() == [True, False]
+    assert cmp.model is cmp.fits["two_model"] and cmp.evaluation.verdict.use == "model"
+    assert (cmp.table["qini"] > 0.1).all()
+    with pytest.raises(ValueError, match="uplift model must be one of"):
+        U.make_model("forest")
+
+
+def test_uplift_model_parameter_offers_exactly_the_registered_models():
+    from helpers.params import SCHEMA
+
+    assert SCHEMA["uplift_model"].choices == tuple(U.MODELS) and set(U.MODEL_NAMES) == set(U.MODELS)
+    assert SCHEMA["uplift_model"].default == "x_learner_hgb"

@@ -240,7 +240,37 @@ HEADERS: dict[str, dict[str, str]] = {
     # 04 attribution (add its headers here)
     # 05 community (add its headers here)
     # 06 targeting (add its headers here)
-    # 07 staff (add its headers here)
+    # 07 staff
+    "rank": _n("综合排名", "rank"),
+    "score": _n("综合得分", "score"),
+    "raw_rank": _n("未调整排名", "raw rank"),
+    "adds": _n("新增", "adds"),
+    "deletions": _n("删除", "deletions"),
+    "net": _n("净增", "net"),
+    "deletion_rate_7d": _n("7 天删除率", "7-day deletion"),
+    "deletion_rate_30d": _n("30 天删除率", "30-day deletion"),
+    "deletion_oe": _n("删除 O/E", "deletion O/E"),
+    "deletion_oe_low": _n("删除 O/E 下限", "deletion O/E low"),
+    "deletion_oe_high": _n("删除 O/E 上限", "deletion O/E high"),
+    "conversion_rate": _n("首单转化率", "first-order conversion"),
+    "conversion_oe": _n("转化 O/E", "conversion O/E"),
+    "repurchase_rate": _n("复购率", "repurchase rate"),
+    "value_90d": _n("90 天价值/新增", "90-day value per add"),
+    "reply_rate": _n("回复率", "reply rate"),
+    "median_reply_minutes": _n("首次回复中位数（分钟）", "median first reply (min)"),
+    "execution_rate": _n("群发执行率", "broadcast execution"),
+    "loss_days": _n("异常流失日", "loss days"),
+    "questions": _n("客户提问", "questions"),
+    "reply_rate_low": _n("回复率下限", "reply rate low"),
+    "reply_rate_high": _n("回复率上限", "reply rate high"),
+    "to_send": _n("应发群发", "sends due"),
+    "execution_rate_low": _n("执行率下限", "execution low"),
+    "execution_rate_high": _n("执行率上限", "execution high"),
+    "expected": _n("期望值", "expected"),
+    "bound": _n("上界", "bound"),
+    "event_staff": _n("消息/群发中的员工", "staff id in chats / broadcasts"),
+    "customers": _n("客户数", "customers"),
+    "same_id": _n("同一 ID", "same id"),
     # 08 summary (add its headers here)
 }
 

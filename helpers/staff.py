@@ -52,13 +52,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import ibis
+import matplotlib as mpl
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from ibis import _
 from scipy import stats
 
 from helpers.base import FittedModel
-from helpers.definitions import input_missing, mark_not_measured
+from helpers.definitions import NOT_MEASURED, input_missing, mark_not_measured
 from helpers.features import as_table, purchase_days, timestamp_literal
 
 __all__ = [
@@ -67,15 +69,24 @@ __all__ = [
     "add_outcomes",
     "broadcast_execution",
     "composite_score",
+    "coldest_sentence",
     "credited_sales",
+    "crosswalk_sentence",
+    "grain_counts",
+    "headline",
     "indirect_standardise",
     "loss_days",
     "period_counts",
     "planted_staff_ids",
+    "plot_mix",
+    "plot_oe",
+    "plot_raw_vs_adjusted",
     "poisson_interval",
+    "ranking_sentence",
     "relationships",
     "reply_stats",
     "staff_crosswalk",
+    "truth_checks",
     "wilson_interval",
 ]
 
@@ -104,18 +115,24 @@ CATALOG = {
         "en": "Expected values are standardised by {strata} (indirect standardisation).",
     },
     "ranking": {
-        "zh": "综合排名（按构成调整后）：第一 {first}，最后 {last}；{cold_text}",
-        "en": "Composite ranking (mix-adjusted): first {first}, last {last}; {cold_text}",
+        "zh": "综合排名（按构成调整后，{n} 位员工）：第一 {first}（得分 {first_score}），"
+        "最后 {last}（得分 {last_score}）。",
+        "en": "Composite ranking (mix-adjusted, {n} staff members): first {first} (score {first_score}), last {last} "
+        "(score {last_score}).",
     },
-    "raw_vs_adjusted": {
-        "zh": "未调整的 30 天删除率最高的是 {raw_worst}（{raw_rate}），它的新增中 {paid} 来自{channel}；"
-        "调整后它的删除 O/E = {oe}（{low}–{high}），排名第 {rank}/{n}。",
-        "en": "The highest raw 30-day deletion rate is {raw_worst}'s ({raw_rate}), whose adds are {paid} "
-        "{channel}; adjusted, its deletion O/E = {oe} ({low}–{high}), rank {rank} of {n}.",
+    "coldest": {
+        "zh": "客户构成最冷的是 {who}：新增中 {share} 来自删除最快的渠道“{channel}”，"
+        "按这个构成平均应有 {expected} 的 30 天删除率"
+        "（全体 {overall}）。原始删除率 {raw}，调整后删除 O/E = {oe}（{low}–{high}）；综合排名第 {rank}/{n}"
+        "（未调整第 {raw_rank}）。",
+        "en": "The coldest mix is {who}'s: {share} of their adds come from {channel}, the channel that deletes "
+        "fastest, so at average performance their 30-day deletion rate would be {expected} ({overall} overall). Raw "
+        "they lose {raw}; adjusted, deletion O/E = {oe} ({low}–{high}); composite rank {rank} of {n} (raw rank "
+        "{raw_rank}).",
     },
     "loss_days": {
-        "zh": "异常流失日（单日删除超过本人日常水平的泊松上界，p < {p} / {tests:,} 个员工日）：{n} 个。",
-        "en": "Loss days (a day's deletions above the Poisson bound of the staff member's usual daily rate, "
+        "zh": "异常流失日（当天删除超过本人平常份额的上界，p < {p} / {tests:,} 个员工日）：{n} 个。",
+        "en": "Loss days (a day's deletions above the bound of the staff member's usual share of that day, "
         "p < {p} / {tests:,} staff-days): {n}.",
     },
     "loss_days_none": {
@@ -680,6 +697,11 @@ class StaffScorecard(FittedModel):
         s = indirect_standardise(counts, "del30", "obs30", strata, alpha=a)
         t["deletion_oe"], t["deletion_oe_low"], t["deletion_oe_high"] = s["oe"], s["oe_low"], s["oe_high"]
         t["deletion_rate_adjusted"] = s["adjusted_rate"]
+        t["deletion_expected"], t["deletion_observed"], t["adds_observed_30d"] = (
+            s["expected"],
+            s["observed"],
+            s["exposed"],
+        )
         s = indirect_standardise(counts, "converted", "new_obs", strata, alpha=a)
         t["new_adds"] = s["exposed"]
         t["conversion_rate"], t["conversion_rate_low"], t["conversion_rate_high"] = (
@@ -708,7 +730,7 @@ class StaffScorecard(FittedModel):
         self.crosswalks_ = {}
         for name in ("messages", "broadcasts"):
             if not eng.has(name):
-                self.not_measured_[name] = input_missing("messages" if name == "messages" else "broadcasts")
+                self.not_measured_[name] = name
                 continue
             self.crosswalks_[name] = staff_crosswalk(rel, eng.table(name))
         cols_reply = ["questions", "reply_rate", "reply_rate_low", "reply_rate_high", "median_reply_minutes"]
@@ -722,7 +744,7 @@ class StaffScorecard(FittedModel):
                 t["reply_rate_low"], t["reply_rate_high"] = wilson_interval(r["answered"].fillna(0), t["questions"], a)
                 t["median_reply_minutes"] = r["median_reply_minutes"].astype(float)
             else:
-                self.not_measured_["messages"] = "no 1:1 chats in messages"
+                self.not_measured_["messages"] = "chats"
         cols_exec = ["to_send", "execution_rate", "execution_rate_low", "execution_rate_high"]
         if "broadcasts" in self.crosswalks_:
             b = eng.to_pandas(broadcast_execution(eng.table("broadcasts"), self.crosswalks_["broadcasts"]))
@@ -735,14 +757,14 @@ class StaffScorecard(FittedModel):
                     b["sent"].fillna(0), t["to_send"], a
                 )
             else:
-                self.not_measured_["broadcasts"] = "no per-customer broadcast sends"
+                self.not_measured_["broadcasts"] = "broadcast_sends"
 
         if removals:
             self.loss_days_, self.loss_tests_ = loss_days(rel, start, end, self.loss_p, eng)
             t["loss_days"] = self.loss_days_.groupby("staff_id").size().reindex(t.index).fillna(0)
         else:
             self.loss_days_, self.loss_tests_ = pd.DataFrame(), 0
-            self.not_measured_["removals"] = input_missing("removals")
+            self.not_measured_["removals"] = "removals"
 
         ind = pd.DataFrame(index=t.index)
         ind["log_deletion_oe"] = np.log(t["deletion_oe"].where(t["deletion_oe"] > 0)) if removals else np.nan
@@ -761,11 +783,11 @@ class StaffScorecard(FittedModel):
 
         del_cols = [c for c in t.columns if c.startswith(("deletion", "loss_days")) or c in ("deletions", "net")]
         if not removals:
-            t = mark_not_measured(t, del_cols, input_missing("removals"))
+            t = mark_not_measured(t, del_cols, input_missing("removals", "en"))
         if not self.measured_["messages"]:
-            t = mark_not_measured(t, cols_reply, self.not_measured_.get("messages", ""))
+            t = mark_not_measured(t, cols_reply, input_missing(self.not_measured_["messages"], "en"))
         if not self.measured_["broadcasts"]:
-            t = mark_not_measured(t, cols_exec, self.not_measured_.get("broadcasts", ""))
+            t = mark_not_measured(t, cols_exec, input_missing(self.not_measured_["broadcasts"], "en"))
         self.table_ = t.sort_values(["rank", "adds"], ascending=[True, False], na_position="last")
         first = self.table_.index[0]
         self.params_ = {
@@ -804,3 +826,281 @@ class StaffScorecard(FittedModel):
         out = self.table_[[c for c in cols if c in self.table_.columns]].copy()
         out.attrs = dict(self.table_.attrs)
         return out
+
+    def coldest_mix(self) -> dict | None:
+        """Return the staff member with the coldest mix (highest expected 30-day deletion rate) and their figures.
+
+        Keys: ``staff_id``, ``channel`` (the stratum with the highest deletion rate overall), ``share`` (of their
+        adds from it), ``expected_rate`` (their expected 30-day deletion rate at average performance),
+        ``overall_rate``, ``raw_rate``, ``oe``, ``low``, ``high``, ``rank``, ``raw_rank``, ``n`` (staff ranked).
+        ``None`` when deletions are not measured.
+        """
+        self._check_fitted()
+        t = self.table_
+        if not self.measured_["removals"] or t["deletion_expected"].isna().all():
+            return None
+        exp_rate = t["deletion_expected"] / t["adds_observed_30d"].where(t["adds_observed_30d"] > 0)
+        sid = exp_rate.idxmax()
+        c = self.counts_.groupby(self.strata_[0])[["del30", "obs30"]].sum() if self.strata_ else None
+        chan = (c["del30"] / c["obs30"].where(c["obs30"] > 0)).idxmax() if c is not None else None
+        share = float(self.mix_.at[sid, chan]) if chan is not None and len(self.strata_) == 1 else float("nan")
+        overall = t["deletion_observed"].sum() / t["adds_observed_30d"].sum()
+        r = t.loc[sid]
+        return {
+            "staff_id": sid,
+            "channel": chan,
+            "share": share,
+            "expected_rate": float(exp_rate[sid]),
+            "overall_rate": float(overall),
+            "raw_rate": float(r["deletion_rate_30d"]),
+            "oe": float(r["deletion_oe"]),
+            "low": float(r["deletion_oe_low"]),
+            "high": float(r["deletion_oe_high"]),
+            "rank": r["rank"],
+            "raw_rank": r["raw_rank"],
+            "n": int(t["rank"].notna().sum()),
+        }
+
+    def artifact(self, start, end) -> dict:
+        """Return the machine-readable scorecard for the summary notebook (``artifacts/staff.json``).
+
+        Keys: ``window`` (start, end), ``strata`` (mix variables of the O/E), ``measured`` (removals, messages,
+        broadcasts), ``not_measured`` (why not), ``credited_share`` (of the window's net GMV), ``loss_days``
+        (flagged days) and ``staff`` (one record per staff member: every column of :attr:`table_`, NaN as null).
+        """
+        self._check_fitted()
+        t = self.table_.reset_index()
+        t = t.astype(object).where(t.notna(), None)
+        days = self.loss_days_.assign(date=lambda d: d["date"].dt.strftime("%Y-%m-%d")) if len(self.loss_days_) else []
+        return {
+            "window": [f"{pd.Timestamp(start):%Y-%m-%d}", f"{pd.Timestamp(end):%Y-%m-%d}"],
+            "strata": list(self.strata_),
+            "measured": dict(self.measured_),
+            "not_measured": dict(self.not_measured_),
+            "credited_share": round(self.credited_share_, 6),
+            "loss_days": days.to_dict("records") if len(self.loss_days_) else [],
+            "staff": t.to_dict("records"),
+        }
+
+
+def _who(L, sid) -> str:
+    return L.name("staff", sid)
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    return "—" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def coldest_sentence(cold: dict, L) -> str:
+    """Say who has the coldest contact mix and what adjusting does to their figures."""
+    from helpers.labels import fmt_pct
+
+    rank = lambda r: "—" if pd.isna(r) else f"{int(r)}"  # noqa: E731
+    return L.text(
+        CATALOG,
+        "coldest",
+        who=_who(L, cold["staff_id"]),
+        share=fmt_pct(cold["share"]),
+        channel=L.name("channel", cold["channel"]),
+        expected=fmt_pct(cold["expected_rate"]),
+        overall=fmt_pct(cold["overall_rate"]),
+        raw=fmt_pct(cold["raw_rate"]),
+        oe=_fmt(cold["oe"]),
+        low=_fmt(cold["low"]),
+        high=_fmt(cold["high"]),
+        rank=rank(cold["rank"]),
+        n=cold["n"],
+        raw_rank=rank(cold["raw_rank"]),
+    )
+
+
+def ranking_sentence(sc: StaffScorecard, L) -> str:
+    """Say who ranks first and last on the composite."""
+    t = sc.table_.dropna(subset=["rank"])
+    if t.empty:
+        return L.text(CATALOG, "not_measured", what=L.header("rank"), why="—")
+    return L.text(
+        CATALOG,
+        "ranking",
+        n=len(t),
+        first=_who(L, t.index[0]),
+        first_score=_fmt(t["score"].iloc[0]),
+        last=_who(L, t.index[-1]),
+        last_score=_fmt(t["score"].iloc[-1]),
+    )
+
+
+def headline(sc: StaffScorecard, L) -> str:
+    """Return the one-sentence headline of the notebook (for the report's index page)."""
+    t = sc.table_.dropna(subset=["rank"])
+    if t.empty:
+        return ranking_sentence(sc, L)
+    oe = t["deletion_oe"] if "deletion_oe" in t else pd.Series(np.nan, index=t.index)
+    loss = len(sc.loss_days_) if sc.measured_["removals"] else NOT_MEASURED[L.lang]
+    return L.text(
+        CATALOG,
+        "headline",
+        n=len(t),
+        first=_who(L, t.index[0]),
+        first_oe=_fmt(oe.iloc[0]),
+        last=_who(L, t.index[-1]),
+        last_oe=_fmt(oe.iloc[-1]),
+        loss=loss,
+    )
+
+
+def truth_checks(sc: StaffScorecard, ids: dict[str, str], truth: dict, tc):
+    """Add the staff checks against the planted truth to ``tc`` (a :class:`helpers.truth.TruthChecks`) and return it.
+
+    Best first and worst last on the composite, the cold-mix member not last; the deletion O/E of best lowest and
+    worst highest (within 0.15 of the planted hazard multipliers, which a 30-day probability dilutes a little);
+    the cold member's deletion O/E interval covers 1; reply rates and broadcast execution within 0.03 of the planted
+    probabilities (others pooled); median first reply within 25 % of the planted exponential median (mean × ln 2);
+    no loss day (none is planted).
+    """
+    p = truth["planted"]["staff"]
+    t = sc.table_
+    n = int(t["rank"].notna().sum())
+    tc.equal("rank of the planted best staff member", int(t.at[ids["best"], "rank"]), 1)
+    tc.equal("rank of the planted worst staff member", int(t.at[ids["worst"], "rank"]), n)
+    tc.equal("planted cold-mix staff member not ranked last", bool(t.at[ids["cold"], "rank"] < n), True)
+    if sc.measured_["removals"]:
+        oe = t["deletion_oe"]
+        tc.equal("best has the lowest deletion O/E", oe.idxmin() == ids["best"], True)
+        tc.equal("worst has the highest deletion O/E", oe.idxmax() == ids["worst"], True)
+        for role in ("best", "worst"):
+            mult = p["deletion_multiplier"][truth["staff"][role]]
+            tc.within(f"deletion O/E, {role} (planted hazard ×{mult:g})", oe[ids[role]], mult, 0.15)
+        lo, hi = t.at[ids["cold"], "deletion_oe_low"], t.at[ids["cold"], "deletion_oe_high"]
+        tc.inside("deletion O/E interval of the cold-mix member covers 1", 1.0, lo, hi)
+        tc.equal("loss days flagged (none planted)", len(sc.loss_days_), 0)
+    others = [s for s in t.index if s not in (ids["best"], ids["worst"])]
+    if sc.measured_["messages"]:
+        for role, who in (("best", [ids["best"]]), ("worst", [ids["worst"]]), ("other", others)):
+            key = truth["staff"][role] if role != "other" else "other"
+            q, r = t.loc[who, "questions"], t.loc[who, "reply_rate"]
+            rate = float((q * r).sum() / q.sum())
+            tc.within(f"reply rate, {role}", rate, p["reply_probability"][key], 0.03)
+            med = float(t.loc[who, "median_reply_minutes"].median())
+            planted = p["mean_reply_minutes"][key] * np.log(2)
+            tc.within(f"median first reply (min), {role}", med, planted, 0.25 * planted)
+    if sc.measured_["broadcasts"]:
+        for role, who in (("best", [ids["best"]]), ("worst", [ids["worst"]]), ("other", others)):
+            key = truth["staff"][role] if role != "other" else "other"
+            k, r = t.loc[who, "to_send"], t.loc[who, "execution_rate"]
+            tc.within(
+                f"broadcast execution, {role}", float((k * r).sum() / k.sum()), p["broadcast_execution"][key], 0.03
+            )
+    return tc
+
+
+def grain_counts(eng) -> dict:
+    """Count relationships, people, people with several relationships and staff members (engine-level)."""
+    r = relationships(eng)
+    per = r.group_by("user_id").aggregate(n=r.count())
+    g = per.aggregate(relationships=per.n.sum(), people=per.count(), extra=(per.n > 1).cast("int64").sum())
+    out = {k: int(v) for k, v in eng.to_pandas(g).iloc[0].items()}
+    out["staff"] = int(eng.to_pandas(r.aggregate(s=r.staff_id.nunique()))["s"].iloc[0])
+    return out
+
+
+def crosswalk_sentence(crosswalk: pd.DataFrame, table_name: str, L) -> str:
+    """Say whether a table's staff ids are the contacts' own, or how cleanly they were linked by shared customers."""
+    from helpers.labels import fmt_pct
+
+    if crosswalk["same_id"].all():
+        return L.text(CATALOG, "crosswalk_same", table=table_name)
+    linked = crosswalk.dropna(subset=["staff_id"])
+    share = (linked["share"] * linked["customers"]).sum() / max(crosswalk["customers"].sum(), 1)
+    return L.text(CATALOG, "crosswalk", table=table_name, n=int((~crosswalk["same_id"]).sum()), share=fmt_pct(share))
+
+
+# ------------------------------------------------------------------------------------------------ charts
+_PLOT = {
+    "oe": {"zh": "观测/期望（O/E，95% 区间）", "en": "observed / expected (O/E, 95% interval)"},
+    "deletion": {"zh": "30 天删除", "en": "30-day deletion"},
+    "conversion": {"zh": "首单转化", "en": "first-order conversion"},
+    "average": {"zh": "= 按其客户构成的平均水平", "en": "= average for their mix"},
+    "raw": {"zh": "未调整", "en": "raw"},
+    "adjusted": {"zh": "按渠道构成调整", "en": "mix-adjusted"},
+    "rate": {"zh": "30 天删除率", "en": "30-day deletion rate"},
+    "mix": {"zh": "新增好友的渠道构成", "en": "channel mix of the adds"},
+    "share": {"zh": "占新增的比例", "en": "share of adds"},
+}
+
+
+def plot_oe(
+    table: pd.DataFrame, ax: plt.Axes | None = None, lang: str = "zh", names: Sequence[str] | None = None
+) -> plt.Axes:
+    """Draw each staff member's deletion and conversion O/E with intervals (1 = average for their mix).
+
+    Parameters
+    ----------
+    table : DataFrame
+        :attr:`StaffScorecard.table_` (rank order).
+    names : sequence of str, optional
+        Display names of the staff, in the table's order (default: the ids).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 0.45 * len(table) + 1.5))
+    names = list(names) if names is not None else list(table.index)
+    y = np.arange(len(table))[::-1].astype(float)
+    for col, off, color in (("deletion_oe", 0.15, "#c44e52"), ("conversion_oe", -0.15, "#4c72b0")):
+        if col not in table or table[col].isna().all():
+            continue
+        v, lo, hi = table[col], table[f"{col}_low"], table[f"{col}_high"]
+        ax.errorbar(
+            v, y + off, xerr=[v - lo, hi - v], fmt="o", color=color, capsize=3,
+            label=_PLOT["deletion" if col.startswith("del") else "conversion"][lang],
+        )  # fmt: skip
+    ax.axvline(1.0, color="#666", ls="--", lw=1)
+    ax.annotate(_PLOT["average"][lang], (1.0, y.max() + 0.6), ha="left", va="bottom", fontsize=9, color="#666")
+    ax.set_yticks(y, names)
+    ax.set_ylim(-0.8, y.max() + 1.2)
+    ax.set_xlabel(_PLOT["oe"][lang])
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_raw_vs_adjusted(
+    table: pd.DataFrame, ax: plt.Axes | None = None, lang: str = "zh", names: Sequence[str] | None = None
+) -> plt.Axes:
+    """Draw each staff member's raw 30-day deletion rate and its rate at the average mix (O/E × overall rate)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 0.45 * len(table) + 1.5))
+    names = list(names) if names is not None else list(table.index)
+    y = np.arange(len(table))[::-1]
+    raw, adj = table["deletion_rate_30d"], table["deletion_rate_adjusted"]
+    ax.hlines(y, np.minimum(raw, adj), np.maximum(raw, adj), color="#bbb", lw=2)
+    ax.scatter(raw, y, color="#999", label=_PLOT["raw"][lang], zorder=3)
+    ax.scatter(adj, y, color="#c44e52", label=_PLOT["adjusted"][lang], zorder=3)
+    ax.set_yticks(y, names)
+    ax.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel(_PLOT["rate"][lang])
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_mix(
+    mix: pd.DataFrame, ax: plt.Axes | None = None, lang: str = "zh", names: Sequence[str] | None = None
+) -> plt.Axes:
+    """Draw stacked bars of the channel mix of each staff member's adds (the reason raw rates are not comparable)."""
+    from helpers.labels import Labels
+
+    L = Labels(lang)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 0.45 * len(mix) + 1.5))
+    names = list(names) if names is not None else list(mix.index)
+    m = mix.iloc[::-1]
+    left = np.zeros(len(m))
+    y = np.arange(len(m))
+    for col in m.columns:
+        ax.barh(y, m[col], left=left, height=0.7, label=L.name("channel", col))
+        left += m[col].to_numpy()
+    ax.set_yticks(y, names[::-1])
+    ax.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0, decimals=0))
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(_PLOT["share"][lang])
+    ax.set_title(_PLOT["mix"][lang])
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=min(6, len(m.columns)), fontsize=9)
+    return ax

@@ -764,6 +764,7 @@ class StaffScorecard(FittedModel):
             t["loss_days"] = self.loss_days_.groupby("staff_id").size().reindex(t.index).fillna(0)
         else:
             self.loss_days_, self.loss_tests_ = pd.DataFrame(), 0
+            t["loss_days"] = np.nan
             self.not_measured_["removals"] = "removals"
 
         ind = pd.DataFrame(index=t.index)

@@ -284,3 +284,17 @@ def test_failure_message_masks_phone_numbers_and_wechat_ids():
     msg = _redact("OutOfBoundsDatetime: Out of bounds nanosecond timestamp: 13912345678, +86 139 1234 5678, wxid_abc1")
     assert "13912345678" not in msg and "1234 5678" not in msg and "wxid_abc1" not in msg
     assert _redact("failed at cell 4 (row 12, 2025-01-05)") == "failed at cell 4 (row 12, 2025-01-05)"
+
+
+def test_staff_notebook_checks(report):
+    text = notebook_text(report / "07_staff.ipynb")
+    truth = json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))["staff"]
+    assert "18 of 18 checks against the planted truth pass" in text
+    assert f"第一 {truth['best_pseudonym']}" in text and f"最后 {truth['worst_pseudonym']}" in text
+    assert f"客户构成最冷的是 {truth['cold_pseudonym']}" in text and "广告投放" in text
+    assert re.search(r"异常流失日（.*）：0 个", text)
+    card = pd.read_csv(report / "exports" / "staff_scorecard.csv", encoding="utf-8-sig", dtype={"staff_id": str})
+    assert len(card) == 9 and card["staff_id"].iloc[0] == truth["best_pseudonym"]
+    art = json.loads((report / "artifacts" / "staff.json").read_text(encoding="utf-8"))
+    assert [s["staff_id"] for s in art["staff"]][-1] == truth["worst_pseudonym"]
+    assert art["measured"] == {"removals": True, "messages": True, "broadcasts": True}

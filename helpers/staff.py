@@ -140,9 +140,10 @@ CATALOG = {
         "en": "No loss days.",
     },
     "credited": {
-        "zh": "窗口内净成交额的 {share} 可以归到购买时仍是好友的员工名下；其余的购买发生在没有有效好友关系时。",
-        "en": "{share} of the window's net GMV is credited to a staff member who was a friend at the time of "
-        "purchase; the rest was bought with no active relationship.",
+        "zh": "窗口内净成交额 {total} 中的 {share} 可以归到购买时仍是好友的员工名下；"
+        "其余的购买发生在没有有效好友关系时。",
+        "en": "{share} of the window's net GMV ({total}) is credited to a staff member who was a friend at the time "
+        "of purchase; the rest was bought with no active relationship.",
     },
     "headline": {
         "zh": "员工绩效：{n} 位员工，按客户构成调整后第一 {first}（删除 O/E {first_oe}），最后 {last}（删除 O/E "
@@ -712,7 +713,8 @@ class StaffScorecard(FittedModel):
         t["conversion_oe"], t["conversion_oe_low"], t["conversion_oe_high"] = s["oe"], s["oe_low"], s["oe_high"]
 
         sales = eng.to_pandas(credited_sales(rel, orders, start, end))
-        self.credited_share_ = float(sales.loc[sales["staff_id"].notna(), "net_gmv"].sum() / sales["net_gmv"].sum())
+        self.net_gmv_total_ = float(sales["net_gmv"].sum())
+        self.credited_share_ = float(sales.loc[sales["staff_id"].notna(), "net_gmv"].sum() / self.net_gmv_total_)
         sales = sales.dropna(subset=["staff_id"]).set_index("staff_id")
         t["buyers"] = sales["buyers"].reindex(t.index).fillna(0)
         t["net_gmv"] = sales["net_gmv"].reindex(t.index).fillna(0.0)
@@ -1059,7 +1061,7 @@ def plot_oe(
     ax.set_yticks(y, names)
     ax.set_ylim(-0.8, y.max() + 1.2)
     ax.set_xlabel(_PLOT["oe"][lang])
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     return ax
 
 

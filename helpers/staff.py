@@ -836,12 +836,12 @@ class StaffScorecard(FittedModel):
         Keys: ``staff_id``, ``channel`` (the stratum with the highest deletion rate overall), ``share`` (of their
         adds from it), ``expected_rate`` (their expected 30-day deletion rate at average performance),
         ``overall_rate``, ``raw_rate``, ``oe``, ``low``, ``high``, ``rank``, ``raw_rank``, ``n`` (staff ranked).
-        ``None`` when deletions are not measured.
+        ``None`` when deletions are not measured or every add has the same stratum.
         """
         self._check_fitted()
         t = self.table_
-        if not self.measured_["removals"] or t["deletion_expected"].isna().all():
-            return None
+        if not self.measured_["removals"] or t["deletion_expected"].isna().all() or self.mix_.shape[1] < 2:
+            return None  # no removals, or a single channel: there is no mix to speak of
         exp_rate = t["deletion_expected"] / t["adds_observed_30d"].where(t["adds_observed_30d"] > 0)
         sid = exp_rate.idxmax()
         c = self.counts_.groupby(self.strata_[0])[["del30", "obs30"]].sum() if self.strata_ else None

@@ -31,6 +31,15 @@ _REASONS = {
     "messages": {"zh": "没有群消息表（messages）", "en": "there is no messages table"},
     "assignments": {"zh": "没有随机留出组（assignments 表）", "en": "no campaign kept a randomised holdout"},
     "leads": {"zh": "没有线索表（leads）", "en": "there is no leads table"},
+    "broadcasts": {"zh": "没有群发任务表（broadcasts）", "en": "there is no broadcasts table"},
+    "chats": {
+        "zh": "消息表里没有一对一私聊（group_id 为空、带员工的消息）",
+        "en": "the messages table holds no 1:1 chats (messages without a group and with a staff member)",
+    },
+    "broadcast_sends": {
+        "zh": "群发表里没有发给单个客户的记录",
+        "en": "the broadcasts table holds no sends to single customers",
+    },
 }
 
 

@@ -51,6 +51,7 @@ NOTEBOOKS = (
     "04_attribution",
     "05_community",
     "06_targeting",
+    "07_staff",
     "08_summary",
 )
 _ALL = NOTEBOOKS
@@ -138,11 +139,11 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
     _p("timezone", "timezone", "Asia/Shanghai", "naive timestamps are local time here; tz-aware ones are converted "
        "to it", ("00_data_prep",)),
     _p("window_start", "date", AUTO, "analysis window, first day; auto: 365 days before as_of (or the first day of "
-       "data)", ("00_data_prep", "01_acquisition", "05_community")),
+       "data)", ("00_data_prep", "01_acquisition", "05_community", "07_staff")),
     _p("window_end", "date", AUTO, "analysis window, last day (inclusive); auto: the day before as_of",
-       ("00_data_prep", "01_acquisition", "05_community")),
+       ("00_data_prep", "01_acquisition", "05_community", "07_staff")),
     _p("conversion_window_days", "int", 30, "a first order counts as a conversion within this many days of the add",
-       ("01_acquisition",), low=1, high=3650),
+       ("01_acquisition", "07_staff"), low=1, high=3650),
     _p("lead_window_days", "int", 7, "a lead counts as added if added within this many days of the scan",
        ("01_acquisition",), low=1, high=365),
     _p("freq", "choice", "W", "period of the adds chart: W weeks or M months", ("01_acquisition",),
@@ -151,11 +152,11 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
        ("01_acquisition",)),
     _p("control_variant", "str", "A", "reference invitation script of the variant test", ("01_acquisition",)),
     _p("alpha", "float", 0.05, "significance level; intervals are 1 − alpha",
-       ("01_acquisition", "04_attribution", "05_community", "06_targeting"), low=0.001, high=0.5),
+       ("01_acquisition", "04_attribution", "05_community", "06_targeting", "07_staff"), low=0.001, high=0.5),
     _p("gross_margin", "float", 0.4, "share of GMV that is gross profit (payback, CLV)",
        ("01_acquisition", "03_repurchase", "06_targeting"), low=0.001, high=1.0),
     _p("currency", "str", "¥", "currency symbol shown beside money (amounts are not converted)",
-       ("01_acquisition", "03_repurchase", "06_targeting", "08_summary")),
+       ("01_acquisition", "03_repurchase", "06_targeting", "07_staff", "08_summary")),
     _p("previous_as_of", "date", AUTO, "earlier snapshot for tier migration; auto: as_of − 90 days; none skips",
        ("00_data_prep", "02_user_tiers"), choices=(NONE,)),
     _p("new_days", "int", 60, "contacts added fewer days ago than this are new (新客)", ("02_user_tiers",),

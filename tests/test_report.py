@@ -296,3 +296,17 @@ def test_targeting_notebook_checks(report):
     art = json.loads((report / "artifacts" / "targeting.json").read_text(encoding="utf-8"))
     assert art["score_kind"] == "incremental_value" and art["listed"] == 200 and art["leave_alone"] > 0
     assert art["lists"]["new"]["persuadable_share"] >= 2 * art["lists"]["old"]["persuadable_share"]
+
+
+def test_staff_notebook_checks(report):
+    text = notebook_text(report / "07_staff.ipynb")
+    truth = json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))["staff"]
+    assert "18 of 18 checks against the planted truth pass" in text
+    assert f"第一 {truth['best_pseudonym']}" in text and f"最后 {truth['worst_pseudonym']}" in text
+    assert f"客户构成最冷的是 {truth['cold_pseudonym']}" in text and "广告投放" in text
+    assert re.search(r"异常流失日（.*）：0 个", text)
+    card = pd.read_csv(report / "exports" / "staff_scorecard.csv", encoding="utf-8-sig", dtype={"staff_id": str})
+    assert len(card) == 9 and card["staff_id"].iloc[0] == truth["best_pseudonym"]
+    art = json.loads((report / "artifacts" / "staff.json").read_text(encoding="utf-8"))
+    assert [s["staff_id"] for s in art["staff"]][-1] == truth["worst_pseudonym"]
+    assert art["measured"] == {"removals": True, "messages": True, "broadcasts": True}

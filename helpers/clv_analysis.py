@@ -125,7 +125,8 @@ def compare_models(
     Parameters
     ----------
     summary : DataFrame
-        A :func:`helpers.repurchase.summarize` table with holdout columns (``calibration_end`` given).
+        A :func:`helpers.repurchase.summarize` table with holdout columns (``calibration_end`` given); without
+        them only ``criterion="aic"`` or ``"bic"`` can compare the models (holdout metrics are then NaN).
     models : dict, optional
         Display name → unfitted model (default :func:`default_models`).
     criterion : str
@@ -150,8 +151,11 @@ def compare_models(
     if criterion not in _LOWER_IS_BETTER:
         raise ValueError(f"criterion must be one of {sorted(_LOWER_IS_BETTER)}, not {criterion!r}")
     need = {"frequency_holdout", "duration_holdout"}
-    if not need <= set(summary.columns):
+    has_holdout = need <= set(summary.columns)
+    if not has_holdout and criterion not in ("aic", "bic"):
         raise ValueError("compare_models needs holdout columns: summarize(..., calibration_end=...)")
+    if not has_holdout:  # no holdout: the models are compared on the calibration criterion only
+        summary = summary.assign(frequency_holdout=np.nan, duration_holdout=np.nan)
     models = default_models() if models is None else models
     duration = float(summary["duration_holdout"].iloc[0]) if len(summary) else float("nan")
     actual = summary["frequency_holdout"].to_numpy(float)
@@ -166,7 +170,7 @@ def compare_models(
             rows.append(row)
             continue
         fitted[name] = m
-        pred = m.expected_purchases(summary, duration).to_numpy()
+        pred = m.expected_purchases(summary, duration).to_numpy() if has_holdout else np.full(len(summary), np.nan)
         err_pct = 100 * (pred.sum() - actual.sum()) / actual.sum() if actual.sum() > 0 else float("nan")
         with np.errstate(divide="ignore", invalid="ignore"):
             mu = np.maximum(pred, 1e-12)
@@ -183,7 +187,9 @@ def compare_models(
             poisson_deviance=float(np.mean(dev)),
             rmse_per_customer=float(np.sqrt(np.mean((pred - actual) ** 2))),
             mae_per_customer=float(np.mean(np.abs(pred - actual))),
-            spearman=float(stats.spearmanr(pred, actual).statistic) if np.ptp(actual) > 0 else float("nan"),
+            spearman=float(stats.spearmanr(pred, actual).statistic)
+            if has_holdout and np.ptp(actual) > 0
+            else float("nan"),
             note="; ".join(m.notes_),
         )
         rows.append(row)
@@ -235,8 +241,12 @@ def _decide(table: pd.DataFrame, criterion: str, tie_tolerance: float) -> dict:
     def rel(v: float) -> float:
         return abs(v - best_v) / max(abs(v), abs(best_v), 1e-300)
 
-    tied = [i for i in order.index if rel(float(order[i])) < tie_tolerance]
-    if len(tied) > 1:
+    information = criterion in ("aic", "bic")  # differences of an information criterion are absolute, not relative
+    tied = [i for i in order.index if rel(float(order[i])) < tie_tolerance] if not information else []
+    if information:
+        w, ru = order.index[0], order.index[1]
+        reason, tie = "lowest_information_criterion", False
+    elif len(tied) > 1:
         by_bic = ok.loc[tied, "bic"].sort_values(kind="stable")
         w, ru = by_bic.index[0], by_bic.index[1]
         reason, tie = "holdout_tie_lowest_bic", True
@@ -319,6 +329,14 @@ def model_choice_sentence(result: ModelComparison, lang: str = "zh") -> str:
                 f"{w} and {ru} tie on the holdout (within {d['tie_tolerance']:.0%}: {crit} {d['winner_value']:.3f} "
                 f"vs {d['runner_up_value']:.3f}); {w} has the lower calibration BIC (by {d['bic_difference']:.1f})."
             )
+    elif d["reason"] == "lowest_information_criterion":
+        gap = d["runner_up_value"] - d["winner_value"]
+        s = (
+            f"没有留出期可以检验预测：按{crit}选择 {w}（{d['winner_value']:,.1f}，比次优的 {ru} 低 {gap:,.1f}）。"
+            if lang == "zh"
+            else f"No holdout to test predictions on: {w} chosen by {crit} ({d['winner_value']:,.1f}, "
+            f"{gap:,.1f} below {ru})."
+        )
     else:
         if lang == "zh":
             s = (

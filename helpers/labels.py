@@ -419,7 +419,16 @@ HEADERS: dict[str, dict[str, str]] = {
     "bound": _n("上界", "bound"),
     "event_staff": _n("消息/群发中的员工", "staff id in chats / broadcasts"),
     "same_id": _n("同一 ID", "same id"),
-    # 08 summary (add its headers here)
+    # 08 summary
+    "removals": _n("删除", "removals"),
+    "net_adds": _n("净增", "net adds"),
+    "spend": _n("投放花费", "spend"),
+    "eligible": _n("转化窗口已结束的新增", "adds with a closed window"),
+    "conversion": _n("首单转化率（窗口内）", "first-order conversion (in window)"),
+    "adds_change": _n("新增较上期", "adds vs previous period"),
+    "tier_contacts": _n("人数", "contacts"),
+    "share_of_contacts": _n("人数占比", "share of contacts"),
+    "share_of_gmv": _n("净成交额占比", "share of net GMV"),
 }
 
 

@@ -143,7 +143,7 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
     _p("window_end", "date", AUTO, "analysis window, last day (inclusive); auto: the day before as_of",
        ("00_data_prep", "01_acquisition", "05_community", "07_staff")),
     _p("conversion_window_days", "int", 30, "a first order counts as a conversion within this many days of the add",
-       ("01_acquisition", "07_staff"), low=1, high=3650),
+       ("01_acquisition", "07_staff", "08_summary"), low=1, high=3650),
     _p("lead_window_days", "int", 7, "a lead counts as added if added within this many days of the scan",
        ("01_acquisition",), low=1, high=365),
     _p("freq", "choice", "W", "period of the adds chart: W weeks or M months", ("01_acquisition",),

@@ -67,6 +67,7 @@ __all__ = [
     "CATALOG",
     "StaffScorecard",
     "add_outcomes",
+    "has_staff",
     "broadcast_execution",
     "composite_score",
     "coldest_sentence",
@@ -95,6 +96,16 @@ _DAY = pd.Timedelta(days=1)
 
 #: Sentences that state a result, per report language (filled with the figures by the notebook).
 CATALOG = {
+    "no_staff": {
+        "zh": "导出里没有负责员工（contacts 的 staff_id 为空或缺失）：员工绩效未测量。"
+        "企业微信导出的“添加人 / 跟进人”列可以映射为 staff_id。",
+        "en": "The export names no staff member (contacts' staff_id is empty or missing): the staff scorecard is not "
+        "measured. WeCom's 'added by / follow-up person' column maps to staff_id.",
+    },
+    "no_staff_headline": {
+        "zh": "员工绩效：未测量（导出里没有负责员工）",
+        "en": "Staff scorecard: not measured (the export names no staff member)",
+    },
     "grain": {
         "zh": "关系粒度：{relationships:,} 条好友关系（{people:,} 人；{extra:,} 人被不止一位员工添加），"
         "{staff} 位员工。",
@@ -287,6 +298,15 @@ def composite_score(indicators: pd.DataFrame, higher_is_better: dict[str, bool],
 
 
 # ------------------------------------------------------------------------------------------------ engine level
+def has_staff(eng) -> bool:
+    """Return whether any relationship names its staff member (without one there is nothing to score)."""
+    rel = relationships(eng)
+    if "staff_id" not in rel.columns:
+        return False
+    n = rel.aggregate(n=rel.staff_id.notnull().cast("int64").sum()).to_pyarrow().column(0)[0].as_py()
+    return bool(n)
+
+
 def relationships(eng) -> ibis.Table:
     """Return the relationship table: ``relationships`` when some customer has two staff members, else ``contacts``."""
     return eng.table("relationships") if eng.has("relationships") else eng.table("contacts")

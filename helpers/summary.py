@@ -21,7 +21,23 @@ import pandas as pd
 
 from helpers.definitions import removals_measured
 
-__all__ = ["FACTORS", "KPI_NAMES", "decompose", "kpi_table", "period_kpis", "plot_waterfall"]
+__all__ = [
+    "FACTORS",
+    "FACTOR_NAMES",
+    "KPI_NAMES",
+    "TEXT",
+    "channel_period_table",
+    "decompose",
+    "headline",
+    "kpi_frame",
+    "kpi_table",
+    "period_kpis",
+    "plot_waterfall",
+    "read_artifact",
+    "show_kpis",
+    "staff_table",
+    "summary_periods",
+]
 
 #: Factors of the revenue identity, in order, with their Chinese names.
 FACTORS = {
@@ -31,6 +47,71 @@ FACTORS = {
     "frequency": "购买频次 (orders / buyer)",
 }
 
+
+#: The factors' display names.
+FACTOR_NAMES = {
+    "traffic": {"zh": "流量（期内好友）", "en": "traffic (friends in period)"},
+    "conversion": {"zh": "转化率", "en": "conversion"},
+    "aov": {"zh": "客单价", "en": "AOV"},
+    "frequency": {"zh": "购买频次", "en": "orders per buyer"},
+}
+
+#: KPI rows of the lead's table: name, kind of value, and whether up is good (None: neither).
+KPI_ROWS: dict[str, tuple[dict[str, str], str, bool | None]] = {
+    "gmv": ({"zh": "净成交额（成交 − 退款）", "en": "net GMV (gross − refunds)"}, "money", True),
+    "gross_gmv": ({"zh": "成交额（含退款）", "en": "gross GMV"}, "money", True),
+    "refunds": ({"zh": "退款", "en": "refunds"}, "money", False),
+    "traffic": (
+        {"zh": "流量：期内任一时刻是好友的人", "en": "traffic: friends at any time in the period"},
+        "int",
+        True,
+    ),
+    "contacts_end": ({"zh": "期末好友数", "en": "friends at the end"}, "int", True),
+    "adds": ({"zh": "新增好友", "en": "adds"}, "int", True),
+    "removals": ({"zh": "删除好友", "en": "removals"}, "int", False),
+    "net_adds": ({"zh": "净增好友", "en": "net adds"}, "int", True),
+    "deletion_rate": (
+        {"zh": "删除率：删除 ÷（期初好友 + 新增）", "en": "deletion rate: removals ÷ (friends at start + adds)"},
+        "rate",
+        False,
+    ),
+    "buyers": ({"zh": "购买人数", "en": "buyers"}, "int", True),
+    "conversion": ({"zh": "转化率：购买人数 ÷ 流量", "en": "conversion: buyers ÷ traffic"}, "rate", True),
+    "orders": ({"zh": "订单数", "en": "orders"}, "int", True),
+    "aov": ({"zh": "客单价：净成交额 ÷ 订单数", "en": "AOV: net GMV ÷ orders"}, "money", True),
+    "frequency": ({"zh": "人均订单：订单数 ÷ 购买人数", "en": "orders per buyer"}, "number", True),
+    "repurchase_rate": (
+        {"zh": "期内复购率：两天及以上购买 ÷ 购买人数", "en": "repurchase in period: buyers on 2+ days ÷ buyers"},
+        "rate",
+        True,
+    ),
+}
+
+#: Sentences of the summary page, filled with results.
+TEXT: dict[str, dict[str, str]] = {
+    "periods": {
+        "zh": "本期 {cur_lo} 至 {cur_hi}（{days} 天），与上期 {prev_lo} 至 {prev_hi} 相比。",
+        "en": "This period {cur_lo} to {cur_hi} ({days} days), against the previous {prev_lo} to {prev_hi}.",
+    },
+    "no_previous": {
+        "zh": "上期 {lo} 至 {hi} 早于数据开始（{first}）：没有可比的上期，变化未测量。",
+        "en": "The previous period {lo} to {hi} starts before the data ({first}): no comparison, changes not measured.",
+    },
+    "decomposition": {
+        "zh": "净成交额 {g0} → {g1}（{diff}）；四个因素的贡献相加正好等于变化：{exact}；"
+        "最大的因素是{lead}（{lead_value}）。",
+        "en": "Net GMV {g0} → {g1} ({diff}); the four contributions add up exactly to the change: {exact}; the largest "
+        "driver is {lead} ({lead_value}).",
+    },
+    "no_decomposition": {
+        "zh": "有一期没有购买或订单：收入恒等式里有一个因素为零，无法分解。",
+        "en": "A period without buyers or orders: the revenue identity has a zero factor, nothing to decompose.",
+    },
+    "missing": {
+        "zh": "{what}：未测量（{why}）。",
+        "en": "{what}: not measured ({why}).",
+    },
+}
 
 #: Display names of the KPIs of :func:`period_kpis`.
 KPI_NAMES = {
@@ -204,6 +285,7 @@ def plot_waterfall(
     labels: dict | None = None,
     ax: plt.Axes | None = None,
     currency: str = "¥",
+    lang: str = "zh",
 ) -> plt.Axes:
     """Waterfall from the previous period's GMV through each factor's contribution to this period's GMV.
 
@@ -219,15 +301,23 @@ def plot_waterfall(
         Where to draw.
     currency : str
         Currency symbol for the bar labels.
+    lang : {"zh", "en"}
+        Language of the labels.
 
     Returns
     -------
     Axes
         The axes drawn on.
     """
+    zh = lang == "zh"
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4.5))
-    names = ["previous 上期", *[(labels or {}).get(k, k) for k in contributions.index], "current 本期"]
+    labels = labels or {k: v[lang] for k, v in FACTOR_NAMES.items()}
+    names = [
+        "上期" if zh else "previous",
+        *[labels.get(k, k) for k in contributions.index],
+        "本期" if zh else "current",
+    ]
     bottoms, heights, colors = [0.0], [start_value], ["#8c8c8c"]
     level = start_value
     for v in contributions:
@@ -250,13 +340,470 @@ def plot_waterfall(
     if high > 0 and (high - low) < 0.5 * high:  # small changes: zoom in, and say the axis does not start at 0
         ax.set_ylim(max(0.0, low - 0.6 * (high - low) - 0.02 * high), high + 0.15 * (high - low) + 0.02 * high)
         ax.annotate(
-            "y axis does not start at 0 纵轴未从0开始",
+            "纵轴未从 0 开始" if zh else "the y axis does not start at 0",
             (0.01, 0.01),
             xycoords="axes fraction",
             fontsize="x-small",
             color="grey",
         )
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.FuncFormatter(lambda v, _: f"{currency}{v:,.0f}"))
-    ax.set_ylabel(f"GMV ({currency}) 成交额")
-    ax.set_title("Why GMV moved: traffic × conversion × AOV × frequency 成交额变化分解")
+    ax.set_ylabel(f"净成交额（{currency}）" if zh else f"net GMV ({currency})")
+    ax.set_title(
+        "净成交额为什么变化：流量 × 转化率 × 客单价 × 购买频次"
+        if zh
+        else "Why net GMV moved: traffic × conversion × AOV × frequency"
+    )
     return ax
+
+
+# ------------------------------------------------------------------------------------------------ the lead's page
+def summary_periods(end: pd.Timestamp, period_days: int) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """Return the current period (the last ``period_days`` days through ``end``) and the previous one before it.
+
+    Examples
+    --------
+    >>> p = summary_periods(pd.Timestamp("2025-12-31"), 28)
+    >>> [f"{a:%m-%d}..{b:%m-%d}" for a, b in p.values()]
+    ['11-06..12-03', '12-04..12-31']
+    """
+    end = pd.Timestamp(end).normalize()
+    cur_lo = end - pd.Timedelta(days=period_days - 1)
+    prev_hi = cur_lo - pd.Timedelta(days=1)
+    return {"previous": (prev_hi - pd.Timedelta(days=period_days - 1), prev_hi), "current": (cur_lo, end)}
+
+
+def _fmt(kind: str, v: float, currency: str, lang: str) -> str:
+    from helpers.labels import fmt_int, fmt_money, fmt_pct
+
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "未测量" if lang == "zh" else "not measured"
+    if kind == "money":
+        return fmt_money(v, currency)
+    if kind == "rate":
+        return fmt_pct(v)
+    if kind == "number":
+        return f"{v:,.2f}"
+    return fmt_int(v)
+
+
+def _change(kind: str, a: float, b: float, currency: str, lang: str) -> tuple[str, float]:
+    """Return the change as text (rates in percentage points, others as difference and %) and its sign."""
+    from helpers.labels import fmt_money, fmt_pp
+
+    if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in (a, b)):
+        return ("未测量" if lang == "zh" else "not measured"), np.nan
+    d = b - a
+    if kind == "rate":
+        text = fmt_pp(d, lang)
+    else:
+        rel = f"（{d / a:+.1%}）" if lang == "zh" and a else f" ({d / a:+.1%})" if a else ""
+        if kind == "money":
+            text = fmt_money(d, currency, sign=True) + rel
+        elif kind == "number":
+            text = f"{d:+,.2f}" + rel
+        else:
+            text = f"{d:+,.0f}" + rel
+    return text, d
+
+
+def kpi_frame(kpis: dict[str, dict], currency: str = "¥", lang: str = "zh") -> pd.DataFrame:
+    """Return the lead's KPI table: each KPI named with its definition, both periods, the change and its direction.
+
+    Rates change in percentage points; money and counts as a difference and a percentage. ``good`` is True when
+    the change is in the good direction (deletions and refunds down, everything else up), False when bad, and
+    NaN when flat or not measured.
+
+    Parameters
+    ----------
+    kpis : dict
+        ``{"previous": period_kpis(...), "current": period_kpis(...)}`` (previous may be missing).
+    currency, lang
+        Display.
+
+    Returns
+    -------
+    DataFrame
+        Index KPI key; ``kpi``, ``previous``, ``current``, ``change`` (text), ``arrow``, ``good``.
+    """
+    prev, cur = kpis.get("previous", {}), kpis["current"]
+    rows = {}
+    for key, (names, kind, up_good) in KPI_ROWS.items():
+        a, b = prev.get(key, np.nan), cur.get(key, np.nan)
+        text, d = _change(kind, a, b, currency, lang)
+        flat = np.isnan(d) or abs(d) < 1e-12
+        arrow = "" if np.isnan(d) else "→" if flat else "▲" if d > 0 else "▼"
+        good = np.nan if flat or up_good is None else float((d > 0) == up_good)
+        rows[key] = {
+            "kpi": names[lang],
+            "previous": _fmt(kind, a, currency, lang),
+            "current": _fmt(kind, b, currency, lang),
+            "change": f"{arrow} {text}".strip(),
+            "good": good,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def show_kpis(frame: pd.DataFrame, lang: str = "zh"):
+    """Return the KPI table styled for the page: the change coloured green when good, red when bad."""
+    heads = {
+        "zh": {"kpi": "指标", "previous": "上期", "current": "本期", "change": "变化"},
+        "en": {"kpi": "KPI", "previous": "previous", "current": "current", "change": "change"},
+    }[lang]
+    shown = frame[["kpi", "previous", "current", "change"]].rename(columns=heads)
+    colour = frame["good"].map({1.0: "color:#1a7f37;font-weight:600", 0.0: "color:#cf222e;font-weight:600"})
+    styles = pd.DataFrame("", index=shown.index, columns=shown.columns)
+    styles[heads["change"]] = colour.fillna("").to_numpy()
+    return shown.style.apply(lambda _: styles, axis=None).hide(axis="index")
+
+
+def channel_period_table(
+    contacts: pd.DataFrame,
+    first_orders: pd.DataFrame,
+    periods: dict,
+    as_of: pd.Timestamp,
+    window_days: int,
+    spend: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per acquisition channel in the current period: adds, removals, net, spend, CAC, conversion, change in adds.
+
+    Removals count deletions in the period of friends from the channel (whenever they were added); conversion is
+    the share of the period's adds with a first order within ``window_days`` of the add, among adds whose window
+    has closed by ``as_of`` (an open window is not a non-conversion; none closed → not measured).
+
+    Parameters
+    ----------
+    contacts : DataFrame
+        ``user_id``, ``channel``, ``added_at``, ``removed_at``.
+    first_orders : DataFrame
+        ``user_id``, ``days_to_first_order`` (:func:`helpers.features.first_purchase_after_add`).
+    periods : dict
+        :func:`summary_periods`.
+    as_of : Timestamp
+        End of observation.
+    window_days : int
+        Conversion window.
+    spend : DataFrame, optional
+        ``date``, ``channel``, ``cost``; without it spend and CAC are not measured.
+
+    Returns
+    -------
+    DataFrame
+        Index channel; ``adds``, ``removals``, ``net_adds``, ``spend``, ``cac``, ``eligible``, ``conversion``,
+        ``adds_change`` (vs the previous period, relative).
+    """
+
+    def window(lo, hi):
+        hi = hi + pd.Timedelta(days=1)
+        return lo, hi
+
+    c = contacts
+    lo, hi = window(*periods["current"])
+    plo, phi = window(*periods["previous"])
+    added = c[(c["added_at"] >= lo) & (c["added_at"] < hi)]
+    prev_added = c[(c["added_at"] >= plo) & (c["added_at"] < phi)]
+    removed = c[c["removed_at"].notna() & (c["removed_at"] >= lo) & (c["removed_at"] < hi)]
+    days = first_orders.set_index("user_id")["days_to_first_order"]
+    closed = added["added_at"] + pd.Timedelta(days=window_days) <= pd.Timestamp(as_of)
+    converted = days.reindex(added["user_id"]).le(window_days).to_numpy() & closed.to_numpy()
+    out = pd.DataFrame(
+        {
+            "adds": added.groupby("channel").size(),
+            "removals": removed.groupby("channel").size(),
+            "eligible": closed.groupby(added["channel"]).sum(),
+            "converted": pd.Series(converted, index=added.index).groupby(added["channel"]).sum(),
+        }
+    ).fillna(0)
+    measured = removals_measured(c)
+    out["removals"] = out["removals"] if measured else np.nan
+    out["net_adds"] = out["adds"] - out["removals"]
+    if spend is not None and len(spend):
+        s = spend[(spend["date"] >= lo) & (spend["date"] < hi)]
+        out["spend"] = s.groupby("channel")["cost"].sum().reindex(out.index).fillna(0.0)
+        out["cac"] = out["spend"] / out["adds"].where(out["adds"] > 0)
+    else:
+        out["spend"] = np.nan
+        out["cac"] = np.nan
+    out["conversion"] = out["converted"] / out["eligible"].where(out["eligible"] > 0)
+    prev = prev_added.groupby("channel").size().reindex(out.index)
+    out["adds_change"] = out["adds"] / prev.where(prev > 0) - 1
+    out.index.name = "channel"
+    cols = ["adds", "removals", "net_adds", "spend", "cac", "eligible", "conversion", "adds_change"]
+    out = out[cols].sort_values("adds", ascending=False)
+    why = {}
+    if not measured:
+        why["removals"] = why["net_adds"] = "no removal times in the export"
+    if spend is None or not len(spend):
+        why["spend"] = why["cac"] = "no spend table"
+    if not (out["eligible"] > 0).any():
+        why["conversion"] = f"no add of the period has a closed {window_days}-day window yet"
+    out.attrs["not_measured"] = why
+    return out
+
+
+def read_artifact(folder, name: str):
+    """Read an earlier notebook's artifact (``.json`` → dict, ``.csv`` → DataFrame), or ``None`` when absent."""
+    import json
+    from pathlib import Path
+
+    path = Path(folder) / name
+    if not path.exists():
+        return None
+    if path.suffix == ".json":
+        return json.loads(path.read_text(encoding="utf-8"))
+    return pd.read_csv(path, encoding="utf-8-sig", dtype={"user_id": str, "staff_id": str, "campaign_id": str})
+
+
+def staff_table(staff: dict) -> pd.DataFrame:
+    """Return the summary's per-staff table from 07's ``artifacts/staff.json`` (rank order, pseudonymous ids)."""
+    t = pd.DataFrame(staff["staff"])
+    cols = [
+        "staff_id",
+        "rank",
+        "adds",
+        "deletions",
+        "net",
+        "deletion_oe",
+        "conversion_rate",
+        "net_gmv",
+        "reply_rate",
+        "execution_rate",
+        "loss_days",
+    ]
+    return t[[c for c in cols if c in t.columns]]
+
+
+def headline(kpis: dict, contributions: pd.Series | None, risk: str, currency: str = "¥", lang: str = "zh") -> str:
+    """Return the page's opening paragraph: what happened to net GMV, the largest driver, and the biggest risk."""
+    from helpers.labels import fmt_money, fmt_pct
+
+    cur, prev = kpis["current"], kpis.get("previous")
+    zh = lang == "zh"
+    if prev is None or not prev.get("gmv"):
+        what = (
+            f"本期净成交额 {fmt_money(cur['gmv'], currency)}；没有可比的上期。"
+            if zh
+            else f"Net GMV this period {fmt_money(cur['gmv'], currency)}; no previous period to compare with."
+        )
+    else:
+        change = cur["gmv"] / prev["gmv"] - 1
+        gross = cur["gross_gmv"] / prev["gross_gmv"] - 1 if prev["gross_gmv"] else np.nan
+        what = (
+            f"本期净成交额 {fmt_money(cur['gmv'], currency)}，比上期{'增长' if change >= 0 else '下降'} "
+            f"{fmt_pct(abs(change))}（含退款的成交额 {fmt_pct(gross, sign=True)}，"
+            f"退款 {fmt_money(cur['refunds'], currency)}）。"
+            if zh
+            else f"Net GMV this period {fmt_money(cur['gmv'], currency)}, {'up' if change >= 0 else 'down'} "
+            f"{fmt_pct(abs(change))} on the previous period (gross {fmt_pct(gross, sign=True)}, refunds "
+            f"{fmt_money(cur['refunds'], currency)})."
+        )
+    driver = ""
+    if contributions is not None:
+        lead = contributions.abs().idxmax()
+        v = contributions[lead]
+        name = FACTOR_NAMES[lead][lang]
+        driver = (
+            f"最大的因素是{name}（{fmt_money(v, currency, sign=True)}）。"
+            if zh
+            else f"The largest driver is {name} ({fmt_money(v, currency, sign=True)})."
+        )
+    return " ".join(x for x in (what, driver, risk) if x) if not zh else "".join((what, driver, risk))
+
+
+#: Who acts on each kind of action.
+OWNERS = {
+    "contact": {"zh": "导购", "en": "staff (导购)"},
+    "staff": {"zh": "私域运营主管", "en": "private-domain lead"},
+    "channel": {"zh": "投放负责人", "en": "acquisition owner"},
+    "campaign": {"zh": "活动负责人", "en": "campaign owner"},
+    "community": {"zh": "社群运营", "en": "community manager"},
+    "data": {"zh": "数据负责人", "en": "data owner"},
+}
+
+
+def _link(target: str, text: str) -> str:
+    return f"[{text}]({target})"
+
+
+def actions(
+    report_dir,
+    channels: pd.DataFrame | None,
+    best_hours: list[int] | None,
+    currency: str = "¥",
+    lang: str = "zh",
+) -> pd.DataFrame:
+    """Actions computed from what the notebooks measured, each with its owner and the page or file that carries it.
+
+    Only what the data support is said: the contact list's counts come from 06's artifact, the staff member to
+    review from 07's deletion O/E whose interval lies above 1, channels whose new-friend value is below their
+    CAC from 03 and this page's CAC, campaigns with ROAS < 1 from 04's artifact, and broadcast hours from the
+    group messages. A missing input gives no action (never a guess).
+
+    Returns
+    -------
+    DataFrame
+        ``owner``, ``action`` (Markdown with a link).
+    """
+    from helpers.labels import Labels, fmt_int
+
+    L = Labels(lang, currency=currency)
+    zh = lang == "zh"
+    rows = []
+    t = read_artifact(report_dir, "artifacts/targeting.json")
+    if t is not None and t.get("listed"):
+        ranked = read_artifact(report_dir, "exports/contact_list.csv")
+        chats = int((ranked["action_key"] == "private_chat").sum()) if ranked is not None else 0
+        how = "按随机对照测出的增量" if t["score_kind"] == "incremental_value" else "按“到期”得分（没有可用的随机对照）"
+        how_en = (
+            "by the uplift measured in randomised tests"
+            if t["score_kind"] == "incremental_value"
+            else ("by the due score (no usable randomised test)")
+        )
+        text = (
+            f"联系名单上的 {fmt_int(t['listed'])} 位客户（{how}排序；私聊 {chats} 位，其余群发），"
+            f"{fmt_int(t['leave_alone'])} 位放进勿扰名单：{_link('exports/contact_list.csv', '联系名单')}、"
+            f"{_link('exports/leave_alone.csv', '勿扰名单')}，方法见 {_link('06_targeting.html', '06')}。"
+            if zh
+            else f"Contact the {fmt_int(t['listed'])} customers on the list (ranked {how_en}; {chats} private chats, "
+            f"the rest broadcasts) and leave {fmt_int(t['leave_alone'])} alone: "
+            f"{_link('exports/contact_list.csv', 'contact list')}, {_link('exports/leave_alone.csv', 'leave alone')}; "
+            f"method in {_link('06_targeting.html', '06')}."
+        )
+        rows.append(("contact", text))
+    s = read_artifact(report_dir, "artifacts/staff.json")
+    if s is not None and s.get("measured", {}).get("removals"):
+        high = [r for r in s["staff"] if (r.get("deletion_oe_low") or 0) > 1]
+        for r in high[:2]:
+            text = (
+                f"和 {r['staff_id']} 复盘：他/她的客户删除数是同样渠道构成下预期的 {r['deletion_oe']:.2f} 倍"
+                f"（95% 区间 {r['deletion_oe_low']:.2f}–{r['deletion_oe_high']:.2f}），"
+                f"见 {_link('07_staff.html', '07')}。"
+                if zh
+                else f"Review with {r['staff_id']}: their customers delete {r['deletion_oe']:.2f}× as often as "
+                f"the same channel mix would (95 % interval {r['deletion_oe_low']:.2f}–{r['deletion_oe_high']:.2f}); "
+                f"see "
+                f"{_link('07_staff.html', '07')}."
+            )
+            rows.append(("staff", text))
+    value = read_artifact(report_dir, "artifacts/new_contact_value.csv")
+    if value is not None and channels is not None and channels["cac"].notna().any():
+        v = value.set_index("channel")
+        ratio = (v["value_upper"] / channels["cac"].reindex(v.index)).dropna()
+        for ch in ratio[ratio < 1].index:
+            text = (
+                f"{L.name('channel', ch)}：新好友的价值上限 {L.currency}{v.loc[ch, 'value_upper']:,.0f} "
+                f"仍低于本期获客成本 {L.currency}{channels.loc[ch, 'cac']:,.2f}，先停止加预算，"
+                f"查首购率（{_link('03_repurchase.html', '03')}）。"
+                if zh
+                else f"{L.name('channel', ch)}: even the upper bound of a new friend's value "
+                f"({L.currency}{v.loc[ch, 'value_upper']:,.0f}) is below this period's CAC "
+                f"({L.currency}{channels.loc[ch, 'cac']:,.2f}); hold its budget and look at first purchases "
+                f"({_link('03_repurchase.html', '03')})."
+            )
+            rows.append(("channel", text))
+    camp = read_artifact(report_dir, "artifacts/campaigns.csv")
+    if camp is not None and "roas" in camp.columns:
+        low = camp[camp["roas"] < 1]
+        if len(low):
+            names = (
+                "、".join(low.get("name", low["campaign_id"]).astype(str).head(5))
+                if zh
+                else ", ".join(low.get("name", low["campaign_id"]).astype(str).head(5))
+            )
+            text = (
+                f"{len(low)} 个活动 ROAS 低于 1（花的比带来的多）：{names}，见 {_link('04_attribution.html', '04')}。"
+                if zh
+                else f"{len(low)} campaigns return less than they cost (ROAS < 1): {names}; see "
+                f"{_link('04_attribution.html', '04')}."
+            )
+            rows.append(("campaign", text))
+    if best_hours:
+        hours = "、".join(f"{h}:00" for h in best_hours) if zh else ", ".join(f"{h}:00" for h in best_hours)
+        text = (
+            f"群发和朋友圈安排在 {hours} 前后（最近 12 周群消息最多的时段），见 {_link('05_community.html', '05')}。"
+            if zh
+            else f"Schedule broadcasts and Moments around {hours}, the busiest hours of the last 12 weeks; see "
+            f"{_link('05_community.html', '05')}."
+        )
+        rows.append(("community", text))
+    acc = read_artifact(report_dir, "quality/accounting.csv")
+    if acc is not None and acc["quarantined"].sum() > 0:
+        q = int(acc["quarantined"].sum())
+        text = (
+            f"修好导出里被隔离的 {fmt_int(q)} 行（原因和行号见 {_link('quality/quarantine.csv', 'quarantine.csv')}、"
+            f"{_link('00_data_prep.html', '00')}），下次导出前修正。"
+            if zh
+            else f"Fix the {fmt_int(q)} quarantined rows at the source (reasons and row numbers in "
+            f"{_link('quality/quarantine.csv', 'quarantine.csv')}, {_link('00_data_prep.html', '00')})."
+        )
+        rows.append(("data", text))
+    return pd.DataFrame([{"owner": OWNERS[k][lang], "action": a} for k, a in rows], columns=["owner", "action"])
+
+
+def actions_markdown(table: pd.DataFrame, lang: str = "zh") -> str:
+    """Render the actions as a Markdown list: owner in bold, then the action."""
+    if table.empty:
+        return "没有可以从数据直接得出的行动。" if lang == "zh" else "No action follows directly from the data."
+    sep = "：" if lang == "zh" else ": "
+    return "\n".join(f"- **{r.owner}**{sep}{r.action}" for r in table.itertuples())
+
+
+def risk_sentence(kpis: dict, contributions: pd.Series | None, lang: str = "zh") -> str:
+    """Return the sentence naming the biggest risk: the KPI that moved furthest in the bad direction.
+
+    Candidates, each scaled so they compare: deletion rate (pp × 10), net adds and refunds (relative change),
+    conversion (pp × 10) and the most negative factor of the GMV decomposition (share of previous GMV). Nothing
+    bad moved → an empty string.
+    """
+    from helpers.labels import fmt_pct
+
+    prev, cur = kpis.get("previous"), kpis["current"]
+    if prev is None:
+        return ""
+    zh = lang == "zh"
+    found: list[tuple[float, str]] = []
+
+    def ok(*v):
+        return all(x is not None and not (isinstance(x, float) and np.isnan(x)) for x in v)
+
+    if ok(prev["deletion_rate"], cur["deletion_rate"]) and cur["deletion_rate"] > prev["deletion_rate"]:
+        d = cur["deletion_rate"] - prev["deletion_rate"]
+        found.append(
+            (
+                10 * d,
+                f"删除率上升 {100 * d:.1f} 个百分点，到 {fmt_pct(cur['deletion_rate'])}"
+                if zh
+                else f"the deletion rate rose {100 * d:.1f} percentage points to {fmt_pct(cur['deletion_rate'])}",
+            )
+        )
+    if ok(prev["net_adds"], cur["net_adds"]) and cur["net_adds"] < prev["net_adds"] and prev["net_adds"] > 0:
+        r = cur["net_adds"] / prev["net_adds"] - 1
+        found.append(
+            (
+                -r,
+                f"净增好友减少 {fmt_pct(-r)}（{prev['net_adds']:,.0f} → {cur['net_adds']:,.0f}）"
+                if zh
+                else f"net adds fell {fmt_pct(-r)} ({prev['net_adds']:,.0f} → {cur['net_adds']:,.0f})",
+            )
+        )
+    if ok(prev["refunds"], cur["refunds"]) and prev["refunds"] > 0 and cur["refunds"] > prev["refunds"]:
+        r = cur["refunds"] / prev["refunds"] - 1
+        found.append((r / 2, f"退款增加 {fmt_pct(r)}" if zh else f"refunds rose {fmt_pct(r)}"))
+    if ok(prev["conversion"], cur["conversion"]) and cur["conversion"] < prev["conversion"]:
+        d = prev["conversion"] - cur["conversion"]
+        pp = f"{100 * d:.1f}"
+        found.append((10 * d, f"转化率下降 {pp} 个百分点" if zh else f"conversion fell {pp} percentage points"))
+    if contributions is not None and contributions.min() < 0 and prev.get("gmv"):
+        k = contributions.idxmin()
+        share = -contributions[k] / prev["gmv"]
+        found.append(
+            (
+                share,
+                f"{FACTOR_NAMES[k]['zh']}拖累净成交额 {fmt_pct(share)}"
+                if zh
+                else f"{FACTOR_NAMES[k]['en']} cost {fmt_pct(share)} of net GMV",
+            )
+        )
+    if not found:
+        return ""
+    worst = max(found, key=lambda x: x[0])[1]
+    return f"最大的风险：{worst}。" if zh else f"The biggest risk: {worst}."

@@ -43,7 +43,7 @@ ACTIONS: dict[str, dict[str, str]] = {
 
 _TEXT = {
     "zh": {
-        "uplift": "{a}预计使下单概率提高 {u:+.1%}（扣除成本和删好友风险后，增量毛利约 {cur}{iv:,.0f}）",
+        "uplift": "{a}预计使下单概率提高 {u:+.1f} 个百分点（扣除成本和删好友风险后，增量毛利约 {cur}{iv:,.0f}）",
         "beats": "优于{o}",
         "action_names": {"message": "消息", "private_chat": "私聊", "group_broadcast": "群发", "coupon": "优惠券"},
         "sep": "；",
@@ -53,8 +53,8 @@ _TEXT = {
         "last_message": "上次消息 {d:.0f} 天前",
         "never_messaged": "从未收到消息",
         "month": "本月已发 {m:.0f} 条",
-        "leave_order": "任何触达预计都会降低下单概率（最好的也只有 {u:+.1%}）",
-        "leave_delete": "消息预计使删好友概率提高 {d:+.1%}",
+        "leave_order": "任何触达预计都会降低下单概率（最好的也只有 {u:+.1f} 个百分点）",
+        "leave_delete": "消息预计使删好友概率提高 {d:+.1f} 个百分点",
         "why_model": "按个体增量价值（预测增量 × 客单价值）排序：{v}",
         "why_average": "未按个体增量排序：{v} 改按“到期”得分排序（见 due_scores 的公式）。",
         "why_no_model": (
@@ -64,8 +64,8 @@ _TEXT = {
     },
     "en": {
         "uplift": (
-            "a {a} is predicted to raise the order probability by {u:+.1%} (about {cur}{iv:,.0f} incremental "
-            "profit, net of cost and deletion risk)"
+            "a {a} is predicted to raise the order probability by {u:+.1f} percentage points (about "
+            "{cur}{iv:,.0f} incremental profit, net of cost and deletion risk)"
         ),
         "beats": "better than {o}",
         "action_names": {
@@ -84,8 +84,10 @@ _TEXT = {
         "last_message": "last message {d:.0f} days ago",
         "never_messaged": "never messaged",
         "month": "{m:.0f} messages this month",
-        "leave_order": "every action is predicted to lower the order probability (the best by {u:+.1%})",
-        "leave_delete": "a message is predicted to raise the deletion probability by {d:+.1%}",
+        "leave_order": (
+            "every action is predicted to lower the order probability (the best by {u:+.1f} percentage points)"
+        ),
+        "leave_delete": "a message is predicted to raise the deletion probability by {d:+.1f} percentage points",
         "why_model": "ranked by expected incremental value (predicted uplift × value): {v}",
         "why_average": "not ranked by individual uplift: {v} Ranked by the due score instead (formula in due_scores).",
         "why_no_model": (
@@ -300,11 +302,11 @@ def contact_list(
     if harmful and len(harmful) == len(kinds):
         worst = pd.concat([u[k] <= verdicts[k].harm_below for k in kinds], axis=1).all(axis=1)
         leave |= worst
-        why_leave[worst] = [t["leave_order"].format(u=v) for v in u.loc[worst, kinds].max(axis=1)]
+        why_leave[worst] = [t["leave_order"].format(u=100 * v) for v in u.loc[worst, kinds].max(axis=1)]
     dv = verdicts.get("deletion")
     if u is not None and "deletion" in u.columns and dv is not None and dv.use == "model" and dv.harm_measured_above:
         dele = u["deletion"] >= dv.harm_above
-        extra = [t["leave_delete"].format(d=v) for v in u.loc[dele, "deletion"]]
+        extra = [t["leave_delete"].format(d=100 * v) for v in u.loc[dele, "deletion"]]
         why_leave[dele] = [f"{a}; {b}" if a else b for a, b in zip(why_leave[dele], extra, strict=True)]
         leave |= dele
     cols = [c for c in (*_UPLIFT_ACTIONS, "deletion") if u is not None and c in u.columns]
@@ -409,7 +411,9 @@ def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: in
         best = r.chosen
         u = getattr(r, f"uplift_{best}")
         parts.append(
-            t["uplift"].format(a=t["action_names"][best], u=u, iv=getattr(r, f"incremental_value_{best}"), cur=currency)
+            t["uplift"].format(
+                a=t["action_names"][best], u=100 * u, iv=getattr(r, f"incremental_value_{best}"), cur=currency
+            )
         )
         others = [k for k in kinds if k != best and pd.notna(getattr(r, f"uplift_{k}"))]
         if others:
@@ -749,7 +753,10 @@ def buyer_values(summary: pd.DataFrame, horizon_days: int = 60, margin: float = 
     """
     from helpers.clv import BetaGeo, GammaGamma
 
-    bgf = BetaGeo().fit(summary)
+    try:
+        bgf = BetaGeo().fit(summary)
+    except ValueError:  # e.g. nobody bought twice: no repeat process to model
+        bgf = None
     try:
         ggf = GammaGamma().fit(summary)
         value = ggf.expected_average_value(summary)
@@ -757,10 +764,11 @@ def buyer_values(summary: pd.DataFrame, horizon_days: int = 60, margin: float = 
         ggf = None
         value = summary["monetary_value"].where(summary["frequency"] > 0)
         value = value.fillna(value.mean() if value.notna().any() else 0.0)
-    eo = bgf.expected_purchases(summary, horizon_days)
+    # without a purchase model: no repeat purchase was observed, so none is expected (and P(alive) is unknown)
+    eo = bgf.expected_purchases(summary, horizon_days) if bgf is not None else pd.Series(0.0, index=summary.index)
     out = pd.DataFrame(
         {
-            "p_alive": bgf.p_alive(summary),
+            "p_alive": bgf.p_alive(summary) if bgf is not None else np.nan,
             "expected_orders": eo,
             "order_value": value,
             "expected_value": eo * value,
@@ -923,6 +931,15 @@ EXPORT_COLUMNS = (
 )
 
 
+def _tier_names(tier: pd.Series, lang: str) -> pd.Series:
+    """Tier display names in the report language (the tiers export carries bilingual labels); missing: not measured."""
+    from helpers.definitions import NOT_MEASURED
+    from helpers.labels import Labels
+
+    names = Labels(lang)
+    return tier.map(lambda v: NOT_MEASURED[lang] if pd.isna(v) else names.name("tier", v))
+
+
 def export_frame(cl: ContactList, lang: str = "zh") -> pd.DataFrame:
     """Return the contact list as exported (:data:`EXPORT_COLUMNS`): rank, owner, tier, action, score, inputs.
 
@@ -943,7 +960,7 @@ def export_frame(cl: ContactList, lang: str = "zh") -> pd.DataFrame:
     out = pd.DataFrame({"rank": np.arange(1, len(c) + 1), "user_id": c["user_id"]})
     for col in ("staff_id", "action_key", "action", "score", "why_now"):
         out[col] = c[col] if col in c.columns else np.nan
-    out["tier"] = c["tier"].fillna(NOT_MEASURED[lang]) if "tier" in c.columns else NOT_MEASURED[lang]
+    out["tier"] = _tier_names(c["tier"], lang) if "tier" in c.columns else NOT_MEASURED[lang]
     out["score_kind"] = kind
     chosen = c["action_key"].replace({"private_chat": "message", "group_broadcast": "message"})
     if kind == "incremental_value":
@@ -959,11 +976,9 @@ def export_frame(cl: ContactList, lang: str = "zh") -> pd.DataFrame:
 
 def leave_alone_frame(cl: ContactList, lang: str = "zh") -> pd.DataFrame:
     """Return the "leave alone" list as exported: ``user_id``, ``staff_id``, ``tier``, predicted uplifts, ``why``."""
-    from helpers.definitions import NOT_MEASURED
-
     out = cl.leave_alone.copy()
     if "tier" in out.columns:
-        out["tier"] = out["tier"].fillna(NOT_MEASURED[lang])
+        out["tier"] = _tier_names(out["tier"], lang)
     return out.rename(columns={"uplift_message": "uplift_order"})
 
 

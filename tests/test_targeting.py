@@ -106,7 +106,7 @@ def test_leave_alone_needs_measured_harm_not_only_predicted():
     v = {"message": _verdict(harm_below=-0.05), "deletion": _verdict(harm_above=0.05)}
     cl = T.contact_list(s, uplift=upl, verdicts=v, lang="en")
     assert cl.leave_alone["user_id"].tolist() == ["u00001", "u00002"]
-    assert "deletion probability by +8.0%" in cl.leave_alone.set_index("user_id").loc["u00002", "why"]
+    assert "deletion probability by +8.0 percentage points" in cl.leave_alone.set_index("user_id").loc["u00002", "why"]
     assert cl.contacts["user_id"].tolist() == ["u00000"]
 
 

@@ -522,6 +522,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "{kept} customer text messages analysed (of {messages}; {not_text} non-text, {recalled} recalled and "
         "{staff} staff messages left out); {unique} distinct lines, vocabulary of {vocab} words.",
     },
+    "too_small": {
+        "zh": "聊天文本太少，找不出话题（{why}）：话题未测量。",
+        "en": "Too little chat text to find topics ({why}): topics are not measured.",
+    },
     "chosen_k": {
         "zh": "选定 k = {k}（话题质量 {quality}，一致性 {coherence}，多样性 {diversity}）。",
         "en": "k = {k} chosen (topic quality {quality}, coherence {coherence}, diversity {diversity}).",

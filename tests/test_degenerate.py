@@ -58,7 +58,10 @@ def single_day(t):
 SCENARIOS = {
     "one_channel": (one_channel, {}),
     "one_variant": (one_variant, {"01_acquisition": "fewer than two invitation scripts"}),
-    "no_repeat_buyers": (no_repeat_buyers, {"03_repurchase": "BG/NBD cannot be fitted: BG/NBD needs repeat purchases"}),
+    "no_repeat_buyers": (
+        no_repeat_buyers,
+        {"03_repurchase": "没有任何购买模型能拟合这份数据：BG/NBD"},
+    ),
     "no_touches": (
         lambda t: {k: v for k, v in t.items() if k != "touches"},
         {"04_attribution": "no converting paths with touches"},
@@ -72,7 +75,7 @@ SCENARIOS = {
         {
             "01_acquisition": "no leads table",
             "02_user_tiers": "no established buyers to cluster",
-            "03_repurchase": "no holdout validation: calibration_end — auto: none",
+            "03_repurchase": "没有留出期检验：auto: none",
         },
     ),
     "no_removals": (

@@ -116,7 +116,7 @@ def test_a_customer_whose_purchases_were_all_refunded_is_not_on_the_contact_list
     end = o["ordered_at"].max()
     buyers = set(features.purchase_days(o, end).execute()["user_id"])
     all_refunded = set(o.loc[o["status"] == "paid", "user_id"]) - buyers
-    assert {"12346", "16446"} <= all_refunded  # £77,183.60 / £168,469.60 bought and cancelled the same day
+    assert "12346" in all_refunded  # £77,183.60 bought and cancelled the same morning
     listed = set(pd.read_csv(retail["report"] / "exports" / "contact_list.csv", dtype={"user_id": str})["user_id"])
     assert len(listed) == 200 and not listed & all_refunded
     assert "16446" not in listed  # the £168,469.60 order cancelled 12 minutes later

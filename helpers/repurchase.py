@@ -39,6 +39,8 @@ from helpers.features import as_table, purchase_opportunities, purchase_summary
 
 __all__ = [
     "TEXT",
+    "note_text",
+    "with_notes",
     "UNITS",
     "next_best_contacts",
     "plot_p_alive_matrix",
@@ -688,3 +690,36 @@ def holdout_text(model, summary: pd.DataFrame, name: str, start, end, lang: str 
         mae=f"{acc['mae_per_customer']:.3f}",
         rho=f"{acc['spearman']:.3f}",
     )
+
+
+_NOTE_ZH = (
+    (
+        ("not identified", "bound", "no standard error"),
+        "有参数数据识别不了（似然平坦或在优化边界上）：没有标准误，也没有区间",
+    ),
+    (("customers <", "not fitted"), "客户太少，没有单独拟合"),
+    (("no parameter draws",), "价值模型没有参数抽样：区间只含购买模型的不确定性"),
+    (("iteration limit", "did not converge"), "优化没有完全收敛，结果仅供参考"),
+)
+
+
+def note_text(note: object, lang: str = "zh") -> str:
+    """Return a model note in the report language (English notes come from the fitters; zh gets their gist).
+
+    Examples
+    --------
+    >>> note_text("the optimiser's bound for b: no standard error", "zh")
+    '有参数数据识别不了（似然平坦或在优化边界上）：没有标准误，也没有区间'
+    >>> note_text("", "zh"), note_text(None, "en")
+    ('', '')
+    """
+    text = "" if note is None or (isinstance(note, float) and np.isnan(note)) else str(note)
+    if lang != "zh" or not text:
+        return text
+    found = [zh for keys, zh in _NOTE_ZH if any(k in text for k in keys)]
+    return "；".join(dict.fromkeys(found)) if found else "模型说明（英文）：" + text
+
+
+def with_notes(table: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """Return ``table`` with its ``note`` column in the report language."""
+    return table.assign(note=table["note"].map(lambda n: note_text(n, lang))) if "note" in table.columns else table

@@ -475,3 +475,30 @@ def test_the_real_exports_open_in_excel_with_ids_as_text(report):
     assert any(str(u).startswith("0") for u in contact_list["user_id"])  # the sample's ids have leading zeros
     tiers = next(wb["用户分层"].iter_rows(min_row=2, max_row=2, values_only=True))
     assert isinstance(tiers[0], str) and len(tiers[0]) == 8
+
+
+#: Pages written in the report language throughout (the rest still carry English method tables).
+SPEAKS_ZH = ("00_data_prep", "03_repurchase", "05_community", "06_targeting", "07_staff", "08_summary")
+#: Technical names a Chinese page keeps as they are (model and metric names, file and parameter names).
+KEPT_AS_IS = {"AUC", "AIC", "BIC", "CAC", "LTV / CAC", "ROAS", "GMV", "Qini", "AUUC", "BG/NBD", "MBG/NBD", "Pareto/NBD",
+              "Gamma-Gamma", "HistGradientBoosting", "Spearman", "NPMI"}
+
+
+@pytest.mark.notebooks
+def test_chinese_pages_show_no_code_slug_english_header_or_nan(report):
+    """A zh page names channels, touch types and tiers in Chinese; no table header is an English column name."""
+    from helpers.labels import NAMES
+
+    slugs = {code for kind in ("channel", "touch_type", "segment", "value_model") for code in NAMES.get(kind, {})
+             if re.fullmatch(r"[a-z]+_[a-z_]+", code)}
+    problems = []
+    for name in SPEAKS_ZH:
+        page = (report / f"{name}.html").read_text(encoding="utf-8")
+        heads = {re.sub(r"<[^>]+>", "", h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", page, re.S)}
+        english = {h for h in heads if re.fullmatch(r"[A-Za-z_ ()%/.-]{3,}", h) and h not in KEPT_AS_IS}
+        text = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|code|pre)[^>]*>.*?</\1>", " ", page, flags=re.S))
+        found = {s for s in slugs if re.search(rf"\b{s}\b", text)}
+        missing = re.findall(r"<td[^>]*>\s*(nan|NaN|None)\s*</td>", page)
+        if english or found or missing:
+            problems.append(f"{name}: headers {sorted(english)}, slugs {sorted(found)}, cells {missing[:3]}")
+    assert not problems, "\n".join(problems)

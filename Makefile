@@ -60,6 +60,7 @@ bench: $(BENCH)         ## 1 M contacts end to end (time + memory per notebook) 
 	$(BIN)/python bench/bench_engine.py --clean $(BENCH_CLEAN)
 	$(BIN)/python bench/bench_bgnbd.py --customers 1000000
 	$(BIN)/python bench/bench_markov.py --clean $(BENCH_CLEAN)
+	$(BIN)/python bench/bench_topics.py --messages 3000000
 
 bench-simulate: $(BASE) ## simulator time and peak memory at 1 000 000 contacts (SIM_CONTACTS to change)
 	$(BIN)/python bench/bench_simulate.py --contacts $${SIM_CONTACTS:-1000000}

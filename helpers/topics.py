@@ -22,8 +22,9 @@ The pipeline, each step a function a notebook cell calls:
    often than other topics are. This is **association**: people who ask for a coupon link were going to buy
    anyway, partly; the table does not say that talking about a topic causes purchases.
 
-Speed (2 cores, measured by ``bench/bench_topics.py``): see that script; rjieba segments about 15× faster than
-jieba on the same lines and the two agree on the tokens of Chinese text.
+Speed (2 cores, ``bench/bench_topics.py --messages 100000``, measured on a loaded machine): rjieba cut 1.07 M
+characters/s against jieba's 0.12 M (8.7×) on the same 20,000 distinct lines, with the same tokens on 100 % of them;
+the whole pipeline took 21 s for 100,000 messages (segmentation 2.6 s, choosing k and fitting 18.6 s), 0.56 GiB.
 """
 
 from __future__ import annotations

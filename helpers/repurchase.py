@@ -15,6 +15,8 @@ never observed, so a frequent buyer who goes quiet becomes less likely to be ali
 
 from __future__ import annotations
 
+import re
+
 import ibis
 import matplotlib.pyplot as plt
 import numpy as np
@@ -646,7 +648,7 @@ def clv_text(iv, horizon_days: int, margin: float, discount: float, currency: st
     method = {"laplace": ("参数的拉普拉斯近似", "Laplace approximation of the parameters")}.get(
         iv.method, ("自助法", "bootstrap")
     )
-    return TEXT["clv_line"][lang].format(
+    text = TEXT["clv_line"][lang].format(
         h=horizon_days,
         margin=fmt_pct(margin, 0),
         disc=fmt_pct(discount, 0),
@@ -657,7 +659,11 @@ def clv_text(iv, horizon_days: int, margin: float, discount: float, currency: st
         lo=fmt_money(g["total_lower"], currency),
         hi=fmt_money(g["total_upper"], currency),
         method=method[0] if lang == "zh" else method[1],
-    ) + (TEXT["value_no_draws"][lang] if any("no parameter draws" in n for n in iv.notes) else "")
+    )
+    if pd.isna(g["total_lower"]):  # a parameter the data cannot identify: no interval, and the sentence says so
+        text = re.sub(r"（90% 区间 [^）]*）", "（没有区间：有参数数据识别不了）", text)
+        text = re.sub(r"\(90 % interval [^)]*\)", "(no interval: a parameter is not identified by the data)", text)
+    return text + (TEXT["value_no_draws"][lang] if any("no parameter draws" in n for n in iv.notes) else "")
 
 
 def plot_clv_histogram(clv: pd.Series, horizon_days: int, ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:

@@ -356,7 +356,16 @@ def write_workbook(
 
     if lang not in _BOOL_TEXT:
         raise ValueError(f"lang must be 'zh' or 'en'; got {lang!r}")
-    names = {**HEADERS.get(lang, {}), **(headers or {})}
+    from helpers.labels import HEADERS as LABEL_HEADERS  # every page's headers: the workbook speaks like the pages
+
+    names = {**{k: v[lang] for k, v in LABEL_HEADERS.items()}, **HEADERS.get(lang, {}), **(headers or {})}
+    bounds = {"_low": ("下限", "lower"), "_high": ("上限", "upper")}
+    for frame in sheets.values():  # an interval's bounds are named after their estimate: 回复率下限 / reply rate, lower
+        for col in frame.columns:
+            for suffix, (zh, en) in bounds.items():
+                base = str(col).removesuffix(suffix)
+                if col not in names and str(col).endswith(suffix) and base in names:
+                    names[col] = f"{names[base]}{zh}" if lang == "zh" else f"{names[base]}, {en}"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
@@ -420,6 +429,8 @@ REPORT_SHEETS: dict[str, dict[str, str]] = {
     "staff": {"zh": "员工", "en": "Staff"},
     "channels": {"zh": "渠道", "en": "Channels"},
     "tiers": {"zh": "用户分层", "en": "Tiers"},
+    "leave_alone": {"zh": "暂不打扰", "en": "Leave alone"},
+    "staff_scorecard": {"zh": "员工绩效", "en": "Staff scorecard"},
 }
 
 

@@ -13,6 +13,7 @@ What is masked, in this order (an earlier kind's digits are gone before a later 
 kind       rule                                                                               replaced by
 ========== ================================================================================== =============
 email      ``name@domain.tld`` (also a full-width ``＠``)                                       ``[邮箱]``
+mention    the name in a WeChat @mention: from ``@`` to the U+2005 space WeChat writes after it ``[成员]``
 wechat     ``wxid_…``; an id of 6–20 letters / digits / ``_`` ``-`` starting with a letter,     ``[微信号]``
            right after 微信 / 微信号 / 威信 / 薇信 / V信 / vx / wx / weixin / wechat (the keyword is
            kept)
@@ -26,8 +27,8 @@ phone      mainland mobile numbers: 1[3-9] + 9 digits, with a ``+86`` / ``0086``
 ========== ================================================================================== =============
 
 Every number must stand alone (no digit right before or after it), so a phone number inside a longer digit
-string (an order number) is not masked. Landline numbers, addresses and names are not detected in free text;
-names the export puts in columns are dropped at load.
+string (an order number) is not masked. Landline numbers, addresses and names outside an @mention are not detected
+in free text; names the export puts in columns are dropped at load.
 """
 
 from __future__ import annotations
@@ -43,11 +44,12 @@ import pyarrow.compute as pc
 __all__ = ["PII_KINDS", "TOKENS", "luhn_ok", "mask_one", "mask_text"]
 
 #: The kinds of personal data found in text, in the order they are masked.
-PII_KINDS: tuple[str, ...] = ("email", "wechat", "id_card", "bank_card", "phone")
+PII_KINDS: tuple[str, ...] = ("email", "mention", "wechat", "id_card", "bank_card", "phone")
 
 #: What each kind is replaced by (bracketed, so the topic pipeline drops it like an emoji code).
 TOKENS: dict[str, str] = {
     "email": "[邮箱]",
+    "mention": "[成员]",
     "wechat": "[微信号]",
     "id_card": "[身份证号]",
     "bank_card": "[银行卡号]",
@@ -65,6 +67,8 @@ _PREFILTER = (
 )
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+# a WeChat @mention: the name runs from the at sign to the four-per-em space (U+2005) WeChat puts after it
+_MENTION = re.compile("@([^\\s@\u2005]{1,20})\u2005")
 _WXID = re.compile(r"(?i)(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{4,40}")
 _WECHAT = re.compile(
     r"(?i)((?:微信|威信|薇信|v信|(?<![A-Za-z])(?:vx|wx|weixin|wechat)(?![A-Za-z]))号?\s*[:=]?\s*)"
@@ -107,6 +111,8 @@ def _spans(folded: str) -> list[tuple[int, int, str]]:
 
     for m in _EMAIL.finditer(folded):
         claim(m.start(), m.end(), "email")
+    for m in _MENTION.finditer(folded):
+        claim(m.start(1), m.end(1), "mention")
     for m in _WXID.finditer(folded):
         claim(m.start(), m.end(), "wechat")
     for m in _WECHAT.finditer(folded):
@@ -181,7 +187,7 @@ def mask_text(texts: pd.Series | pa.Array | pa.ChunkedArray | Iterable[str | Non
     >>> masked.tolist()
     ['好的', '电话[手机号]', None, 'mail me: [邮箱]']
     >>> counts
-    {'email': 1, 'wechat': 0, 'id_card': 0, 'bank_card': 0, 'phone': 1}
+    {'email': 1, 'mention': 0, 'wechat': 0, 'id_card': 0, 'bank_card': 0, 'phone': 1}
     """
     if isinstance(texts, pd.Series):
         index = texts.index

@@ -470,8 +470,10 @@ def test_the_real_exports_open_in_excel_with_ids_as_text(report):
     wb = openpyxl.load_workbook(report / "exports" / "workbook.xlsx", read_only=True)
     assert wb.sheetnames[0] == "联系名单" and "用户分层" in wb.sheetnames
     rows = list(wb["联系名单"].iter_rows(min_row=1, max_row=len(contact_list) + 1, values_only=True))
-    assert rows[0][0] == "用户ID"
-    assert [r[0] for r in rows[1:]] == contact_list["user_id"].tolist()
+    header = list(rows[0])
+    assert header[:3] == ["排名", "用户ID", "员工ID"]  # the pages' headers, in the report language
+    assert not [h for h in header if re.fullmatch(r"[a-z_]+", str(h))]  # no machine column name reaches staff
+    assert [r[1] for r in rows[1:]] == contact_list["user_id"].tolist()
     assert any(str(u).startswith("0") for u in contact_list["user_id"])  # the sample's ids have leading zeros
     tiers = next(wb["用户分层"].iter_rows(min_row=2, max_row=2, values_only=True))
     assert isinstance(tiers[0], str) and len(tiers[0]) == 8

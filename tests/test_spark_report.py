@@ -66,7 +66,7 @@ def test_exports_and_artifacts_agree(runs):
     d, s = runs["duckdb"], runs["pyspark"]
     for rel, key in [
         ("exports/tiers.csv", "user_id"),
-        ("exports/contact_list.csv", "user_id"),
+        ("artifacts/clv.csv", "user_id"),
         ("artifacts/attribution_by_channel.csv", None),
     ]:
         a = pd.read_csv(d / rel, dtype={"user_id": str}, encoding="utf-8-sig")

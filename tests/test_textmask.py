@@ -112,11 +112,14 @@ def test_luhn():
 
 
 def test_mask_text_keeps_index_and_missing_values_and_counts_every_kind():
-    s = pd.Series(["好的", None, "电话 138 1234 5678，邮箱 a@qq.com", "wxid_abcdef1"], index=[10, 11, 12, 13])
+    s = pd.Series(
+        ["好的", None, "电话 138 1234 5678，邮箱 a@qq.com", "wxid_abcdef1", "@李英\u2005在吗"],
+        index=[10, 11, 12, 13, 14],
+    )
     masked, counts = mask_text(s)
-    assert masked.index.tolist() == [10, 11, 12, 13]
-    assert masked.tolist() == ["好的", None, "电话 [手机号]，邮箱 [邮箱]", "[微信号]"]
-    assert counts == {"email": 1, "wechat": 1, "id_card": 0, "bank_card": 0, "phone": 1}
+    assert masked.index.tolist() == [10, 11, 12, 13, 14]
+    assert masked.tolist() == ["好的", None, "电话 [手机号]，邮箱 [邮箱]", "[微信号]", "@[成员]\u2005在吗"]
+    assert counts == {"email": 1, "mention": 1, "wechat": 1, "id_card": 0, "bank_card": 0, "phone": 1}
     assert list(counts) == list(PII_KINDS)
     empty, zero = mask_text(pd.Series([], dtype=object))
     assert len(empty) == 0 and sum(zero.values()) == 0
@@ -127,7 +130,8 @@ def test_planted_personal_strings_in_a_chat_corpus_are_all_masked_and_counted_fa
     t0 = time.perf_counter()
     masked, counts = mask_text(c["messages"]["content"])
     seconds = time.perf_counter() - t0
-    assert counts == c["truth"]["pii_counts"]  # exact: every planted string, nothing else
+    mentions = c["messages"]["content"].str.contains("\u2005", regex=False).sum()
+    assert counts == {**c["truth"]["pii_counts"], "mention": mentions}  # exact: every planted string, nothing else
     joined = "\n".join(masked.tolist())
     assert not [v for v in c["truth"]["pii_values"] if v in joined]
     # 200k lines: about 0.25 s measured; 3 s leaves room for a slow shared machine

@@ -19,6 +19,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from statsmodels.stats.proportion import test_proportions_2indep as _score_test
 
 from helpers.definitions import input_missing, mark_not_measured, removals_measured
+from helpers.labels import Labels
 
 __all__ = [
     "acquisition_cost",
@@ -31,6 +32,7 @@ __all__ = [
     "friend_survival",
     "funnel",
     "minimum_detectable_effect",
+    "name_campaigns",
     "payback",
     "payback_summary",
     "plot_cohort_heatmap",
@@ -42,6 +44,27 @@ __all__ = [
 ]
 
 DAY = pd.Timedelta(days=1)
+
+
+def name_campaigns(labels: Labels, campaigns: pd.DataFrame | None) -> Labels:
+    """Give each campaign id the ``name`` of the campaigns table as its display name (a names file wins).
+
+    Campaign names are the team's own data values (shown as they are in either language); ids such as
+    ``acq_parcel_card`` then never reach a page.
+
+    Examples
+    --------
+    >>> L = name_campaigns(Labels("en"), pd.DataFrame({"campaign_id": ["live_01"], "name": ["1月品牌直播"]}))
+    >>> L.name("campaign", "live_01"), L.name("campaign", "other")
+    ('1月品牌直播', 'other')
+    """
+    if campaigns is None or "name" not in campaigns:
+        return labels
+    known = labels.names.setdefault("campaign", {})
+    for cid, name in zip(campaigns["campaign_id"].astype(str), campaigns["name"], strict=True):
+        if cid not in known and isinstance(name, str) and name.strip():
+            known[cid] = {"zh": name.strip(), "en": name.strip()}
+    return labels
 
 
 # ------------------------------------------------------------------------------------------- preparation

@@ -108,6 +108,15 @@ def test_repurchase_notebook_checks(report):
 def test_attribution_notebook_checks(report):
     text = notebook_text(report / "04_attribution.ipynb")
     assert "4 of 4 checks against the planted truth pass" in text
+    assert "16 个有成本的活动中，12 个 ROAS 低于 1" in text  # the monthly livestreams, named from the result
+    assert "前 10% 的邀请人" in text and "被邀请好友" in text  # the top inviters' share, generated
+    assert "group_broadcast" not in text and "live_2025_" not in text  # codes shown by their names
+    camp = pd.read_csv(report / "artifacts" / "campaigns.csv", encoding="utf-8-sig").set_index("campaign_id")
+    assert {"cost", "attributed_gmv", "roas", "lift", "lift_ci_low", "lift_ci_high"} <= set(camp.columns)
+    held = camp.dropna(subset=["lift"])
+    assert len(held) == 2 and (held["lift_ci_low"] <= held["lift"]).all()
+    assert (held["lift"] <= held["lift_ci_high"]).all()
+    assert (camp["roas"] < 1).sum() == 12
 
 
 def test_community_notebook_checks(report):

@@ -100,6 +100,13 @@ NAMES: dict[str, dict[str, dict[str, str]]] = {
         "at_risk": _n("流失风险", "at risk"),
         "new": _n("新客", "new"),
         "dormant": _n("沉睡", "dormant"),
+        "(not yet a contact)": _n("（当时还不是好友）", "(not yet a contact)"),
+    },
+    "move": {
+        "up": _n("上移", "up"),
+        "down": _n("下移", "down"),
+        "same": _n("不变", "same"),
+        "from new": _n("新客已分层", "new, now tiered"),
     },
     "rfm_class": {
         "champions": _n("重要价值", "champions"),
@@ -270,7 +277,28 @@ HEADERS: dict[str, dict[str, str]] = {
     "name": _n("名称", "name"),
     "kind": _n("类型", "kind"),
     # 01 acquisition (add its headers here)
-    # 02 user tiers (add its headers here)
+    # 02 user tiers
+    "n_values": _n("有值的人数", "contacts with a value"),
+    "mean_value": _n("平均值", "mean"),
+    "median_value": _n("中位数", "median"),
+    "max_value": _n("最大值", "max"),
+    "recency_days": _n("距上次消费天数 (R)", "days since last purchase (R)"),
+    "purchase_days": _n("消费天数", "purchase days"),
+    "tenure_days": _n("加好友天数", "days since added"),
+    "orders_per_30d": _n("每 30 天订单数", "orders per 30 days"),
+    "avg_order_value": _n("客单价", "average order value"),
+    "touches": _n("收到的触达", "touches received"),
+    "is_friend": _n("仍是好友", "still a contact"),
+    "rfm_class": _n("RFM 类别", "RFM class"),
+    "gmv_share": _n("净成交额占比", "share of net GMV"),
+    "median_recency_days": _n("距上次消费天数（中位数）", "days since last purchase (median)"),
+    "median_orders_per_30d": _n("每 30 天订单数（中位数）", "orders per 30 days (median)"),
+    "median_avg_order_value": _n("客单价（中位数）", "average order value (median)"),
+    "median_net_gmv": _n("净成交额（中位数）", "net GMV (median)"),
+    "median_tenure_days": _n("加好友天数（中位数）", "days since added (median)"),
+    "median_orders": _n("订单数（中位数）", "orders (median)"),
+    "median_touches": _n("收到的触达（中位数）", "touches received (median)"),
+    "median_messages": _n("群消息数（中位数）", "messages (median)"),
     # 03 repurchase
     "model": _n("模型", "model"),
     "fitted": _n("已拟合", "fitted"),

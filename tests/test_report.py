@@ -75,17 +75,12 @@ def test_acquisition_notebook_checks(report):
 def test_user_tiers_notebook_checks(report):
     text = notebook_text(report / "02_user_tiers.ipynb")
     assert "8 of 8 checks against the planted truth pass" in text
-    ari = [
-        float(x)
-        for x in re.findall(
-            r"adjusted Rand index vs planted tiers: ([0-9.]+) over all contacts, "
-            r"([0-9.]+) among",
-            text,
-        )[0]
-    ]
+    found = re.findall(r"与模拟分层的调整兰德指数（ARI）：全部好友 ([0-9.]+)，老买家 ([0-9.]+)", text)
+    ari = [float(x) for x in found[0]]
     assert min(ari) >= 0.8
-    assert "k = 3" in text and "bootstrap ARI over 20 resamples" in text
-    assert re.search(r"top 20% of buyers \([0-9,]+ of [0-9,]+\) bring (8[0-9]|9[0-9])\.[0-9]% of net GMV", text)
+    assert "k = 3" in text and "20 次自助重抽样（bootstrap）的 ARI" in text
+    assert re.search(r"前 20% 的买家（[0-9,]+ / [0-9,]+ 人）贡献了 (8[0-9]|9[0-9])\.[0-9]% 的净成交额", text)
+    assert "new_tier_days" not in text and "high_value" not in text  # the parameter is new_days; tiers by name
     tier_list = pd.read_csv(report / "exports" / "tiers.csv", dtype={"user_id": str}, encoding="utf-8-sig")
     assert list(tier_list.columns[:3]) == ["user_id", "tier", "rfm_class"]
     assert tier_list["user_id"].is_unique and tier_list["tier"].notna().all()

@@ -67,9 +67,14 @@ def test_every_truth_check_in_every_notebook_passes(report):
 
 def test_acquisition_notebook_checks(report):
     text = notebook_text(report / "01_acquisition.ipynb")
-    assert "CAC equals spend / adds exactly for every channel: True" in text
-    assert "add rate: control 对照 | B beats A 胜出" in text
-    assert "first-order rate: control 对照 | no detectable difference" in text
+    assert "每个渠道的获客成本都恰好等于 花费 ÷ 新增：True" in text
+    assert "加好友率：对照 | B 胜过 A" in text
+    assert "首单率：对照 | 无显著差异" in text
+    assert "left" not in text and "parcel_card" not in text  # no code slugs in the printed results
+    ch = pd.read_csv(report / "artifacts" / "channels.csv", encoding="utf-8-sig").set_index("channel")
+    assert {"adds", "removals", "net_adds", "spend", "cac", "conversion", "cohort_conversion"} <= set(ch.columns)
+    assert (ch["net_adds"] == ch["adds"] - ch["removals"]).all() and ch["conversion"].isna().all()  # windows open
+    assert ch["cohort_conversion"].between(0, 1).all()
 
 
 def test_user_tiers_notebook_checks(report):

@@ -44,6 +44,7 @@ __all__ = [
     "plot_net_adds",
     "plot_payback",
     "plot_variants",
+    "say",
     "variant_table",
     "verdict_text",
 ]
@@ -69,6 +70,10 @@ TEXT: dict[str, dict[str, str]] = {
         "最少的是{worst}（{worst_net}）。",
         "en": "{start} to {end}: {adds} adds, {removals} removals, net {net}; most net adds: {best} ({best_net}), "
         "fewest: {worst} ({worst_net}).",
+    },
+    "net_adds_total_one": {
+        "zh": "{start} 至 {end}：新增 {adds}，删除 {removals}，净增 {net}（只有一个渠道：{best}）。",
+        "en": "{start} to {end}: {adds} adds, {removals} removals, net {net} (one channel: {best}).",
     },
     "funnel_best": {
         "zh": "加好友后 {w} 天内首单转化率最高的渠道是{best}（{rate}，分母为转化窗口已结束的 {n} 位好友），"
@@ -109,6 +114,16 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "每个渠道的获客成本都恰好等于 花费 ÷ 新增：{ok}",
         "en": "CAC equals spend / adds exactly for every channel: {ok}",
     },
+    "funnel_best_one": {
+        "zh": "加好友后 {w} 天内首单转化率：{best} {rate}（分母为转化窗口已结束的 {n} 位好友；"
+        "只有一个渠道，无从比较）。",
+        "en": "First-order conversion within {w} days of the add: {best} {rate} (of {n} contacts whose window has "
+        "closed; one channel, nothing to compare).",
+    },
+    "deletion_worst_one": {
+        "zh": "加好友后 30 天删除率：{worst} {rate}（Kaplan–Meier 估计；只有一个渠道）。",
+        "en": "30-day deletion rate after the add: {worst} {rate} (Kaplan–Meier; one channel).",
+    },
     "deletion_worst": {
         "zh": "加好友后 30 天删除率最高的渠道是{worst}（{rate}，Kaplan–Meier 估计），最低的是{best}（{best_rate}）。",
         "en": "Highest 30-day deletion rate after the add: {worst} ({rate}, Kaplan–Meier); lowest: {best} "
@@ -135,7 +150,7 @@ TEXT: dict[str, dict[str, str]] = {
         "获客成本最高的是{cac_top}（{cac}）。这段时间新增的好友 {w} 天转化窗口大多还没结束，"
         "所以转化率用最近一批窗口已结束的好友（{c_start} 至 {c_end} 加的，{c_n} 位）：最高{conv_top}（{conv}）。"
         "表已保存到 artifacts/channels.csv。",
-        "en": "Last {days} days ({start} to {end}): {adds} adds, {removals} removals, net {net}, spend {spend}; "
+        "en": "Last {days} days ({start} to {end}): adds {adds}, removals {removals}, net adds {net}, spend {spend}; "
         "highest CAC: {cac_top} ({cac}). Most of these adds have not had their {w}-day conversion window yet, so "
         "conversion is read on the latest contacts whose window has closed (added {c_start} to {c_end}, {c_n} of "
         "them): highest {conv_top} ({conv}). Saved to artifacts/channels.csv.",
@@ -204,6 +219,21 @@ _PLOT = {
 
 def _names(lang: str, labels: Labels | None) -> Labels:
     return labels if labels is not None else Labels(lang)
+
+
+def say(labels: Labels, key: str, groups: int, **values: object) -> str:
+    """Return the sentence ``key`` of :data:`TEXT`, or its ``<key>_one`` form when there is a single group.
+
+    A "best … worst …" sentence over one channel would name it twice; the one-group form says there is nothing
+    to compare.
+
+    Examples
+    --------
+    >>> say(Labels("en"), "deletion_worst", 1, worst="store QR code", rate="8.5%", best="store QR code", best_rate="")
+    '30-day deletion rate after the add: store QR code 8.5% (Kaplan–Meier; one channel).'
+    """
+    one = f"{key}_one"
+    return labels.text(TEXT, one if groups == 1 and one in TEXT else key, **values)
 
 
 def _pp_size(x: float, lang: str) -> str:

@@ -18,19 +18,24 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 from statsmodels.stats.proportion import test_proportions_2indep as _score_test
 
-from helpers.definitions import input_missing, mark_not_measured, removals_measured
+from helpers.definitions import NOT_MEASURED, input_missing, mark_not_measured, removals_measured
+from helpers.labels import Labels, fmt_pp
 
 __all__ = [
     "acquisition_cost",
     "adds_over_time",
     "apply_channel_groups",
+    "channel_period_text",
+    "channel_table",
     "cohort_retention",
     "compare_variants",
     "conversion_flags",
+    "decisions",
     "deletion_rates",
     "friend_survival",
     "funnel",
     "minimum_detectable_effect",
+    "name_campaigns",
     "payback",
     "payback_summary",
     "plot_cohort_heatmap",
@@ -39,9 +44,331 @@ __all__ = [
     "plot_net_adds",
     "plot_payback",
     "plot_variants",
+    "say",
+    "variant_table",
+    "verdict_text",
 ]
 
 DAY = pd.Timedelta(days=1)
+
+#: Result sentences of the acquisition page (filled from results with ``Labels.text``).
+TEXT: dict[str, dict[str, str]] = {
+    "data": {
+        "zh": "共 {contacts} 位好友，其中 {buyers} 位加好友后下过单；线索表：{leads}；投放花费表：{spend}。",
+        "en": "{contacts} contacts, {buyers} of them made a purchase after being added; leads table: {leads}; "
+        "spend table: {spend}.",
+    },
+    "yes": {"zh": "有", "en": "yes"},
+    "no": {"zh": "无", "en": "no"},
+    "not_measured": {"zh": "{what}：{why}", "en": "{what}: {why}"},
+    "net_adds_what": {"zh": "删除与净增", "en": "removals and net adds"},
+    "deletion_what": {"zh": "删除率", "en": "deletion rates"},
+    "still_what": {"zh": "仍为好友的比例", "en": "share still a contact"},
+    "cac_what": {"zh": "获客成本与回本", "en": "CAC and payback"},
+    "net_adds_total": {
+        "zh": "{start} 至 {end}：新增 {adds}，删除 {removals}，净增 {net}；净增最多的渠道是{best}（{best_net}），"
+        "最少的是{worst}（{worst_net}）。",
+        "en": "{start} to {end}: {adds} adds, {removals} removals, net {net}; most net adds: {best} ({best_net}), "
+        "fewest: {worst} ({worst_net}).",
+    },
+    "net_adds_total_one": {
+        "zh": "{start} 至 {end}：新增 {adds}，删除 {removals}，净增 {net}（只有一个渠道：{best}）。",
+        "en": "{start} to {end}: {adds} adds, {removals} removals, net {net} (one channel: {best}).",
+    },
+    "funnel_best": {
+        "zh": "加好友后 {w} 天内首单转化率最高的渠道是{best}（{rate}，分母为转化窗口已结束的 {n} 位好友），"
+        "最低的是{worst}（{worst_rate}）。",
+        "en": "Highest first-order conversion within {w} days of the add: {best} ({rate} of {n} contacts whose "
+        "window has closed); lowest: {worst} ({worst_rate}).",
+    },
+    "no_leads": {
+        "zh": "没有线索表：无法测量话术的加好友率（只知道已添加的好友）",
+        "en": "no leads table: the add rate of a script cannot be measured (only added contacts are known)",
+    },
+    "one_script": {
+        "zh": "线索中少于两个话术：没有可比较的",
+        "en": "fewer than two invitation scripts in the leads: nothing to compare",
+    },
+    "one_script_eligible": {
+        "zh": "转化窗口已结束的好友中少于两个话术：没有可比较的",
+        "en": "fewer than two scripts among contacts whose conversion window has closed: nothing to compare",
+    },
+    "add_rate": {"zh": "加好友率", "en": "add rate"},
+    "first_order_rate": {"zh": "首单率", "en": "first-order rate"},
+    "verdicts": {"zh": "{test}：{verdicts}", "en": "{test}: {verdicts}"},
+    "control": {"zh": "对照", "en": "control"},
+    "beats": {"zh": "{v} 胜过 {c}", "en": "{v} beats {c}"},
+    "worse": {"zh": "{v} 不如 {c}", "en": "{v} is worse than {c}"},
+    "no_difference": {"zh": "无显著差异", "en": "no detectable difference"},
+    "too_few": {"zh": "样本不足", "en": "too few to tell"},
+    "ci": {"zh": "{diff}（95% 区间 {lo} 至 {hi}）", "en": "{diff} (95% CI {lo} to {hi})"},
+    "mde": {
+        "zh": "；这个样本只能发现 {mde} 及以上的差异",
+        "en": "; this sample detects only differences of {mde} or more",
+    },
+    "too_few_why": {
+        "zh": "：每组至少需要 {k} 个成功和 {k} 个失败；只有 ≥ {mde} 的差异才看得出",
+        "en": ": each arm needs ≥ {k} successes and failures; only differences ≥ {mde} would show",
+    },
+    "cac_check": {
+        "zh": "每个渠道的获客成本都恰好等于 花费 ÷ 新增：{ok}",
+        "en": "CAC equals spend / adds exactly for every channel: {ok}",
+    },
+    "funnel_best_one": {
+        "zh": "加好友后 {w} 天内首单转化率：{best} {rate}（分母为转化窗口已结束的 {n} 位好友；"
+        "只有一个渠道，无从比较）。",
+        "en": "First-order conversion within {w} days of the add: {best} {rate} (of {n} contacts whose window has "
+        "closed; one channel, nothing to compare).",
+    },
+    "deletion_worst_one": {
+        "zh": "加好友后 30 天删除率：{worst} {rate}（Kaplan–Meier 估计；只有一个渠道）。",
+        "en": "30-day deletion rate after the add: {worst} {rate} (Kaplan–Meier; one channel).",
+    },
+    "deletion_worst": {
+        "zh": "加好友后 30 天删除率最高的渠道是{worst}（{rate}，Kaplan–Meier 估计），最低的是{best}（{best_rate}）。",
+        "en": "Highest 30-day deletion rate after the add: {worst} ({rate}, Kaplan–Meier); lowest: {best} "
+        "({best_rate}).",
+    },
+    "payback_line": {
+        "zh": "已回本的渠道：{paid}；在已观察的周期内尚未回本的：{not_yet}。",
+        "en": "Channels that paid back: {paid}; not yet within the periods observed: {not_yet}.",
+    },
+    "list_sep": {"zh": "、", "en": ", "},
+    "none": {"zh": "无", "en": "none"},
+    "no_truth": {
+        "zh": "数据目录里没有 truth.json：这是真实数据，没有模拟真值可对照",
+        "en": "no truth.json in data_dir: real data, nothing planted to compare with",
+    },
+    "headline": {
+        "zh": "{w} 天首单转化率最高的渠道是{best}（{rate}）；话术测试：{verdict}；"
+        "30 天删除率最高的是{worst}（{del_rate}）",
+        "en": "Best {w}-day first-order conversion: {best} ({rate}); script test: {verdict}; highest 30-day "
+        "deletion: {worst} ({del_rate})",
+    },
+    "channel_period": {
+        "zh": "最近 {days} 天（{start} 至 {end}）：新增 {adds}，删除 {removals}，净增 {net}，花费 {spend}；"
+        "获客成本最高的是{cac_top}（{cac}）。这段时间新增的好友 {w} 天转化窗口大多还没结束，"
+        "所以转化率用最近一批窗口已结束的好友（{c_start} 至 {c_end} 加的，{c_n} 位）：最高{conv_top}（{conv}）。"
+        "表已保存到 artifacts/channels.csv。",
+        "en": "Last {days} days ({start} to {end}): adds {adds}, removals {removals}, net adds {net}, spend {spend}; "
+        "highest CAC: {cac_top} ({cac}). Most of these adds have not had their {w}-day conversion window yet, so "
+        "conversion is read on the latest contacts whose window has closed (added {c_start} to {c_end}, {c_n} of "
+        "them): highest {conv_top} ({conv}). Saved to artifacts/channels.csv.",
+    },
+    "answer_censoring": {
+        "zh": "把转化窗口未结束的好友算作未转化，会把转化率算低：{ok}",
+        "en": "counting contacts whose window is still open as non-converters lowers the rate: {ok}",
+    },
+}
+
+_PLOT = {
+    "zh": {
+        "period": "周期",
+        "net": "净增好友（新增 − 删除）",
+        "adds": "新增好友",
+        "net_title": "各渠道每{freq}净增好友",
+        "adds_title": "各渠道每{freq}新增好友（删除未测量，没有净增）",
+        "freq": {"W": "周", "M": "月", "D": "日"},
+        "partial": "最后一期不完整",
+        "funnel": {"add_rate": "线索 → 加好友", "conversion": "加好友 → 首单", "lead_to_order": "线索 → 首单"},
+        "rate": "比率（分母为窗口已结束的人数）",
+        "funnel_title": "各渠道漏斗转化率",
+        "variant_x": "成功率及 95% Wilson 区间",
+        "variant_y": "话术",
+        "variant_title": "各话术成功率",
+        "since_add": "加好友后天数",
+        "still": "仍为好友的比例（KM）",
+        "survival_title": "各渠道好友留存（还是好友的在导出日删失）",
+        "periods": "加好友后第几个周期（30 天）",
+        "ltv_cac": "累计毛利 ÷ 获客成本（对数）",
+        "payback_title": "回本曲线：每位好友的累计毛利 ÷ 获客成本",
+        "payback_line": "回本线",
+        "cohort": "加好友月份",
+        "heat_x": "加好友后第几个周期（30 天）",
+    },
+    "en": {
+        "period": "period",
+        "net": "net adds (adds − removals)",
+        "adds": "adds",
+        "net_title": "Net adds per {freq} by channel",
+        "adds_title": "Adds per {freq} by channel (removals not measured: no net adds)",
+        "freq": {"W": "week", "M": "month", "D": "day"},
+        "partial": "last period partial",
+        "funnel": {
+            "add_rate": "lead → added",
+            "conversion": "added → first order",
+            "lead_to_order": "lead → first order",
+        },
+        "rate": "rate (denominators: closed windows)",
+        "funnel_title": "Funnel step rates by channel",
+        "variant_x": "success rate with 95% Wilson interval",
+        "variant_y": "script",
+        "variant_title": "Success rate by script",
+        "since_add": "days since added",
+        "still": "still a contact (KM)",
+        "survival_title": "Friend retention by channel (still friends: censored at the export date)",
+        "periods": "periods (30 days) since added",
+        "ltv_cac": "cumulative gross profit / CAC (log)",
+        "payback_title": "Payback: cumulative gross profit per contact over CAC",
+        "payback_line": "payback",
+        "cohort": "month added",
+        "heat_x": "period (30 days) since added",
+    },
+}
+
+
+def _names(lang: str, labels: Labels | None) -> Labels:
+    return labels if labels is not None else Labels(lang)
+
+
+def say(labels: Labels, key: str, groups: int, **values: object) -> str:
+    """Return the sentence ``key`` of :data:`TEXT`, or its ``<key>_one`` form when there is a single group.
+
+    A "best … worst …" sentence over one channel would name it twice; the one-group form says there is nothing
+    to compare.
+
+    Examples
+    --------
+    >>> say(Labels("en"), "deletion_worst", 1, worst="store QR code", rate="8.5%", best="store QR code", best_rate="")
+    '30-day deletion rate after the add: store QR code 8.5% (Kaplan–Meier; one channel).'
+    """
+    one = f"{key}_one"
+    return labels.text(TEXT, one if groups == 1 and one in TEXT else key, **values)
+
+
+def _pp_size(x: float, lang: str) -> str:
+    """Return a size in percentage points without a sign (an MDE is a size, not a change)."""
+    return fmt_pp(abs(x), lang).lstrip("+")
+
+
+def name_campaigns(labels: Labels, campaigns: pd.DataFrame | None) -> Labels:
+    """Give each campaign id the ``name`` of the campaigns table as its display name (a names file wins).
+
+    Campaign names are the team's own data values (shown as they are in either language); ids such as
+    ``acq_parcel_card`` then never reach a page.
+
+    Examples
+    --------
+    >>> L = name_campaigns(Labels("en"), pd.DataFrame({"campaign_id": ["live_01"], "name": ["1月品牌直播"]}))
+    >>> L.name("campaign", "live_01"), L.name("campaign", "other")
+    ('1月品牌直播', 'other')
+    """
+    if campaigns is None or "name" not in campaigns:
+        return labels
+    known = labels.names.setdefault("campaign", {})
+    for cid, name in zip(campaigns["campaign_id"].astype(str), campaigns["name"], strict=True):
+        if cid not in known and isinstance(name, str) and name.strip():
+            known[cid] = {"zh": name.strip(), "en": name.strip()}
+    return labels
+
+
+# ------------------------------------------------------------------------------------------- recent period
+def channel_table(
+    contacts: pd.DataFrame,
+    first_orders: pd.DataFrame,
+    as_of: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    window_days: int,
+    spend: pd.DataFrame | None = None,
+    days: int = 28,
+) -> pd.DataFrame:
+    """Per acquisition channel for the last ``days`` days through ``end``: adds, removals, net, spend, CAC, conversion.
+
+    The period's own conversion (first order within ``window_days`` of the add, among adds whose window has closed)
+    is mostly *not measured* when ``days`` < ``window_days`` — those windows are still open. So the table adds the
+    conversion of the latest cohort whose windows have all closed: the ``days`` days of adds ending ``window_days``
+    days before ``as_of`` (``cohort_eligible``, ``cohort_conversion``). Removals are deletions in the period of friends
+    from the channel, whenever they were added (:func:`helpers.summary.channel_period_table`, the same definitions as
+    the summary page).
+
+    Parameters
+    ----------
+    contacts : DataFrame
+        ``user_id``, ``channel``, ``added_at``, ``removed_at``.
+    first_orders : DataFrame
+        ``user_id``, ``days_to_first_order``.
+    as_of, end : str or Timestamp
+        End of observation; last day of the period (inclusive).
+    window_days : int
+        Conversion window.
+    spend : DataFrame, optional
+        ``date``, ``channel``, ``cost``.
+    days : int
+        Length of the period.
+
+    Returns
+    -------
+    DataFrame
+        One row per channel (machine column names), with ``period_start``/``period_end`` and
+        ``cohort_start``/``cohort_end`` naming the two windows; ``attrs["not_measured"]`` as in the summary.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"user_id": ["1", "2", "3"], "channel": ["a", "a", "b"],
+    ...                   "added_at": pd.to_datetime(["2025-11-10", "2025-12-20", "2025-12-25"]),
+    ...                   "removed_at": pd.to_datetime([None, "2025-12-28", None])})
+    >>> f = pd.DataFrame({"user_id": ["1"], "days_to_first_order": [3]})
+    >>> t = channel_table(c, f, "2026-01-01", "2025-12-31", 30)
+    >>> t[["channel", "adds", "removals", "net_adds", "cohort_eligible", "cohort_conversion"]].to_dict("records")[0]
+    {'channel': 'a', 'adds': 1, 'removals': 1.0, 'net_adds': 0.0, 'cohort_eligible': 1.0, 'cohort_conversion': 1.0}
+    """
+    from helpers.summary import channel_period_table, summary_periods
+
+    as_of, end = pd.Timestamp(as_of), pd.Timestamp(end).normalize()
+    periods = summary_periods(end, days)
+    out = channel_period_table(contacts, first_orders, periods, as_of, window_days, spend)
+    why = dict(out.attrs.get("not_measured", {}))
+    c_end = (as_of - pd.Timedelta(days=window_days) - DAY).normalize()
+    cohort = channel_period_table(contacts, first_orders, summary_periods(c_end, days), as_of, window_days)
+    out["cohort_eligible"] = cohort["eligible"].reindex(out.index).fillna(0)
+    out["cohort_conversion"] = cohort["conversion"].reindex(out.index)
+    out = out.reset_index()
+    out.insert(1, "period_start", periods["current"][0])
+    out.insert(2, "period_end", periods["current"][1])
+    out["cohort_start"], out["cohort_end"] = c_end - pd.Timedelta(days=days - 1), c_end
+    out.attrs["not_measured"] = why
+    return out
+
+
+def channel_period_text(table: pd.DataFrame, labels: Labels, days: int, window_days: int) -> str:
+    """Return the sentence summarising :func:`channel_table` in the labels' language (money in its currency).
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"user_id": ["1", "2"], "channel": ["store_qr", "store_qr"],
+    ...                   "added_at": pd.to_datetime(["2025-11-10", "2025-12-20"]), "removed_at": pd.NaT})
+    >>> f = pd.DataFrame({"user_id": ["1"], "days_to_first_order": [3]})
+    >>> channel_period_text(channel_table(c, f, "2026-01-01", "2025-12-31", 30), Labels("zh"), 28, 30).split("；")[0]
+    '最近 28 天（12-04 至 12-31）：新增 1，删除 未测量，净增 未测量，花费 未测量'
+    """
+    from helpers.labels import fmt_int, fmt_money, fmt_pct
+
+    r, t = table.iloc[0], table.set_index("channel")
+    why = table.attrs.get("not_measured", {})
+
+    def measured(col: str, text: str) -> str:
+        return NOT_MEASURED[labels.lang] if col in why else text
+
+    has_cac, has_conv = t["cac"].notna().any(), t["cohort_conversion"].notna().any()
+    return labels.text(
+        TEXT,
+        "channel_period",
+        days=days,
+        start=f"{r.period_start:%m-%d}",
+        end=f"{r.period_end:%m-%d}",
+        adds=fmt_int(t["adds"].sum()),
+        removals=measured("removals", fmt_int(t["removals"].sum(min_count=1))),
+        net=measured("net_adds", fmt_int(t["net_adds"].sum(min_count=1))),
+        spend=measured("spend", fmt_money(t["spend"].sum(min_count=1), labels.currency)),
+        cac_top=labels.name("channel", t["cac"].idxmax()) if has_cac else "—",
+        cac=measured("cac", fmt_money(t["cac"].max(), labels.currency, 2)),
+        w=window_days,
+        c_start=f"{r.cohort_start:%m-%d}",
+        c_end=f"{r.cohort_end:%m-%d}",
+        c_n=fmt_int(t["cohort_eligible"].sum()),
+        conv_top=labels.name("channel", t["cohort_conversion"].idxmax()) if has_conv else "—",
+        conv=fmt_pct(t["cohort_conversion"].max()) if has_conv else NOT_MEASURED[labels.lang],
+    )
 
 
 # ------------------------------------------------------------------------------------------- preparation
@@ -248,8 +575,12 @@ def funnel(
     return out[cols].sort_values("contacts", ascending=False).reset_index()
 
 
-def plot_funnel(f: pd.DataFrame, by: str = "channel", ax: plt.Axes | None = None) -> plt.Axes:
+def plot_funnel(
+    f: pd.DataFrame, by: str = "channel", ax: plt.Axes | None = None, lang: str = "zh", labels: Labels | None = None
+) -> plt.Axes:
     """Bars of the funnel's step rates per group: add rate (if leads), conversion within the window.
+
+    The legend sits below the axes, off the bars.
 
     Parameters
     ----------
@@ -259,6 +590,10 @@ def plot_funnel(f: pd.DataFrame, by: str = "channel", ax: plt.Axes | None = None
         The group column of ``f``.
     ax : Axes, optional
         Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
+    labels : Labels, optional
+        Display names of the groups (a team's names file); default the package's names in ``lang``.
 
     Returns
     -------
@@ -266,18 +601,17 @@ def plot_funnel(f: pd.DataFrame, by: str = "channel", ax: plt.Axes | None = None
         The axes drawn on.
     """
     if ax is None:
-        _, ax = plt.subplots()
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    t, names = _PLOT[lang], _names(lang, labels)
     cols = [c for c in ("add_rate", "conversion", "lead_to_order") if c in f]
-    labels = {
-        "add_rate": "lead → added 加好友率",
-        "conversion": "added → first order 首单转化率",
-        "lead_to_order": "lead → first order 线索到首单",
-    }
-    f.set_index(by)[cols].rename(columns=labels).plot.bar(ax=ax, rot=0)
+    wide = f.set_index(by)[cols].rename(columns=t["funnel"])
+    wide.index = [names.name(by, v) for v in wide.index]
+    wide.plot.bar(ax=ax, rot=0)
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_xlabel(by)
-    ax.set_ylabel("rate (eligible denominators) 转化率")
-    ax.set_title("Funnel step rates by group 分组漏斗转化率")
+    ax.set_xlabel(names.header(by))
+    ax.set_ylabel(t["rate"])
+    ax.set_title(t["funnel_title"])
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=len(cols), frameon=False)
     return ax
 
 
@@ -423,7 +757,88 @@ def _verdict(r, control: str, alpha: float, min_count: int, c_s: int, c_n: int) 
     return f"no detectable difference 无显著差异: {ci}; this sample detects only ±{r.mde:.1%} or more"
 
 
-def plot_variants(result: pd.DataFrame, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+def _decision(r, alpha: float, min_count: int, c_s: int, c_n: int, control: str) -> str:
+    if r.variant == control:
+        return "control"
+    if min(r.successes, r.n - r.successes, c_s, c_n - c_s) < min_count:
+        return "too_few"
+    if r.p_adjusted < alpha and r.diff_ci_low > 0:
+        return "beats"
+    if r.p_adjusted < alpha and r.diff_ci_high < 0:
+        return "worse"
+    return "no_difference"
+
+
+def decisions(result: pd.DataFrame, alpha: float = 0.05, min_count: int = 5) -> pd.Series:
+    """Return each variant's decision code: ``control``, ``beats``, ``worse``, ``no_difference`` or ``too_few``.
+
+    The same rule as the ``verdict`` of :func:`compare_variants` (the first row is the control).
+
+    Examples
+    --------
+    >>> ok = [True] * 45 + [False] * 55 + [True] * 60 + [False] * 40
+    >>> r = compare_variants(pd.DataFrame({"v": ["A"] * 100 + ["B"] * 100, "ok": ok}), "v", "ok")
+    >>> decisions(r).to_dict()
+    {'A': 'control', 'B': 'beats'}
+    """
+    control = result["variant"].iloc[0]
+    c = result.iloc[0]
+    c_s, c_n = int(c["successes"]), int(c["n"])
+    return pd.Series(
+        [_decision(r, alpha, min_count, c_s, c_n, control) for r in result.itertuples()],
+        index=result["variant"].to_numpy(),
+    )
+
+
+def verdict_text(result: pd.DataFrame, lang: str = "zh", short: bool = False, alpha: float = 0.05) -> pd.Series:
+    """Return each variant's verdict as a sentence in the report language (``short``: the decision only).
+
+    Examples
+    --------
+    >>> ok = [True] * 45 + [False] * 55 + [True] * 60 + [False] * 40
+    >>> r = compare_variants(pd.DataFrame({"v": ["A"] * 100 + ["B"] * 100, "ok": ok}), "v", "ok")
+    >>> verdict_text(r, "en", short=True).tolist()
+    ['control', 'B beats A']
+    >>> verdict_text(r, "zh").iloc[1]
+    'B 胜过 A：+15.0 个百分点（95% 区间 +1.2 个百分点 至 +28.0 个百分点）'
+    """
+    control = result["variant"].iloc[0]
+    dec = decisions(result, alpha=alpha)
+    out = []
+    for r, d in zip(result.itertuples(), dec, strict=True):
+        head = TEXT[d][lang].format(v=r.variant, c=control)
+        if short or d == "control":
+            out.append(head)
+            continue
+        if d == "too_few":
+            tail = TEXT["too_few_why"][lang].format(k=5, mde=_pp_size(r.mde, lang)) if np.isfinite(r.mde) else ""
+            out.append(head + tail)
+            continue
+        ci = TEXT["ci"][lang].format(
+            diff=fmt_pp(r.diff, lang), lo=fmt_pp(r.diff_ci_low, lang), hi=fmt_pp(r.diff_ci_high, lang)
+        )
+        sep = "：" if lang == "zh" else ": "
+        tail = TEXT["mde"][lang].format(mde=_pp_size(r.mde, lang)) if d == "no_difference" else ""
+        out.append(head + sep + ci + tail)
+    return pd.Series(out, index=result["variant"].to_numpy())
+
+
+def variant_table(result: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """Return :func:`compare_variants`' result ready to show: verdict sentences in ``lang``, rate as ``success_rate``.
+
+    Examples
+    --------
+    >>> ok = [True] * 45 + [False] * 55 + [True] * 60 + [False] * 40
+    >>> r = compare_variants(pd.DataFrame({"v": ["A"] * 100 + ["B"] * 100, "ok": ok}), "v", "ok")
+    >>> variant_table(r, "en")["verdict"].tolist()[0], list(variant_table(r)["success_rate"])
+    ('control', [0.45, 0.6])
+    """
+    out = result.rename(columns={"rate": "success_rate"}).drop(columns=["p_value"])
+    out["verdict"] = verdict_text(result, lang).to_numpy()
+    return out
+
+
+def plot_variants(result: pd.DataFrame, ax: plt.Axes | None = None, title: str = "", lang: str = "zh") -> plt.Axes:
     """Rates per variant with their 95 % intervals (error bars), control dashed.
 
     Parameters
@@ -434,6 +849,8 @@ def plot_variants(result: pd.DataFrame, ax: plt.Axes | None = None, title: str =
         Where to draw.
     title : str
         Title; default names the comparison.
+    lang : {"zh", "en"}
+        Language of the labels.
 
     Returns
     -------
@@ -442,6 +859,7 @@ def plot_variants(result: pd.DataFrame, ax: plt.Axes | None = None, title: str =
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
+    t = _PLOT[lang]
     y = np.arange(len(result))
     err = np.vstack([result["rate"] - result["ci_low"], result["ci_high"] - result["rate"]])
     ax.errorbar(result["rate"], y, xerr=err, fmt="o", capsize=5)
@@ -449,9 +867,9 @@ def plot_variants(result: pd.DataFrame, ax: plt.Axes | None = None, title: str =
     ax.set_yticks(y, [f"{v} (n={n:,})" for v, n in zip(result["variant"], result["n"], strict=True)])
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_xlabel("success rate with 95% Wilson interval 成功率及95%置信区间")
-    ax.set_ylabel("variant 话术版本")
-    ax.set_title(title or "Variant rates 各话术版本转化率")
+    ax.set_xlabel(t["variant_x"])
+    ax.set_ylabel(t["variant_y"])
+    ax.set_title(title or t["variant_title"])
     return ax
 
 
@@ -553,8 +971,10 @@ def deletion_rates(
     return pd.DataFrame(rows)
 
 
-def plot_deletion_curves(fits: dict, ax: plt.Axes | None = None, max_days: int = 180) -> plt.Axes:
-    """Kaplan–Meier curves of the share still a contact, one per group, with 95 % bands.
+def plot_deletion_curves(
+    fits: dict, ax: plt.Axes | None = None, max_days: int = 180, lang: str = "zh", labels: Labels | None = None
+) -> plt.Axes:
+    """Kaplan–Meier curves of the share still a contact, one per group, with 95 % bands; legend right of the axes.
 
     Parameters
     ----------
@@ -564,6 +984,10 @@ def plot_deletion_curves(fits: dict, ax: plt.Axes | None = None, max_days: int =
         Where to draw.
     max_days : int
         Right end of the x axis.
+    lang : {"zh", "en"}
+        Language of the labels.
+    labels : Labels, optional
+        Display names of the channels; default the package's names in ``lang``.
 
     Returns
     -------
@@ -571,15 +995,16 @@ def plot_deletion_curves(fits: dict, ax: plt.Axes | None = None, max_days: int =
         The axes drawn on.
     """
     if ax is None:
-        _, ax = plt.subplots()
-    for km in fits.values():
-        km.plot_survival_function(ax=ax, ci_show=True, ci_alpha=0.15)
+        _, ax = plt.subplots(figsize=(9, 4.5))
+    t, names = _PLOT[lang], _names(lang, labels)
+    for group, km in fits.items():
+        km.plot_survival_function(ax=ax, ci_show=True, ci_alpha=0.15, label=names.name("channel", group))
     ax.set_xlim(0, max_days)
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_xlabel("days since added 加好友后天数")
-    ax.set_ylabel("still a contact (KM) 好友留存率")
-    ax.set_title("Friend retention by channel, censored at as_of 各渠道好友留存曲线")
-    ax.legend(fontsize="small")
+    ax.set_xlabel(t["since_add"])
+    ax.set_ylabel(t["still"])
+    ax.set_title(t["survival_title"])
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return ax
 
 
@@ -745,8 +1170,10 @@ def payback_summary(pb: pd.DataFrame, horizon_periods: int = 6) -> pd.DataFrame:
     return out
 
 
-def plot_payback(pb: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Cumulative value per contact ÷ CAC by period; the line at 1 is payback.
+def plot_payback(
+    pb: pd.DataFrame, ax: plt.Axes | None = None, lang: str = "zh", labels: Labels | None = None
+) -> plt.Axes:
+    """Cumulative value per contact ÷ CAC by period; the line at 1 is payback; legend right of the axes.
 
     Parameters
     ----------
@@ -754,6 +1181,10 @@ def plot_payback(pb: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
         Output of :func:`payback`.
     ax : Axes, optional
         Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
+    labels : Labels, optional
+        Display names of the channels; default the package's names in ``lang``.
 
     Returns
     -------
@@ -761,15 +1192,18 @@ def plot_payback(pb: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
         The axes drawn on.
     """
     if ax is None:
-        _, ax = plt.subplots()
+        _, ax = plt.subplots(figsize=(9, 4.5))
+    t, names = _PLOT[lang], _names(lang, labels)
     for ch, d in pb.groupby("channel"):
-        ax.plot(d["period"] + 1, d["ltv_to_cac"], marker="o", ms=3, label=str(ch))
-    ax.axhline(1.0, color="black", lw=1, ls="--")
+        ax.plot(d["period"] + 1, d["ltv_to_cac"], marker="o", ms=3, label=names.name("channel", ch))
+    ax.axhline(1.0, color="black", lw=1, ls="--", label=t["payback_line"])
     ax.set_yscale("log")
-    ax.set_xlabel("periods (30 days) since added 加好友后月数")
-    ax.set_ylabel("cumulative value / CAC (log) 累计价值/获客成本")
-    ax.set_title("Payback: cumulative value per contact over CAC 回本曲线")
-    ax.legend(fontsize="small", ncol=2)
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_major_locator(plt.matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel(t["periods"])
+    ax.set_ylabel(t["ltv_cac"])
+    ax.set_title(t["payback_title"])
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return ax
 
 
@@ -812,7 +1246,7 @@ def cohort_retention(
     return still, buying
 
 
-def plot_cohort_heatmap(table: pd.DataFrame, title: str, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_cohort_heatmap(table: pd.DataFrame, title: str, ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:
     """Heatmap of a cohort × period share table (from :func:`cohort_retention`), censored cells blank.
 
     Parameters
@@ -820,9 +1254,11 @@ def plot_cohort_heatmap(table: pd.DataFrame, title: str, ax: plt.Axes | None = N
     table : DataFrame
         Index cohort month, columns period.
     title : str
-        Title.
+        Title (in the report language).
     ax : Axes, optional
         Where to draw.
+    lang : {"zh", "en"}
+        Language of the axis labels.
 
     Returns
     -------
@@ -834,17 +1270,29 @@ def plot_cohort_heatmap(table: pd.DataFrame, title: str, ax: plt.Axes | None = N
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 5))
     t = table.copy()
+    t = t.dropna(how="all").dropna(axis=1, how="all")  # a cohort or period not yet observed at all is left out
     t.index = [i.strftime("%Y-%m") for i in t.index]
     sns.heatmap(t, annot=True, fmt=".0%", cmap="Blues", cbar=False, ax=ax, annot_kws={"fontsize": 7})
     ax.grid(False)
-    ax.set_xlabel("period (30 days) since added 加好友后第几个月")
-    ax.set_ylabel("cohort (month added) 加好友月份")
+    ax.set_xlabel(_PLOT[lang]["heat_x"])
+    ax.set_ylabel(_PLOT[lang]["cohort"])
     ax.set_title(title)
     return ax
 
 
-def plot_net_adds(adds: pd.DataFrame, by: str = "channel", ax: plt.Axes | None = None) -> plt.Axes:
-    """Net adds (adds − removals) per period, one line per group.
+def plot_net_adds(
+    adds: pd.DataFrame,
+    by: str = "channel",
+    ax: plt.Axes | None = None,
+    lang: str = "zh",
+    labels: Labels | None = None,
+    freq: str = "W",
+    end: str | pd.Timestamp | None = None,
+) -> np.ndarray:
+    """Net adds (adds − removals) per period as small multiples: one panel per group, bars, shared y axis.
+
+    Bars are green above zero and red below, so a channel that shrinks shows at a glance; a partial last period
+    is hatched and labelled rather than read as a drop.
 
     Parameters
     ----------
@@ -853,26 +1301,56 @@ def plot_net_adds(adds: pd.DataFrame, by: str = "channel", ax: plt.Axes | None =
     by : str
         Group column of ``adds``.
     ax : Axes, optional
-        Where to draw.
+        Ignored when there are several groups (the panels get their own figure); kept for a single group.
+    lang : {"zh", "en"}
+        Language of the labels.
+    labels : Labels, optional
+        Display names of the groups; default the package's names in ``lang``.
+    freq : str
+        The period of ``adds`` (``W``, ``M``, ``D``).
+    end : str or Timestamp, optional
+        Last day of the window: when the last period runs past it, that period is partial and is hatched.
 
     Returns
     -------
-    Axes
-        The axes drawn on.
+    numpy.ndarray
+        The panels (Axes).
     """
-    if ax is None:
-        _, ax = plt.subplots()
+    t, names = _PLOT[lang], _names(lang, labels)
     measured = adds["net_adds"].notna().any()
     value = "net_adds" if measured else "adds"
     wide = adds.pivot_table(index="period", columns=by, values=value, aggfunc="sum").fillna(0)
-    wide.plot(ax=ax)
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("period 周期")
-    if measured:
-        ax.set_ylabel("net adds = adds − removals 净增好友")
-        ax.set_title("Net adds per period by channel 各渠道净增好友")
+    wide = wide[wide.sum().sort_values(ascending=False).index]
+    n = wide.shape[1]
+    if n == 1 and ax is not None:
+        axes = np.array([ax])
+        fig = ax.figure
     else:
-        ax.set_ylabel("adds 新增好友")
-        ax.set_title("Adds per period by channel (removals not measured: no net adds) 各渠道新增（删除未测量）")
-    ax.legend(fontsize="small", ncol=3)
-    return ax
+        cols = min(3, n)
+        rows = int(np.ceil(n / cols))
+        fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), sharex=True, sharey=True, squeeze=False)
+        axes = axes.ravel()
+    width = (wide.index[1] - wide.index[0]) * 0.8 if len(wide) > 1 else pd.Timedelta(days=5)
+    step = {"W": pd.Timedelta(days=7), "M": pd.offsets.MonthBegin(1), "D": DAY}.get(freq, DAY)
+    partial_last = end is not None and len(wide) > 0 and wide.index[-1] + step > pd.Timestamp(end) + DAY
+    for a, group in zip(axes, wide.columns, strict=False):
+        v = wide[group]
+        colors = np.where(v >= 0, "#1a7f37", "#cf222e")
+        bars = a.bar(wide.index, v, width=width, color=colors)
+        if partial_last and len(bars):
+            bars[-1].set_alpha(0.35)
+            bars[-1].set_hatch("//")
+        a.axhline(0, color="black", lw=0.8)
+        a.set_title(names.name(by, group), fontsize="medium")
+        a.yaxis.set_major_locator(plt.matplotlib.ticker.MaxNLocator(integer=True))
+        a.tick_params(axis="x", labelrotation=30, labelsize="small")
+    for a in axes[n:]:
+        a.set_visible(False)
+    f = t["freq"].get(freq, freq)
+    title = t["net_title" if measured else "adds_title"].format(freq=f)
+    if partial_last:
+        title += f" · {t['partial']}"
+    fig.suptitle(title)
+    fig.supylabel(t["net" if measured else "adds"], fontsize="medium")
+    fig.tight_layout()
+    return axes[:n]

@@ -35,22 +35,194 @@ from scipy import stats
 from helpers.acquisition import compare_variants
 from helpers.features import purchase_days
 from helpers.features import timestamp_literal as _ts
+from helpers.labels import Labels, fmt_int, fmt_money, fmt_p, fmt_pct, fmt_pp
 
 __all__ = [
     "CREDIT_MODELS",
+    "TEXT",
     "build_paths",
+    "campaign_results",
     "campaign_roi",
     "compare_models",
+    "credit_text",
+    "efficiency_text",
+    "headline_text",
     "heuristics",
+    "holdout_lifts",
     "lift",
+    "lift_table",
+    "lift_text",
     "markov",
+    "path_labels",
+    "plot_lift",
     "plot_models",
+    "plot_roas",
+    "plot_tree_sizes",
     "read_channelattribution_paths",
+    "referral_text",
     "referral_tree",
+    "roas_text",
     "shapley",
     "shapley_bruteforce",
     "value_credit",
 ]
+
+#: Result sentences of the attribution page (filled from results with ``Labels.text``).
+TEXT: dict[str, dict[str, str]] = {
+    "tables": {
+        "zh": "触达表：{touches}；活动表：{campaigns}；实验分组表：{assignments}。",
+        "en": "touches: {touches} | campaigns: {campaigns} | assignments: {assignments}",
+    },
+    "yes": {"zh": "有", "en": "yes"},
+    "no_touches": {"zh": "无（跳过路径和归因模型）", "en": "no — paths and attribution models are skipped"},
+    "no_campaigns": {"zh": "无（跳过活动 ROI）", "en": "no — ROI is skipped"},
+    "no_assignments_short": {"zh": "无（无法测量增量）", "en": "no — lift cannot be measured"},
+    "paths": {
+        "zh": "{conv} 次转化、{nulls} 条未转化的旅程；其中 {touched} 次转化（{share}）在之前 {days} 天内有过触达，"
+        "共 {n} 种不同路径。",
+        "en": "{conv} conversions, {nulls} non-converting journeys; {touched} conversions ({share}) had a touch in "
+        "the {days}-day window ({n} distinct paths)",
+    },
+    "no_paths": {
+        "zh": "没有带触达的转化路径：归因模型需要触达表和转化",
+        "en": "no converting paths with touches: attribution models need the touches table and conversions",
+    },
+    "p_conversion": {
+        "zh": "马尔可夫链：从起点出发最终转化的概率 = {p}（每段旅程，分母为全部旅程）",
+        "en": "Markov chain: P(conversion from start) = {p} (per journey, all journeys in the denominator)",
+    },
+    "credit_top": {
+        "zh": "按马尔可夫模型，归因转化最多的是{m_top}（占 {m_share}）；按末次触点是{l_top}（占 {l_share}）。"
+        "末次触点比马尔可夫多给最多的是{over}（{over_pp}），少给最多的是{under}（{under_pp}）。",
+        "en": "Markov credits the most conversions to {m_top} ({m_share}); last touch to {l_top} ({l_share}). "
+        "Last touch gives the most extra credit to {over} ({over_pp}) and takes the most from {under} "
+        "({under_pp}) compared with Markov.",
+    },
+    "efficiency": {
+        "zh": "按马尔可夫归因，每千次触达（首单前收到的触达）带来首单最多的是{best}（{best_v} 单），"
+        "最少的是{worst}（{worst_v} 单）。",
+        "en": "By Markov credit, first orders per 1,000 touches (touches received before the first order): highest "
+        "{best} ({best_v}), lowest {worst} ({worst_v}).",
+    },
+    "no_roi": {"zh": "活动 ROI 需要触达表和活动表", "en": "campaign ROI needs the touches and campaigns tables"},
+    "roas_low": {
+        "zh": "{n} 个有成本的活动中，{low} 个 ROAS 低于 1（{model}归因的成交额少于花费）：{names}，ROAS {lo}–{hi}；"
+        "ROAS 最高的是{best}（{best_roas}）。",
+        "en": "{low} of {n} campaigns with a cost have ROAS below 1 (GMV credited by {model} below cost): {names}, "
+        "ROAS {lo}–{hi}; the highest is {best} ({best_roas}).",
+    },
+    "and_more": {"zh": " 等（另有 {n} 个）", "en": " and {n} more"},
+    "roas_ok": {
+        "zh": "{n} 个有成本的活动 ROAS 都不低于 1（{model}归因）；最低的是{worst}（{worst_roas}），"
+        "最高的是{best}（{best_roas}）。",
+        "en": "All {n} campaigns with a cost have ROAS of at least 1 ({model} credit); lowest {worst} "
+        "({worst_roas}), highest {best} ({best_roas}).",
+    },
+    "referral": {
+        "zh": "K 因子 = {k}（95% 区间 {lo}–{hi}），按 {n} 位加好友满 {days} 天的好友计算：其中 {share} 邀请来了新好友；"
+        "最深到第 {gen} 代；裂变把拉新放大约 1/(1−K) = {amp} 倍。",
+        "en": "K-factor = {k} (95% CI {lo}–{hi}) from {n} contacts added at least {days} days ago; {share} of them "
+        "brought someone; deepest generation {gen}; fission multiplies acquisition by about 1/(1-K) = {amp}.",
+    },
+    "top_concentrated": {
+        "zh": "前 10% 的邀请人（{n} 人）带来了 {share} 的被邀请好友：裂变集中在头部，重点维护和奖励这些人。",
+        "en": "The top 10% of inviters ({n} people) brought {share} of referred contacts: fission rests on a few — "
+        "look after and reward them.",
+    },
+    "top_spread": {
+        "zh": "前 10% 的邀请人（{n} 人）只带来了 {share} 的被邀请好友：邀请分散在很多老客身上，"
+        "奖励要覆盖面广，不能只盯头部。",
+        "en": "The top 10% of inviters ({n} people) brought only {share} of referred contacts: invitations are "
+        "spread over many contacts, so rewards should reach them broadly rather than a few stars.",
+    },
+    "no_referrals": {
+        "zh": "没有 referrer_id（推荐人）数据：无法分析裂变树",
+        "en": "no referrer_id values: no referral trees to analyse",
+    },
+    "generation": {"zh": "第 {g} 代", "en": "generation {g}"},
+    "lift_line": {
+        "zh": "{name}：实验组 {n_t} 人活动期内下单率 {conv}，对照组 {n_c} 人 {ctrl}；增量 {lift}"
+        "（95% 区间 {lo} 至 {hi}，p {p}），{verdict}；人均成交额增量 {vl}（{vlo} 至 {vhi}），"
+        "约 {inc} 单是活动带来的。",
+        "en": "{name}: treatment {n_t} contacts ordered at {conv} in the campaign window, control {n_c} at {ctrl}; "
+        "lift {lift} (95% CI {lo} to {hi}, p {p}), {verdict}; GMV per contact {vl} ({vlo} to {vhi}), about {inc} "
+        "orders caused by the campaign.",
+    },
+    "lift_up": {"zh": "确实带来了增量", "en": "a real lift"},
+    "lift_down": {"zh": "反而降低了下单", "en": "it lowered orders"},
+    "lift_none": {"zh": "看不出增量（区间包含 0）", "en": "no detectable lift (the interval contains 0)"},
+    "no_assignments": {
+        "zh": "没有实验分组表（assignments）：没有活动留出随机对照组，增量无法测量——上面的归因是相关，不是因果",
+        "en": "no assignments table: no campaign kept a randomised holdout, so lift cannot be measured — "
+        "attribution credit above is correlation, not causation",
+    },
+    "saved": {
+        "zh": "活动结果（花费、归因成交额、ROAS、有留出组时的增量及区间）已保存到 artifacts/campaigns.csv，"
+        "共 {n} 个活动。",
+        "en": "Campaign results (cost, credited GMV, ROAS, lift with its interval where a holdout exists) saved to "
+        "artifacts/campaigns.csv: {n} campaigns.",
+    },
+    "no_truth": {
+        "zh": "数据目录里没有 truth.json：这是真实数据，没有模拟真值可对照",
+        "en": "no truth.json in data_dir: real data, nothing planted to compare with",
+    },
+    "not_first": {
+        "zh": "conversion 参数不是 first：模拟真值只针对首单，因此不做对照",
+        "en": "conversion is not 'first': the planted truth is about first orders, so it is not compared",
+    },
+    "answer": {
+        "zh": "把刚加的好友也算进来（referral_min_age_days = 0），K 因子为 {k0}；只算加好友满 {days} 天的是 {k}。"
+        "把还没来得及邀请的新好友算进分母会把 K 算低：{ok}",
+        "en": "Counting every contact (referral_min_age_days = 0) gives K = {k0}; contacts added at least {days} days "
+        "ago give {k}. Counting contacts who have not had time to invite lowers K: {ok}",
+    },
+    "headline": {
+        "zh": "每千次触达带来首单最多的是{best}；{roas}；{lift}",
+        "en": "Most first orders per 1,000 touches: {best}; {roas}; {lift}",
+    },
+    "headline_roas": {
+        "zh": "{n} 个有成本的活动中 {low} 个 ROAS 低于 1",
+        "en": "{low} of {n} campaigns with a cost have ROAS below 1",
+    },
+    "headline_no_roas": {"zh": "活动 ROAS 未测量", "en": "campaign ROAS not measured"},
+    "headline_no_lift": {"zh": "没有留出组，增量未测量", "en": "no holdout: lift not measured"},
+    "headline_lift": {
+        "zh": "留出实验「{name}」的增量 {lift}（95% 区间 {lo} 至 {hi}）",
+        "en": "holdout lift of {name} {lift} (95% CI {lo} to {hi})",
+    },
+}
+
+_PLOT = {
+    "zh": {
+        "share": "归因转化占比",
+        "credit_title": "归因转化最多的 {n} 种触达：马尔可夫（柱）与末次触点、夏普利值（点）",
+        "roas": "ROAS（归因成交额 ÷ 花费）",
+        "roas_title": "各活动 ROAS（{model}归因），红色低于 1",
+        "break_even": "ROAS = 1（收支平衡）",
+        "lift": "活动期下单率：实验组 − 对照组（百分点，95% 区间）",
+        "lift_title": "留出实验测得的增量",
+        "tree": "裂变树规模（人，含发起人）",
+        "trees": "裂变树数量",
+        "tree_title": "裂变树规模分布",
+    },
+    "en": {
+        "share": "share of attributed conversions",
+        "credit_title": "Top {n} touch types by credit: Markov (bars), last touch and Shapley (dots)",
+        "roas": "ROAS (credited GMV ÷ cost)",
+        "roas_title": "ROAS per campaign ({model} credit), red below 1",
+        "break_even": "ROAS = 1 (break-even)",
+        "lift": "order rate in the window: treatment − control (pp, 95% interval)",
+        "lift_title": "Lift measured by the holdouts",
+        "tree": "referral tree size (contacts, incl. the root inviter)",
+        "trees": "trees",
+        "tree_title": "Referral tree sizes",
+    },
+}
+
+
+def _names(lang: str, labels: Labels | None) -> Labels:
+    return labels if labels is not None else Labels(lang)
+
 
 START, CONV, NULL = "(start)", "(conversion)", "(null)"
 
@@ -501,23 +673,35 @@ def compare_models(h: pd.DataFrame, m: pd.DataFrame, s: pd.DataFrame) -> pd.Data
     Returns
     -------
     DataFrame
-        Index channel; one column of attributed conversions per model.
+        Index channel; one column of attributed conversions per model, named by the model's code (``first``,
+        ``last``, ``linear``, ``position``, ``time_decay``, ``markov``, ``shapley``; display names in
+        :data:`helpers.labels.NAMES` ``["model"]``).
     """
     cols = {
-        "first touch 首次触点": h["first_conversions"],
-        "last touch 末次触点": h["last_conversions"],
-        "linear 线性": h["linear_conversions"],
-        "position 40/20/40 位置": h["position_conversions"],
+        "first": h["first_conversions"],
+        "last": h["last_conversions"],
+        "linear": h["linear_conversions"],
+        "position": h["position_conversions"],
     }
     if "time_decay_conversions" in h:
-        cols["time decay 时间衰减"] = h["time_decay_conversions"]
-    cols["Markov 马尔可夫"] = m["markov_conversions"]
-    cols["Shapley 夏普利"] = s["shapley_conversions"]
+        cols["time_decay"] = h["time_decay_conversions"]
+    cols["markov"] = m["markov_conversions"]
+    cols["shapley"] = s["shapley_conversions"]
     return pd.DataFrame(cols).fillna(0.0)
 
 
-def plot_models(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Draw grouped bars: each channel's share of attributed conversions under each model.
+def plot_models(
+    table: pd.DataFrame,
+    ax: plt.Axes | None = None,
+    lang: str = "zh",
+    labels: Labels | None = None,
+    top: int = 6,
+    kind: str = "touch_type",
+) -> plt.Axes:
+    """Share of attributed conversions of the top channels: Markov as bars, last touch and Shapley as dots.
+
+    One bar per channel instead of one per channel × model: the dots show where the last-click view most tools use
+    (and Shapley) disagree with Markov. Legend below the axes, off the bars.
 
     Parameters
     ----------
@@ -525,21 +709,105 @@ def plot_models(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
         Output of :func:`compare_models`.
     ax : Axes, optional
         Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
+    labels : Labels, optional
+        Display names (a team's names file); default the package's names in ``lang``.
+    top : int
+        Channels shown (largest Markov credit first).
+    kind : str
+        Kind of the index values for their display names.
 
     Returns
     -------
     Axes
         The axes drawn on.
     """
+    t, names = _PLOT[lang], _names(lang, labels)
+    share = (table / table.sum()).sort_values("markov", ascending=False).head(top).iloc[::-1]
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 4.5))
-    (table / table.sum()).plot.bar(ax=ax, rot=0, width=0.85)
-    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_xlabel("channel (touch type) 触达渠道")
-    ax.set_ylabel("share of attributed conversions 归因转化占比")
-    ax.set_title("Credit by model 各归因模型的渠道贡献")
-    ax.legend(fontsize="small", ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+        _, ax = plt.subplots(figsize=(8, 0.55 * len(share) + 1.8))
+    y = np.arange(len(share))
+    ax.barh(y, share["markov"], color="#4c72b0", label=names.name("model", "markov"))
+    ax.scatter(
+        share["last"], y, marker="|", s=400, linewidths=3, color="#c44e52", zorder=3, label=names.name("model", "last")
+    )
+    ax.scatter(
+        share["shapley"],
+        y,
+        marker="o",
+        s=40,
+        facecolors="none",
+        edgecolors="black",
+        zorder=3,
+        label=names.name("model", "shapley"),
+    )
+    ax.set_yticks(y, [names.name(kind, c) for c in share.index])
+    ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel(t["share"])
+    ax.set_title(t["credit_title"].format(n=len(share)))
+    ax.legend(fontsize="small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     return ax
+
+
+def credit_text(table: pd.DataFrame, labels: Labels, kind: str = "touch_type") -> str:
+    """Return the sentence comparing Markov and last-touch credit (shares of attributed conversions).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"last": [60.0, 40.0], "markov": [50.0, 50.0], "shapley": [50.0, 50.0]},
+    ...                  index=["coupon", "moments"])
+    >>> credit_text(t, Labels("en"))[:70]
+    'Markov credits the most conversions to coupon (50.0%); last touch to c'
+    """
+    share = table / table.sum()
+    gap = (share["last"] - share["markov"]).sort_values()
+    m, lt = share["markov"].idxmax(), share["last"].idxmax()
+    return labels.text(
+        TEXT,
+        "credit_top",
+        m_top=labels.name(kind, m),
+        m_share=fmt_pct(share.loc[m, "markov"]),
+        l_top=labels.name(kind, lt),
+        l_share=fmt_pct(share.loc[lt, "last"]),
+        over=labels.name(kind, gap.index[-1]),
+        over_pp=fmt_pp(gap.iloc[-1], labels.lang),
+        under=labels.name(kind, gap.index[0]),
+        under_pp=fmt_pp(gap.iloc[0], labels.lang),
+    )
+
+
+def efficiency_text(per_touch: pd.DataFrame, labels: Labels, model: str = "markov") -> str:
+    """Return the sentence naming the most and least efficient channel (credit per 1,000 touches).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"markov": [120.0, 60.5]}, index=["private_chat", "moments"])
+    >>> efficiency_text(t, Labels("zh"))
+    '按马尔可夫归因，每千次触达（首单前收到的触达）带来首单最多的是私聊（120.0 单），最少的是朋友圈（60.5 单）。'
+    """
+    v = per_touch[model].dropna().sort_values()
+    return labels.text(
+        TEXT,
+        "efficiency",
+        best=labels.name("touch_type", v.index[-1]),
+        best_v=f"{v.iloc[-1]:,.1f}",
+        worst=labels.name("touch_type", v.index[0]),
+        worst_v=f"{v.iloc[0]:,.1f}",
+    )
+
+
+def path_labels(paths: pd.DataFrame, labels: Labels, kind: str = "touch_type") -> pd.Series:
+    """Return each path as display names joined by arrows (the empty path as "（无触达）" / "(no touch)").
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"path": [("moments", "coupon"), ()]})
+    >>> path_labels(p, Labels("zh")).tolist()
+    ['朋友圈 → 优惠券', '（无触达）']
+    """
+    empty = labels.pick("（无触达）", "(no touch)")
+    return paths["path"].map(lambda p: " → ".join(labels.name(kind, s) for s in p) if len(p) else empty)
 
 
 # --------------------------------------------------------------------------------------------------- ROI
@@ -596,6 +864,270 @@ def campaign_roi(attributed_value: pd.Series, campaigns: pd.DataFrame) -> pd.Dat
     return out.sort_values("roas", ascending=False).reset_index()
 
 
+def roas_text(roi: pd.DataFrame, labels: Labels, model: str = "markov") -> str:
+    """Return the sentence on ROAS: the campaigns below 1 (named, with their range) or that none is.
+
+    Examples
+    --------
+    >>> roi = pd.DataFrame({"campaign_id": ["a", "b", "c"], "roas": [2.0, 0.5, 0.25]})
+    >>> roas_text(roi, Labels("en")).split(" (")[0]
+    '2 of 3 campaigns with a cost have ROAS below 1'
+    >>> roas_text(roi, Labels("zh")).split("：")[1]
+    'b、c，ROAS 0.25–0.50；ROAS 最高的是a（2.00）。'
+    """
+    r = roi.sort_values("roas", ascending=False)
+    name = labels.names_of("campaign", r["campaign_id"])
+    low = r["roas"] < 1
+    sep = "、" if labels.lang == "zh" else ", "
+    common = {
+        "n": len(r),
+        "model": labels.name("model", model),
+        "best": name[0],
+        "best_roas": f"{r['roas'].iloc[0]:.2f}",
+    }
+    if not low.any():
+        return labels.text(TEXT, "roas_ok", worst=name[-1], worst_roas=f"{r['roas'].iloc[-1]:.2f}", **common)
+    names = [n for n, is_low in zip(name, low, strict=True) if is_low]
+    shown = sep.join(names[:5]) + (labels.text(TEXT, "and_more", n=len(names) - 5) if len(names) > 5 else "")
+    return labels.text(
+        TEXT,
+        "roas_low",
+        low=int(low.sum()),
+        names=shown,
+        lo=f"{r.loc[low, 'roas'].min():.2f}",
+        hi=f"{r.loc[low, 'roas'].max():.2f}",
+        **common,
+    )
+
+
+def plot_roas(
+    roi: pd.DataFrame,
+    ax: plt.Axes | None = None,
+    lang: str = "zh",
+    labels: Labels | None = None,
+    model: str = "markov",
+) -> plt.Axes:
+    """Horizontal bars of ROAS per campaign with the break-even line at 1; campaigns below 1 in red.
+
+    Parameters
+    ----------
+    roi : DataFrame
+        Output of :func:`campaign_roi`.
+    ax : Axes, optional
+        Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
+    labels : Labels, optional
+        Display names of the campaigns (see :func:`helpers.acquisition.name_campaigns`).
+    model : str
+        The attribution model behind the credited GMV (named in the title).
+
+    Returns
+    -------
+    Axes
+        The axes drawn on.
+    """
+    t, names = _PLOT[lang], _names(lang, labels)
+    r = roi.sort_values("roas")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.32 * len(r) + 1.6))
+    colors = np.where(r["roas"] < 1, "#cf222e", "#4c72b0")
+    y = np.arange(len(r))
+    ax.barh(y, r["roas"], color=colors)
+    ax.axvline(1.0, color="black", lw=1.2, ls="--", label=t["break_even"])
+    for yi, v in zip(y, r["roas"], strict=True):
+        ax.text(v, yi, f" {v:.2f}", va="center", fontsize="x-small")
+    ax.set_yticks(y, names.names_of("campaign", r["campaign_id"]))
+    ax.set_xlabel(t["roas"])
+    ax.set_title(t["roas_title"].format(model=names.name("model", model)))
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def holdout_lifts(units: pd.DataFrame, alpha: float = 0.05, campaign: str = "campaign_id") -> pd.DataFrame:
+    """Return :func:`lift` for every randomised campaign in ``units``, one row per campaign and treated arm.
+
+    Parameters
+    ----------
+    units : DataFrame
+        One row per assigned contact and campaign: ``campaign_id``, ``arm``, ``converted``, ``value``.
+    alpha : float
+        Intervals are ``1 - alpha``.
+    campaign : str
+        Campaign column.
+
+    Returns
+    -------
+    DataFrame
+        ``campaign_id`` then the columns of :func:`lift`.
+    """
+    parts = [lift(u, alpha=alpha).assign(**{campaign: cid}) for cid, u in units.groupby(campaign)]
+    if not parts:
+        return pd.DataFrame(columns=[campaign, "arm", "lift", "lift_ci_low", "lift_ci_high"])
+    out = pd.concat(parts, ignore_index=True)
+    return out[[campaign, *[c for c in out.columns if c != campaign]]]
+
+
+def lift_table(lifts: pd.DataFrame) -> pd.DataFrame:
+    """Return the columns of :func:`holdout_lifts` a reader needs, named for the page (arm sizes, rates, lift).
+
+    Examples
+    --------
+    >>> lift_table(pd.DataFrame(columns=["campaign_id", "arm", "n", "conversion"])).columns.tolist()[:3]
+    ['campaign_id', 'n_treated', 'n_control']
+    """
+    cols = ["campaign_id", "n_treated", "n_control", "conversion_treated", "conversion_control", "lift"]
+    cols += ["lift_ci_low", "lift_ci_high", "p_value", "value_lift", "incremental_conversions"]
+    return lifts.rename(columns={"n": "n_treated", "conversion": "conversion_treated"}).reindex(columns=cols)
+
+
+def lift_text(lifts: pd.DataFrame, labels: Labels) -> list[str]:
+    """Return one sentence per holdout campaign: rates per arm, lift in percentage points with interval, verdict.
+
+    Examples
+    --------
+    >>> ok = [True] * 150 + [False] * 350 + [True] * 100 + [False] * 400
+    >>> u = pd.DataFrame({"campaign_id": "c1", "arm": ["treatment"] * 500 + ["control"] * 500, "converted": ok})
+    >>> lift_text(holdout_lifts(u.assign(value=u["converted"] * 10.0)), Labels("zh"))[0].split("（")[0]
+    'c1：实验组 500 人活动期内下单率 30.0%，对照组 500 人 20.0%；增量 +10.0 个百分点'
+    """
+    out = []
+    for r in lifts.itertuples(index=False):
+        verdict = "lift_up" if r.lift_ci_low > 0 else ("lift_down" if r.lift_ci_high < 0 else "lift_none")
+        money = labels.currency
+        out.append(
+            labels.text(
+                TEXT,
+                "lift_line",
+                name=labels.name("campaign", r.campaign_id),
+                n_t=fmt_int(r.n),
+                conv=fmt_pct(r.conversion),
+                n_c=fmt_int(r.n_control),
+                ctrl=fmt_pct(r.conversion_control),
+                lift=fmt_pp(r.lift, labels.lang),
+                lo=fmt_pp(r.lift_ci_low, labels.lang),
+                hi=fmt_pp(r.lift_ci_high, labels.lang),
+                p=fmt_p(r.p_value),
+                verdict=labels.text(TEXT, verdict),
+                vl=fmt_money(r.value_lift, money, 2, sign=True),
+                vlo=fmt_money(r.value_lift_ci_low, money, 2, sign=True),
+                vhi=fmt_money(r.value_lift_ci_high, money, 2, sign=True),
+                inc=fmt_int(r.incremental_conversions),
+            )
+        )
+    return out
+
+
+def plot_lift(
+    lifts: pd.DataFrame, ax: plt.Axes | None = None, lang: str = "zh", labels: Labels | None = None
+) -> plt.Axes:
+    """Lift (treatment − control order rate) per holdout campaign with its interval, in percentage points.
+
+    Parameters
+    ----------
+    lifts : DataFrame
+        Output of :func:`holdout_lifts`.
+    ax : Axes, optional
+        Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
+    labels : Labels, optional
+        Display names of the campaigns.
+
+    Returns
+    -------
+    Axes
+        The axes drawn on.
+    """
+    t, names = _PLOT[lang], _names(lang, labels)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.6 * len(lifts) + 1.6))
+    y = np.arange(len(lifts))
+    pp = lifts[["lift", "lift_ci_low", "lift_ci_high"]].astype(float) * 100
+    err = np.vstack([pp["lift"] - pp["lift_ci_low"], pp["lift_ci_high"] - pp["lift"]])
+    colors = np.where(pp["lift_ci_low"] > 0, "#1a7f37", np.where(pp["lift_ci_high"] < 0, "#cf222e", "#666666"))
+    for yi, x, e0, e1, c in zip(y, pp["lift"], err[0], err[1], colors, strict=True):
+        ax.errorbar(x, yi, xerr=[[e0], [e1]], fmt="o", capsize=6, color=c)
+        ax.annotate(f"{x:+.1f}", (x, yi), textcoords="offset points", xytext=(0, 8), ha="center", fontsize="small")
+    ax.axvline(0, color="black", lw=1)
+    ax.set_yticks(y, names.names_of("campaign", lifts["campaign_id"]))
+    ax.set_ylim(-0.6, len(lifts) - 0.4)
+    ax.invert_yaxis()  # first campaign on top, as in the table
+    ax.set_xlabel(t["lift"])
+    ax.set_title(t["lift_title"])
+    return ax
+
+
+def campaign_results(roi: pd.DataFrame | None, lifts: pd.DataFrame | None, campaigns: pd.DataFrame) -> pd.DataFrame:
+    """One row per campaign with a cost or a holdout: cost, credited GMV, ROAS, and holdout lift with interval.
+
+    Machine column names (for ``artifacts/campaigns.csv`` and the summary page): ``campaign_id``, ``name``,
+    ``kind``, ``cost``, ``attributed_gmv``, ``roas``, ``roas_below_1``, ``lift``, ``lift_ci_low``, ``lift_ci_high``,
+    ``lift_p_value``, ``value_lift``, ``value_lift_ci_low``, ``value_lift_ci_high``; lift columns are empty where
+    no holdout was kept (not measured, not zero).
+
+    Examples
+    --------
+    >>> camps = pd.DataFrame({"campaign_id": ["a", "b"], "name": ["A", "B"], "kind": ["coupon", "livestream"],
+    ...                       "cost": [100.0, 50.0]})
+    >>> roi = campaign_roi(pd.Series({"a": 250.0, "b": 20.0}), camps)
+    >>> lifts = pd.DataFrame({"campaign_id": ["a"], "lift": [0.05], "lift_ci_low": [0.01], "lift_ci_high": [0.09]})
+    >>> r = campaign_results(roi, lifts, camps)
+    >>> r[["campaign_id", "roas", "roas_below_1"]].to_dict("list"), r["lift"].tolist()
+    ({'campaign_id': ['a', 'b'], 'roas': [2.5, 0.4], 'roas_below_1': [False, True]}, [0.05, nan])
+    """
+    base = campaigns[["campaign_id", "name", "kind", "cost"]].copy()
+    out = (
+        base.merge(roi[["campaign_id", "attributed_gmv", "roas"]], on="campaign_id", how="left")
+        if roi is not None
+        else base.assign(attributed_gmv=np.nan, roas=np.nan)
+    )
+    out["roas_below_1"] = (out["roas"] < 1).where(out["roas"].notna())  # no ROAS: not measured, not "no"
+    cols = ["lift", "lift_ci_low", "lift_ci_high", "p_value", "value_lift", "value_lift_ci_low", "value_lift_ci_high"]
+    if lifts is not None and len(lifts):
+        first = lifts.drop_duplicates("campaign_id").set_index("campaign_id").reindex(columns=cols)
+        out = out.merge(
+            first.rename(columns={"p_value": "lift_p_value"}), left_on="campaign_id", right_index=True, how="left"
+        )
+    else:
+        for c in cols:
+            out["lift_p_value" if c == "p_value" else c] = np.nan
+    keep = out["roas"].notna() | out["lift"].notna()
+    return out[keep].sort_values("roas", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def headline_text(
+    per_touch: pd.DataFrame | None, roi: pd.DataFrame | None, lifts: pd.DataFrame | None, labels: Labels
+) -> str:
+    """Return the page's one-sentence result: the most efficient touch type, ROAS below 1, the holdout lift.
+
+    Examples
+    --------
+    >>> pt = pd.DataFrame({"markov": [120.0, 60.0]}, index=["private_chat", "moments"])
+    >>> roi = pd.DataFrame({"campaign_id": ["a", "b"], "roas": [2.0, 0.5]})
+    >>> headline_text(pt, roi, None, Labels("zh"))
+    '每千次触达带来首单最多的是私聊；2 个有成本的活动中 1 个 ROAS 低于 1；没有留出组，增量未测量'
+    """
+    best = labels.name("touch_type", per_touch["markov"].idxmax()) if per_touch is not None else "—"
+    if roi is None or not len(roi):
+        roas = labels.text(TEXT, "headline_no_roas")
+    else:
+        roas = labels.text(TEXT, "headline_roas", n=len(roi), low=int((roi["roas"] < 1).sum()))
+    if lifts is None or not len(lifts):
+        lift_part = labels.text(TEXT, "headline_no_lift")
+    else:
+        r = lifts.iloc[0]
+        lift_part = labels.text(
+            TEXT,
+            "headline_lift",
+            name=labels.name("campaign", r["campaign_id"]),
+            lift=fmt_pp(r["lift"], labels.lang),
+            lo=fmt_pp(r["lift_ci_low"], labels.lang),
+            hi=fmt_pp(r["lift_ci_high"], labels.lang),
+        )
+    return labels.text(TEXT, "headline", best=best, roas=roas, lift=lift_part)
+
+
 # --------------------------------------------------------------------------------------------- referrals
 def referral_tree(contacts: pd.DataFrame, end: str | pd.Timestamp, min_age_days: int = 90) -> dict:
     """Referral fission (裂变) from ``referrer_id``: K-factor, generations, tree sizes, top inviters' share.
@@ -609,7 +1141,8 @@ def referral_tree(contacts: pd.DataFrame, end: str | pd.Timestamp, min_age_days:
     dict
         ``k_factor`` with ``k_ci`` (95 %, Poisson), ``eligible_inviters``, ``referred``, ``share_inviting``,
         ``max_generation``, ``generation_counts`` (Series), ``tree_sizes`` (Series: size → trees),
-        ``top10pct_inviter_share``, ``graph`` (networkx DiGraph referrer → referred).
+        ``top10pct_inviter_share`` (share of referred contacts brought by the top 10 % of inviters, who number
+        ``top10pct_inviters`` of ``inviters``), ``graph`` (networkx DiGraph referrer → referred).
     """
     end = pd.Timestamp(end)
     c = contacts[["user_id", "referrer_id", "added_at"]]
@@ -635,7 +1168,8 @@ def referral_tree(contacts: pd.DataFrame, end: str | pd.Timestamp, min_age_days:
     sizes = pd.Series([len(nx.descendants(g, r)) + 1 for r in roots if g.out_degree(r) > 0], dtype="int64")
     inv = pd.Series(dict(g.out_degree()), dtype=float)
     inv = inv[inv > 0].sort_values(ascending=False)
-    top = inv.head(max(1, int(np.ceil(0.1 * len(inv))))).sum() / inv.sum() if len(inv) else float("nan")
+    n_top = max(1, int(np.ceil(0.1 * len(inv)))) if len(inv) else 0
+    top = inv.head(n_top).sum() / inv.sum() if len(inv) else float("nan")
     return {
         "k_factor": k,
         "k_ci": (lo, hi),
@@ -646,8 +1180,66 @@ def referral_tree(contacts: pd.DataFrame, end: str | pd.Timestamp, min_age_days:
         "generation_counts": pd.Series(depth).value_counts().sort_index(),
         "tree_sizes": sizes.value_counts().sort_index(),
         "top10pct_inviter_share": float(top),
+        "inviters": len(inv),
+        "top10pct_inviters": n_top,
         "graph": g,
     }
+
+
+def referral_text(ref: dict, labels: Labels, min_age_days: int) -> list[str]:
+    """Return the K-factor sentence and the top-inviters sentence (concentrated when the top 10 % bring ≥ 50 %).
+
+    Examples
+    --------
+    >>> ref = {"k_factor": 0.2, "k_ci": (0.19, 0.21), "eligible_inviters": 1000, "share_inviting": 0.18,
+    ...        "max_generation": 3, "top10pct_inviter_share": 0.18, "top10pct_inviters": 20}
+    >>> referral_text(ref, Labels("zh"), 90)[1]
+    '前 10% 的邀请人（20 人）只带来了 18.0% 的被邀请好友：邀请分散在很多老客身上，奖励要覆盖面广，不能只盯头部。'
+    """
+    k, (lo, hi) = ref["k_factor"], ref["k_ci"]
+    first = labels.text(
+        TEXT,
+        "referral",
+        k=f"{k:.3f}",
+        lo=f"{lo:.3f}",
+        hi=f"{hi:.3f}",
+        n=fmt_int(ref["eligible_inviters"]),
+        days=min_age_days,
+        share=fmt_pct(ref["share_inviting"]),
+        gen=ref["max_generation"],
+        amp=f"{1 / (1 - k):.2f}" if k < 1 else "∞",
+    )
+    share = ref["top10pct_inviter_share"]
+    key = "top_concentrated" if share >= 0.5 else "top_spread"
+    return [first, labels.text(TEXT, key, n=fmt_int(ref["top10pct_inviters"]), share=fmt_pct(share))]
+
+
+def plot_tree_sizes(tree_sizes: pd.Series, ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:
+    """Bars of referral-tree sizes (linear count scale, every bar labelled so the small ones stay readable).
+
+    Parameters
+    ----------
+    tree_sizes : Series
+        Size → number of trees (``referral_tree(...)["tree_sizes"]``).
+    ax : Axes, optional
+        Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
+
+    Returns
+    -------
+    Axes
+        The axes drawn on.
+    """
+    t = _PLOT[lang]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    x = [str(i) for i in tree_sizes.index]
+    bars = ax.bar(x, tree_sizes.to_numpy(), color="#4c72b0")
+    ax.bar_label(bars, labels=[f"{v:,}" for v in tree_sizes.to_numpy()], fontsize="small")
+    ax.yaxis.set_major_locator(plt.matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set(xlabel=t["tree"], ylabel=t["trees"], title=t["tree_title"])
+    return ax
 
 
 # ---------------------------------------------------------------------------------------------------- lift

@@ -32,25 +32,39 @@ import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
+from helpers.labels import Labels, fmt_int, fmt_pct
+
 __all__ = [
     "CLUSTER_FEATURES",
     "RFM_CLASSES",
+    "TEXT",
     "TIER_NAMES",
-    "Tiers",
     "TierWarning",
+    "Tiers",
+    "check_planted",
     "export_tiers",
+    "feature_summary",
     "fit_tiers",
+    "headline_text",
     "lorenz",
     "migration_matrix",
+    "migration_text",
     "movers",
+    "note_text",
     "plot_k_selection",
     "plot_lorenz",
     "plot_migration",
     "plot_snake",
     "plot_tier_sizes",
+    "profile_text",
     "rfm_classes",
     "rfm_scores",
+    "rfm_table",
+    "rfm_text",
+    "stability_text",
     "top_share",
+    "top_share_text",
+    "user_table",
 ]
 
 #: Behaviour columns clustered by default (from :func:`helpers.features.user_features`).
@@ -78,6 +92,195 @@ RFM_CLASSES: dict[tuple[bool, bool, bool], str] = {
     (False, False, False): "一般挽留 lost, low spend",
 }
 NEVER_BOUGHT = "未购 never bought"
+
+#: Result sentences of the tiers page (filled from results with ``Labels.text``).
+TEXT: dict[str, dict[str, str]] = {
+    "snapshot": {
+        "zh": "快照日 {date}：共 {users} 位好友，其中 {buyers} 位下过单（占好友的 {share}）。",
+        "en": "snapshot {date}: {users} contacts, {buyers} of them made a purchase ({share} of contacts)",
+    },
+    "rfm_top": {
+        "zh": "按净成交额，最大的 RFM 类别是{cls}：{users} 位好友（{share}）贡献了 {gmv_share} 的净成交额。",
+        "en": "The largest RFM class by net GMV is {cls}: {users} contacts ({share}) bring {gmv_share} of net GMV.",
+    },
+    "top_share": {
+        "zh": "前 {top} 的买家（{n} / {buyers} 人）贡献了 {share} 的净成交额（快照日 {date}）。",
+        "en": "top {top} of buyers ({n} of {buyers}) bring {share} of net GMV (snapshot {date})",
+    },
+    "no_buyers": {
+        "zh": "快照日没有买家：无所谓集中度",
+        "en": "no buyers at this snapshot: nothing to concentrate",
+    },
+    "note": {"zh": "注意：{note}", "en": "note: {note}"},
+    "clustered": {
+        "zh": "参与聚类的老买家 {n} 位；簇数 k = {k}；轮廓系数 = {sil}。",
+        "en": "established buyers clustered: {n}; k = {k}; silhouette = {sil}",
+    },
+    "stability": {
+        "zh": "{n} 次自助重抽样（bootstrap）的 ARI：中位数 {median}，最小 {min}——{verdict}",
+        "en": "bootstrap ARI over {n} resamples: median {median}, min {min} — {verdict}",
+    },
+    "stable": {"zh": "分层稳定，是客户本身的特征", "en": "the tiers are stable, a property of the customers"},
+    "unstable": {
+        "zh": "分层不够稳定，换一批样本可能分得不一样，谨慎使用",
+        "en": "the tiers are not stable: another sample could split them differently, use with care",
+    },
+    "no_stability": {"zh": "少于两个簇：无所谓稳定性", "en": "fewer than two clusters: no stability to measure"},
+    "profile_top": {
+        "zh": "{tier}层 {users} 人，占好友的 {share}，贡献了 {gmv_share} 的净成交额；{risk}层 {risk_users} 人"
+        "（占 {risk_share}）。",
+        "en": "The {tier} tier has {users} contacts ({share}) and brings {gmv_share} of net GMV; the {risk} tier has "
+        "{risk_users} ({risk_share}).",
+    },
+    "no_truth": {
+        "zh": "数据目录里没有 truth.json：没有模拟真值可对照",
+        "en": "no truth.json in data_dir: nothing planted to compare with",
+    },
+    "ari": {
+        "zh": "与模拟分层的调整兰德指数（ARI）：全部好友 {all}，老买家 {est}",
+        "en": "adjusted Rand index vs planted tiers: {all} over all contacts, {est} among established buyers",
+    },
+    "total": {"zh": "合计", "en": "total"},
+    "no_migration": {
+        "zh": "不做分层迁移：previous_as_of — {why}",
+        "en": "no migration to show: previous_as_of — {why}",
+    },
+    "migration": {
+        "zh": "{before} → {after}：{moves}。",
+        "en": "{before} → {after}: {moves}",
+    },
+    "exported": {
+        "zh": "已把 {n} 位好友写入 exports/{file}（用户ID、分层、RFM 类别和关键指标）",
+        "en": "{n} contacts written to exports/{file} (user_id, tier, rfm_class, key features)",
+    },
+    "answer": {
+        "zh": "new_days 从 {days} 天改成 {half} 天：新客从 {new} 人变成 {new_half} 人，其余的按行为分进了其他层。"
+        "新客层变小：{ok}",
+        "en": "new_days {days} → {half}: new contacts {new} → {new_half}, the others are tiered by behaviour. "
+        "The new tier shrinks: {ok}",
+    },
+    "headline": {
+        "zh": "前 {top} 的买家贡献 {share} 的净成交额；{tier}层 {users} 人（{tier_share}），{risk}层 {risk_users} 人",
+        "en": "Top {top} of buyers bring {share} of net GMV; {tier} tier {users} contacts ({tier_share}), {risk} "
+        "tier {risk_users}",
+    },
+}
+
+#: Notes of :class:`Tiers` (English, built in ``fit``) and their Chinese; ``note_text`` translates them.
+_NOTES_ZH = [
+    (
+        r"^no established buyers to cluster: every user is set by a lifecycle rule$",
+        "没有可以聚类的老买家：每个人都由生命周期规则分层",
+    ),
+    (
+        r"^all ([\d,]+) established buyers have identical features: one tier, nothing to cluster$",
+        r"\1 位老买家的特征完全相同：只有一层，无法聚类",
+    ),
+    (
+        r"^only ([\d,]+) established buyers \(([\d,]+) distinct\): too few to split into tiers of at least (\d+) "
+        r"users, so they form one tier$",
+        r"只有 \1 位老买家（\2 种不同特征）：太少，分不出每层至少 \3 人的分层，合为一层",
+    ),
+    (
+        r"^only ([\d,]+) established buyers \(([\d,]+) distinct\): k limited to at most (\d+) \(tiers of at least "
+        r"(\d+) users; asked for (.*)\)$",
+        r"只有 \1 位老买家（\2 种不同特征）：k 最多取 \3（每层至少 \4 人；参数要求 \5）",
+    ),
+    (
+        r"^k = (\d+) is at the edge of the k tried; k = (\d+) cannot be tried$",
+        r"k = \1 在所试范围的边上；k = \2 无法尝试",
+    ),
+    (
+        r"^k = (\d+) was the (largest|smallest) k tried, and k = (\d+), outside the range, scores clearly higher "
+        r"\(([\d.]+) vs ([\d.]+)\): the range was widened to include it$",
+        r"k = \1 是所试范围的边界，范围外的 k = \3 轮廓系数明显更高（\4 对 \5）：已扩大范围把它包括进来",
+    ),
+    (
+        r"^k = (\d+) is the (largest|smallest) k in the range \(silhouette ([\d.]+)\); k = (\d+), outside it, scores "
+        r"([\d.]+) — clearly lower: (\d+) stands$",
+        r"k = \1 在所试范围的边上（轮廓系数 \3）；范围外的 k = \4 得分 \5，明显更低：仍取 k = \6",
+    ),
+    (
+        r"^k = (\d+) is the (largest|smallest) k in the range \(silhouette ([\d.]+)\); k = (\d+), outside it, scores "
+        r"([\d.]+) — about the same \(within 0.01\): the silhouette cannot choose, the range decides$",
+        r"k = \1 在所试范围的边上（轮廓系数 \3）；范围外的 k = \4 得分 \5，差不多（相差 0.01 以内）："
+        r"轮廓系数选不出，由范围决定",
+    ),
+]
+
+_PLOT = {
+    "zh": {
+        "silhouette": "轮廓系数（越高分得越开）",
+        "silhouette_short": "轮廓系数",
+        "inertia": "簇内平方和（肘部法）",
+        "k": "簇数 k",
+        "k_title": "选择簇数 k",
+        "share_users": "人数占比",
+        "share_gmv": "净成交额占比",
+        "share": "占比",
+        "sizes_title": "各层人数与净成交额占比",
+        "scaled": "标准化均值（与买家平均相差几个标准差）",
+        "snake_title": "蛇形图：各层的特征画像",
+        "lorenz": "洛伦兹曲线",
+        "equal": "人人相同",
+        "lorenz_note": "前 {top} 的买家贡献 {share} 的净成交额",
+        "buyers_x": "买家累计占比（价值从高到低）",
+        "gmv_y": "净成交额累计占比",
+        "lorenz_title": "二八法则：净成交额的集中度",
+        "after": "现在的分层",
+        "before": "之前的分层",
+        "migration_title": "分层迁移（每行加起来为 100%）",
+    },
+    "en": {
+        "silhouette": "silhouette (higher = better separated)",
+        "silhouette_short": "silhouette",
+        "inertia": "inertia (elbow)",
+        "k": "clusters k",
+        "k_title": "Choosing k",
+        "share_users": "share of contacts",
+        "share_gmv": "share of net GMV",
+        "share": "share",
+        "sizes_title": "Tier size and share of net GMV",
+        "scaled": "scaled mean (SD from the buyer mean)",
+        "snake_title": "Snake plot of tier profiles",
+        "lorenz": "Lorenz curve",
+        "equal": "equal value",
+        "lorenz_note": "top {top} of buyers: {share} of net GMV",
+        "buyers_x": "share of buyers (most valuable first)",
+        "gmv_y": "share of net GMV",
+        "lorenz_title": "Concentration of net GMV",
+        "after": "tier now",
+        "before": "tier before",
+        "migration_title": "Tier migration (row shares)",
+    },
+}
+
+
+def _names(lang: str, labels: Labels | None) -> Labels:
+    return labels if labels is not None else Labels(lang)
+
+
+def note_text(note: str, lang: str = "zh") -> str:
+    """Return a :class:`Tiers` note (``note_``, ``k_note_``; several joined by "; ") in the report language.
+
+    Examples
+    --------
+    >>> note_text("k = 3 is at the edge of the k tried; k = 2 cannot be tried")
+    'k = 3 在所试范围的边上；k = 2 无法尝试'
+    """
+    import re
+
+    if lang != "zh" or not note:
+        return note
+    parts = []
+    for part in re.split(r"; (?=k = \d+ (?:was|is) |only |all |no )", note):
+        for pattern, zh in _NOTES_ZH:
+            if re.match(pattern, part):
+                part = re.sub(pattern, zh, part)
+                break
+        parts.append(part)
+    return "；".join(parts)
+
 
 _VALUE_COLUMNS = ("orders_per_30d", "avg_order_value", "net_gmv", "orders", "gmv")
 _MINIBATCH_ABOVE = 200_000  # rows; above this the final KMeans runs as MiniBatchKMeans
@@ -723,12 +926,217 @@ def export_tiers(features: pd.DataFrame, tiers: pd.Series, path: str | Path, rfm
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# The page: per-user table, summaries and sentences in the report language
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def user_table(eng, snapshot: pd.Timestamp) -> pd.DataFrame:
+    """Return per-contact features at a snapshot, computed in the engine; only the per-user table reaches pandas.
+
+    Parameters
+    ----------
+    eng : helpers.engine.Engine
+        The run's engine (``run.engine``).
+    snapshot : Timestamp
+        Orders and touches after it are ignored.
+
+    Returns
+    -------
+    DataFrame
+        :func:`helpers.features.user_features` indexed by ``user_id``.
+    """
+    from helpers import features
+
+    expr = features.user_features(
+        eng.table("contacts"),
+        eng.table("orders"),
+        snapshot,
+        touches=eng.table("touches") if eng.has("touches") else None,
+        messages=eng.table("messages") if eng.has("messages") else None,
+    )
+    return eng.to_pandas(expr).set_index("user_id")
+
+
+def feature_summary(users: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per numeric feature: contacts with a value, mean, median and maximum.
+
+    Examples
+    --------
+    >>> feature_summary(pd.DataFrame({"orders": [1, 3, None]})).round(1).to_dict("records")
+    [{'n_values': 2, 'mean_value': 2.0, 'median_value': 2.0, 'max_value': 3.0}]
+    """
+    num = users.select_dtypes("number")
+    out = pd.DataFrame(
+        {"n_values": num.count(), "mean_value": num.mean(), "median_value": num.median(), "max_value": num.max()}
+    )
+    out.index.name = "feature"
+    return out
+
+
+def rfm_table(users: pd.DataFrame, rfm_class: pd.Series) -> pd.DataFrame:
+    """Return contacts and net GMV per RFM class with their shares, largest net GMV first.
+
+    Examples
+    --------
+    >>> u = pd.DataFrame({"net_gmv": [100.0, 0.0, 300.0]}, index=["a", "b", "c"])
+    >>> rfm_table(u, pd.Series(["x", "y", "x"], index=u.index))["share_of_gmv"].tolist()
+    [1.0, 0.0]
+    """
+    t = users.groupby(rfm_class)["net_gmv"].agg(contacts="size", net_gmv="sum")
+    t["share_of_contacts"] = t["contacts"] / t["contacts"].sum()
+    t["share_of_gmv"] = t["net_gmv"] / max(t["net_gmv"].sum(), 1e-9)
+    t.index.name = "rfm_class"
+    return t.sort_values("net_gmv", ascending=False)
+
+
+def rfm_text(table: pd.DataFrame, labels: Labels) -> str:
+    """Return the sentence on the RFM class with the most net GMV (from :func:`rfm_table`)."""
+    top = table.iloc[0]
+    return labels.text(
+        TEXT,
+        "rfm_top",
+        cls=labels.name("rfm_class", table.index[0]),
+        users=fmt_int(top["contacts"]),
+        share=fmt_pct(top["share_of_contacts"]),
+        gmv_share=fmt_pct(top["share_of_gmv"]),
+    )
+
+
+def top_share_text(values: pd.Series, top: float, snapshot: pd.Timestamp, labels: Labels) -> str:
+    """Return the 80/20 sentence: the share of net GMV of the top ``top`` of buyers (counted, with the total).
+
+    Examples
+    --------
+    >>> top_share_text(pd.Series([100.0, 1, 1, 1, 1]), 0.2, pd.Timestamp("2026-01-01"), Labels("zh"))
+    '前 20% 的买家（1 / 5 人）贡献了 96.2% 的净成交额（快照日 2026-01-01）。'
+    """
+    n = max(int(np.ceil(top * len(values) - 1e-9)), 1)
+    return labels.text(
+        TEXT,
+        "top_share",
+        top=fmt_pct(top, 0),
+        n=fmt_int(n),
+        buyers=fmt_int(len(values)),
+        share=fmt_pct(top_share(values, top)),
+        date=f"{pd.Timestamp(snapshot):%Y-%m-%d}",
+    )
+
+
+def stability_text(ari: pd.Series, labels: Labels, stable_at: float = 0.8) -> str:
+    """Return the bootstrap-stability sentence (stable when the median ARI reaches ``stable_at``).
+
+    Examples
+    --------
+    >>> stability_text(pd.Series([0.95, 0.9, 0.99]), Labels("en"))
+    'bootstrap ARI over 3 resamples: median 0.950, min 0.900 — the tiers are stable, a property of the customers'
+    """
+    if not len(ari):
+        return labels.text(TEXT, "no_stability")
+    verdict = labels.text(TEXT, "stable" if ari.median() >= stable_at else "unstable")
+    return labels.text(
+        TEXT, "stability", n=len(ari), median=f"{ari.median():.3f}", min=f"{ari.min():.3f}", verdict=verdict
+    )
+
+
+def profile_text(profiles: pd.DataFrame, labels: Labels) -> str:
+    """Return the sentence on the most valuable tier and the at-risk tier (from :attr:`Tiers.profiles_`)."""
+    top = profiles.iloc[0]
+    risk = [t for t in profiles.index if str(t).startswith(TIER_NAMES["at_risk"])]
+    r = profiles.loc[risk].sum() if risk else None
+    return labels.text(
+        TEXT,
+        "profile_top",
+        tier=labels.name("tier", profiles.index[0]),
+        users=fmt_int(top["users"]),
+        share=fmt_pct(top["share"]),
+        gmv_share=fmt_pct(top.get("gmv_share")),
+        risk=labels.name("tier", TIER_NAMES["at_risk"]),
+        risk_users=fmt_int(r["users"]) if r is not None else "0",
+        risk_share=fmt_pct(r["share"]) if r is not None else "0.0%",
+    )
+
+
+def check_planted(tc, model: Tiers, planted: pd.Series, truth: dict, labels: Labels | None = None) -> dict[str, float]:
+    """Add the planted-truth checks of the tiers to ``tc`` and return the two adjusted Rand indices.
+
+    Checks: ARI ≥ 0.8 over all contacts and among established buyers; k equals the planted buyer segments; each
+    planted segment is mostly given its tier name.
+
+    Parameters
+    ----------
+    tc : helpers.truth.TruthChecks
+        Where the checks go.
+    model : Tiers
+        The fitted tiers.
+    planted : Series
+        Planted tier per contact (:func:`helpers.truth.planted_tiers`).
+    truth : dict
+        ``truth.json``.
+    labels : Labels, optional
+        When given, tier names are compared (and shown) as display names in its language.
+
+    Returns
+    -------
+    dict
+        ``all`` and ``established``: the adjusted Rand indices.
+    """
+    est = model.cluster_ >= 0
+    ari = {
+        "all": adjusted_rand_score(planted, model.labels_.astype(str)),
+        "established": adjusted_rand_score(planted[est], model.cluster_[est]),
+    }
+    tc.at_least("ARI vs planted tiers, all contacts", ari["all"], 0.8)
+    tc.at_least("ARI vs planted tiers, established buyers", ari["established"], 0.8)
+    buyer_segments = sum(1 for s in truth["planted"]["segments"].values() if s["bgnbd"] is not None)
+    tc.equal("k found by silhouette", model.k_, buyer_segments)
+    majority = pd.crosstab(planted, model.labels_.astype(str)).idxmax(axis=1)
+    shown = labels.name if labels is not None else (lambda _kind, v: v)
+    for seg in ["high_value", "potential", "at_risk", "new", "dormant"]:
+        name = TIER_NAMES[seg].split(" ", 1)[1]  # the English half: quantities of the truth table are English
+        tc.equal(f"planted {name} is mostly named", shown("tier", majority.get(seg)), shown("tier", TIER_NAMES[seg]))
+    return ari
+
+
+def migration_text(moves: pd.DataFrame, before: pd.Timestamp, after: pd.Timestamp, labels: Labels) -> str:
+    """Return the migration sentence: how many contacts moved up, down, out of *new*, or stayed.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"move": ["up", "same", "same", "down"]})
+    >>> migration_text(m, pd.Timestamp("2025-10-03"), pd.Timestamp("2026-01-01"), Labels("zh"))
+    '2025-10-03 → 2026-01-01：不变 2，上移 1，下移 1。'
+    """
+    counts = moves["move"].value_counts()
+    sep = "，" if labels.lang == "zh" else ", "
+    parts = sep.join(f"{labels.name('move', k)} {fmt_int(v)}" for k, v in counts.items())
+    return labels.text(TEXT, "migration", before=f"{before:%Y-%m-%d}", after=f"{after:%Y-%m-%d}", moves=parts)
+
+
+def headline_text(buyers_gmv: pd.Series, top: float, profiles: pd.DataFrame, labels: Labels) -> str:
+    """Return the page's one-sentence result: the 80/20 share, the top tier and the at-risk tier."""
+    risk = [t for t in profiles.index if str(t).startswith(TIER_NAMES["at_risk"])]
+    return labels.text(
+        TEXT,
+        "headline",
+        top=fmt_pct(top, 0),
+        share=fmt_pct(top_share(buyers_gmv, top)) if len(buyers_gmv) else "—",
+        tier=labels.name("tier", profiles.index[0]),
+        users=fmt_int(profiles["users"].iloc[0]),
+        tier_share=fmt_pct(profiles["share"].iloc[0]),
+        risk=labels.name("tier", TIER_NAMES["at_risk"]),
+        risk_users=fmt_int(profiles.loc[risk, "users"].sum()),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Plots
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def plot_k_selection(scores: pd.DataFrame, chosen: int | None = None, ax: plt.Axes | None = None) -> plt.Axes:
-    """Elbow (inertia) and silhouette per k, with the chosen k marked.
+def plot_k_selection(
+    scores: pd.DataFrame, chosen: int | None = None, ax: plt.Axes | None = None, lang: str = "zh"
+) -> plt.Axes:
+    """Elbow (inertia) and silhouette per k, with the chosen k marked; legend below the axes.
 
     Parameters
     ----------
@@ -738,31 +1146,37 @@ def plot_k_selection(scores: pd.DataFrame, chosen: int | None = None, ax: plt.Ax
         The k used.
     ax : Axes, optional
         Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
 
     Returns
     -------
     Axes
         The silhouette axes (inertia is on its twin).
     """
-    ax = ax or plt.subplots(figsize=(7, 3.5))[1]
-    ax.plot(scores.index, scores["silhouette"], "o-", color="C0", label="轮廓系数 silhouette")
-    ax.set_xlabel("簇数 k")
-    ax.set_ylabel("轮廓系数 silhouette (higher = better separated)")
+    t = _PLOT[lang]
+    ax = ax or plt.subplots(figsize=(7, 3.8))[1]
+    ax.plot(scores.index, scores["silhouette"], "o-", color="C0", label=t["silhouette"])
+    ax.set_xlabel(t["k"])
+    ax.set_ylabel(t["silhouette_short"])
+    ax.xaxis.set_major_locator(plt.matplotlib.ticker.MaxNLocator(integer=True))
     tw = ax.twinx()
-    tw.plot(scores.index, scores["inertia"], "s--", color="C1", label="簇内平方和 inertia (elbow)")
-    tw.set_ylabel("簇内平方和 inertia")
+    tw.plot(scores.index, scores["inertia"], "s--", color="C1", label=t["inertia"])
+    tw.set_ylabel(t["inertia"])
     tw.grid(False)  # one grid (the silhouette axis) is enough
     if chosen is not None:
         ax.axvline(chosen, color="grey", lw=1, ls=":")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = tw.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize="small")
-    ax.set_title("选择簇数 choosing k")
+    ax.legend(h1 + h2, l1 + l2, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize="small", frameon=False)
+    ax.set_title(t["k_title"])
     return ax
 
 
-def plot_tier_sizes(profiles: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
-    """Share of users next to share of GMV per tier (the 80/20 picture by tier).
+def plot_tier_sizes(
+    profiles: pd.DataFrame, ax: plt.Axes | None = None, lang: str = "zh", labels: Labels | None = None
+) -> plt.Axes:
+    """Share of contacts next to share of net GMV per tier (the 80/20 picture by tier); legend below the axes.
 
     Parameters
     ----------
@@ -770,25 +1184,37 @@ def plot_tier_sizes(profiles: pd.DataFrame, ax: plt.Axes | None = None) -> plt.A
         :attr:`Tiers.profiles_`.
     ax : Axes, optional
         Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
+    labels : Labels, optional
+        Display names of the tiers.
 
     Returns
     -------
     Axes
         The bar chart.
     """
+    t, names = _PLOT[lang], _names(lang, labels)
     ax = ax or plt.subplots(figsize=(8, 3.8))[1]
-    cols = {"share": "用户占比 share of users", "gmv_share": "GMV 占比 share of GMV"}
+    cols = {"share": t["share_users"], "gmv_share": t["share_gmv"]}
     p = profiles[[c for c in cols if c in profiles.columns]].rename(columns=cols)
+    p.index = [names.name("tier", i) for i in p.index]
     p.iloc[::-1].plot.barh(ax=ax, width=0.75)
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
-    ax.set_xlabel("占比 share")
+    ax.set_xlabel(t["share"])
     ax.set_ylabel("")
-    ax.set_title("各层用户与 GMV 占比 tier size and GMV share")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.set_title(t["sizes_title"])
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize="small", frameon=False)
     return ax
 
 
-def plot_snake(centroids: pd.DataFrame, names: dict[int, str], ax: plt.Axes | None = None) -> plt.Axes:
+def plot_snake(
+    centroids: pd.DataFrame,
+    names: dict[int, str],
+    ax: plt.Axes | None = None,
+    lang: str = "zh",
+    labels: Labels | None = None,
+) -> plt.Axes:
     """Snake plot: each cluster's mean of every scaled feature (standard deviations from the buyer mean).
 
     Parameters
@@ -799,25 +1225,30 @@ def plot_snake(centroids: pd.DataFrame, names: dict[int, str], ax: plt.Axes | No
         Cluster number → tier name (:attr:`Tiers.names_`).
     ax : Axes, optional
         Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
+    labels : Labels, optional
+        Display names of the tiers and feature headers.
 
     Returns
     -------
     Axes
         The line chart.
     """
+    t, lab = _PLOT[lang], _names(lang, labels)
     ax = ax or plt.subplots(figsize=(8, 3.8))[1]
     for i, row in centroids.iterrows():
-        ax.plot(range(len(row)), row.to_numpy(), "o-", label=names.get(int(i), str(i)))
+        ax.plot(range(len(row)), row.to_numpy(), "o-", label=lab.name("tier", names.get(int(i), str(i))))
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(range(centroids.shape[1]), centroids.columns, rotation=15)
-    ax.set_ylabel("标准化均值 scaled mean (SD)")
-    ax.set_title("蛇形图 snake plot of tier profiles")
-    ax.legend(fontsize="small")
+    ax.set_xticks(range(centroids.shape[1]), [lab.header(c) for c in centroids.columns], rotation=15)
+    ax.set_ylabel(t["scaled"])
+    ax.set_title(t["snake_title"])
+    ax.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return ax
 
 
-def plot_lorenz(values: pd.Series, top: float = 0.2, ax: plt.Axes | None = None) -> plt.Axes:
-    """Lorenz curve of GMV over buyers, with the top-``top`` share marked (二八法则).
+def plot_lorenz(values: pd.Series, top: float = 0.2, ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:
+    """Lorenz curve of net GMV over buyers, with the top-``top`` share marked (二八法则).
 
     Parameters
     ----------
@@ -827,33 +1258,40 @@ def plot_lorenz(values: pd.Series, top: float = 0.2, ax: plt.Axes | None = None)
         Fraction of users to mark.
     ax : Axes, optional
         Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
 
     Returns
     -------
     Axes
         The curve.
     """
-    ax = ax or plt.subplots(figsize=(5, 4.5))[1]
+    t = _PLOT[lang]
+    ax = ax or plt.subplots(figsize=(5.5, 4.5))[1]
     lz = lorenz(values)
-    ax.plot(lz["user_share"], lz["value_share"], color="C0", label="洛伦兹曲线 Lorenz curve")
-    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="人人相同 equal value")
+    ax.plot(lz["user_share"], lz["value_share"], color="C0", label=t["lorenz"])
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label=t["equal"])
     s = top_share(values, top)
     ax.plot([top, top, 0], [0, s, s], color="C3", lw=1, ls=":")
     ax.annotate(
-        f"前 {top:.0%} 用户贡献 {s:.0%} GMV\ntop {top:.0%} of buyers: {s:.0%} of GMV",
+        t["lorenz_note"].format(top=fmt_pct(top, 0), share=fmt_pct(s, 0)),
         (top, s),
         xytext=(top + 0.08, s - 0.18),
         fontsize="small",
         arrowprops={"arrowstyle": "->"},
     )
-    ax.set_xlabel("用户累计占比 share of buyers (most valuable first)")
-    ax.set_ylabel("GMV 累计占比 share of GMV")
-    ax.set_title("二八法则 concentration of GMV")
+    ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel(t["buyers_x"])
+    ax.set_ylabel(t["gmv_y"])
+    ax.set_title(t["lorenz_title"])
     ax.legend(loc="lower right", fontsize="small")
     return ax
 
 
-def plot_migration(matrix: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_migration(
+    matrix: pd.DataFrame, ax: plt.Axes | None = None, lang: str = "zh", labels: Labels | None = None
+) -> plt.Axes:
     """Heatmap of a row-normalised migration matrix (share of each earlier tier ending in each later tier).
 
     Parameters
@@ -862,6 +1300,10 @@ def plot_migration(matrix: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes
         :func:`migration_matrix` with ``normalize=True``.
     ax : Axes, optional
         Where to draw.
+    lang : {"zh", "en"}
+        Language of the labels.
+    labels : Labels, optional
+        Display names of the tiers.
 
     Returns
     -------
@@ -870,9 +1312,13 @@ def plot_migration(matrix: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes
     """
     import seaborn as sns
 
+    t, names = _PLOT[lang], _names(lang, labels)
+    m = matrix.copy()
+    m.index = [names.name("tier", i) for i in m.index]
+    m.columns = [names.name("tier", c) for c in m.columns]
     ax = ax or plt.subplots(figsize=(8, 4.5))[1]
-    sns.heatmap(matrix, annot=True, fmt=".0%", cmap="Blues", vmin=0, vmax=1, cbar=False, ax=ax)
-    ax.set_xlabel("之后 tier after")
-    ax.set_ylabel("之前 tier before")
-    ax.set_title("分层迁移 tier migration (row shares)")
+    sns.heatmap(m, annot=True, fmt=".0%", cmap="Blues", vmin=0, vmax=1, cbar=False, ax=ax)
+    ax.set_xlabel(t["after"])
+    ax.set_ylabel(t["before"])
+    ax.set_title(t["migration_title"])
     return ax

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import ibis
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np
 import pandas as pd
 import pytest
@@ -244,3 +248,60 @@ def test_vectorised_first_order_transitions_equal_the_path_by_path_count():
         assert fast[state].keys() == row.keys()
         for nxt, w in row.items():
             assert fast[state][nxt] == pytest.approx(w, rel=1e-12)
+
+
+def _units() -> pd.DataFrame:
+    ok = [True] * 150 + [False] * 350 + [True] * 100 + [False] * 400
+    u = pd.DataFrame({"campaign_id": "c1", "arm": ["treatment"] * 500 + ["control"] * 500, "converted": ok})
+    return u.assign(value=u["converted"] * 10.0)
+
+
+def test_campaign_results_join_roas_and_lift_without_inventing_either():
+    camps = pd.DataFrame(
+        {
+            "campaign_id": ["c1", "c2", "c3"],
+            "name": ["券", "直播", "无成本"],
+            "kind": ["coupon", "livestream", "content"],
+            "cost": [100.0, 50.0, None],
+        }
+    )
+    roi = attr.campaign_roi(pd.Series({"c1": 250.0, "c2": 20.0, "c3": 5.0}), camps)
+    lifts = attr.holdout_lifts(pd.concat([_units(), _units().assign(campaign_id="c9")]))
+    res = attr.campaign_results(roi, lifts, camps).set_index("campaign_id")
+    assert list(res.index) == ["c1", "c2"]  # c3 has no cost and no holdout; c9 is not a campaign
+    assert res.loc["c1", "roas"] == 2.5 and res.loc["c2", "roas_below_1"] == True  # noqa: E712
+    assert abs(res.loc["c1", "lift"] - 0.1) < 1e-12 and res.loc["c1", "lift_ci_low"] > 0
+    assert pd.isna(res.loc["c2", "lift"])  # no holdout: not measured, not zero
+
+
+def test_attribution_sentences_and_charts_follow_the_language():
+    from helpers.labels import Labels
+
+    models = pd.DataFrame(
+        {
+            "first": [5.0, 3.0],
+            "last": [6.0, 2.0],
+            "linear": [5.0, 3.0],
+            "position": [5.0, 3.0],
+            "markov": [4.0, 4.0],
+            "shapley": [4.5, 3.5],
+        },
+        index=["coupon", "moments"],
+    )
+    roi = pd.DataFrame({"campaign_id": ["a", "b"], "roas": [1.5, 0.4]})
+    lifts = attr.holdout_lifts(_units())
+    for lang in ("zh", "en"):
+        L = Labels(lang)
+        texts = [attr.credit_text(models, L), attr.roas_text(roi, L), *attr.lift_text(lifts, L)]
+        has_cjk = any("\u4e00" <= ch <= "\u9fff" for t in texts for ch in t)
+        assert has_cjk == (lang == "zh")
+        assert "coupon" not in texts[0] or lang == "en"  # codes shown by their names in zh
+        for ax in (
+            attr.plot_models(models, lang=lang),
+            attr.plot_roas(roi, lang=lang),
+            attr.plot_lift(lifts, lang=lang),
+            attr.plot_tree_sizes(pd.Series({2: 10, 3: 2}), lang=lang),
+        ):
+            assert ax.get_title()
+        plt.close("all")
+    assert "+10.0 个百分点" in attr.lift_text(lifts, Labels("zh"))[0]

@@ -67,25 +67,25 @@ def test_every_truth_check_in_every_notebook_passes(report):
 
 def test_acquisition_notebook_checks(report):
     text = notebook_text(report / "01_acquisition.ipynb")
-    assert "CAC equals spend / adds exactly for every channel: True" in text
-    assert "add rate: control 对照 | B beats A 胜出" in text
-    assert "first-order rate: control 对照 | no detectable difference" in text
+    assert "每个渠道的获客成本都恰好等于 花费 ÷ 新增：True" in text
+    assert "加好友率：对照 | B 胜过 A" in text
+    assert "首单率：对照 | 无显著差异" in text
+    assert "left" not in text and "parcel_card" not in text  # no code slugs in the printed results
+    ch = pd.read_csv(report / "artifacts" / "channels.csv", encoding="utf-8-sig").set_index("channel")
+    assert {"adds", "removals", "net_adds", "spend", "cac", "conversion", "cohort_conversion"} <= set(ch.columns)
+    assert (ch["net_adds"] == ch["adds"] - ch["removals"]).all() and ch["conversion"].isna().all()  # windows open
+    assert ch["cohort_conversion"].between(0, 1).all()
 
 
 def test_user_tiers_notebook_checks(report):
     text = notebook_text(report / "02_user_tiers.ipynb")
     assert "8 of 8 checks against the planted truth pass" in text
-    ari = [
-        float(x)
-        for x in re.findall(
-            r"adjusted Rand index vs planted tiers: ([0-9.]+) over all contacts, "
-            r"([0-9.]+) among",
-            text,
-        )[0]
-    ]
+    found = re.findall(r"与模拟分层的调整兰德指数（ARI）：全部好友 ([0-9.]+)，老买家 ([0-9.]+)", text)
+    ari = [float(x) for x in found[0]]
     assert min(ari) >= 0.8
-    assert "k = 3" in text and "bootstrap ARI over 20 resamples" in text
-    assert re.search(r"top 20% of buyers \([0-9,]+ of [0-9,]+\) bring (8[0-9]|9[0-9])\.[0-9]% of net GMV", text)
+    assert "k = 3" in text and "20 次自助重抽样（bootstrap）的 ARI" in text
+    assert re.search(r"前 20% 的买家（[0-9,]+ / [0-9,]+ 人）贡献了 (8[0-9]|9[0-9])\.[0-9]% 的净成交额", text)
+    assert "new_tier_days" not in text and "high_value" not in text  # the parameter is new_days; tiers by name
     tier_list = pd.read_csv(report / "exports" / "tiers.csv", dtype={"user_id": str}, encoding="utf-8-sig")
     assert list(tier_list.columns[:3]) == ["user_id", "tier", "rfm_class"]
     assert tier_list["user_id"].is_unique and tier_list["tier"].notna().all()
@@ -107,6 +107,15 @@ def test_repurchase_notebook_checks(report):
 def test_attribution_notebook_checks(report):
     text = notebook_text(report / "04_attribution.ipynb")
     assert "4 of 4 checks against the planted truth pass" in text
+    assert "16 个有成本的活动中，12 个 ROAS 低于 1" in text  # the monthly livestreams, named from the result
+    assert "前 10% 的邀请人" in text and "被邀请好友" in text  # the top inviters' share, generated
+    assert "group_broadcast" not in text and "live_2025_" not in text  # codes shown by their names
+    camp = pd.read_csv(report / "artifacts" / "campaigns.csv", encoding="utf-8-sig").set_index("campaign_id")
+    assert {"cost", "attributed_gmv", "roas", "lift", "lift_ci_low", "lift_ci_high"} <= set(camp.columns)
+    held = camp.dropna(subset=["lift"])
+    assert len(held) == 2 and (held["lift_ci_low"] <= held["lift"]).all()
+    assert (held["lift"] <= held["lift_ci_high"]).all()
+    assert (camp["roas"] < 1).sum() == 12
 
 
 def test_community_notebook_checks(report):

@@ -57,30 +57,30 @@ def single_day(t):
 
 SCENARIOS = {
     "one_channel": (one_channel, {}),
-    "one_variant": (one_variant, {"01_acquisition": "fewer than two invitation scripts"}),
+    "one_variant": (one_variant, {"01_acquisition": "线索中少于两个话术"}),
     "no_repeat_buyers": (
         no_repeat_buyers,
         {"03_repurchase": "没有任何购买模型能拟合这份数据：BG/NBD"},
     ),
     "no_touches": (
         lambda t: {k: v for k, v in t.items() if k != "touches"},
-        {"04_attribution": "no converting paths with touches"},
+        {"04_attribution": "没有带触达的转化路径"},
     ),
     "no_holdouts": (
         lambda t: {k: v for k, v in t.items() if k != "assignments"},
-        {"04_attribution": "no assignments table: no campaign kept a randomised holdout"},
+        {"04_attribution": "没有实验分组表（assignments）：没有活动留出随机对照组"},
     ),
     "single_day": (
         single_day,
         {
-            "01_acquisition": "no leads table",
-            "02_user_tiers": "no established buyers to cluster",
+            "01_acquisition": "没有线索表",
+            "02_user_tiers": "没有可以聚类的老买家",
             "03_repurchase": "没有留出期检验：auto: none",
         },
     ),
     "no_removals": (
         lambda t: {**t, "contacts": t["contacts"].drop(columns=["removed_at"])},
-        {"01_acquisition": "deletion rates: 未测量", "08_summary": "未测量"},
+        {"01_acquisition": "删除率：未测量", "08_summary": "未测量"},
     ),
 }
 
@@ -147,6 +147,6 @@ def test_non_default_parameter_values_run_every_notebook(tmp_path):
         ]
         assert not errors, nb.name
     assert "unit is not days" in text_of(out / "03_repurchase.ipynb")
-    assert "conversion is not 'first'" in text_of(out / "04_attribution.ipynb")
+    assert "conversion 参数不是 first" in text_of(out / "04_attribution.ipynb")
     assert "£" in text_of(out / "08_summary.ipynb") and "线下" in text_of(out / "01_acquisition.ipynb")
-    assert "previous_as_of — none: skipped" in text_of(out / "02_user_tiers.ipynb")
+    assert "previous_as_of — none：跳过" in text_of(out / "02_user_tiers.ipynb")

@@ -479,8 +479,8 @@ def test_the_real_exports_open_in_excel_with_ids_as_text(report):
     assert isinstance(tiers[0], str) and len(tiers[0]) == 8
 
 
-#: Pages written in the report language throughout (the rest still carry English method tables).
-SPEAKS_ZH = ("00_data_prep", "03_repurchase", "05_community", "06_targeting", "07_staff", "08_summary")
+#: Pages written in the report language throughout: every page of the report.
+SPEAKS_ZH = tuple(nb.stem for nb in NOTEBOOKS)
 #: Technical names a Chinese page keeps as they are (model and metric names, file and parameter names).
 KEPT_AS_IS = {"AUC", "AIC", "BIC", "CAC", "LTV / CAC", "ROAS", "GMV", "Qini", "AUUC", "BG/NBD", "MBG/NBD", "Pareto/NBD",
               "Gamma-Gamma", "HistGradientBoosting", "Spearman", "NPMI"}

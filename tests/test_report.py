@@ -154,14 +154,14 @@ def test_minimal_data_runs_every_notebook(tmp_path):
         html=False,
     )
     text = notebook_text(out / "01_acquisition.ipynb")
-    assert "no leads table" in text and "fewer than two scripts" in text
-    assert "CAC and payback: 未测量" in text
-    assert "no truth.json in data_dir" in text
+    assert "没有线索表" in text and "少于两个话术" in text
+    assert "获客成本与回本：未测量" in text
+    assert "数据目录里没有 truth.json" in text
     text04 = notebook_text(out / "04_attribution.ipynb")
-    assert "no converting paths with touches" in text04 and "no assignments table" in text04
-    assert "no referrer_id values" in text04
+    assert "没有带触达的转化路径" in text04 and "没有实验分组表" in text04
+    assert "没有 referrer_id" in text04
     assert "没有 messages 表" in notebook_text(out / "05_community.ipynb")
-    assert "contacts written to exports/tiers.csv" in notebook_text(out / "02_user_tiers.ipynb")
+    assert "写入 exports/tiers.csv" in notebook_text(out / "02_user_tiers.ipynb")
 
 
 def test_report_records_parameters_fingerprint_and_versions(report):

@@ -89,7 +89,9 @@ def test_user_tiers_notebook_checks(report):
     tier_list = pd.read_csv(report / "exports" / "tiers.csv", dtype={"user_id": str}, encoding="utf-8-sig")
     assert list(tier_list.columns[:3]) == ["user_id", "tier", "rfm_class"]
     assert tier_list["user_id"].is_unique and tier_list["tier"].notna().all()
-
+    summary = nbformat.read(report / "08_summary.ipynb", as_version=4)
+    tables = "".join(o.get("data", {}).get("text/html", "") for c in summary.cells for o in c.get("outputs", []))
+    assert "流失风险" in tables  # the summary's tier table names the at-risk tier from 02's tiers
 
 
 def test_repurchase_notebook_checks(report):

@@ -13,7 +13,7 @@ What is masked, in this order (an earlier kind's digits are gone before a later 
 kind       rule                                                                               replaced by
 ========== ================================================================================== =============
 email      ``name@domain.tld`` (also a full-width ``＠``)                                       ``[邮箱]``
-mention    the name in a WeChat @mention: from ``@`` to the U+2005 space WeChat writes after it ``[成员]``
+mention    the name in a WeChat @mention: from ``@`` to the (U+2005) space WeChat writes after it ``[成员]``
 wechat     ``wxid_…``; an id of 6–20 letters / digits / ``_`` ``-`` starting with a letter,     ``[微信号]``
            right after 微信 / 微信号 / 威信 / 薇信 / V信 / vx / wx / weixin / wechat (the keyword is
            kept)
@@ -67,8 +67,9 @@ _PREFILTER = (
 )
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-# a WeChat @mention: the name runs from the at sign to the four-per-em space (U+2005) WeChat puts after it
-_MENTION = re.compile("@([^\\s@\u2005]{1,20})\u2005")
+# a WeChat @mention: the name runs from the at sign to the four-per-em space (U+2005) WeChat puts after it — or
+# to a plain space, which is what U+2005 becomes once the loader has normalised the text (NFKC)
+_MENTION = re.compile("@([^\\s@\u2005]{1,20})[\u2005 ]")
 _WXID = re.compile(r"(?i)(?<![A-Za-z0-9_])wxid_[A-Za-z0-9_\-]{4,40}")
 _WECHAT = re.compile(
     r"(?i)((?:微信|威信|薇信|v信|(?<![A-Za-z])(?:vx|wx|weixin|wechat)(?![A-Za-z]))号?\s*[:=]?\s*)"

@@ -114,7 +114,7 @@ def test_workbook_headers_override_and_english(contacts, tmp_path):
         write_workbook(tmp_path / "w.xlsx", {"list": contacts}, lang="en", headers={"reason": "Why"})
     )
     header = [c.value for c in wb["list"][1]]
-    assert header[0] == "user_id" and header[-1] == "Why"
+    assert header[0] == "user id" and header[-1] == "Why"  # the pages' English header, not the column name
     assert wb["list"]["G2"].value == "yes"
 
 

@@ -22,6 +22,7 @@ from helpers.definitions import NOT_MEASURED, input_missing, mark_not_measured, 
 from helpers.labels import Labels, fmt_pp
 
 __all__ = [
+    "funnel_best_text",
     "acquisition_cost",
     "adds_over_time",
     "apply_channel_groups",
@@ -1272,6 +1273,11 @@ def plot_cohort_heatmap(table: pd.DataFrame, title: str, ax: plt.Axes | None = N
     t = table.copy()
     t = t.dropna(how="all").dropna(axis=1, how="all")  # a cohort or period not yet observed at all is left out
     t.index = [i.strftime("%Y-%m") for i in t.index]
+    if t.empty or not t.notna().to_numpy().any():  # no cohort observed for a whole period yet (a short export)
+        empty = "还没有数据" if lang == "zh" else "no data yet"
+        ax.annotate(empty, (0.5, 0.5), xycoords="axes fraction", ha="center")
+        ax.set_title(title)
+        return ax
     sns.heatmap(t, annot=True, fmt=".0%", cmap="Blues", cbar=False, ax=ax, annot_kws={"fontsize": 7})
     ax.grid(False)
     ax.set_xlabel(_PLOT[lang]["heat_x"])
@@ -1354,3 +1360,29 @@ def plot_net_adds(
     fig.supylabel(t["net" if measured else "adds"], fontsize="medium")
     fig.tight_layout()
     return axes[:n]
+
+
+def funnel_best_text(L, funnel_table: pd.DataFrame, window_days: int) -> str:
+    """Return the sentence naming the best and worst channel by first-order conversion — or saying it is not measured.
+
+    Conversion is measured only where some contact's window has closed (``conversion`` not NaN); with none (a
+    short export) the sentence says so instead of ranking nothing.
+    """
+    from helpers.definitions import not_measured
+    from helpers.labels import fmt_int, fmt_pct
+
+    best = funnel_table.dropna(subset=["conversion"]).sort_values("conversion")
+    if best.empty:
+        why = L.pick(f"还没有好友的 {window_days} 天转化窗口结束", f"no {window_days}-day window has closed yet")
+        return f"{L.pick('首单转化率', 'First-order conversion')}{L.pick('：', ': ')}{not_measured(why, L.lang)}"
+    return say(
+        L,
+        "funnel_best",
+        len(best),
+        w=window_days,
+        best=L.name("channel", best["channel"].iloc[-1]),
+        rate=fmt_pct(best["conversion"].iloc[-1]),
+        n=fmt_int(best["eligible"].iloc[-1]),
+        worst=L.name("channel", best["channel"].iloc[0]),
+        worst_rate=fmt_pct(best["conversion"].iloc[0]),
+    )

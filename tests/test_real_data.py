@@ -128,7 +128,7 @@ def test_deletion_is_not_measured_rather_than_zero(retail):
         text = outputs_text(retail["report"] / f"{nb}.ipynb")
         assert "未测量" in text or "not measured" in text, nb
     text01 = outputs_text(retail["report"] / "01_acquisition.ipynb")
-    assert "删除率：未测量" in text01 and "0.0%" not in text01
+    assert "：未测量（导出中没有删除时间" in text01 and "0.0%" not in text01
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from statsmodels.stats.proportion import test_proportions_2indep as _score_test
 
 from helpers.definitions import NOT_MEASURED, input_missing, mark_not_measured, removals_measured
-from helpers.labels import Labels, fmt_pp
+from helpers.labels import Labels, fmt_pp, labels_for
 
 __all__ = [
     "funnel_best_text",
@@ -216,10 +216,6 @@ _PLOT = {
         "heat_x": "period (30 days) since added",
     },
 }
-
-
-def _names(lang: str, labels: Labels | None) -> Labels:
-    return labels if labels is not None else Labels(lang)
 
 
 def say(labels: Labels, key: str, groups: int, **values: object) -> str:
@@ -603,7 +599,7 @@ def plot_funnel(
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))
-    t, names = _PLOT[lang], _names(lang, labels)
+    t, names = _PLOT[lang], labels_for(lang, labels)
     cols = [c for c in ("add_rate", "conversion", "lead_to_order") if c in f]
     wide = f.set_index(by)[cols].rename(columns=t["funnel"])
     wide.index = [names.name(by, v) for v in wide.index]
@@ -997,7 +993,7 @@ def plot_deletion_curves(
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4.5))
-    t, names = _PLOT[lang], _names(lang, labels)
+    t, names = _PLOT[lang], labels_for(lang, labels)
     for group, km in fits.items():
         km.plot_survival_function(ax=ax, ci_show=True, ci_alpha=0.15, label=names.name("channel", group))
     ax.set_xlim(0, max_days)
@@ -1194,7 +1190,7 @@ def plot_payback(
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4.5))
-    t, names = _PLOT[lang], _names(lang, labels)
+    t, names = _PLOT[lang], labels_for(lang, labels)
     for ch, d in pb.groupby("channel"):
         ax.plot(d["period"] + 1, d["ltv_to_cac"], marker="o", ms=3, label=names.name("channel", ch))
     ax.axhline(1.0, color="black", lw=1, ls="--", label=t["payback_line"])
@@ -1322,7 +1318,7 @@ def plot_net_adds(
     numpy.ndarray
         The panels (Axes).
     """
-    t, names = _PLOT[lang], _names(lang, labels)
+    t, names = _PLOT[lang], labels_for(lang, labels)
     measured = adds["net_adds"].notna().any()
     value = "net_adds" if measured else "adds"
     wide = adds.pivot_table(index="period", columns=by, values=value, aggfunc="sum").fillna(0)

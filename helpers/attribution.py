@@ -35,7 +35,7 @@ from scipy import stats
 from helpers.acquisition import compare_variants
 from helpers.features import purchase_days
 from helpers.features import timestamp_literal as _ts
-from helpers.labels import Labels, fmt_int, fmt_money, fmt_p, fmt_pct, fmt_pp
+from helpers.labels import Labels, fmt_int, fmt_money, fmt_p, fmt_pct, fmt_pp, labels_for
 
 __all__ = [
     "CREDIT_MODELS",
@@ -218,10 +218,6 @@ _PLOT = {
         "tree_title": "Referral tree sizes",
     },
 }
-
-
-def _names(lang: str, labels: Labels | None) -> Labels:
-    return labels if labels is not None else Labels(lang)
 
 
 START, CONV, NULL = "(start)", "(conversion)", "(null)"
@@ -723,7 +719,7 @@ def plot_models(
     Axes
         The axes drawn on.
     """
-    t, names = _PLOT[lang], _names(lang, labels)
+    t, names = _PLOT[lang], labels_for(lang, labels)
     share = (table / table.sum()).sort_values("markov", ascending=False).head(top).iloc[::-1]
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.55 * len(share) + 1.8))
@@ -927,7 +923,7 @@ def plot_roas(
     Axes
         The axes drawn on.
     """
-    t, names = _PLOT[lang], _names(lang, labels)
+    t, names = _PLOT[lang], labels_for(lang, labels)
     r = roi.sort_values("roas")
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.32 * len(r) + 1.6))
@@ -1039,7 +1035,7 @@ def plot_lift(
     Axes
         The axes drawn on.
     """
-    t, names = _PLOT[lang], _names(lang, labels)
+    t, names = _PLOT[lang], labels_for(lang, labels)
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.6 * len(lifts) + 1.6))
     y = np.arange(len(lifts))

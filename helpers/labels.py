@@ -847,3 +847,8 @@ class Labels:
             return str(v)
 
         return f
+
+
+def labels_for(lang: str, labels: Labels | None = None) -> Labels:
+    """Return ``labels`` when a page passed its own (with the team's names), else the package's labels in ``lang``."""
+    return labels if labels is not None else Labels(lang)

@@ -32,7 +32,7 @@ import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
-from helpers.labels import Labels, fmt_int, fmt_pct
+from helpers.labels import Labels, fmt_int, fmt_pct, labels_for
 
 __all__ = [
     "CLUSTER_FEATURES",
@@ -254,10 +254,6 @@ _PLOT = {
         "migration_title": "Tier migration (row shares)",
     },
 }
-
-
-def _names(lang: str, labels: Labels | None) -> Labels:
-    return labels if labels is not None else Labels(lang)
 
 
 def note_text(note: str, lang: str = "zh") -> str:
@@ -620,7 +616,7 @@ class Tiers:
         self.cluster_ = cluster
         self.names_ = self._name_clusters()
         names = self._with_lifecycle(cluster.map(self.names_).astype(object), stage)
-        self.order_ = [n for n in self._ordered_names() if n in set(names)]
+        self.order_ = [n for n in self._orderedlabels_for() if n in set(names)]
         self.labels_ = pd.Series(pd.Categorical(names, categories=self.order_, ordered=True), index=features.index)
         self.labels_.name = "tier"
         self.profiles_ = self.profile(features)
@@ -666,7 +662,7 @@ class Tiers:
                 names[i] = f"{n} {seen[n]}"
         return names
 
-    def _ordered_names(self) -> list[str]:
+    def _orderedlabels_for(self) -> list[str]:
         value = self._cluster_value()
         if value is not None:
             risk = set(v for v in self.names_.values() if v.startswith(TIER_NAMES["at_risk"]))
@@ -698,7 +694,7 @@ class Tiers:
             d = ((x[:, None, :] - self.centroids_.to_numpy()[None, :, :]) ** 2).sum(axis=2)
             names.loc[est.index] = pd.Series(d.argmin(axis=1), index=est.index).map(self.names_)
         names = self._with_lifecycle(names, stage)
-        cats = list(self.order_) + [n for n in self._ordered_names() if n not in self.order_]
+        cats = list(self.order_) + [n for n in self._orderedlabels_for() if n not in self.order_]
         return pd.Series(pd.Categorical(names, categories=cats, ordered=True), index=features.index, name="tier")
 
     def profile(self, features: pd.DataFrame, labels: pd.Series | None = None) -> pd.DataFrame:
@@ -1194,7 +1190,7 @@ def plot_tier_sizes(
     Axes
         The bar chart.
     """
-    t, names = _PLOT[lang], _names(lang, labels)
+    t, names = _PLOT[lang], labels_for(lang, labels)
     ax = ax or plt.subplots(figsize=(8, 3.8))[1]
     cols = {"share": t["share_users"], "gmv_share": t["share_gmv"]}
     p = profiles[[c for c in cols if c in profiles.columns]].rename(columns=cols)
@@ -1235,7 +1231,7 @@ def plot_snake(
     Axes
         The line chart.
     """
-    t, lab = _PLOT[lang], _names(lang, labels)
+    t, lab = _PLOT[lang], labels_for(lang, labels)
     ax = ax or plt.subplots(figsize=(8, 3.8))[1]
     for i, row in centroids.iterrows():
         ax.plot(range(len(row)), row.to_numpy(), "o-", label=lab.name("tier", names.get(int(i), str(i))))
@@ -1312,7 +1308,7 @@ def plot_migration(
     """
     import seaborn as sns
 
-    t, names = _PLOT[lang], _names(lang, labels)
+    t, names = _PLOT[lang], labels_for(lang, labels)
     m = matrix.copy()
     m.index = [names.name("tier", i) for i in m.index]
     m.columns = [names.name("tier", c) for c in m.columns]

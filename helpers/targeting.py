@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -727,11 +728,20 @@ def model_table(holdouts: list[HoldoutModels], lang: str = "zh") -> pd.DataFrame
 
 
 # ------------------------------------------------------------------------------------------- values today
-def buyer_values(summary: pd.DataFrame, horizon_days: int = 60, margin: float = 0.4) -> pd.DataFrame:
+def buyer_values(
+    summary: pd.DataFrame,
+    horizon_days: int = 60,
+    margin: float = 0.4,
+    model: object | None = None,
+    value_model: object | None = None,
+) -> pd.DataFrame:
     """Per buyer: P(alive), expected orders and value in the next ``horizon_days``, order value, profit at risk.
 
-    BG/NBD gives P(alive) and the expected purchase occasions in ``H = horizon_days`` days; Gamma-Gamma the expected
-    value of one occasion (``order_value``; the population mean for one-time buyers). ``value_lost`` is the gross
+    The purchase model gives P(alive) and the expected purchase occasions in ``H = horizon_days`` days; the value
+    model the expected value of one occasion (``order_value``). Pass the models 03 chose on the holdout
+    (``model``: any fitted purchase model of :mod:`helpers.clv`; ``value_model``: Gamma-Gamma, a spend regression,
+    a Series or a number); without them BG/NBD and Gamma-Gamma are fitted here (the population mean for
+    one-time buyers). ``value_lost`` is the gross
     profit of the expected purchases, ``margin × expected_orders × order_value``: what a deletion puts at risk (a
     customer who deletes us is not reached again; ignoring purchases they still make elsewhere, an upper bound).
 
@@ -744,28 +754,36 @@ def buyer_values(summary: pd.DataFrame, horizon_days: int = 60, margin: float = 
         ``H``.
     margin : float
         Gross margin.
+    model, value_model : optional
+        Fitted models to use (in the summary's unit); fitted here when omitted.
 
     Returns
     -------
     DataFrame
         ``p_alive``, ``expected_orders``, ``order_value``, ``expected_value``, ``value_lost``; ``attrs["models"]``
-        holds the fitted BG/NBD and Gamma-Gamma.
+        holds the purchase and value models used.
     """
-    from helpers.clv import BetaGeo, GammaGamma
+    from helpers.clv import UNITS, BetaGeo, GammaGamma, average_value
 
-    try:
-        bgf = BetaGeo().fit(summary)
-    except ValueError:  # e.g. nobody bought twice: no repeat process to model
-        bgf = None
-    try:
-        ggf = GammaGamma().fit(summary)
-        value = ggf.expected_average_value(summary)
-    except ValueError:  # too few repeat buyers: the customer's own average (the overall mean for one-timers)
-        ggf = None
+    bgf, ggf = model, value_model
+    if bgf is None:
+        try:
+            bgf = BetaGeo().fit(summary)
+        except ValueError:  # e.g. nobody bought twice: no repeat process to model
+            bgf = None
+    if ggf is None:
+        try:
+            ggf = GammaGamma().fit(summary)
+        except ValueError:  # too few repeat buyers: the customer's own average (the overall mean for one-timers)
+            ggf = None
+    if ggf is not None:
+        value = pd.Series(average_value(ggf, summary), index=summary.index)
+    else:
         value = summary["monetary_value"].where(summary["frequency"] > 0)
         value = value.fillna(value.mean() if value.notna().any() else 0.0)
     # without a purchase model: no repeat purchase was observed, so none is expected (and P(alive) is unknown)
-    eo = bgf.expected_purchases(summary, horizon_days) if bgf is not None else pd.Series(0.0, index=summary.index)
+    units = horizon_days / UNITS[getattr(bgf, "unit_", "D")]
+    eo = bgf.expected_purchases(summary, units) if bgf is not None else pd.Series(0.0, index=summary.index)
     out = pd.DataFrame(
         {
             "p_alive": bgf.p_alive(summary) if bgf is not None else np.nan,
@@ -776,8 +794,71 @@ def buyer_values(summary: pd.DataFrame, horizon_days: int = 60, margin: float = 
         index=summary.index,
     )
     out["value_lost"] = margin * out["expected_value"]
-    out.attrs["models"] = {"bgnbd": bgf, "gamma_gamma": ggf}
+    out.attrs.update(models={"purchase": bgf, "value": ggf}, horizon_days=horizon_days, margin=margin)
     return out
+
+
+def write_buyer_values(values: pd.DataFrame, folder: str | Path, model_name: str, value_name: str) -> Path:
+    """Save :func:`buyer_values` for 06 as ``buyer_values.parquet`` in ``folder`` (03's artifacts).
+
+    The models that produced it and the horizon and margin it used are written beside the numbers, so 06 values
+    buyers with the purchase and value models 03 chose on its holdout, and says which.
+    """
+    path = Path(folder) / "buyer_values.parquet"
+    out = values.rename_axis("user_id").reset_index()
+    out = out.assign(model=model_name, value_model=value_name, horizon_days=values.attrs["horizon_days"],
+                     margin=values.attrs["margin"])  # fmt: skip
+    out.attrs = {}  # the fitted models stay in memory; their names say which they were
+    out["user_id"] = out["user_id"].astype(str)
+    out.to_parquet(path, index=False)
+    return path
+
+
+_SAVED_COLUMNS = ["model", "value_model", "horizon_days", "margin"]
+
+
+def read_buyer_values(
+    folder: str | Path, summary: pd.DataFrame, horizon_days: int, margin: float
+) -> pd.DataFrame | None:
+    """Read 03's ``buyer_values.parquet`` for the buyers of ``summary``.
+
+    ``None`` when 03 did not write one, or wrote it for another horizon or margin (then 06 values buyers itself).
+    Buyers 03 did not value raise (none when both ran on the same data: the two notebooks must agree on who
+    bought). ``attrs["source"]`` holds the model names.
+    """
+    path = Path(folder) / "buyer_values.parquet"
+    if not path.exists():
+        return None
+    saved = pd.read_parquet(path).set_index("user_id")
+    if len(saved) and (saved["horizon_days"].iloc[0] != horizon_days or saved["margin"].iloc[0] != margin):
+        return None
+    missing = summary.index.difference(saved.index)
+    if len(missing):
+        raise ValueError(f"{path} has no value for {len(missing):,} buyers (e.g. {missing[0]}): rerun 03 on this data")
+    names = saved[_SAVED_COLUMNS[:2]].iloc[0] if len(saved) else pd.Series({"model": "", "value_model": ""})
+    out = saved.loc[summary.index].drop(columns=_SAVED_COLUMNS)
+    out.attrs.update(source={k: str(v) for k, v in names.items()}, horizon_days=horizon_days, margin=margin)
+    return out
+
+
+def chosen_buyer_values(folder: str | Path, summary: pd.DataFrame, horizon_days: int, margin: float) -> pd.DataFrame:
+    """Return 03's buyer values when it wrote them for this horizon and margin, else fit them here.
+
+    :func:`read_buyer_values`, or :func:`buyer_values` with BG/NBD × Gamma-Gamma; ``attrs["source"]`` is ``None``
+    in the second case.
+    """
+    values = read_buyer_values(folder, summary, horizon_days, margin)
+    if values is None:
+        values = buyer_values(summary, horizon_days, margin)
+        values.attrs["source"] = None
+    return values
+
+
+def values_sentence(values: pd.DataFrame, lang: str = "zh") -> str:
+    """Say which models valued the buyers (03's choice, or BG/NBD × Gamma-Gamma fitted in 06)."""
+    src, h = values.attrs.get("source"), values.attrs["horizon_days"]
+    key = "values_from_03" if src else "values_here"
+    return TEXT[key][lang].format(h=h, **(src or {}))
 
 
 def score_today(
@@ -1077,6 +1158,16 @@ def artifact(cl: ContactList, holdouts: list[HoldoutModels], tests: pd.DataFrame
 # -------------------------------------------------------------------------------------- page sentences
 #: Result sentences of notebook 06 (``L.text(TEXT, key, …)``).
 TEXT: dict[str, dict[str, str]] = {
+    "values_from_03": {
+        "zh": "客户价值沿用 03 在留出期选出的模型：购买次数 {model}，客单价 {value_model}（未来 {h} 天）。",
+        "en": "Customer values use the models 03 chose on its holdout: purchases {model}, order value {value_model} "
+        "(next {h} days).",
+    },
+    "values_here": {
+        "zh": "没有 03 的客户价值（artifacts/buyer_values.parquet），这里用 BG/NBD × Gamma-Gamma 估计（未来 {h} 天）。",
+        "en": "No customer values from 03 (artifacts/buyer_values.parquet): estimated here with BG/NBD × Gamma-Gamma "
+        "(next {h} days).",
+    },
     "no_tests": {
         "zh": "没有可用的随机实验（{why}）：个体增量未测量，名单按“到期”得分排序。",
         "en": (

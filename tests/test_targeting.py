@@ -265,3 +265,31 @@ def test_compare_lists_counts_recent_buyers_and_planted_types():
     c = T.compare_lists({"new": pd.Series(["b", "c"]), "old": pd.Series(["a", "d"])}, st, planted, days=7)
     assert c.loc["new", "persuadable_share"] == 1.0 and c.loc["old", "persuadable_share"] == 0.0
     assert c.loc["old", "ordered_recently"] == 1.0 and c.loc["new", "median_days_since_last_order"] == 65.0
+
+
+def test_buyer_values_use_the_models_03_chose_and_round_trip_through_its_artifact(tmp_path):
+    from helpers import repurchase as rp
+    from helpers.simulate import paretonbd_summary
+
+    s = paretonbd_summary(3000, r=0.55, alpha=10.6, s=0.6, beta=11.7, T=39, seed=3)
+    s.index = pd.Index([f"b{i:05d}" for i in range(len(s))], name="user_id")
+    s["monetary_value"] = np.where(s["frequency"] > 0, 20 + 10 * (s.index.str[-1].astype(int) % 3), 0.0)
+    s.attrs["unit"] = "W"
+    pareto = rp.ParetoNBD().fit(s, unit="W")
+    mean_value = 25.0
+    v = T.buyer_values(s, horizon_days=70, margin=0.5, model=pareto, value_model=mean_value)
+    # 70 days are 10 weeks in the model's unit; the value model's number is every buyer's order value
+    assert np.allclose(v["expected_orders"], pareto.expected_purchases(s, 10.0))
+    assert np.allclose(v["p_alive"], pareto.p_alive(s)) and (v["order_value"] == mean_value).all()
+    assert np.allclose(v["value_lost"], 0.5 * v["expected_orders"] * mean_value)
+    assert v.attrs["models"]["purchase"] is pareto
+    assert T.read_buyer_values(tmp_path, s, 70, 0.5) is None  # 03 did not run: 06 fits its own
+    T.write_buyer_values(v, tmp_path, "Pareto/NBD", "mean")
+    back = T.read_buyer_values(tmp_path, s.iloc[::7], 70, 0.5)
+    pd.testing.assert_frame_equal(back, v.iloc[::7], check_names=False)
+    assert back.attrs["source"] == {"model": "Pareto/NBD", "value_model": "mean"}
+    assert "Pareto/NBD" in T.values_sentence(back, "zh") and "70" in T.values_sentence(back, "en")
+    assert T.read_buyer_values(tmp_path, s, 60, 0.5) is None  # saved for another horizon: not used
+    assert T.chosen_buyer_values(tmp_path, s, 70, 0.4).attrs["source"] is None  # another margin: fitted here
+    with pytest.raises(ValueError, match="no value for 1 buyers"):
+        T.read_buyer_values(tmp_path, pd.concat([s, s.iloc[:1].rename(index={"b00000": "zzz"})]), 70, 0.5)

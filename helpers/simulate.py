@@ -72,12 +72,17 @@ PLANTED: dict = {
         # Four behavioural segments, separable by value per order, purchase rate and recency (issue 4's tiers).
         # Buyer segments make their first purchase within weeks of being added (organic or touch-triggered), so a
         # contact that has not bought after 60 days is almost always dormant. BG/NBD rates are per day; the
-        # Gamma-Gamma mean purchase value is p * gamma / (q - 1).
+        # Gamma-Gamma mean purchase value is p * gamma / (q - 1). Repeat purchases follow BG/NBD (the sample) or,
+        # with simulate(..., purchase_process="paretonbd"), Pareto/NBD with the same purchase rates and a lifetime
+        # ending at any time, not only at a purchase (dropout rate mu ~ Gamma(s, beta) per day; about half the
+        # buyers of the two valuable segments and a third of the at-risk ones are still alive a year after their
+        # first purchase).
         "high_value": {
             "label": "高价值",
             "organic_hazard": 0.045,
             "responsiveness": 4.0,
             "bgnbd": {"r": 10.0, "alpha": 70.0, "a": 2.0, "b": 300.0},
+            "paretonbd": {"r": 10.0, "alpha": 70.0, "s": 2.0, "beta": 1000.0},
             "gamma_gamma": {"p": 10.0, "q": 30.0, "gamma": 1740.0},
         },
         "potential": {
@@ -85,6 +90,7 @@ PLANTED: dict = {
             "organic_hazard": 0.03,
             "responsiveness": 4.0,
             "bgnbd": {"r": 10.0, "alpha": 200.0, "a": 2.0, "b": 100.0},
+            "paretonbd": {"r": 10.0, "alpha": 200.0, "s": 2.0, "beta": 1000.0},
             "gamma_gamma": {"p": 10.0, "q": 30.0, "gamma": 435.0},
         },
         "at_risk": {
@@ -92,6 +98,7 @@ PLANTED: dict = {
             "organic_hazard": 0.045,
             "responsiveness": 4.0,
             "bgnbd": {"r": 10.0, "alpha": 1000.0, "a": 9.0, "b": 1.0},
+            "paretonbd": {"r": 10.0, "alpha": 1000.0, "s": 2.0, "beta": 500.0},  # mean lifetime β/(s−1) = 500 days
             "gamma_gamma": {"p": 10.0, "q": 30.0, "gamma": 116.0},
         },
         "dormant": {
@@ -99,6 +106,7 @@ PLANTED: dict = {
             "organic_hazard": 0.0,
             "responsiveness": 0.0,
             "bgnbd": None,
+            "paretonbd": None,
             "gamma_gamma": None,
         },
     },
@@ -435,6 +443,30 @@ def _bgnbd_repeats(t1: np.ndarray, lam: np.ndarray, p: np.ndarray, rng: np.rando
     return np.concatenate(who_all), np.concatenate(t_all)
 
 
+def _paretonbd_repeats(t1: np.ndarray, lam: np.ndarray, mu: np.ndarray, rng: np.random.Generator) -> tuple:
+    """Repeat purchase times of a Pareto/NBD process started at t1 (days), cut at the horizon.
+
+    The customer buys at rate ``lam`` until an exponential lifetime of rate ``mu`` (counted from the first purchase)
+    ends; a same-day repeat moves to the next calendar day, as in :func:`_bgnbd_repeats`.
+    """
+    who_all, t_all = [], []
+    t = t1.copy()
+    alive = np.isfinite(t) & (lam > 0) & (mu > 0)
+    death = np.full(t.size, -np.inf)
+    death[alive] = t[alive] + rng.exponential(1.0 / mu[alive])
+    pos = np.flatnonzero(alive)
+    while pos.size:
+        prev = np.floor(t[pos])
+        t[pos] = t[pos] + rng.exponential(1.0 / lam[pos])
+        t[pos] += np.floor(t[pos]) == prev
+        pos = pos[(t[pos] < HORIZON) & (t[pos] < death[pos])]
+        who_all.append(pos)
+        t_all.append(t[pos])
+    if not who_all:
+        return np.array([], dtype=int), np.array([])
+    return np.concatenate(who_all), np.concatenate(t_all)
+
+
 def bgnbd_summary(
     n: int, r: float, alpha: float, a: float, b: float, T: float | np.ndarray, seed: int = 0
 ) -> pd.DataFrame:
@@ -673,22 +705,30 @@ def _chunk_events(
         {"campaign_id": hold["campaign_id"], "i": elig_pos, "arm": np.where(treated, "treatment", "control")}
     )
 
-    # repeat purchases: BG/NBD per segment; spend: Gamma-Gamma per segment
+    # repeat purchases: BG/NBD (or Pareto/NBD) per segment; spend: Gamma-Gamma per segment
+    process = truth_acc.get("purchase_process", "bgnbd")
     lam = np.zeros(m)
-    pdrop = np.ones(m)
+    pdrop = np.ones(m) if process == "bgnbd" else np.full(m, np.nan)
+    mu = np.full(m, np.nan)
     nu = np.full(m, np.nan)
     for s, cfg in enumerate(seg_cfg):
         sel = seg == s
-        if not sel.any() or cfg["bgnbd"] is None:
+        if not sel.any() or cfg[process] is None:
             continue
-        b, g = cfg["bgnbd"], cfg["gamma_gamma"]
+        b, g = cfg[process], cfg["gamma_gamma"]
         lam[sel] = rng.gamma(b["r"], 1.0 / b["alpha"], sel.sum())
-        pdrop[sel] = rng.beta(b["a"], b["b"], sel.sum())
+        if process == "bgnbd":
+            pdrop[sel] = rng.beta(b["a"], b["b"], sel.sum())
+        else:
+            mu[sel] = rng.gamma(b["s"], 1.0 / b["beta"], sel.sum())
         nu[sel] = rng.gamma(g["q"], 1.0 / g["gamma"], sel.sum())
     bought = np.isfinite(t1) & (t1 < HORIZON)
     t1[~bought] = np.inf
     first_cause[~bought] = -2  # a first purchase after the end did not happen (yet)
-    rw, rt = _bgnbd_repeats(t1, lam, pdrop, rng)
+    if process == "bgnbd":
+        rw, rt = _bgnbd_repeats(t1, lam, pdrop, rng)
+    else:
+        rw, rt = _paretonbd_repeats(t1, lam, mu, rng)
     who = np.concatenate([np.flatnonzero(bought), rw])
     when = np.concatenate([t1[bought], rt])
     camp = np.concatenate([first_camp[bought], np.full(rw.size, "", dtype=object)]).astype(object)
@@ -1176,7 +1216,9 @@ SCHEMAS = {
 }
 
 
-def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = False) -> dict:
+def simulate(
+    n_contacts: int, seed: int, out: str | Path, *, verbose: bool = False, purchase_process: str = "bgnbd"
+) -> dict:
     """Write every contract table plus ``truth.json`` and ``truth_users.parquet`` into ``out``.
 
     Parameters
@@ -1189,6 +1231,10 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
         Output folder (created).
     verbose : bool
         Print progress per chunk.
+    purchase_process : {"bgnbd", "paretonbd"}
+        The process of repeat purchases in every buyer segment (recorded in ``truth["segments"]``): BG/NBD, the
+        sample's, or Pareto/NBD with each segment's ``paretonbd`` parameters — data on which 03's model choice
+        should name Pareto/NBD.
 
     Returns
     -------
@@ -1197,6 +1243,8 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
     """
     if n_contacts < 50:
         raise ValueError("simulate needs at least 50 contacts")
+    if purchase_process not in ("bgnbd", "paretonbd"):
+        raise ValueError(f"purchase_process must be 'bgnbd' or 'paretonbd', not {purchase_process!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ss = np.random.SeedSequence(seed)
@@ -1219,6 +1267,7 @@ def simulate(n_contacts: int, seed: int, out: str | Path, *, verbose: bool = Fal
         **{f"msg_type_{t}": 0 for t in PLANTED["message_test"]["effects"]},
         **{f"chat_topic_{t}": 0 for t in CHAT_TOPICS},
         "chat_pii": 0,
+        "purchase_process": purchase_process,
     }
     streamed = ("orders", "touches", "assignments", "messages", "broadcasts", "group_members")
     sinks = {t: _Sink(out / f"{t}.parquet", SCHEMAS[t]) for t in streamed}
@@ -1529,6 +1578,7 @@ def _truth(
             "share_of_contacts": {k: round(float(v), 6) for k, v in seg_share.items()},
             "labels": {k: v["label"] for k, v in PLANTED["segments"].items()},
             "time_unit": "days",
+            "purchase_process": acc["purchase_process"],
         },
         "attribution": {
             "applies_to": "first orders (a contact's first purchase)",
@@ -2159,9 +2209,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write contacts and orders as messy Chinese CSV exports with recorded defects (small samples)",
     )
+    ap.add_argument(
+        "--purchase-process",
+        choices=["bgnbd", "paretonbd"],
+        default="bgnbd",
+        help="process of repeat purchases in every buyer segment (default bgnbd, the sample's)",
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    truth = simulate(args.contacts, args.seed, args.out, verbose=not args.quiet)
+    truth = simulate(args.contacts, args.seed, args.out, verbose=not args.quiet, purchase_process=args.purchase_process)
     if args.messy:
         make_messy(args.out, args.seed)
     if not args.quiet:

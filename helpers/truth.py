@@ -172,6 +172,35 @@ class TruthChecks:
             print("failing:", ", ".join(failed["quantity"]))
 
 
+PROCESS_MODELS = {"bgnbd": "BG/NBD", "paretonbd": "Pareto/NBD"}
+
+
+def planted_process(truth: dict) -> tuple[str, str]:
+    """Return the simulator's planted repeat-purchase process: its key and the name of the model that should win.
+
+    >>> planted_process({"segments": {"purchase_process": "paretonbd"}})
+    ('paretonbd', 'Pareto/NBD')
+    >>> planted_process({"segments": {}})  # samples written before the switch existed
+    ('bgnbd', 'BG/NBD')
+    """
+    key = truth["segments"].get("purchase_process", "bgnbd")
+    return key, PROCESS_MODELS[key]
+
+
+def planted_summary(orders, end: pd.Timestamp, output_dir: str | Path, truth: dict) -> pd.DataFrame:
+    """Repurchase summary (days) of the orders the planted process made, with each buyer's planted ``segment``.
+
+    The orders the message test caused (``truth["uplift"]["campaign_id"]``) are left out: they are not part of
+    the planted purchase process. ``orders`` is the engine's orders table; the segments come from the run's
+    ``truth/truth_users.parquet``.
+    """
+    from helpers.repurchase import summarize
+
+    natural = orders.filter(orders.campaign_id.isnull() | (orders.campaign_id != truth["uplift"]["campaign_id"]))
+    seg = pd.read_parquet(Path(output_dir) / "truth" / "truth_users.parquet").set_index("user_id")["segment"]
+    return summarize(natural, end, unit="D").join(seg)
+
+
 def check_purchase_segments(
     tc: TruthChecks,
     summary: pd.DataFrame,
@@ -181,12 +210,16 @@ def check_purchase_segments(
     annual_discount_rate: float = 0.1,
     n_draws: int = 200,
     level: float = 0.99,
+    process: str = "bgnbd",
 ) -> pd.DataFrame:
     """Check the purchase and value models against the simulator's planted segments, segment by segment.
 
-    Per planted segment with a BG/NBD process (days): the planted (r, α, a, b) and (p, q, γ) consistent with the
-    data by likelihood-ratio tests at 0.1 %; the mean purchase rate r/α within 15 %, mean dropout a/(a+b)
-    within 0.03 and mean value pγ/(q−1) within 10 %; and the segment's lifetime value at the planted parameters
+    Per planted segment with a purchase process (days; ``process`` is ``truth["segments"]["purchase_process"]``,
+    BG/NBD or Pareto/NBD): the planted (r, α, a, b) or (r, α, s, β) and (p, q, γ) consistent with the data by
+    likelihood-ratio tests at 0.1 %; the mean purchase rate r/α within 15 %, the mean dropout a/(a+b) within
+    0.03 (BG/NBD) or the share still alive a year after the first purchase, (β/(β+365))^s, within 0.05
+    (Pareto/NBD: its mean lifetime β/(s−1) is heavy-tailed and barely identified by a year of data) and the mean
+    value pγ/(q−1) within 10 %; and the segment's lifetime value at the planted parameters
     inside the ``level`` interval of the fitted one (Laplace draws; 99 % by default: with three segments a
     90 % interval would miss one of them in about a quarter of samples by design) — or, where the data do not
     identify a parameter (no interval), the fitted total within 10 % of it.
@@ -201,27 +234,35 @@ def check_purchase_segments(
         ``truth["planted"]["segments"]``.
     horizon_days, margin, annual_discount_rate, n_draws, level
         As in :func:`helpers.clv_analysis.clv_intervals`.
+    process : {"bgnbd", "paretonbd"}
+        The planted purchase process.
 
     Returns
     -------
     DataFrame
         Per segment: ``total`` (fitted), ``total_lower``, ``total_upper``, ``planted_total``.
     """
-    from helpers.clv import BetaGeo, GammaGamma, customer_lifetime_value
+    from helpers.clv import BetaGeo, GammaGamma, ParetoNBD, customer_lifetime_value
     from helpers.clv_analysis import clv_intervals
 
     rows = []
+    model_cls, names = (ParetoNBD, "r, α, s, β") if process == "paretonbd" else (BetaGeo, "r, α, a, b")
     for seg, d in summary.groupby("segment"):
         planted = segments[seg]
-        if planted["bgnbd"] is None:
+        if planted[process] is None:
             continue
-        pb, pg = planted["bgnbd"], planted["gamma_gamma"]
-        m, g = BetaGeo().fit(d), GammaGamma().fit(d)
-        tc.consistent(f"{seg}: BG/NBD parameters (r, α, a, b)", m.log_likelihood_, m.log_likelihood(d, pb), 4)
+        pb, pg = planted[process], planted["gamma_gamma"]
+        m, g = model_cls().fit(d), GammaGamma().fit(d)
+        tc.consistent(f"{seg}: {m._label} parameters ({names})", m.log_likelihood_, m.log_likelihood(d, pb), 4)
         rate = pb["r"] / pb["alpha"]
         tc.within(f"{seg}: mean rate r/alpha (per day)", m.params_["r"] / m.params_["alpha"], rate, 0.15 * rate)
-        drop = pb["a"] / (pb["a"] + pb["b"])
-        tc.within(f"{seg}: mean dropout a/(a+b)", m.params_["a"] / (m.params_["a"] + m.params_["b"]), drop, 0.03)
+        if process == "paretonbd":  # share alive a year after the first purchase, E[e^(−365μ)] = (β/(β+365))^s
+            alive = (pb["beta"] / (pb["beta"] + 365)) ** pb["s"]
+            fit_alive = (m.params_["beta"] / (m.params_["beta"] + 365)) ** m.params_["s"]
+            tc.within(f"{seg}: share alive a year after the first purchase", fit_alive, alive, 0.05)
+        else:
+            drop = pb["a"] / (pb["a"] + pb["b"])
+            tc.within(f"{seg}: mean dropout a/(a+b)", m.params_["a"] / (m.params_["a"] + m.params_["b"]), drop, 0.03)
         tc.consistent(f"{seg}: Gamma-Gamma parameters (p, q, γ)", g.log_likelihood_, g.log_likelihood(d, pg), 3)
         value = pg["p"] * pg["gamma"] / (pg["q"] - 1)
         tc.within(f"{seg}: mean purchase value", g.mean_value_, value, 0.10 * value)

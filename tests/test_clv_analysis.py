@@ -101,6 +101,31 @@ def test_the_planted_bg_nbd_process_wins_the_model_choice(seed):
     assert cmp.table["mae_per_customer"].idxmin() != "BG/NBD"
 
 
+def test_on_the_simulated_export_model_choice_names_the_planted_process(tmp_path):
+    """The sample's simulator with its repeat purchases switched to Pareto/NBD (four segments, touches, refunds and
+    all): 03's model choice names Pareto/NBD, and per segment the planted parameters pass the truth checks."""
+    from helpers import repurchase as rp
+    from helpers.engine import connect
+    from helpers.simulate import simulate
+    from helpers.truth import TruthChecks, check_purchase_segments, planted_process, planted_summary
+
+    truth = simulate(20_000, 7, tmp_path / "clean", purchase_process="paretonbd")
+    (tmp_path / "out" / "truth").mkdir(parents=True)
+    (tmp_path / "clean" / "truth_users.parquet").rename(tmp_path / "out" / "truth" / "truth_users.parquet")
+    eng = connect(tmp_path / "clean", "duckdb")
+    end, calibration = pd.Timestamp("2025-12-31"), pd.Timestamp("2025-09-30")
+    cmp = ca.compare_models(rp.summarize(eng.table("orders"), end, unit="D", calibration_end=calibration))
+    assert planted_process(truth) == ("paretonbd", "Pareto/NBD")
+    assert cmp.decision["winner"] == "Pareto/NBD", cmp.table
+    # the holdout deviance alone already ranks it first (the margin is inside the tie band; BIC agrees)
+    assert cmp.table["poisson_deviance"].idxmin() == "Pareto/NBD" and cmp.table["bic"].idxmin() == "Pareto/NBD"
+    tc = TruthChecks()
+    planted = planted_summary(eng.table("orders"), end, tmp_path / "out", truth)
+    table = check_purchase_segments(tc, planted, truth["planted"]["segments"], margin=0.4, process="paretonbd")
+    assert tc.table()["ok"].all(), tc.table().query("not ok")
+    assert set(table.index) == {"high_value", "potential", "at_risk"}
+
+
 def test_decision_reasons_are_data_and_sentences_follow_them():
     s = _pareto_holdout(3000, 0.8, 10.0, 0.6, 12.0, T=40.0, H=40.0, seed=3)
 

@@ -85,6 +85,8 @@ TEXT: dict[str, dict[str, str]] = {
         "chart": "图表",
         "formula_error": "公式无法转换",
         "not_measured": "—",
+        "glossary": "术语表 Glossary",
+        "glossary_what": "每个指标的公式、窗口和分母",
     },
     "en": {
         "report": "Private-domain growth report",
@@ -116,6 +118,8 @@ TEXT: dict[str, dict[str, str]] = {
         "chart": "chart",
         "formula_error": "formula could not be converted",
         "not_measured": "—",
+        "glossary": "Glossary 术语表",
+        "glossary_what": "every figure with its formula, window and denominator",
     },
 }
 
@@ -476,6 +480,7 @@ _NAV_START, _NAV_END = "<!--pagenav-->", "<!--/pagenav-->"
 # a link that leaves the notebooks folder points into the repository, which a report does not carry
 _TEST_MARKER = re.compile(r"^# NBVAL_\w+[^\n]*\n?", re.M)
 _REPO_LINK = re.compile(r'<a href="\.\./([^"#]+)(?:#[^"]*)?">(.*?)</a>', re.S)
+_GLOSSARY_LINK = re.compile(r'<a href="\.\./docs/glossary\.md(#[^"]*)?">')
 _NAV_BLOCK = re.compile(re.escape(_NAV_START) + ".*?" + re.escape(_NAV_END), re.S)
 _EXTERNAL = re.compile(
     r"<script\b[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>\s*</script>|<link\b[^>]*\bhref=[\"']?(?:https?:)?//[^>]*>", re.I
@@ -581,6 +586,7 @@ def export_notebook(
     body, n_external = _EXTERNAL.subn("", body)
     if n_external:
         warnings.warn(f"{nb_path}: {n_external} network script/style reference(s) removed from outputs", stacklevel=2)
+    body = _GLOSSARY_LINK.sub(r'<a href="glossary.html\1">', body)  # the run folder holds the glossary page
     body = _REPO_LINK.sub(r'\2 (<code class="repo-path">\1</code>)', body)
     body = body.replace(
         'alt="No description has been provided for this image"', f'alt="{html.escape(TEXT[lang]["chart"])}"'
@@ -826,6 +832,7 @@ def write_index(
     quality: Any = None,
     lang: str = "zh",
     finished: str | None = None,
+    glossary: bool = False,
 ) -> Path:
     """Write a run's ``index.html``: run name, parameters, data fingerprint and span, one line per page, quality.
 
@@ -850,6 +857,8 @@ def write_index(
         Language of the page.
     finished : str, optional
         When the run finished (shown as given).
+    glossary : bool
+        Link the run's ``glossary.html`` (:func:`write_glossary`) under the pages.
 
     Returns
     -------
@@ -882,7 +891,12 @@ def write_index(
         f"<h1>{e(t['report'])} · {e(run_name)}</h1>\n"
         f'<dl class="facts">{facts_html}</dl>\n'
         f'<h2>{t["pages"]}</h2>\n<ol class="pages">{"".join(items)}</ol>\n'
-        f"<h2>{t['quality']}</h2>\n{_quality_html(quality, lang)}\n"
+        + (
+            f'<p class="glossary-link"><a href="glossary.html">{t["glossary"]}</a> — {t["glossary_what"]}</p>\n'
+            if glossary
+            else ""
+        )
+        + f"<h2>{t['quality']}</h2>\n{_quality_html(quality, lang)}\n"
         f"<h2>{t['parameters']}</h2>\n"
         f'<div class="table-box"><table class="index params"><thead><tr><th>{t["parameter"]}</th><th>{t["value"]}</th>'
         f"</tr></thead><tbody>{prow}</tbody></table></div>\n"
@@ -891,6 +905,46 @@ def write_index(
     nav = {"index": None, "prev": None, "next": first}
     page = _document(body, title=f"{t['report']} · {run_name}", lang=lang, nav=nav)
     out = Path(report_dir) / "index.html"
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+#: The glossary shipped with the workbook (docs/ beside the package); a run folder gets it as ``glossary.html``.
+GLOSSARY = Path(__file__).resolve().parents[1] / "docs" / "glossary.md"
+
+
+def write_glossary(report_dir: str | Path, *, lang: str = "zh", source: str | Path = GLOSSARY) -> Path | None:
+    """Write the glossary (``docs/glossary.md``) into a run folder as ``glossary.html``, so pages can link to it.
+
+    Pages link terms to ``../docs/glossary.md`` (which works in JupyterLab); :func:`export_notebook` points those
+    links at this page. Returns ``None`` when the workbook's ``docs`` folder is not there (an installed copy).
+
+    Parameters
+    ----------
+    report_dir : str or Path
+        Run folder.
+    lang : {"zh", "en"}
+        Language of the navigation (the glossary itself gives every term in both languages).
+    source : str or Path
+        The glossary's markdown.
+
+    Returns
+    -------
+    Path or None
+        ``report_dir/glossary.html``.
+    """
+    import mistune
+
+    source = Path(source)
+    if not source.exists():
+        return None
+    body = mistune.create_markdown(escape=False, plugins=["table"])(source.read_text(encoding="utf-8"))
+    body = body.replace("<table>", '<div class="table-box"><table class="index glossary">').replace(
+        "</table>", "</table></div>"
+    )
+    title = TEXT[_check_lang(lang)]["glossary"]
+    page = _document(body, title=title, lang=lang, nav={"index": "index.html", "prev": None, "next": None})
+    out = Path(report_dir) / "glossary.html"
     out.write_text(page, encoding="utf-8")
     return out
 
@@ -937,6 +991,7 @@ def write_report_index(report_dir: str | Path) -> Path:
     quality = pd.read_csv(accounting, encoding="utf-8-sig") if accounting.exists() else None
     shown = {k: v for k, v in params.items() if k != "output_dir"}
     link_pages(report_dir, pages, lang=lang)
+    glossary = write_glossary(report_dir, lang=lang)
     return write_index(
         report_dir,
         run_name=str(record.get("run_name", report_dir.name)),
@@ -947,6 +1002,7 @@ def write_report_index(report_dir: str | Path) -> Path:
         quality=quality,
         lang=lang,
         finished=_when(record.get("finished")),
+        glossary=glossary is not None,
     )
 
 

@@ -14,6 +14,7 @@ import os
 import re
 import struct
 import warnings
+from html import escape as html_escape
 from pathlib import Path
 
 import nbformat
@@ -320,6 +321,22 @@ def test_report_index_reads_the_run_folder_and_links_pages(tmp_path):
     assert 'rel="next" href="03_repurchase.html"' in first and 'rel="prev"' not in first
     assert 'rel="prev" href="00_data_prep.html"' in last and 'rel="next"' not in last
     assert first.count('href="index.html"') == 2 and 'href="x"' not in first
+    # the run folder carries the glossary, linked from the index
+    assert 'href="glossary.html"' in index and "术语表" in index
+    glossary = (tmp_path / "glossary.html").read_text(encoding="utf-8")
+    sections = re.findall(r"^## (.+)$", (REPO / "docs" / "glossary.md").read_text(encoding="utf-8"), re.M)
+    assert len(sections) >= 8 and all(f"<h2>{html_escape(h)}</h2>" in glossary for h in sections)
+    assert glossary.count('<div class="table-box"><table') == len(sections)  # every table scrolls on a phone
+    assert "<td>可说服客户</td>" in glossary and 'href="index.html"' in glossary
+
+
+def test_a_link_to_the_glossary_points_at_the_run_folders_copy(tmp_path):
+    cell = new_markdown_cell("见[术语表](../docs/glossary.md#targeting)与[契约](../docs/data_contract.md)")
+    nb = new_notebook(cells=[cell])
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    text = export_notebook(tmp_path / "x.ipynb", tmp_path / "x.html", title="x").read_text(encoding="utf-8")
+    assert '<a href="glossary.html#targeting">术语表</a>' in text
+    assert '契约 (<code class="repo-path">docs/data_contract.md</code>)' in text  # other repo files: named, not linked
 
 
 # ------------------------------------------------------------------------------------------------- browser

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -54,9 +56,9 @@ class TreeSampler(threading.Thread):
             time.sleep(self.interval)
 
 
-def measured(cmd: list[str]) -> tuple[float, TreeSampler, int]:
+def measured(cmd: list[str], env: dict | None = None) -> tuple[float, TreeSampler, int]:
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd)
+    proc = subprocess.Popen(cmd, env=env)
     sampler = TreeSampler(proc.pid)
     sampler.start()
     code = proc.wait()
@@ -114,7 +116,9 @@ def main() -> None:
             str(work / "reports"),
             "--no-html",
             "--quiet",
-        ]
+        ],
+        # simulated people: a throwaway pseudonymisation key of this run, unless the caller set one
+        env={"SIYU_PII_KEY": secrets.token_hex(32), **os.environ},
     )
     if code:
         raise SystemExit(f"the report failed (exit {code}); see {work / 'reports'}")

@@ -48,7 +48,7 @@ to the relationship id with which it shares most customers, and says how cleanly
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import ibis
@@ -600,18 +600,33 @@ def loss_days(rel: ibis.Table | pd.DataFrame, start, end, p: float = 0.001, eng=
     return flagged.sort_values(["date", "staff_id"])[cols].reset_index(drop=True), tests
 
 
-def planted_staff_ids(truth: dict | None) -> dict[str, str] | None:
+def planted_staff_ids(truth: dict | None, known: Iterable[str] | None = None) -> dict[str, str] | None:
     """Return the planted best / worst / cold staff ids as the loader shows them (simulated data only).
 
     The messy sample names staff by name in contacts; its truth records their pseudonyms (demo key). A plain
-    simulated folder keeps ``staff_01`` …, pseudonymised with the demo key.
+    simulated folder keeps ``staff_01`` …, pseudonymised with the key the loader used: the demo key for the
+    sample, else the user's key (a benchmark's simulated data run under a key of their own). With ``known`` (the
+    staff ids the scorecard saw) the key whose pseudonyms are all among them is used; ``None`` when no key fits.
     """
     if not truth or "staff" not in truth:
         return None
-    from helpers.privacy import DEMO_KEY, pseudonym
+    from helpers.privacy import DEMO_KEY, PiiKeyError, pii_key, pseudonym
 
-    st = truth["staff"]
-    return {r: st.get(f"{r}_pseudonym") or pseudonym(st[r], DEMO_KEY) for r in ("best", "worst", "cold")}
+    st, roles = truth["staff"], ("best", "worst", "cold")
+    recorded = {r: st.get(f"{r}_pseudonym") for r in roles}
+    if all(recorded.values()):
+        return recorded  # type: ignore[return-value]
+    keys = [DEMO_KEY]
+    try:
+        keys.append(pii_key(create=False))
+    except PiiKeyError:
+        pass
+    seen = None if known is None else set(known)
+    for key in keys:
+        ids = {r: pseudonym(st[r], key) for r in roles}
+        if seen is None or set(ids.values()) <= seen:
+            return ids
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ the scorecard

@@ -167,3 +167,15 @@ def test_not_measured_is_not_zero(tmp_path):
     shown = Labels("en").show(sc.scorecard(), hide_index=False).to_html()
     assert "not measured" in shown
     assert "not measured" in staff.headline(sc, Labels("en"))
+
+
+def test_planted_staff_ids_follow_the_key_the_loader_used(monkeypatch):
+    """A benchmark's simulated data run under the user's key, not the demo key: the ids follow that key."""
+    truth = {"staff": {"best": "staff_01", "worst": "staff_09", "cold": "staff_07"}}
+    key = "ab" * 32
+    monkeypatch.setenv("SIYU_PII_KEY", key)
+    user = {r: pseudonym(truth["staff"][r], bytes.fromhex(key)) for r in ("best", "worst", "cold")}
+    demo = {r: pseudonym(truth["staff"][r], DEMO_KEY) for r in ("best", "worst", "cold")}
+    assert staff.planted_staff_ids(truth) == demo  # nothing to match against: the sample's key
+    assert staff.planted_staff_ids(truth, known=[*user.values(), "other"]) == user
+    assert staff.planted_staff_ids(truth, known=["other"]) is None  # no key fits: no truth check

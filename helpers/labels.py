@@ -385,6 +385,8 @@ HEADERS: dict[str, dict[str, str]] = {
     "clv_lower": _n("终身价值下限", "lifetime value, lower"),
     "clv_upper": _n("终身价值上限", "lifetime value, upper"),
     "planted_total": _n("按模拟参数的合计", "total at planted parameters"),
+    "relative_error": _n("相对误差", "relative error"),
+    "inside_interval": _n("区间包含真值", "truth inside interval"),
     # 04 attribution
     "path": _n("触达路径", "path"),
     "conversions": _n("转化数", "conversions"),
@@ -635,6 +637,9 @@ def fmt_change(
     return f'<span style="color:{color}">{"▲" if up else "▼"} {text}</span>'
 
 
+#: The number formats :meth:`Labels.show` knows (``formats=``).
+SHOW_FORMATS = {"int", "money", "rate", "pp", "p", "number", "text"}
+
 _BILINGUAL = re.compile(r"^([\u3000-\u9fff][^a-zA-Z]*?)\s+([A-Za-z].*)$|^([A-Za-z].*?)\s+([\u3000-\u9fff].*)$")
 
 
@@ -804,6 +809,9 @@ class Labels:
         """
         from helpers.exports import column_kind
 
+        unknown = {f for f in (formats or {}).values()} - SHOW_FORMATS
+        if unknown:
+            raise ValueError(f"unknown format(s) {sorted(unknown)}: use one of {sorted(SHOW_FORMATS)}")
         raw = frame
         kinds_of = {
             c: (formats or {}).get(c)

@@ -137,3 +137,13 @@ def test_report_workbook_gathers_exports_in_order(contacts, tmp_path):
     assert path.name == "workbook.xlsx" and wb.sheetnames == ["联系名单", "用户分层", "other"]
     assert wb["联系名单"]["A2"].value == "00009325" and wb["用户分层"]["A2"].value == "00000042"
     assert write_report_workbook(tmp_path / "nothing") is None
+
+
+def test_a_table_asked_for_an_unknown_number_format_fails_instead_of_showing_raw_floats():
+    from helpers.labels import Labels
+
+    frame = pd.DataFrame({"relative_error": [0.0416]}, index=["livestream"])
+    with pytest.raises(ValueError, match="unknown format"):
+        Labels("zh").show(frame, formats={"relative_error": "pct"})
+    html = Labels("zh").show(frame, formats={"relative_error": "rate"}).to_html()
+    assert "4.2%" in html and "0.0416" not in html

@@ -172,6 +172,31 @@ class TruthChecks:
             print("failing:", ", ".join(failed["quantity"]))
 
 
+_SKIP = {
+    "no_truth": {
+        "zh": "数据目录里没有 truth.json：这是真实数据，没有模拟真值可对照",
+        "en": "no truth.json in data_dir: real data, nothing planted to compare with",
+    },
+    "unit": {
+        "zh": "时间单位不是天：模拟参数以天为单位，不作比较",
+        "en": "unit is not days: the planted parameters are in days, so they are not compared",
+    },
+}
+
+
+def skip_reason(truth: dict | None, unit: str = "D", lang: str = "zh") -> str | None:
+    """Say why the planted-truth checks of the repurchase models do not run (``None`` when they do).
+
+    >>> skip_reason(None, lang="en")
+    'no truth.json in data_dir: real data, nothing planted to compare with'
+    >>> skip_reason({"segments": {}}, unit="D") is None
+    True
+    """
+    if truth is None:
+        return _SKIP["no_truth"][lang]
+    return _SKIP["unit"][lang] if unit != "D" else None
+
+
 PROCESS_MODELS = {"bgnbd": "BG/NBD", "paretonbd": "Pareto/NBD"}
 
 
@@ -245,7 +270,7 @@ def check_purchase_segments(
     from helpers.clv import BetaGeo, GammaGamma, ParetoNBD, customer_lifetime_value
     from helpers.clv_analysis import clv_intervals
 
-    rows = []
+    rows, planted_values = [], []
     model_cls, names = (ParetoNBD, "r, α, s, β") if process == "paretonbd" else (BetaGeo, "r, α, a, b")
     for seg, d in summary.groupby("segment"):
         planted = segments[seg]
@@ -267,7 +292,9 @@ def check_purchase_segments(
         value = pg["p"] * pg["gamma"] / (pg["q"] - 1)
         tc.within(f"{seg}: mean purchase value", g.mean_value_, value, 0.10 * value)
         kw = {"horizon_days": horizon_days, "margin": margin, "annual_discount_rate": annual_discount_rate}
-        true = float(customer_lifetime_value(m.with_params(pb), g.with_params(pg), d, **kw).sum())
+        per_customer = customer_lifetime_value(m.with_params(pb), g.with_params(pg), d, **kw)
+        planted_values.append(per_customer)
+        true = float(per_customer.sum())
         by = pd.Series(seg, index=d.index)
         iv = clv_intervals(m, g, d, by=by, n_draws=n_draws, level=level, **kw).groups.iloc[0]
         if pd.notna(iv["total_lower"]):
@@ -275,4 +302,48 @@ def check_purchase_segments(
         else:
             tc.within(f"{seg}: lifetime value (not identified: no interval)", iv["total"], true, 0.10 * true)
         rows.append({"segment": seg, **iv[["total", "total_lower", "total_upper"]].to_dict(), "planted_total": true})
-    return pd.DataFrame(rows).set_index("segment") if rows else pd.DataFrame()
+    out = pd.DataFrame(rows).set_index("segment") if rows else pd.DataFrame()
+    # every buyer's lifetime value at the planted parameters of their segment (0 where no process is planted)
+    planted = pd.concat(planted_values) if planted_values else pd.Series(dtype=float)
+    out.attrs["planted_clv"] = planted.reindex(summary.index).fillna(0.0).rename("planted_clv")
+    return out
+
+
+def check_group_values(
+    tc: TruthChecks, planted_clv: pd.Series, estimates: pd.DataFrame, groups: pd.Series, tol: float = 0.10
+) -> pd.DataFrame:
+    """Compare lifetime value per group (channel, tier) with the planted value of the same customers.
+
+    The planted value of a group is the sum of its buyers' lifetime values at their segments' planted parameters
+    (``check_purchase_segments(...).attrs["planted_clv"]``). Each group's estimate must be within ``tol`` of it
+    (a check); whether the estimate's interval contains it is reported, not checked: a model fitted per channel
+    pools that channel's segments into one process (misspecified), and its interval covers the uncertainty of
+    the parameters only, not that.
+
+    Parameters
+    ----------
+    tc : TruthChecks
+        Collects the checks.
+    planted_clv : Series
+        Planted lifetime value per buyer.
+    estimates : DataFrame
+        Per group: ``total``, ``total_lower``, ``total_upper``
+        (:func:`helpers.clv_analysis.clv_intervals_per_group`).
+    groups : Series
+        Group per customer (indexed like ``planted_clv``; others are ignored).
+    tol : float
+        Relative tolerance of the estimate.
+
+    Returns
+    -------
+    DataFrame
+        Per group: the estimate and interval, ``planted_total``, ``relative_error`` and ``inside_interval``.
+    """
+    planted = planted_clv.groupby(groups.reindex(planted_clv.index)).sum()
+    out = estimates[["total", "total_lower", "total_upper"]].join(planted.rename("planted_total"), how="inner")
+    out["relative_error"] = out["total"] / out["planted_total"] - 1
+    out["inside_interval"] = (out["total_lower"] <= out["planted_total"]) & (out["planted_total"] <= out["total_upper"])
+    for group, row in out.iterrows():
+        if pd.notna(row["total"]) and row["planted_total"] > 0:
+            tc.within(f"{group}: lifetime value", row["total"], row["planted_total"], tol * row["planted_total"])
+    return out

@@ -126,6 +126,22 @@ def test_on_the_simulated_export_model_choice_names_the_planted_process(tmp_path
     assert set(table.index) == {"high_value", "potential", "at_risk"}
 
 
+def test_group_values_are_checked_within_tolerance_and_coverage_is_reported():
+    from helpers.truth import TruthChecks, check_group_values
+
+    planted = pd.Series([10.0, 30.0, 5.0, 5.0, 7.0], index=list("abcde"))
+    groups = pd.Series({"a": "qr", "b": "qr", "c": "ads", "d": "ads", "e": "other", "z": "qr"})
+    estimates = pd.DataFrame(
+        {"total": [43.0, 11.5], "total_lower": [41.0, 10.6], "total_upper": [45.0, 12.0]}, index=["qr", "ads"]
+    )
+    tc = TruthChecks()
+    out = check_group_values(tc, planted, estimates, groups)
+    assert out["planted_total"].to_dict() == {"qr": 40.0, "ads": 10.0}  # "other" has no estimate: not compared
+    assert out["relative_error"].round(3).to_dict() == {"qr": 0.075, "ads": 0.15}
+    assert out["inside_interval"].to_dict() == {"qr": False, "ads": False}
+    assert tc.table()["ok"].tolist() == [True, False]  # 7.5 % off passes the 10 % check, 15 % does not
+
+
 def test_decision_reasons_are_data_and_sentences_follow_them():
     s = _pareto_holdout(3000, 0.8, 10.0, 0.6, 12.0, T=40.0, H=40.0, seed=3)
 

@@ -96,7 +96,8 @@ def test_user_tiers_notebook_checks(report):
 
 def test_repurchase_notebook_checks(report):
     text = notebook_text(report / "03_repurchase.ipynb")
-    assert "19 of 19 checks against the planted truth pass" in text
+    checks = re.search(r"(\d+) of (\d+) checks against the planted truth pass", text)
+    assert checks and checks[1] == checks[2] and int(checks[2]) >= 19, checks and checks[0]
     assert "留出期检验选择 BG/NBD" in text  # the planted process wins on the holdout
     assert "因此改用消费回归" in text  # Gamma-Gamma's independence fails on the sample: the fallback is used
     clv = pd.read_csv(report / "artifacts" / "clv.csv", dtype={"user_id": str}, encoding="utf-8-sig")

@@ -100,13 +100,16 @@ def standard_errors_from_information(
     names: Sequence[str],
     at_bound: Sequence[bool] | None = None,
     rel_tol: float = 1e-9,
+    max_log_se: float = 10.0,
 ) -> tuple[dict[str, float], list[str]]:
     """Compute standard errors of positive parameters from the Hessian of the log-likelihood in their logs.
 
     ``SE(θ) = θ · sqrt(diag((−H)^{-1}))`` (delta method from ``log θ``). A parameter gets ``NaN`` when it is not
     identified: it loads on a direction in which the information is not positive (a flat or wrong-signed
-    curvature: the likelihood does not pin it down), its variance comes out negative, or the optimiser stopped
-    at a bound for it. A ``NaN`` is "not measured"; a ``0`` would claim perfect precision.
+    curvature: the likelihood does not pin it down), its variance comes out negative, the optimiser stopped
+    at a bound for it, or its log has a standard error above ``max_log_se`` (a 95 % interval spanning a factor of
+    e^40: numerically finite, but the data say nothing about it — typically a parameter left free when another
+    one ran to its bound). A ``NaN`` is "not measured"; a ``0`` would claim perfect precision.
 
     Parameters
     ----------
@@ -120,6 +123,8 @@ def standard_errors_from_information(
         Which log-parameters sit at the optimiser's bound.
     rel_tol : float
         Eigenvalues of the information below ``rel_tol × max eigenvalue`` count as zero.
+    max_log_se : float
+        Largest standard error of ``log θ`` reported; above it the parameter counts as not identified.
 
     Returns
     -------
@@ -134,6 +139,8 @@ def standard_errors_from_information(
     >>> se, notes = standard_errors_from_information(np.array([[-1.0, -1.0], [-1.0, -1.0]]), [1.0, 1.0], ["a", "b"])
     >>> se, notes[0]
     ({'a': nan, 'b': nan}, 'not identified by the data (flat likelihood): a, b — no standard error')
+    >>> standard_errors_from_information(np.diag([-4.0, -1e-4]), [2.0, 700.0], ["r", "b"], rel_tol=1e-12)[0]
+    {'r': 1.0, 'b': nan}
     """
     theta = np.asarray(theta, float)
     info = -np.asarray(hessian_log, float)
@@ -174,5 +181,14 @@ def standard_errors_from_information(
                 + ", ".join(np.asarray(names)[ab])
                 + ": the data push it to an extreme — no standard error"
             )
+    unpinned = (np.sqrt(np.clip(var, 0, None)) > max_log_se) & ~nan
+    if unpinned.any():
+        nan |= unpinned
+        notes.append(
+            "not pinned down by the data (standard error of the log above "
+            + f"{max_log_se:g}): "
+            + ", ".join(np.asarray(names)[unpinned])
+            + " — no standard error"
+        )
     se = np.where(nan, np.nan, np.sqrt(np.clip(var, 0, None)) * theta)
     return {k: float(v) for k, v in zip(names, se, strict=True)}, notes

@@ -14,13 +14,19 @@ import pandas as pd
 
 from helpers.features import group_messages
 from helpers.features import timestamp_literal as _ts
-from helpers.labels import bilingual_part, fmt_pct
+from helpers.labels import Labels, bilingual_part, fmt_pct
 
 __all__ = [
+    "PUSH_TYPES",
     "TEXT",
     "WEEKDAYS",
     "best_hours",
     "best_hours_text",
+    "crowding_table",
+    "crowding_text",
+    "hour_crowding",
+    "push_hours",
+    "quiet_busy_hour",
     "fading_groups",
     "headline",
     "overview_text",
@@ -54,6 +60,24 @@ TEXT: dict[str, dict[str, str]] = {
     "best_hours": {
         "zh": "群消息最多的时段：{hours} 点（这三个小时占全部群消息的 {share}）。",
         "en": "The busiest hours of group chat: {hours} h ({share} of all group messages in these three hours).",
+    },
+    "crowding": {
+        "zh": "陷阱：成员最活跃的 {hour} 点也是最挤的时段——成员发言是平均小时的 {members}，"
+        "我们自己的推送在同一小时是{pushes}（别的品牌、别的群也在这时发，它们看不到）。",
+        "en": "The trap: {hour} h, when members talk most, is also the most crowded hour — members post {members} the "
+        "average hour, and our own pushes in that hour are {pushes} (other brands and groups post then too, unseen).",
+    },
+    "quiet_hour": {
+        "zh": "成员活跃（不低于平均小时）、相对我们的推送最不挤的是 {hour} 点：成员 {members}、推送合计 {pushes}。"
+        "可以留出一组，试着把部分群发挪到这个小时，比较两组的回复和下单。",
+        "en": "Among hours with members at least as active as average, the least crowded by our own pushes is "
+        "{hour} h: members {members}, all pushes {pushes}. Keep a holdout and try moving part of the broadcasts "
+        "there, then compare replies and orders between the two groups.",
+    },
+    "no_pushes": {
+        "zh": "没有触达表或其中没有群发、朋友圈、直播等一对多推送：我们自己推送的时段未测量。",
+        "en": "No touches table, or no one-to-many pushes in it (broadcasts, Moments, livestreams): the hours of our "
+        "own pushes are not measured.",
     },
     "fading": {
         "zh": "最近 28 天消息量比之前 28 天下降超过一半的群：{groups}。",
@@ -291,6 +315,122 @@ def best_hours(grid: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     share = by_hour / by_hour.sum()
     top = share.sort_values(ascending=False, kind="stable").head(k)
     return pd.DataFrame({"hour": top.index.astype(int), "share": top.to_numpy(), "vs_average": top.to_numpy() * 24})
+
+
+#: Our own one-to-many pushes: they compete with each other and with other brands for members' attention.
+PUSH_TYPES = ("group_broadcast", "moments", "livestream", "official_account", "sms")
+
+
+def push_hours(
+    touches: ibis.Table,
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    types: tuple[str, ...] = PUSH_TYPES,
+    to_pandas=None,
+) -> pd.DataFrame:
+    """Our own one-to-many pushes by hour of day in ``start..end`` (touches counted in the engine).
+
+    A push counts once per contact it reached (a broadcast to 300 friends counts 300): the attention it asks for.
+
+    Returns
+    -------
+    DataFrame
+        Index ``hour`` 0–23, one column per push type that was sent (in the order of ``types``).
+    """
+    run = to_pandas or (lambda e: e.to_pandas())
+    t = touches.filter(
+        touches.touch_type.isin(list(types))
+        & (touches.touched_at >= _ts(start))
+        & (touches.touched_at < _ts(pd.Timestamp(end) + pd.Timedelta(days=1)))
+    )
+    counts = run(t.group_by([t.touch_type, t.touched_at.hour().name("hour")]).aggregate(touches=t.count()))
+    grid = counts.pivot_table(index="hour", columns="touch_type", values="touches", aggfunc="sum")
+    sent = [c for c in types if c in grid.columns]
+    out = grid.reindex(index=range(24), columns=sent).fillna(0).astype("int64")
+    out.index.name = "hour"
+    return out
+
+
+def hour_crowding(grid: pd.DataFrame, pushes: pd.DataFrame) -> pd.DataFrame:
+    """How crowded each hour is: members' messages and each push type as a multiple of their own average hour.
+
+    1.0 is an average hour; 3.0 is three times an average hour. ``all_pushes`` adds the push types up first.
+
+    Parameters
+    ----------
+    grid : DataFrame
+        Members' messages by weekday × hour (:func:`hour_weekday`).
+    pushes : DataFrame
+        Our pushes by hour (:func:`push_hours`).
+
+    Returns
+    -------
+    DataFrame
+        Index ``hour`` 0–23; ``member_messages``, one column per push type, ``all_pushes``.
+
+    Examples
+    --------
+    >>> g = pd.DataFrame([[1] * 24] * 7, index=WEEKDAYS, columns=range(24))
+    >>> g[21] = 4
+    >>> p = pd.DataFrame({"group_broadcast": [0] * 21 + [6, 0, 0]})
+    >>> c = hour_crowding(g, p)
+    >>> [round(float(c.loc[21, k]), 2) for k in ("member_messages", "group_broadcast", "all_pushes")]
+    [3.56, 24.0, 24.0]
+    """
+    members = grid.sum(axis=0).reindex(range(24), fill_value=0).astype(float)
+    out = pd.DataFrame({"member_messages": members / members.mean() if members.sum() > 0 else np.nan})
+    sent = pushes.loc[:, pushes.sum() > 0].reindex(range(24), fill_value=0).astype(float)
+    for c in sent.columns:
+        out[c] = sent[c] / sent[c].mean()
+    total = sent.sum(axis=1)
+    out["all_pushes"] = total / total.mean() if total.sum() > 0 else np.nan
+    out.index.name = "hour"
+    return out
+
+
+def quiet_busy_hour(crowd: pd.DataFrame) -> int | None:
+    """Return the hour where members are busiest relative to our own pushes, among hours at least as busy as average.
+
+    The ratio is members' crowding ÷ our pushes' crowding (an hour without pushes ranks first; ties go to the hour
+    with more member messages). ``None`` when no hour qualifies or no push was measured.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"member_messages": [0.5, 1.5, 2.0], "all_pushes": [0.0, 0.4, 2.6]})
+    >>> quiet_busy_hour(c)
+    1
+    """
+    busy = crowd[crowd["member_messages"] >= 1.0]
+    if busy.empty or busy["all_pushes"].isna().all():
+        return None
+    ratio = busy["member_messages"] / busy["all_pushes"].where(busy["all_pushes"] > 0, 1e-12)
+    order = pd.DataFrame({"ratio": ratio, "members": busy["member_messages"]})
+    return int(order.sort_values(["ratio", "members"], ascending=False, kind="stable").index[0])
+
+
+def crowding_table(crowd: pd.DataFrame, hours, labels: Labels) -> pd.DataFrame:
+    """Return the crowding of the given hours for the page: ``hour`` then the named columns (push types by name)."""
+    t = crowd.loc[list(hours)]
+    names = {"member_messages": labels.header("member_messages"), "all_pushes": labels.header("all_pushes")}
+    unit = labels.pick("（× 平均小时）", " (× average hour)")
+    t = t.rename(columns=lambda c: names.get(c) or labels.name("touch_type", c) + unit)
+    return t.rename_axis("hour").reset_index()  # the hour as a column: its header is translated
+
+
+def crowding_text(crowd: pd.DataFrame, hours, labels: Labels) -> str:
+    """Return the trap sentence for the busiest member hour, then the quiet-but-busy hour to try instead."""
+    times = "倍" if labels.lang == "zh" else "×"
+    top = int(list(hours)[0])
+    pushes = [c for c in crowd.columns if c not in ("member_messages", "all_pushes")]
+    sep = "、" if labels.lang == "zh" else ", "
+    each = sep.join(f"{labels.name('touch_type', c)} {crowd.at[top, c]:.1f} {times}" for c in pushes)
+    members = f"{crowd.at[top, 'member_messages']:.1f} {times}"
+    text = labels.text(TEXT, "crowding", hour=top, members=members, pushes=each)
+    quiet = quiet_busy_hour(crowd)
+    if quiet is not None and quiet != top:  # the busiest hour is also the best ratio: nothing to move
+        text += " " + labels.text(TEXT, "quiet_hour", hour=quiet, members=f"{crowd.at[quiet, 'member_messages']:.1f} "
+                                  f"{times}", pushes=f"{crowd.at[quiet, 'all_pushes']:.1f} {times}")
+    return text
 
 
 def plot_hour_weekday(grid: pd.DataFrame, ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:

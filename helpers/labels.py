@@ -419,6 +419,8 @@ HEADERS: dict[str, dict[str, str]] = {
     "trend": _n("近 28 天消息环比", "messages, last 28 d vs 28 d before"),
     "hour": _n("小时", "hour"),
     "vs_average": _n("相对平均小时", "vs average hour"),
+    "member_messages": _n("成员发言（× 平均小时）", "member messages (× average hour)"),
+    "all_pushes": _n("我们的推送合计（× 平均小时）", "all our pushes (× average hour)"),
     "topic": _n("话题", "topic"),
     "top_words": _n("高频词", "top words"),
     "coherence": _n("一致性（NPMI）", "coherence (NPMI)"),

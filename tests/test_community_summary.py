@@ -59,6 +59,39 @@ def test_hour_weekday_and_best_hours():
     assert best["hour"].tolist() == [21, 12] and best["share"].iloc[0] == 0.75
 
 
+def test_push_hours_and_crowding_by_hand():
+    """Our pushes by hour, counted in the engine, and their crowding against members' hours (issue 20's 05 trap)."""
+    from helpers.labels import Labels
+
+    touches = pd.DataFrame(
+        {
+            "user_id": list("abcdef"),
+            "touched_at": pd.to_datetime(
+                ["2025-01-06 21:05", "2025-01-06 21:05", "2025-01-07 21:30", "2025-01-07 10:00", "2025-01-08 10:00",
+                 "2025-02-09 21:00"]  # the last one is after the window
+            ),
+            "touch_type": ["group_broadcast", "group_broadcast", "livestream", "group_broadcast", "private_chat",
+                           "group_broadcast"],
+            "campaign_id": None,
+        }
+    )
+    pushes = community.push_hours(ibis.memtable(touches), "2025-01-01", "2025-01-31")
+    assert list(pushes.columns) == ["group_broadcast", "livestream"]  # a 1:1 chat is not a push
+    assert pushes.loc[21, "group_broadcast"] == 2 and pushes.loc[10, "group_broadcast"] == 1
+    assert pushes.loc[21, "livestream"] == 1 and pushes.to_numpy().sum() == 4
+    grid = pd.DataFrame(0, index=community.WEEKDAYS, columns=range(24))
+    grid[21], grid[10], grid[9] = 10, 4, 4  # members: 70 at 21 h, 28 at 10 h and 9 h out of 126
+    crowd = community.hour_crowding(grid, pushes)
+    assert crowd.loc[21, "member_messages"] == pytest.approx(70 / (126 / 24))
+    assert crowd.loc[21, "group_broadcast"] == pytest.approx(2 / (3 / 24))
+    assert crowd.loc[21, "all_pushes"] == pytest.approx(3 / (4 / 24)) and crowd.loc[9, "all_pushes"] == 0
+    assert community.quiet_busy_hour(crowd) == 9  # as busy as 10 h for members, none of our pushes
+    text = community.crowding_text(crowd, [21, 10, 9], Labels("zh"))
+    assert "21 点" in text and "社群群发 16.0 倍" in text and "直播 24.0 倍" in text and "是 9 点" in text
+    empty = community.hour_crowding(grid, pushes.iloc[:, :0])
+    assert empty["all_pushes"].isna().all() and community.quiet_busy_hour(empty) is None
+
+
 def test_decomposition_adds_up_exactly_and_is_fair():
     rng = np.random.default_rng(0)
     for _ in range(50):

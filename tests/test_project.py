@@ -53,3 +53,20 @@ def test_contract_page_is_generated_from_the_code():
         for c in t.columns:
             assert f"| `{c.name}` |" in page
     assert "`state`" in page and "`add_way`" in page  # the WeCom mapping is named
+
+
+def test_every_notebook_is_a_lesson_with_checked_answers_and_a_glossary_link():
+    """Issue 20: 2+ exercises per notebook in both languages, every worked answer checked by nbval, glossary linked."""
+    import nbformat
+
+    for path in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        tagged = {tag: [c for c in cells if tag in c.metadata.get("tags", [])] for tag in ("exercise", "answer")}
+        prompts = "\n".join(c.source for c in tagged["exercise"])
+        assert re.search(r"练习 2", prompts) and re.search(r"Exercise 2", prompts), path.name
+        assert len(tagged["answer"]) >= 2, path.name
+        unchecked = [c.source.splitlines()[0] for c in tagged["answer"] if "# NBVAL_CHECK_OUTPUT" not in c.source]
+        assert not unchecked, (path.name, unchecked)  # an answer whose output is not compared can go stale
+        assert all(c.outputs for c in tagged["answer"]), path.name  # committed with the output nbval compares
+        intro = "".join(c.source for c in cells[:3] if c.cell_type == "markdown")
+        assert intro.count("(../docs/glossary.md)") == 2, path.name  # zh and en intros link the glossary

@@ -29,9 +29,12 @@ Methods (one module per method family)
     :mod:`~helpers.clv_analysis` (model choice, intervals, value models, new-contact value),
     :mod:`~helpers.propensity` (ML purchase propensity), :mod:`~helpers.uplift` (uplift models and their evaluation),
     :mod:`~helpers.targeting` (whom to contact), :mod:`~helpers.attribution` (归因), :mod:`~helpers.community` (社群),
-    :mod:`~helpers.summary` (总结: period KPIs, revenue decomposition).
+    :mod:`~helpers.summary` (总结: period KPIs, revenue decomposition), :mod:`~helpers.staff` (员工绩效),
+    :mod:`~helpers.topics` (社群话题).
 Shared
-    :mod:`~helpers.base` (fitted-model base, standard errors), :mod:`~helpers.plotting` (style, bundled CJK font),
+    :mod:`~helpers.base` (fitted-model base, standard errors), :mod:`~helpers.stats` (proportions, intervals,
+    two-group comparisons with decisions as data), :mod:`~helpers.survival` (Kaplan–Meier by group and its plot),
+    :mod:`~helpers.textmask` (personal data inside chat text), :mod:`~helpers.plotting` (style, bundled CJK font),
     :mod:`~helpers.truth` (planted truth checks), :mod:`~helpers.simulate` (the seeded simulator).
 """
 

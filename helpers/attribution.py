@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from helpers.acquisition import compare_variants
 from helpers.features import purchase_days
 from helpers.features import timestamp_literal as _ts
 from helpers.labels import Labels, fmt_int, fmt_money, fmt_p, fmt_pct, fmt_pp, labels_for
+from helpers.stats import compare_variants
 
 __all__ = [
     "CREDIT_MODELS",

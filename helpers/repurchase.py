@@ -21,7 +21,6 @@ import ibis
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
 
 from helpers.clv import (  # noqa: F401 (re-exported: the models moved to helpers.clv)
     UNITS,
@@ -38,6 +37,7 @@ from helpers.clv import (  # noqa: F401 (re-exported: the models moved to helper
     customer_lifetime_value,
 )
 from helpers.features import as_table, purchase_opportunities, purchase_summary
+from helpers.survival import km_by_group, plot_km
 
 __all__ = [
     "TEXT",
@@ -428,13 +428,7 @@ def repurchase_curves(ranked: pd.DataFrame, end: str | pd.Timestamp, freq: str =
     second = pd.to_datetime(w[2]) if 2 in w.columns else pd.Series(pd.NaT, index=w.index)
     done = second.notna()
     days = ((second.where(done, pd.Timestamp(end))) - first).dt.days.clip(lower=0)
-    cohort = first.dt.to_period(freq).astype(str)
-    out = {}
-    for c, idx in cohort.groupby(cohort).groups.items():
-        km = KaplanMeierFitter(label=f"first purchase {c}")
-        km.fit(days.loc[idx], done.loc[idx])
-        out[c] = km
-    return out
+    return km_by_group(days, done, first.dt.to_period(freq).astype(str))
 
 
 def plot_repurchase_curves(fits: dict, ax: plt.Axes | None = None, max_days: int = 180, lang: str = "zh") -> plt.Axes:
@@ -454,18 +448,11 @@ def plot_repurchase_curves(fits: dict, ax: plt.Axes | None = None, max_days: int
     Axes
         The axes drawn on.
     """
-    if ax is None:
-        _, ax = plt.subplots()
     t = _PLOT[lang]
-    for cohort, km in fits.items():
-        sf = km.survival_function_
-        ax.step(sf.index, 1 - sf.iloc[:, 0], where="post", label=t["cohort"].format(c=cohort))
-    ax.set_xlim(0, max_days)
-    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax = plot_km(fits, ax=ax, max_days=max_days, cumulative=True, ci=False, name=lambda c: t["cohort"].format(c=c))
     ax.set_xlabel(t["since_first"])
     ax.set_ylabel(t["second"])
     ax.set_title(t["curves_title"])
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 

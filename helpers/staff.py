@@ -62,6 +62,7 @@ from scipy import stats
 from helpers.base import FittedModel
 from helpers.definitions import NOT_MEASURED, input_missing, mark_not_measured
 from helpers.features import as_table, purchase_days, timestamp_literal
+from helpers.stats import poisson_interval, wilson_interval
 
 __all__ = [
     "CATALOG",
@@ -169,46 +170,7 @@ CATALOG = {
 }
 
 
-# ------------------------------------------------------------------------------------------------ interval math
-def wilson_interval(k: np.ndarray | float, n: np.ndarray | float, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a proportion ``k / n`` (NaN where ``n`` is 0).
-
-    Examples
-    --------
-    >>> lo, hi = wilson_interval(np.array([10, 0]), np.array([100, 0]))
-    >>> np.round(lo, 4).tolist(), np.round(hi, 4).tolist()
-    ([0.0552, nan], [0.1744, nan])
-    """
-    k, n = np.asarray(k, float), np.asarray(n, float)
-    z = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    bad = n <= 0
-    return np.where(bad, np.nan, centre - half), np.where(bad, np.nan, centre + half)
-
-
-def poisson_interval(
-    observed: np.ndarray | float, expected: np.ndarray | float, alpha: float = 0.05
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact (Garwood) interval of the ratio O/E, treating O as Poisson and E as fixed.
-
-    Lower limit ``χ²(α/2; 2O) / 2E`` (0 when O = 0), upper ``χ²(1 − α/2; 2O + 2) / 2E``.
-
-    Examples
-    --------
-    >>> lo, hi = poisson_interval(np.array([20.0, 0.0]), np.array([25.0, 4.0]))
-    >>> np.round(lo, 4).tolist(), np.round(hi, 4).tolist()
-    ([0.4887, 0.0], [1.2355, 0.9222])
-    """
-    o, e = np.asarray(observed, float), np.asarray(expected, float)
-    low = np.where(o > 0, stats.chi2.ppf(alpha / 2, 2 * np.maximum(o, 1e-12)) / 2, 0.0)
-    high = stats.chi2.ppf(1 - alpha / 2, 2 * o + 2) / 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(e > 0, low / e, np.nan), np.where(e > 0, high / e, np.nan)
-
-
+# ------------------------------------------------------------------------------------- indirect standardisation
 def indirect_standardise(
     counts: pd.DataFrame,
     events: str,

@@ -50,8 +50,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from helpers.acquisition import compare_variants
 from helpers.base import FittedModel
+from helpers.stats import compare_variants
 
 __all__ = [
     "LEARNERS",

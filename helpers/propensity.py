@@ -19,7 +19,15 @@ from helpers import features
 from helpers.engine import Engine
 from helpers.repurchase import summarize
 
-__all__ = ["PropensityModel", "build_frame", "cumulative_gains", "plot_gains", "ranking_verdict"]
+__all__ = [
+    "PropensityModel",
+    "build_frame",
+    "cumulative_gains",
+    "plot_gains",
+    "ranking_decision",
+    "ranking_sentence",
+    "ranking_verdict",
+]
 
 
 def build_frame(
@@ -189,9 +197,9 @@ def ranking_verdict(y: pd.Series, scores: dict[str, pd.Series], lang: str = "en"
     Returns
     -------
     table : DataFrame
-        ``model``, ``auc``, ``brier``, ``top_decile_lift``.
+        ``model``, ``auc``, ``brier``, ``top_decile_lift`` (best AUC first).
     verdict : str
-        One sentence.
+        One sentence, generated from :func:`ranking_decision`.
     """
     rows = []
     for name, s in scores.items():
@@ -205,22 +213,53 @@ def ranking_verdict(y: pd.Series, scores: dict[str, pd.Series], lang: str = "en"
             }
         )
     t = pd.DataFrame(rows).sort_values("auc", ascending=False).reset_index(drop=True)
-    best, second = t.iloc[0], t.iloc[1] if len(t) > 1 else None
-    if second is None:
-        return t, f"{best['model']}: AUC {best['auc']:.3f}"
-    gap = best["auc"] - second["auc"]
-    if lang == "zh":
-        if gap < 0.005:
-            return t, (
-                f"{best['model']} 与 {second['model']} 排序能力相当（AUC {best['auc']:.3f} 对 {second['auc']:.3f}），"
-                "选更简单、可解释的那个"
-            )
-        return t, f"{best['model']} 排序更好：AUC {best['auc']:.3f}，{second['model']} 为 {second['auc']:.3f}"
-    if gap < 0.005:
-        verdict = (
-            f"{best['model']} and {second['model']} rank about equally (AUC {best['auc']:.3f} vs "
-            f"{second['auc']:.3f}); use the simpler, explainable one"
-        )
-    else:
-        verdict = f"{best['model']} ranks better: AUC {best['auc']:.3f} vs {second['auc']:.3f} for {second['model']}"
-    return t, verdict
+    return t, ranking_sentence(ranking_decision(t), lang)
+
+
+def ranking_decision(table: pd.DataFrame, tie: float = 0.005) -> dict:
+    """Return which score ranks better, as data: ``winner``, ``runner_up``, their ``auc``s and ``tie``.
+
+    Two scores whose AUCs differ by less than ``tie`` rank about equally (``tie`` True: use the simpler one).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"model": ["ML", "BG/NBD"], "auc": [0.81, 0.78]})
+    >>> d = ranking_decision(t)
+    >>> d["winner"], d["runner_up"], d["tie"]
+    ('ML', 'BG/NBD', False)
+    """
+    t = table.sort_values("auc", ascending=False, kind="stable")
+    best = t.iloc[0]
+    second = t.iloc[1] if len(t) > 1 else None
+    return {
+        "winner": str(best["model"]),
+        "auc": float(best["auc"]),
+        "runner_up": None if second is None else str(second["model"]),
+        "runner_up_auc": None if second is None else float(second["auc"]),
+        "tie": second is not None and float(best["auc"] - second["auc"]) < tie,
+    }
+
+
+def ranking_sentence(decision: dict, lang: str = "zh", auc: bool = True) -> str:
+    """Say :func:`ranking_decision` in ``lang`` (``auc=False``: the decision without the figures).
+
+    Examples
+    --------
+    >>> d = {"winner": "ML", "auc": 0.81, "runner_up": "BG/NBD", "runner_up_auc": 0.78, "tie": False}
+    >>> ranking_sentence(d, "zh"), ranking_sentence(d, "en", auc=False)
+    ('ML 排序更好：AUC 0.810，BG/NBD 为 0.780', 'ML ranks better')
+    """
+    w, r = decision["winner"], decision["runner_up"]
+    a, b = f"{decision['auc']:.3f}", "" if r is None else f"{decision['runner_up_auc']:.3f}"
+    if r is None:
+        return f"{w}: AUC {a}"
+    if decision["tie"]:
+        head = {"zh": f"{w} 与 {r} 排序能力相当", "en": f"{w} and {r} rank about equally"}[lang]
+        tail = {
+            "zh": f"（AUC {a} 对 {b}），选更简单、可解释的那个",
+            "en": f" (AUC {a} vs {b}); use the simpler, explainable one",
+        }
+        return head + (tail[lang] if auc else "")
+    head = {"zh": f"{w} 排序更好", "en": f"{w} ranks better"}[lang]
+    tail = {"zh": f"：AUC {a}，{r} 为 {b}", "en": f": AUC {a} vs {b} for {r}"}
+    return head + (tail[lang] if auc else "")

@@ -21,6 +21,7 @@ NB_DIR = REPO / "notebooks"
 sys.path.insert(0, str(REPO))
 
 from helpers.params import NOTEBOOKS, markdown_table, parameters_cell  # noqa: E402
+from helpers.run import _ipc_kernel_manager  # noqa: E402
 
 README_START = "<!-- parameters: generated from helpers/params.py -->\n"
 README_END = "<!-- /parameters -->"
@@ -77,7 +78,15 @@ def refresh(only: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / path.name
             print(f"{name}: running …", flush=True)
-            pm.execute_notebook(str(path), str(out), kernel_name="python3", progress_bar=False, cwd=str(NB_DIR))
+            with tempfile.TemporaryDirectory(prefix="nbk-") as sockets:  # local sockets, as the runner uses
+                pm.execute_notebook(
+                    str(path),
+                    str(out),
+                    kernel_name="python3",
+                    progress_bar=False,
+                    cwd=str(NB_DIR),
+                    kernel_manager_class=_ipc_kernel_manager(Path(sockets)),
+                )
             ran = nbformat.read(out, as_version=4)
         nb = nbformat.read(path, as_version=4)
         _strip(nb)

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
-from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+from statsmodels.stats.proportion import confint_proportions_2indep
 from statsmodels.stats.proportion import test_proportions_2indep as _score_test
 
 __all__ = [
@@ -135,21 +135,21 @@ def compare_variants(
         raise ValueError(f"no rows with a {variant!r} value: nothing to compare")
     s = d[success].astype(bool)
     g = s.groupby(d[variant].astype(str))
-    stats = pd.DataFrame({"n": g.size(), "successes": g.sum().astype("int64")})
-    names = sorted(stats.index)
+    arms = pd.DataFrame({"n": g.size(), "successes": g.sum().astype("int64")})
+    names = sorted(arms.index)
     if control is None or control == "":
         control = names[0]
-    if control not in stats.index:
+    if control not in arms.index:
         raise ValueError(f"control variant {control!r} not found; variants are {', '.join(names)}")
-    stats["rate"] = stats["successes"] / stats["n"]
-    lo, hi = proportion_confint(stats["successes"], stats["n"], alpha=alpha, method="wilson")
-    stats["ci_low"], stats["ci_high"] = lo, hi
-    c_n, c_s = int(stats.loc[control, "n"]), int(stats.loc[control, "successes"])
+    arms["rate"] = arms["successes"] / arms["n"]
+    lo, hi = wilson_interval(arms["successes"].to_numpy(), arms["n"].to_numpy(), alpha)
+    arms["ci_low"], arms["ci_high"] = lo, hi
+    c_n, c_s = int(arms.loc[control, "n"]), int(arms.loc[control, "successes"])
     c_rate = c_s / c_n
     rows = []
     for v in [control, *[x for x in names if x != control]]:
-        n, k = int(stats.loc[v, "n"]), int(stats.loc[v, "successes"])
-        row = {"variant": v, **stats.loc[v].to_dict(), "n": n, "successes": k}
+        n, k = int(arms.loc[v, "n"]), int(arms.loc[v, "successes"])
+        row = {"variant": v, **arms.loc[v].to_dict(), "n": n, "successes": k}
         if v == control:
             row.update(diff=0.0, diff_ci_low=np.nan, diff_ci_high=np.nan, p_value=np.nan, mde=np.nan)
         else:

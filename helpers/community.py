@@ -428,8 +428,13 @@ def crowding_text(crowd: pd.DataFrame, hours, labels: Labels) -> str:
     text = labels.text(TEXT, "crowding", hour=top, members=members, pushes=each)
     quiet = quiet_busy_hour(crowd)
     if quiet is not None and quiet != top:  # the busiest hour is also the best ratio: nothing to move
-        text += " " + labels.text(TEXT, "quiet_hour", hour=quiet, members=f"{crowd.at[quiet, 'member_messages']:.1f} "
-                                  f"{times}", pushes=f"{crowd.at[quiet, 'all_pushes']:.1f} {times}")
+        text += " " + labels.text(
+            TEXT,
+            "quiet_hour",
+            hour=quiet,
+            members=f"{crowd.at[quiet, 'member_messages']:.1f} {times}",
+            pushes=f"{crowd.at[quiet, 'all_pushes']:.1f} {times}",
+        )
     return text
 
 

@@ -1116,9 +1116,7 @@ class CrossFittedUplift(FittedModel):
         w, yy = _as_treatment(treatment), _as_binary(y)
         strata = w * 2 + yy
         if np.bincount(strata, minlength=4).min() < self.folds:
-            raise ValueError(
-                f"each arm × outcome cell needs at least {self.folds} customers for {self.folds} folds"
-            )
+            raise ValueError(f"each arm × outcome cell needs at least {self.folds} customers for {self.folds} folds")
         skf = StratifiedKFold(self.folds, shuffle=True, random_state=self.random_state)
         oof = np.full(len(X), np.nan)
         self.fold_ = np.zeros(len(X), dtype=int)

@@ -67,11 +67,23 @@ def test_push_hours_and_crowding_by_hand():
         {
             "user_id": list("abcdef"),
             "touched_at": pd.to_datetime(
-                ["2025-01-06 21:05", "2025-01-06 21:05", "2025-01-07 21:30", "2025-01-07 10:00", "2025-01-08 10:00",
-                 "2025-02-09 21:00"]  # the last one is after the window
+                [
+                    "2025-01-06 21:05",
+                    "2025-01-06 21:05",
+                    "2025-01-07 21:30",
+                    "2025-01-07 10:00",
+                    "2025-01-08 10:00",
+                    "2025-02-09 21:00",
+                ]  # the last one is after the window
             ),
-            "touch_type": ["group_broadcast", "group_broadcast", "livestream", "group_broadcast", "private_chat",
-                           "group_broadcast"],
+            "touch_type": [
+                "group_broadcast",
+                "group_broadcast",
+                "livestream",
+                "group_broadcast",
+                "private_chat",
+                "group_broadcast",
+            ],
             "campaign_id": None,
         }
     )

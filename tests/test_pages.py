@@ -499,8 +499,24 @@ def test_the_real_exports_open_in_excel_with_ids_as_text(report):
 #: Pages written in the report language throughout: every page of the report.
 SPEAKS_ZH = tuple(nb.stem for nb in NOTEBOOKS)
 #: Technical names a Chinese page keeps as they are (model and metric names, file and parameter names).
-KEPT_AS_IS = {"AUC", "AIC", "BIC", "CAC", "LTV / CAC", "ROAS", "GMV", "Qini", "AUUC", "BG/NBD", "MBG/NBD", "Pareto/NBD",
-              "Gamma-Gamma", "HistGradientBoosting", "Spearman", "NPMI"}
+KEPT_AS_IS = {
+    "AUC",
+    "AIC",
+    "BIC",
+    "CAC",
+    "LTV / CAC",
+    "ROAS",
+    "GMV",
+    "Qini",
+    "AUUC",
+    "BG/NBD",
+    "MBG/NBD",
+    "Pareto/NBD",
+    "Gamma-Gamma",
+    "HistGradientBoosting",
+    "Spearman",
+    "NPMI",
+}
 
 
 @pytest.mark.notebooks
@@ -508,8 +524,12 @@ def test_chinese_pages_show_no_code_slug_english_header_or_nan(report):
     """A zh page names channels, touch types and tiers in Chinese; no table header is an English column name."""
     from helpers.labels import NAMES
 
-    slugs = {code for kind in ("channel", "touch_type", "segment", "value_model") for code in NAMES.get(kind, {})
-             if re.fullmatch(r"[a-z]+_[a-z_]+", code)}
+    slugs = {
+        code
+        for kind in ("channel", "touch_type", "segment", "value_model")
+        for code in NAMES.get(kind, {})
+        if re.fullmatch(r"[a-z]+_[a-z_]+", code)
+    }
     problems = []
     for name in SPEAKS_ZH:
         page = (report / f"{name}.html").read_text(encoding="utf-8")

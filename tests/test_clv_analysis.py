@@ -435,3 +435,37 @@ def test_fit_per_group_report_per_other_group():
             by_ch[ch],
             per_ch.loc[ch],
         )
+
+
+@pytest.mark.parametrize("value", ["gamma_gamma", "series", "number"])
+def test_intervals_on_distinct_histories_equal_the_per_customer_computation(value):
+    """Draws kept once per distinct (purchase, value) history give the same customer and group intervals as
+    computing every customer's CLV in every draw (the brute-force oracle, same parameter draws)."""
+    s = _bgnbd_holdout(3000, 0.5, 10.0, 0.8, 2.5, T=52.0, H=1.0, seed=3)
+    rng = np.random.default_rng(4)
+    s["monetary_value"] = np.where(s["frequency"] > 0, rng.choice([10.0, 20.0, 35.5], len(s)), 0.0)
+    s.attrs["unit"] = "W"
+    model = clv.BetaGeo().fit(s)
+    v = {
+        "gamma_gamma": clv.GammaGamma().fit(s),
+        "series": pd.Series(rng.choice([8.0, 12.0], len(s)), index=s.index),
+        "number": 25.0,
+    }[value]
+    by = pd.Series(rng.choice(["a", "b", "c"], len(s)), index=s.index)
+    kw = {"horizon_days": 364, "step_days": 28, "margin": 0.4, "n_draws": 60, "level": 0.8, "seed": 9}
+    iv = ca.clv_intervals(model, v, s, by=by, **kw)
+    assert len(iv.draws.values) < 0.7 * len(s)  # the histories really collapse (non-buyers share one)
+
+    p_list, v_list, _ = ca._draw_sets(model, v, s, "laplace", 60, 9)
+    brute = np.column_stack(
+        [
+            clv.customer_lifetime_value(p, v_list[i] if v_list else v, s, 364, 28, 0.4).to_numpy()
+            for i, p in enumerate(p_list)
+        ]
+    )
+    lo, hi = np.quantile(brute, [0.1, 0.9], axis=1)
+    np.testing.assert_allclose(iv.customers["lower"], lo, rtol=1e-9)
+    np.testing.assert_allclose(iv.customers["upper"], hi, rtol=1e-9)
+    for g, members in by.groupby(by).groups.items():
+        totals = brute[s.index.get_indexer(members)].sum(axis=0)
+        np.testing.assert_allclose(iv.groups.loc[g, ["total_lower", "total_upper"]], np.quantile(totals, [0.1, 0.9]))

@@ -17,6 +17,7 @@ from helpers.definitions import NOT_MEASURED, input_missing, mark_not_measured, 
 from helpers.labels import Labels, fmt_pp, labels_for
 from helpers.stats import compare_variants, decisions, minimum_detectable_effect
 from helpers.survival import km_by_group, plot_km
+from helpers.truth import NO_TRUTH
 
 __all__ = [
     "funnel_best_text",
@@ -133,10 +134,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "list_sep": {"zh": "、", "en": ", "},
     "none": {"zh": "无", "en": "none"},
-    "no_truth": {
-        "zh": "数据目录里没有 truth.json：这是真实数据，没有模拟真值可对照",
-        "en": "no truth.json in data_dir: real data, nothing planted to compare with",
-    },
+    "no_truth": NO_TRUTH,
     "headline": {
         "zh": "{w} 天首单转化率最高的渠道是{best}（{rate}）；话术测试：{verdict}；"
         "30 天删除率最高的是{worst}（{del_rate}）",

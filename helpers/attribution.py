@@ -36,6 +36,7 @@ from helpers.features import purchase_days
 from helpers.features import timestamp_literal as _ts
 from helpers.labels import Labels, fmt_int, fmt_money, fmt_p, fmt_pct, fmt_pp, labels_for
 from helpers.stats import compare_variants
+from helpers.truth import NO_TRUTH
 
 __all__ = [
     "CREDIT_MODELS",
@@ -162,10 +163,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Campaign results (cost, credited GMV, ROAS, lift with its interval where a holdout exists) saved to "
         "artifacts/campaigns.csv: {n} campaigns.",
     },
-    "no_truth": {
-        "zh": "数据目录里没有 truth.json：这是真实数据，没有模拟真值可对照",
-        "en": "no truth.json in data_dir: real data, nothing planted to compare with",
-    },
+    "no_truth": NO_TRUTH,
     "not_first": {
         "zh": "conversion 参数不是 first：模拟真值只针对首单，因此不做对照",
         "en": "conversion is not 'first': the planted truth is about first orders, so it is not compared",

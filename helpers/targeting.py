@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from helpers.truth import NO_TRUTH
 from helpers.uplift import UpliftVerdict
 
 __all__ = ["ACTIONS", "ContactList", "contact_list", "due_scores"]
@@ -1235,10 +1236,7 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "触达名单 {n:,} 人，按{kind}排序；{la:,} 人暂不打扰（消息会让他们删好友）。",
         "en": "Contact list of {n:,} ranked by {kind}; {la:,} to leave alone (a message makes them delete us).",
     },
-    "no_truth": {
-        "zh": "no truth.json in data_dir：真实数据，没有植入的真值可比。",
-        "en": "no truth.json in data_dir: real data, nothing planted to compare with.",
-    },
+    "no_truth": NO_TRUTH,
 }
 
 _STAGES = {

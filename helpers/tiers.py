@@ -33,6 +33,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from helpers.labels import Labels, fmt_int, fmt_pct, labels_for
+from helpers.truth import NO_TRUTH
 
 __all__ = [
     "CLUSTER_FEATURES",
@@ -132,10 +133,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The {tier} tier has {users} contacts ({share}) and brings {gmv_share} of net GMV; the {risk} tier has "
         "{risk_users} ({risk_share}).",
     },
-    "no_truth": {
-        "zh": "数据目录里没有 truth.json：没有模拟真值可对照",
-        "en": "no truth.json in data_dir: nothing planted to compare with",
-    },
+    "no_truth": NO_TRUTH,
     "ari": {
         "zh": "与模拟分层的调整兰德指数（ARI）：全部好友 {all}，老买家 {est}",
         "en": "adjusted Rand index vs planted tiers: {all} over all contacts, {est} among established buyers",

@@ -172,11 +172,18 @@ class TruthChecks:
             print("failing:", ", ".join(failed["quantity"]))
 
 
+#: The one sentence every notebook prints when ``data_dir`` has no planted truth (real data).
+NO_TRUTH = {
+    "zh": "数据目录里没有 truth.json：这是真实数据，没有模拟真值可对照",
+    "en": "no truth.json in data_dir: real data, nothing planted to compare with",
+}
+#: Printed instead when the truth is there but it, or the export, lacks what a section compares.
+NOTHING_PLANTED = {
+    "zh": "真值文件或导出里缺少本节要对照的数据：不作真值比较",
+    "en": "the planted truth or the export lacks what this section compares: nothing to compare",
+}
 _SKIP = {
-    "no_truth": {
-        "zh": "数据目录里没有 truth.json：这是真实数据，没有模拟真值可对照",
-        "en": "no truth.json in data_dir: real data, nothing planted to compare with",
-    },
+    "no_truth": NO_TRUTH,
     "unit": {
         "zh": "时间单位不是天：模拟参数以天为单位，不作比较",
         "en": "unit is not days: the planted parameters are in days, so they are not compared",

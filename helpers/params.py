@@ -474,6 +474,20 @@ class Dates:
             rows.append({"date": name, "value": "—" if v is None else f"{v:%Y-%m-%d}", "how": _how_text(how, lang)})
         return pd.DataFrame(rows).set_index("date")
 
+    def warning_texts(self, lang: str = "en") -> list[str]:
+        """Return the warnings about the given dates in the report language, each prefixed ("注意：" / "WARNING:").
+
+        Examples
+        --------
+        >>> d = derive_dates(pd.Timestamp("2025-01-01"), pd.Timestamp("2025-03-01"), as_of="2025-03-12")
+        >>> d.warning_texts("zh")
+        ['注意：as_of = 2025-03-12 比最后一条数据晚 10 天（数据 2025-01-01 至 2025-03-01）：导出完整吗？']
+        """
+        if lang != "zh":
+            return [f"WARNING: {w}" for w in self.warnings]
+        span = r"the data run from (\S+) to (\S+)"
+        return ["注意：" + re.sub(span, r"数据 \1 至 \2", _translated(w, _WARN_ZH, lang)) for w in self.warnings]
+
     def record(self) -> dict:
         """Return the dates as text, for ``run.json``."""
         out = {"data_span": [f"{self.first_event:%Y-%m-%d %H:%M:%S}", f"{self.last_event:%Y-%m-%d %H:%M:%S}"]}
@@ -523,14 +537,36 @@ _HOW_ZH = [
 ]
 
 
+_WARN_ZH = [
+    (
+        r"^as_of = (\S+) is (\d+) days after the last event \((.+)\): is the export complete\?$",
+        r"as_of = \1 比最后一条数据晚 \2 天（\3）：导出完整吗？",
+    ),
+    (
+        r"^(\w+) = (\S+) is outside the observed days \((.+), as_of (\S+)\): (\S+) is used$",
+        r"\1 = \2 不在数据覆盖的日期内（\3，as_of \4）：改用 \5",
+    ),
+    (
+        r"^previous_as_of = (\S+) is not between the first day of data and as_of \((.+), as_of (\S+)\): "
+        r"migration is skipped$",
+        r"previous_as_of = \1 不在数据首日与 as_of 之间（\2，as_of \3）：跳过分层迁移",
+    ),
+]
+
+
+def _translated(text: str, patterns: list, lang: str) -> str:
+    """Return ``text`` in the report language: English as written, Chinese by the first matching pattern."""
+    if lang != "zh":
+        return text
+    for pattern, zh in patterns:
+        if re.match(pattern, text):
+            return re.sub(pattern, zh, text)
+    return text
+
+
 def _how_text(how: str, lang: str) -> str:
     """Return how a date was set, in the report language."""
-    if lang != "zh":
-        return how
-    for pattern, zh in _HOW_ZH:
-        if re.match(pattern, how):
-            return re.sub(pattern, zh, how)
-    return how
+    return _translated(how, _HOW_ZH, lang)
 
 
 def _holdout_days(observed_days: int) -> int | None:
@@ -787,9 +823,9 @@ class NotebookRun:
         self.dates = derive_dates(first, last, source=self.notebook, **given)
         if not quiet:
             used = tuple(k for k in _DATE_PARAMS if k in self.params)
-            for w in self.dates.warnings:
+            for w, text in zip(self.dates.warnings, self.dates.warning_texts(self.lang), strict=True):
                 if any(w.startswith(k) for k in used):
-                    print("WARNING:", w)
+                    print(text)
             print(self.dates.describe(used, self.lang))
         return self
 

@@ -195,3 +195,21 @@ def test_given_dates_are_checked_against_the_span():
     stale = derive_dates(first, last, as_of="2011-12-25")
     assert stale.as_of == pd.Timestamp("2011-12-25") and "15 days after the last event" in stale.warnings[0]
     assert derive_dates(first, last, previous_as_of="none").previous_as_of is None
+
+
+def test_every_date_warning_reads_in_chinese_on_a_chinese_page():
+    """Each warning derive_dates can give (as_of late, window clipped, previous_as_of outside) has a zh sentence."""
+    from helpers.params import derive_dates
+
+    d = derive_dates(
+        pd.Timestamp("2025-01-01"),
+        pd.Timestamp("2025-12-01"),
+        as_of="2025-12-10",
+        window_start="2024-01-01",
+        previous_as_of="2024-06-01",
+    )
+    assert len(d.warnings) == 3
+    for zh in d.warning_texts("zh"):
+        english = re.findall(r"\b(?!as_of\b|window_start\b|previous_as_of\b)[A-Za-z]{2,}\b", zh)
+        assert zh.startswith("注意：") and not english, zh
+    assert all(t.startswith("WARNING: ") for t in d.warning_texts("en"))

@@ -32,7 +32,7 @@ from scipy import stats
 from helpers.truth import NO_TRUTH
 from helpers.uplift import UpliftVerdict
 
-__all__ = ["ACTIONS", "ContactList", "contact_list", "due_scores"]
+__all__ = ["ACTIONS", "ContactList", "contact_list", "due_scores", "eligible_ids"]
 
 #: Columns of the ``uplift`` input that name a tested action.
 _UPLIFT_ACTIONS = ("message", "private_chat", "group_broadcast", "coupon")
@@ -191,6 +191,36 @@ def _by_user(df: pd.DataFrame | pd.Series | None) -> pd.DataFrame | pd.Series | 
     return df
 
 
+def _eligible(s: pd.DataFrame, cooldown_days: float, monthly_cap: int) -> tuple[pd.DataFrame, dict]:
+    """Friends who may be contacted today (the list's funnel): no order or message in the cool-down, under the cap."""
+    funnel = {"contacts": len(s)}
+    s = s[s["is_friend"].astype(bool)]
+    funnel["friends"] = len(s)
+    s = s[~(s["days_since_last_order"] < cooldown_days)]
+    funnel[f"no order in {cooldown_days:g} days"] = len(s)
+    if "days_since_last_message" in s.columns:
+        s = s[~(s["days_since_last_message"] < cooldown_days)]
+        funnel[f"no message in {cooldown_days:g} days"] = len(s)
+    if "messages_this_month" in s.columns:
+        s = s[s["messages_this_month"].fillna(0) < monthly_cap]
+        funnel[f"under {monthly_cap} messages this month"] = len(s)
+    return s, funnel
+
+
+def eligible_ids(state: pd.DataFrame, cooldown_days: float = 7, monthly_cap: int = 4) -> pd.Index:
+    """Return the ``user_id`` of friends :func:`contact_list` may list (score only these: at 1 M contacts, scoring
+    everyone with the uplift models costs twice the time for rows the list drops).
+
+    Examples
+    --------
+    >>> st = pd.DataFrame({"user_id": ["a", "b", "c"], "is_friend": [True, True, False],
+    ...                    "days_since_last_order": [30.0, 2.0, 30.0], "messages_this_month": [0, 0, 0]})
+    >>> list(eligible_ids(st, cooldown_days=7))
+    ['a']
+    """
+    return _eligible(_by_user(state), cooldown_days, monthly_cap)[0].index
+
+
 def contact_list(
     state: pd.DataFrame,
     *,
@@ -281,17 +311,7 @@ def contact_list(
     if not use_model and due is None:
         raise ValueError("nothing to rank by: give due scores, or uplift predictions whose verdict says 'model'")
 
-    funnel = {"contacts": len(s)}
-    s = s[s["is_friend"].astype(bool)]
-    funnel["friends"] = len(s)
-    s = s[~(s["days_since_last_order"] < cooldown_days)]
-    funnel[f"no order in {cooldown_days:g} days"] = len(s)
-    if "days_since_last_message" in s.columns:
-        s = s[~(s["days_since_last_message"] < cooldown_days)]
-        funnel[f"no message in {cooldown_days:g} days"] = len(s)
-    if "messages_this_month" in s.columns:
-        s = s[s["messages_this_month"].fillna(0) < monthly_cap]
-        funnel[f"under {monthly_cap} messages this month"] = len(s)
+    s, funnel = _eligible(s, cooldown_days, monthly_cap)
     s["tier"] = tiers.reindex(s.index) if tiers is not None else None
 
     # leave alone (do-not-disturb): every usable action is predicted to lower their order rate, or a message to raise
@@ -635,6 +655,7 @@ class HoldoutModels:
     deletion: object | None  # helpers.uplift.CrossFittedUplift, None when nobody deleted in one arm
     deletion_evaluation: object | None  # helpers.uplift.UpliftEvaluation
     customers_used: int | None = None  # tested customers the models used (fewer than the test's when sampled)
+    rows: np.ndarray | None = None  # their positions in the test's frame (None: every row, in order)
 
     @property
     def verdicts(self) -> dict:
@@ -680,7 +701,8 @@ def fit_holdout(
     """
     from helpers import uplift as U
 
-    frame = _stratified_sample(frame, max_customers, random_state)
+    rows = _stratified_sample(frame, max_customers, random_state)
+    frame = frame if rows is None else frame.iloc[rows].reset_index(drop=True)
     # a feature constant within the test (days since the last order among never-buyers) carries nothing
     feats = [c for c in FEATURES if c in frame.columns and frame[c].nunique(dropna=True) > 1]
     X, w = frame[feats], frame["treatment"]
@@ -691,26 +713,26 @@ def fit_holdout(
     if cells.min() >= folds:
         deletion = U.CrossFittedUplift(U.make_model(chosen, random_state), folds, random_state).fit(X, w, y)
         ev = U.evaluate(y, w, deletion.oof_, k=k, alpha=alpha, random_state=random_state, lang=lang)
-    return HoldoutModels(dict(test), feats, order, deletion, ev, len(frame))
+    return HoldoutModels(dict(test), feats, order, deletion, ev, len(frame), rows)
 
 
-def _stratified_sample(frame: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
-    """Return ``n`` rows of ``frame`` with the shares of every arm × converted × deleted cell kept (all if fewer).
+def _stratified_sample(frame: pd.DataFrame, n: int | None, seed: int) -> np.ndarray | None:
+    """Positions of ``n`` rows of ``frame`` keeping the share of every arm × converted × deleted cell (``None``: all).
 
     Examples
     --------
     >>> f = pd.DataFrame({"treatment": [0, 1] * 500, "converted": [0] * 900 + [1] * 100, "deleted": 0})
-    >>> s = _stratified_sample(f, 200, 0)
+    >>> s = f.iloc[_stratified_sample(f, 200, 0)]
     >>> len(s), int(s["converted"].sum()), int(s["treatment"].sum())
     (200, 20, 100)
     """
     if n is None or len(frame) <= n:
-        return frame
+        return None
     from sklearn.model_selection import train_test_split
 
     cell = frame["treatment"].to_numpy() * 4 + frame["converted"].to_numpy() * 2 + frame["deleted"].to_numpy()
     _, keep = train_test_split(np.arange(len(frame)), test_size=n, random_state=seed, stratify=cell)
-    return frame.iloc[np.sort(keep)].reset_index(drop=True)
+    return np.sort(keep)
 
 
 def model_table(holdouts: list[HoldoutModels], lang: str = "zh") -> pd.DataFrame:
@@ -1106,6 +1128,8 @@ def planted_figures(
     """
     from helpers.uplift import qini_coefficient
 
+    if holdout.rows is not None:  # the models saw a sample of the test: compare on the same customers
+        frame = frame.iloc[holdout.rows]
     tu = truth_users.set_index("user_id").reindex(frame["user_id"])
     kind = tu["uplift_type"].to_numpy()
     y, w = frame["converted"].to_numpy(), frame["treatment"].to_numpy()

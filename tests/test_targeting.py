@@ -241,6 +241,40 @@ def test_a_model_scores_only_customers_like_those_it_was_tested_on():
         T.holdout_frame(leaky, out, dels, "msg")
 
 
+def test_a_test_above_the_cap_is_sampled_with_its_cells_kept_and_compared_on_the_same_customers():
+    """fit_holdout samples a large test down (arm × order × deletion shares kept); planted_figures and the
+    out-of-fold predictions then refer to the same sampled customers."""
+    f, d = _holdout(35, 6000, False, "msg")
+    out = pd.DataFrame({"campaign_id": "msg", "user_id": f["user_id"], "converted": d["y"].astype(bool)})
+    dels = pd.DataFrame({"campaign_id": "msg", "user_id": f["user_id"], "deleted": d["deleted"].astype(bool)})
+    frame = T.holdout_frame(f, out, dels, "msg")
+    test = {"campaign_id": "msg", "name": "M", "action": "message", "population": "buyers"}
+    h = T.fit_holdout(frame, test, chosen="two_model", folds=3, max_customers=2500)
+    assert h.customers_used == len(h.rows) == len(h.order.model.oof_) == 2500
+    used = frame.iloc[h.rows]
+    cells = lambda fr: (fr["treatment"] * 4 + fr["converted"] * 2 + fr["deleted"]).value_counts(normalize=True)  # noqa: E731
+    np.testing.assert_allclose(cells(used).sort_index(), cells(frame).sort_index(), atol=1e-3)
+    truth_users = pd.DataFrame({"user_id": f["user_id"], "uplift_type": d["type"], "tau_order": d["tau"]})
+    fig = T.planted_figures(h, frame, truth_users)
+    assert np.isfinite(fig["qini_ratio"]) and fig["persuadable_lift"] > 1
+    assert T.fit_holdout(frame, test, chosen="two_model", folds=3).rows is None  # under the cap: every customer
+
+
+def test_eligible_ids_are_the_friends_the_list_may_contain():
+    st = _state(6)
+    st["is_friend"] = [True, True, True, True, False, True]
+    st["days_since_last_order"] = [30.0, 3.0, np.nan, 30.0, 30.0, 30.0]
+    st["days_since_last_message"] = [np.nan, np.nan, 2.0, np.nan, np.nan, np.nan]
+    st["messages_this_month"] = [0, 0, 0, 0, 0, 4]
+    assert list(T.eligible_ids(st, cooldown_days=7, monthly_cap=4)) == ["u00000", "u00003"]
+    due = pd.DataFrame(
+        {"p_alive": 0.9, "p_due": 0.5, "usual_gap_days": 30.0, "days_since_last_purchase": 40.0, "due_score": 0.45},
+        index=st["user_id"],
+    )
+    cl = T.contact_list(st, due=due, cooldown_days=7, monthly_cap=4, top_n=10)
+    assert set(cl.contacts["user_id"]) == {"u00000", "u00003"}
+
+
 def test_score_is_margin_times_value_minus_deletion_risk_and_cost():
     s = _state(2)
     upl = pd.DataFrame({"message": [0.2, 0.2], "deletion": [0.0, 0.1], "deletion_value": [50.0, 50.0],

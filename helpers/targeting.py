@@ -208,8 +208,10 @@ def _eligible(s: pd.DataFrame, cooldown_days: float, monthly_cap: int) -> tuple[
 
 
 def eligible_ids(state: pd.DataFrame, cooldown_days: float = 7, monthly_cap: int = 4) -> pd.Index:
-    """Return the ``user_id`` of friends :func:`contact_list` may list (score only these: at 1 M contacts, scoring
-    everyone with the uplift models costs twice the time for rows the list drops).
+    """Return the ``user_id`` of the friends :func:`contact_list` may list today.
+
+    Score only these: at 1 M contacts, scoring everyone with the uplift models costs twice the time for rows the
+    list drops anyway.
 
     Examples
     --------

@@ -295,12 +295,67 @@ def contact_list(
         model), ``verdicts`` (dicts), ``funnel`` (contacts left after each rule) and the parameters.
     """
     t = _text(lang)
-    acts = ACTIONS[lang]
     costs = costs or {}
     verdicts = verdicts or {}
-    s = _by_user(state).copy()
-    due = _by_user(due)
-    uplift = _by_user(uplift)
+    due, uplift = _by_user(due), _by_user(uplift)
+    kinds = _usable_actions(uplift, verdicts, due)
+    s, funnel = _eligible(_by_user(state).copy(), cooldown_days, monthly_cap)
+    s["tier"] = tiers.reindex(s.index) if tiers is not None else None
+    leave, leave_alone = _leave_alone(s, uplift, verdicts, kinds, t)
+    s = s[~leave]
+    funnel["not 'leave alone'"] = len(s)
+    if kinds:
+        s, why = _score_by_uplift(s, uplift, verdicts, kinds, costs, margin, t)
+    else:
+        s, why = _score_by_due(s, due, verdicts, horizon_days, t)
+    score_kind = "incremental_value" if kinds else "due"
+    if due is not None and "due_score" not in s.columns:
+        s["due_score"] = due["due_score"].reindex(s.index)
+    funnel["scored"] = len(s)
+    s = s.sort_values("score", ascending=False, kind="stable").head(top_n)
+    funnel["listed"] = len(s)
+    s = _assign_actions(s, private_chats, lang)
+    s["why_now"] = [_why_now(r, t, score_kind, kinds, horizon_days, currency) for r in s.itertuples()]
+    decision = {
+        "score": score_kind,
+        "why": why,
+        "actions": kinds,
+        "verdicts": {k: v.as_dict() for k, v in verdicts.items()},
+        "funnel": funnel,
+        "parameters": {
+            "top_n": top_n,
+            "cooldown_days": cooldown_days,
+            "monthly_cap": monthly_cap,
+            "private_chats": private_chats,
+            "costs": costs,
+            "horizon_days": horizon_days,
+            "margin": margin,
+        },
+    }
+    lead = ["staff_id", "tier", "score", "action_key", "action", "why_now"]
+    rest = [c for c in s.columns if c.startswith(("uplift_", "incremental_value_")) or c in _LIST_DETAIL]
+    contacts = s[lead + rest].rename_axis("user_id").reset_index()
+    return ContactList(
+        contacts=contacts, leave_alone=leave_alone.rename_axis("user_id").reset_index(), decision=decision
+    )
+
+
+#: Columns of the list kept after the leading ones (when present), in this order of appearance.
+_LIST_DETAIL = (
+    "value",
+    "deletion_risk",
+    "due_score",
+    "p_alive",
+    "p_due",
+    "usual_gap_days",
+    "days_since_last_order",
+    "days_since_last_message",
+    "messages_this_month",
+)
+
+
+def _usable_actions(uplift: pd.DataFrame | None, verdicts: dict, due: pd.DataFrame | None) -> list[str]:
+    """Check the inputs; return the tested actions whose held-out verdict lets their model rank (may be empty)."""
     kinds: list[str] = []
     if uplift is not None:
         if "value" not in uplift.columns:
@@ -309,16 +364,20 @@ def contact_list(
         if not tested:
             raise ValueError(f"uplift needs at least one of the columns {', '.join(_UPLIFT_ACTIONS)}")
         kinds = [k for k in tested if k in verdicts and verdicts[k].use == "model"]
-    use_model = bool(kinds)
-    if not use_model and due is None:
+    if not kinds and due is None:
         raise ValueError("nothing to rank by: give due scores, or uplift predictions whose verdict says 'model'")
+    return kinds
 
-    s, funnel = _eligible(s, cooldown_days, monthly_cap)
-    s["tier"] = tiers.reindex(s.index) if tiers is not None else None
 
-    # leave alone (do-not-disturb): every usable action is predicted to lower their order rate, or a message to raise
-    # their deletion rate, as far as the held-out groups where that harm was *measured* (UpliftVerdict.harm_below /
-    # harm_above: groups whose interval lies entirely on the harmful side), not only predicted
+def _leave_alone(
+    s: pd.DataFrame, uplift: pd.DataFrame | None, verdicts: dict, kinds: list[str], t: dict
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Who to leave alone (do-not-disturb) among the eligible ``s``, and the exported rows with the reason.
+
+    Every usable action is predicted to lower their order rate, or a message to raise their deletion rate, as far
+    as the held-out groups where that harm was *measured* (UpliftVerdict.harm_below / harm_above: groups whose
+    interval lies entirely on the harmful side), not only predicted.
+    """
     leave = pd.Series(False, index=s.index)
     why_leave = pd.Series("", index=s.index)
     u = uplift.reindex(s.index) if uplift is not None else None
@@ -338,95 +397,63 @@ def contact_list(
         u.loc[leave, cols].add_prefix("uplift_") if cols else pd.DataFrame(index=s.index[leave])
     )
     leave_alone["why"] = why_leave[leave]
-    s = s[~leave]
-    funnel["not 'leave alone'"] = len(s)
+    return leave, leave_alone
 
-    if use_model:
-        u = uplift.reindex(s.index)
-        s["value"] = u["value"]
-        risk = pd.Series(0.0, index=s.index)
-        dv = verdicts.get("deletion")
-        if "deletion_value" in u.columns and dv is not None:
-            p_del = u["deletion"] if dv.use == "model" and "deletion" in u.columns else dv.average_effect
-            risk = (p_del * u["deletion_value"]).fillna(0.0).clip(lower=0.0)  # a predicted fall earns nothing
-        if "deletion" in u.columns:
-            s["uplift_deletion"] = u["deletion"]
-        s["deletion_risk"] = risk
-        inc = pd.DataFrame({k: u[k] * margin * u["value"] - risk - costs.get(k, 0.0) for k in kinds}, index=s.index)
-        for k in kinds:
-            s[f"uplift_{k}"] = u[k]
-            s[f"incremental_value_{k}"] = inc[k]
-        best = inc.fillna(-np.inf).idxmax(axis=1)
-        s["score"] = inc.max(axis=1)
-        s["chosen"] = best
-        s = s[s["score"].notna() & (s["score"] > 0)]
-        score_kind = "incremental_value"
-        why = t["why_model"].format(v=" ".join(verdicts[k].message for k in kinds))
-    else:
-        d = due.reindex(s.index)
-        for c in ("p_alive", "p_due", "usual_gap_days", "days_since_last_purchase", "due_score"):
-            s[c] = d[c]
-        s["score"] = d["due_score"]
-        s["chosen"] = "message"
-        s = s[s["score"].notna()]
-        score_kind = "due"
-        tested_verdicts = [verdicts[k].message for k in _UPLIFT_ACTIONS if k in verdicts]
-        why = (
-            t["why_average"].format(v=" ".join(tested_verdicts))
-            if tested_verdicts
-            else t["why_no_model"].format(h=horizon_days)
-        )
-    if due is not None and "due_score" not in s.columns:
-        s["due_score"] = due["due_score"].reindex(s.index)
-    funnel["scored"] = len(s)
-    s = s.sort_values("score", ascending=False, kind="stable").head(top_n)
-    funnel["listed"] = len(s)
 
+def _score_by_uplift(
+    s: pd.DataFrame, uplift: pd.DataFrame, verdicts: dict, kinds: list[str], costs: dict, margin: float, t: dict
+) -> tuple[pd.DataFrame, str]:
+    """Score = uplift × margin × value − deletion risk − cost, best action per friend; keep positive scores."""
+    s = s.copy()
+    u = uplift.reindex(s.index)
+    s["value"] = u["value"]
+    risk = pd.Series(0.0, index=s.index)
+    dv = verdicts.get("deletion")
+    if "deletion_value" in u.columns and dv is not None:
+        p_del = u["deletion"] if dv.use == "model" and "deletion" in u.columns else dv.average_effect
+        risk = (p_del * u["deletion_value"]).fillna(0.0).clip(lower=0.0)  # a predicted fall earns nothing
+    if "deletion" in u.columns:
+        s["uplift_deletion"] = u["deletion"]
+    s["deletion_risk"] = risk
+    inc = pd.DataFrame({k: u[k] * margin * u["value"] - risk - costs.get(k, 0.0) for k in kinds}, index=s.index)
+    for k in kinds:
+        s[f"uplift_{k}"] = u[k]
+        s[f"incremental_value_{k}"] = inc[k]
+    s["score"] = inc.max(axis=1)
+    s["chosen"] = inc.fillna(-np.inf).idxmax(axis=1)
+    s = s[s["score"].notna() & (s["score"] > 0)]
+    return s, t["why_model"].format(v=" ".join(verdicts[k].message for k in kinds))
+
+
+def _score_by_due(
+    s: pd.DataFrame, due: pd.DataFrame, verdicts: dict, horizon_days: int, t: dict
+) -> tuple[pd.DataFrame, str]:
+    """Score = the due score (no uplift model beats the average effect, or none was tested), with the reason."""
+    s = s.copy()
+    d = due.reindex(s.index)
+    for c in ("p_alive", "p_due", "usual_gap_days", "days_since_last_purchase", "due_score"):
+        s[c] = d[c]
+    s["score"] = d["due_score"]
+    s["chosen"] = "message"
+    s = s[s["score"].notna()]
+    tested_verdicts = [verdicts[k].message for k in _UPLIFT_ACTIONS if k in verdicts]
+    why = (
+        t["why_average"].format(v=" ".join(tested_verdicts))
+        if tested_verdicts
+        else t["why_no_model"].format(h=horizon_days)
+    )
+    return s, why
+
+
+def _assign_actions(s: pd.DataFrame, private_chats: int, lang: str) -> pd.DataFrame:
+    """Set the action: a private chat for the first ``private_chats`` rows given a message, a broadcast after."""
     is_msg = s["chosen"] == "message"
     chat_rank = is_msg.cumsum().where(is_msg)
     s["action_key"] = np.where(
         is_msg, np.where(chat_rank <= private_chats, "private_chat", "group_broadcast"), s["chosen"]
     )
-    s["action"] = s["action_key"].map(acts)
-    s["why_now"] = [_why_now(r, t, score_kind, kinds, horizon_days, currency) for r in s.itertuples()]
-    lead = ["staff_id", "tier", "score", "action_key", "action", "why_now"]
-    rest = [
-        c
-        for c in s.columns
-        if c.startswith(("uplift_", "incremental_value_"))
-        or c
-        in (
-            "value",
-            "deletion_risk",
-            "due_score",
-            "p_alive",
-            "p_due",
-            "usual_gap_days",
-            "days_since_last_order",
-            "days_since_last_message",
-            "messages_this_month",
-        )
-    ]
-    decision = {
-        "score": score_kind,
-        "why": why,
-        "actions": kinds,
-        "verdicts": {k: v.as_dict() for k, v in verdicts.items()},
-        "funnel": funnel,
-        "parameters": {
-            "top_n": top_n,
-            "cooldown_days": cooldown_days,
-            "monthly_cap": monthly_cap,
-            "private_chats": private_chats,
-            "costs": costs,
-            "horizon_days": horizon_days,
-            "margin": margin,
-        },
-    }
-    contacts = s[lead + rest].rename_axis("user_id").reset_index()
-    return ContactList(
-        contacts=contacts, leave_alone=leave_alone.rename_axis("user_id").reset_index(), decision=decision
-    )
+    s["action"] = s["action_key"].map(ACTIONS[lang])
+    return s
 
 
 def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: int, currency: str = "¥") -> str:

@@ -382,9 +382,46 @@ def run_report(
         A notebook failed; the previous report at ``reports_dir/run_name`` is left untouched and the failed
         notebooks are kept in their own ``.failed-<name>-<time>-<pid>`` folder, which no other run deletes.
     """
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
+    params = _checked_params(params)
+    seq = _sequence(notebooks)
+    reports = Path(reports_dir).resolve()
+    final = check_run_name(run_name, reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    _clean_leftovers(reports)
+    tmp = reports / f".tmp-{run_name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    params = {**params, "output_dir": str(tmp)}
+    timings = []
+    t_all = time.perf_counter()
+    with _kernel_environment(tmp) as sockets:
+        for i, nb in enumerate(seq, 1):
+            step = f"[{i}/{len(seq)}] {nb.stem}"
+            if not quiet:
+                print(f"{step}: running …", flush=True, file=sys.stderr)
+            try:
+                secs = _execute(nb, tmp, params, sockets)
+            except BaseException as err:
+                failed = _keep_failed(tmp, reports, run_name)
+                if not quiet:
+                    print(f"{step}: failed", file=sys.stderr)
+                _raise_report_error(err, nb, failed, final)
+            if html:
+                _to_html(tmp / nb.name, bool(params.get("teaching")))
+            timings.append({"notebook": nb.stem, "seconds": round(secs, 2)})
+            if not quiet:
+                print(f"{step}: done in {secs:.1f} s", file=sys.stderr)
+    _write_record(tmp, run_name, params, timings, time.perf_counter() - t_all)
+    if html:
+        from helpers.pages import write_report_index
 
+        write_report_index(tmp)
+    _publish(tmp, final, reports, run_name)
+    return final
+
+
+def _checked_params(params: dict) -> dict:
+    """Check the report's parameters before anything runs; set ``demo``; require a key for real data."""
     given = {k: v for k, v in params.items() if k not in ("output_dir", "demo")}  # both are the runner's to set
     params = check(given, source="parameters", base=Path.cwd())
     if not params.get("data_dir"):
@@ -402,65 +439,49 @@ def run_report(
             pii_key(create=False)  # checked, never passed on: kernels read it from the environment or the key file
         except PiiKeyError as err:
             raise ParamError(f"parameters: {err}") from None
-    seq = _sequence(notebooks)
-    reports = Path(reports_dir).resolve()
-    final = check_run_name(run_name, reports)
-    reports.mkdir(parents=True, exist_ok=True)
-    _clean_leftovers(reports)
-    tmp = reports / f".tmp-{run_name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    params = {**params, "output_dir": str(tmp)}
-    timings = []
-    t_all = time.perf_counter()
-    with _kernel_environment(tmp) as sockets:
-        for i, nb in enumerate(seq, 1):
-            passed = {k: v for k, v in params.items() if nb.stem in SCHEMA[k].notebooks}
-            out_nb = tmp / nb.name
-            if not quiet:
-                print(f"[{i}/{len(seq)}] {nb.stem}: running …", flush=True, file=sys.stderr)
-            t0 = time.perf_counter()
-            source = nb if params.get("teaching") else _lesson_free(nb, tmp / ".scratch")
-            try:
-                pm.execute_notebook(
-                    str(source),
-                    str(out_nb),
-                    parameters=passed,
-                    kernel_name="python3",
-                    progress_bar=False,
-                    cwd=str(NOTEBOOK_DIR),
-                    kernel_manager_class=_ipc_kernel_manager(sockets),
-                )
-            except PapermillExecutionError as err:
-                failed = _keep_failed(tmp, reports, run_name)
-                if not quiet:
-                    print(f"[{i}/{len(seq)}] {nb.stem}: failed", file=sys.stderr)
-                first = _redact(str(err.evalue).splitlines()[0]) if err.evalue else ""
-                raise ReportError(
-                    f"{nb.name} failed at cell {err.cell_index} (execution count {err.exec_count}): "
-                    f"{err.ename}: {first}\n"
-                    f"  executed notebook kept at {failed / nb.name}; the last good report {final} is untouched"
-                ) from None
-            except BaseException:
-                _keep_failed(tmp, reports, run_name)
-                raise
-            secs = time.perf_counter() - t0
-            if html:
-                _to_html(out_nb, bool(params.get("teaching")))
-            timings.append({"notebook": nb.stem, "seconds": round(secs, 2)})
-            if not quiet:
-                print(f"[{i}/{len(seq)}] {nb.stem}: done in {secs:.1f} s", file=sys.stderr)
-    _write_record(tmp, run_name, params, timings, time.perf_counter() - t_all)
-    if html:
-        from helpers.pages import write_report_index
+    return params
 
-        write_report_index(tmp)
+
+def _execute(nb: Path, tmp: Path, params: dict, sockets: Path) -> float:
+    """Run one notebook into ``tmp`` with the parameters it declares (lessons left out unless teaching); seconds."""
+    import papermill as pm
+
+    passed = {k: v for k, v in params.items() if nb.stem in SCHEMA[k].notebooks}
+    t0 = time.perf_counter()
+    source = nb if params.get("teaching") else _lesson_free(nb, tmp / ".scratch")
+    pm.execute_notebook(
+        str(source),
+        str(tmp / nb.name),
+        parameters=passed,
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(NOTEBOOK_DIR),
+        kernel_manager_class=_ipc_kernel_manager(sockets),
+    )
+    return time.perf_counter() - t0
+
+
+def _raise_report_error(err: BaseException, nb: Path, failed: Path, final: Path) -> None:
+    """Re-raise a notebook's failure: a cell's error as a one-line :class:`ReportError`, anything else as is."""
+    from papermill.exceptions import PapermillExecutionError
+
+    if not isinstance(err, PapermillExecutionError):
+        raise err
+    first = _redact(str(err.evalue).splitlines()[0]) if err.evalue else ""
+    raise ReportError(
+        f"{nb.name} failed at cell {err.cell_index} (execution count {err.exec_count}): "
+        f"{err.ename}: {first}\n"
+        f"  executed notebook kept at {failed / nb.name}; the last good report {final} is untouched"
+    ) from None
+
+
+def _publish(tmp: Path, final: Path, reports: Path, run_name: str) -> None:
+    """Replace the previous report by the finished one (rename, so a reader never sees half a report)."""
     old = reports / f".old-{run_name}-{os.getpid()}"
     if final.exists():
         final.rename(old)
     tmp.rename(final)
     shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def _keep_failed(tmp: Path, reports: Path, run_name: str) -> Path:

@@ -279,10 +279,28 @@ def build_paths(
     run = to_pandas or (lambda e: e.to_pandas())
     if conversion not in ("first", "all"):
         raise ValueError("conversion must be 'first' or 'all'")
-    if end is None:
-        end_expr = run(touches.aggregate(m=touches.touched_at.max()))["m"].iloc[0]
-        end = max(pd.Timestamp(end_expr), pd.Timestamp(run(orders.aggregate(m=orders.ordered_at.max()))["m"].iloc[0]))
-    end = pd.Timestamp(end)
+    end = pd.Timestamp(end) if end is not None else _last_event(touches, orders, run)
+    journeys = _journeys(orders, touches, contacts, end, conversion)
+    g = _journey_touches(journeys, touches, label, lookback_days)
+    rows = run(g.mutate(steps=g.ev.map(lambda s: s.k), ages=g.ev.map(lambda s: s.age)).drop("ev"))
+    n_journeys = run(journeys.group_by("converted").aggregate(n=journeys.count(), value=journeys.value.sum()))
+    return _aggregate_paths(rows, n_journeys, half_life_days, max_touches, collapse_repeats)
+
+
+def _last_event(touches: ibis.Table, orders: ibis.Table, run) -> pd.Timestamp:
+    """Return the later of the last touch and the last order (the default end of observation)."""
+    last_touch = pd.Timestamp(run(touches.aggregate(m=touches.touched_at.max()))["m"].iloc[0])
+    return max(last_touch, pd.Timestamp(run(orders.aggregate(m=orders.ordered_at.max()))["m"].iloc[0]))
+
+
+def _journeys(
+    orders: ibis.Table, touches: ibis.Table, contacts: ibis.Table | None, end: pd.Timestamp, conversion: str
+) -> ibis.Table:
+    """One row per journey: conversions (``conv_id`` > 0, net value) and non-converting contacts (``conv_id`` < 0).
+
+    A non-converting journey ends at ``end`` or at the contact's removal; without ``contacts``, only touched users
+    are journeys.
+    """
     occ = purchase_days(orders, end.normalize())  # purchases net of refunds: a cancelled order converts no one
     if conversion == "first":
         o = occ.group_by("user_id").aggregate(conv_at=occ.first_paid_at.min(), value=occ.amount.argmin(occ.d))
@@ -290,13 +308,11 @@ def build_paths(
         o = occ.select("user_id", conv_at=occ.first_paid_at, value=occ.amount)
     o = o.filter(o.conv_at <= _ts(end))
     o = o.mutate(conv_id=ibis.row_number().over(ibis.window(order_by=["user_id", "conv_at"])), converted=True)
-    # non-converting journeys: contacts (or touched users) without a conversion, ending at end / removal
     if contacts is not None:
         base = contacts.select("user_id", stop=ibis.least(ibis.coalesce(contacts.removed_at, _ts(end)), _ts(end)))
     else:
         base = touches.group_by("user_id").aggregate(stop=_ts(end))
-    converters = o.select("user_id").distinct()
-    nc = base.anti_join(converters, "user_id")
+    nc = base.anti_join(o.select("user_id").distinct(), "user_id")
     nc = nc.select(
         "user_id",
         conv_at=nc.stop,
@@ -314,20 +330,20 @@ def build_paths(
             converted=t.converted.cast("boolean"),
         )
 
-    journeys = typed(o).union(typed(nc))
+    return typed(o).union(typed(nc))
+
+
+def _journey_touches(journeys: ibis.Table, touches: ibis.Table, label: str, lookback_days: int) -> ibis.Table:
+    """Per journey, its touches in the lookback window as a time-sorted list of (time, step, age in days)."""
     step = touches[label] if label == "touch_type" else ibis.coalesce(touches[label], "(" + touches.touch_type + ")")
     t = touches.select("user_id", "touched_at", step=step)
     j = journeys.join(t, "user_id", how="left")
     lo = j.conv_at - ibis.interval(days=lookback_days)
-    inside = (j.touched_at > lo) & (j.touched_at <= j.conv_at)
-    j = j.filter(inside)
+    j = j.filter((j.touched_at > lo) & (j.touched_at <= j.conv_at))
     age = (j.conv_at.epoch_seconds() - j.touched_at.epoch_seconds()) / 86400.0
     ev = ibis.struct({"t": j.touched_at, "k": j.step, "age": age})
     g = j.group_by(["conv_id", "converted", "value"]).aggregate(ev=ev.collect())
-    g = g.mutate(ev=g.ev.sort())
-    rows = run(g.mutate(steps=g.ev.map(lambda s: s.k), ages=g.ev.map(lambda s: s.age)).drop("ev"))
-    n_journeys = run(journeys.group_by("converted").aggregate(n=journeys.count(), value=journeys.value.sum()))
-    return _aggregate_paths(rows, n_journeys, half_life_days, max_touches, collapse_repeats)
+    return g.mutate(ev=g.ev.sort())
 
 
 def _aggregate_paths(

@@ -859,29 +859,10 @@ def load(
     folder = Path(path)
     if not folder.is_dir():
         raise DataContractError(f"data folder not found: {folder}")
-    if key is not None and demo:
-        raise privacy.PiiKeyError("pass either key= or demo=True, not both")
-    key = privacy.check_key(privacy.pii_key(demo=demo) if key is None else key)
-    if privacy.is_demo_key(key) and not _is_simulated(folder):
-        raise privacy.PiiKeyError(
-            f"{folder.name}: the public demo key is only for the simulated sample (no simulator truth.json here); "
-            "load your data with your own key (privacy.pii_key())"
-        )
+    key = _checked_key(folder, key, demo)
     as_of_ts = pd.Timestamp(as_of) if as_of not in (None, "") else pd.Timestamp.now(tz=timezone).tz_localize(None)
-    files, unsupported, ignored = _find_files(folder)
     notes: list[str] = []
-    if ignored:
-        notes.append(f"files not in the contract ignored: {', '.join(ignored)}")
-    for name, spec in TABLES.items():
-        if spec.required and name not in files:
-            if name in unsupported:
-                p, why = unsupported[name]
-                raise DataContractError(f"{folder}: required table {name!r} not found: {p.name} is not read ({why})")
-            exts = ", ".join(f"{name}{s}" for s in (".csv", ".xlsx", ".parquet", ".csv.gz", ".zip"))
-            raise DataContractError(f"{folder}: required table {name!r} not found (expected one of {exts})")
-    for name, (p, why) in unsupported.items():
-        if name not in files:
-            notes.append(f"{p.name}: not read ({why}); optional table {name!r} skipped")
+    files = _contract_files(folder, notes)
     wanted = [t for t in LOAD_ORDER if t in files and (tables is None or t in tables or TABLES[t].required)]
     store = TableStore()
     known_ids: dict[str, pd.Index] = {}
@@ -908,29 +889,18 @@ def load(
         accounting.append(acc)
         sources.append(source)
         loaded.append(fpath)
-    if "contacts" in store:
-        _split_relationships(store, notes)
-    if "contacts" in store:  # contacts load before campaigns (and referrers need every contact): checked last
-        cols = ["referrer_id", "campaign_id"]
-        cpath = store.path("contacts")
-        refs = store["contacts"][cols] if cpath is None else pd.read_parquet(cpath, columns=cols)
-        _soft_reference_counts("contacts", refs, known_ids, soft)
-    notes.extend(_soft_reference_notes(soft))
+    _check_across_tables(store, known_ids, soft, notes)
     kid = privacy.key_id(key)
     notes.append(
         "pseudonyms keyed with the public demo key (simulated data only)"
         if kid == "demo"
         else f"pseudonyms keyed with key {kid} (the same key gives the same pseudonyms in every run)"
     )
-    notes = [_one_line(n) for n in notes]
-    qdf = pd.concat(quarantine, ignore_index=True) if quarantine else pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    qdf = qdf.sort_values(["table", "row"], kind="stable").reset_index(drop=True)
-    qdf["row"] = qdf["row"].astype("int64")
     ds = Dataset(
         tables=store,
-        quarantine=qdf,
+        quarantine=_quarantine_frame(quarantine),
         accounting=pd.DataFrame(accounting, columns=ACCOUNTING_COLUMNS),
-        notes=notes,
+        notes=[_one_line(n) for n in notes],
         as_of=as_of_ts,
         fingerprint=_fingerprint(loaded),
         sources=pd.DataFrame(sources),
@@ -939,6 +909,56 @@ def load(
     if spool_dir:
         weakref.finalize(ds, shutil.rmtree, spool_dir[0], True)
     return ds
+
+
+def _checked_key(folder: Path, key: bytes | None, demo: bool) -> bytes:
+    """Return the pseudonymisation key; the public demo key only for the simulator's data."""
+    if key is not None and demo:
+        raise privacy.PiiKeyError("pass either key= or demo=True, not both")
+    key = privacy.check_key(privacy.pii_key(demo=demo) if key is None else key)
+    if privacy.is_demo_key(key) and not _is_simulated(folder):
+        raise privacy.PiiKeyError(
+            f"{folder.name}: the public demo key is only for the simulated sample (no simulator truth.json here); "
+            "load your data with your own key (privacy.pii_key())"
+        )
+    return key
+
+
+def _contract_files(folder: Path, notes: list[str]) -> dict[str, Path]:
+    """Return the file of each contract table in ``folder``; a missing required table is an error, the rest notes."""
+    files, unsupported, ignored = _find_files(folder)
+    if ignored:
+        notes.append(f"files not in the contract ignored: {', '.join(ignored)}")
+    for name, spec in TABLES.items():
+        if spec.required and name not in files:
+            if name in unsupported:
+                p, why = unsupported[name]
+                raise DataContractError(f"{folder}: required table {name!r} not found: {p.name} is not read ({why})")
+            exts = ", ".join(f"{name}{s}" for s in (".csv", ".xlsx", ".parquet", ".csv.gz", ".zip"))
+            raise DataContractError(f"{folder}: required table {name!r} not found (expected one of {exts})")
+    for name, (p, why) in unsupported.items():
+        if name not in files:
+            notes.append(f"{p.name}: not read ({why}); optional table {name!r} skipped")
+    return files
+
+
+def _check_across_tables(store: TableStore, known_ids: dict, soft: dict, notes: list[str]) -> None:
+    """Split contacts into relationships and count soft references (referrers, campaigns) once every table is in."""
+    if "contacts" in store:
+        _split_relationships(store, notes)
+        cols = ["referrer_id", "campaign_id"]  # contacts load before campaigns, and referrers need every contact
+        cpath = store.path("contacts")
+        refs = store["contacts"][cols] if cpath is None else pd.read_parquet(cpath, columns=cols)
+        _soft_reference_counts("contacts", refs, known_ids, soft)
+    notes.extend(_soft_reference_notes(soft))
+
+
+def _quarantine_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """One quarantine table, sorted by table and source row."""
+    qdf = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    qdf = qdf.sort_values(["table", "row"], kind="stable").reset_index(drop=True)
+    qdf["row"] = qdf["row"].astype("int64")
+    return qdf
 
 
 def _load_table(

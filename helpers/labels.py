@@ -807,13 +807,18 @@ class Labels:
 
         Returns
         -------
-        pandas.io.formats.style.Styler
+        pandas.io.formats.style.Styler or IPython.display.Markdown
+            A table without rows is not drawn as a row of headers over nothing: it shows "（无记录）" / "(no rows)".
         """
         from helpers.exports import column_kind
 
         unknown = {f for f in (formats or {}).values()} - SHOW_FORMATS
         if unknown:
             raise ValueError(f"unknown format(s) {sorted(unknown)}: use one of {sorted(SHOW_FORMATS)}")
+        if len(frame) == 0:
+            from IPython.display import Markdown
+
+            return Markdown(self.pick("*（无记录）*", "*(no rows)*"))
         raw = frame
         kinds_of = {
             c: (formats or {}).get(c)

@@ -98,10 +98,16 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The previous period {lo} to {hi} starts before the data ({first}): no comparison, changes not measured.",
     },
     "decomposition": {
-        "zh": "净成交额 {g0} → {g1}（{diff}）；四个因素的贡献相加正好等于变化：{exact}；"
-        "最大的因素是{lead}（{lead_value}）。",
-        "en": "Net GMV {g0} → {g1} ({diff}); the four contributions add up exactly to the change: {exact}; the largest "
-        "driver is {lead} ({lead_value}).",
+        "zh": "净成交额 {g0} → {g1}（{diff}）；{adds_up}；最大的因素是{lead}（{lead_value}）。",
+        "en": "Net GMV {g0} → {g1} ({diff}); {adds_up}; the largest driver is {lead} ({lead_value}).",
+    },
+    "adds_up": {
+        "zh": "四个因素的贡献相加正好等于这个变化",
+        "en": "the four contributions add up exactly to the change",
+    },
+    "off_by": {
+        "zh": "四个因素的贡献相加与这个变化相差 {gap}（分解不完整，请检查输入）",
+        "en": "the four contributions miss the change by {gap} (the decomposition is incomplete: check the inputs)",
     },
     "no_decomposition": {
         "zh": "有一期没有购买或订单：收入恒等式里有一个因素为零，无法分解。",
@@ -276,6 +282,35 @@ def decompose(before: dict, after: dict, method: str = "shapley") -> pd.Series:
                 base = np.prod([x1[j] if j in changed else x0[j] for j in others])
                 out[k] += w * base * (x1[k] - x0[k])
     return pd.Series(out)
+
+
+def decomposition_sentence(
+    g0: float, g1: float, contributions: pd.Series, currency: str = "¥", lang: str = "zh"
+) -> str:
+    """Say how net GMV changed, whether the contributions add up to the change, and the largest driver.
+
+    Examples
+    --------
+    >>> c = pd.Series({"traffic": 50.0, "conversion": -20.0, "order_value": 5.0, "frequency": 15.0})
+    >>> decomposition_sentence(1000.0, 1050.0, c, lang="en")[:71]
+    'Net GMV ¥1,000 → ¥1,050 (+50); the four contributions add up exactly to'
+    >>> "相差 −¥10.00" in decomposition_sentence(1000.0, 1060.0, c)
+    True
+    """
+    t = {k: v[lang] for k, v in TEXT.items()}
+    gap = float(contributions.sum() - (g1 - g0))
+    exact = abs(gap) < 1e-6 * max(1.0, abs(g1))
+    lead = contributions.abs().idxmax()
+    return t["decomposition"].format(
+        g0=f"{currency}{g0:,.0f}",
+        g1=f"{currency}{g1:,.0f}",
+        diff=f"{g1 - g0:+,.0f}",
+        adds_up=t["adds_up"]
+        if exact
+        else t["off_by"].format(gap=f"{'−' if gap < 0 else '+'}{currency}{abs(gap):,.2f}"),
+        lead=FACTOR_NAMES[lead][lang],
+        lead_value=f"{contributions[lead]:+,.0f}",
+    )
 
 
 def plot_waterfall(

@@ -147,3 +147,12 @@ def test_a_table_asked_for_an_unknown_number_format_fails_instead_of_showing_raw
         Labels("zh").show(frame, formats={"relative_error": "pct"})
     html = Labels("zh").show(frame, formats={"relative_error": "rate"}).to_html()
     assert "4.2%" in html and "0.0416" not in html
+
+
+def test_an_empty_table_says_so_instead_of_drawing_headers_over_nothing():
+    from helpers.labels import Labels
+
+    empty = pd.DataFrame({"campaign_id": pd.Series(dtype=str), "n_treated": pd.Series(dtype=int)})
+    assert Labels("zh").show(empty).data == "*（无记录）*"
+    assert Labels("en").show(empty).data == "*(no rows)*"
+    assert "<table" in Labels("zh").show(empty.head(0).reindex([0]).fillna(1)).to_html()

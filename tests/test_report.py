@@ -131,7 +131,7 @@ def test_community_notebook_checks(report):
 def test_summary_html_hides_code_and_decomposes_exactly(report):
     html = (report / "08_summary.html").read_text(encoding="utf-8")
     assert "highlight hl-ipython3" not in html and "kpi_table" not in html  # no code cell is rendered
-    assert "四个因素的贡献相加正好等于变化：True" in html
+    assert "四个因素的贡献相加正好等于这个变化" in html and "：True" not in html
     assert "净成交额（成交 − 退款）" in html and "<img" in html  # the KPI table and the waterfall
     assert "最大的因素是" in html and "exports/contact_list.csv" in html  # the headline and an action with its file
     other = (report / "04_attribution.html").read_text(encoding="utf-8")

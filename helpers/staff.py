@@ -675,19 +675,38 @@ class StaffScorecard(FittedModel):
         counts = eng.to_pandas(add_outcomes(rel, orders, start, end, as_of, self.conversion_days, strata))
         counts = counts.sort_values(["staff_id", *strata]).reset_index(drop=True)
         self.counts_ = counts
-        a = self.alpha
         t = counts.groupby("staff_id")[["adds"]].sum().astype(float)
         mix = counts.pivot_table(index="staff_id", columns=strata, values="adds", aggfunc="sum", fill_value=0)
         self.mix_ = mix.div(mix.sum(axis=1), axis=0)
+        self._add_net(t, eng, rel, start, end, removals)
+        self._add_standardised_rates(t, counts, strata)
+        self._add_sales(t, eng, rel, orders, start, end, counts, strata)
+        self._add_service(t, eng, rel)
+        self._add_loss_days(t, eng, rel, start, end, removals)
+        self._add_scores(t, removals)
+        self.table_ = self._marked_not_measured(t, removals).sort_values(
+            ["rank", "adds"], ascending=[True, False], na_position="last"
+        )
+        first = self.table_.index[0]
+        self.params_ = {
+            "staff": float(len(t)),
+            "adds": float(t["adds"].sum()),
+            "first_score": float(t.at[first, "score"]),
+        }
+        return self
 
+    def _add_net(self, t: pd.DataFrame, eng, rel, start, end, removals: bool) -> None:
+        """Add deletions and net adds per staff member (per month in ``periods_``); NaN without recorded removals."""
         per = eng.to_pandas(period_counts(rel, start, end, "M", removals)).sort_values(["staff_id", "period"])
         per["net"] = per["adds"] - per["deletions"] if removals else np.nan
         self.periods_ = per.reset_index(drop=True)
         dels = per.groupby("staff_id")["deletions"].sum(min_count=1)
-        t["deletions"] = dels.reindex(t.index) if removals else np.nan
-        t["deletions"] = t["deletions"].fillna(0.0) if removals else np.nan
+        t["deletions"] = dels.reindex(t.index).fillna(0.0) if removals else np.nan
         t["net"] = t["adds"] - t["deletions"]
 
+    def _add_standardised_rates(self, t: pd.DataFrame, counts: pd.DataFrame, strata: list[str]) -> None:
+        """Add deletion (7 / 30 days) and first-order conversion: rates, and observed ÷ expected for the mix."""
+        a = self.alpha
         for days in (7, 30):
             s = indirect_standardise(counts, f"del{days}", f"obs{days}", strata, alpha=a)
             t[f"deletion_rate_{days}d"] = s["rate"]
@@ -709,6 +728,8 @@ class StaffScorecard(FittedModel):
         )
         t["conversion_oe"], t["conversion_oe_low"], t["conversion_oe_high"] = s["oe"], s["oe_low"], s["oe_high"]
 
+    def _add_sales(self, t: pd.DataFrame, eng, rel, orders, start, end, counts, strata: list[str]) -> None:
+        """Add credited buyers, net GMV and repurchase; 90-day value per add and its observed ÷ expected."""
         sales = eng.to_pandas(credited_sales(rel, orders, start, end))
         self.net_gmv_total_ = float(sales["net_gmv"].sum())
         self.credited_share_ = float(sales.loc[sales["staff_id"].notna(), "net_gmv"].sum() / self.net_gmv_total_)
@@ -717,7 +738,7 @@ class StaffScorecard(FittedModel):
         t["net_gmv"] = sales["net_gmv"].reindex(t.index).fillna(0.0)
         rep = sales["repeat_buyers"].reindex(t.index).fillna(0)
         t["repurchase_rate"] = rep / t["buyers"].where(t["buyers"] > 0)
-        t["repurchase_rate_low"], t["repurchase_rate_high"] = wilson_interval(rep, t["buyers"], a)
+        t["repurchase_rate_low"], t["repurchase_rate_high"] = wilson_interval(rep, t["buyers"], self.alpha)
         v = counts.groupby("staff_id")[["value", "value_obs"]].sum()
         t["value_90d"] = v["value"] / v["value_obs"].where(v["value_obs"] > 0)
         ref = counts.groupby(strata)[["value", "value_obs"]].sum()
@@ -726,13 +747,15 @@ class StaffScorecard(FittedModel):
         exp = (exp["value_obs"] * exp["_v"].fillna(0)).groupby(exp["staff_id"]).sum()
         t["value_oe"] = v["value"] / exp.where(exp > 0)
 
+    def _add_service(self, t: pd.DataFrame, eng, rel) -> None:
+        """Add reply rate and speed (messages) and broadcast execution, where the export has them."""
+        a = self.alpha
         self.crosswalks_ = {}
         for name in ("messages", "broadcasts"):
             if not eng.has(name):
                 self.not_measured_[name] = name
                 continue
             self.crosswalks_[name] = staff_crosswalk(rel, eng.table(name))
-        cols_reply = ["questions", "reply_rate", "reply_rate_low", "reply_rate_high", "median_reply_minutes"]
         if "messages" in self.crosswalks_:
             r = eng.to_pandas(reply_stats(eng.table("messages"), self.crosswalks_["messages"], self.reply_hours))
             r = r.set_index("staff_id").reindex(t.index)
@@ -744,7 +767,6 @@ class StaffScorecard(FittedModel):
                 t["median_reply_minutes"] = r["median_reply_minutes"].astype(float)
             else:
                 self.not_measured_["messages"] = "chats"
-        cols_exec = ["to_send", "execution_rate", "execution_rate_low", "execution_rate_high"]
         if "broadcasts" in self.crosswalks_:
             b = eng.to_pandas(broadcast_execution(eng.table("broadcasts"), self.crosswalks_["broadcasts"]))
             b = b.set_index("staff_id").reindex(t.index)
@@ -758,6 +780,8 @@ class StaffScorecard(FittedModel):
             else:
                 self.not_measured_["broadcasts"] = "broadcast_sends"
 
+    def _add_loss_days(self, t: pd.DataFrame, eng, rel, start, end, removals: bool) -> None:
+        """Add the days on which a staff member lost unusually many friends (needs recorded removals)."""
         if removals:
             self.loss_days_, self.loss_tests_ = loss_days(rel, start, end, self.loss_p, eng)
             t["loss_days"] = self.loss_days_.groupby("staff_id").size().reindex(t.index).fillna(0)
@@ -766,6 +790,8 @@ class StaffScorecard(FittedModel):
             t["loss_days"] = np.nan
             self.not_measured_["removals"] = "removals"
 
+    def _add_scores(self, t: pd.DataFrame, removals: bool) -> None:
+        """Add the mix-adjusted composite score and rank, and the same composite on raw rates (a naive league table)."""
         ind = pd.DataFrame(index=t.index)
         ind["log_deletion_oe"] = np.log(t["deletion_oe"].where(t["deletion_oe"] > 0)) if removals else np.nan
         ind["log_conversion_oe"] = np.log(t["conversion_oe"].where(t["conversion_oe"] > 0))
@@ -775,12 +801,16 @@ class StaffScorecard(FittedModel):
         self.indicators_ = ind
         t["score"] = composite_score(ind[ranked], self.INDICATORS).reindex(t.index)
         t["rank"] = t["score"].rank(ascending=False, method="min")
-        raw = ind.copy()  # the same composite on raw rates: what a naive league table would say
+        raw = ind.copy()
         raw["log_deletion_oe"] = _logit(t["deletion_rate_30d"]) if removals else np.nan
         raw["log_conversion_oe"] = _logit(t["conversion_rate"])
         t["raw_score"] = composite_score(raw[ranked], self.INDICATORS).reindex(t.index)
         t["raw_rank"] = t["raw_score"].rank(ascending=False, method="min")
 
+    def _marked_not_measured(self, t: pd.DataFrame, removals: bool) -> pd.DataFrame:
+        """Mark the columns whose input the export lacks as *not measured* (never 0)."""
+        cols_reply = ["questions", "reply_rate", "reply_rate_low", "reply_rate_high", "median_reply_minutes"]
+        cols_exec = ["to_send", "execution_rate", "execution_rate_low", "execution_rate_high"]
         del_cols = [c for c in t.columns if c.startswith(("deletion", "loss_days")) or c in ("deletions", "net")]
         if not removals:
             t = mark_not_measured(t, del_cols, input_missing("removals", "en"))
@@ -788,14 +818,7 @@ class StaffScorecard(FittedModel):
             t = mark_not_measured(t, cols_reply, input_missing(self.not_measured_["messages"], "en"))
         if not self.measured_["broadcasts"]:
             t = mark_not_measured(t, cols_exec, input_missing(self.not_measured_["broadcasts"], "en"))
-        self.table_ = t.sort_values(["rank", "adds"], ascending=[True, False], na_position="last")
-        first = self.table_.index[0]
-        self.params_ = {
-            "staff": float(len(t)),
-            "adds": float(t["adds"].sum()),
-            "first_score": float(t.at[first, "score"]),
-        }
-        return self
+        return t
 
     def scorecard(self) -> pd.DataFrame:
         """Return the per-staff table for a page: the main figures, in rank order (index ``staff_id``)."""

@@ -521,95 +521,13 @@ class Tiers:
             sd = logged.std(axis=0)
             self.scale_ = np.where(sd > 0, sd, 1.0)
             x = (logged - self.mean_) / self.scale_
-            n_distinct = len(np.unique(np.round(x, 9), axis=0))
-            candidates = [self.k] if self.k is not None else sorted({int(k) for k in self.k_range})
-            if not candidates or min(candidates) < 1:
-                raise ValueError("fit_tiers: k and k_range must be positive integers")
-            k_max = min(n_distinct, len(est) // self.min_tier_size)
-            k_use = None
-            if n_distinct < 2:
-                notes.append(
-                    f"all {len(est):,} established buyers have identical features: one tier, nothing to cluster"
-                )
-                k_use = 1
-            elif k_max < 2:
-                notes.append(
-                    f"only {len(est):,} established buyers ({n_distinct:,} distinct): too few to split into tiers "
-                    f"of at least {self.min_tier_size} users, so they form one tier"
-                )
-                k_use = 1
-            elif max(candidates) > k_max:
-                notes.append(
-                    f"only {len(est):,} established buyers ({n_distinct:,} distinct): k limited to at most {k_max} "
-                    f"(tiers of at least {self.min_tier_size} users; asked for "
-                    f"{self.k if self.k is not None else list(candidates)})"
-                )
-                candidates = [k for k in candidates if k <= k_max] or [k_max]
-            if k_use == 1:
+            candidates, k_max = self._candidate_ks(x, notes)
+            if k_max < 2:
                 labels = np.zeros(len(est), dtype=int)
                 self.centroids_ = pd.DataFrame([x.mean(axis=0)], columns=self.columns_)
                 self.k_ = 1
             else:
-                # choosing k: on a seeded sample when there are many buyers (inertia per buyer keeps the elbow)
-                xs = x
-                if len(x) > _SELECT_K_ROWS:
-                    pick = np.random.default_rng(self.random_state).choice(len(x), _SELECT_K_ROWS, replace=False)
-                    xs = x[np.sort(pick)]
-                rows, fitted = {}, {}
-
-                def score(k: int) -> None:
-                    fitted[k] = KMeans(k, n_init=self.n_init, random_state=self.random_state).fit(xs)
-                    rows[k] = {
-                        "inertia": float(fitted[k].inertia_) * len(x) / len(xs),
-                        "silhouette": self._silhouette(xs, fitted[k].labels_),
-                    }
-
-                for k in candidates:
-                    score(k)
-                while True:
-                    self.scores_ = pd.DataFrame.from_dict(rows, orient="index").rename_axis("k").sort_index()
-                    if len(rows) == 1 or self.scores_["silhouette"].isna().all():
-                        best = candidates[0] if len(rows) == 1 else max(rows)
-                        break
-                    best = int(self.scores_["silhouette"].idxmax())
-                    tried = sorted(rows)
-                    if self.k is not None or best not in (tried[0], tried[-1]):
-                        break
-                    # k at the edge of the range: the next k outside it is tried; a clearly better one widens the
-                    # range (the assumption "the best k is inside k_range" failed, so the fit changes, not just a note)
-                    outside = best + 1 if best == tried[-1] else best - 1
-                    if outside < 2 or outside > k_max:
-                        self.k_note_ = f"k = {best} is at the edge of the k tried; k = {outside} cannot be tried"
-                        break
-                    score(outside)
-                    s_best, s_out = rows[best]["silhouette"], rows[outside]["silhouette"]
-                    side = "largest" if outside > best else "smallest"
-                    if s_out > s_best + 0.01:
-                        notes.append(
-                            f"k = {best} was the {side} k tried, and k = {outside}, outside the range, scores clearly "
-                            f"higher ({s_out:.3f} vs {s_best:.3f}): the range was widened to include it"
-                        )
-                        continue
-                    verdict = (
-                        f"clearly lower: {best} stands"
-                        if s_out < s_best - 0.01
-                        else "about the same (within 0.01): the silhouette cannot choose, the range decides"
-                    )
-                    self.k_note_ = (
-                        f"k = {best} is the {side} k in the range (silhouette {s_best:.3f}); k = {outside}, outside "
-                        f"it, scores {s_out:.3f} — {verdict}"
-                    )
-                    rows.pop(outside)  # shown in the note, not in the table of the range
-                    fitted.pop(outside)
-                    break
-                if xs is x:
-                    self.model_ = fitted[best]
-                else:  # the chosen k on every buyer, started from the sample's centres
-                    self.model_ = self._kmeans(best, init=fitted[best].cluster_centers_).fit(x)
-                labels = self.model_.labels_
-                self.k_ = best
-                self.silhouette_ = float(self.scores_.loc[best, "silhouette"])
-                self.centroids_ = pd.DataFrame(self.model_.cluster_centers_, columns=self.columns_)
+                labels = self._cluster(x, candidates, k_max, notes)
             cluster.loc[est.index] = labels
         self.cluster_ = cluster
         self.names_ = self._name_clusters()
@@ -622,6 +540,94 @@ class Tiers:
         if self.note_:
             warnings.warn(self.note_, TierWarning, stacklevel=2)
         return self
+
+    def _candidate_ks(self, x: np.ndarray, notes: list[str]) -> tuple[list[int], int]:
+        """Return the k to try and the largest k the buyers allow (below 2: one tier, said in ``notes``)."""
+        n, n_distinct = len(x), len(np.unique(np.round(x, 9), axis=0))
+        candidates = [self.k] if self.k is not None else sorted({int(k) for k in self.k_range})
+        if not candidates or min(candidates) < 1:
+            raise ValueError("fit_tiers: k and k_range must be positive integers")
+        k_max = min(n_distinct, n // self.min_tier_size)
+        if n_distinct < 2:
+            notes.append(f"all {n:,} established buyers have identical features: one tier, nothing to cluster")
+            return candidates, 1
+        if k_max < 2:
+            notes.append(
+                f"only {n:,} established buyers ({n_distinct:,} distinct): too few to split into tiers "
+                f"of at least {self.min_tier_size} users, so they form one tier"
+            )
+            return candidates, 1
+        if max(candidates) > k_max:
+            notes.append(
+                f"only {n:,} established buyers ({n_distinct:,} distinct): k limited to at most {k_max} "
+                f"(tiers of at least {self.min_tier_size} users; asked for "
+                f"{self.k if self.k is not None else list(candidates)})"
+            )
+            candidates = [k for k in candidates if k <= k_max] or [k_max]
+        return candidates, k_max
+
+    def _cluster(self, x: np.ndarray, candidates: list[int], k_max: int, notes: list[str]) -> np.ndarray:
+        """Choose k by silhouette (widening the range when the best k sits at its edge) and cluster every buyer."""
+        # choosing k: on a seeded sample when there are many buyers (inertia per buyer keeps the elbow)
+        xs = x
+        if len(x) > _SELECT_K_ROWS:
+            pick = np.random.default_rng(self.random_state).choice(len(x), _SELECT_K_ROWS, replace=False)
+            xs = x[np.sort(pick)]
+        rows, fitted = {}, {}
+
+        def score(k: int) -> None:
+            fitted[k] = KMeans(k, n_init=self.n_init, random_state=self.random_state).fit(xs)
+            rows[k] = {
+                "inertia": float(fitted[k].inertia_) * len(x) / len(xs),
+                "silhouette": self._silhouette(xs, fitted[k].labels_),
+            }
+
+        for k in candidates:
+            score(k)
+        while True:
+            self.scores_ = pd.DataFrame.from_dict(rows, orient="index").rename_axis("k").sort_index()
+            if len(rows) == 1 or self.scores_["silhouette"].isna().all():
+                best = candidates[0] if len(rows) == 1 else max(rows)
+                break
+            best = int(self.scores_["silhouette"].idxmax())
+            tried = sorted(rows)
+            if self.k is not None or best not in (tried[0], tried[-1]):
+                break
+            # k at the edge of the range: the next k outside it is tried; a clearly better one widens the
+            # range (the assumption "the best k is inside k_range" failed, so the fit changes, not just a note)
+            outside = best + 1 if best == tried[-1] else best - 1
+            if outside < 2 or outside > k_max:
+                self.k_note_ = f"k = {best} is at the edge of the k tried; k = {outside} cannot be tried"
+                break
+            score(outside)
+            s_best, s_out = rows[best]["silhouette"], rows[outside]["silhouette"]
+            side = "largest" if outside > best else "smallest"
+            if s_out > s_best + 0.01:
+                notes.append(
+                    f"k = {best} was the {side} k tried, and k = {outside}, outside the range, scores clearly "
+                    f"higher ({s_out:.3f} vs {s_best:.3f}): the range was widened to include it"
+                )
+                continue
+            verdict = (
+                f"clearly lower: {best} stands"
+                if s_out < s_best - 0.01
+                else "about the same (within 0.01): the silhouette cannot choose, the range decides"
+            )
+            self.k_note_ = (
+                f"k = {best} is the {side} k in the range (silhouette {s_best:.3f}); k = {outside}, outside "
+                f"it, scores {s_out:.3f} — {verdict}"
+            )
+            rows.pop(outside)  # shown in the note, not in the table of the range
+            fitted.pop(outside)
+            break
+        if xs is x:
+            self.model_ = fitted[best]
+        else:  # the chosen k on every buyer, started from the sample's centres
+            self.model_ = self._kmeans(best, init=fitted[best].cluster_centers_).fit(x)
+        self.k_ = best
+        self.silhouette_ = float(self.scores_.loc[best, "silhouette"])
+        self.centroids_ = pd.DataFrame(self.model_.cluster_centers_, columns=self.columns_)
+        return self.model_.labels_
 
     def _cluster_value(self) -> pd.Series | None:
         """Each cluster centre's mean over the value columns (None when the features are not RFM-like)."""

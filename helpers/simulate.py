@@ -1255,7 +1255,45 @@ def simulate(
     n = len(c.frame)
     grng = np.random.default_rng(grp_ss)
     n_groups = max(4, int(round(n * PLANTED["community"]["join_rate"] / PLANTED["community"]["members_per_group"])))
-    acc = {
+    acc = _accumulators(n_groups, grng, purchase_process)
+    sinks, truth_sink = _open_sinks(out)
+    ids = c.frame["user_id"].to_numpy()
+    counts: dict[str, dict[str, int]] = {"cause": {}, "touch": {}, "early_touch": {}}
+    order_seq = 0
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    chunk_seeds = zip(
+        range(n_chunks), chunk_ss.spawn(n_chunks), msg_ss.spawn(n_chunks), social_ss.spawn(n_chunks), strict=True
+    )
+    for ci, crng_ss, mrng_ss, srng_ss in chunk_seeds:
+        crng, mrng = np.random.default_rng(crng_ss), np.random.default_rng(mrng_ss)
+        idx = np.arange(ci * CHUNK, min(n, (ci + 1) * CHUNK))
+        touches, orders, assign, msgs, tu = _chunk_events(idx, c, crng, acc, mrng)
+        chat, broadcasts, members = _social(idx, c, orders, msgs, np.random.default_rng(srng_ss), acc)
+        touches = touches.sort_values(["t", "i"], kind="stable")
+        orders = orders.sort_values(["t", "i"], kind="stable")
+        events = {"touches": touches, "orders": orders, "assignments": assign, "messages": chat}
+        order_seq = _write_chunk(sinks, truth_sink, ids[idx], events, broadcasts, members, tu, order_seq)
+        _count_causes(counts, tu, touches, orders)
+        if verbose:
+            print(
+                f"chunk {ci + 1}/{n_chunks}: {len(idx):,} contacts, {len(touches):,} touches, "
+                f"{len(orders):,} orders, {len(msgs):,} messages",
+                file=sys.stderr,
+            )
+    for s in (*sinks.values(), truth_sink):
+        s.close()
+    n_leads, n_spend, n_camp = _write_small_tables(out, c, srng, acc)
+    truth = _truth(c, acc, counts["cause"], sinks, n_groups, seed, n_contacts, n_leads, n_spend, n_camp)
+    _add_attribution_truth(truth, counts)
+    (out / "truth.json").write_text(
+        json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
+    return truth
+
+
+def _accumulators(n_groups: int, grng: np.random.Generator, purchase_process: str) -> dict:
+    """Counters the chunks add to (holdout and message-test arms, chat topics) and the groups' vitality."""
+    return {
         "hold_y0": 0,
         "hold_y1": 0,
         "hold_n": 0,
@@ -1269,6 +1307,10 @@ def simulate(
         "chat_pii": 0,
         "purchase_process": purchase_process,
     }
+
+
+def _open_sinks(out: Path) -> tuple[dict, _Sink]:
+    """Parquet writers of the streamed event tables and of ``truth_users.parquet``."""
     streamed = ("orders", "touches", "assignments", "messages", "broadcasts", "group_members")
     sinks = {t: _Sink(out / f"{t}.parquet", SCHEMAS[t]) for t in streamed}
     truth_sink = _Sink(
@@ -1289,115 +1331,108 @@ def simulate(
             }
         ),
     )
-    ids = c.frame["user_id"].to_numpy()
-    cause_counts: dict[str, int] = {}
-    touch_counts: dict[str, int] = {}
-    early_touch_counts: dict[str, int] = {}  # touches before the contact's first purchase: the ones that can cause it
-    order_seq = 0
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    chunk_seeds = zip(
-        range(n_chunks), chunk_ss.spawn(n_chunks), msg_ss.spawn(n_chunks), social_ss.spawn(n_chunks), strict=True
-    )
-    for ci, crng_ss, mrng_ss, srng_ss in chunk_seeds:
-        crng, mrng = np.random.default_rng(crng_ss), np.random.default_rng(mrng_ss)
-        idx = np.arange(ci * CHUNK, min(n, (ci + 1) * CHUNK))
-        touches, orders, assign, msgs, tu = _chunk_events(idx, c, crng, acc, mrng)
-        chat, broadcasts, members = _social(idx, c, orders, msgs, np.random.default_rng(srng_ss), acc)
-        uid = ids[idx]
-        touches = touches.sort_values(["t", "i"], kind="stable")
-        sinks["touches"].write(
-            pd.DataFrame(
-                {
-                    "user_id": uid[touches["i"].to_numpy()],
-                    "touched_at": _days_to_ts(touches["t"].to_numpy()),
-                    "touch_type": np.array(TOUCH_TYPES)[touches["k"].to_numpy()],
-                    "campaign_id": touches["camp"].replace("", None).to_numpy(),
-                }
-            )
-        )
-        orders = orders.sort_values(["t", "i"], kind="stable")
-        oid = [f"O{order_seq + j + 1:010d}" for j in range(len(orders))]
-        order_seq += len(orders)
-        sinks["orders"].write(
-            pd.DataFrame(
-                {
-                    "order_id": oid,
-                    "user_id": uid[orders["i"].to_numpy()],
-                    "ordered_at": _days_to_ts(orders["t"].to_numpy()),
-                    "amount": orders["amount"].to_numpy(),
-                    "status": orders["status"].to_numpy(),
-                    "campaign_id": orders["camp"].replace("", None).to_numpy(),
-                }
-            )
-        )
-        sinks["assignments"].write(
-            pd.DataFrame(
-                {
-                    "campaign_id": assign["campaign_id"].to_numpy(),
-                    "user_id": uid[assign["i"].to_numpy()],
-                    "arm": assign["arm"].to_numpy(),
-                }
-            )
-        )
-        chat = chat.sort_values(["t", "i", "order"], kind="stable")
-        sinks["messages"].write(
-            pd.DataFrame(
-                {
-                    "group_id": [f"grp_{g + 1:03d}" if g >= 0 else None for g in chat["g"].to_numpy()],
-                    "user_id": uid[chat["i"].to_numpy()],
-                    "sent_at": _days_to_ts(chat["t"].to_numpy()),
-                    "sender_role": chat["role"].to_numpy(),
-                    "staff_id": chat["staff"].to_numpy(),
-                    "msgtype": chat["msgtype"].to_numpy(),
-                    "content": chat["content"].to_numpy(),
-                    "action": chat["action"].to_numpy(),
-                }
-            )
-        )
-        sinks["broadcasts"].write(
-            pd.DataFrame(
-                {
-                    "task_id": broadcasts["task"].to_numpy(),
-                    "staff_id": broadcasts["staff"].to_numpy(),
-                    "user_id": uid[broadcasts["i"].to_numpy()],
-                    "group_id": None,
-                    "sent_at": _days_to_ts(broadcasts["t"].to_numpy()),
-                    "send_status": broadcasts["status"].to_numpy(),
-                }
-            )
-        )
-        sinks["group_members"].write(
-            pd.DataFrame(
-                {
-                    "group_id": [f"grp_{g + 1:03d}" for g in members["g"].to_numpy()],
-                    "user_id": uid[members["i"].to_numpy()],
-                    "joined_at": _days_to_ts(members["t"].to_numpy()),
-                    "join_scene": members["scene"].to_numpy(),
-                    "inviter": [uid[k] if k >= 0 else None for k in members["inviter"].to_numpy()],
-                    "quit_at": _days_to_ts(members["quit"].to_numpy()),
-                }
-            )
-        )
-        tu["user_id"] = uid[tu["i"].to_numpy()]
-        truth_sink.write(tu.drop(columns="i")[["user_id", *[k for k in tu.columns if k not in ("i", "user_id")]]])
-        for k, v in tu["first_purchase_cause"].value_counts().items():
-            cause_counts[k] = cause_counts.get(k, 0) + int(v)
-        for k, v in pd.Series(np.array(TOUCH_TYPES)[touches["k"].to_numpy()]).value_counts().items():
-            touch_counts[k] = touch_counts.get(k, 0) + int(v)
-        first_buy = orders[orders["status"] == "paid"].groupby("i")["t"].min()
-        before = touches["t"].to_numpy() < touches["i"].map(first_buy).fillna(np.inf).to_numpy()
-        for k, v in pd.Series(np.array(TOUCH_TYPES)[touches["k"].to_numpy()[before]]).value_counts().items():
-            early_touch_counts[k] = early_touch_counts.get(k, 0) + int(v)
-        if verbose:
-            print(
-                f"chunk {ci + 1}/{n_chunks}: {len(idx):,} contacts, {len(touches):,} touches, "
-                f"{len(orders):,} orders, {len(msgs):,} messages",
-                file=sys.stderr,
-            )
-    for s in (*sinks.values(), truth_sink):
-        s.close()
+    return sinks, truth_sink
 
-    # small tables (removals as they ended up: the message test made some contacts delete us earlier)
+
+def _write_chunk(
+    sinks: dict, truth_sink: _Sink, uid: np.ndarray, events: dict, broadcasts, members, tu, order_seq: int
+) -> int:
+    """Write one chunk's events in contract columns (``uid``: the chunk's user ids); return the last order number."""
+    touches, orders, assign, chat = events["touches"], events["orders"], events["assignments"], events["messages"]
+    sinks["touches"].write(
+        pd.DataFrame(
+            {
+                "user_id": uid[touches["i"].to_numpy()],
+                "touched_at": _days_to_ts(touches["t"].to_numpy()),
+                "touch_type": np.array(TOUCH_TYPES)[touches["k"].to_numpy()],
+                "campaign_id": touches["camp"].replace("", None).to_numpy(),
+            }
+        )
+    )
+    oid = [f"O{order_seq + j + 1:010d}" for j in range(len(orders))]
+    sinks["orders"].write(
+        pd.DataFrame(
+            {
+                "order_id": oid,
+                "user_id": uid[orders["i"].to_numpy()],
+                "ordered_at": _days_to_ts(orders["t"].to_numpy()),
+                "amount": orders["amount"].to_numpy(),
+                "status": orders["status"].to_numpy(),
+                "campaign_id": orders["camp"].replace("", None).to_numpy(),
+            }
+        )
+    )
+    sinks["assignments"].write(
+        pd.DataFrame(
+            {
+                "campaign_id": assign["campaign_id"].to_numpy(),
+                "user_id": uid[assign["i"].to_numpy()],
+                "arm": assign["arm"].to_numpy(),
+            }
+        )
+    )
+    chat = chat.sort_values(["t", "i", "order"], kind="stable")
+    sinks["messages"].write(
+        pd.DataFrame(
+            {
+                "group_id": [f"grp_{g + 1:03d}" if g >= 0 else None for g in chat["g"].to_numpy()],
+                "user_id": uid[chat["i"].to_numpy()],
+                "sent_at": _days_to_ts(chat["t"].to_numpy()),
+                "sender_role": chat["role"].to_numpy(),
+                "staff_id": chat["staff"].to_numpy(),
+                "msgtype": chat["msgtype"].to_numpy(),
+                "content": chat["content"].to_numpy(),
+                "action": chat["action"].to_numpy(),
+            }
+        )
+    )
+    sinks["broadcasts"].write(
+        pd.DataFrame(
+            {
+                "task_id": broadcasts["task"].to_numpy(),
+                "staff_id": broadcasts["staff"].to_numpy(),
+                "user_id": uid[broadcasts["i"].to_numpy()],
+                "group_id": None,
+                "sent_at": _days_to_ts(broadcasts["t"].to_numpy()),
+                "send_status": broadcasts["status"].to_numpy(),
+            }
+        )
+    )
+    sinks["group_members"].write(
+        pd.DataFrame(
+            {
+                "group_id": [f"grp_{g + 1:03d}" for g in members["g"].to_numpy()],
+                "user_id": uid[members["i"].to_numpy()],
+                "joined_at": _days_to_ts(members["t"].to_numpy()),
+                "join_scene": members["scene"].to_numpy(),
+                "inviter": [uid[k] if k >= 0 else None for k in members["inviter"].to_numpy()],
+                "quit_at": _days_to_ts(members["quit"].to_numpy()),
+            }
+        )
+    )
+    tu["user_id"] = uid[tu["i"].to_numpy()]
+    truth_sink.write(tu.drop(columns="i")[["user_id", *[k for k in tu.columns if k not in ("i", "user_id")]]])
+    return order_seq + len(orders)
+
+
+def _count_causes(counts: dict, tu: pd.DataFrame, touches: pd.DataFrame, orders: pd.DataFrame) -> None:
+    """Add one chunk's first-purchase causes, touches, and touches before each contact's first purchase."""
+
+    def add(key: str, values) -> None:
+        for k, v in pd.Series(values).value_counts().items():
+            counts[key][k] = counts[key].get(k, 0) + int(v)
+
+    add("cause", tu["first_purchase_cause"])
+    kinds = np.array(TOUCH_TYPES)[touches["k"].to_numpy()]
+    add("touch", kinds)
+    first_buy = orders[orders["status"] == "paid"].groupby("i")["t"].min()
+    before = touches["t"].to_numpy() < touches["i"].map(first_buy).fillna(np.inf).to_numpy()
+    add("early_touch", kinds[before])
+
+
+def _write_small_tables(out: Path, c: _Contacts, srng: np.random.Generator, acc: dict) -> tuple[int, int, int]:
+    """Write staff, contacts (with second relationships), leads, spend and campaigns; return their row counts."""
+    # removals as they ended up: the message test made some contacts delete us earlier
     c.frame["removed_at"] = _days_to_ts(np.where(np.isfinite(c.removed), c.removed, np.nan))
     relationships = _second_relationships(c, srng)
     acc["second_relationships"] = len(relationships)
@@ -1410,23 +1445,25 @@ def simulate(
             "active": "yes",
         }
     )
+    contacts = pd.concat([c.frame, relationships], ignore_index=True)
+    spend = _spend(c)
+    camp = _campaigns(spend, acc)
+    for name, frame in (("staff", staff), ("contacts", contacts), ("leads", c.leads), ("spend", spend)):
+        pq.write_table(
+            pa.Table.from_pandas(frame, schema=SCHEMAS[name], preserve_index=False),
+            out / f"{name}.parquet",
+            compression="zstd",
+        )
     pq.write_table(
-        pa.Table.from_pandas(staff, schema=SCHEMAS["staff"], preserve_index=False),
-        out / "staff.parquet",
+        pa.Table.from_pandas(camp, schema=SCHEMAS["campaigns"], preserve_index=False),
+        out / "campaigns.parquet",
         compression="zstd",
     )
-    pq.write_table(
-        pa.Table.from_pandas(
-            pd.concat([c.frame, relationships], ignore_index=True), schema=SCHEMAS["contacts"], preserve_index=False
-        ),
-        out / "contacts.parquet",
-        compression="zstd",
-    )
-    pq.write_table(
-        pa.Table.from_pandas(c.leads, schema=SCHEMAS["leads"], preserve_index=False),
-        out / "leads.parquet",
-        compression="zstd",
-    )
+    return len(c.leads), len(spend), len(camp)
+
+
+def _spend(c: _Contacts) -> pd.DataFrame:
+    """Daily spend per channel: leads × the planted cost per lead, and the referral reward per referred add."""
     leads = c.leads
     spend = (
         leads.assign(date=leads["created_at"].astype("datetime64[s]").dt.floor("D"))
@@ -1444,13 +1481,11 @@ def simulate(
     ref_adds["channel"] = "referral"
     ref_adds["cost"] = (ref_adds["size"] * PLANTED["referral"]["reward_per_add"]).round(2)
     spend = pd.concat([spend[spend["cost"] > 0], ref_adds], ignore_index=True)
-    spend = spend.sort_values(["date", "channel"]).reset_index(drop=True)[["date", "channel", "cost"]]
-    pq.write_table(
-        pa.Table.from_pandas(spend, schema=SCHEMAS["spend"], preserve_index=False),
-        out / "spend.parquet",
-        compression="zstd",
-    )
-    camp = _campaign_calendar()
+    return spend.sort_values(["date", "channel"]).reset_index(drop=True)[["date", "channel", "cost"]]
+
+
+def _campaigns(spend: pd.DataFrame, acc: dict) -> pd.DataFrame:
+    """Acquisition campaigns (their cost is the channel's spend), the calendar, the message test and the holdout."""
     total_by_channel = spend.groupby("channel")["cost"].sum().round(2)
     acq = pd.DataFrame(
         {
@@ -1464,73 +1499,46 @@ def simulate(
             + [float(total_by_channel.get("referral", 0.0))],
         }
     )
-    hold = PLANTED["holdout"]
-    n_treated = acc["hold_treated"]
-    mt = PLANTED["message_test"]
-    camp = pd.concat([acq, camp], ignore_index=True)
-    camp = pd.concat(
+    hold, mt = PLANTED["holdout"], PLANTED["message_test"]
+    tests = pd.DataFrame(
         [
-            camp,
-            pd.DataFrame(
-                [
-                    {
-                        "campaign_id": mt["campaign_id"],
-                        "name": mt["name"],
-                        "kind": mt["kind"],
-                        "start": pd.Timestamp(mt["start"]),
-                        "end": pd.Timestamp(mt["end"]),
-                        "cost": round(acc["msg_treated"] * mt["cost_per_treated"], 2),
-                    }
-                ]
-            ),
-        ],
-        ignore_index=True,
+            {
+                "campaign_id": mt["campaign_id"],
+                "name": mt["name"],
+                "kind": mt["kind"],
+                "start": pd.Timestamp(mt["start"]),
+                "end": pd.Timestamp(mt["end"]),
+                "cost": round(acc["msg_treated"] * mt["cost_per_treated"], 2),
+            },
+            {
+                "campaign_id": hold["campaign_id"],
+                "name": hold["name"],
+                "kind": "coupon",
+                "start": pd.Timestamp(hold["start"]),
+                "end": pd.Timestamp(hold["end"]),
+                "cost": round(acc["hold_treated"] * hold["cost_per_treated"], 2),
+            },
+        ]
     )
-    camp = pd.concat(
-        [
-            camp,
-            pd.DataFrame(
-                [
-                    {
-                        "campaign_id": hold["campaign_id"],
-                        "name": hold["name"],
-                        "kind": "coupon",
-                        "start": pd.Timestamp(hold["start"]),
-                        "end": pd.Timestamp(hold["end"]),
-                        "cost": round(n_treated * hold["cost_per_treated"], 2),
-                    }
-                ]
-            ),
-        ],
-        ignore_index=True,
-    )
-    pq.write_table(
-        pa.Table.from_pandas(camp, schema=SCHEMAS["campaigns"], preserve_index=False),
-        out / "campaigns.parquet",
-        compression="zstd",
-    )
+    return pd.concat([acq, _campaign_calendar(), tests], ignore_index=True)
 
-    truth = _truth(c, acc, cause_counts, sinks, n_groups, seed, n_contacts, len(leads), len(spend), len(camp))
-    per_k = {
-        k: round(1000 * cause_counts.get(k, 0) / early_touch_counts[k], 4)
-        for k in TOUCH_TYPES
-        if early_touch_counts.get(k)
-    }
-    truth["attribution"]["touches"] = {k: touch_counts.get(k, 0) for k in TOUCH_TYPES}
-    truth["attribution"]["touches_before_first_purchase"] = {k: early_touch_counts.get(k, 0) for k in TOUCH_TYPES}
-    truth["attribution"]["per_touch_note"] = (
+
+def _add_attribution_truth(truth: dict, counts: dict) -> None:
+    """Add the touches and the first orders each touch type caused per 1000 touches before a first purchase."""
+    cause, touch, early = counts["cause"], counts["touch"], counts["early_touch"]
+    per_k = {k: round(1000 * cause.get(k, 0) / early[k], 4) for k in TOUCH_TYPES if early.get(k)}
+    a = truth["attribution"]
+    a["touches"] = {k: touch.get(k, 0) for k in TOUCH_TYPES}
+    a["touches_before_first_purchase"] = {k: early.get(k, 0) for k in TOUCH_TYPES}
+    a["per_touch_note"] = (
         "per 1000 touches received before the contact's first purchase (later touches cannot cause a first order)"
     )
-    truth["attribution"]["first_orders_caused_per_1000_touches"] = per_k
-    truth["attribution"]["ranking_by_caused_per_touch"] = sorted(per_k, key=per_k.get, reverse=True)
-    truth["attribution"]["note"] = (
+    a["first_orders_caused_per_1000_touches"] = per_k
+    a["ranking_by_caused_per_touch"] = sorted(per_k, key=per_k.get, reverse=True)
+    a["note"] = (
         "coupon touches include the holdout campaign's first-order coupons (effect "
         f"{PLANTED['holdout']['effect']}), so the realised coupon effect per touch exceeds the planted 0.06"
     )
-    (out / "truth.json").write_text(
-        json.dumps(truth, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8"
-    )
-    return truth
 
 
 def _truth(

@@ -332,8 +332,13 @@ TEXT = {
     },
     "none": {"zh": "无", "en": "none"},
     "readback": {
-        "zh": "引擎 {engine} 读回的行数与保留行数完全一致：{ok}",
-        "en": "engine {engine} reads back exactly the kept rows: {ok}",
+        "zh": "引擎 {engine} 读回的行数与保留行数完全一致",
+        "en": "engine {engine} reads back exactly the kept rows",
+    },
+    "readback_bad": {
+        "zh": "注意：引擎 {engine} 读回的行数与保留行数不一致——清洗后的表不完整，后面的结果不可信",
+        "en": "WARNING: engine {engine} does not read back the kept rows: the clean tables are incomplete, and "
+        "nothing after this can be trusted",
     },
     "stray": {
         "zh": "as_of 为自动：少数记录的时间远晚于其余数据，导出实际止于 {end}，这些记录按“未来时间”隔离",
@@ -409,6 +414,53 @@ _NOTES_ZH: list[tuple[re.Pattern, str]] = [
         (r"^(.+?): ([\d,]+) refunds written as negative amounts made positive$", r"\1：\2 笔写成负数的退款已转为正数"),
         (r"^(.+?): ([\d,]+) empty status cells read as paid$", r"\1：\2 个空的订单状态按已支付读取"),
         (r"^pseudonyms keyed with the public demo key.*$", "化名使用公开的演示密钥（仅限模拟数据）"),
+        (r"^pseudonyms keyed with key (\S+) \(.*\)$", r"化名使用密钥 \1 生成（同一把密钥每次运行得到相同的化名）"),
+        (r"^(.+?): column '(.+)' also maps to '(.+)'; the first one is used$", r"\1：列「\2」也对应 \3，使用第一列"),
+        (
+            r"^contacts: ([\d,]+) extra relationships .*: ([\d,]+) relationships kept in relationships, ([\d,]+) "
+            r"people in contacts .*$",
+            r"好友：\1 条额外的好友关系（同一客户被多位员工添加）：关系表保留 \2 条关系，好友表 \3 人"
+            r"（每人取第一条关系；任一关系在即为好友）",
+        ),
+        (
+            r"^contacts: ([\d,]+) referrer_id values are not contacts.*$",
+            r"好友：\1 个推荐人 ID 不在好友表中（保留：推荐人可能已删除）",
+        ),
+        (
+            r"^(\w+): ([\d,]+) rows name a campaign_id not in campaigns \(kept\)$",
+            r"\1：\2 行的活动 ID 不在活动表中（保留）",
+        ),
+        (
+            r"^(.+?): ([\d,]+) (\w+) values longer than (\d+) characters cut to \d+$",
+            r"\1：\2 个 \3 值超过 \4 个字符，已截断",
+        ),
+        (
+            r"^(.+?): ([\d,]+) phone numbers, WeChat ids, e-mails or card numbers masked in (\w+)$",
+            r"\1：\3 中 \2 处手机号、微信号、邮箱或卡号已遮盖",
+        ),
+        (
+            r"^(.+?): ([\d,]+) (\w+) placeholder dates \(.*\) read as empty \(still a friend\)$",
+            r"\1：\2 个 \3 占位日期（如 9999-12-31、1970-01-01、0）视为空（仍是好友）",
+        ),
+        (
+            r"^(.+?): ([\d,]+) (\w+) placeholder dates \(.*\) read as empty$",
+            r"\1：\2 个 \3 占位日期（如 9999-12-31、1970-01-01、0）视为空",
+        ),
+        (
+            r"^(.+?): the text encoding changes inside the file: ([\d,]+) line\(s\) read as UTF-8, "
+            r"([\d,]+) as (\S+) .*$",
+            r"\1：文件内编码不一致：\2 行按 UTF-8 读取，\3 行按 \4 读取（逐行解码）",
+        ),
+        (r"^(.+?): not read \((.+)\); optional table '(\w+)' skipped$", r"\1：未读取（\2）；跳过可选表 \3"),
+        (
+            r"^(.+?): cannot be read:? \(?(.+?)\)?; optional table '(\w+)' skipped$",
+            r"\1：无法读取（\2）；跳过可选表 \3",
+        ),
+        (
+            r"^(.+?): file is empty \(no header row\); optional table '(\w+)' skipped$",
+            r"\1：文件为空（没有表头）；跳过可选表 \2",
+        ),
+        (r"^(.+); optional table '(\w+)' skipped$", r"\1；跳过可选表 \2"),
         (
             r"^(.+?): ([\d,]+) removed_at after as_of read as empty.*$",
             r"\1：\2 个晚于 as_of 的删除时间视为空（as_of 时仍是好友）",

@@ -428,3 +428,36 @@ def test_a_customer_added_by_two_staff_members_is_one_person_and_two_relationshi
     assert rel["staff_id"].str.startswith("pii_").all() and rel.groupby("user_id")["staff_id"].nunique().max() == 2
     assert any("extra relationships" in n for n in ds.notes)
     assert ds.table("orders")["user_id"].isin(people["user_id"]).all()
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        "pseudonyms keyed with key k-3ef1edbf (the same key gives the same pseudonyms in every run)",
+        "orders.csv: column '金额' also maps to 'amount'; the first one is used",
+        "contacts: 1,203 extra relationships (a customer added by several staff members): 21,203 relationships kept "
+        "in relationships, 20,000 people in contacts (each person's first relationship; a friend while any "
+        "relationship is)",
+        "contacts: 12 referrer_id values are not contacts (kept; referrers may have left)",
+        "orders: 3 rows name a campaign_id not in campaigns (kept)",
+        "messages.csv: 4 content values longer than 2000 characters cut to 2000",
+        "messages.csv: 17 phone numbers, WeChat ids, e-mails or card numbers masked in content",
+        "contacts.csv: 5 removed_at placeholder dates (such as 9999-12-31, 1970-01-01 or 0) read as empty (still a "
+        "friend)",
+        "orders.csv: 2 ordered_at placeholder dates (such as 9999-12-31, 1970-01-01 or 0) read as empty",
+        "orders.csv: the text encoding changes inside the file: 10 line(s) read as UTF-8, 3 as GB18030 (decoded line "
+        "by line)",
+        "touches.xls: not read (old Excel format); optional table 'touches' skipped",
+        "touches.csv: cannot be read: bad zip; optional table 'touches' skipped",
+    ],
+)
+def test_every_loader_note_reads_in_chinese(note):
+    """A load note on a Chinese page has no English sentence left (names of files, columns and codes may stay)."""
+    from helpers.quality import note_text
+
+    zh = note_text(note, "zh")
+    words = re.findall(r"[A-Za-z]{3,}", zh)
+    english = [
+        w for w in words if w.lower() in {"the", "values", "rows", "read", "kept", "not", "line", "empty", "with"}
+    ]
+    assert zh != note and not english, zh

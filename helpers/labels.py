@@ -835,6 +835,13 @@ class Labels:
         if hide_index is None:
             hide_index = isinstance(raw.index, pd.RangeIndex)
         styler = shown.style.format(fmts)
+        prose = [  # sentences in a cell (notes, reasons): wide enough to read, not one character per line
+            new
+            for c, new in zip(raw.columns, shown.columns, strict=True)
+            if raw[c].dtype == object and raw[c].map(lambda v: len(v) if isinstance(v, str) else 0).max() > 16
+        ]
+        if prose:
+            styler = styler.set_properties(subset=prose, **{"min-width": "18em", "text-align": "left"})
         return styler.hide(axis="index") if hide_index else styler
 
     def _formatter(self, kind: str, missing: str):

@@ -156,3 +156,14 @@ def test_an_empty_table_says_so_instead_of_drawing_headers_over_nothing():
     assert Labels("zh").show(empty).data == "*（无记录）*"
     assert Labels("en").show(empty).data == "*(no rows)*"
     assert "<table" in Labels("zh").show(empty.head(0).reindex([0]).fillna(1)).to_html()
+
+
+def test_a_column_of_sentences_is_wide_enough_to_read():
+    """A notes column is not squeezed to one character per line when a table is wider than the page."""
+    from helpers.labels import Labels
+
+    frame = pd.DataFrame(
+        {"model": ["BG/NBD", "MBG/NBD"], "note": ["有参数在数据里无法识别（似然平坦或在边界上）", None]}
+    )
+    assert "min-width: 18em" in Labels("zh").show(frame).to_html()
+    assert "min-width" not in Labels("zh").show(frame[["model"]]).to_html()

@@ -303,6 +303,10 @@ def model_choice_sentence(result: ModelComparison, lang: str = "zh") -> str:
     >>> print(model_choice_sentence(ModelComparison(t, d, {}), lang="en"))  # doctest: +NORMALIZE_WHITESPACE
     Pareto/NBD wins on the holdout: mean Poisson deviance of each customer's holdout purchases 0.500 vs 0.520 for
     BG/NBD (3.8% better); total holdout purchases off by -2.0%.
+    >>> d.update(reason="holdout_tie_lowest_bic", winner="BG/NBD", runner_up="MBG/NBD", bic_difference=0.0)
+    >>> tied = model_choice_sentence(ModelComparison(t.rename(index={"Pareto/NBD": "BG/NBD"}), d, {}), lang="en")
+    >>> "cannot be told apart" in tied and "lower" not in tied
+    True
     """
     if lang not in _CRITERION_NAMES:
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
@@ -318,6 +322,15 @@ def model_choice_sentence(result: ModelComparison, lang: str = "zh") -> str:
             f"只有 {w} 能拟合，直接采用（{crit} {d['winner_value']:.3f}）。"
             if lang == "zh"
             else f"Only {w} could be fitted, so it is used ({crit} {d['winner_value']:.3f})."
+        )
+    elif d["reason"] == "holdout_tie_lowest_bic" and abs(d["bic_difference"]) < 0.05:
+        s = (
+            f"{w} 与 {ru} 在留出期（{crit} {d['winner_value']:.3f} 对 {d['runner_up_value']:.3f}）和校准期 BIC 上都"
+            f"无法区分：它们对这份数据给出同一个拟合（通常是流失参数无法识别），采用排在前面的 {w}。"
+            if lang == "zh"
+            else f"{w} and {ru} cannot be told apart, neither on the holdout ({crit} {d['winner_value']:.3f} vs "
+            f"{d['runner_up_value']:.3f}) nor by calibration BIC: they give the same fit on these data (usually "
+            f"because the dropout parameters are not identified), so {w}, listed first, is used."
         )
     elif d["reason"] == "holdout_tie_lowest_bic":
         if lang == "zh":

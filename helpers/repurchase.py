@@ -78,6 +78,7 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "相邻两次购买的间隔中位数为 {days} 天。",
         "en": "The median gap between consecutive purchases is {days} days.",
     },
+    "holdout_no_repeat": {"zh": "留出期里没有一次复购", "en": "the holdout holds no repeat purchase"},
     "no_holdout": {
         "zh": "没有留出期检验：{why}。模型只用全部历史拟合，无法检验预测。",
         "en": "No holdout validation: {why}. The models are fitted on all history; their predictions are not checked.",

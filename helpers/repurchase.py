@@ -694,6 +694,9 @@ _NOTE_ZH = (
     (("customers <", "not fitted"), "客户太少，没有单独拟合"),
     (("no parameter draws",), "价值模型没有参数抽样：区间只含购买模型的不确定性"),
     (("iteration limit", "did not converge"), "优化没有完全收敛，结果仅供参考"),
+    (("one class only",), "训练标签只有一类：窗口内没有人（或人人都）购买"),
+    (("needs repeat purchases",), "没有任何客户在第二天再次购买：流失过程无法估计（放宽窗口或等更多数据）"),
+    (("needs at least 10 customers",), "客户不足 10 人，无法拟合"),
 )
 
 

@@ -76,7 +76,7 @@ SCENARIOS = {
         {
             "01_acquisition": "没有线索表",
             "02_user_tiers": "没有可以聚类的老买家",
-            "03_repurchase": "没有留出期检验：auto: none",
+            "03_repurchase": "没有留出期检验：自动：无——数据只有",
         },
     ),
     "no_removals": (

@@ -469,6 +469,8 @@ class Intervals:
         Coverage of the intervals (e.g. 0.9 → 5th and 95th percentiles of the draws).
     notes : list of str
         What the intervals leave out or could not compute.
+    draws : _PairDraws or None
+        The draws once per distinct (purchase, value) history and each customer's history, for :meth:`group`.
     """
 
     customers: pd.DataFrame
@@ -477,7 +479,7 @@ class Intervals:
     n_draws: int
     level: float
     notes: list = field(default_factory=list)
-    draws: np.ndarray | None = field(default=None, repr=False)
+    draws: _PairDraws | None = field(default=None, repr=False)
 
     def group(self, by: pd.Series) -> pd.DataFrame:
         """Return the group table for another grouping of the same customers (no new draws).
@@ -553,23 +555,20 @@ def _intervals(
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), not {level}")
     up, inv_p = _unique_rows(summary, list(model._columns))
-    inv_v, v_rows = np.zeros(len(summary), dtype=np.intp), None
-    if value_model is not None and not isinstance(value_model, pd.Series | float | int):
+    # value histories: distinct rows of the value model's inputs; a Series or a number is its own value
+    inv_v, v_rows, v_given = np.zeros(len(summary), dtype=np.intp), None, np.ones(1)
+    if isinstance(value_model, pd.Series):
+        inv_v, v_given = pd.factorize(value_model.reindex(summary.index).to_numpy(float), use_na_sentinel=False)
+    elif isinstance(value_model, float | int):
+        v_given = np.array([float(value_model)])
+    elif value_model is not None:
         vcols = list(dict.fromkeys(["frequency", "monetary_value", *getattr(value_model, "features_", [])]))
         v_rows, inv_v = _unique_rows(summary, vcols)
-    elif isinstance(value_model, pd.Series):
-        v_rows, inv_v = None, pd.factorize(value_model.reindex(summary.index).to_numpy(float))[0]
     pairs, pair = _factorize([inv_p, inv_v])
     p_of, v_of = pairs[:, 0].astype(np.intp), pairs[:, 1].astype(np.intp)
-    first = np.empty(len(pairs), dtype=np.intp)
-    first[pair[::-1]] = np.arange(len(summary))[::-1]  # a customer of each pair (for Series / number values)
 
     def value_of(v) -> np.ndarray:
-        if value_model is None:
-            return np.ones(len(pairs))
-        if v_rows is None:
-            return average_value(v, summary.iloc[first])
-        return average_value(v, v_rows)[v_of]
+        return (average_value(v, v_rows) if v_rows is not None else np.asarray(v_given, float))[v_of]
 
     def predict(m, v) -> np.ndarray:
         return purchase_fn(m, up)[p_of] * value_of(v) * scale

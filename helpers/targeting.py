@@ -683,8 +683,12 @@ class HoldoutModels:
     order: object  # helpers.uplift.UpliftComparison
     deletion: object | None  # helpers.uplift.CrossFittedUplift, None when nobody deleted in one arm
     deletion_evaluation: object | None  # helpers.uplift.UpliftEvaluation
-    customers_used: int | None = None  # tested customers the models used (fewer than the test's when sampled)
-    rows: np.ndarray | None = None  # their positions in the test's frame (None: every row, in order)
+    rows: np.ndarray | None = None  # positions of the customers the models used (None: every row, in order)
+
+    @property
+    def customers_used(self) -> int:
+        """Tested customers the models used (fewer than the test's when it was sampled down)."""
+        return len(self.order.model.oof_)
 
     @property
     def verdicts(self) -> dict:
@@ -744,7 +748,7 @@ def fit_holdout(
     if cells.min() >= folds:
         deletion = U.CrossFittedUplift(U.make_model(chosen, random_state), folds, random_state).fit(X, w, y)
         ev = U.evaluate(y, w, deletion.oof_, k=k, alpha=alpha, random_state=random_state, lang=lang)
-    return HoldoutModels(dict(test), feats, order, deletion, ev, len(frame), rows)
+    return HoldoutModels(dict(test), feats, order, deletion, ev, rows)
 
 
 def _stratified_sample(frame: pd.DataFrame, n: int | None, seed: int) -> np.ndarray | None:

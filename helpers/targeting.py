@@ -763,11 +763,10 @@ def _stratified_sample(frame: pd.DataFrame, n: int | None, seed: int) -> np.ndar
     """
     if n is None or len(frame) <= n:
         return None
-    from sklearn.model_selection import train_test_split
+    from helpers.uplift import stratified_split
 
-    cell = frame["treatment"].to_numpy() * 4 + frame["converted"].to_numpy() * 2 + frame["deleted"].to_numpy()
-    _, keep = train_test_split(np.arange(len(frame)), test_size=n, random_state=seed, stratify=cell)
-    return np.sort(keep)
+    _, keep = stratified_split(frame["treatment"], frame["converted"], n, seed, also=frame["deleted"])
+    return keep
 
 
 def model_table(holdouts: list[HoldoutModels], lang: str = "zh") -> pd.DataFrame:

@@ -165,8 +165,26 @@ def _as_binary(y, name: str = "y") -> np.ndarray:
     return v.astype(np.int64)
 
 
-def stratified_split(treatment, y, test_size: float = 0.3, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    treatment, y, test_size: float | int = 0.3, random_state: int = 0, also=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Split row positions into train and test, stratified by treatment × outcome (the four cells keep their shares).
+
+    Parameters
+    ----------
+    treatment, y : array-like
+        Arm (0/1 or control/treatment) and binary outcome per row.
+    test_size : float or int
+        Share (float) or number (int) of rows in the test part.
+    random_state : int
+        Seed.
+    also : array-like of non-negative int, optional
+        A further label to stratify by (e.g. a second outcome): the cells are treatment × outcome × ``also``.
+
+    Returns
+    -------
+    tuple of ndarray
+        Sorted positions of the train and the test rows.
 
     Examples
     --------
@@ -177,8 +195,12 @@ def stratified_split(treatment, y, test_size: float = 0.3, random_state: int = 0
     from sklearn.model_selection import train_test_split
 
     w, yy = _as_treatment(treatment), _as_binary(y)
+    cell = w * 2 + yy
+    if also is not None:
+        extra = np.asarray(also, dtype=int)
+        cell = cell * (int(extra.max()) + 1) + extra
     idx = np.arange(len(w))
-    tr, te = train_test_split(idx, test_size=test_size, random_state=random_state, stratify=w * 2 + yy)
+    tr, te = train_test_split(idx, test_size=test_size, random_state=random_state, stratify=cell)
     return np.sort(tr), np.sort(te)
 
 

@@ -368,48 +368,48 @@ def _split_line(text: str, sep: str) -> list[str]:
 
 def _iter_text(path: Path, known: set[str], chunk_rows: int | None, shown: Path) -> Iterator[RawTable]:
     lay = _text_layout(path, known)
-    h = lay.header_line
     if lay.sep is None:
         yield RawTable(pd.DataFrame(), pd.Series(dtype="int64"), shown, lay.encoding, 1)
         return
-    notes: list[str] = []
-    src, encoding, tmp = path, lay.encoding, None
-    if lay.mixed:
-        tmp = Path(tempfile.mkdtemp(prefix="siyu-text-"))
+    tmp = Path(tempfile.mkdtemp(prefix="siyu-text-")) if lay.mixed else None
+    try:
+        src, encoding, notes = _decodable_source(path, lay, shown, tmp)
+        chunks = _TextChunks(lay, shown, notes)
+        reader = _open_text(src, lay, encoding, chunks.invalid_row)
+        for tables, final in _batches_of(reader, chunk_rows):
+            yield chunks.build(tables, final)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _decodable_source(path: Path, lay: _Layout, shown: Path, tmp: Path | None) -> tuple[Path, str, list[str]]:
+    """Return the file pyarrow reads, its encoding, notes; a file whose encoding changes is transcoded to ``tmp``."""
+    if tmp is not None:
         src = tmp / "utf8.csv"
         n_utf8, n_other = _transcode_lines(path, src, lay.encoding)
-        notes.append(
+        note = (
             f"{shown.name}: the text encoding changes inside the file: {n_utf8:,} line(s) read as UTF-8, "
             f"{n_other:,} as {lay.encoding.upper()} (decoded line by line)"
         )
-        encoding = "utf8"
-    elif encoding in ("utf-8", "utf-8-sig"):
-        encoding = "utf8"  # pyarrow's own decoder; it skips a BOM
-    ncols, sep = len(lay.names), lay.sep
-    numbers = _RowNumbers(h + 2)
-    pending_rows: list[tuple[int, list[str] | None, str]] = []  # (record, fields or None if bad, reason / text)
+        return src, "utf8", [note]
+    # pyarrow's own decoder for UTF-8; it skips a BOM
+    return path, "utf8" if lay.encoding in ("utf-8", "utf-8-sig") else lay.encoding, []
 
-    def handler(row) -> str:
-        numbers.invalid.append(row.number)
-        text = row.text or ""
-        if not text.strip(" \t\r\n" + sep):
-            return "skip"  # a blank line, or only delimiters: no record
-        fields = _split_line(text, sep)
-        if len(fields) > ncols and not any(f.strip() for f in fields[ncols:]):
-            fields = fields[:ncols]  # empty fields after the last column: a trailing delimiter
-        if len(fields) <= ncols:  # missing trailing fields (Excel drops empty ones): read as empty
-            pending_rows.append((row.number, fields + [None] * (ncols - len(fields)), str(len(fields))))
-        else:
-            pending_rows.append((row.number, None, f"wrong number of fields ({len(fields)}, expected {ncols})"))
-        return "skip"
 
-    reader = pcsv.open_csv(
+def _open_text(src: Path, lay: _Layout, encoding: str, invalid_row) -> pcsv.CSVStreamingReader:
+    """Open a streaming pyarrow reader of every column as text; rows it cannot split go to ``invalid_row``."""
+    return pcsv.open_csv(
         src,
         read_options=pcsv.ReadOptions(
-            skip_rows=h + 1, column_names=lay.names, use_threads=False, block_size=_BLOCK_BYTES, encoding=encoding
+            skip_rows=lay.header_line + 1,
+            column_names=lay.names,
+            use_threads=False,
+            block_size=_BLOCK_BYTES,
+            encoding=encoding,
         ),
         parse_options=pcsv.ParseOptions(
-            delimiter=sep, newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=handler
+            delimiter=lay.sep, newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=invalid_row
         ),
         convert_options=pcsv.ConvertOptions(
             column_types=dict.fromkeys(lay.names, pa.string()),
@@ -418,19 +418,66 @@ def _iter_text(path: Path, known: set[str], chunk_rows: int | None, shown: Path)
             null_values=[""],
         ),
     )
-    schema = pa.schema([(n, pa.string()) for n in lay.names])
-    first = True
 
-    def chunk(tables: list[pa.Table], final: bool) -> RawTable:
-        nonlocal first
-        t = pa.concat_tables(tables) if tables else schema.empty_table()
-        rows = numbers.take(t.num_rows)
+
+def _batches_of(reader, chunk_rows: int | None) -> Iterator[tuple[list[pa.Table], bool]]:
+    """Regroup the reader's batches into lists of ``chunk_rows`` rows (all in one list if ``None``); last is final."""
+    buf: list[pa.Table] = []
+    n_buf = 0
+    for batch in reader:
+        t = pa.Table.from_batches([batch])
+        while chunk_rows and n_buf + t.num_rows >= chunk_rows:
+            k = chunk_rows - n_buf
+            buf.append(t.slice(0, k))
+            yield buf, False
+            buf, n_buf, t = [], 0, t.slice(k)
+        if t.num_rows:
+            buf.append(t)
+            n_buf += t.num_rows
+    yield buf, True
+
+
+class _TextChunks:
+    """Turn pyarrow's text tables into :class:`RawTable` chunks, putting back the rows its parser rejected.
+
+    pyarrow hands rows it cannot split to :meth:`invalid_row`: a row with too few fields (Excel drops empty
+    trailing ones) is kept with the missing cells empty; a row with too many is a bad row with its reason. Each
+    chunk gets its source line numbers, its repaired rows in file order, and the bad rows read before its end.
+    """
+
+    def __init__(self, lay: _Layout, shown: Path, notes: list[str]) -> None:
+        self.lay, self.shown, self.notes = lay, shown, notes
+        self.ncols = len(lay.names)
+        self.numbers = _RowNumbers(lay.header_line + 2)
+        self.pending: list[tuple[int, list[str] | None, str]] = []  # (record, fields or None if bad, reason / count)
+        self.schema = pa.schema([(n, pa.string()) for n in lay.names])
+
+    def invalid_row(self, row) -> str:
+        """Remember a row pyarrow could not split (repaired or bad) and tell pyarrow to skip it."""
+        self.numbers.invalid.append(row.number)
+        sep, ncols = self.lay.sep, self.ncols
+        text = row.text or ""
+        if not text.strip(" \t\r\n" + sep):
+            return "skip"  # a blank line, or only delimiters: no record
+        fields = _split_line(text, sep)
+        if len(fields) > ncols and not any(f.strip() for f in fields[ncols:]):
+            fields = fields[:ncols]  # empty fields after the last column: a trailing delimiter
+        if len(fields) <= ncols:  # missing trailing fields: read as empty
+            self.pending.append((row.number, fields + [None] * (ncols - len(fields)), str(len(fields))))
+        else:
+            self.pending.append((row.number, None, f"wrong number of fields ({len(fields)}, expected {ncols})"))
+        return "skip"
+
+    def build(self, tables: list[pa.Table], final: bool) -> RawTable:
+        """One chunk: the parsed rows plus the repaired rows before its end, in file order; its bad rows aside."""
+        t = pa.concat_tables(tables) if tables else self.schema.empty_table()
+        rows = self.numbers.take(t.num_rows)
         limit = rows[-1] if len(rows) else -1
-        take = [r for r in pending_rows if final or r[0] < limit]
-        del pending_rows[: len(take)]
+        take = [r for r in self.pending if final or r[0] < limit]
+        del self.pending[: len(take)]
         good = [r for r in take if r[1] is not None]
         if good:
-            extra = pa.table({n: pa.array([r[1][j] for r in good], pa.string()) for j, n in enumerate(lay.names)})
+            extra = pa.table({n: pa.array([r[1][j] for r in good], pa.string()) for j, n in enumerate(self.lay.names)})
             t = pa.concat_tables([t, extra])
             rows = np.concatenate([rows, np.array([r[0] for r in good], dtype=np.int64)])
             order = np.argsort(rows, kind="stable")
@@ -443,38 +490,11 @@ def _iter_text(path: Path, known: set[str], chunk_rows: int | None, shown: Path)
         frame = t.to_pandas(types_mapper=_arrow_strings)
         keep = frame.notna().any(axis=1).to_numpy()  # blank lines carry no record; their numbers stay counted
         frame = frame[keep].reset_index(drop=True)
-        short = {r[0]: int(r[2]) for r in good if int(r[2]) < ncols}
-        out = RawTable(
-            frame,
-            pd.Series(rows[keep], dtype="int64"),
-            shown,
-            lay.encoding,
-            h + 1,
-            bad,
-            lay.has_nul,
-            notes if first else [],
-            short,
-        )
-        first = False
-        return out
-
-    try:
-        buf: list[pa.Table] = []
-        n_buf = 0
-        for batch in reader:
-            t = pa.Table.from_batches([batch])
-            while chunk_rows and n_buf + t.num_rows >= chunk_rows:
-                k = chunk_rows - n_buf
-                buf.append(t.slice(0, k))
-                yield chunk(buf, final=False)
-                buf, n_buf, t = [], 0, t.slice(k)
-            if t.num_rows:
-                buf.append(t)
-                n_buf += t.num_rows
-        yield chunk(buf, final=True)
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        short = {r[0]: int(r[2]) for r in good if int(r[2]) < self.ncols}
+        lay, notes = self.lay, self.notes
+        self.notes = []  # notes go with the first chunk only
+        rows_kept = pd.Series(rows[keep], dtype="int64")
+        return RawTable(frame, rows_kept, self.shown, lay.encoding, lay.header_line + 1, bad, lay.has_nul, notes, short)
 
 
 def _arrow_strings(t: pa.DataType) -> pd.ArrowDtype | None:

@@ -637,21 +637,56 @@ def _chunk_events(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Touches, orders, assignments, messages and per-user truth for one chunk of contacts."""
     seg_cfg = [PLANTED["segments"][s] for s in SEGMENTS]
-    tp = PLANTED["touches"]
     seg = c.segment[idx]
     a = c.added[idx]
     e = np.minimum(c.removed[idx], HORIZON)
-    m = len(idx)
     resp = np.array([seg_cfg[s]["responsiveness"] for s in seg])
+    t_org = _organic_first_purchases(a, seg, rng)
+    touches, t_touch, cause = _first_purchases_from_touches(idx, c, resp, rng)
+    t1_no_hold = np.minimum(t_org, t_touch)
+    elig_pos, treated, t_with, coupons = _holdout_outcomes(a, e, resp, t1_no_hold, truth_acc, rng)
+    t1, first_cause, first_camp = _first_purchases(
+        t1_no_hold, t_org, t_touch, cause, touches, elig_pos[treated], t_with[treated]
+    )
+    touches = pd.concat([touches, coupons], ignore_index=True)
+    assign = pd.DataFrame(
+        {
+            "campaign_id": PLANTED["holdout"]["campaign_id"],
+            "i": elig_pos,
+            "arm": np.where(treated, "treatment", "control"),
+        }
+    )
+    process = truth_acc.get("purchase_process", "bgnbd")
+    lam, pdrop, mu, nu = _repeat_purchase_parameters(seg, process, rng)
+    p_shape = np.array([(seg_cfg[s]["gamma_gamma"] or {"p": 1.0})["p"] for s in seg])
+    who, when, amount, camp = _purchases(t1, first_camp, process, lam, pdrop, mu, p_shape, nu, rng)
+    orders = _orders_with_refunds(t1, who, when, amount, camp, p_shape, nu, rng)
+    # the message test draws from its own stream, so every other planted outcome stays as it was
+    orders, touches, assign, mt = _message_test(idx, c, orders, touches, assign, urng, p_shape, nu, truth_acc)
+    msgs = _group_messages(a, e, truth_acc, rng)
+    truth_users = _truth_per_user(seg, lam, pdrop, nu, first_cause, elig_pos, treated, mt)
+    return touches, orders, assign, msgs, truth_users
+
+
+def _organic_first_purchases(a: np.ndarray, seg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Time of each contact's organic first purchase: exponential at its segment's hazard (inf if that is 0)."""
+    seg_cfg = [PLANTED["segments"][s] for s in SEGMENTS]
     organic_h = np.array([seg_cfg[s]["organic_hazard"] for s in seg])
     with np.errstate(divide="ignore"):
-        t_org = a + rng.exponential(np.where(organic_h > 0, 1.0 / np.maximum(organic_h, 1e-12), 1.0), m)
+        t_org = a + rng.exponential(np.where(organic_h > 0, 1.0 / np.maximum(organic_h, 1e-12), 1.0), len(a))
     t_org[organic_h <= 0] = np.inf
+    return t_org
 
-    # holdout: eligible = friends at campaign start who have not bought yet (needs pre-campaign first purchase)
-    hold = PLANTED["holdout"]
-    hs = float((pd.Timestamp(hold["start"]) - START).days)
-    he = float((pd.Timestamp(hold["end"]) - START).days) + 1.0
+
+def _first_purchases_from_touches(
+    idx: np.ndarray, c: _Contacts, resp: np.ndarray, rng: np.random.Generator
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Draw the chunk's touches and, per contact, the earliest first purchase a touch triggers and that touch's row.
+
+    Contacts no touch converts get ``inf`` and row ``-1``.
+    """
+    tp = PLANTED["touches"]
+    m = len(idx)
     touches = _touches_for(idx, c, rng)
     eff = np.array([tp[k]["effect"] for k in TOUCH_TYPES])[touches["k"].to_numpy()] * resp[touches["i"].to_numpy()]
     fire = rng.random(len(touches)) < eff
@@ -665,8 +700,27 @@ def _chunk_events(
     firsts = pd.Series(fi).groupby(touches["i"].to_numpy()[fi]).first()
     cand[firsts.index.to_numpy()] = t_fire[firsts.to_numpy()]
     cause[firsts.index.to_numpy()] = firsts.to_numpy()
-    t1_no_hold = np.minimum(t_org, cand)
-    # potential outcomes for the holdout campaign
+    return touches, cand, cause
+
+
+def _holdout_outcomes(
+    a: np.ndarray,
+    e: np.ndarray,
+    resp: np.ndarray,
+    t1_no_hold: np.ndarray,
+    truth_acc: dict,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Randomise the newbie-coupon holdout and record both potential outcomes of its eligible contacts.
+
+    Eligible are friends at the campaign start who have not bought yet. Returns their positions, the treated flag,
+    each one's first purchase time if treated, and the coupon touches of the treated; the outcome counts are added
+    to ``truth_acc``.
+    """
+    tp = PLANTED["touches"]
+    hold = PLANTED["holdout"]
+    hs = float((pd.Timestamp(hold["start"]) - START).days)
+    he = float((pd.Timestamp(hold["end"]) - START).days) + 1.0
     eligible = (a <= hs) & (e > hs) & (t1_no_hold >= hs)
     elig_pos = np.flatnonzero(eligible)
     treated = rng.random(elig_pos.size) < hold["treatment_share"]
@@ -682,7 +736,7 @@ def _chunk_events(
     truth_acc["hold_n"] += int(elig_pos.size)
     truth_acc["hold_treated"] += int(treated.sum())
     tr_pos = elig_pos[treated]
-    ht = pd.DataFrame(
+    coupons = pd.DataFrame(
         {
             "i": tr_pos,
             "t": hs + 10 / 24 + rng.random(tr_pos.size) / 24,
@@ -690,23 +744,45 @@ def _chunk_events(
             "camp": hold["campaign_id"],
         }
     )
+    return elig_pos, treated, t_with, coupons
+
+
+def _first_purchases(
+    t1_no_hold: np.ndarray,
+    t_org: np.ndarray,
+    t_touch: np.ndarray,
+    cause: np.ndarray,
+    touches: pd.DataFrame,
+    tr_pos: np.ndarray,
+    tw: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each contact's first purchase time, cause and campaign: organic, a touch's, or the holdout coupon's.
+
+    ``tr_pos`` are the holdout's treated contacts and ``tw`` their first purchase times with the coupon. The cause
+    is a touch type index, ``-1`` organic or ``-2`` no first purchase before the end (then the time is ``inf``).
+    """
+    hold = PLANTED["holdout"]
     t1 = t1_no_hold.copy()
-    from_touch = (cause >= 0) & (cand < t_org)  # the earliest of organic and touch-triggered purchases wins
+    from_touch = (cause >= 0) & (t_touch < t_org)  # the earliest of organic and touch-triggered purchases wins
     touch_k = touches["k"].to_numpy()[np.maximum(cause, 0)]
     first_cause = np.where(np.isfinite(t1), np.where(from_touch, touch_k, -1), -2)
     first_camp = np.where(from_touch, touches["camp"].to_numpy()[np.maximum(cause, 0)], "")
-    tw = t_with[treated]
     improved = tw < t1[tr_pos]
     t1[tr_pos[improved]] = tw[improved]
     first_cause[tr_pos[improved]] = TOUCH_TYPES.index("coupon")
     first_camp[tr_pos[improved]] = hold["campaign_id"]
-    touches = pd.concat([touches, ht], ignore_index=True)
-    assign = pd.DataFrame(
-        {"campaign_id": hold["campaign_id"], "i": elig_pos, "arm": np.where(treated, "treatment", "control")}
-    )
+    bought = np.isfinite(t1) & (t1 < HORIZON)
+    t1[~bought] = np.inf
+    first_cause[~bought] = -2  # a first purchase after the end did not happen (yet)
+    return t1, first_cause, first_camp
 
-    # repeat purchases: BG/NBD (or Pareto/NBD) per segment; spend: Gamma-Gamma per segment
-    process = truth_acc.get("purchase_process", "bgnbd")
+
+def _repeat_purchase_parameters(
+    seg: np.ndarray, process: str, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-contact purchase rate, dropout probability (BG/NBD) or rate (Pareto/NBD), and Gamma-Gamma scale ``nu``."""
+    seg_cfg = [PLANTED["segments"][s] for s in SEGMENTS]
+    m = len(seg)
     lam = np.zeros(m)
     pdrop = np.ones(m) if process == "bgnbd" else np.full(m, np.nan)
     mu = np.full(m, np.nan)
@@ -722,9 +798,22 @@ def _chunk_events(
         else:
             mu[sel] = rng.gamma(b["s"], 1.0 / b["beta"], sel.sum())
         nu[sel] = rng.gamma(g["q"], 1.0 / g["gamma"], sel.sum())
+    return lam, pdrop, mu, nu
+
+
+def _purchases(
+    t1: np.ndarray,
+    first_camp: np.ndarray,
+    process: str,
+    lam: np.ndarray,
+    pdrop: np.ndarray,
+    mu: np.ndarray,
+    p_shape: np.ndarray,
+    nu: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """First and repeat purchases (contact, time, Gamma-Gamma amount, campaign) of the contacts who bought."""
     bought = np.isfinite(t1) & (t1 < HORIZON)
-    t1[~bought] = np.inf
-    first_cause[~bought] = -2  # a first purchase after the end did not happen (yet)
     if process == "bgnbd":
         rw, rt = _bgnbd_repeats(t1, lam, pdrop, rng)
     else:
@@ -732,14 +821,30 @@ def _chunk_events(
     who = np.concatenate([np.flatnonzero(bought), rw])
     when = np.concatenate([t1[bought], rt])
     camp = np.concatenate([first_camp[bought], np.full(rw.size, "", dtype=object)]).astype(object)
-    status = np.full(who.size, "paid", dtype=object)
-    p_shape = np.array([(seg_cfg[s]["gamma_gamma"] or {"p": 1.0})["p"] for s in seg])
     amount = np.round(rng.gamma(p_shape[who], 1.0 / nu[who]), 2) if who.size else np.array([])
-    # Refunds keep the planted purchase process intact under the workbook's sales definition:
-    # - cancellations: an extra paid order refunded in full 5–120 minutes later (no purchase occasion);
-    # - partial refunds: 10–50 % of one real order, refunded 1–6 hours later the same day (the occasion stays).
+    return who, when, amount, camp
+
+
+def _orders_with_refunds(
+    t1: np.ndarray,
+    who: np.ndarray,
+    when: np.ndarray,
+    amount: np.ndarray,
+    camp: np.ndarray,
+    p_shape: np.ndarray,
+    nu: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Build the chunk's orders: the purchases, plus cancelled orders and partial refunds.
+
+    Refunds keep the planted purchase process intact under the workbook's sales definition:
+
+    - cancellations: an extra paid order refunded in full 5–120 minutes later (no purchase occasion);
+    - partial refunds: 10–50 % of one real order, refunded 1–6 hours later the same day (the occasion stays).
+    """
+    status = np.full(who.size, "paid", dtype=object)
     rf_cfg = PLANTED["refunds"]
-    buyers = np.flatnonzero(bought)
+    buyers = np.flatnonzero(np.isfinite(t1) & (t1 < HORIZON))
     cx = buyers[(rng.random(buyers.size) < rf_cfg["cancelled_order_share"]) & (t1[buyers] < HORIZON - 0.1)]
     cx_t = t1[cx] + rng.random(cx.size) * (HORIZON - 0.1 - t1[cx])
     cx_amt = np.round(rng.gamma(p_shape[cx], 1.0 / nu[cx]), 2)
@@ -754,12 +859,16 @@ def _chunk_events(
     camp = np.concatenate([camp, np.full(2 * cx.size + pr.size, "", dtype=object)])
     extra = ["paid"] * cx.size + ["refunded"] * (cx.size + pr.size)
     status = np.concatenate([status, np.array(extra, dtype=object)])
-    orders = pd.DataFrame({"i": who, "t": when, "amount": amount, "status": status, "camp": camp})
-    # the message test draws from its own stream, so every other planted outcome stays as it was
-    orders, touches, assign, mt = _message_test(idx, c, orders, touches, assign, urng, p_shape, nu, truth_acc)
+    return pd.DataFrame({"i": who, "t": when, "amount": amount, "status": status, "camp": camp})
 
-    # group messages
+
+def _group_messages(a: np.ndarray, e: np.ndarray, truth_acc: dict, rng: np.random.Generator) -> pd.DataFrame:
+    """Group joins and messages (``i``, ``t``, ``g``), on the planted weekday and hour profile, decaying after joining.
+
+    The members (``i``, ``g``, ``t`` joined) are in ``attrs["members"]``.
+    """
     cm = PLANTED["community"]
+    m = len(a)
     join = rng.random(m) < cm["join_rate"]
     jpos = np.flatnonzero(join)
     jt = a[jpos] + rng.exponential(2.0, jpos.size)
@@ -786,10 +895,23 @@ def _chunk_events(
     keepm &= t_msg < e[jpos][mw]
     msgs = pd.DataFrame({"i": jpos[mw][keepm], "t": t_msg[keepm], "g": group[mw][keepm]})
     msgs.attrs["members"] = pd.DataFrame({"i": jpos, "g": group, "t": jt})
+    return msgs
 
+
+def _truth_per_user(
+    seg: np.ndarray,
+    lam: np.ndarray,
+    pdrop: np.ndarray,
+    nu: np.ndarray,
+    first_cause: np.ndarray,
+    elig_pos: np.ndarray,
+    treated: np.ndarray,
+    mt: pd.DataFrame,
+) -> pd.DataFrame:
+    """Build the chunk's rows of ``truth_users``: segment, purchase parameters, first-purchase cause and test arms."""
     truth_users = pd.DataFrame(
         {
-            "i": np.arange(m),
+            "i": np.arange(len(seg)),
             "segment": np.array(SEGMENTS)[seg],
             "lambda_per_day": np.round(lam, 6),
             "p_dropout": np.round(pdrop, 6),
@@ -803,7 +925,7 @@ def _chunk_events(
     truth_users["message_arm"] = truth_users["message_arm"].fillna("")
     truth_users["uplift_type"] = truth_users["uplift_type"].fillna("")
     truth_users[["tau_order", "tau_deletion"]] = truth_users[["tau_order", "tau_deletion"]].fillna(0.0)
-    return touches, orders, assign, msgs, truth_users
+    return truth_users
 
 
 _STAFF_REPLIES = (

@@ -979,12 +979,22 @@ def _social(
     Drawn from the chunk's own stream after every other event, so the planted purchases, touches and messages of
     the sample are those of the simulator without them.
     """
-    chat_cfg, st = PLANTED["chat"], PLANTED["staff"]
-    names = list(CHAT_TOPICS)
     staff = c.frame["staff_id"].to_numpy()[idx]
     a = c.added[idx]
     e = np.minimum(c.removed[idx], HORIZON)
-    # --- group messages get text: topic by hour, the purchase topic more likely before a purchase
+    topic = _message_topics(msgs, orders, rng)
+    group_chat, recall = _group_chat(msgs, topic, rng, acc)
+    asks, replies = _private_chats(staff, a, e, rng)
+    chat = pd.concat([group_chat, recall, asks, replies], ignore_index=True)
+    broadcasts = _broadcasts(staff, a, e, rng)
+    members = _group_members(msgs, c.removed[idx], e, rng)
+    return chat, broadcasts, members
+
+
+def _message_topics(msgs: pd.DataFrame, orders: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Topic of each group message (−1 for fillers): by hour, the purchase topic more likely before a purchase."""
+    chat_cfg = PLANTED["chat"]
+    names = list(CHAT_TOPICS)
     paid = orders[orders["status"] == "paid"].sort_values("t")
     t_msg = msgs["t"].to_numpy()
     nxt = pd.merge_asof(
@@ -1006,7 +1016,14 @@ def _social(
     w[buys_soon, pt] *= chat_cfg["purchase_topic_boost"]
     cum = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
     topic = (rng.random(len(msgs))[:, None] > cum).sum(axis=1)
-    topic = np.where(rng.random(len(msgs)) < chat_cfg["topic_share"], np.minimum(topic, len(names) - 1), -1)
+    return np.where(rng.random(len(msgs)) < chat_cfg["topic_share"], np.minimum(topic, len(names) - 1), -1)
+
+
+def _group_chat(
+    msgs: pd.DataFrame, topic: np.ndarray, rng: np.random.Generator, acc: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Group messages with their text (some carrying personal data) and the recall rows of a few of them."""
+    chat_cfg = PLANTED["chat"]
     text = _chat_text(topic, rng)
     pii_at = np.flatnonzero(rng.random(len(msgs)) < chat_cfg["pii_share"])
     kinds = ["phone", "wechat", "email", "id_card", "bank_card"]
@@ -1014,12 +1031,12 @@ def _social(
         phrase, _ = _fake_pii(kinds[int(rng.choice(5, p=[0.4, 0.3, 0.1, 0.1, 0.1]))], rng)
         text[k] = f"{text[k]} {phrase}"
     acc["chat_pii"] += int(pii_at.size)
-    for k, name in enumerate(names):
+    for k, name in enumerate(CHAT_TOPICS):
         acc[f"chat_topic_{name}"] += int((topic == k).sum())
     group_chat = pd.DataFrame(
         {
             "i": msgs["i"].to_numpy(),
-            "t": t_msg,
+            "t": msgs["t"].to_numpy(),
             "g": msgs["g"].to_numpy(),
             "role": "customer",
             "staff": None,
@@ -1036,10 +1053,18 @@ def _social(
         action="recall",
         order=1,
     )
-    # --- 1:1 chats: a customer writes, the staff member may reply
+    return group_chat, recall
+
+
+def _private_chats(
+    staff: np.ndarray, a: np.ndarray, e: np.ndarray, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """1:1 chats: customers' questions while a friend, and the replies their staff member sends (or not)."""
+    st = PLANTED["staff"]
+    names = list(CHAT_TOPICS)
     dur = np.maximum(e - a, 0.0)
     cnt = rng.poisson(st["private_chat_rate_per_day"] * dur)
-    who = np.repeat(np.arange(len(idx)), cnt)
+    who = np.repeat(np.arange(len(a)), cnt)
     t_ask = a[who] + rng.random(who.size) * dur[who]
     q_topic = rng.integers(0, len(names), who.size)
     asks = pd.DataFrame(
@@ -1078,8 +1103,12 @@ def _social(
             "order": 1,
         }
     )
-    chat = pd.concat([group_chat, recall, asks, replies], ignore_index=True)
-    # --- broadcasts: one task per staff member and month to their customers
+    return asks, replies
+
+
+def _broadcasts(staff: np.ndarray, a: np.ndarray, e: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Broadcast tasks: one per staff member and month to their customers, with each send's status."""
+    st = PLANTED["staff"]
     months = pd.date_range(START, END - pd.Timedelta(days=1), freq="MS")
     rows = []
     for mth in months[: st["broadcasts_per_month"] * len(months)]:
@@ -1095,8 +1124,14 @@ def _social(
         when = np.where(sent, day + rng.random(target.size) * 0.25, np.nan)
         task = [f"bc_{mth:%Y%m}_{s_}" for s_ in staff[target]]
         rows.append(pd.DataFrame({"i": target, "task": task, "staff": staff[target], "t": when, "status": status}))
-    broadcasts = pd.concat(rows, ignore_index=True)
-    # --- group membership: every member who joined, with how, who invited and when they left
+    return pd.concat(rows, ignore_index=True)
+
+
+def _group_members(msgs: pd.DataFrame, removed: np.ndarray, e: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Every group member who joined, with how (scene), who invited them and when they left.
+
+    ``removed`` and ``e`` are the chunk's removal times and friendship ends (the horizon if still a friend).
+    """
     mem = msgs.attrs["members"].copy()
     scene = rng.choice(["1", "2", "3"], len(mem), p=[0.5, 0.2, 0.3])
     inviter = np.full(len(mem), -1)
@@ -1107,9 +1142,8 @@ def _social(
         pick = np.where(earlier > 0, (rng.random(len(pos)) * earlier).astype(int), -1)
         inv = np.where(pick >= 0, grp["i"].to_numpy()[np.maximum(pick, 0)], -1)
         inviter[pos] = np.where(scene[pos] == "1", inv, -1)
-    quit_t = np.where(np.isfinite(c.removed[idx][mem["i"].to_numpy()]), e[mem["i"].to_numpy()], np.nan)
-    members = mem.assign(scene=scene, inviter=inviter, quit=quit_t)
-    return chat, broadcasts, members
+    quit_t = np.where(np.isfinite(removed[mem["i"].to_numpy()]), e[mem["i"].to_numpy()], np.nan)
+    return mem.assign(scene=scene, inviter=inviter, quit=quit_t)
 
 
 def _second_relationships(c: _Contacts, rng: np.random.Generator) -> pd.DataFrame:

@@ -678,100 +678,136 @@ def actions(
     DataFrame
         ``owner``, ``action`` (Markdown with a link).
     """
-    from helpers.labels import Labels, fmt_int
+    from helpers.labels import Labels
 
     L = Labels(lang, currency=currency)
-    zh = lang == "zh"
-    rows = []
+    rows = [
+        *_contact_actions(report_dir, lang),
+        *_staff_actions(report_dir, lang),
+        *_channel_actions(report_dir, channels, L),
+        *_campaign_actions(report_dir, lang),
+        *_community_actions(best_hours, lang),
+        *_data_actions(report_dir, lang),
+    ]
+    return pd.DataFrame([{"owner": OWNERS[k][lang], "action": a} for k, a in rows], columns=["owner", "action"])
+
+
+def _contact_actions(report_dir, lang: str) -> list[tuple[str, str]]:
+    """Contact the list and leave the do-not-disturb list alone (06's artifact)."""
+    from helpers.labels import fmt_int
+
     t = read_artifact(report_dir, "artifacts/targeting.json")
-    if t is not None and t.get("listed"):
-        ranked = read_artifact(report_dir, "exports/contact_list.csv")
-        chats = int((ranked["action_key"] == "private_chat").sum()) if ranked is not None else 0
-        how = "按随机对照测出的增量" if t["score_kind"] == "incremental_value" else "按“到期”得分（没有可用的随机对照）"
-        how_en = (
-            "by the uplift measured in randomised tests"
-            if t["score_kind"] == "incremental_value"
-            else ("by the due score (no usable randomised test)")
-        )
+    if t is None or not t.get("listed"):
+        return []
+    ranked = read_artifact(report_dir, "exports/contact_list.csv")
+    chats = int((ranked["action_key"] == "private_chat").sum()) if ranked is not None else 0
+    uplift = t["score_kind"] == "incremental_value"
+    if lang == "zh":
+        how = "按随机对照测出的增量" if uplift else "按“到期”得分（没有可用的随机对照）"
         text = (
             f"联系名单上的 {fmt_int(t['listed'])} 位客户（{how}排序；私聊 {chats} 位，其余群发），"
             f"{fmt_int(t['leave_alone'])} 位放进勿扰名单：{_link('exports/contact_list.csv', '联系名单')}、"
             f"{_link('exports/leave_alone.csv', '勿扰名单')}，方法见 {_link('06_targeting.html', '06')}。"
-            if zh
-            else f"Contact the {fmt_int(t['listed'])} customers on the list (ranked {how_en}; {chats} private chats, "
+        )
+    else:
+        how = "by the uplift measured in randomised tests" if uplift else "by the due score (no usable randomised test)"
+        text = (
+            f"Contact the {fmt_int(t['listed'])} customers on the list (ranked {how}; {chats} private chats, "
             f"the rest broadcasts) and leave {fmt_int(t['leave_alone'])} alone: "
             f"{_link('exports/contact_list.csv', 'contact list')}, {_link('exports/leave_alone.csv', 'leave alone')}; "
             f"method in {_link('06_targeting.html', '06')}."
         )
-        rows.append(("contact", text))
+    return [("contact", text)]
+
+
+def _staff_actions(report_dir, lang: str) -> list[tuple[str, str]]:
+    """Review with at most two staff whose deletion O/E interval lies above 1 (07's artifact)."""
     s = read_artifact(report_dir, "artifacts/staff.json")
-    if s is not None and s.get("measured", {}).get("removals"):
-        high = [r for r in s["staff"] if (r.get("deletion_oe_low") or 0) > 1]
-        for r in high[:2]:
-            text = (
-                f"和 {r['staff_id']} 复盘：他/她的客户删除数是同样渠道构成下预期的 {r['deletion_oe']:.2f} 倍"
-                f"（95% 区间 {r['deletion_oe_low']:.2f}–{r['deletion_oe_high']:.2f}），"
-                f"见 {_link('07_staff.html', '07')}。"
-                if zh
-                else f"Review with {r['staff_id']}: their customers delete {r['deletion_oe']:.2f}× as often as "
-                f"the same channel mix would (95 % interval {r['deletion_oe_low']:.2f}–{r['deletion_oe_high']:.2f}); "
-                f"see "
-                f"{_link('07_staff.html', '07')}."
-            )
-            rows.append(("staff", text))
+    if s is None or not s.get("measured", {}).get("removals"):
+        return []
+    rows = []
+    for r in [r for r in s["staff"] if (r.get("deletion_oe_low") or 0) > 1][:2]:
+        oe, lo, hi = r["deletion_oe"], r["deletion_oe_low"], r["deletion_oe_high"]
+        text = (
+            f"和 {r['staff_id']} 复盘：他/她的客户删除数是同样渠道构成下预期的 {oe:.2f} 倍"
+            f"（95% 区间 {lo:.2f}–{hi:.2f}），见 {_link('07_staff.html', '07')}。"
+            if lang == "zh"
+            else f"Review with {r['staff_id']}: their customers delete {oe:.2f}× as often as the same channel mix "
+            f"would (95 % interval {lo:.2f}–{hi:.2f}); see {_link('07_staff.html', '07')}."
+        )
+        rows.append(("staff", text))
+    return rows
+
+
+def _channel_actions(report_dir, channels: pd.DataFrame | None, L) -> list[tuple[str, str]]:
+    """Hold the budget of channels whose new friend's value, even at its upper bound, is below their CAC (03)."""
     value = read_artifact(report_dir, "artifacts/new_contact_value.csv")
-    if value is not None and channels is not None and channels["cac"].notna().any():
-        v = value.set_index("channel")
-        ratio = (v["value_upper"] / channels["cac"].reindex(v.index)).dropna()
-        for ch in ratio[ratio < 1].index:
-            text = (
-                f"{L.name('channel', ch)}：新好友的价值上限 {L.currency}{v.loc[ch, 'value_upper']:,.0f} "
-                f"仍低于本期获客成本 {L.currency}{channels.loc[ch, 'cac']:,.2f}，先停止加预算，"
-                f"查首购率（{_link('03_repurchase.html', '03')}）。"
-                if zh
-                else f"{L.name('channel', ch)}: even the upper bound of a new friend's value "
-                f"({L.currency}{v.loc[ch, 'value_upper']:,.0f}) is below this period's CAC "
-                f"({L.currency}{channels.loc[ch, 'cac']:,.2f}); hold its budget and look at first purchases "
-                f"({_link('03_repurchase.html', '03')})."
-            )
-            rows.append(("channel", text))
+    if value is None or channels is None or not channels["cac"].notna().any():
+        return []
+    v = value.set_index("channel")
+    ratio = (v["value_upper"] / channels["cac"].reindex(v.index)).dropna()
+    rows = []
+    for ch in ratio[ratio < 1].index:
+        up, cac = f"{L.currency}{v.loc[ch, 'value_upper']:,.0f}", f"{L.currency}{channels.loc[ch, 'cac']:,.2f}"
+        text = (
+            f"{L.name('channel', ch)}：新好友的价值上限 {up} 仍低于本期获客成本 {cac}，先停止加预算，"
+            f"查首购率（{_link('03_repurchase.html', '03')}）。"
+            if L.lang == "zh"
+            else f"{L.name('channel', ch)}: even the upper bound of a new friend's value ({up}) is below this "
+            f"period's CAC ({cac}); hold its budget and look at first purchases ({_link('03_repurchase.html', '03')})."
+        )
+        rows.append(("channel", text))
+    return rows
+
+
+def _campaign_actions(report_dir, lang: str) -> list[tuple[str, str]]:
+    """Name the campaigns whose ROAS is below 1 (04's artifact)."""
     camp = read_artifact(report_dir, "artifacts/campaigns.csv")
-    if camp is not None and "roas" in camp.columns:
-        low = camp[camp["roas"] < 1]
-        if len(low):
-            names = (
-                "、".join(low.get("name", low["campaign_id"]).astype(str).head(5))
-                if zh
-                else ", ".join(low.get("name", low["campaign_id"]).astype(str).head(5))
-            )
-            text = (
-                f"{len(low)} 个活动 ROAS 低于 1（花的比带来的多）：{names}，见 {_link('04_attribution.html', '04')}。"
-                if zh
-                else f"{len(low)} campaigns return less than they cost (ROAS < 1): {names}; see "
-                f"{_link('04_attribution.html', '04')}."
-            )
-            rows.append(("campaign", text))
-    if best_hours:
-        hours = "、".join(f"{h}:00" for h in best_hours) if zh else ", ".join(f"{h}:00" for h in best_hours)
-        text = (
-            f"群发和朋友圈安排在 {hours} 前后（最近 12 周群消息最多的时段），见 {_link('05_community.html', '05')}。"
-            if zh
-            else f"Schedule broadcasts and Moments around {hours}, the busiest hours of the last 12 weeks; see "
-            f"{_link('05_community.html', '05')}."
-        )
-        rows.append(("community", text))
+    if camp is None or "roas" not in camp.columns:
+        return []
+    low = camp[camp["roas"] < 1]
+    if not len(low):
+        return []
+    names = ("、" if lang == "zh" else ", ").join(low.get("name", low["campaign_id"]).astype(str).head(5))
+    text = (
+        f"{len(low)} 个活动 ROAS 低于 1（花的比带来的多）：{names}，见 {_link('04_attribution.html', '04')}。"
+        if lang == "zh"
+        else f"{len(low)} campaigns return less than they cost (ROAS < 1): {names}; see "
+        f"{_link('04_attribution.html', '04')}."
+    )
+    return [("campaign", text)]
+
+
+def _community_actions(best_hours: list[int] | None, lang: str) -> list[tuple[str, str]]:
+    """Schedule broadcasts at the groups' busiest hours (05's measure)."""
+    if not best_hours:
+        return []
+    hours = ("、" if lang == "zh" else ", ").join(f"{h}:00" for h in best_hours)
+    text = (
+        f"群发和朋友圈安排在 {hours} 前后（最近 12 周群消息最多的时段），见 {_link('05_community.html', '05')}。"
+        if lang == "zh"
+        else f"Schedule broadcasts and Moments around {hours}, the busiest hours of the last 12 weeks; see "
+        f"{_link('05_community.html', '05')}."
+    )
+    return [("community", text)]
+
+
+def _data_actions(report_dir, lang: str) -> list[tuple[str, str]]:
+    """Fix the quarantined rows at the source (00's accounting)."""
+    from helpers.labels import fmt_int
+
     acc = read_artifact(report_dir, "quality/accounting.csv")
-    if acc is not None and acc["quarantined"].sum() > 0:
-        q = int(acc["quarantined"].sum())
-        text = (
-            f"修好导出里被隔离的 {fmt_int(q)} 行（原因和行号见 {_link('quality/quarantine.csv', 'quarantine.csv')}、"
-            f"{_link('00_data_prep.html', '00')}），下次导出前修正。"
-            if zh
-            else f"Fix the {fmt_int(q)} quarantined rows at the source (reasons and row numbers in "
-            f"{_link('quality/quarantine.csv', 'quarantine.csv')}, {_link('00_data_prep.html', '00')})."
-        )
-        rows.append(("data", text))
-    return pd.DataFrame([{"owner": OWNERS[k][lang], "action": a} for k, a in rows], columns=["owner", "action"])
+    if acc is None or acc["quarantined"].sum() <= 0:
+        return []
+    q = fmt_int(int(acc["quarantined"].sum()))
+    text = (
+        f"修好导出里被隔离的 {q} 行（原因和行号见 {_link('quality/quarantine.csv', 'quarantine.csv')}、"
+        f"{_link('00_data_prep.html', '00')}），下次导出前修正。"
+        if lang == "zh"
+        else f"Fix the {q} quarantined rows at the source (reasons and row numbers in "
+        f"{_link('quality/quarantine.csv', 'quarantine.csv')}, {_link('00_data_prep.html', '00')})."
+    )
+    return [("data", text)]
 
 
 def actions_markdown(table: pd.DataFrame, lang: str = "zh") -> str:

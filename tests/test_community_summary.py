@@ -172,3 +172,54 @@ def test_period_kpis_identity_and_waterfall():
     matplotlib.use("Agg")
     ax = sm.plot_waterfall(300.0, pd.Series({"traffic": 30.0, "aov": -10.0}), 320.0)
     assert ax.get_title() and len(ax.patches) == 4
+
+
+def _report_folder(tmp_path):
+    """A report folder with every artifact summary.actions reads."""
+    import json
+
+    (tmp_path / "artifacts").mkdir()
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "quality").mkdir()
+    (tmp_path / "artifacts" / "targeting.json").write_text(
+        json.dumps({"listed": 200, "leave_alone": 37, "score_kind": "incremental_value"}), encoding="utf-8"
+    )
+    pd.DataFrame({"user_id": ["u1", "u2", "u3"], "action_key": ["private_chat", "private_chat", "coupon"]}).to_csv(
+        tmp_path / "exports" / "contact_list.csv", index=False, encoding="utf-8-sig"
+    )
+    staff = [
+        {"staff_id": "S_a1", "deletion_oe": 1.8, "deletion_oe_low": 1.3, "deletion_oe_high": 2.4},
+        {"staff_id": "S_b2", "deletion_oe": 1.1, "deletion_oe_low": 0.8, "deletion_oe_high": 1.5},
+    ]
+    (tmp_path / "artifacts" / "staff.json").write_text(
+        json.dumps({"measured": {"removals": True}, "staff": staff}), encoding="utf-8"
+    )
+    pd.DataFrame({"channel": ["ads", "referral"], "value_upper": [40.0, 300.0]}).to_csv(
+        tmp_path / "artifacts" / "new_contact_value.csv", index=False
+    )
+    pd.DataFrame({"campaign_id": ["c1", "c2"], "name": ["双11", "会员日"], "roas": [0.6, 2.0]}).to_csv(
+        tmp_path / "artifacts" / "campaigns.csv", index=False
+    )
+    accounting = pd.DataFrame({"table": ["orders"], "quarantined": [12]})
+    accounting.to_csv(tmp_path / "quality" / "accounting.csv", index=False)
+    return tmp_path
+
+
+def test_actions_say_only_what_the_artifacts_measured(tmp_path):
+    """Each action comes from its artifact, with its figures; absent artifacts give no action."""
+    folder = _report_folder(tmp_path)
+    channels = pd.DataFrame({"cac": [55.0, 20.0]}, index=["ads", "referral"])
+    zh = sm.actions(folder, channels, [20, 21], lang="zh")
+    assert list(zh["owner"]) == ["导购", "私域运营主管", "投放负责人", "活动负责人", "社群运营", "数据负责人"]
+    text = "\n".join(zh["action"])
+    assert "联系名单上的 200 位客户（按随机对照测出的增量排序；私聊 2 位" in text
+    assert "37 位放进勿扰名单" in text
+    assert "S_a1" in text and "1.80 倍（95% 区间 1.30–2.40）" in text and "S_b2" not in text
+    assert "价值上限 ¥40 仍低于本期获客成本 ¥55.00" in text and "referral" not in text.lower()
+    assert "1 个活动 ROAS 低于 1" in text and "双11" in text and "会员日" not in text
+    assert "20:00、21:00" in text and "被隔离的 12 行" in text
+    en = "\n".join(sm.actions(folder, channels, [20], lang="en")["action"])
+    assert "Contact the 200 customers" in en and "2 private chats" in en and "leave 37 alone" in en
+    assert "(ads" not in en and "1.80× as often" in en and "Fix the 12 quarantined rows" in en
+    empty = sm.actions(tmp_path / "nothing", None, None, lang="zh")
+    assert empty.empty and list(empty.columns) == ["owner", "action"]

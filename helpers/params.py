@@ -616,88 +616,124 @@ def derive_dates(
     span = f"the data run from {first:%Y-%m-%d} to {last:%Y-%m-%d}"
     how: dict[str, str] = {}
     warnings: list[str] = []
-    if as_of == AUTO:
-        a = last.normalize() + pd.Timedelta(days=1)
-        how["as_of"] = "auto: the day after the last event"
-    else:
-        a = pd.Timestamp(as_of)
-        how["as_of"] = "given"
-        if a <= first.normalize():
-            raise ParamError(f"{source}: parameter as_of = {as_of}: no data before it ({span})")
-        gap = (a - last.normalize()).days - 1
-        if gap > 30:
-            suggestion = last.normalize() + pd.Timedelta(days=1)
-            raise ParamError(
-                f"{source}: parameter as_of = {as_of} is {gap:,} days after the last event ({span}): every customer "
-                f"would look lapsed; set as_of to the export date (e.g. {suggestion:%Y-%m-%d}) "
-                "or to auto"
-            )
-        if gap > 7:
-            warnings.append(f"as_of = {as_of} is {gap} days after the last event ({span}): is the export complete?")
-    last_day = a - pd.Timedelta(days=1)
-    observed_first = first.normalize()
-
-    def window_date(name: str, value: str, auto_value: pd.Timestamp, auto_how: str) -> pd.Timestamp:
-        if value == AUTO:
-            how[name] = auto_how
-            return auto_value
-        d = pd.Timestamp(value)
-        how[name] = "given"
-        if d < observed_first or d > last_day:
-            clipped = min(max(d, observed_first), last_day)
-            warnings.append(
-                f"{name} = {value} is outside the observed days ({span}, as_of {a:%Y-%m-%d}): "
-                f"{clipped:%Y-%m-%d} is used"
-            )
-            how[name] = "given, clipped to the data"
-            return clipped
-        return d
-
+    a = _as_of(as_of, first, last, span, source, how, warnings)
+    last_day, observed_first = a - pd.Timedelta(days=1), first.normalize()
+    inside = f"{span}, as_of {a:%Y-%m-%d}"
     ws_auto = max(a - pd.Timedelta(days=365), observed_first)
     ws_how = "auto: 365 days before as_of" if ws_auto > observed_first else "auto: the first day of data"
-    ws = window_date("window_start", window_start, ws_auto, ws_how)
-    we = window_date("window_end", window_end, last_day, "auto: the day before as_of")
+    ws = _window_date("window_start", window_start, ws_auto, ws_how, (observed_first, last_day), inside, how, warnings)
+    we = _window_date(
+        "window_end",
+        window_end,
+        last_day,
+        "auto: the day before as_of",
+        (observed_first, last_day),
+        inside,
+        how,
+        warnings,
+    )
     if ws > we:
         raise ParamError(f"{source}: parameter window_start = {ws:%Y-%m-%d} is after window_end = {we:%Y-%m-%d}")
-    observed = int((last_day - observed_first).days) + 1
-    if calibration_end == AUTO:
-        hold = _holdout_days(observed)
-        if hold is None:
-            cal = None
-            how["calibration_end"] = f"auto: none — {observed} days of data are too few for a holdout (need 56)"
-        else:
-            cal = last_day - pd.Timedelta(days=hold)
-            how["calibration_end"] = f"auto: as_of − 1 day − a {hold // 7}-week holdout"
-    else:
-        cal = pd.Timestamp(calibration_end)
-        how["calibration_end"] = "given"
-        if cal < observed_first + pd.Timedelta(days=7) or cal >= last_day:
-            raise ParamError(
-                f"{source}: parameter calibration_end = {calibration_end} must leave at least a week of calibration "
-                f"and a day of holdout inside the observed days ({span}, last day {last_day:%Y-%m-%d})"
-            )
-    if previous_as_of == NONE:
-        prev = None
-        how["previous_as_of"] = "none: skipped"
-    elif previous_as_of == AUTO:
-        prev = a - pd.Timedelta(days=90)
-        if prev < observed_first + pd.Timedelta(days=30):
-            prev = None
-            how["previous_as_of"] = "auto: none — fewer than 120 days of data"
-        else:
-            how["previous_as_of"] = "auto: as_of − 90 days"
-    else:
-        prev = pd.Timestamp(previous_as_of)
-        how["previous_as_of"] = "given"
-        if prev <= observed_first or prev >= a:
-            warnings.append(
-                f"previous_as_of = {previous_as_of} is not between the first day of data and as_of "
-                f"({span}, as_of {a:%Y-%m-%d}): migration is skipped"
-            )
-            how["previous_as_of"] = "given, outside the data: skipped"
-            prev = None
+    cal = _calibration_end(calibration_end, observed_first, last_day, span, source, how)
+    prev = _previous_as_of(previous_as_of, a, observed_first, inside, how, warnings)
     how["last_day"] = "as_of − 1 day"
     return Dates(first, last, a, last_day, ws, we, cal, prev, how, warnings)
+
+
+def _as_of(
+    as_of: str, first: pd.Timestamp, last: pd.Timestamp, span: str, source: str, how: dict, warnings: list
+) -> pd.Timestamp:
+    """Resolve ``as_of``: the day after the last event, or the date given if the data lie before it (not stale)."""
+    if as_of == AUTO:
+        how["as_of"] = "auto: the day after the last event"
+        return last.normalize() + pd.Timedelta(days=1)
+    a = pd.Timestamp(as_of)
+    how["as_of"] = "given"
+    if a <= first.normalize():
+        raise ParamError(f"{source}: parameter as_of = {as_of}: no data before it ({span})")
+    gap = (a - last.normalize()).days - 1
+    if gap > 30:
+        suggestion = last.normalize() + pd.Timedelta(days=1)
+        raise ParamError(
+            f"{source}: parameter as_of = {as_of} is {gap:,} days after the last event ({span}): every customer "
+            f"would look lapsed; set as_of to the export date (e.g. {suggestion:%Y-%m-%d}) "
+            "or to auto"
+        )
+    if gap > 7:
+        warnings.append(f"as_of = {as_of} is {gap} days after the last event ({span}): is the export complete?")
+    return a
+
+
+def _window_date(
+    name: str,
+    value: str,
+    auto_value: pd.Timestamp,
+    auto_how: str,
+    observed: tuple[pd.Timestamp, pd.Timestamp],
+    inside: str,
+    how: dict,
+    warnings: list,
+) -> pd.Timestamp:
+    """Resolve one end of the reporting window: its ``auto`` value, or the date given clipped to the observed days."""
+    if value == AUTO:
+        how[name] = auto_how
+        return auto_value
+    d = pd.Timestamp(value)
+    how[name] = "given"
+    lo, hi = observed
+    if lo <= d <= hi:
+        return d
+    clipped = min(max(d, lo), hi)
+    warnings.append(f"{name} = {value} is outside the observed days ({inside}): {clipped:%Y-%m-%d} is used")
+    how[name] = "given, clipped to the data"
+    return clipped
+
+
+def _calibration_end(
+    value: str, observed_first: pd.Timestamp, last_day: pd.Timestamp, span: str, source: str, how: dict
+) -> pd.Timestamp | None:
+    """Resolve the end of calibration: a holdout of about a quarter of the span (none below 8 weeks), or as given."""
+    if value == AUTO:
+        observed = int((last_day - observed_first).days) + 1
+        hold = _holdout_days(observed)
+        if hold is None:
+            how["calibration_end"] = f"auto: none — {observed} days of data are too few for a holdout (need 56)"
+            return None
+        how["calibration_end"] = f"auto: as_of − 1 day − a {hold // 7}-week holdout"
+        return last_day - pd.Timedelta(days=hold)
+    cal = pd.Timestamp(value)
+    how["calibration_end"] = "given"
+    if cal < observed_first + pd.Timedelta(days=7) or cal >= last_day:
+        raise ParamError(
+            f"{source}: parameter calibration_end = {value} must leave at least a week of calibration "
+            f"and a day of holdout inside the observed days ({span}, last day {last_day:%Y-%m-%d})"
+        )
+    return cal
+
+
+def _previous_as_of(
+    value: str, a: pd.Timestamp, observed_first: pd.Timestamp, inside: str, how: dict, warnings: list
+) -> pd.Timestamp | None:
+    """Resolve the earlier snapshot for migration: ``as_of`` − 90 days with 30 days of data before it, or as given."""
+    if value == NONE:
+        how["previous_as_of"] = "none: skipped"
+        return None
+    if value == AUTO:
+        prev = a - pd.Timedelta(days=90)
+        if prev < observed_first + pd.Timedelta(days=30):
+            how["previous_as_of"] = "auto: none — fewer than 120 days of data"
+            return None
+        how["previous_as_of"] = "auto: as_of − 90 days"
+        return prev
+    prev = pd.Timestamp(value)
+    how["previous_as_of"] = "given"
+    if observed_first < prev < a:
+        return prev
+    warnings.append(
+        f"previous_as_of = {value} is not between the first day of data and as_of ({inside}): migration is skipped"
+    )
+    how["previous_as_of"] = "given, outside the data: skipped"
+    return None
 
 
 #: The main timestamp of each event table (what "the data's span" is measured on).

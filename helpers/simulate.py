@@ -265,12 +265,38 @@ class _Contacts:
 
 def _acquire(n_contacts: int, rng: np.random.Generator, srng: np.random.Generator) -> _Contacts:
     """Leads, adds, referral generations and deletions (all contacts in memory: ~200 bytes each)."""
-    ch = PLANTED["channels"]
-    var_names = list(PLANTED["variants"])
+    leads, con, counts = _referral_generations(_seed_leads(n_contacts, rng), rng)
+    chan = con["channel"].to_numpy()
+    seg = _segments(chan, rng)
+    ids, staff, removed = _ids_staff_and_removals(con, rng, srng)
+    parent = con["parent"].to_numpy()
+    stats = {
+        "k_factor_planted": round(_planted_k_factor(), 6),
+        "inviters": counts["inviters"],
+        "invites_sent_before_end": int((leads["parent"] >= 0).sum()),
+        "invites_drawn": counts["invites_drawn"],
+        "referral_contacts": int((parent >= 0).sum()),
+        "k_factor_realised_in_data": round(float((parent >= 0).sum()) / max(counts["inviters"], 1), 6),
+        "generations": counts["generations"],
+    }
+    frame = _contact_frame(con, ids, staff, removed)
+    return _Contacts(frame, seg, con["added"].to_numpy(), removed, _lead_frame(leads, ids), stats)
+
+
+def _planted_k_factor() -> float:
+    """Referral K-factor: invitations per contact × the mean referral add rate over the script variants."""
     var_up = np.array(list(PLANTED["variants"].values()))
-    ref = PLANTED["referral"]
-    k_planted = ref["invites_per_contact"] * (ch["referral"]["add_rate"] + var_up.mean())
-    n_seed_target = n_contacts * (1 - k_planted)
+    return PLANTED["referral"]["invites_per_contact"] * (PLANTED["channels"]["referral"]["add_rate"] + var_up.mean())
+
+
+def _seed_leads(n_contacts: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Leads of the seed channels (``channel``, ``created``, ``parent`` −1), on traffic growing over the year.
+
+    Each channel's count is set so that, with the referral generations on top, about ``n_contacts`` are added.
+    """
+    ch = PLANTED["channels"]
+    var_up = np.array(list(PLANTED["variants"].values()))
+    n_seed_target = n_contacts * (1 - _planted_k_factor())
     seed_channels = [c for c in CHANNELS if ch[c]["lead_share"] > 0]
     lead_chunks = []
     for ci, c in enumerate(CHANNELS):
@@ -282,13 +308,26 @@ def _acquire(n_contacts: int, rng: np.random.Generator, srng: np.random.Generato
         t = HORIZON * (np.sqrt(1 + 3 * u) - 1)  # density ∝ 1 + 2t/H (growing traffic)
         lead_chunks.append(pd.DataFrame({"channel": ci, "created": t, "parent": -1}))
     leads = pd.concat(lead_chunks, ignore_index=True)
-    leads = leads.sort_values("created", kind="stable").reset_index(drop=True)
+    return leads.sort_values("created", kind="stable").reset_index(drop=True)
 
+
+def _referral_generations(
+    leads: pd.DataFrame, rng: np.random.Generator
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """Add leads generation by generation: each added contact invites friends, whose leads form the next generation.
+
+    Returns every lead (with its ``variant``, ``user`` (−1 if never added), ``accepted`` and ``generation``), the
+    added contacts by user number (with ``added``), and the counts of inviters, invitations drawn and generations.
+    """
+    ch = PLANTED["channels"]
+    var_names = list(PLANTED["variants"])
+    var_up = np.array(list(PLANTED["variants"].values()))
+    ref = PLANTED["referral"]
     contacts = []
     all_leads = []
     generation = 0
     frontier_leads = leads
-    inviters_total, invites_total, accepted_total = 0, 0, 0
+    inviters_total, invites_total = 0, 0
     next_uid = 0
     while len(frontier_leads):
         n = len(frontier_leads)
@@ -316,15 +355,26 @@ def _acquire(n_contacts: int, rng: np.random.Generator, srng: np.random.Generato
         frontier_leads = pd.DataFrame(
             {"channel": CHANNELS.index("referral"), "created": t_inv[keep], "parent": parent_uid[keep]}
         )
-        accepted_total += int(accepted[fl["parent"].to_numpy() >= 0].sum())
         generation += 1
     leads = pd.concat(all_leads, ignore_index=True)
     con = pd.concat(contacts, ignore_index=True).sort_values("user").reset_index(drop=True)
+    return leads, con, {"inviters": inviters_total, "invites_drawn": invites_total, "generations": generation}
+
+
+def _segments(chan: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw each contact's segment index from its channel's segment mix."""
+    mix = np.array([PLANTED["segment_mix"][CHANNELS[c]] for c in chan])
+    seg = (rng.random(len(chan))[:, None] > np.cumsum(mix, axis=1)).sum(axis=1)
+    return np.minimum(seg, len(SEGMENTS) - 1)
+
+
+def _ids_staff_and_removals(
+    con: pd.DataFrame, rng: np.random.Generator, srng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Public ids, staff numbers and removal times (inf if still a friend at the end) of the added contacts."""
+    ch = PLANTED["channels"]
     n = len(con)
     chan = con["channel"].to_numpy()
-    mix = np.array([PLANTED["segment_mix"][CHANNELS[c]] for c in chan])
-    seg = (rng.random(n)[:, None] > np.cumsum(mix, axis=1)).sum(axis=1)
-    seg = np.minimum(seg, len(SEGMENTS) - 1)
     hazard = np.array([ch[CHANNELS[c]]["hazard"] for c in chan])
     life = rng.exponential(1.0 / hazard)  # at the channel's hazard; a staff member's effect scales it below
     # public ids: 8-digit strings with leading zeros, in an order unrelated to time
@@ -335,8 +385,15 @@ def _acquire(n_contacts: int, rng: np.random.Generator, srng: np.random.Generato
     staff, life = _plant_staff(staff, chan, life, srng)
     removed = con["added"].to_numpy() + life
     removed[removed >= HORIZON] = np.inf
+    return ids, staff, removed
+
+
+def _contact_frame(con: pd.DataFrame, ids: np.ndarray, staff: np.ndarray, removed: np.ndarray) -> pd.DataFrame:
+    """Build the public contacts table: ids, add time, channel, campaign, script variant, referrer, staff, removal."""
+    var_names = list(PLANTED["variants"])
+    chan = con["channel"].to_numpy()
     parent = con["parent"].to_numpy()
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "user_id": ids,
             "added_at": _days_to_ts(con["added"].to_numpy()),
@@ -348,8 +405,13 @@ def _acquire(n_contacts: int, rng: np.random.Generator, srng: np.random.Generato
             "removed_at": _days_to_ts(np.where(np.isfinite(removed), removed, np.nan)),
         }
     )
+
+
+def _lead_frame(leads: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    """Build the public leads table in creation order, with the user id of the leads that became contacts."""
+    var_names = list(PLANTED["variants"])
     lead_uid = leads["user"].to_numpy()
-    lead_frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "lead_id": [f"L{i:09d}" for i in range(1, len(leads) + 1)],
             "created_at": _days_to_ts(leads["created"].to_numpy()),
@@ -361,16 +423,6 @@ def _acquire(n_contacts: int, rng: np.random.Generator, srng: np.random.Generato
             "user_id": np.where(lead_uid >= 0, ids[np.maximum(lead_uid, 0)], None),
         }
     ).sort_values(["created_at", "lead_id"], kind="stable")
-    stats = {
-        "k_factor_planted": round(k_planted, 6),
-        "inviters": inviters_total,
-        "invites_sent_before_end": int((leads["parent"] >= 0).sum()),
-        "invites_drawn": invites_total,
-        "referral_contacts": int((parent >= 0).sum()),
-        "k_factor_realised_in_data": round(float((parent >= 0).sum()) / max(inviters_total, 1), 6),
-        "generations": generation,
-    }
-    return _Contacts(frame, seg, con["added"].to_numpy(), removed, lead_frame, stats)
 
 
 def _staff_number(name: str) -> int:

@@ -2309,14 +2309,50 @@ def chat_corpus(n_messages: int, seed: int, *, days: int = 91, pii_share: float 
     sender = rng.choice(n_users, n_messages, p=activity / activity.sum())
     is_topic = rng.random(n_messages) < 0.7
     topic = np.where(is_topic, rng.integers(0, len(names), n_messages), -1)
+    sent = _corpus_send_times(topic, days, rng)
+    text = _corpus_text(topic, rng)
+    counts, values = _corpus_pii(text, pii_share, rng)
+    user_ids = np.array([f"u{k:06d}" for k in range(n_users)])
+    group_ids = np.array([f"grp_{g + 1:03d}" for g in range(n_groups)])[user_group[sender]]
+    messages, topic_of = _corpus_messages(text, group_ids, user_ids[sender], sent, topic, rng)
+    base_rate, trigger = 0.004, 0.3
+    orders = _corpus_orders(user_ids, sender, sent, topic, days, base_rate, trigger, rng)
+    contacts = pd.DataFrame(
+        {
+            "user_id": user_ids,
+            "added_at": START - pd.to_timedelta(rng.integers(1, 365, n_users), unit="D"),
+            "channel": rng.choice(CHANNELS[:5], n_users),
+        }
+    )
+    truth = {
+        "topics": {t: dict(CHAT_TOPICS[t]) for t in names},
+        "purchase_topic": "promo",
+        "trigger_probability": trigger,
+        "base_order_rate_per_day": base_rate,
+        "topic_of": topic_of,
+        "pii_counts": counts,
+        "pii_values": values,
+    }
+    return {"messages": messages, "contacts": contacts, "orders": orders, "truth": truth}
+
+
+def _corpus_send_times(topic: np.ndarray, days: int, rng: np.random.Generator) -> pd.DatetimeIndex:
+    """Send time of each corpus message: on the community's hour profile or, for most topic lines, near the peak."""
+    names = list(CHAT_TOPICS)
+    n_messages = len(topic)
     day = rng.integers(0, days, n_messages)
     hw = np.array(PLANTED["community"]["hour_weights"])
     hour = rng.choice(24, n_messages, p=hw / hw.sum()) + rng.random(n_messages)
     peaks = np.array([CHAT_TOPICS[t]["peak_hour"] for t in names], float)
-    at_peak = is_topic & (rng.random(n_messages) < 0.7)
+    at_peak = (topic >= 0) & (rng.random(n_messages) < 0.7)
     hour[at_peak] = np.mod(peaks[topic[at_peak]] + 0.5 + rng.normal(0, 1.5, at_peak.sum()), 24)
-    sent = START + pd.to_timedelta(day, unit="D") + pd.to_timedelta(np.round(hour * 3600), unit="s")
+    return START + pd.to_timedelta(day, unit="D") + pd.to_timedelta(np.round(hour * 3600), unit="s")
 
+
+def _corpus_text(topic: np.ndarray, rng: np.random.Generator) -> list[str]:
+    """Corpus lines: a template with two of the topic's words or a filler, with prefixes, suffixes, @s and prices."""
+    names = list(CHAT_TOPICS)
+    n_messages = len(topic)
     words = np.array([CHAT_TOPICS[t]["words"] for t in names])
     wa = words[np.maximum(topic, 0), rng.integers(0, 8, n_messages)]
     wb = words[np.maximum(topic, 0), rng.integers(0, 8, n_messages)]
@@ -2338,8 +2374,13 @@ def chat_corpus(n_messages: int, seed: int, *, days: int = 91, pii_share: float 
         if extra[i, 3] < 0.05:
             s = s + (f" {num[i]}元" if num[i] % 2 else f" https://t.cn/A6{num[i]:x}Zq")
         text.append(s)
+    return text
+
+
+def _corpus_pii(text: list[str], pii_share: float, rng: np.random.Generator) -> tuple[dict[str, int], list[str]]:
+    """Append a fake personal string to a ``pii_share`` of the lines (in place); return counts per kind, values."""
     pii_kinds = ["phone", "wechat", "email", "id_card", "bank_card"]
-    pii_at = np.flatnonzero(rng.random(n_messages) < pii_share)
+    pii_at = np.flatnonzero(rng.random(len(text)) < pii_share)
     counts = dict.fromkeys(pii_kinds, 0)
     values = []
     for i in pii_at:
@@ -2348,13 +2389,25 @@ def chat_corpus(n_messages: int, seed: int, *, days: int = 91, pii_share: float 
         text[i] = f"{text[i]} {phrase}"
         counts[kind] += 1
         values.append(value)
+    return counts, values
 
-    user_ids = np.array([f"u{k:06d}" for k in range(n_users)])
+
+def _corpus_messages(
+    text: list[str],
+    group_ids: np.ndarray,
+    user_ids: np.ndarray,
+    sent: pd.DatetimeIndex,
+    topic: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Build the corpus messages with recall rows for about 1 %, in send order, and the planted topic of each row."""
+    names = list(CHAT_TOPICS)
+    n_messages = len(text)
     messages = pd.DataFrame(
         {
             "message_id": [f"m{k:08d}" for k in range(n_messages)],
-            "group_id": np.array([f"grp_{g + 1:03d}" for g in range(n_groups)])[user_group[sender]],
-            "user_id": user_ids[sender],
+            "group_id": group_ids,
+            "user_id": user_ids,
             "sent_at": sent,
             "msgtype": "text",
             "content": text,
@@ -2371,10 +2424,23 @@ def chat_corpus(n_messages: int, seed: int, *, days: int = 91, pii_share: float 
     messages = pd.concat([messages, recalls], ignore_index=True).sort_values(["sent_at", "message_id"], kind="stable")
     topic_of = np.concatenate([np.array(names + [""])[topic], np.full(int(recalled.sum()), "")])
     topic_of = topic_of[messages.index.to_numpy()]
-    messages = messages.reset_index(drop=True)
+    return messages.reset_index(drop=True), topic_of
 
+
+def _corpus_orders(
+    user_ids: np.ndarray,
+    sender: np.ndarray,
+    sent: pd.DatetimeIndex,
+    topic: np.ndarray,
+    days: int,
+    base_rate: float,
+    trigger: float,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Orders at a base rate per user, plus one within 7 days of a ``trigger`` share of the promo messages."""
+    names = list(CHAT_TOPICS)
+    n_users, n_messages = len(user_ids), len(topic)
     end = START + pd.Timedelta(days=days)
-    base_rate, trigger = 0.004, 0.3
     n_base = rng.poisson(base_rate * days, n_users)
     base_who = np.repeat(np.arange(n_users), n_base)
     base_t = START + pd.to_timedelta(rng.random(base_who.size) * days, unit="D")
@@ -2385,7 +2451,7 @@ def chat_corpus(n_messages: int, seed: int, *, days: int = 91, pii_share: float 
     keep = when < end.to_datetime64()
     who, when = who[keep], when[keep]
     order = np.argsort(when, kind="stable")
-    orders = pd.DataFrame(
+    return pd.DataFrame(
         {
             "order_id": [f"o{k:08d}" for k in range(order.size)],
             "user_id": user_ids[who[order]],
@@ -2394,23 +2460,6 @@ def chat_corpus(n_messages: int, seed: int, *, days: int = 91, pii_share: float 
             "status": "paid",
         }
     )
-    contacts = pd.DataFrame(
-        {
-            "user_id": user_ids,
-            "added_at": START - pd.to_timedelta(rng.integers(1, 365, n_users), unit="D"),
-            "channel": rng.choice(CHANNELS[:5], n_users),
-        }
-    )
-    truth = {
-        "topics": {t: dict(CHAT_TOPICS[t]) for t in names},
-        "purchase_topic": "promo",
-        "trigger_probability": trigger,
-        "base_order_rate_per_day": base_rate,
-        "topic_of": topic_of,
-        "pii_counts": counts,
-        "pii_values": values,
-    }
-    return {"messages": messages, "contacts": contacts, "orders": orders, "truth": truth}
 
 
 def main(argv: list[str] | None = None) -> int:

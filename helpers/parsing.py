@@ -518,89 +518,116 @@ def _parse_timestamp(s: pd.Series, tz: str = "Asia/Shanghai", serials: bool | No
 
 
 def _parse_timestamp_cells(s: pd.Series, tz: str, serials: bool | None) -> tuple[pd.Series, dict]:
+    """Parse a column of cells (objects or text): datetime objects, fast ISO text, numbers, then other date text.
+
+    Each step fills ``out`` for the cells it reads and ORs its cells into ``problems``; a cell flagged as not a
+    date, a time only or a placeholder is left empty, and a cell present but not parsed is a bad timestamp.
+    """
     idx = s.index
     out = pd.Series(pd.NaT, index=idx, dtype="datetime64[ns]")
     f = pd.Series(False, index=idx)
     problems = {BAD_TIMESTAMP: f.copy(), NOT_A_DATE: f.copy(), TIME_ONLY: f.copy(), PLACEHOLDER: f.copy()}
     obj = s.astype("object")
-    is_ts = pd.Series(False, index=idx)
-    if s.dtype == object:  # Excel cells and Python objects; text-only columns skip the per-cell look
-        try:
-            pa.array(obj.to_numpy(), type=pa.string(), from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            is_ts = obj.map(lambda x: hasattr(x, "isoformat") or isinstance(x, np.datetime64))
-    if is_ts.any():
-        cells = obj[is_ts]
-        time_only = cells.map(lambda x: hasattr(x, "hour") and not hasattr(x, "year"))
-        problems[TIME_ONLY] |= time_only.reindex(idx, fill_value=False)
-        year = cells.map(lambda x: getattr(x, "year", 2000))
-        far = ~time_only & ((year < 1678) | (year > 2261))
-        problems[PLACEHOLDER] |= far.reindex(idx, fill_value=False)
-        ok = cells[~time_only & ~far]
-        if len(ok):
-            aware = ok.map(lambda x: getattr(x, "tzinfo", None) is not None)
-            if aware.any():
-                out[ok[aware].index] = _local(_to_datetime(ok[aware], utc=True, fmt="mixed"), tz)
-            if (~aware).any():
-                out[ok[~aware].index] = _to_datetime(ok[~aware].map(pd.Timestamp), utc=False, fmt="mixed")
+    is_ts = _datetime_objects(s, obj, out, problems, tz)
     rest = obj[~is_ts]
-    arr = _nfkc_arrow(rest)
-    present_np = np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False))
-    fast, matched, far_fast, invalid = _fast_timestamps(arr)
-    out[rest.index] = fast
-    problems[PLACEHOLDER] |= pd.Series(far_fast, index=rest.index).reindex(idx, fill_value=False)
-    slow = present_np & ~matched
-    if slow.all():
-        txt = _to_series(arr, rest.index)
-    else:  # only the cells the fast path did not read go through pandas
-        txt = pd.Series(np.nan, index=rest.index, dtype=object)
-        if slow.any():
-            txt[slow] = _to_series(arr.filter(pa.array(slow)), rest.index[slow]).to_numpy()
-        arr = pa.array(txt.to_numpy(), type=pa.string(), from_pandas=True)
+    txt, arr, invalid = _text_cells(rest, out, problems)
     present = txt.notna()
     isnum = _mask(pc.match_substring_regex(arr, _NUMBER), rest.index)
     if isnum.any():
         n = pd.to_numeric(txt[isnum], errors="coerce")
-        if serials is None:
-            serials = serial_dates_likely(rest)
-        res, zero, not_date = _parse_numbers(n, txt[isnum], tz, serials)
+        res, zero, not_date = _parse_numbers(
+            n, txt[isnum], tz, serial_dates_likely(rest) if serials is None else serials
+        )
         out[res.index] = res
         problems[PLACEHOLDER] |= zero.reindex(idx, fill_value=False)
         problems[NOT_A_DATE] |= not_date.reindex(idx, fill_value=False)
     strs = txt[present & ~isnum]
     if len(strs):
-        t, next_day = _normalise_date_text(strs)
-        time_only = t.str.fullmatch(_TIME_ONLY, na=False)
-        problems[TIME_ONLY] |= time_only.reindex(idx, fill_value=False).astype(bool)
-        year = pd.to_numeric(t.str.extract(r"^(\d{4})-\d{1,2}-\d{1,2}", expand=False), errors="coerce")
-        far = ((year < 1678) | (year > 2261)).fillna(False).astype(bool)
-        problems[PLACEHOLDER] |= far.reindex(idx, fill_value=False)
-        no_year = ~t.str.contains(r"\d{4}", regex=True, na=False)  # "1/5", "March": no year, no date
-        t = t[~time_only & ~far & ~no_year]
-        aware = t.str.contains(_TZ_SUFFIX, na=False)
-        if aware.any():
-            conv = _to_datetime(t[aware], utc=True, fmt="ISO8601")
-            miss = conv.isna()
-            if miss.any():  # e.g. Java's "Sat Feb 01 10:00:00 2025" + offset: a space before the offset
-                spaced = t[aware][miss].str.replace(r"([+-]\d{2}:?\d{2})$", r" \1", regex=True)
-                conv[miss] = _to_datetime(spaced, utc=True, fmt="mixed")
-            out[conv.index] = _local(conv, tz)
-        naive = t[~aware]
-        if len(naive):
-            parsed = _to_datetime(naive, utc=False, fmt="ISO8601")
-            miss = parsed.isna()
-            if miss.any():
-                parsed[miss] = _to_datetime(naive[miss], utc=False, fmt="mixed")
-            out[parsed.index] = parsed
-        nd = next_day[next_day].index
-        if len(nd):
-            out[nd] = out[nd] + pd.Timedelta(days=1)
+        _date_text(strs, out, problems, tz)
     flagged = problems[NOT_A_DATE] | problems[TIME_ONLY] | problems[PLACEHOLDER]
     out = out.mask(flagged)
     unparsed = pd.Series(False, index=idx)
     unparsed[rest.index] = ((present | pd.Series(invalid, index=rest.index)) & out[rest.index].isna()).to_numpy()
     problems[BAD_TIMESTAMP] = (unparsed | (is_ts & out.isna())) & ~flagged
     return out, problems
+
+
+def _datetime_objects(s: pd.Series, obj: pd.Series, out: pd.Series, problems: dict, tz: str) -> pd.Series:
+    """Read cells that are date or time objects (Excel, Python) into ``out``; return which cells were objects."""
+    idx = s.index
+    is_ts = pd.Series(False, index=idx)
+    if s.dtype == object:  # Excel cells and Python objects; text-only columns skip the per-cell look
+        try:
+            pa.array(obj.to_numpy(), type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            is_ts = obj.map(lambda x: hasattr(x, "isoformat") or isinstance(x, np.datetime64))
+    if not is_ts.any():
+        return is_ts
+    cells = obj[is_ts]
+    time_only = cells.map(lambda x: hasattr(x, "hour") and not hasattr(x, "year"))
+    problems[TIME_ONLY] |= time_only.reindex(idx, fill_value=False)
+    year = cells.map(lambda x: getattr(x, "year", 2000))
+    far = ~time_only & ((year < 1678) | (year > 2261))
+    problems[PLACEHOLDER] |= far.reindex(idx, fill_value=False)
+    ok = cells[~time_only & ~far]
+    if len(ok):
+        aware = ok.map(lambda x: getattr(x, "tzinfo", None) is not None)
+        if aware.any():
+            out[ok[aware].index] = _local(_to_datetime(ok[aware], utc=True, fmt="mixed"), tz)
+        if (~aware).any():
+            out[ok[~aware].index] = _to_datetime(ok[~aware].map(pd.Timestamp), utc=False, fmt="mixed")
+    return is_ts
+
+
+def _text_cells(rest: pd.Series, out: pd.Series, problems: dict) -> tuple[pd.Series, pa.Array, np.ndarray]:
+    """Read ISO-like text on the fast Arrow path into ``out``; return the cells it did not read (text and Arrow).
+
+    Also returns which cells the fast path found invalid (a date-shaped text that is no date).
+    """
+    arr = _nfkc_arrow(rest)
+    present_np = np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False))
+    fast, matched, far_fast, invalid = _fast_timestamps(arr)
+    out[rest.index] = fast
+    problems[PLACEHOLDER] |= pd.Series(far_fast, index=rest.index).reindex(out.index, fill_value=False)
+    slow = present_np & ~matched
+    if slow.all():
+        return _to_series(arr, rest.index), arr, invalid
+    # only the cells the fast path did not read go through pandas
+    txt = pd.Series(np.nan, index=rest.index, dtype=object)
+    if slow.any():
+        txt[slow] = _to_series(arr.filter(pa.array(slow)), rest.index[slow]).to_numpy()
+    return txt, pa.array(txt.to_numpy(), type=pa.string(), from_pandas=True), invalid
+
+
+def _date_text(strs: pd.Series, out: pd.Series, problems: dict, tz: str) -> None:
+    """Read other date text (Chinese dates, slashes, zones, two-digit years) into ``out``; flag times, placeholders."""
+    idx = out.index
+    t, next_day = _normalise_date_text(strs)
+    time_only = t.str.fullmatch(_TIME_ONLY, na=False)
+    problems[TIME_ONLY] |= time_only.reindex(idx, fill_value=False).astype(bool)
+    year = pd.to_numeric(t.str.extract(r"^(\d{4})-\d{1,2}-\d{1,2}", expand=False), errors="coerce")
+    far = ((year < 1678) | (year > 2261)).fillna(False).astype(bool)
+    problems[PLACEHOLDER] |= far.reindex(idx, fill_value=False)
+    no_year = ~t.str.contains(r"\d{4}", regex=True, na=False)  # "1/5", "March": no year, no date
+    t = t[~time_only & ~far & ~no_year]
+    aware = t.str.contains(_TZ_SUFFIX, na=False)
+    if aware.any():
+        conv = _to_datetime(t[aware], utc=True, fmt="ISO8601")
+        miss = conv.isna()
+        if miss.any():  # e.g. Java's "Sat Feb 01 10:00:00 2025" + offset: a space before the offset
+            spaced = t[aware][miss].str.replace(r"([+-]\d{2}:?\d{2})$", r" \1", regex=True)
+            conv[miss] = _to_datetime(spaced, utc=True, fmt="mixed")
+        out[conv.index] = _local(conv, tz)
+    naive = t[~aware]
+    if len(naive):
+        parsed = _to_datetime(naive, utc=False, fmt="ISO8601")
+        miss = parsed.isna()
+        if miss.any():
+            parsed[miss] = _to_datetime(naive[miss], utc=False, fmt="mixed")
+        out[parsed.index] = parsed
+    nd = next_day[next_day].index
+    if len(nd):
+        out[nd] = out[nd] + pd.Timedelta(days=1)
 
 
 def parse_timestamp(

@@ -1953,6 +1953,24 @@ def make_messy(out: str | Path, seed: int) -> dict:
     out = Path(out)
     rng = np.random.default_rng([seed, 99])
     _personal_ids(out, rng)
+    contact_defects = _messy_contacts(out, rng)
+    order_defects = _messy_orders(out, seed, rng)
+    defects = {"contacts": contact_defects, "orders": order_defects}
+    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
+    truth["export_defects"] = {
+        "note": "rows added to the messy export; the loader must quarantine exactly these, keeping every simulated row",
+        "files": {
+            "contacts": "contacts.csv (GB18030, title row, Chinese headers, PII columns 手机号 微信号 昵称)",
+            "orders": "orders.csv (UTF-8 with BOM, ¥ amounts with thousands separators, Chinese statuses)",
+        },
+        "quarantined_rows": defects,
+    }
+    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return defects
+
+
+def _messy_contacts(out: Path, rng: np.random.Generator) -> dict[str, int]:
+    """Replace ``contacts.parquet`` by the messy ``contacts.csv`` export; return the defect rows added per reason."""
     con = pd.read_parquet(out / "contacts.parquet")
     n = len(con)
     phone = rng.integers(3, 10, n).astype(str)
@@ -1989,7 +2007,11 @@ def make_messy(out: str | Path, seed: int) -> dict:
         fh.write(title)
         c.to_csv(fh, index=False, lineterminator="\n")
     (out / "contacts.parquet").unlink()
+    return {"exact duplicate": len(dup_pos)}
 
+
+def _messy_orders(out: Path, seed: int, rng: np.random.Generator) -> dict[str, int]:
+    """Replace ``orders.parquet`` by the messy ``orders.csv`` export; return the defect rows added per reason."""
     o = pd.read_parquet(out / "orders.parquet")
     m = len(o)
     status_zh = o["status"].map({"paid": "已支付", "refunded": "已退款"})
@@ -2004,7 +2026,7 @@ def make_messy(out: str | Path, seed: int) -> dict:
             "活动ID": o["campaign_id"].fillna(""),
         }
     )
-    defects: dict[str, dict[str, int]] = {"contacts": {"exact duplicate": 3}, "orders": {}}
+    defects: dict[str, int] = {}
     extra, after = [], []
 
     def add(kind: str, k: int, mutate) -> None:
@@ -2015,7 +2037,7 @@ def make_messy(out: str | Path, seed: int) -> dict:
             rows["订单号"] = [f"X{int(seed):03d}{len(extra):02d}{j:03d}" for j in range(k)]
         extra.append(rows)
         after.append(pos)
-        defects["orders"][kind] = k
+        defects[kind] = k
 
     add("duplicate order_id", 5, lambda r: r.__setitem__("实付金额", "¥1.00"))
     add("orphan user_id", 4, lambda r: r.__setitem__("用户ID", "99999999"))
@@ -2026,17 +2048,6 @@ def make_messy(out: str | Path, seed: int) -> dict:
     od = _insert_after(od, pd.concat(extra), np.concatenate(after))
     od.to_csv(out / "orders.csv", index=False, encoding="utf-8-sig", lineterminator="\n")
     (out / "orders.parquet").unlink()
-
-    truth = json.loads((out / "truth.json").read_text(encoding="utf-8"))
-    truth["export_defects"] = {
-        "note": "rows added to the messy export; the loader must quarantine exactly these, keeping every simulated row",
-        "files": {
-            "contacts": "contacts.csv (GB18030, title row, Chinese headers, PII columns 手机号 微信号 昵称)",
-            "orders": "orders.csv (UTF-8 with BOM, ¥ amounts with thousands separators, Chinese statuses)",
-        },
-        "quarantined_rows": defects,
-    }
-    (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return defects
 
 

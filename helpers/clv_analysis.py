@@ -1385,20 +1385,45 @@ def new_contact_value(
     unit = summary.attrs.get("unit", "D")
     s = summary.join(c["channel"], how="inner")
     groups = [(ch, g) for ch, g in c.groupby("channel", sort=True)] + [("全部 / all", c)]
-    rows = []
-    for ch, g in groups:
-        sub = s if ch == "全部 / all" else s[s["channel"] == ch]
-        rows.append(
-            _channel_value(
-                ch, g, sub, unit, H, model, min_buyers, min_repeat_buyers, margin, disc, n_draws, lo_q, hi_q, rng
-            )
-        )
+    how = _ValueSettings(unit, H, model, min_buyers, min_repeat_buyers, margin, disc, n_draws, lo_q, hi_q)
+    rows = [_channel_value(ch, g, s if ch == "全部 / all" else s[s["channel"] == ch], how, rng) for ch, g in groups]
     return pd.DataFrame(rows).set_index("channel")
 
 
-def _channel_value(ch, g, sub, unit, H, model_cls, min_buyers, min_rep, margin, disc, n_draws, lo_q, hi_q, rng) -> dict:
-    nan = float("nan")
-    n = len(g)
+@dataclass(frozen=True)
+class _ValueSettings:
+    """How :func:`new_contact_value` values one channel (horizon, model, thresholds, discounting, draws)."""
+
+    unit: str
+    H: int
+    model_cls: type
+    min_buyers: int
+    min_rep: int
+    margin: float
+    disc: np.ndarray
+    n_draws: int
+    lo_q: float
+    hi_q: float
+
+
+_VALUE_KEYS = (
+    "p_buy",
+    "p_buy_lower",
+    "p_buy_upper",
+    "expected_purchases",
+    "purchases_lower",
+    "purchases_upper",
+    "first_value",
+    "repeat_value",
+    "value",
+    "value_lower",
+    "value_upper",
+)
+
+
+def _channel_value(ch, g: pd.DataFrame, sub: pd.DataFrame, how: _ValueSettings, rng: np.random.Generator) -> dict:
+    """One channel's row: P(first purchase) by Kaplan–Meier, then repeat purchases and value from its own fit."""
+    n, H = len(g), how.H
     buyers = int(g["event"].sum())
     rep = sub[sub["frequency"] > 0]
     row = {
@@ -1406,76 +1431,78 @@ def _channel_value(ch, g, sub, unit, H, model_cls, min_buyers, min_rep, margin, 
         "contacts": n,
         "buyers": buyers,
         "repeat_buyers": len(rep),
-        "followup_days": float(g["days"].max()) if n else nan,
-        "model": getattr(model_cls, "_label", model_cls.__name__),
+        "followup_days": float(g["days"].max()) if n else float("nan"),
+        "model": getattr(how.model_cls, "_label", how.model_cls.__name__),
         "note": "",
+        **dict.fromkeys(_VALUE_KEYS, float("nan")),
     }
-    keys = [
-        "p_buy",
-        "p_buy_lower",
-        "p_buy_upper",
-        "expected_purchases",
-        "purchases_lower",
-        "purchases_upper",
-        "first_value",
-        "repeat_value",
-        "value",
-        "value_lower",
-        "value_upper",
-    ]
-    row.update(dict.fromkeys(keys, nan))
     if n == 0 or g["days"].max() < H:
         row["note"] = f"contacts followed at most {row['followup_days']:.0f} days < horizon {H}: not measured"
         return row
-    # 1. first purchase: KM at the estimate and on bootstrap resamples of the channel's contacts
-    days, event = g["days"].to_numpy(float), g["event"].to_numpy(bool)
-    u = pd.DataFrame({"d": np.minimum(np.floor(days), H + 1), "e": event}).value_counts().reset_index(name="w")
-    f_hat = _km_first_purchase(u["d"].to_numpy(float), u["e"].to_numpy(bool), H, u["w"].to_numpy(float)[:, None])[:, 0]
-    counts = rng.multinomial(n, u["w"].to_numpy(float) / n, size=n_draws).T.astype(float)
-    f_draws = _km_first_purchase(u["d"].to_numpy(float), u["e"].to_numpy(bool), H, counts)
+    f_hat, f_draws = _first_purchase_draws(g, H, how.n_draws, rng)
     row["p_buy"] = float(f_hat.sum())
-    row["p_buy_lower"], row["p_buy_upper"] = np.quantile(f_draws.sum(axis=0), [lo_q, hi_q])
-    if buyers < min_buyers or len(rep) < min_rep:
+    row["p_buy_lower"], row["p_buy_upper"] = np.quantile(f_draws.sum(axis=0), [how.lo_q, how.hi_q])
+    if buyers < how.min_buyers or len(rep) < how.min_rep:
         row["note"] = (
-            f"{buyers} buyers / {len(rep)} repeat buyers (< {min_buyers} / {min_rep}): repeat model not fitted, "
-            "only P(first purchase) is measured"
+            f"{buyers} buyers / {len(rep)} repeat buyers (< {how.min_buyers} / {how.min_rep}): repeat model not "
+            "fitted, only P(first purchase) is measured"
         )
         return row
     try:
-        m = model_cls().fit(sub.drop(columns=["channel"]), unit=unit)
-        pdraws = parameter_draws(m, n_draws, "laplace", seed=int(rng.integers(2**31)))
+        m = how.model_cls().fit(sub.drop(columns=["channel"]), unit=how.unit)
+        pdraws = parameter_draws(m, how.n_draws, "laplace", seed=int(rng.integers(2**31)))
     except (ValueError, RuntimeError) as err:
         row["note"] = f"repeat model: {err}"
         return row
-    k = m.unit_days_
-    ages = np.arange(H + 1) / k
-    # 2. values per channel, with normal draws of the means
+    # values per channel, with normal draws of the means
     fv = g.loc[g["event"], "first_purchase_value"].dropna().to_numpy(float)
     x, mv = rep["frequency"].to_numpy(float), rep["monetary_value"].to_numpy(float)
     v1, v1_se = fv.mean(), fv.std(ddof=1) / np.sqrt(len(fv))
     vr = float((x * mv).sum() / x.sum())
     vr_se = float(np.sqrt(np.sum((x * (mv - vr)) ** 2)) / x.sum())
     row["first_value"], row["repeat_value"] = float(v1), vr
-
-    def combine(model, f, a1, ar):
-        e_new = np.asarray(model.expected_purchases_new(ages), float)
-        inc = np.diff(e_new, prepend=0.0)
-        cum_disc = np.cumsum(inc * disc)  # C(j) = Σ_{v ≤ j} ΔE(v) disc(v)
-        remaining = H - np.arange(H + 1)
-        purchases = float(np.sum(f * (1 + e_new[remaining])))
-        value = float(np.sum(f * disc * (a1 + ar * cum_disc[remaining]))) * margin
-        return purchases, value
-
-    row["expected_purchases"], row["value"] = combine(m, f_hat, v1, vr)
-    a1 = rng.normal(v1, v1_se, n_draws)
-    ar = rng.normal(vr, vr_se, n_draws)
+    row["expected_purchases"], row["value"] = _new_contact_value(m, f_hat, v1, vr, how)
+    a1 = rng.normal(v1, v1_se, how.n_draws)
+    ar = rng.normal(vr, vr_se, how.n_draws)
     sims = np.array(
-        [combine(m.with_params(p), f_draws[:, i], a1[i], ar[i]) for i, p in enumerate(pdraws.to_dict("records"))]
+        [
+            _new_contact_value(m.with_params(p), f_draws[:, i], a1[i], ar[i], how)
+            for i, p in enumerate(pdraws.to_dict("records"))
+        ]
     )
-    row["purchases_lower"], row["purchases_upper"] = np.quantile(sims[:, 0], [lo_q, hi_q])
-    row["value_lower"], row["value_upper"] = np.quantile(sims[:, 1], [lo_q, hi_q])
+    row["purchases_lower"], row["purchases_upper"] = np.quantile(sims[:, 0], [how.lo_q, how.hi_q])
+    row["value_lower"], row["value_upper"] = np.quantile(sims[:, 1], [how.lo_q, how.hi_q])
     row["note"] = "; ".join(m.notes_)
     return row
+
+
+def _first_purchase_draws(
+    g: pd.DataFrame, H: int, n_draws: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(first purchase on day j) for j = 0…H by Kaplan–Meier: the estimate and on bootstrap resamples of contacts."""
+    n = len(g)
+    days, event = g["days"].to_numpy(float), g["event"].to_numpy(bool)
+    u = pd.DataFrame({"d": np.minimum(np.floor(days), H + 1), "e": event}).value_counts().reset_index(name="w")
+    d, e, w = u["d"].to_numpy(float), u["e"].to_numpy(bool), u["w"].to_numpy(float)
+    f_hat = _km_first_purchase(d, e, H, w[:, None])[:, 0]
+    counts = rng.multinomial(n, w / n, size=n_draws).T.astype(float)
+    return f_hat, _km_first_purchase(d, e, H, counts)
+
+
+def _new_contact_value(model, f: np.ndarray, a1: float, ar: float, how: _ValueSettings) -> tuple[float, float]:
+    """Return the expected purchases and (discounted, margin) value of a new contact over H days.
+
+    With ``f(j)`` = P(first purchase on day j), ``E(t)`` the model's expected repeat purchases of a new customer
+    by age t and ``C(j) = Σ_{v ≤ j} ΔE(v) disc(v)``: purchases = Σ_j f(j) (1 + E(H − j)) and
+    value = margin × Σ_j f(j) disc(j) (a1 + ar C(H − j)), with a1 / ar the first / repeat order values.
+    """
+    H = how.H
+    e_new = np.asarray(model.expected_purchases_new(np.arange(H + 1) / model.unit_days_), float)
+    cum_disc = np.cumsum(np.diff(e_new, prepend=0.0) * how.disc)
+    remaining = H - np.arange(H + 1)
+    purchases = float(np.sum(f * (1 + e_new[remaining])))
+    value = float(np.sum(f * how.disc * (a1 + ar * cum_disc[remaining]))) * how.margin
+    return purchases, value
 
 
 def ltv_to_cac(value_table: pd.DataFrame, cac: pd.DataFrame | pd.Series) -> pd.DataFrame:

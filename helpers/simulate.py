@@ -1761,14 +1761,7 @@ def _truth(
     n_spend: int,
     n_campaigns: int,
 ) -> dict:
-    ch = PLANTED["channels"]
-    deletion = {k: {f"{d}d": round(1 - float(np.exp(-v["hazard"] * d)), 6) for d in (7, 30, 90)} for k, v in ch.items()}
-    seg_share = pd.Series(np.array(SEGMENTS)[c.segment]).value_counts(normalize=True).reindex(SEGMENTS).fillna(0)
-    tp = PLANTED["touches"]
-    effects = {k: tp[k]["effect"] for k in TOUCH_TYPES}
-    credit = {k: cause_counts.get(k, 0) for k in TOUCH_TYPES}
-    hw = np.array(PLANTED["community"]["hour_weights"])
-    hold_n = max(acc["hold_n"], 1)
+    """Assemble ``truth.json``: the run, its row counts, the planted values and, per section, what they imply."""
     return {
         "seed": seed,
         "contacts_target": n_target,
@@ -1780,69 +1773,116 @@ def _truth(
             **{k: s.rows for k, s in sinks.items()},
         },
         "planted": PLANTED,
-        "acquisition": {
-            "add_rate_by_channel_variant": {
-                k: {vn: round(v["add_rate"] + up, 6) for vn, up in PLANTED["variants"].items()} for k, v in ch.items()
-            },
-            "variant_add_rate_difference_B_minus_A": PLANTED["variants"]["B"] - PLANTED["variants"]["A"],
-            "variant_first_order_rate_difference_B_minus_A": 0.0,
-            "deletion_rate": deletion,
-            "cost_per_lead": {k: v["cpl"] for k, v in ch.items()},
-        },
+        "acquisition": _acquisition_truth(),
         "referral": c.referral_stats,
-        "segments": {
-            "share_of_contacts": {k: round(float(v), 6) for k, v in seg_share.items()},
-            "labels": {k: v["label"] for k, v in PLANTED["segments"].items()},
-            "time_unit": "days",
-            "purchase_process": acc["purchase_process"],
+        "segments": _segments_truth(c, acc),
+        "attribution": _first_order_attribution_truth(cause_counts),
+        "holdout": _holdout_truth(acc),
+        "uplift": _uplift_truth(acc),
+        "staff": _staff_truth(acc),
+        "chat": _chat_truth(acc),
+        "community": _community_truth(n_groups),
+    }
+
+
+def _acquisition_truth() -> dict:
+    """Add rates per channel and script variant, the variants' planted differences, deletion rates, cost per lead."""
+    ch = PLANTED["channels"]
+    deletion = {k: {f"{d}d": round(1 - float(np.exp(-v["hazard"] * d)), 6) for d in (7, 30, 90)} for k, v in ch.items()}
+    return {
+        "add_rate_by_channel_variant": {
+            k: {vn: round(v["add_rate"] + up, 6) for vn, up in PLANTED["variants"].items()} for k, v in ch.items()
         },
-        "attribution": {
-            "applies_to": "first orders (a contact's first purchase)",
-            "effect_per_touch": effects,
-            "ranking_by_effect_per_touch": sorted(effects, key=effects.get, reverse=True),
-            "first_orders_caused": {**credit, "organic": cause_counts.get("organic", 0)},
-            "ranking_by_first_orders_caused": sorted(credit, key=credit.get, reverse=True),
+        "variant_add_rate_difference_B_minus_A": PLANTED["variants"]["B"] - PLANTED["variants"]["A"],
+        "variant_first_order_rate_difference_B_minus_A": 0.0,
+        "deletion_rate": deletion,
+        "cost_per_lead": {k: v["cpl"] for k, v in ch.items()},
+    }
+
+
+def _segments_truth(c: _Contacts, acc: dict) -> dict:
+    """Realised share of contacts per segment, the segments' labels, the time unit and the repeat-purchase process."""
+    seg_share = pd.Series(np.array(SEGMENTS)[c.segment]).value_counts(normalize=True).reindex(SEGMENTS).fillna(0)
+    return {
+        "share_of_contacts": {k: round(float(v), 6) for k, v in seg_share.items()},
+        "labels": {k: v["label"] for k, v in PLANTED["segments"].items()},
+        "time_unit": "days",
+        "purchase_process": acc["purchase_process"],
+    }
+
+
+def _first_order_attribution_truth(cause_counts: dict) -> dict:
+    """Planted effect per touch type and the first orders each touch type (or nothing: organic) really caused."""
+    tp = PLANTED["touches"]
+    effects = {k: tp[k]["effect"] for k in TOUCH_TYPES}
+    credit = {k: cause_counts.get(k, 0) for k in TOUCH_TYPES}
+    return {
+        "applies_to": "first orders (a contact's first purchase)",
+        "effect_per_touch": effects,
+        "ranking_by_effect_per_touch": sorted(effects, key=effects.get, reverse=True),
+        "first_orders_caused": {**credit, "organic": cause_counts.get("organic", 0)},
+        "ranking_by_first_orders_caused": sorted(credit, key=credit.get, reverse=True),
+    }
+
+
+def _holdout_truth(acc: dict) -> dict:
+    """Count the holdout's eligible contacts and their conversion without and with the coupon (potential outcomes)."""
+    hold_n = max(acc["hold_n"], 1)
+    return {
+        "campaign_id": PLANTED["holdout"]["campaign_id"],
+        "outcome": "first order within the campaign window (start..end inclusive)",
+        "eligible": acc["hold_n"],
+        "conversion_if_untreated": round(acc["hold_y0"] / hold_n, 6),
+        "conversion_if_treated": round(acc["hold_y1"] / hold_n, 6),
+        "lift_sample_average_effect": round((acc["hold_y1"] - acc["hold_y0"]) / hold_n, 6),
+    }
+
+
+def _uplift_truth(acc: dict) -> dict:
+    """Count the message test's eligible and treated contacts and customer types; add their planted effects."""
+    return {
+        "campaign_id": PLANTED["message_test"]["campaign_id"],
+        "outcome": "a purchase occasion in the test window; deletion within the window and 30 days after",
+        "eligible": acc["msg_n"],
+        "treated": acc["msg_treated"],
+        "type_counts": {t: acc[f"msg_type_{t}"] for t in PLANTED["message_test"]["effects"]},
+        "effects": PLANTED["message_test"]["effects"],
+        "per_user": "truth_users.parquet: message_arm, uplift_type, tau_order, tau_deletion",
+    }
+
+
+def _staff_truth(acc: dict) -> dict:
+    """Name the planted best, worst and cold staff members; count the second relationships."""
+    return {
+        "best": PLANTED["staff"]["best"],
+        "worst": PLANTED["staff"]["worst"],
+        "cold": PLANTED["staff"]["cold"],
+        "ranking_note": "after adjusting for contact mix, best ranks first and worst last on deletion, reply and "
+        "broadcast execution; cold looks worst on raw deletion only because it holds half the paid-ads contacts",
+        "second_relationships": acc.get("second_relationships", 0),
+    }
+
+
+def _chat_truth(acc: dict) -> dict:
+    """Describe the chat topics (peak hours, words); count messages per topic and messages with personal data."""
+    return {
+        "topics": {
+            t: {"label": v["label"], "peak_hour": v["peak_hour"], "words": v["words"]} for t, v in CHAT_TOPICS.items()
         },
-        "holdout": {
-            "campaign_id": PLANTED["holdout"]["campaign_id"],
-            "outcome": "first order within the campaign window (start..end inclusive)",
-            "eligible": acc["hold_n"],
-            "conversion_if_untreated": round(acc["hold_y0"] / hold_n, 6),
-            "conversion_if_treated": round(acc["hold_y1"] / hold_n, 6),
-            "lift_sample_average_effect": round((acc["hold_y1"] - acc["hold_y0"]) / hold_n, 6),
-        },
-        "uplift": {
-            "campaign_id": PLANTED["message_test"]["campaign_id"],
-            "outcome": "a purchase occasion in the test window; deletion within the window and 30 days after",
-            "eligible": acc["msg_n"],
-            "treated": acc["msg_treated"],
-            "type_counts": {t: acc[f"msg_type_{t}"] for t in PLANTED["message_test"]["effects"]},
-            "effects": PLANTED["message_test"]["effects"],
-            "per_user": "truth_users.parquet: message_arm, uplift_type, tau_order, tau_deletion",
-        },
-        "staff": {
-            "best": PLANTED["staff"]["best"],
-            "worst": PLANTED["staff"]["worst"],
-            "cold": PLANTED["staff"]["cold"],
-            "ranking_note": "after adjusting for contact mix, best ranks first and worst last on deletion, reply and "
-            "broadcast execution; cold looks worst on raw deletion only because it holds half the paid-ads contacts",
-            "second_relationships": acc.get("second_relationships", 0),
-        },
-        "chat": {
-            "topics": {
-                t: {"label": v["label"], "peak_hour": v["peak_hour"], "words": v["words"]}
-                for t, v in CHAT_TOPICS.items()
-            },
-            "purchase_topic": PLANTED["chat"]["purchase_topic"],
-            "topic_messages": {t: acc[f"chat_topic_{t}"] for t in CHAT_TOPICS},
-            "messages_with_personal_data": acc["chat_pii"],
-            "peak_hour_meaning": "the hour in which the topic's share of that hour's messages is highest",
-        },
-        "community": {
-            "groups": n_groups,
-            "peak_hours": [int(h) for h in np.argsort(-hw, kind="stable")[:2]],
-            "hour_share": [round(float(x), 6) for x in hw / hw.sum()],
-        },
+        "purchase_topic": PLANTED["chat"]["purchase_topic"],
+        "topic_messages": {t: acc[f"chat_topic_{t}"] for t in CHAT_TOPICS},
+        "messages_with_personal_data": acc["chat_pii"],
+        "peak_hour_meaning": "the hour in which the topic's share of that hour's messages is highest",
+    }
+
+
+def _community_truth(n_groups: int) -> dict:
+    """Give the number of groups, the two planted peak hours and the planted share of messages per hour."""
+    hw = np.array(PLANTED["community"]["hour_weights"])
+    return {
+        "groups": n_groups,
+        "peak_hours": [int(h) for h in np.argsort(-hw, kind="stable")[:2]],
+        "hour_share": [round(float(x), 6) for x in hw / hw.sum()],
     }
 
 

@@ -1255,20 +1255,8 @@ def _message_test(
     # messages never stand in a journey to a first order
     elig = np.flatnonzero((a <= s0) & (e > s0) & np.isin(np.arange(len(idx)), paid["i"].unique()))
     n = elig.size
-    # what the workbook can see at the test's start
-    n_before = paid.groupby("i").size().reindex(elig, fill_value=0).to_numpy()
-    last = paid.groupby("i")["t"].max().reindex(elig).to_numpy()
-    dsl = np.where(np.isfinite(last), s0 - last, np.inf)
-    recent = touches[(touches["t"] >= s0 - 30) & (touches["t"] < s0)].groupby("i").size()
-    recent = recent.reindex(elig, fill_value=0).to_numpy()
-    fatigue = recent >= (np.quantile(recent, 0.8) if n else 0)
-    types = np.array(["lost_cause"] * n, dtype=object)
-    types[(n_before >= 1) & (dsl > 10) & (dsl <= 150)] = "persuadable"
-    types[(n_before >= 3) & (dsl <= 10)] = "sure_thing"
-    types[fatigue & (n_before >= 1) & (dsl <= 150)] = "do_not_disturb"
+    types = _uplift_types(elig, paid, touches, s0, rng)
     names = list(cfg["effects"])
-    noisy = rng.random(n) < cfg["noise_share"]
-    types[noisy] = np.array(names, dtype=object)[rng.integers(0, len(names), int(noisy.sum()))]
     treated = rng.random(n) < cfg["treatment_share"]
     extra_p = np.array([cfg["effects"][t]["extra_order"] for t in types])
     del_p = np.array([cfg["effects"][t]["deletion"] for t in types])
@@ -1317,6 +1305,32 @@ def _message_test(
         }
     )
     return orders, touches, assign, truth
+
+
+def _uplift_types(
+    elig: np.ndarray, paid: pd.DataFrame, touches: pd.DataFrame, s0: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Assign each eligible contact a customer type by what the workbook can see at the test's start ``s0``.
+
+    Orders before the start, days since the last one and touches in the last 30 days decide the type, except for a
+    ``noise_share`` of contacts, who get a type at random.
+    """
+    cfg = PLANTED["message_test"]
+    n = elig.size
+    n_before = paid.groupby("i").size().reindex(elig, fill_value=0).to_numpy()
+    last = paid.groupby("i")["t"].max().reindex(elig).to_numpy()
+    dsl = np.where(np.isfinite(last), s0 - last, np.inf)
+    recent = touches[(touches["t"] >= s0 - 30) & (touches["t"] < s0)].groupby("i").size()
+    recent = recent.reindex(elig, fill_value=0).to_numpy()
+    fatigue = recent >= (np.quantile(recent, 0.8) if n else 0)
+    types = np.array(["lost_cause"] * n, dtype=object)
+    types[(n_before >= 1) & (dsl > 10) & (dsl <= 150)] = "persuadable"
+    types[(n_before >= 3) & (dsl <= 10)] = "sure_thing"
+    types[fatigue & (n_before >= 1) & (dsl <= 150)] = "do_not_disturb"
+    names = list(cfg["effects"])
+    noisy = rng.random(n) < cfg["noise_share"]
+    types[noisy] = np.array(names, dtype=object)[rng.integers(0, len(names), int(noisy.sum()))]
+    return types
 
 
 class _Sink:
@@ -1546,81 +1560,97 @@ def _write_chunk(
     sinks: dict, truth_sink: _Sink, uid: np.ndarray, events: dict, broadcasts, members, tu, order_seq: int
 ) -> int:
     """Write one chunk's events in contract columns (``uid``: the chunk's user ids); return the last order number."""
-    touches, orders, assign, chat = events["touches"], events["orders"], events["assignments"], events["messages"]
-    sinks["touches"].write(
-        pd.DataFrame(
-            {
-                "user_id": uid[touches["i"].to_numpy()],
-                "touched_at": _days_to_ts(touches["t"].to_numpy()),
-                "touch_type": np.array(TOUCH_TYPES)[touches["k"].to_numpy()],
-                "campaign_id": touches["camp"].replace("", None).to_numpy(),
-            }
-        )
-    )
-    oid = [f"O{order_seq + j + 1:010d}" for j in range(len(orders))]
-    sinks["orders"].write(
-        pd.DataFrame(
-            {
-                "order_id": oid,
-                "user_id": uid[orders["i"].to_numpy()],
-                "ordered_at": _days_to_ts(orders["t"].to_numpy()),
-                "amount": orders["amount"].to_numpy(),
-                "status": orders["status"].to_numpy(),
-                "campaign_id": orders["camp"].replace("", None).to_numpy(),
-            }
-        )
-    )
-    sinks["assignments"].write(
-        pd.DataFrame(
-            {
-                "campaign_id": assign["campaign_id"].to_numpy(),
-                "user_id": uid[assign["i"].to_numpy()],
-                "arm": assign["arm"].to_numpy(),
-            }
-        )
-    )
-    chat = chat.sort_values(["t", "i", "order"], kind="stable")
-    sinks["messages"].write(
-        pd.DataFrame(
-            {
-                "group_id": [f"grp_{g + 1:03d}" if g >= 0 else None for g in chat["g"].to_numpy()],
-                "user_id": uid[chat["i"].to_numpy()],
-                "sent_at": _days_to_ts(chat["t"].to_numpy()),
-                "sender_role": chat["role"].to_numpy(),
-                "staff_id": chat["staff"].to_numpy(),
-                "msgtype": chat["msgtype"].to_numpy(),
-                "content": chat["content"].to_numpy(),
-                "action": chat["action"].to_numpy(),
-            }
-        )
-    )
-    sinks["broadcasts"].write(
-        pd.DataFrame(
-            {
-                "task_id": broadcasts["task"].to_numpy(),
-                "staff_id": broadcasts["staff"].to_numpy(),
-                "user_id": uid[broadcasts["i"].to_numpy()],
-                "group_id": None,
-                "sent_at": _days_to_ts(broadcasts["t"].to_numpy()),
-                "send_status": broadcasts["status"].to_numpy(),
-            }
-        )
-    )
-    sinks["group_members"].write(
-        pd.DataFrame(
-            {
-                "group_id": [f"grp_{g + 1:03d}" for g in members["g"].to_numpy()],
-                "user_id": uid[members["i"].to_numpy()],
-                "joined_at": _days_to_ts(members["t"].to_numpy()),
-                "join_scene": members["scene"].to_numpy(),
-                "inviter": [uid[k] if k >= 0 else None for k in members["inviter"].to_numpy()],
-                "quit_at": _days_to_ts(members["quit"].to_numpy()),
-            }
-        )
-    )
+    sinks["touches"].write(_touch_rows(uid, events["touches"]))
+    sinks["orders"].write(_order_rows(uid, events["orders"], order_seq))
+    sinks["assignments"].write(_assignment_rows(uid, events["assignments"]))
+    sinks["messages"].write(_message_rows(uid, events["messages"]))
+    sinks["broadcasts"].write(_broadcast_rows(uid, broadcasts))
+    sinks["group_members"].write(_member_rows(uid, members))
     tu["user_id"] = uid[tu["i"].to_numpy()]
     truth_sink.write(tu.drop(columns="i")[["user_id", *[k for k in tu.columns if k not in ("i", "user_id")]]])
-    return order_seq + len(orders)
+    return order_seq + len(events["orders"])
+
+
+def _touch_rows(uid: np.ndarray, touches: pd.DataFrame) -> pd.DataFrame:
+    """Touches in the contract's columns."""
+    return pd.DataFrame(
+        {
+            "user_id": uid[touches["i"].to_numpy()],
+            "touched_at": _days_to_ts(touches["t"].to_numpy()),
+            "touch_type": np.array(TOUCH_TYPES)[touches["k"].to_numpy()],
+            "campaign_id": touches["camp"].replace("", None).to_numpy(),
+        }
+    )
+
+
+def _order_rows(uid: np.ndarray, orders: pd.DataFrame, order_seq: int) -> pd.DataFrame:
+    """Orders in the contract's columns, numbered on from ``order_seq``."""
+    return pd.DataFrame(
+        {
+            "order_id": [f"O{order_seq + j + 1:010d}" for j in range(len(orders))],
+            "user_id": uid[orders["i"].to_numpy()],
+            "ordered_at": _days_to_ts(orders["t"].to_numpy()),
+            "amount": orders["amount"].to_numpy(),
+            "status": orders["status"].to_numpy(),
+            "campaign_id": orders["camp"].replace("", None).to_numpy(),
+        }
+    )
+
+
+def _assignment_rows(uid: np.ndarray, assign: pd.DataFrame) -> pd.DataFrame:
+    """Test assignments in the contract's columns."""
+    return pd.DataFrame(
+        {
+            "campaign_id": assign["campaign_id"].to_numpy(),
+            "user_id": uid[assign["i"].to_numpy()],
+            "arm": assign["arm"].to_numpy(),
+        }
+    )
+
+
+def _message_rows(uid: np.ndarray, chat: pd.DataFrame) -> pd.DataFrame:
+    """Group and 1:1 messages in the contract's columns, in time order."""
+    chat = chat.sort_values(["t", "i", "order"], kind="stable")
+    return pd.DataFrame(
+        {
+            "group_id": [f"grp_{g + 1:03d}" if g >= 0 else None for g in chat["g"].to_numpy()],
+            "user_id": uid[chat["i"].to_numpy()],
+            "sent_at": _days_to_ts(chat["t"].to_numpy()),
+            "sender_role": chat["role"].to_numpy(),
+            "staff_id": chat["staff"].to_numpy(),
+            "msgtype": chat["msgtype"].to_numpy(),
+            "content": chat["content"].to_numpy(),
+            "action": chat["action"].to_numpy(),
+        }
+    )
+
+
+def _broadcast_rows(uid: np.ndarray, broadcasts: pd.DataFrame) -> pd.DataFrame:
+    """Broadcast sends in the contract's columns."""
+    return pd.DataFrame(
+        {
+            "task_id": broadcasts["task"].to_numpy(),
+            "staff_id": broadcasts["staff"].to_numpy(),
+            "user_id": uid[broadcasts["i"].to_numpy()],
+            "group_id": None,
+            "sent_at": _days_to_ts(broadcasts["t"].to_numpy()),
+            "send_status": broadcasts["status"].to_numpy(),
+        }
+    )
+
+
+def _member_rows(uid: np.ndarray, members: pd.DataFrame) -> pd.DataFrame:
+    """Group members in the contract's columns."""
+    return pd.DataFrame(
+        {
+            "group_id": [f"grp_{g + 1:03d}" for g in members["g"].to_numpy()],
+            "user_id": uid[members["i"].to_numpy()],
+            "joined_at": _days_to_ts(members["t"].to_numpy()),
+            "join_scene": members["scene"].to_numpy(),
+            "inviter": [uid[k] if k >= 0 else None for k in members["inviter"].to_numpy()],
+            "quit_at": _days_to_ts(members["quit"].to_numpy()),
+        }
+    )
 
 
 def _count_causes(counts: dict, tu: pd.DataFrame, touches: pd.DataFrame, orders: pd.DataFrame) -> None:

@@ -984,36 +984,35 @@ def truth_checks(sc: StaffScorecard, ids: dict[str, str], truth: dict, tc):
     p = truth["planted"]["staff"]
     t = sc.table_
     n = int(t["rank"].notna().sum())
-    tc.equal("rank of the planted best staff member", int(t.at[ids["best"], "rank"]), 1)
-    tc.equal("rank of the planted worst staff member", int(t.at[ids["worst"], "rank"]), n)
-    tc.equal("planted cold-mix staff member not ranked last", bool(t.at[ids["cold"], "rank"] < n), True)
+    tc.equal("best_rank", int(t.at[ids["best"], "rank"]), 1)
+    tc.equal("worst_rank", int(t.at[ids["worst"], "rank"]), n)
+    tc.equal("cold_not_last", bool(t.at[ids["cold"], "rank"] < n), True)
     if sc.measured_["removals"]:
         oe = t["deletion_oe"]
-        tc.equal("best has the lowest deletion O/E", oe.idxmin() == ids["best"], True)
-        tc.equal("worst has the highest deletion O/E", oe.idxmax() == ids["worst"], True)
+        tc.equal("best_lowest_oe", oe.idxmin() == ids["best"], True)
+        tc.equal("worst_highest_oe", oe.idxmax() == ids["worst"], True)
         for role in ("best", "worst"):
             mult = p["deletion_multiplier"][truth["staff"][role]]
-            tc.within(f"deletion O/E, {role} (planted hazard ×{mult:g})", oe[ids[role]], mult, 0.15)
+            tc.within("deletion_oe", oe[ids[role]], mult, 0.15, role=role, multiplier=mult)
         lo, hi = t.at[ids["cold"], "deletion_oe_low"], t.at[ids["cold"], "deletion_oe_high"]
-        tc.inside("deletion O/E interval of the cold-mix member covers 1", 1.0, lo, hi)
-        tc.equal("loss days flagged (none planted)", len(sc.loss_days_), 0)
+        tc.inside("cold_oe_covers_1", 1.0, lo, hi)
+        tc.equal("no_loss_days", len(sc.loss_days_), 0)
     others = [s for s in t.index if s not in (ids["best"], ids["worst"])]
     if sc.measured_["messages"]:
         for role, who in (("best", [ids["best"]]), ("worst", [ids["worst"]]), ("other", others)):
             key = truth["staff"][role] if role != "other" else "other"
             q, r = t.loc[who, "questions"], t.loc[who, "reply_rate"]
             rate = float((q * r).sum() / q.sum())
-            tc.within(f"reply rate, {role}", rate, p["reply_probability"][key], 0.03)
+            tc.within("reply_rate", rate, p["reply_probability"][key], 0.03, role=role)
             med = float(t.loc[who, "median_reply_minutes"].median())
             planted = p["mean_reply_minutes"][key] * np.log(2)
-            tc.within(f"median first reply (min), {role}", med, planted, 0.25 * planted)
+            tc.within("median_first_reply", med, planted, 0.25 * planted, role=role)
     if sc.measured_["broadcasts"]:
         for role, who in (("best", [ids["best"]]), ("worst", [ids["worst"]]), ("other", others)):
             key = truth["staff"][role] if role != "other" else "other"
             k, r = t.loc[who, "to_send"], t.loc[who, "execution_rate"]
-            tc.within(
-                f"broadcast execution, {role}", float((k * r).sum() / k.sum()), p["broadcast_execution"][key], 0.03
-            )
+            rate = float((k * r).sum() / k.sum())
+            tc.within("broadcast_execution", rate, p["broadcast_execution"][key], 0.03, role=role)
     return tc
 
 

@@ -1184,16 +1184,6 @@ def planted_figures(
     }
 
 
-#: Names of the planted-truth checks of notebook 06 (keys of :func:`planted_figures` and the list comparison).
-PLANTED_CHECKS = {
-    "qini_ratio": "Qini ÷ Qini of the planted uplift (orders, same customers)",
-    "persuadable_lift": "planted persuadables in the top 30% ÷ their share",
-    "dnd_lift": "planted do-not-disturbs in the top 30% by deletion uplift ÷ their share",
-    "persuadable_ratio": "planted persuadable share, new list ÷ old list",
-    "days_over_cooldown": "new list: median days since last order − cool-down",
-}
-
-
 def write_artifact(path, cl: ContactList, holdouts: list[HoldoutModels], tests: pd.DataFrame, comparison: pd.DataFrame):
     """Write :func:`artifact` as JSON (``artifacts/targeting.json``) and return the path."""
     import json

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["TRUTH_FILES", "TruthChecks", "check_purchase_segments", "copy_truth", "planted_tiers", "read_truth"]
+__all__ = [
+    "CHECKS",
+    "TRUTH_FILES",
+    "TruthChecks",
+    "summary_counts",
+    "check_purchase_segments",
+    "copy_truth",
+    "planted_tiers",
+    "read_truth",
+]
 
 #: The files of a simulated data folder that hold its planted truth.
 TRUTH_FILES = ("truth.json", "truth_users.parquet")
@@ -75,47 +84,209 @@ def planted_tiers(data_dir: str | Path, tenure_days: pd.Series, new_days: float 
     return out.rename("planted_tier")
 
 
-class TruthChecks:
-    """Collect estimate-versus-truth comparisons and render them as one table.
+#: Every quantity a truth check names, in both report languages. ``{field}`` parts are filled per check; a field
+#: named like a display-name kind (``channel``, ``segment``, ``tier``, ``touch_type``) or ``role`` is shown by its
+#: display name, so no code reaches the page.
+CHECKS: dict[str, dict[str, str]] = {
+    # 01 acquisition
+    "add_rate_difference": {"zh": "加好友率 B − A（95% 区间）", "en": "add rate B - A (95% CI)"},
+    "add_rate_verdict": {"zh": "加好友率检验判 B 胜出", "en": "add-rate verdict names B the winner"},
+    "no_false_order_winner": {"zh": "首单率检验没有误判赢家", "en": "no false winner on first orders"},
+    "deletion_30d": {"zh": "30 天删除率，{channel}", "en": "30-day deletion rate, {channel}"},
+    # 02 tiers
+    "ari_all": {"zh": "与模拟分层的 ARI，全部联系人", "en": "ARI vs planted tiers, all contacts"},
+    "ari_established": {"zh": "与模拟分层的 ARI，老买家", "en": "ARI vs planted tiers, established buyers"},
+    "k_silhouette": {"zh": "轮廓系数选出的分层数 k", "en": "k found by silhouette"},
+    "tier_named": {"zh": "模拟的“{tier}”多数得到同样的名字", "en": "planted {tier} is mostly named"},
+    # 03 repurchase
+    "model_choice": {"zh": "留出期选中的模型", "en": "model chosen on the holdout"},
+    "segment_purchase_parameters": {
+        "zh": "{segment}：{model} 参数（{names}）",
+        "en": "{segment}: {model} parameters ({names})",
+    },
+    "segment_rate": {"zh": "{segment}：平均购买率 r/α（每天）", "en": "{segment}: mean rate r/alpha (per day)"},
+    "segment_alive_year": {
+        "zh": "{segment}：首购一年后仍活跃的比例",
+        "en": "{segment}: share alive a year after the first purchase",
+    },
+    "segment_dropout": {"zh": "{segment}：平均流失概率 a/(a+b)", "en": "{segment}: mean dropout a/(a+b)"},
+    "segment_value_parameters": {
+        "zh": "{segment}：Gamma-Gamma 参数（p, q, γ）",
+        "en": "{segment}: Gamma-Gamma parameters (p, q, γ)",
+    },
+    "segment_value": {"zh": "{segment}：平均单次价值", "en": "{segment}: mean purchase value"},
+    "segment_clv": {
+        "zh": "{segment}：按模拟参数的终身价值",
+        "en": "{segment}: lifetime value at the planted parameters",
+    },
+    "segment_clv_unidentified": {
+        "zh": "{segment}：终身价值（参数不可识别，没有区间）",
+        "en": "{segment}: lifetime value (not identified: no interval)",
+    },
+    "group_clv": {"zh": "{group}：终身价值", "en": "{group}: lifetime value"},
+    # 04 attribution
+    "markov_ranking": {"zh": "Markov：按每次触达的功劳排序", "en": "Markov: ranking by credit per touch"},
+    "shapley_ends": {
+        "zh": "Shapley：效率最高和最低的渠道",
+        "en": "Shapley: the most and the least efficient channel",
+    },
+    "k_factor": {"zh": "老带新 K 因子（95% 区间）", "en": "referral K-factor (95% CI)"},
+    "holdout_lift": {"zh": "留出组对照的提升（95% 区间）", "en": "holdout lift (95% CI)"},
+    # 05 community
+    "peak_hours": {"zh": "群消息最多的两个时段", "en": "top two message hours"},
+    "topics_found": {"zh": "找到的模拟话题（前 5 个词中 ≥ 3 个）", "en": "planted topics found (≥ 3 of top 5 words)"},
+    "topic_hour_gap": {"zh": "各话题高峰时段的最大偏差（小时）", "en": "largest gap, hour each topic dominates"},
+    "purchase_topic": {
+        "zh": "模拟的购买话题之后更常出现购买",
+        "en": "the planted purchase topic is followed by purchases more often",
+    },
+    # 06 targeting
+    "qini_ratio": {
+        "zh": "Qini ÷ 模拟增量的 Qini（订单，同一批客户）",
+        "en": "Qini ÷ Qini of the planted uplift (orders, same customers)",
+    },
+    "persuadable_lift": {
+        "zh": "前 30% 中模拟的可说服者占比 ÷ 总体占比",
+        "en": "planted persuadables in the top 30% ÷ their share",
+    },
+    "dnd_lift": {
+        "zh": "按删除增量排前 30% 中模拟的勿扰者占比 ÷ 总体占比",
+        "en": "planted do-not-disturbs in the top 30% by deletion uplift ÷ their share",
+    },
+    "persuadable_ratio": {
+        "zh": "模拟的可说服者占比，新名单 ÷ 旧名单",
+        "en": "planted persuadable share, new list ÷ old list",
+    },
+    "days_over_cooldown": {
+        "zh": "新名单：距上次下单天数的中位数 − 冷却期",
+        "en": "new list: median days since last order − cool-down",
+    },
+    "coupon_effect": {"zh": "优惠券测试：平均效果", "en": "coupon test: average effect"},
+    # 07 staff
+    "best_rank": {"zh": "模拟的最佳员工的排名", "en": "rank of the planted best staff member"},
+    "worst_rank": {"zh": "模拟的最差员工的排名", "en": "rank of the planted worst staff member"},
+    "cold_not_last": {
+        "zh": "客户来源偏冷的员工没有排在最后",
+        "en": "planted cold-mix staff member not ranked last",
+    },
+    "best_lowest_oe": {"zh": "最佳员工的删除 O/E 最低", "en": "best has the lowest deletion O/E"},
+    "worst_highest_oe": {"zh": "最差员工的删除 O/E 最高", "en": "worst has the highest deletion O/E"},
+    "deletion_oe": {
+        "zh": "删除 O/E，{role}（模拟的删除风险 ×{multiplier:g}）",
+        "en": "deletion O/E, {role} (planted hazard ×{multiplier:g})",
+    },
+    "cold_oe_covers_1": {
+        "zh": "客户来源偏冷的员工：删除 O/E 区间包含 1",
+        "en": "deletion O/E interval of the cold-mix member covers 1",
+    },
+    "no_loss_days": {"zh": "标出的流失日（没有模拟）", "en": "loss days flagged (none planted)"},
+    "reply_rate": {"zh": "回复率，{role}", "en": "reply rate, {role}"},
+    "median_first_reply": {"zh": "首次回复时间中位数（分钟），{role}", "en": "median first reply (min), {role}"},
+    "broadcast_execution": {"zh": "群发执行率，{role}", "en": "broadcast execution, {role}"},
+}
+
+#: Display names of the planted staff roles.
+ROLES = {
+    "best": {"zh": "最佳员工", "en": "best"},
+    "worst": {"zh": "最差员工", "en": "worst"},
+    "other": {"zh": "其他员工", "en": "other"},
+}
+
+_RULES = {
+    "within": {"zh": "相差不超过 ±{tol:g}", "en": "within ±{tol:g}"},
+    "at_least": {"zh": "不低于", "en": "at least"},
+    "consistent": {"zh": "似然比 χ²({df})，{level:g} 水平", "en": "LR χ²({df}) at {level:g}"},
+    "inside": {"zh": "真值在区间内", "en": "truth inside interval"},
+    "equal": {"zh": "相等", "en": "equal"},
+}
+
+#: The summary line of a truth check (tests read it back with :func:`summary_counts`).
+SUMMARY = {
+    "zh": "{n} 项真值检查中 {ok} 项通过",
+    "en": "{ok} of {n} checks against the planted truth pass",
+}
+_SUMMARY_RE = (
+    r"(?P<n_zh>\d+) 项真值检查中 (?P<ok_zh>\d+) 项通过"
+    r"|(?P<ok_en>\d+) of (?P<n_en>\d+) checks against the planted truth pass"
+)
+
+
+def summary_counts(text: str) -> list[tuple[int, int]]:
+    """Return (passed, checks) of every truth-check summary line in ``text``, in either language.
 
     Examples
     --------
-    >>> tc = TruthChecks()
-    >>> tc.within("30-day deletion, paid_ads", estimate=0.29, truth=0.30, tol=0.03)
-    >>> tc.inside("B - A add rate", truth=0.06, low=0.04, high=0.08)
-    >>> tc.table()["ok"].tolist()
-    [True, True]
+    >>> summary_counts("25 项真值检查中 25 项通过 … 3 of 4 checks against the planted truth pass")
+    [(25, 25), (3, 4)]
+    """
+    import re
+
+    out = []
+    for m in re.finditer(_SUMMARY_RE, text):
+        g = m.groupdict()
+        out.append((int(g["ok_zh"]), int(g["n_zh"])) if g["ok_zh"] else (int(g["ok_en"]), int(g["n_en"])))
+    return out
+
+
+class TruthChecks:
+    """Collect estimate-versus-truth comparisons and render them as one table in the report language.
+
+    Each check names its quantity by a key of :data:`CHECKS` and the fields that key's text needs; the table shows
+    that text and the rule in ``lang``.
+
+    Examples
+    --------
+    >>> tc = TruthChecks("en")
+    >>> tc.within("deletion_30d", estimate=0.29, truth=0.30, tol=0.03, channel="paid_ads")
+    >>> tc.inside("add_rate_difference", truth=0.06, low=0.04, high=0.08)
+    >>> tc.table()[["quantity", "ok"]].values.tolist()
+    [['30-day deletion rate, paid ads', True], ['add rate B - A (95% CI)', True]]
+    >>> TruthChecks("zh").summary()
+    '0 项真值检查中 0 项通过'
     """
 
-    def __init__(self) -> None:
+    def __init__(self, lang: str = "zh") -> None:
+        from helpers.labels import Labels
+
+        self.lang = lang
+        self.labels = Labels(lang)
         self.rows: list[dict] = []
 
-    def within(self, quantity: str, estimate: float, truth: float, tol: float) -> None:
+    def _name(self, check: str, fields: dict) -> str:
+        if check not in CHECKS:
+            raise KeyError(f"unknown truth check {check!r}: add its text to helpers.truth.CHECKS")
+        from helpers.labels import NAMES
+
+        shown = {
+            k: ROLES[v][self.lang] if k == "role" else self.labels.name(k, v) if k in NAMES else v
+            for k, v in fields.items()
+        }
+        return CHECKS[check][self.lang].format(**shown)
+
+    def _add(self, check: str, fields: dict, estimate, truth, rule: str, ok: bool, **rule_fields) -> None:
+        self.rows.append(
+            {
+                "check": check,
+                "quantity": self._name(check, fields),
+                "estimate": estimate,
+                "truth": truth,
+                "rule": _RULES[rule][self.lang].format(**rule_fields),
+                "ok": bool(ok),
+            }
+        )
+
+    def within(self, check: str, estimate: float, truth: float, tol: float, **fields) -> None:
         """Check ``|estimate - truth| <= tol``."""
-        ok = bool(abs(estimate - truth) <= tol)
-        self.rows.append(
-            {
-                "quantity": quantity,
-                "estimate": round(float(estimate), 4),
-                "truth": round(float(truth), 4),
-                "rule": f"within ±{tol:g}",
-                "ok": ok,
-            }
-        )
+        ok = abs(estimate - truth) <= tol
+        self._add(check, fields, round(float(estimate), 4), round(float(truth), 4), "within", ok, tol=tol)
 
-    def at_least(self, quantity: str, estimate: float, bound: float) -> None:
+    def at_least(self, check: str, estimate: float, bound: float, **fields) -> None:
         """Check ``estimate >= bound`` (a quality floor, e.g. an adjusted Rand index)."""
-        self.rows.append(
-            {
-                "quantity": quantity,
-                "estimate": round(float(estimate), 4),
-                "truth": round(float(bound), 4),
-                "rule": "at least",
-                "ok": bool(estimate >= bound),
-            }
-        )
+        self._add(check, fields, round(float(estimate), 4), round(float(bound), 4), "at_least", estimate >= bound)
 
-    def consistent(self, quantity: str, ll_fitted: float, ll_truth: float, df: int, level: float = 0.001) -> None:
+    def consistent(
+        self, check: str, ll_fitted: float, ll_truth: float, df: int, level: float = 0.001, **fields
+    ) -> None:
         """Check that planted parameters are consistent with the data: a likelihood-ratio test.
 
         2 × (LL at the estimate − LL at the planted values) is about χ²(df) when the planted values are the truth;
@@ -126,50 +297,37 @@ class TruthChecks:
 
         stat = 2.0 * (ll_fitted - ll_truth)
         bound = float(chi2.ppf(1 - level, df))
-        self.rows.append(
-            {
-                "quantity": quantity,
-                "estimate": round(stat, 2),
-                "truth": f"≤ {bound:.2f}",
-                "rule": f"LR χ²({df}) at {level:g}",
-                "ok": bool(stat <= bound),
-            }
-        )
+        self._add(check, fields, round(stat, 2), f"≤ {bound:.2f}", "consistent", stat <= bound, df=df, level=level)
 
-    def inside(self, quantity: str, truth: float, low: float, high: float) -> None:
+    def inside(self, check: str, truth: float, low: float, high: float, **fields) -> None:
         """Check that ``truth`` lies inside the reported interval ``[low, high]``."""
-        ok = bool(low <= truth <= high)
-        self.rows.append(
-            {
-                "quantity": quantity,
-                "estimate": f"[{low:.4f}, {high:.4f}]",
-                "truth": round(float(truth), 4),
-                "rule": "truth inside interval",
-                "ok": ok,
-            }
-        )
+        ok = low <= truth <= high
+        self._add(check, fields, f"[{low:.4f}, {high:.4f}]", round(float(truth), 4), "inside", ok)
 
-    def equal(self, quantity: str, estimate: object, truth: object) -> None:
+    def equal(self, check: str, estimate: object, truth: object, **fields) -> None:
         """Check exact equality (counts, rankings, labels)."""
-        self.rows.append(
-            {"quantity": quantity, "estimate": estimate, "truth": truth, "rule": "equal", "ok": bool(estimate == truth)}
-        )
+        self._add(check, fields, estimate, truth, "equal", estimate == truth)
 
     def table(self) -> pd.DataFrame:
-        """All checks so far, one row each."""
+        """All checks so far, one row each, in the report language."""
         return pd.DataFrame(self.rows, columns=["quantity", "estimate", "truth", "rule", "ok"])
+
+    def failed(self) -> list[str]:
+        """Keys of the checks that failed."""
+        return [r["check"] for r in self.rows if not r["ok"]]
 
     def summary(self) -> str:
         """One line: how many checks passed."""
-        t = self.table()
-        return f"{int(t['ok'].sum())} of {len(t)} checks against the planted truth pass"
+        return SUMMARY[self.lang].format(ok=sum(r["ok"] for r in self.rows), n=len(self.rows))
 
     def report(self) -> None:
         """Print the summary line and, when any check fails, the failing quantities."""
         print(self.summary())
-        failed = self.table().query("not ok")
-        if len(failed):
-            print("failing:", ", ".join(failed["quantity"]))
+        failed = [r["quantity"] for r in self.rows if not r["ok"]]
+        if failed:
+            print(
+                ("未通过：" if self.lang == "zh" else "failing: ") + ("、" if self.lang == "zh" else ", ").join(failed)
+            )
 
 
 #: The one sentence every notebook prints when ``data_dir`` has no planted truth (real data).
@@ -285,19 +443,27 @@ def check_purchase_segments(
             continue
         pb, pg = planted[process], planted["gamma_gamma"]
         m, g = model_cls().fit(d), GammaGamma().fit(d)
-        tc.consistent(f"{seg}: {m._label} parameters ({names})", m.log_likelihood_, m.log_likelihood(d, pb), 4)
+        tc.consistent(
+            "segment_purchase_parameters",
+            m.log_likelihood_,
+            m.log_likelihood(d, pb),
+            4,
+            segment=seg,
+            model=m._label,
+            names=names,
+        )
         rate = pb["r"] / pb["alpha"]
-        tc.within(f"{seg}: mean rate r/alpha (per day)", m.params_["r"] / m.params_["alpha"], rate, 0.15 * rate)
+        tc.within("segment_rate", m.params_["r"] / m.params_["alpha"], rate, 0.15 * rate, segment=seg)
         if process == "paretonbd":  # share alive a year after the first purchase, E[e^(−365μ)] = (β/(β+365))^s
             alive = (pb["beta"] / (pb["beta"] + 365)) ** pb["s"]
             fit_alive = (m.params_["beta"] / (m.params_["beta"] + 365)) ** m.params_["s"]
-            tc.within(f"{seg}: share alive a year after the first purchase", fit_alive, alive, 0.05)
+            tc.within("segment_alive_year", fit_alive, alive, 0.05, segment=seg)
         else:
             drop = pb["a"] / (pb["a"] + pb["b"])
-            tc.within(f"{seg}: mean dropout a/(a+b)", m.params_["a"] / (m.params_["a"] + m.params_["b"]), drop, 0.03)
-        tc.consistent(f"{seg}: Gamma-Gamma parameters (p, q, γ)", g.log_likelihood_, g.log_likelihood(d, pg), 3)
+            tc.within("segment_dropout", m.params_["a"] / (m.params_["a"] + m.params_["b"]), drop, 0.03, segment=seg)
+        tc.consistent("segment_value_parameters", g.log_likelihood_, g.log_likelihood(d, pg), 3, segment=seg)
         value = pg["p"] * pg["gamma"] / (pg["q"] - 1)
-        tc.within(f"{seg}: mean purchase value", g.mean_value_, value, 0.10 * value)
+        tc.within("segment_value", g.mean_value_, value, 0.10 * value, segment=seg)
         kw = {"horizon_days": horizon_days, "margin": margin, "annual_discount_rate": annual_discount_rate}
         per_customer = customer_lifetime_value(m.with_params(pb), g.with_params(pg), d, **kw)
         planted_values.append(per_customer)
@@ -305,9 +471,9 @@ def check_purchase_segments(
         by = pd.Series(seg, index=d.index)
         iv = clv_intervals(m, g, d, by=by, n_draws=n_draws, level=level, **kw).groups.iloc[0]
         if pd.notna(iv["total_lower"]):
-            tc.inside(f"{seg}: lifetime value at the planted parameters", true, iv["total_lower"], iv["total_upper"])
+            tc.inside("segment_clv", true, iv["total_lower"], iv["total_upper"], segment=seg)
         else:
-            tc.within(f"{seg}: lifetime value (not identified: no interval)", iv["total"], true, 0.10 * true)
+            tc.within("segment_clv_unidentified", iv["total"], true, 0.10 * true, segment=seg)
         rows.append({"segment": seg, **iv[["total", "total_lower", "total_upper"]].to_dict(), "planted_total": true})
     out = pd.DataFrame(rows).set_index("segment") if rows else pd.DataFrame()
     # every buyer's lifetime value at the planted parameters of their segment (0 where no process is planted)
@@ -317,7 +483,12 @@ def check_purchase_segments(
 
 
 def check_group_values(
-    tc: TruthChecks, planted_clv: pd.Series, estimates: pd.DataFrame, groups: pd.Series, tol: float = 0.10
+    tc: TruthChecks,
+    planted_clv: pd.Series,
+    estimates: pd.DataFrame,
+    groups: pd.Series,
+    tol: float = 0.10,
+    kind: str = "channel",
 ) -> pd.DataFrame:
     """Compare lifetime value per group (channel, tier) with the planted value of the same customers.
 
@@ -340,6 +511,8 @@ def check_group_values(
         Group per customer (indexed like ``planted_clv``; others are ignored).
     tol : float
         Relative tolerance of the estimate.
+    kind : str
+        Display-name kind of the groups (``channel``, ``tier``), for the check's name.
 
     Returns
     -------
@@ -352,5 +525,6 @@ def check_group_values(
     out["inside_interval"] = (out["total_lower"] <= out["planted_total"]) & (out["planted_total"] <= out["total_upper"])
     for group, row in out.iterrows():
         if pd.notna(row["total"]) and row["planted_total"] > 0:
-            tc.within(f"{group}: lifetime value", row["total"], row["planted_total"], tol * row["planted_total"])
+            planted_total = row["planted_total"]
+            tc.within("group_clv", row["total"], planted_total, tol * planted_total, group=tc.labels.name(kind, group))
     return out

@@ -108,10 +108,10 @@ def test_planted_ranking_is_recovered_after_mix_adjustment(fitted):
     cold = sc.coldest_mix()
     assert cold["staff_id"] == ids["cold"] and cold["channel"] == "paid_ads" and cold["share"] > 0.35
     assert cold["low"] <= 1.0 <= cold["high"]  # average once the mix is taken into account
-    tc = staff.truth_checks(sc, ids, truth, TruthChecks())
+    tc = staff.truth_checks(sc, ids, truth, TruthChecks("en"))
     failed = tc.table().query("not ok")
     # the planted loss day is the one check expected to fail here (none is planted in the sample itself)
-    assert list(failed["quantity"]) == ["loss days flagged (none planted)"], failed
+    assert tc.failed() == ["no_loss_days"] and list(failed["quantity"]) == ["loss days flagged (none planted)"], failed
     oe = t["deletion_oe"]
     assert oe[ids["best"]] == pytest.approx(0.6, abs=0.2) and oe[ids["worst"]] == pytest.approx(1.4, abs=0.25)
 

@@ -740,8 +740,27 @@ class Labels:
         return bilingual_part(col, self.lang)
 
     def text(self, catalog: Mapping[str, Mapping[str, str]], key: str, **values: object) -> str:
-        """Return a sentence from a template catalog (``{key: {"zh": "…{x}…", "en": …}}``) filled with results."""
-        return catalog[key][self.lang].format(**values)
+        """Return a sentence from a template catalog (``{key: {"zh": "…{x}…", "en": …}}``) filled with results.
+
+        A yes/no result (``bool``, numpy's too) is written as 是 / 否 (yes / no), never as Python's ``True``.
+
+        Examples
+        --------
+        >>> Labels("zh").text({"k": {"zh": "一致：{ok}", "en": "same: {ok}"}}, "k", ok=np.bool_(True))
+        '一致：是'
+        """
+        shown = {k: self.yes_no(v) if isinstance(v, bool | np.bool_) else v for k, v in values.items()}
+        return catalog[key][self.lang].format(**shown)
+
+    def yes_no(self, flag: object) -> str:
+        """Return 是 / 否 (yes / no) for a yes/no result.
+
+        Examples
+        --------
+        >>> Labels("zh").yes_no(1 > 0), Labels("en").yes_no(False)
+        ('是', 'no')
+        """
+        return {"zh": ("是", "否"), "en": ("yes", "no")}[self.lang][0 if bool(flag) else 1]
 
     def pick(self, zh: str, en: str) -> str:
         """Return whichever of two texts is in the report language (for a one-off sentence in a notebook)."""

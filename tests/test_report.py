@@ -41,7 +41,7 @@ def test_report_has_every_notebook_as_ipynb_and_html(report):
     assert not errors
     text = "".join(o.get("text", "") for c in nb00.cells if c.cell_type == "code" for o in c.get("outputs", []))
     tables = len(pd.read_csv(report / "quality" / "accounting.csv"))
-    assert f"全部 {tables} 张表满足 读取 = 保留 + 隔离：True" in text
+    assert f"全部 {tables} 张表满足 读取 = 保留 + 隔离：是" in text
     assert "引擎 duckdb 读回的行数与保留行数完全一致" in text and "完全一致：True" not in text
     assert "练习" not in text  # a business report (teaching off) runs no exercises
 
@@ -66,9 +66,21 @@ def test_every_truth_check_in_every_notebook_passes(report):
         assert passed == total and total > 0, f"{name}: only {passed} of {total} truth checks pass"
 
 
+def test_no_python_booleans_or_check_keys_on_any_page(report):
+    """Printed results say 是 / 否, never Python's True / False; truth tables show names, not check keys."""
+    from helpers.truth import CHECKS
+
+    for nb in sorted(report.glob("[0-9][0-9]_*.ipynb")):
+        text = notebook_text(nb)
+        assert not re.search(r"\b(True|False)\b", text), (nb.name, re.findall(r".{0,60}\b(?:True|False)\b", text))
+        html = (report / nb.name.replace(".ipynb", ".html")).read_text(encoding="utf-8")
+        shown = re.findall(r"<td[^>]*>([a-z_0-9]+)</td>", html)
+        assert not set(shown) & set(CHECKS), (nb.name, set(shown) & set(CHECKS))
+
+
 def test_acquisition_notebook_checks(report):
     text = notebook_text(report / "01_acquisition.ipynb")
-    assert "每个渠道的获客成本都恰好等于 花费 ÷ 新增：True" in text
+    assert "每个渠道的获客成本都恰好等于 花费 ÷ 新增：是" in text
     assert "加好友率：对照 | B 胜过 A" in text
     assert "首单率：对照 | 无显著差异" in text
     assert "left" not in text and "parcel_card" not in text  # no code slugs in the printed results
@@ -125,7 +137,7 @@ def test_attribution_notebook_checks(report):
 def test_community_notebook_checks(report):
     text = notebook_text(report / "05_community.ipynb")
     assert summary_counts(text) == [(4, 4)]
-    assert "手工核对（最活跃的群）：用原始消息重算的日均活跃率与表中一致：True" in text
+    assert "手工核对（最活跃的群）：用原始消息重算的日均活跃率与表中一致：是" in text
     assert "消息之后 7 天内购买率明显高于其他话题的：秒杀 / 下单 / 优惠券" in text
 
 

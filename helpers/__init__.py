@@ -4,11 +4,17 @@ Data flow, one direction: raw export → :mod:`~helpers.data` (readers, parsing,
 tables → :mod:`~helpers.engine` (DuckDB or Spark through ibis) → :mod:`~helpers.features` (every per-event
 reduction, written once as ibis expressions) → the method modules → labels, plots, pages and exports.
 
-**Where code lives.** ibis expressions over event tables live in :mod:`helpers.features` only; method modules take
-the per-user or aggregate tables those reductions return (pandas) and never read files. **Input convention:** a
-method function takes pandas frames; a reduction takes ibis tables or pandas frames (wrapped by
-:func:`helpers.features.as_table`); a notebook passes ``run.engine`` tables to reductions and ``Engine.to_pandas``
-results to methods. Every model the package fits subclasses :class:`helpers.base.FittedModel`.
+**Where code lives.** Per-event work (anything that reads an event table: orders, touches, messages, broadcasts,
+relationships) is written as ibis expressions, so DuckDB or Spark runs it and no per-event table is pulled into
+pandas. A reduction that several notebooks use lives in :mod:`helpers.features`; a reduction only one method
+needs lives in that method's module beside the method (the staff scorecard's reductions in :mod:`helpers.staff`,
+touch paths in :mod:`helpers.attribution`, daily group activity in :mod:`helpers.community`), as a function whose
+event arguments are ibis tables. Method code (models, tests, tables for a page) takes the per-user or aggregate
+pandas frames those reductions return and never reads files. **Input convention:** event tables arrive as ibis
+tables (``run.engine.table(name)``; pandas frames are wrapped by :func:`helpers.features.as_table`); a reduction
+returns an ibis expression that the notebook executes with ``run.engine.to_pandas``, or executes it itself through
+a ``to_pandas=`` argument when it needs several round trips. Every model the package fits subclasses
+:class:`helpers.base.FittedModel`.
 
 Modules
 -------

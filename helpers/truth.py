@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -264,12 +265,15 @@ class TruthChecks:
         return CHECKS[check][self.lang].format(**shown)
 
     def _add(self, check: str, fields: dict, estimate, truth, rule: str, ok: bool, **rule_fields) -> None:
+        def shown(v):  # a yes/no compared is shown as 是 / 否, not Python's True
+            return self.labels.yes_no(v) if isinstance(v, bool | np.bool_) else v
+
         self.rows.append(
             {
                 "check": check,
                 "quantity": self._name(check, fields),
-                "estimate": estimate,
-                "truth": truth,
+                "estimate": shown(estimate),
+                "truth": shown(truth),
                 "rule": _RULES[rule][self.lang].format(**rule_fields),
                 "ok": bool(ok),
             }

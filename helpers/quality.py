@@ -410,6 +410,10 @@ _NOTES_ZH: list[tuple[re.Pattern, str]] = [
         (r"^(.+?): personal-data columns dropped at load: (.+)$", r"\1：个人信息列在读取时删除：\2"),
         (r"^(.+?): columns not in the contract ignored: (.+)$", r"\1：契约之外的列已忽略：\2"),
         (r"^(.+?): ([\d,]+) (\w+) values replaced by keyed pseudonyms.*$", r"\1：\2 个 \3 值替换为带密钥的化名"),
+        (
+            r"^(.+?): ([\d,]+) (\w+) values that are personal data replaced by keyed pseudonyms$",
+            r"\1：\2 个属于个人信息的 \3 值（手机号、微信号等）替换为带密钥的化名",
+        ),
         (r"^(.+?): channel derived from WeCom add_way codes$", r"\1：渠道由企业微信 add_way 编码得出"),
         (r"^(.+?): ([\d,]+) refunds written as negative amounts made positive$", r"\1：\2 笔写成负数的退款已转为正数"),
         (r"^(.+?): ([\d,]+) empty status cells read as paid$", r"\1：\2 个空的订单状态按已支付读取"),

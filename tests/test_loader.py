@@ -430,6 +430,15 @@ def test_a_customer_added_by_two_staff_members_is_one_person_and_two_relationshi
     assert ds.table("orders")["user_id"].isin(people["user_id"]).all()
 
 
+def test_every_note_of_the_sample_load_reads_in_chinese(sample_ds):
+    """Every note the loader writes on the sample export has a Chinese sentence (the list above is hand-picked)."""
+    from helpers.quality import note_text
+
+    assert sample_ds.notes
+    untranslated = [n for n in sample_ds.notes if note_text(n, "zh") == n]
+    assert not untranslated, untranslated
+
+
 @pytest.mark.parametrize(
     "note",
     [
@@ -449,6 +458,7 @@ def test_a_customer_added_by_two_staff_members_is_one_person_and_two_relationshi
         "by line)",
         "touches.xls: not read (old Excel format); optional table 'touches' skipped",
         "touches.csv: cannot be read: bad zip; optional table 'touches' skipped",
+        "contacts.csv: 75 user_id values that are personal data replaced by keyed pseudonyms",
     ],
 )
 def test_every_loader_note_reads_in_chinese(note):

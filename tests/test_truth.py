@@ -1,0 +1,54 @@
+"""The truth-check table: every check is named in both languages, and the notebooks name only known checks."""
+
+from __future__ import annotations
+
+import re
+import string
+
+import nbformat
+import pytest
+
+from helpers.truth import CHECKS, TruthChecks, summary_counts
+
+from .conftest import REPO
+
+
+def _fields(template: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+@pytest.mark.parametrize("key", sorted(CHECKS))
+def test_every_check_has_both_languages_with_the_same_fields(key):
+    text = CHECKS[key]
+    assert set(text) == {"zh", "en"}
+    assert _fields(text["zh"]) == _fields(text["en"]), key
+    assert re.search(r"[\u4e00-\u9fff]", text["zh"]) and not re.search(r"[\u4e00-\u9fff]", text["en"]), key
+
+
+def test_the_notebooks_and_helpers_name_only_known_checks():
+    """A check key missing from CHECKS would raise only when that notebook reaches its truth cell."""
+    sources = [p.read_text(encoding="utf-8") for p in (REPO / "helpers").glob("*.py")]
+    for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        sources += [c.source for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "code"]
+    used = set()
+    for src in sources:
+        used |= set(re.findall(r"\btc\.(?:within|at_least|consistent|inside|equal)\(\s*\"(\w+)\"", src))
+    assert used and used <= set(CHECKS), used - set(CHECKS)
+    assert {"qini_ratio", "persuadable_lift", "dnd_lift", "persuadable_ratio", "days_over_cooldown"} <= set(CHECKS)
+
+
+def test_names_fields_and_rules_follow_the_language():
+    zh, en = TruthChecks("zh"), TruthChecks("en")
+    for tc in (zh, en):
+        tc.within("segment_rate", 0.05, 0.05, 0.0075, segment="at_risk")
+        tc.within("reply_rate", 0.8, 0.9, 0.03, role="worst")
+        tc.equal("best_lowest_oe", True, True)
+        tc.consistent("segment_value_parameters", -10.0, -20.0, 3, segment="high_value")
+    assert zh.table()["quantity"].tolist()[:2] == ["流失风险：平均购买率 r/α（每天）", "回复率，最差员工"]
+    assert en.table()["quantity"].tolist()[1] == "reply rate, worst"
+    assert zh.table()["estimate"].tolist()[2] == "是" and en.table()["truth"].tolist()[2] == "yes"
+    assert zh.table()["rule"].tolist() == ["相差不超过 ±0.0075", "相差不超过 ±0.03", "相等", "似然比 χ²(3)，0.001 水平"]
+    assert zh.failed() == ["reply_rate", "segment_value_parameters"]  # 0.1 off; LR 20 > χ²(3) bound 16.27
+    assert summary_counts(zh.summary() + " " + en.summary()) == [(2, 4), (2, 4)]
+    with pytest.raises(KeyError, match="unknown truth check"):
+        zh.equal("not a check", 1, 1)

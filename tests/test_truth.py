@@ -52,3 +52,11 @@ def test_names_fields_and_rules_follow_the_language():
     assert summary_counts(zh.summary() + " " + en.summary()) == [(2, 4), (2, 4)]
     with pytest.raises(KeyError, match="unknown truth check"):
         zh.equal("not a check", 1, 1)
+
+
+def test_no_checked_output_prints_a_python_boolean():
+    """The stored checked outputs (teaching mode, answers included) say 是 / 否, never True / False."""
+    for nb in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for c in nbformat.read(nb, as_version=4).cells:
+            text = "".join(o.get("text", "") for o in c.get("outputs", []))
+            assert not re.search(r"\b(True|False)\b", text), (nb.name, text)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from helpers.base import FittedModel
+from helpers.base import FittedModel, cpu_threads
 from helpers.clv import (
     BetaGeo,
     GammaGamma,
@@ -1009,6 +1009,9 @@ class SpendRegression(FittedModel):
     ----------
     max_iter, learning_rate, min_samples_leaf, random_state
         Passed to ``HistGradientBoostingRegressor`` (small, regularised defaults: few hundred buyers suffice).
+    n_threads : int, optional
+        OpenMP threads while fitting and predicting (``None``: every core). Default 1: see
+        :func:`helpers.base.cpu_threads` for what more threads cost on a shared machine.
 
     Attributes
     ----------
@@ -1027,12 +1030,18 @@ class SpendRegression(FittedModel):
     features_ = ["frequency", "recency", "T", "monetary_value"]
 
     def __init__(
-        self, max_iter: int = 150, learning_rate: float = 0.05, min_samples_leaf: int = 40, random_state: int = 0
+        self,
+        max_iter: int = 150,
+        learning_rate: float = 0.05,
+        min_samples_leaf: int = 40,
+        random_state: int = 0,
+        n_threads: int | None = 1,
     ) -> None:
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
+        self.n_threads = n_threads
 
     @staticmethod
     def _X(summary: pd.DataFrame) -> np.ndarray:
@@ -1064,7 +1073,9 @@ class SpendRegression(FittedModel):
             min_samples_leaf=self.min_samples_leaf,
             early_stopping=False,
             random_state=self.random_state,
-        ).fit(self._X(train), y, sample_weight=w)
+        )
+        with cpu_threads(self.n_threads):
+            self.estimator_.fit(self._X(train), y, sample_weight=w)
         self.params_ = {"mean_value": float(np.average(y, weights=w)), "train_purchases": float(w.sum())}
         self.n_customers_ = len(train)
         self.log_likelihood_ = float("nan")
@@ -1075,7 +1086,8 @@ class SpendRegression(FittedModel):
     def expected_average_value(self, summary: pd.DataFrame) -> pd.Series:
         """Predict E[value of a future purchase | history] per customer."""
         self._check_fitted()
-        v = self.estimator_.predict(self._X(summary)) if len(summary) else np.zeros(0)
+        with cpu_threads(self.n_threads):
+            v = self.estimator_.predict(self._X(summary)) if len(summary) else np.zeros(0)
         return pd.Series(v, index=summary.index, name="expected_average_value")
 
 

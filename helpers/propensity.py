@@ -16,6 +16,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from helpers import features
+from helpers.base import cpu_threads
 from helpers.engine import Engine
 from helpers.repurchase import summarize
 
@@ -82,6 +83,9 @@ class PropensityModel:
         Seed of the boosting model.
     calibration : {"isotonic", "sigmoid"}
         Probability calibration method (cross-validated, 3 folds).
+    n_threads : int, optional
+        OpenMP / BLAS threads while fitting, predicting and permuting (``None``: every core). Default 1: see
+        :func:`helpers.base.cpu_threads` for what more threads cost on a shared machine.
 
     Attributes
     ----------
@@ -91,9 +95,10 @@ class PropensityModel:
         The fitted calibrated model.
     """
 
-    def __init__(self, random_state: int = 0, calibration: str = "isotonic") -> None:
+    def __init__(self, random_state: int = 0, calibration: str = "isotonic", n_threads: int | None = 1) -> None:
         self.random_state = random_state
         self.calibration = calibration
+        self.n_threads = n_threads
 
     def fit(self, X: pd.DataFrame, y: pd.Series, max_rows: int = 200_000) -> PropensityModel:
         """Fit on features ``X`` (numeric or category columns) and binary labels ``y``.
@@ -116,12 +121,15 @@ class PropensityModel:
             random_state=self.random_state,
             categorical_features=[X.columns.get_loc(c) for c in cats] or None,
         )
-        self.model_ = CalibratedClassifierCV(base, method=self.calibration, cv=3).fit(X, y)
+        with cpu_threads(self.n_threads):
+            self.model_ = CalibratedClassifierCV(base, method=self.calibration, cv=3).fit(X, y)
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> pd.Series:
         """P(purchase in the horizon) per row."""
-        return pd.Series(self.model_.predict_proba(X[self.features_])[:, 1], index=X.index, name="p_purchase")
+        with cpu_threads(self.n_threads):
+            p = self.model_.predict_proba(X[self.features_])[:, 1]
+        return pd.Series(p, index=X.index, name="p_purchase")
 
     def importance(self, X: pd.DataFrame, y: pd.Series, n_repeats: int = 5, max_rows: int = 20_000) -> pd.DataFrame:
         """Permutation importance (drop in ROC AUC when a feature is shuffled), on held-out data.
@@ -132,9 +140,15 @@ class PropensityModel:
         if len(X) > max_rows:
             keep = np.random.default_rng(self.random_state).choice(len(X), max_rows, replace=False)
             X, y = X.iloc[np.sort(keep)], y.iloc[np.sort(keep)]
-        r = permutation_importance(
-            self.model_, X[self.features_], y, scoring="roc_auc", n_repeats=n_repeats, random_state=self.random_state
-        )
+        with cpu_threads(self.n_threads):
+            r = permutation_importance(
+                self.model_,
+                X[self.features_],
+                y,
+                scoring="roc_auc",
+                n_repeats=n_repeats,
+                random_state=self.random_state,
+            )
         return (
             pd.DataFrame({"feature": self.features_, "auc_drop": r.importances_mean, "std": r.importances_std})
             .sort_values("auc_drop", ascending=False)

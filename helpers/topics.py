@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 from scipy import sparse
 from scipy.stats import norm
 
-from helpers.base import FittedModel
+from helpers.base import FittedModel, cpu_threads
 from helpers.textmask import mask_text
 
 __all__ = [
@@ -567,6 +567,9 @@ class ChatTopics(FittedModel):
         Messages each candidate ``k`` is fitted and scored on.
     random_state : int
         Seed of the samples and of NMF.
+    n_threads : int, optional
+        BLAS threads of NMF while fitting and assigning topics (``None``: every core). Default 1: see
+        :func:`helpers.base.cpu_threads` for what more threads cost on a shared machine.
 
     Attributes
     ----------
@@ -590,6 +593,7 @@ class ChatTopics(FittedModel):
         fit_sample: int = 200_000,
         select_sample: int = 50_000,
         random_state: int = 0,
+        n_threads: int | None = 1,
     ) -> None:
         self.k = k
         self.k_grid = tuple(k_grid)
@@ -597,6 +601,7 @@ class ChatTopics(FittedModel):
         self.fit_sample = fit_sample
         self.select_sample = select_sample
         self.random_state = random_state
+        self.n_threads = n_threads
 
     def _sample(self, corpus: SegmentedCorpus, size: int, rng: np.random.Generator) -> np.ndarray:
         """Distinct-line rows of a random sample of non-empty messages."""
@@ -637,6 +642,10 @@ class ChatTopics(FittedModel):
         ChatTopics
             self
         """
+        with cpu_threads(self.n_threads):
+            return self._fit(corpus)
+
+    def _fit(self, corpus: SegmentedCorpus) -> ChatTopics:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.feature_extraction.text import TfidfTransformer
 
@@ -724,7 +733,8 @@ class ChatTopics(FittedModel):
         nonempty = np.flatnonzero(np.diff(corpus.counts.indptr) > 0)
         for a in range(0, nonempty.size, chunk):
             idx = nonempty[a : a + chunk]
-            w = self.nmf_.transform(self.tfidf_.transform(corpus.counts[idx]))
+            with cpu_threads(self.n_threads):
+                w = self.nmf_.transform(self.tfidf_.transform(corpus.counts[idx]))
             tot = w.sum(axis=1)
             has = tot > 0
             topic_u[idx[has]] = np.argmax(w[has], axis=1).astype(np.int16)

@@ -23,7 +23,8 @@ returns ``self``, ``predict_uplift(X)``):
 Base learners: ``"logistic"`` (one-hot + standardised, L2 logistic regression; default: on Hillstrom as good as
 gradient boosting and 5–20× faster) or ``"hgb"`` (``HistGradientBoostingClassifier``, shallow, early stopping), or
 any scikit-learn estimator. Fits and predictions run inside ``threadpoolctl.threadpool_limits(n_threads)``
-(default one thread) so BLAS and OpenMP pools never oversubscribe a small shared machine.
+(default one thread, through :func:`helpers.base.cpu_threads`) so BLAS and OpenMP pools never oversubscribe a
+small shared machine.
 
 Evaluation on held-out randomised customers (:func:`evaluate`): Qini curve and coefficient, uplift curve and AUUC,
 uplift@k, uplift by decile with Newcombe intervals, and a :class:`UpliftVerdict` that says whether per-customer
@@ -34,7 +35,6 @@ tests check ours against it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -50,7 +50,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from helpers.base import FittedModel
+from helpers.base import FittedModel, cpu_threads
 from helpers.stats import compare_variants
 
 __all__ = [
@@ -275,7 +275,7 @@ class _UpliftModel(FittedModel):
         self.random_state = random_state
 
     def _threads(self) -> threadpool_limits:
-        return threadpool_limits(limits=self.n_threads or os.cpu_count() or 1)
+        return cpu_threads(self.n_threads)
 
     def _prepare(self, X: pd.DataFrame, treatment, y) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         X = pd.DataFrame(X).reset_index(drop=True)

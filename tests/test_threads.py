@@ -1,0 +1,87 @@
+"""Models that use OpenMP / BLAS run with the thread pools they are given (one thread by default), never all cores.
+
+Measured on the 2-core reference machine beside two CPU-bound processes: with one OpenMP thread per core, 03 on the
+sample took 727 s instead of 81 s; with one thread, 98 s (``bench/bench_report.py --busy 2``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.decomposition import NMF
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from threadpoolctl import threadpool_info
+
+from helpers import clv_analysis as ca
+from helpers import propensity, tiers, topics
+from helpers import uplift as U
+
+from .test_clv_analysis import _add_values, _bgnbd_holdout
+
+
+def _openmp_threads() -> set[int]:
+    return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"}
+
+
+def _pool_threads() -> set[int]:
+    return {p["num_threads"] for p in threadpool_info()}
+
+
+@pytest.fixture
+def seen(monkeypatch) -> list[set[int]]:
+    """OpenMP and BLAS pool sizes in force whenever a boosting, KMeans or NMF model fits or predicts."""
+    record: list[set[int]] = []
+    for cls in (HistGradientBoostingClassifier, HistGradientBoostingRegressor, KMeans, NMF):
+        for name in ("fit", "predict", "predict_proba", "transform"):
+            if hasattr(cls, name):
+                original = getattr(cls, name)
+
+                def wrapped(self, *a, _original=original, **k):
+                    record.append(_pool_threads())
+                    return _original(self, *a, **k)
+
+                monkeypatch.setattr(cls, name, wrapped)
+    return record
+
+
+def _classification(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    w = rng.integers(0, 2, n)
+    y = pd.Series((X["a"] + w * X["b"] + rng.normal(size=n) > 0).astype(int))
+    return X, y, w
+
+
+def _fit_all(n_threads: int | None) -> None:
+    X, y, w = _classification()
+    m = propensity.PropensityModel(n_threads=n_threads).fit(X, y)
+    m.predict_proba(X)
+    m.importance(X, y, n_repeats=1)
+    s = _add_values(_bgnbd_holdout(1500, 1.0, 10.0, 0.5, 3.0, T=40.0, H=40.0, seed=8), seed=9, dependence=1.0)
+    ca.SpendRegression(n_threads=n_threads).fit(s).expected_average_value(s)
+    U.TwoModelUplift("hgb", n_threads=n_threads).fit(X, w, y).predict_uplift(X)
+    rng = np.random.default_rng(1)
+    users = pd.DataFrame({"orders": rng.poisson(3, 400) + 2, "gmv": rng.gamma(2, 100, 400), "tenure_days": 400})
+    tiers.fit_tiers(users, k=3, n_threads=n_threads).stability(users, n_boot=2)
+    words = ["优惠", "发货", "尺码", "退款", "直播", "新品", "会员", "积分"]
+    lines = [" ".join(rng.choice(words, 4)) for _ in range(300)]
+    corpus = topics.segment(pd.Series(lines))
+    topics.ChatTopics(k=3, n_threads=n_threads).fit(corpus).transform(corpus)
+
+
+@pytest.mark.skipif(not _openmp_threads(), reason="scikit-learn's OpenMP runtime is not loaded")
+def test_models_run_on_one_thread_by_default(seen):
+    before = _openmp_threads()
+    _fit_all(n_threads=1)
+    assert len(seen) >= 10 and all(s == {1} for s in seen), seen
+    assert _openmp_threads() == before  # the limit is lifted afterwards
+
+
+@pytest.mark.skipif(not _openmp_threads() or (os.cpu_count() or 1) < 2, reason="needs OpenMP and two cores")
+def test_none_gives_every_core(seen):
+    _fit_all(n_threads=None)
+    assert seen and all(s == {os.cpu_count()} for s in seen), seen

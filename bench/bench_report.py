@@ -73,12 +73,6 @@ def measured(cmd: list[str], env: dict | None = None) -> tuple[float, TreeSample
     return time.perf_counter() - t0, sampler, code
 
 
-def spin() -> None:
-    """Busy loop of one CPU-bound stand-in process (killed by :class:`hogs`)."""
-    while True:
-        pass
-
-
 class hogs:
     """Context: ``n`` CPU-bound processes run while the block runs."""
 
@@ -87,11 +81,7 @@ class hogs:
         self.procs: list[subprocess.Popen] = []
 
     def __enter__(self) -> hogs:
-        here = str(Path(__file__).parent)
-        self.procs = [
-            subprocess.Popen([sys.executable, "-c", "import bench_report as b; b.spin()"], cwd=here)
-            for _ in range(self.n)
-        ]
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(self.n)]
         return self
 
     def __exit__(self, *exc) -> None:

@@ -66,12 +66,12 @@ class FittedModel:
 def cpu_threads(n_threads: int | None = 1) -> threadpool_limits:
     """Context that caps the OpenMP and BLAS thread pools (scikit-learn's gradient boosting, numpy) at ``n_threads``.
 
-    The models that train gradient-boosted trees run inside it with one thread by default. Measured on the
-    2-core reference machine with two other CPU-bound processes running, 03 on the sample took 727 s instead of
-    81 s with the libraries' default of one thread per core: OpenMP threads that wait for each other spin while
-    the other processes hold the cores (the value-model comparison went from 6 s to 390 s). With one thread the
-    slowdown is the fair share of the cores. ``None`` uses every core (fastest on a machine that does nothing
-    else).
+    The models that use those pools (gradient boosting, KMeans, NMF) run inside it with one thread by default.
+    Measured on the 2-core reference machine with two other CPU-bound processes running, 03 on the sample took
+    727 s instead of 81 s with the libraries' default of one thread per core: OpenMP threads that wait for each
+    other spin while the other processes hold the cores (the value-model comparison went from 6 s to 390 s). With
+    one thread the slowdown is the fair share of the cores. ``None`` uses every core (fastest on a machine that does
+    nothing else).
 
     Parameters
     ----------

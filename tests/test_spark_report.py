@@ -75,20 +75,21 @@ def test_checked_cells_agree(runs, notebook):
 
 def test_exports_and_artifacts_agree(runs):
     d, s = runs["duckdb"], runs["pyspark"]
-    for rel, key in [
-        ("exports/tiers.csv", "user_id"),
-        ("exports/contact_list.csv", "user_id"),
-        ("exports/leave_alone.csv", "user_id"),
-        ("exports/staff_scorecard.csv", "staff_id"),
-        ("artifacts/clv.csv", "user_id"),
-        ("artifacts/attribution_by_channel.csv", None),
+    for rel, key, rtol in [
+        ("exports/tiers.csv", "user_id", 1e-9),
+        ("exports/contact_list.csv", "user_id", 1e-9),
+        ("exports/leave_alone.csv", "user_id", 1e-9),
+        # net GMV per staff is a sum rounded to cents: the engines' summation order can move it by one cent
+        # (3 123 806.92 against .91 on the sample), 3e-9 relative
+        ("exports/staff_scorecard.csv", "staff_id", 1e-8),
+        ("artifacts/clv.csv", "user_id", 1e-9),
+        ("artifacts/attribution_by_channel.csv", None, 1e-9),
     ]:
         a = pd.read_csv(d / rel, dtype={"user_id": str}, encoding="utf-8-sig")
         b = pd.read_csv(s / rel, dtype={"user_id": str}, encoding="utf-8-sig")
         if key:
             a, b = a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
-        # sums of money differ in the last float bits between engines; 1e-8 relative is a cent in a million
-        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-8, atol=1e-9, obj=rel)
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=rtol, atol=1e-9, obj=rel)
     for name in ("accounting.csv", "quarantine.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(d / "quality" / name), pd.read_csv(s / "quality" / name))
 

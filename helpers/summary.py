@@ -702,18 +702,25 @@ def _contact_actions(report_dir, lang: str) -> list[tuple[str, str]]:
     ranked = read_artifact(report_dir, "exports/contact_list.csv")
     chats = int((ranked["action_key"] == "private_chat").sum()) if ranked is not None else 0
     uplift = t["score_kind"] == "incremental_value"
+    measured = t.get("leave_alone") is not None  # None: no randomised test, the leave-alone list is not measured
     if lang == "zh":
         how = "按随机对照测出的增量" if uplift else "按“到期”得分（没有可用的随机对照）"
+        leave = f"{fmt_int(t['leave_alone'])} 位放进勿扰名单" if measured else "勿扰名单未测量（没有随机对照）"
         text = (
             f"联系名单上的 {fmt_int(t['listed'])} 位客户（{how}排序；私聊 {chats} 位，其余群发），"
-            f"{fmt_int(t['leave_alone'])} 位放进勿扰名单：{_link('exports/contact_list.csv', '联系名单')}、"
+            f"{leave}：{_link('exports/contact_list.csv', '联系名单')}、"
             f"{_link('exports/leave_alone.csv', '勿扰名单')}，方法见 {_link('06_targeting.html', '06')}。"
         )
     else:
         how = "by the uplift measured in randomised tests" if uplift else "by the due score (no usable randomised test)"
+        leave = (
+            f" and leave {fmt_int(t['leave_alone'])} alone"
+            if measured
+            else "; who to leave alone is not measured (no randomised test)"
+        )
         text = (
             f"Contact the {fmt_int(t['listed'])} customers on the list (ranked {how}; {chats} private chats, "
-            f"the rest broadcasts) and leave {fmt_int(t['leave_alone'])} alone: "
+            f"the rest broadcasts){leave}: "
             f"{_link('exports/contact_list.csv', 'contact list')}, {_link('exports/leave_alone.csv', 'leave alone')}; "
             f"method in {_link('06_targeting.html', '06')}."
         )

@@ -182,6 +182,17 @@ class ContactList:
     leave_alone: pd.DataFrame
     decision: dict = field(default_factory=dict)
 
+    @property
+    def leave_alone_measured(self) -> bool:
+        """Whether any randomised test measured harm: without one an empty leave-alone list is *not measured*, not 0.
+
+        Examples
+        --------
+        >>> ContactList(pd.DataFrame(), pd.DataFrame(), {"verdicts": {}}).leave_alone_measured
+        False
+        """
+        return bool(self.decision.get("verdicts"))
+
 
 def _by_user(df: pd.DataFrame | pd.Series | None) -> pd.DataFrame | pd.Series | None:
     if df is None:
@@ -1223,7 +1234,7 @@ def artifact(cl: ContactList, holdouts: list[HoldoutModels], tests: pd.DataFrame
             ],
             "verdicts": cl.decision.get("verdicts"),
             "listed": len(cl.contacts),
-            "leave_alone": len(cl.leave_alone),
+            "leave_alone": len(cl.leave_alone) if cl.leave_alone_measured else None,
             "funnel": cl.decision.get("funnel"),
             "parameters": cl.decision.get("parameters"),
             "lists": comparison.to_dict("index"),
@@ -1284,6 +1295,13 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "触达名单 {n:,} 人，按{kind}排序；{la:,} 人暂不打扰（消息会让他们删好友）。",
         "en": "Contact list of {n:,} ranked by {kind}; {la:,} to leave alone (a message makes them delete us).",
     },
+    "headline_unmeasured": {
+        "zh": "触达名单 {n:,} 人，按{kind}排序；“暂不打扰”未测量（没有随机留出测试，无法知道消息会让谁删好友）。",
+        "en": (
+            "Contact list of {n:,} ranked by {kind}; 'leave alone' not measured (no randomised holdout, so no one is "
+            "known to delete us after a message)."
+        ),
+    },
     "no_truth": NO_TRUTH,
 }
 
@@ -1297,6 +1315,23 @@ _STAGES = {
     "scored": {"zh": "有得分（模型覆盖且增量为正）", "en": "scored (covered by a model, positive value)"},
     "listed": {"zh": "进入名单", "en": "listed"},
 }
+
+
+def headline(cl: ContactList, lang: str = "zh") -> str:
+    """Return the page's one-line result: list size, score, and how many to leave alone or that it is not measured.
+
+    Examples
+    --------
+    >>> cl = ContactList(pd.DataFrame(index=range(3)), pd.DataFrame(), {"score": "due", "verdicts": {}})
+    >>> headline(cl, "en").split("; ")[1]
+    "'leave alone' not measured (no randomised holdout, so no one is known to delete us after a message)."
+    """
+    from helpers.labels import Labels
+
+    L = Labels(lang)
+    key = "headline" if cl.leave_alone_measured else "headline_unmeasured"
+    kind = L.name("score_kind", cl.decision["score"])
+    return L.text(TEXT, key, n=len(cl.contacts), kind=kind, la=len(cl.leave_alone))
 
 
 def funnel_table(decision: dict, lang: str = "zh") -> pd.DataFrame:

@@ -223,3 +223,17 @@ def test_actions_say_only_what_the_artifacts_measured(tmp_path):
     assert "(ads" not in en and "1.80× as often" in en and "Fix the 12 quarantined rows" in en
     empty = sm.actions(tmp_path / "nothing", None, None, lang="zh")
     assert empty.empty and list(empty.columns) == ["owner", "action"]
+
+
+def test_a_leave_alone_list_without_a_randomised_test_is_not_measured_not_zero(tmp_path):
+    """On an export without holdouts (Online Retail) 06 writes ``leave_alone: null``; 08 must not say "0 left alone"."""
+    import json
+
+    folder = _report_folder(tmp_path)
+    (folder / "artifacts" / "targeting.json").write_text(
+        json.dumps({"listed": 200, "leave_alone": None, "score_kind": "due"}), encoding="utf-8"
+    )
+    zh = "\n".join(sm.actions(folder, None, None, lang="zh")["action"])
+    assert "勿扰名单未测量（没有随机对照）" in zh and "位放进勿扰名单" not in zh
+    en = "\n".join(sm.actions(folder, None, None, lang="en")["action"])
+    assert "who to leave alone is not measured (no randomised test)" in en and "leave None" not in en

@@ -327,3 +327,18 @@ def test_buyer_values_use_the_models_03_chose_and_round_trip_through_its_artifac
     assert T.chosen_buyer_values(tmp_path, s, 70, 0.4).attrs["source"] is None  # another margin: fitted here
     with pytest.raises(ValueError, match="no value for 1 buyers"):
         T.read_buyer_values(tmp_path, pd.concat([s, s.iloc[:1].rename(index={"b00000": "zzz"})]), 70, 0.5)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_headline_and_artifact_say_not_measured_without_a_randomised_test(lang):
+    contacts = pd.DataFrame({"user_id": ["a", "b"]})
+    none = T.ContactList(contacts, pd.DataFrame(), {"score": "due", "verdicts": {}})
+    assert not none.leave_alone_measured
+    text = T.headline(none, lang)
+    assert ("未测量" in text and "0 人" not in text) if lang == "zh" else ("not measured" in text and " 0 " not in text)
+    empty = pd.DataFrame(columns=["campaign_id"])
+    assert T.artifact(none, [], empty, pd.DataFrame())["leave_alone"] is None
+    measured = T.ContactList(contacts, pd.DataFrame({"user_id": []}), {"score": "due", "verdicts": {"order": 1}})
+    assert measured.leave_alone_measured and T.artifact(measured, [], empty, pd.DataFrame())["leave_alone"] == 0
+    said = T.headline(measured, lang)
+    assert ("0 人暂不打扰" in said) if lang == "zh" else ("0 to leave alone" in said)

@@ -1,0 +1,138 @@
+"""Latent-class CLV against planted classes: parameters, channel shares, channel values inside their intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import clv
+from helpers.latent_class import LatentClassCLV, channel_values, choose_classes, latent_class_intervals
+from helpers.simulate import bgnbd_summary
+
+# three kinds of customer (days), as different as a private domain's heavy, occasional and leaving buyers
+CLASSES = [
+    {"bg": {"r": 10.0, "alpha": 70.0, "a": 2.0, "b": 60.0}, "gg": {"p": 10.0, "q": 30.0, "gamma": 1740.0}},
+    {"bg": {"r": 10.0, "alpha": 200.0, "a": 2.0, "b": 20.0}, "gg": {"p": 10.0, "q": 30.0, "gamma": 435.0}},
+    {"bg": {"r": 10.0, "alpha": 1000.0, "a": 9.0, "b": 1.0}, "gg": {"p": 10.0, "q": 30.0, "gamma": 116.0}},
+]
+SHARES = {"qr": [0.20, 0.50, 0.30], "ads": [0.05, 0.35, 0.60]}
+HORIZON = {"horizon_days": 365, "margin": 0.4, "annual_discount_rate": 0.1}
+
+
+def planted(n: int = 6000, seed: int = 0) -> pd.DataFrame:
+    """Customers of two channels drawn from the planted classes, with Gamma-Gamma average repeat values."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for j, (ch, shares) in enumerate(SHARES.items()):
+        cls = rng.choice(3, n // 2, p=shares)
+        T = rng.uniform(30, 330, n // 2)
+        for k, spec in enumerate(CLASSES):
+            idx = np.flatnonzero(cls == k)
+            s = bgnbd_summary(len(idx), T=T[idx], seed=seed * 100 + 10 * j + k, **spec["bg"])
+            g = spec["gg"]
+            nu = rng.gamma(g["q"], 1.0 / g["gamma"], len(idx))
+            x = s["frequency"].to_numpy()
+            m = np.where(x > 0, rng.gamma(g["p"] * np.maximum(x, 1), 1.0 / (nu * np.maximum(x, 1))), 0.0)
+            parts.append(s.assign(monetary_value=m, channel=ch, true_class=k))
+    out = pd.concat(parts, ignore_index=True)
+    out.index = pd.Index([f"u{i}" for i in range(len(out))], name="user_id")
+    out.attrs["unit"] = "D"
+    return out
+
+
+def planted_clv(s: pd.DataFrame) -> pd.Series:
+    """Each customer's lifetime value at their own class's planted parameters (the truth per customer)."""
+    out = pd.Series(0.0, index=s.index)
+    for k, spec in enumerate(CLASSES):
+        sub = s[s["true_class"] == k]
+        bg = clv.BetaGeo()
+        bg.params_, bg.unit_ = dict(spec["bg"]), "D"
+        gg = clv.GammaGamma()
+        gg.params_ = dict(spec["gg"])
+        out.loc[sub.index] = clv.customer_lifetime_value(bg, gg, sub, **HORIZON).to_numpy()
+    return out
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return planted()
+
+
+@pytest.fixture(scope="module")
+def fitted(data) -> LatentClassCLV:
+    return LatentClassCLV(n_classes=3).fit(data, groups=data["channel"])
+
+
+def test_recovers_the_planted_classes_and_channel_shares(data, fitted):
+    c = fitted.classes_
+    for k, spec in enumerate(CLASSES):  # classes come ordered by value, as planted
+        rate = spec["bg"]["r"] / spec["bg"]["alpha"]
+        g = spec["gg"]
+        assert c.loc[k, "rate_per_day"] == pytest.approx(rate, rel=0.10)
+        assert c.loc[k, "mean_value"] == pytest.approx(g["p"] * g["gamma"] / (g["q"] - 1), rel=0.10)
+    for ch, shares in SHARES.items():
+        np.testing.assert_allclose(fitted.shares_.loc[ch].to_numpy(), shares, atol=0.05)
+    # most customers are assigned to their own class
+    post = fitted.posterior(data, data["channel"]).to_numpy().argmax(axis=1)
+    assert (post == data["true_class"].to_numpy()).mean() > 0.85
+
+
+def test_channel_values_hold_the_planted_value_inside_their_intervals(data, fitted):
+    truth = planted_clv(data).groupby(data["channel"]).sum()
+    iv = latent_class_intervals(fitted, data, data["channel"], data["channel"], **HORIZON, level=0.99)
+    assert ((iv["total_lower"] <= truth) & (truth <= iv["total_upper"])).all(), iv.assign(truth=truth)
+    assert (iv["total"] / truth - 1).abs().max() < 0.06
+    # the pooled model fitted per channel misses the mix: its own interval does not hold the truth here
+    per_channel = []
+    for ch, sub in data.groupby("channel"):
+        bg, gg = clv.BetaGeo().fit(sub), clv.GammaGamma().fit(sub)
+        per_channel.append(clv.customer_lifetime_value(bg, gg, sub, **HORIZON).sum() / truth[ch] - 1)
+    assert max(np.abs(per_channel)) > (iv["total"] / truth - 1).abs().max()
+
+
+def test_ridge_parameters_are_named_and_held_in_the_draws(fitted):
+    # class 3 drops out after almost every repeat purchase (a 9, b 1): a and b move together along a ridge
+    cov = fitted.covariance_
+    assert np.isfinite(np.diag(cov)).sum() + len(fitted.fixed_in_draws_) == len(cov)
+    for name in fitted.fixed_in_draws_:
+        assert name in fitted._free_names()
+    if fitted.fixed_in_draws_:
+        assert any("likelihood ridge" in n for n in fitted.notes_)
+
+
+def test_icl_chooses_the_planted_number_of_classes(data):
+    choice = choose_classes(data, data["channel"], max_classes=4)
+    assert choice.n_classes == 3, choice.table
+    assert choice.table["icl"].idxmin() == 3
+    assert choice.model.converged_
+
+
+def test_fit_on_a_sample_says_so_and_still_predicts_everyone(data):
+    m = LatentClassCLV(n_classes=2, max_customers=2000).fit(data, groups=data["channel"])
+    assert m.n_customers_ == 2000
+    assert any("random sample of 2,000" in n for n in m.notes_)
+    assert m.clv(data, data["channel"], **HORIZON).notna().all()
+    iv = latent_class_intervals(m, data, data["channel"], data["channel"], **HORIZON, n_draws=50, max_customers=1500)
+    assert iv["note"].str.contains("random sample of 1,500").all()
+    assert (iv["total_lower"] < iv["total"]).all() and (iv["total"] < iv["total_upper"]).all()
+
+
+def test_unknown_channel_gets_the_overall_shares(data, fitted):
+    new = data.head(3).assign(channel="brand_new")
+    post = fitted.posterior(new, new["channel"])
+    assert np.allclose(post.sum(axis=1), 1.0)
+
+
+def test_channel_values_say_which_method_ran(data):
+    table = channel_values(clv.BetaGeo().fit(data), clv.GammaGamma(), data, data["channel"], "en", **HORIZON)
+    assert set(table["model"]) == {"latent_class"}
+    assert table.attrs["sentence"].startswith("Latent classes: ICL chose 3 of 1–4")
+    zh = channel_values(clv.ParetoNBD().fit(data), clv.GammaGamma(), data, data["channel"], "zh", **HORIZON)
+    assert "不是 BG/NBD" in zh.attrs["sentence"] and "latent_class" not in set(zh["model"])
+
+
+def test_too_few_repeat_buyers_is_a_clear_error():
+    s = bgnbd_summary(40, r=0.1, alpha=200, a=1, b=1, T=30, seed=3).assign(monetary_value=10.0)
+    with pytest.raises(ValueError, match="repeat buyers"):
+        LatentClassCLV(n_classes=3).fit(s)

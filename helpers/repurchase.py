@@ -654,6 +654,40 @@ def clv_text(iv, horizon_days: int, margin: float, discount: float, currency: st
     return text + (TEXT["value_no_draws"][lang] if any("no parameter draws" in n for n in iv.notes) else "")
 
 
+def headline(winner: str | None, iv, horizon_days: int, currency: str = "¥", lang: str = "zh") -> str:
+    """Return 03's headline: the model chosen on the holdout and the total lifetime value with its interval.
+
+    A total without an interval (a parameter the data cannot identify) says so instead of printing dashes.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = pd.DataFrame({"total": [1000.0], "total_lower": [np.nan], "total_upper": [np.nan]})
+    >>> headline("BG/NBD", SimpleNamespace(groups=g), 365)
+    '留出期选中 BG/NBD；未来 365 天终身价值合计 ¥1,000（没有区间：有参数数据识别不了）'
+    >>> g.loc[0, ["total_lower", "total_upper"]] = [900.0, 1100.0]
+    >>> headline("BG/NBD", SimpleNamespace(groups=g), 365, lang="en")
+    'BG/NBD chosen on the holdout; lifetime value over 365 days ¥1,000 (90 % interval ¥900 – ¥1,100)'
+    """
+    from helpers.labels import fmt_money
+
+    zh = lang == "zh"
+    if iv is None or winner is None:
+        return TEXT["no_models"][lang].format(why="—")
+    g = iv.groups.iloc[0]
+    total = fmt_money(g["total"], currency)
+    if pd.isna(g["total_lower"]) or pd.isna(g["total_upper"]):
+        interval = (
+            "（没有区间：有参数数据识别不了）" if zh else " (no interval: a parameter is not identified by the data)"
+        )
+    else:
+        lo, hi = fmt_money(g["total_lower"], currency), fmt_money(g["total_upper"], currency)
+        interval = f"（90% 区间 {lo} – {hi}）" if zh else f" (90 % interval {lo} – {hi})"
+    if zh:
+        return f"留出期选中 {winner}；未来 {horizon_days} 天终身价值合计 {total}{interval}"
+    return f"{winner} chosen on the holdout; lifetime value over {horizon_days} days {total}{interval}"
+
+
 def plot_clv_histogram(clv: pd.Series, horizon_days: int, ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:
     """Histogram of customers' lifetime value, capped at the 99th percentile (the cap is said on the axis)."""
     if ax is None:
@@ -692,6 +726,9 @@ _NOTE_ZH = (
         "有参数数据识别不了（似然平坦或在优化边界上）：没有标准误，也没有区间",
     ),
     (("customers <", "not fitted"), "客户太少，没有单独拟合"),
+    (("likelihood ridge",), "部分参数在似然的平坦山脊上（只有它们的组合可识别）：区间抽样时固定在估计值"),
+    (("random sample of",), "在随机抽取的部分客户上拟合或抽样：区间反映这一样本量"),
+    (("EM stopped",), "EM 迭代没有完全收敛，结果仅供参考"),
     (("no parameter draws",), "价值模型没有参数抽样：区间只含购买模型的不确定性"),
     (("iteration limit", "did not converge"), "优化没有完全收敛，结果仅供参考"),
     (("one class only",), "训练标签只有一类：窗口内没有人（或人人都）购买"),

@@ -162,10 +162,11 @@ class LatentClassCLV(FittedModel):
     Examples
     --------
     >>> from helpers.simulate import bgnbd_summary
-    >>> a = bgnbd_summary(1500, r=10, alpha=70, a=2, b=300, T=300, seed=1).assign(monetary_value=600.0, ch="x")
-    >>> b = bgnbd_summary(1500, r=10, alpha=1000, a=9, b=1, T=300, seed=2).assign(monetary_value=40.0, ch="y")
+    >>> a = bgnbd_summary(1500, r=10, alpha=70, a=2, b=300, T=300, seed=1).assign(ch="x")
+    >>> b = bgnbd_summary(1500, r=10, alpha=1000, a=9, b=1, T=300, seed=2).assign(ch="y")
     >>> s = pd.concat([a, b], ignore_index=True)
-    >>> s.loc[s["frequency"] == 0, "monetary_value"] = 0.0
+    >>> scale = np.where(s["ch"] == "x", 30.0, 2.0)  # average values around 600 and 40
+    >>> s["monetary_value"] = np.where(s["frequency"] > 0, np.random.default_rng(0).gamma(20.0, scale), 0.0)
     >>> m = LatentClassCLV(n_classes=2).fit(s, groups=s["ch"])
     >>> m.shares_.round(2).to_numpy().tolist()
     [[1.0, 0.0], [0.0, 1.0]]
@@ -270,7 +271,8 @@ class LatentClassCLV(FittedModel):
         K, G = self.n_classes, len(d.groups)
         scale = max(float(d.T.max()) / 10.0, 1.0)  # times in units of scale while searching
         ds = _Data(d.x, d.tx / scale, d.T / scale, d.m, d.w, d.g, d.groups)
-        vscale = float(np.median(d.m[d.x > 0])) if (d.x > 0).any() else 1.0
+        valued = (d.x > 0) & (d.m > 0)
+        vscale = float(np.median(d.m[valued])) if valued.any() else 1.0
         ds.m = d.m / vscale
         lp = np.tile(np.log([1.0, 1.0, 1.0, 3.0]), (K, 1))
         lv = np.tile(np.log([2.0, 3.0, 2.0]), (K, 1))
@@ -347,8 +349,10 @@ class LatentClassCLV(FittedModel):
             pick = np.sort(np.random.default_rng(self.random_state).choice(len(summary), self.max_customers, False))
             summary, labels = summary.iloc[pick], labels.iloc[pick]
         d = self._data(summary, labels)
-        if int((d.x > 0).sum()) < 10 * self.n_classes:
-            raise ValueError(f"{self.n_classes} classes need at least {10 * self.n_classes} repeat buyers")
+        if int(((d.x > 0) & (d.m > 0)).sum()) < 10 * self.n_classes:
+            raise ValueError(
+                f"{self.n_classes} classes need at least {10 * self.n_classes} repeat buyers with a recorded value"
+            )
         best = None
         for i in range(self.n_init):
             fit = self._em(d, self._start(d, self.random_state + i))
@@ -419,7 +423,10 @@ class LatentClassCLV(FittedModel):
             if ok and se.max() <= self.max_log_se:
                 cov[np.ix_(keep, keep)] = c
                 break
-            worst = np.flatnonzero(keep)[int(np.nanargmax(np.where(np.isfinite(se), se, np.inf)))]
+            if ok:
+                worst = np.flatnonzero(keep)[int(np.argmax(se))]
+            else:  # not invertible: the direction with the least information goes first
+                worst = np.flatnonzero(keep)[int(np.argmin(np.diag(info)[keep]))]
             keep[worst] = False
         self.fixed_in_draws_ = [names[j] for j in np.flatnonzero(~keep)]
         if self.fixed_in_draws_:
@@ -466,10 +473,12 @@ class LatentClassCLV(FittedModel):
 
     def _clv_at(self, tp, tv, shares, summary, groups, horizon_days, step_days, margin, annual_discount_rate):
         R = self._posterior_at(tp, tv, shares, summary, groups).to_numpy()
-        s = summary.assign(monetary_value=summary["monetary_value"].fillna(0.0))
+        m = summary["monetary_value"].fillna(0.0)
+        s = summary.assign(monetary_value=m)
+        sv = s.assign(frequency=s["frequency"].where(m > 0, 0))  # no recorded value: the class's mean value
         cols = [
             discounted_purchases(bg, s, horizon_days, step_days, annual_discount_rate)
-            * gg.expected_average_value(s).to_numpy()
+            * gg.expected_average_value(sv).to_numpy()
             for bg, gg in self._class_models(tp, tv)
         ]
         return np.clip((R * np.column_stack(cols)).sum(axis=1) * margin, 0, None)
@@ -574,8 +583,17 @@ def latent_class_intervals(
         # the draws move every customer of a group together, so the group total's relative spread is measured on
         # a random sample of each group's customers and applied to the group's full total
         pick = np.arange(len(summary))
-        if max_customers is not None and len(summary) > max_customers:
-            pick = np.sort(rng.choice(len(summary), max_customers, replace=False))
+        if max_customers is not None and len(summary) > max_customers:  # every group keeps at least 200 customers
+            share = max_customers / len(summary)
+            pick = np.sort(
+                np.concatenate(
+                    [
+                        rng.choice(idx, min(len(idx), max(200, int(round(share * len(idx))))), replace=False)
+                        for idx in (np.flatnonzero(codes == k) for k in range(-1, len(names)))
+                        if len(idx)
+                    ]
+                )
+            )
         sub, sub_codes = summary.iloc[pick], codes[pick]
         sub_groups = LatentClassCLV._labels(summary, groups).iloc[pick]
         ok = sub_codes >= 0
@@ -592,7 +610,7 @@ def latent_class_intervals(
         rows["total_upper"] = rows["total"] * np.quantile(ratio, hi, axis=1)
         rows["note"] = ""
         if len(pick) < len(summary):
-            rows["note"] = f"interval from the draws on a random sample of {len(pick):,} customers"
+            rows["note"] = f"interval from the draws on a random sample of {len(pick):,} customers (per group)"
     else:
         rows["total_lower"] = rows["total_upper"] = np.nan
         rows["note"] = "no interval: some parameters are not identified"
@@ -714,7 +732,7 @@ def class_sentence(
 
     t, m = choice.table, choice.model
     zh = lang == "zh"
-    tried = f"1–{int(t.index.max())}"
+    tried = f"1–{int(t['icl'].dropna().index.max())}"
     others = t["icl"].drop(choice.n_classes).dropna()
     runner = int(others.idxmin()) if len(others) else None
     c = m.classes_
@@ -736,7 +754,7 @@ def class_sentence(
         out += "; ".join(parts) + "."
     sh = m.shares_
     if choice.n_classes > 1 and len(sh) > 1:
-        top = sh[0]
+        top = sh[0].drop("(none)", errors="ignore")
         hi, lo = top.idxmax(), top.idxmin()
         if zh:
             out += f"各组差在类别占比：第 1 类在 {name(hi)} 占 {top[hi]:.0%}，在 {name(lo)} 占 {top[lo]:.0%}。"
@@ -811,8 +829,16 @@ def channel_values(
             table.attrs["classes"] = choice
             table.attrs["sentence"] = class_sentence(choice, lang, name, currency)
             return table
-        except ValueError as err:
-            reason = str(err)
+        except ValueError as err:  # too few repeat buyers, a singular fit: per-channel fits, and the reason
+            from helpers.repurchase import note_text
+
+            reason = note_text(str(err), lang)
+    elif type(purchase_model) is BetaGeo:
+        reason = (
+            "潜在类别模型按天计算，本次以周为单位"
+            if lang == "zh"
+            else "latent classes work in days; this run is in weeks"
+        )
     else:
         label = getattr(purchase_model, "_label", "") or type(purchase_model).__name__
         reason = (

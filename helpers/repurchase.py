@@ -729,6 +729,8 @@ _NOTE_ZH = (
     (("likelihood ridge",), "部分参数在似然的平坦山脊上（只有它们的组合可识别）：区间抽样时固定在估计值"),
     (("random sample of",), "在随机抽取的部分客户上拟合或抽样：区间反映这一样本量"),
     (("EM stopped",), "EM 迭代没有完全收敛，结果仅供参考"),
+    (("classes need at least",), "有记录金额的复购客户太少，分不出客户类别"),
+    (("Singular matrix", "not positive definite"), "信息矩阵奇异：参数无法识别"),
     (("no parameter draws",), "价值模型没有参数抽样：区间只含购买模型的不确定性"),
     (("iteration limit", "did not converge"), "优化没有完全收敛，结果仅供参考"),
     (("one class only",), "训练标签只有一类：窗口内没有人（或人人都）购买"),

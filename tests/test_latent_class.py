@@ -91,14 +91,18 @@ def test_channel_values_hold_the_planted_value_inside_their_intervals(data, fitt
     assert max(np.abs(per_channel)) > (iv["total"] / truth - 1).abs().max()
 
 
-def test_ridge_parameters_are_named_and_held_in_the_draws(fitted):
-    # class 3 drops out after almost every repeat purchase (a 9, b 1): a and b move together along a ridge
-    cov = fitted.covariance_
-    assert np.isfinite(np.diag(cov)).sum() + len(fitted.fixed_in_draws_) == len(cov)
-    for name in fitted.fixed_in_draws_:
-        assert name in fitted._free_names()
-    if fitted.fixed_in_draws_:
-        assert any("likelihood ridge" in n for n in fitted.notes_)
+def test_only_parameters_past_the_identification_bound_are_held_in_the_draws(data, fitted):
+    names = fitted._free_names()
+    held = fitted.fixed_in_draws_
+    assert held and any("likelihood ridge" in n for n in fitted.notes_)  # class 3's r and α move together
+    se_kept = np.sqrt(np.diag(fitted.covariance_))
+    assert np.all(np.isfinite(se_kept) == [n not in held for n in names])
+    assert np.nanmax(se_kept) <= fitted.max_log_se
+    # without the bound nothing is held, and the parameters the rule held are the ones whose log-SE exceeds it
+    free = LatentClassCLV(n_classes=3, max_log_se=1e9).fit(data, groups=data["channel"])
+    assert free.fixed_in_draws_ == []
+    se_all = pd.Series(np.sqrt(np.diag(free.covariance_)), index=names)
+    assert (se_all[held] > fitted.max_log_se).all(), se_all
 
 
 def test_icl_chooses_the_planted_number_of_classes(data):
@@ -114,14 +118,32 @@ def test_fit_on_a_sample_says_so_and_still_predicts_everyone(data):
     assert any("random sample of 2,000" in n for n in m.notes_)
     assert m.clv(data, data["channel"], **HORIZON).notna().all()
     iv = latent_class_intervals(m, data, data["channel"], data["channel"], **HORIZON, n_draws=50, max_customers=1500)
-    assert iv["note"].str.contains("random sample of 1,500").all()
+    assert iv["note"].str.contains(r"random sample of 1,\d{3} customers \(per group\)").all()
     assert (iv["total_lower"] < iv["total"]).all() and (iv["total"] < iv["total_upper"]).all()
 
 
 def test_unknown_channel_gets_the_overall_shares(data, fitted):
-    new = data.head(3).assign(channel="brand_new")
-    post = fitted.posterior(new, new["channel"])
-    assert np.allclose(post.sum(axis=1), 1.0)
+    new = data.head(5).assign(channel="brand_new")
+    post = fitted.posterior(new, new["channel"]).to_numpy()
+    overall = (fitted.share_matrix_ * fitted.group_sizes_[:, None]).sum(axis=0) / fitted.group_sizes_.sum()
+    d = fitted._data(new, None)
+    expected, _ = fitted._posterior(fitted.theta_p_, fitted.theta_v_, overall[None, :], d)
+    np.testing.assert_allclose(post, expected, rtol=1e-10)
+    assert not np.allclose(post, fitted.posterior(new, data.head(5)["channel"]).to_numpy())
+
+
+def test_repeat_buyers_without_a_recorded_value_get_their_class_mean(data):
+    s = data.copy()
+    rep = s.index[s["frequency"] > 0]
+    s.loc[rep[: int(0.6 * len(rep))], "monetary_value"] = np.nan  # most repeat buyers without a value
+    m = LatentClassCLV(n_classes=1).fit(s)
+    assert np.isfinite(m.log_likelihood_) and m.theta_v_[0, 2] > 0
+    one = s.loc[[rep[0]]]
+    ((bg, gg),) = m._class_models(m.theta_p_, m.theta_v_)
+    mean_value = gg.params_["p"] * gg.params_["gamma"] / (gg.params_["q"] - 1)
+    expected = clv.discounted_purchases(bg, one, **{k: HORIZON[k] for k in ("horizon_days", "annual_discount_rate")})
+    got = m.clv(one, None, **HORIZON).iloc[0]
+    assert got == pytest.approx(expected[0] * mean_value * HORIZON["margin"], rel=1e-9)
 
 
 def test_channel_values_say_which_method_ran(data):
@@ -134,5 +156,5 @@ def test_channel_values_say_which_method_ran(data):
 
 def test_too_few_repeat_buyers_is_a_clear_error():
     s = bgnbd_summary(40, r=0.1, alpha=200, a=1, b=1, T=30, seed=3).assign(monetary_value=10.0)
-    with pytest.raises(ValueError, match="repeat buyers"):
+    with pytest.raises(ValueError, match="repeat buyers with a recorded value"):
         LatentClassCLV(n_classes=3).fit(s)

@@ -812,40 +812,35 @@ def channel_values(
         ``attrs["classes"]`` holds the :class:`ClassChoice` (latent classes only).
     """
     from helpers.clv_analysis import clv_intervals_per_group
+    from helpers.repurchase import note_text
 
     labels = channel.reindex(summary.index)
-    reason = ""
-    if type(purchase_model) is BetaGeo and summary.attrs.get("unit", "D") == "D":
-        try:
-            choice = choose_classes(summary, labels)
-            if choice.n_classes == 1:  # one kind of customer: per-channel fits at least let the process differ
-                raise ValueError(
-                    "ICL 选出 1 类：客户分不出几类，各渠道分别拟合"
-                    if lang == "zh"
-                    else "ICL chose one class: customers do not fall into kinds, so each channel is fitted alone"
-                )
-            table = latent_class_intervals(choice.model, summary, labels, labels, **kwargs)
-            table["model"] = "latent_class"
-            table.attrs["classes"] = choice
-            table.attrs["sentence"] = class_sentence(choice, lang, name, currency)
-            return table
-        except ValueError as err:  # too few repeat buyers, a singular fit: per-channel fits, and the reason
-            from helpers.repurchase import note_text
-
-            reason = note_text(str(err), lang)
-    elif type(purchase_model) is BetaGeo:
-        reason = (
-            "潜在类别模型按天计算，本次以周为单位"
-            if lang == "zh"
-            else "latent classes work in days; this run is in weeks"
-        )
-    else:
+    zh = lang == "zh"
+    if type(purchase_model) is not BetaGeo:
         label = getattr(purchase_model, "_label", "") or type(purchase_model).__name__
         reason = (
             f"{label} 不是 BG/NBD，潜在类别模型不适用"
-            if lang == "zh"
+            if zh
             else f"{label} is not BG/NBD, so latent classes do not apply"
         )
+    elif summary.attrs.get("unit", "D") != "D":
+        reason = "潜在类别模型按天计算，本次以周为单位" if zh else "latent classes work in days; this run is in weeks"
+    else:
+        try:  # too few repeat buyers with a value, a singular fit: per-channel fits, and the reason
+            choice = choose_classes(summary, labels)
+            table = None
+            if choice.n_classes > 1:
+                table = latent_class_intervals(choice.model, summary, labels, labels, **kwargs)
+        except ValueError as err:
+            reason = note_text(str(err), lang)
+        else:
+            if table is not None:
+                table["model"] = "latent_class"
+                table.attrs["classes"] = choice
+                table.attrs["sentence"] = class_sentence(choice, lang, name, currency)
+                return table
+            # one kind of customer: a pooled model would not even let the channels' processes differ
+            reason = "ICL 选出 1 类：客户分不出几类" if zh else "ICL chose one class: customers do not fall into kinds"
     table = clv_intervals_per_group(
         purchase_model, value_template, summary.assign(channel=labels), by="channel", **kwargs
     )

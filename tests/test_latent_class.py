@@ -158,3 +158,18 @@ def test_too_few_repeat_buyers_is_a_clear_error():
     s = bgnbd_summary(40, r=0.1, alpha=200, a=1, b=1, T=30, seed=3).assign(monetary_value=10.0)
     with pytest.raises(ValueError, match="repeat buyers with a recorded value"):
         LatentClassCLV(n_classes=3).fit(s)
+
+
+def test_one_class_or_weeks_fall_back_to_per_channel_fits_with_the_reason_in_the_report_language(data, monkeypatch):
+    from helpers import latent_class
+
+    one = latent_class.ClassChoice(pd.DataFrame({"icl": [1.0]}, index=pd.Index([1], name="n_classes")), 1, None)
+    monkeypatch.setattr(latent_class, "choose_classes", lambda *a, **k: one)
+    model = clv.BetaGeo().fit(data)
+    zh = channel_values(model, clv.GammaGamma(), data, data["channel"], "zh", n_draws=20, **HORIZON)
+    assert zh.attrs["sentence"] == "各渠道分别拟合（ICL 选出 1 类：客户分不出几类）。"
+    assert "latent_class" not in set(zh["model"]) and zh["total"].notna().all()
+    weeks = data.assign(recency=data["recency"] / 7, T=data["T"] / 7)
+    weeks.attrs["unit"] = "W"
+    en = channel_values(clv.BetaGeo().fit(weeks), clv.GammaGamma(), weeks, weeks["channel"], "en", n_draws=20)
+    assert en.attrs["sentence"] == "One fit per channel (latent classes work in days; this run is in weeks)."

@@ -633,11 +633,14 @@ class ClassChoice:
         The number with the lowest ICL.
     model : LatentClassCLV
         The chosen number of classes fitted to convergence on all customers (or ``max_customers``).
+    searched_on : int
+        Customers in the search sample (the ICL values are theirs).
     """
 
     table: pd.DataFrame
     n_classes: int
     model: LatentClassCLV
+    searched_on: int = 0
 
 
 def choose_classes(
@@ -705,7 +708,7 @@ def choose_classes(
     table = pd.DataFrame(rows).set_index("n_classes")
     best = int(table["icl"].idxmin())
     model = LatentClassCLV(n_classes=best, random_state=random_state, **kwargs).fit(summary, groups)
-    return ClassChoice(table, best, model)
+    return ClassChoice(table, best, model, fits[best].n_customers_)
 
 
 def class_sentence(
@@ -745,11 +748,14 @@ def class_sentence(
             else f"class {k + 1}: {rate:.2f} purchases per 30 days at {value}"
         )
     if zh:
-        out = f"潜在类别：在 {tried} 类中按 ICL 选出 {choice.n_classes} 类（ICL {t.at[choice.n_classes, 'icl']:,.0f}"
+        out = f"潜在类别：在 {tried} 类中按 ICL 选出 {choice.n_classes} 类"
+        out += f"（在 {choice.searched_on:,} 位客户的抽样上比较，"
+        out += f"ICL {t.at[choice.n_classes, 'icl']:,.0f}"
         out += f"，次优 {runner} 类 {t.at[runner, 'icl']:,.0f}）。" if runner is not None else "）。"
         out += "；".join(parts) + "。"
     else:
-        out = f"Latent classes: ICL chose {choice.n_classes} of {tried} (ICL {t.at[choice.n_classes, 'icl']:,.0f}"
+        out = f"Latent classes: ICL chose {choice.n_classes} of {tried} (compared on {choice.searched_on:,} sampled "
+        out += f"customers: ICL {t.at[choice.n_classes, 'icl']:,.0f}"
         out += f"; next best {runner}: {t.at[runner, 'icl']:,.0f}). " if runner is not None else "). "
         out += "; ".join(parts) + "."
     sh = m.shares_

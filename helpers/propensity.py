@@ -74,6 +74,40 @@ def build_frame(
     return X, y, summ[["frequency", "recency", "T", "monetary_value"]]
 
 
+_FEATURES = {
+    "frequency": ("复购次数（截点前）", "repeat purchases (before the cutoff)"),
+    "recency": ("首购到末次购买的天数", "days from first to last purchase"),
+    "T": ("首购至今的天数", "days since the first purchase"),
+    "monetary_value": ("复购单均金额", "average repeat order value"),
+    "days_since_last_purchase": ("距上次购买的天数", "days since the last purchase"),
+    "orders": ("已付订单数", "paid orders"),
+    "gmv": ("成交额（GMV）", "GMV"),
+    "refunds": ("退款数", "refunds"),
+    "touches": ("近 30 天触达次数", "touches in the last 30 days"),
+    "tenure_days": ("加好友天数", "days as a friend"),
+    "is_friend": ("仍是好友", "still a friend"),
+    "channel": ("获客渠道", "acquisition channel"),
+}
+
+
+def feature_name(code: str, labels) -> str:
+    """Return a feature's display name in the report language (``touches_<type>`` names the touch type).
+
+    Examples
+    --------
+    >>> from helpers.labels import Labels
+    >>> feature_name("touches_private_chat", Labels("zh")), feature_name("gmv", Labels("en"))
+    ('近 30 天触达次数：私聊', 'GMV')
+    """
+    zh = labels.lang == "zh"
+    if code in _FEATURES:
+        return _FEATURES[code][0 if zh else 1]
+    if code.startswith("touches_"):
+        kind = labels.name("touch_type", code.removeprefix("touches_"))
+        return f"近 30 天触达次数：{kind}" if zh else f"touches in the last 30 days: {kind}"
+    return code
+
+
 class PropensityModel:
     """Calibrated ``HistGradientBoostingClassifier`` for P(purchase within the horizon).
 

@@ -1097,9 +1097,9 @@ class GammaGamma(FittedModel):
         self.penalizer = penalizer
 
     @staticmethod
-    def _ll(logp: np.ndarray, x, m, w) -> float:
-        p, q, g = np.exp(logp)
-        ll = (
+    def _rows(p: float, q: float, g: float, x, m) -> np.ndarray:
+        """Log density of each repeat buyer's average value ``m`` over ``x`` repeat purchases."""
+        return (
             gammaln(p * x + q)
             - gammaln(p * x)
             - gammaln(q)
@@ -1108,7 +1108,11 @@ class GammaGamma(FittedModel):
             + p * x * np.log(x)
             - (p * x + q) * np.log(g + x * m)
         )
-        return float(np.sum(w * ll))
+
+    @staticmethod
+    def _ll(logp: np.ndarray, x, m, w) -> float:
+        p, q, g = np.exp(logp)
+        return float(np.sum(w * GammaGamma._rows(p, q, g, x, m)))
 
     def fit(self, summary: pd.DataFrame) -> GammaGamma:
         """Fit on the repeat buyers (``frequency > 0`` and ``monetary_value > 0``) of a summary."""

@@ -68,18 +68,8 @@ def _bgnbd_rows(theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray)
 
 def _gg_rows(theta: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
     """Per-customer Gamma-Gamma log density of the average repeat value (0 for customers without one)."""
-    p, q, g = theta
     rep = (x > 0) & (m > 0)
-    xs, ms = np.where(rep, x, 1.0), np.where(rep, m, 1.0)
-    ll = (
-        gammaln(p * xs + q)
-        - gammaln(p * xs)
-        - gammaln(q)
-        + q * np.log(g)
-        + (p * xs - 1) * np.log(ms)
-        + p * xs * np.log(xs)
-        - (p * xs + q) * np.log(g + xs * ms)
-    )
+    ll = GammaGamma._rows(*theta, np.where(rep, x, 1.0), np.where(rep, m, 1.0))
     return np.where(rep, ll, 0.0)
 
 

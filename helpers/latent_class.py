@@ -200,13 +200,9 @@ class LatentClassCLV(FittedModel):
 
     @staticmethod
     def _labels(summary: pd.DataFrame, groups) -> pd.Series:
-        if groups is None:
-            labels = pd.Series("all", index=summary.index)
-        elif isinstance(groups, str):
-            labels = summary[groups]
-        else:
-            labels = pd.Series(groups, index=summary.index) if not isinstance(groups, pd.Series) else groups
-            labels = labels.reindex(summary.index)
+        from helpers.clv_analysis import _group_labels
+
+        labels = _group_labels(summary, groups) if groups is not None else pd.Series("all", index=summary.index)
         return labels.astype(object).where(labels.notna(), "(none)")
 
     # ---------------------------------------------------------------------------------- likelihood
@@ -266,10 +262,9 @@ class LatentClassCLV(FittedModel):
         ds.m = d.m / vscale
         lp = np.tile(np.log([1.0, 1.0, 1.0, 3.0]), (K, 1))
         lv = np.tile(np.log([2.0, 3.0, 2.0]), (K, 1))
+        hist = pd.DataFrame({"frequency": ds.x, "recency": ds.tx, "T": ds.T, "monetary_value": ds.m, "weight": d.w})
         for k in range(K):  # start each class from ordinary fits on the customers the start assigns to it
-            members = R[:, k] >= 0.9
-            sub = pd.DataFrame({"frequency": ds.x, "recency": ds.tx, "T": ds.T, "monetary_value": ds.m, "weight": d.w})
-            sub = sub[members]
+            sub = hist[R[:, k] >= 0.9]
             try:
                 lp[k] = np.log(list(BetaGeo().fit(sub).params_.values()))
             except (ValueError, RuntimeError):
@@ -335,7 +330,8 @@ class LatentClassCLV(FittedModel):
         self
         """
         labels = self._labels(summary, groups)
-        if self.max_customers is not None and len(summary) > self.max_customers:
+        sampled = self.max_customers is not None and len(summary) > self.max_customers
+        if sampled:
             pick = np.sort(np.random.default_rng(self.random_state).choice(len(summary), self.max_customers, False))
             summary, labels = summary.iloc[pick], labels.iloc[pick]
         d = self._data(summary, labels)
@@ -362,14 +358,14 @@ class LatentClassCLV(FittedModel):
         k_params = 7 * K + G * (K - 1)
         n = float(d.w.sum())
         self.aic_, self.bic_ = 2 * k_params - 2 * ll, k_params * np.log(n) - 2 * ll
-        R, _ = self._posterior(self.theta_p_, self.theta_v_, self.share_matrix_, self._data(summary, labels, d.groups))
+        R, _ = self._posterior(self.theta_p_, self.theta_v_, self.share_matrix_, d)
         with np.errstate(divide="ignore", invalid="ignore"):
             entropy = -float(d.w @ np.nansum(np.where(R > 0, R * np.log(R), 0.0), axis=1))
         self.entropy_ = entropy
         self.icl_ = self.bic_ + 2 * entropy
         self.n_iter_, self.converged_, self.n_customers_ = n_iter, converged, int(n)
         self.notes_ = [] if converged else [f"EM stopped after {n_iter} iterations without meeting tol={self.tol}"]
-        if self.max_customers is not None and int(n) == self.max_customers:
+        if sampled:
             self.notes_.append(f"fitted on a random sample of {self.max_customers:,} customers")
         self.params_ = {}
         for k in range(K):
@@ -442,14 +438,11 @@ class LatentClassCLV(FittedModel):
 
     def _posterior_at(self, tp, tv, shares, summary, groups) -> pd.DataFrame:
         d = self._data(summary, groups, known=self.groups_)
-        overall = (self.share_matrix_ * self._group_weights()[:, None]).sum(axis=0)
+        overall = (self.share_matrix_ * self.group_sizes_[:, None]).sum(axis=0)
         sh = np.vstack([shares, overall / overall.sum()])
         d.g = np.where(d.g >= 0, d.g, len(shares))
         R, _ = self._posterior(tp, tv, sh, d)
         return pd.DataFrame(R, index=summary.index, columns=[f"class_{k}" for k in range(self.n_classes)])
-
-    def _group_weights(self) -> np.ndarray:
-        return self.group_sizes_
 
     def _class_models(self, tp, tv) -> list[tuple[BetaGeo, GammaGamma]]:
         out = []

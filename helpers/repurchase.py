@@ -15,8 +15,6 @@ never observed, so a frequent buyer who goes quiet becomes less likely to be ali
 
 from __future__ import annotations
 
-import re
-
 import ibis
 import matplotlib.pyplot as plt
 import numpy as np
@@ -93,9 +91,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "clv_line": {
         "zh": "未来 {h} 天的终身价值（毛利率 {margin}，年贴现率 {disc}）：人均 {mean}，中位数 {median}；"
-        "价值最高的 10% 客户占 {top}；全部客户合计 {total}（90% 区间 {lo} – {hi}，{method}）。",
+        "价值最高的 10% 客户占 {top}；全部客户合计 {total}{interval}。",
         "en": "Lifetime value over the next {h} days (margin {margin}, discount {disc} a year): mean {mean}, median "
-        "{median}; the top 10 % of customers hold {top}; all customers {total} (90 % interval {lo} – {hi}, {method}).",
+        "{median}; the top 10 % of customers hold {top}; all customers {total}{interval}.",
     },
     "gini": {
         "zh": "排序检验：按预测价值排序，归一化基尼系数 {gini}（1 为完美排序，0 为随机）；预测留出期消费合计 {pred}，"
@@ -644,14 +642,31 @@ def clv_text(iv, horizon_days: int, margin: float, discount: float, currency: st
         median=fmt_money(clv.median(), currency),
         top=fmt_pct(top, 0),
         total=fmt_money(g["total"], currency),
-        lo=fmt_money(g["total_lower"], currency),
-        hi=fmt_money(g["total_upper"], currency),
-        method=method[0] if lang == "zh" else method[1],
+        interval=interval_text(g, currency, lang, method=method[0] if lang == "zh" else method[1]),
     )
-    if pd.isna(g["total_lower"]):  # a parameter the data cannot identify: no interval, and the sentence says so
-        text = re.sub(r"（90% 区间 [^）]*）", "（没有区间：有参数数据识别不了）", text)
-        text = re.sub(r"\(90 % interval [^)]*\)", "(no interval: a parameter is not identified by the data)", text)
     return text + (TEXT["value_no_draws"][lang] if any("no parameter draws" in n for n in iv.notes) else "")
+
+
+def interval_text(group: pd.Series, currency: str = "¥", lang: str = "zh", method: str | None = None) -> str:
+    """Return the bracket after a total: its 90 % interval (and method), or that a parameter is not identified.
+
+    ``group`` holds ``total_lower`` and ``total_upper``; a missing bound means no interval, and the text says why.
+
+    Examples
+    --------
+    >>> interval_text(pd.Series({"total_lower": 900.0, "total_upper": 1100.0}), method="自助法")
+    '（90% 区间 ¥900 – ¥1,100，自助法）'
+    >>> interval_text(pd.Series({"total_lower": np.nan, "total_upper": np.nan}), lang="en")
+    ' (no interval: a parameter is not identified by the data)'
+    """
+    from helpers.labels import fmt_money
+
+    zh = lang == "zh"
+    if pd.isna(group["total_lower"]) or pd.isna(group["total_upper"]):
+        return "（没有区间：有参数数据识别不了）" if zh else " (no interval: a parameter is not identified by the data)"
+    lo, hi = fmt_money(group["total_lower"], currency), fmt_money(group["total_upper"], currency)
+    tail = f"，{method}" if zh and method else f", {method}" if method else ""
+    return f"（90% 区间 {lo} – {hi}{tail}）" if zh else f" (90 % interval {lo} – {hi}{tail})"
 
 
 def headline(winner: str | None, iv, horizon_days: int, currency: str = "¥", lang: str = "zh") -> str:
@@ -671,19 +686,11 @@ def headline(winner: str | None, iv, horizon_days: int, currency: str = "¥", la
     """
     from helpers.labels import fmt_money
 
-    zh = lang == "zh"
     if iv is None or winner is None:
         return TEXT["no_models"][lang].format(why="—")
     g = iv.groups.iloc[0]
-    total = fmt_money(g["total"], currency)
-    if pd.isna(g["total_lower"]) or pd.isna(g["total_upper"]):
-        interval = (
-            "（没有区间：有参数数据识别不了）" if zh else " (no interval: a parameter is not identified by the data)"
-        )
-    else:
-        lo, hi = fmt_money(g["total_lower"], currency), fmt_money(g["total_upper"], currency)
-        interval = f"（90% 区间 {lo} – {hi}）" if zh else f" (90 % interval {lo} – {hi})"
-    if zh:
+    total, interval = fmt_money(g["total"], currency), interval_text(g, currency, lang)
+    if lang == "zh":
         return f"留出期选中 {winner}；未来 {horizon_days} 天终身价值合计 {total}{interval}"
     return f"{winner} chosen on the holdout; lifetime value over {horizon_days} days {total}{interval}"
 

@@ -156,3 +156,34 @@ def test_segment_shares_match_truth_users(truth):
 def test_too_small_is_refused(tmp_path):
     with pytest.raises(ValueError, match="at least 50"):
         simulate.simulate(10, seed=1, out=tmp_path)
+
+
+@pytest.mark.parametrize("process", ["bgnbd", "paretonbd"])
+def test_day_level_purchases_are_the_planted_process(process):
+    """Summarised as the workbook does (purchase days, recency and T in whole days), the simulator's repeat
+    purchases of its most frequent segment are consistent with the planted parameters: likelihood-ratio statistic
+    below the 0.1 % point of chi-square with 4 degrees of freedom (18.5) on 60 000 buyers. Moving the clock one
+    day on a same-day repeat, as the simulator once did, gave about 120 here for both processes."""
+    from scipy import stats
+
+    from helpers.clv import BetaGeo, ParetoNBD
+
+    rng = np.random.default_rng(3)
+    n, planted = 60_000, simulate.PLANTED["segments"]["high_value"][process]
+    t1 = rng.uniform(0, 300, n)
+    lam = rng.gamma(planted["r"], 1 / planted["alpha"], n)
+    if process == "bgnbd":
+        who, when = simulate._bgnbd_repeats(t1, lam, rng.beta(planted["a"], planted["b"], n), rng)
+        model = BetaGeo()
+    else:
+        who, when = simulate._paretonbd_repeats(t1, lam, rng.gamma(planted["s"], 1 / planted["beta"], n), rng)
+        model = ParetoNBD()
+    days = pd.DataFrame({"i": np.r_[np.arange(n), who], "d": np.floor(np.r_[t1, when])})
+    assert not days.duplicated().any()  # at most one purchase per customer and day
+    g = days.groupby("i")["d"].agg(["count", "min", "max"])
+    s = pd.DataFrame(
+        {"frequency": g["count"] - 1, "recency": g["max"] - g["min"], "T": simulate.HORIZON - 1 - g["min"]}
+    )
+    model.fit(s)
+    lr = 2 * (model.log_likelihood_ - model.log_likelihood(s, planted))
+    assert lr < stats.chi2.ppf(0.999, 4), (model.params_, lr)

@@ -49,6 +49,7 @@ __all__ = [
     "choose_classes",
     "class_sentence",
     "latent_class_intervals",
+    "tier_values",
 ]
 
 _PURCHASE = ("r", "alpha", "a", "b")
@@ -179,6 +180,36 @@ class LatentClassCLV(FittedModel):
         self.tol = tol
         self.n_init = n_init
         self.random_state = random_state
+
+    @classmethod
+    def from_params(cls, purchase: np.ndarray, value: np.ndarray, shares: pd.DataFrame) -> LatentClassCLV:
+        """Build a model from given parameters instead of fitted ones (planted truth, what-ifs); no covariance.
+
+        Parameters
+        ----------
+        purchase : array (K × 4)
+            BG/NBD (r, α, a, b) per class, in days.
+        value : array (K × 3)
+            Gamma-Gamma (p, q, γ) per class.
+        shares : DataFrame
+            P(class | group): one row per group (its index), one column per class; rows sum to 1.
+
+        Returns
+        -------
+        LatentClassCLV
+            Ready for :meth:`posterior` and :meth:`clv`.
+        """
+        purchase, value = np.asarray(purchase, float), np.asarray(value, float)
+        out = cls(n_classes=len(purchase))
+        out.theta_p_, out.theta_v_ = purchase, value
+        out.share_matrix_ = shares.to_numpy(float)
+        out.groups_ = list(shares.index)
+        out.group_sizes_ = np.ones(len(shares))
+        out.params_ = {
+            f"{nm}_{k}": float(v) for k in range(len(purchase)) for nm, v in zip(_PURCHASE, purchase[k], strict=True)
+        }
+        out.covariance_ = np.full((0, 0), np.nan)
+        return out
 
     # ---------------------------------------------------------------------------------------- data
     @staticmethod
@@ -834,4 +865,68 @@ def channel_values(
         purchase_model, value_template, summary.assign(channel=labels), by="channel", **kwargs
     )
     table.attrs["sentence"] = f"各渠道分别拟合（{reason}）。" if lang == "zh" else f"One fit per channel ({reason})."
+    return table
+
+
+def tier_values(
+    purchase_model,
+    value_template,
+    summary: pd.DataFrame,
+    tier: pd.Series,
+    channels: pd.DataFrame,
+    channel: pd.Series,
+    lang: str = "zh",
+    **kwargs,
+) -> pd.DataFrame:
+    """Lifetime value per tier with intervals, from the same model as the channels' values.
+
+    Tiers are cut from behaviour (02's clustering), so each mixes the latent kinds of customer; a BG/NBD fitted
+    per tier pools that mix just as a per-channel fit does. When :func:`channel_values` fitted latent classes
+    (``channels.attrs["classes"]``), the tiers' totals are the same model's predictions summed per tier — every
+    customer valued by their class posterior given their history and channel — and each interval comes from the
+    same parameter draws (:func:`latent_class_intervals` with ``report_by=tier``). Otherwise each tier gets its own
+    fit of the chosen model (:func:`helpers.clv_analysis.clv_intervals_per_group`).
+
+    Parameters
+    ----------
+    purchase_model, value_template
+        As in :func:`channel_values` (used for the per-tier fits).
+    summary : DataFrame
+        All customers (day unit).
+    tier : Series
+        Tier per customer (customers without one are left out of the totals).
+    channels : DataFrame
+        :func:`channel_values`' result.
+    channel : Series
+        The channel per customer that the classes' shares were fitted on.
+    lang : {"zh", "en"}
+        Language of ``attrs["sentence"]``.
+    **kwargs
+        ``horizon_days``, ``margin``, ``annual_discount_rate`` (and ``level``, ``n_draws``).
+
+    Returns
+    -------
+    DataFrame
+        Per tier, as :func:`latent_class_intervals` plus ``model``; ``attrs["sentence"]`` names the method.
+    """
+    from helpers.clv_analysis import clv_intervals_per_group
+
+    choice = channels.attrs.get("classes")
+    zh = lang == "zh"
+    if choice is not None and choice.n_classes > 1:
+        labels = channel.reindex(summary.index)
+        table = latent_class_intervals(choice.model, summary, labels, tier.reindex(summary.index), **kwargs)
+        table["model"] = "latent_class"
+        k = choice.n_classes
+        table.attrs["sentence"] = (
+            f"各分层的价值来自与渠道相同的 {k} 类潜在类别模型：每位客户按其购买历史和渠道算出属于各类的概率再加总。"
+            if zh
+            else f"Tier values come from the same {k}-class latent-class model as the channels: each customer is "
+            "valued by their class probabilities given their history and channel, then summed per tier."
+        )
+        return table
+    table = clv_intervals_per_group(purchase_model, value_template, summary.assign(tier=tier), by="tier", **kwargs)
+    table.attrs["sentence"] = (
+        "各分层分别拟合（原因同上文渠道）。" if zh else "One fit per tier (for the reason given for the channels)."
+    )
     return table

@@ -60,3 +60,34 @@ def test_no_checked_output_prints_a_python_boolean():
         for c in nbformat.read(nb, as_version=4).cells:
             text = "".join(o.get("text", "") for o in c.get("outputs", []))
             assert not re.search(r"\b(True|False)\b", text), (nb.name, text)
+
+
+def test_planted_values_equal_the_segment_value_when_a_group_holds_one_segment():
+    """With one planted segment per channel the prior is certain, so the segment-unseen value is exactly the
+    segment's own lifetime value; with the two channels mixed it is not (the posterior spreads)."""
+    import numpy as np
+    import pandas as pd
+
+    from helpers.clv import BetaGeo, GammaGamma, customer_lifetime_value
+    from helpers.simulate import PLANTED, bgnbd_summary
+    from helpers.truth import planted_values
+
+    segments = PLANTED["segments"]
+    parts = []
+    for i, seg in enumerate(["high_value", "potential"]):
+        s = bgnbd_summary(3000, **segments[seg]["bgnbd"], T=np.linspace(30, 360, 3000), seed=i)
+        g = segments[seg]["gamma_gamma"]
+        value = np.random.default_rng(i).gamma(g["p"], 1 / np.random.default_rng(9 + i).gamma(g["q"], 1 / g["gamma"]))
+        parts.append(s.assign(monetary_value=np.where(s["frequency"] > 0, value, 0.0), segment=seg, channel=f"c{i}"))
+    summary = pd.concat(parts, ignore_index=True)
+    summary.attrs["unit"] = "D"
+    kw = {"horizon_days": 365, "margin": 0.4, "annual_discount_rate": 0.1}
+    got = planted_values(summary, summary["channel"], segments, **kw)
+    for seg, d in summary.groupby("segment"):
+        bg, gg = BetaGeo(), GammaGamma()
+        bg.params_, bg.unit_ = dict(segments[seg]["bgnbd"]), "D"
+        gg.params_ = dict(segments[seg]["gamma_gamma"])
+        expected = customer_lifetime_value(bg, gg, d, **kw)
+        np.testing.assert_allclose(got[d.index], expected, rtol=1e-6)
+    mixed = planted_values(summary, pd.Series("all", index=summary.index), segments, **kw)
+    assert not np.allclose(mixed, got, rtol=1e-3)

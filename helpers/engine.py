@@ -24,7 +24,7 @@ ENGINES = ("duckdb", "pyspark")
 
 
 def spark_session(app_name: str = "siyu-workbook", driver_memory: str = "4g"):
-    """Return the active Spark session, or start a local one (all cores, UTC session time zone).
+    """Return the active Spark session, or start a local one (all cores, UTC session time zone, quiet).
 
     The session time zone is UTC so that the naive local timestamps of the contract are read back unchanged.
     """
@@ -35,7 +35,7 @@ def spark_session(app_name: str = "siyu-workbook", driver_memory: str = "4g"):
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    return (
+    session = (
         SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
         .appName(app_name)
         .config("spark.sql.session.timeZone", "UTC")
@@ -45,8 +45,11 @@ def spark_session(app_name: str = "siyu-workbook", driver_memory: str = "4g"):
         .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "8"))
         .config("spark.driver.memory", driver_memory)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.showConsoleProgress", "false")  # no [Stage 3:> (0 + 2) / 8] bars in cell outputs
         .getOrCreate()
     )
+    session.sparkContext.setLogLevel(os.environ.get("SPARK_LOG_LEVEL", "ERROR"))  # JVM warnings stay off the pages
+    return session
 
 
 @dataclass

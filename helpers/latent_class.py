@@ -568,7 +568,8 @@ def latent_class_intervals(
     customer's posterior and class CLVs, and sums per report group; the interval is the quantiles of those
     totals (``level`` coverage). Above ``max_customers`` the draws run on a random sample of customers and each
     group's interval is its full total times the sample total's spread (the draws shift a group's customers
-    together, so the spread is a property of the parameters, not of the number of customers).
+    together, so the spread is a property of the parameters, not of the number of customers). A ``weight``
+    column in ``summary`` counts identical customers, as in :meth:`LatentClassCLV.fit`.
 
     Returns
     -------
@@ -581,11 +582,14 @@ def latent_class_intervals(
     labels = report_by.reindex(summary.index)
     codes, names = pd.factorize(labels, sort=True)
     estimate = model.clv(summary, groups, **kw).to_numpy()
+    w = summary["weight"].to_numpy(float) if "weight" in summary else np.ones(len(summary))  # identical customers
 
     def sums(v: np.ndarray) -> np.ndarray:
-        return np.bincount(codes[codes >= 0], weights=v[codes >= 0], minlength=len(names))
+        return np.bincount(codes[codes >= 0], weights=(v * w)[codes >= 0], minlength=len(names))
 
-    rows = pd.DataFrame({"customers": np.bincount(codes[codes >= 0], minlength=len(names))}, index=names)
+    counts = sums(np.ones(len(summary)))
+    whole = np.allclose(counts, np.round(counts))
+    rows = pd.DataFrame({"customers": np.round(counts).astype(np.int64) if whole else counts}, index=names)
     rows["total"] = sums(estimate)
     cov = model.covariance_
     free = np.isfinite(np.diag(cov))
@@ -613,7 +617,7 @@ def latent_class_intervals(
         ok = sub_codes >= 0
 
         def sub_sums(v: np.ndarray) -> np.ndarray:
-            return np.bincount(sub_codes[ok], weights=v[ok], minlength=len(names))
+            return np.bincount(sub_codes[ok], weights=(v * w[pick])[ok], minlength=len(names))
 
         base = sub_sums(estimate[pick])
         totals = np.column_stack([sub_sums(model._clv_at(*model._unpack(v), sub, sub_groups, **kw)) for v in draws])

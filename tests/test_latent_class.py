@@ -201,3 +201,16 @@ def test_tier_values_come_from_the_channels_classes_and_hold_the_planted_value(d
         **HORIZON,
     )
     assert fallback.attrs["sentence"].startswith("各分层分别拟合") and "latent_class" not in set(fallback["model"])
+
+
+def test_group_totals_count_a_weighted_row_as_that_many_customers(data, fitted):
+    """A summary collapsed into rows with a ``weight`` gives the same totals and counts as the rows repeated."""
+    part = data.iloc[:400]
+    twice = pd.concat([part, part.set_axis([f"{i}b" for i in part.index])])
+    weighted = part.assign(weight=2.0)
+    a = latent_class_intervals(fitted, twice, "channel", twice["channel"], n_draws=10, **HORIZON)
+    b = latent_class_intervals(fitted, weighted, "channel", weighted["channel"], n_draws=10, **HORIZON)
+    np.testing.assert_allclose(b[["total", "total_lower", "total_upper"]], a[["total", "total_lower", "total_upper"]])
+    assert (
+        b["customers"].tolist() == a["customers"].tolist() == (2 * part["channel"].value_counts().sort_index()).tolist()
+    )

@@ -1541,8 +1541,21 @@ def ltv_to_cac(value_table: pd.DataFrame, cac: pd.DataFrame | pd.Series) -> pd.D
     >>> out = ltv_to_cac(v, pd.Series({"store_qr": 10.0}))
     >>> out[["ltv_cac", "ltv_cac_lower", "ltv_cac_upper"]].round(1).to_numpy().tolist()
     [[3.0, 2.0, 4.5]]
+
+    A CAC that names no channel of the value table is a mistake, not a missing figure (a column taken from
+    ``acquisition_cost``'s table is indexed 0, 1, 2 …):
+
+    >>> ltv_to_cac(v, pd.Series([10.0]))
+    Traceback (most recent call last):
+    ...
+    ValueError: the CAC is indexed by [0], not by channel: pass acquisition_cost's table or a Series by channel
     """
     c = cac.set_index("channel")["cac"] if isinstance(cac, pd.DataFrame) else cac
+    if c.notna().any() and not value_table.index.isin(c.index).any():
+        raise ValueError(
+            f"the CAC is indexed by {list(c.index[:3])}, not by channel: pass acquisition_cost's table or a Series "
+            "by channel"
+        )
     out = value_table[["value", "value_lower", "value_upper"]].copy()
     out["cac"] = c.reindex(out.index).astype(float)
     den = out["cac"].where(out["cac"] > 0)

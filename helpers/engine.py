@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import ibis
 import pandas as pd
@@ -18,7 +20,7 @@ import pyarrow as pa
 
 from helpers.contract import DERIVED_TABLES, TABLES, DataContractError
 
-__all__ = ["ENGINES", "Engine", "connect", "spark_session"]
+__all__ = ["CATALOG_PREFIX", "ENGINES", "Engine", "connect", "spark_session"]
 
 ENGINES = ("duckdb", "pyspark")
 
@@ -52,9 +54,31 @@ def spark_session(app_name: str = "siyu-workbook", driver_memory: str = "4g"):
     return session
 
 
+CATALOG_PREFIX = "table:"
+
+
+def _split_location(location: str | Path) -> tuple[str, Path | None]:
+    """Return a clean-data location as a URI-or-path string and, on the local filesystem, its ``Path``.
+
+    >>> _split_location("file:///data/run/clean")
+    ('file:///data/run/clean', PosixPath('/data/run/clean'))
+    >>> _split_location("s3://bucket/run/clean")
+    ('s3://bucket/run/clean', None)
+    >>> _split_location("reports/run/clean")[1]
+    PosixPath('reports/run/clean')
+    """
+    text = str(location)
+    scheme = urlsplit(text).scheme
+    if scheme == "file":
+        return text, Path(unquote(urlsplit(text).path))
+    if len(scheme) > 1:  # hdfs://, s3a://, abfss:// … (one letter is a Windows drive, C:\…)
+        return text.rstrip("/"), None
+    return text, Path(text)
+
+
 @dataclass
 class Engine:
-    """An ibis connection bound to a folder of clean contract tables (``<output_dir>/clean``).
+    """An ibis connection bound to the clean contract tables: a folder, a URI, or tables in the engine's catalog.
 
     Attributes
     ----------
@@ -62,29 +86,64 @@ class Engine:
         The DuckDB or PySpark connection.
     name : str
         ``"duckdb"`` or ``"pyspark"``.
-    clean_dir : Path
-        Folder of ``<table>.parquet`` files written by notebook 00.
+    clean_dir : Path or None
+        The folder of ``<table>.parquet`` files on the local filesystem (a plain path or a ``file://`` URI);
+        ``None`` for remote storage.
+    location : str
+        Where the ``<table>.parquet`` files are, as given (``hdfs://…/clean``, ``s3a://…/clean``, a folder).
+    catalog : dict
+        Tables read from the engine's catalog instead: ``{"orders": "table:dw.orders"}``.
     """
 
     con: object
     name: str
-    clean_dir: Path
+    clean_dir: Path | None
+    location: str = ""
+    catalog: dict = field(default_factory=dict)
     _tables: dict = field(default_factory=dict, repr=False)
 
+    def _source(self, table: str) -> str:
+        if table in self.catalog:
+            return self.catalog[table]
+        if self.clean_dir is not None:
+            return str(self.clean_dir / f"{table}.parquet")
+        return f"{self.location}/{table}.parquet"
+
     def has(self, table: str) -> bool:
-        """Whether the clean folder holds ``table``."""
-        return (self.clean_dir / f"{table}.parquet").exists()
+        """Whether the clean data hold ``table`` (a catalog table is looked up in the catalog)."""
+        if table in self._tables:
+            return True
+        if table not in self.catalog and self.clean_dir is not None:
+            return (self.clean_dir / f"{table}.parquet").exists()
+        try:
+            self.table(table)
+        except DataContractError:
+            return False
+        return True
 
     def table(self, table: str) -> ibis.Table:
         """Return ``table`` as a lazy ibis table (nothing is read until an expression is executed)."""
         if table not in TABLES and table not in DERIVED_TABLES:
             raise DataContractError(f"unknown table {table!r}")
         if table not in self._tables:
-            path = self.clean_dir / f"{table}.parquet"
-            if not path.exists():
-                raise DataContractError(f"{path}: table {table!r} is not in the clean data (run 00_data_prep)")
-            self._tables[table] = self.con.read_parquet(str(path), table_name=f"clean_{table}")
+            self._tables[table] = self._read(table, self._source(table))
         return self._tables[table]
+
+    def _read(self, table: str, source: str) -> ibis.Table:
+        if source.startswith(CATALOG_PREFIX):
+            database, _, name = source[len(CATALOG_PREFIX) :].rpartition(".")
+            try:
+                return self.con.table(name, database=database or None)
+            except Exception as err:  # each backend raises its own "not found"
+                raise DataContractError(f"table {table!r}: {source} is not in the {self.name} catalog ({err})") from err
+        if self.clean_dir is not None and not Path(source).exists():
+            raise DataContractError(f"{source}: table {table!r} is not in the clean data (run 00_data_prep)")
+        try:
+            return self.con.read_parquet(source, table_name=f"clean_{table}")
+        except Exception as err:  # remote storage: the engine is the only judge of what exists
+            if self.clean_dir is not None:
+                raise
+            raise DataContractError(f"{source}: table {table!r} could not be read by {self.name} ({err})") from err
 
     def to_arrow(self, expr: ibis.Expr) -> pa.Table:
         """Execute ``expr`` and return an Arrow table (columnar; nested lists stay lists, not Python objects)."""
@@ -99,29 +158,48 @@ class Engine:
         return df
 
 
-def connect(clean_dir: str | Path, engine: str = "duckdb", *, threads: int | None = None) -> Engine:
-    """Connect the engine to a folder of clean tables.
+def connect(
+    clean_dir: str | Path,
+    engine: str = "duckdb",
+    *,
+    threads: int | None = None,
+    tables: Mapping[str, str] | None = None,
+) -> Engine:
+    """Connect the engine to the clean tables.
 
     Parameters
     ----------
     clean_dir : str or Path
-        Folder with ``contacts.parquet``, ``orders.parquet`` … (notebook 00 writes ``<output_dir>/clean``).
+        Where ``contacts.parquet``, ``orders.parquet`` … are (notebook 00 writes ``<output_dir>/clean``): a folder,
+        a ``file://`` URI, or — on Spark — any URI Spark reads (``hdfs://``, ``s3a://`` …).
     engine : {"duckdb", "pyspark"}
         Backend. ``pyspark`` uses the active Spark session or starts a local one.
     threads : int, optional
         DuckDB threads (default: all cores).
+    tables : mapping, optional
+        Tables to read from the engine's catalog instead, as ``"table:<database>.<name>"``
+        (e.g. ``{"orders": "table:dw.orders"}``); the others come from ``clean_dir``.
 
     Returns
     -------
     Engine
         The bound engine.
     """
-    clean = Path(clean_dir)
-    if not clean.is_dir():
-        raise DataContractError(f"clean data folder not found: {clean} (run 00_data_prep first)")
+    catalog = dict(tables or {})
+    bad = {k: v for k, v in catalog.items() if not str(v).startswith(CATALOG_PREFIX) or k not in TABLES}
+    if bad:
+        raise ValueError(f"catalog tables must map a contract table to '{CATALOG_PREFIX}<database>.<name>': {bad}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    location, local = _split_location(clean_dir)
+    if local is not None and not local.is_dir():
+        raise DataContractError(f"clean data folder not found: {local} (run 00_data_prep first)")
+    if local is None and engine == "duckdb":
+        raise ValueError(
+            f"{location}: DuckDB here reads local folders and file:// URIs (remote storage needs its httpfs "
+            "extension, which this workbook does not download); use engine='pyspark' for hdfs:// or s3a://"
+        )
     if engine == "duckdb":
         kw = {"threads": threads} if threads else {}
-        return Engine(ibis.duckdb.connect(**kw), "duckdb", clean)
-    if engine == "pyspark":
-        return Engine(ibis.pyspark.connect(spark_session()), "pyspark", clean)
-    raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+        return Engine(ibis.duckdb.connect(**kw), "duckdb", local, location, catalog)
+    return Engine(ibis.pyspark.connect(spark_session()), "pyspark", local, location, catalog)

@@ -95,3 +95,51 @@ def test_connect_errors(tmp_path, clean_sample):
     eng = connect(clean_sample)
     with pytest.raises(DataContractError, match="unknown table"):
         eng.table("nope")
+
+
+def test_a_file_uri_reads_the_same_tables_and_remote_storage_needs_spark(duck, clean_sample, tmp_path):
+    eng = connect(clean_sample.resolve().as_uri(), "duckdb")
+    assert eng.clean_dir == clean_sample.resolve() and eng.has("orders")
+    rfm, paths = reductions(eng)
+    assert rfm.equals(duck[0]) and paths.equals(duck[1])
+    with pytest.raises(DataContractError, match="run 00_data_prep"):
+        connect((tmp_path / "missing").as_uri())
+    with pytest.raises(ValueError, match="use engine='pyspark' for hdfs:// or s3a://"):
+        connect("s3a://bucket/run/clean", "duckdb")
+    with pytest.raises(ValueError, match="must map a contract table"):
+        connect(clean_sample, tables={"orders": "dw.orders"})
+
+
+def test_a_duckdb_catalog_table_replaces_the_file_of_the_same_name(duck, clean_sample):
+    eng = connect(clean_sample, "duckdb", tables={"orders": "table:main.orders_dw"})
+    assert not eng.has("orders")  # not in the catalog yet: reported, not raised
+    eng.con.raw_sql(f"CREATE TABLE main.orders_dw AS SELECT * FROM read_parquet('{clean_sample / 'orders.parquet'}')")
+    eng._tables.clear()
+    assert eng.has("orders") and eng.has("touches")  # touches still from the folder
+    assert reductions(eng)[0].equals(duck[0])
+
+
+@needs_spark
+@pytest.mark.spark
+def test_spark_reads_a_file_uri_and_tables_registered_in_a_warehouse(duck, clean_sample, tmp_path):
+    eng = connect(clean_sample.resolve().as_uri(), "pyspark")
+    rfm_uri = reductions(eng)[0]
+    assert len(rfm_uri) == len(duck[0]) and (rfm_uri["orders"].to_numpy() == duck[0]["orders"].to_numpy()).all()
+    spark = eng.con._session
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS dw_test LOCATION '{(tmp_path / 'warehouse').as_uri()}'")
+    try:
+        for name in ("orders", "touches"):
+            spark.read.parquet(str(clean_sample / f"{name}.parquet")).write.saveAsTable(f"dw_test.{name}")
+        cat = connect(
+            clean_sample, "pyspark", tables={"orders": "table:dw_test.orders", "touches": "table:dw_test.touches"}
+        )
+        rfm, paths = reductions(cat)
+        assert (rfm["orders"].to_numpy() == duck[0]["orders"].to_numpy()).all()
+        assert (rfm["purchase_days"].to_numpy() == duck[0]["purchase_days"].to_numpy()).all()
+        assert paths["path"].tolist() == duck[1]["path"].tolist()
+        missing = connect(clean_sample, "pyspark", tables={"orders": "table:dw_test.no_such_table"})
+        assert not missing.has("orders")
+        with pytest.raises(DataContractError, match="not in the pyspark catalog"):
+            missing.table("orders")
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS dw_test CASCADE")

@@ -7,6 +7,7 @@ On your own data there is no ``truth.json`` and those cells say so.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -194,12 +195,26 @@ ROLES = {
 }
 
 _RULES = {
-    "within": {"zh": "相差不超过 ±{tol:g}", "en": "within ±{tol:g}"},
+    "within": {"zh": "相差不超过 ±{tol}", "en": "within ±{tol}"},
     "at_least": {"zh": "不低于", "en": "at least"},
     "consistent": {"zh": "似然比 χ²({df})，{level:g} 水平", "en": "LR χ²({df}) at {level:g}"},
     "inside": {"zh": "真值在区间内", "en": "truth inside interval"},
     "equal": {"zh": "相等", "en": "equal"},
 }
+
+
+
+def _num(v: float) -> str:
+    """Format a number for a check's rule or interval: four significant digits, no exponent, no trailing zeros.
+
+    >>> _num(1566548.2), _num(0.0214286), _num(0.03), _num(148.9961), _num(-0.5)
+    ('1,566,548', '0.02143', '0.03', '149', '-0.5')
+    """
+    a = abs(float(v))
+    if a >= 1000 or a == 0:
+        return f"{v:,.0f}"
+    return f"{v:.{max(0, 3 - math.floor(math.log10(a)))}f}".rstrip("0").rstrip(".")
+
 
 #: The summary line of a truth check (tests read it back with :func:`summary_counts`).
 SUMMARY = {
@@ -282,7 +297,7 @@ class TruthChecks:
     def within(self, check: str, estimate: float, truth: float, tol: float, **fields) -> None:
         """Check ``|estimate - truth| <= tol``."""
         ok = abs(estimate - truth) <= tol
-        self._add(check, fields, round(float(estimate), 4), round(float(truth), 4), "within", ok, tol=tol)
+        self._add(check, fields, round(float(estimate), 4), round(float(truth), 4), "within", ok, tol=_num(tol))
 
     def at_least(self, check: str, estimate: float, bound: float, **fields) -> None:
         """Check ``estimate >= bound`` (a quality floor, e.g. an adjusted Rand index)."""
@@ -306,7 +321,7 @@ class TruthChecks:
     def inside(self, check: str, truth: float, low: float, high: float, **fields) -> None:
         """Check that ``truth`` lies inside the reported interval ``[low, high]``."""
         ok = low <= truth <= high
-        self._add(check, fields, f"[{low:.4f}, {high:.4f}]", round(float(truth), 4), "inside", ok)
+        self._add(check, fields, f"[{_num(low)}, {_num(high)}]", round(float(truth), 4), "inside", ok)
 
     def equal(self, check: str, estimate: object, truth: object, **fields) -> None:
         """Check exact equality (counts, rankings, labels)."""

@@ -203,7 +203,6 @@ _RULES = {
 }
 
 
-
 def _num(v: float) -> str:
     """Format a number for a check's rule or interval: four significant digits, no exponent, no trailing zeros.
 
@@ -451,7 +450,7 @@ def check_purchase_segments(
     DataFrame
         Per segment: ``total`` (fitted), ``total_lower``, ``total_upper``, ``planted_total``.
     """
-    from helpers.clv import BetaGeo, GammaGamma, ParetoNBD, customer_lifetime_value
+    from helpers.clv import BetaGeo, GammaGamma, ParetoNBD
     from helpers.clv_analysis import clv_intervals
 
     rows, planted_values = [], []
@@ -484,7 +483,7 @@ def check_purchase_segments(
         value = pg["p"] * pg["gamma"] / (pg["q"] - 1)
         tc.within("segment_value", g.mean_value_, value, 0.10 * value, segment=seg)
         kw = {"horizon_days": horizon_days, "margin": margin, "annual_discount_rate": annual_discount_rate}
-        per_customer = customer_lifetime_value(m.with_params(pb), g.with_params(pg), d, **kw)
+        per_customer = _segment_value(d, planted, process, **kw)
         planted_values.append(per_customer)
         true = float(per_customer.sum())
         by = pd.Series(seg, index=d.index)
@@ -499,6 +498,19 @@ def check_purchase_segments(
     planted = pd.concat(planted_values) if planted_values else pd.Series(dtype=float)
     out.attrs["planted_clv"] = planted.reindex(summary.index).fillna(0.0).rename("planted_clv")
     return out
+
+
+def _segment_value(summary: pd.DataFrame, planted: dict, process: str, **kw) -> pd.Series:
+    """Each buyer's lifetime value at their segment's planted parameters (the segment known; no fit needed)."""
+    from helpers.clv import BetaGeo, GammaGamma, ParetoNBD, customer_lifetime_value
+
+    m = ParetoNBD() if process == "paretonbd" else BetaGeo()
+    m.params_, m.unit_ = {k: float(planted[process][k]) for k in m._names}, "D"
+    g = GammaGamma()
+    g.params_ = {k: float(planted["gamma_gamma"][k]) for k in g._names}
+    p, q, gamma = g.params_.values()
+    g.mean_value_ = p * gamma / (q - 1)
+    return customer_lifetime_value(m, g, summary, **kw)
 
 
 def planted_values(
@@ -543,8 +555,10 @@ def planted_values(
     from helpers.latent_class import _PURCHASE, _VALUE, LatentClassCLV
 
     kw = {"horizon_days": horizon_days, "margin": margin, "annual_discount_rate": annual_discount_rate}
-    if process != "bgnbd":
-        return check_purchase_segments(TruthChecks(), summary, segments, **kw, process=process).attrs["planted_clv"]
+    if process != "bgnbd":  # the segment-aware value, as check_purchase_segments computes it
+        has = summary["segment"].map(lambda k: pd.notna(k) and segments[k][process] is not None)
+        parts = [_segment_value(d, segments[k], process, **kw) for k, d in summary[has].groupby("segment")]
+        return pd.concat(parts).reindex(summary.index).fillna(0.0).rename("planted_value")
     names = [k for k in summary["segment"].dropna().unique() if segments[k]["bgnbd"] is not None]
     labels = groups.reindex(summary.index).astype(object).where(lambda g: g.notna(), "(none)")
     mix = pd.crosstab(labels, summary["segment"]).reindex(columns=names, fill_value=0)

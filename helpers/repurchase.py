@@ -743,6 +743,7 @@ _NOTE_ZH = (
     (("one class only",), "训练标签只有一类：窗口内没有人（或人人都）购买"),
     (("needs repeat purchases",), "没有任何客户在第二天再次购买：流失过程无法估计（放宽窗口或等更多数据）"),
     (("needs at least 10 customers",), "客户不足 10 人，无法拟合"),
+    (("cross-fitted",), "交叉拟合：按客户分折，每位客户的预测来自没见过他的模型"),
 )
 
 
@@ -753,6 +754,8 @@ def note_text(note: object, lang: str = "zh") -> str:
     --------
     >>> note_text("the optimiser's bound for b: no standard error", "zh")
     '有参数数据识别不了（似然平坦或在优化边界上）：没有标准误，也没有区间'
+    >>> note_text("cross-fitted, 5 folds", "zh")
+    '交叉拟合：按客户分折，每位客户的预测来自没见过他的模型'
     >>> note_text("", "zh"), note_text(None, "en")
     ('', '')
     """

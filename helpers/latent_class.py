@@ -27,6 +27,18 @@ Intervals come from the Laplace approximation with the outer product of the cust
 information estimate that needs only each customer's gradient — two likelihood evaluations per parameter instead
 of the pairs a full numerical Hessian needs. Each draw of all parameters recomputes the posteriors and the
 predictions, so a group total's interval carries the uncertainty of the class shapes and of the shares together.
+
+The approximation is made on the scale where the likelihood is close to quadratic. A class's spread of dropout
+probabilities is pinned down only on one side: a/(a+b) is well determined, but a + b can grow without bound (every
+customer of the class with the same dropout probability) at almost no cost in likelihood, while small a + b is
+quickly ruled out. Gaussian draws of log a and log b therefore over-sample the implausible side, and every group's
+interval leans towards high values (on the sample: −1.4 % / +4.5 % around the estimate, the planted value below the
+lower end). So each spread is drawn as a *dispersion* that is zero for a homogeneous class — 1/(a+b+1) for the
+dropout probability, 1/r for the purchase rate, 1/(q−1) for the value per order — beside the mean it spreads (mean
+dropout on the logit scale, mean rate and mean value on the log scale); a draw below zero is the homogeneous
+class itself (the boundary, as for a variance component; Self & Liang 1987). On the sample this gives −2.0 % /
++2.1 %, and 4 of the 6 channels' intervals hold the planted value (0 before). Over six simulator seeds the coverage
+did not change (22 of 36 channel intervals, 23 before): there the estimates themselves run 1.5 % high on average.
 """
 
 from __future__ import annotations
@@ -55,6 +67,17 @@ __all__ = [
 _PURCHASE = ("r", "alpha", "a", "b")
 _BOUND = 7.0  # |log parameter| (scaled units): beyond e^7 only ridges continue, where predictions hardly change
 _VALUE = ("p", "q", "gamma")
+# interval scale per class: mean and dispersion of the rate, of the dropout probability and of the value per order
+_DRAWN = (
+    "log_rate",
+    "rate_dispersion",
+    "logit_dropout",
+    "dropout_dispersion",
+    "log_p",
+    "log_value",
+    "value_dispersion",
+)
+_MIN_DISPERSION = 1e-3  # a draw at or below zero: the homogeneous class (r = 1000, a + b = 999, q = 1001 — or the fit)
 
 
 def _bgnbd_rows(theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
@@ -118,9 +141,9 @@ class LatentClassCLV(FittedModel):
     random_state : int
         Seed of the starts.
     max_log_se : float
-        A parameter whose standard error in log (or logit) scale exceeds this is not identified (the likelihood
-        is a ridge along it, e.g. a and b of a class that hardly drops out, where only a/(a+b) is pinned down);
-        it is held at its estimate in the interval draws and named in ``notes_`` and ``fixed_in_draws_``.
+        A parameter whose standard error on the interval scale (log or logit for means and shapes; a dispersion's
+        own scale) exceeds this is not identified; it is held at its estimate in the interval draws and named in
+        ``notes_`` and ``fixed_in_draws_``.
     max_customers : int or None
         Fit on a random sample of at most this many customers (the estimates' uncertainty, and so the intervals,
         then reflect the sample's size; predictions still cover everyone). None: all.
@@ -139,8 +162,10 @@ class LatentClassCLV(FittedModel):
         Maximised log-likelihood of purchases and repeat spend; information criteria with
         ``7K + G(K−1)`` parameters.
     covariance_ : ndarray
-        Covariance of the free parameters (log class parameters, share logits) from the outer product of
-        scores; rows and columns of parameters that are not identified are NaN.
+        Covariance of the parameters on the interval scale (per class: log mean rate r/α, rate dispersion 1/r,
+        logit mean dropout a/(a+b), dropout dispersion 1/(a+b+1), log p, log mean value pγ/(q−1), value
+        dispersion 1/(q−1); then the share logits) from the outer product of scores; rows and columns of
+        parameters that are not identified are NaN.
     fixed_in_draws_ : list of str
         Parameters held at their estimate in the interval draws (not identified).
     n_iter_ : int
@@ -338,13 +363,6 @@ class LatentClassCLV(FittedModel):
         theta_v[:, 2] *= vscale
         return theta_p, theta_v, shares, n_iter, n_iter < self.max_iter
 
-    @staticmethod
-    def _unpack_k(v: np.ndarray, K: int, G: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        tp = np.exp(v[: 4 * K]).reshape(K, 4)
-        tv = np.exp(v[4 * K : 7 * K]).reshape(K, 3)
-        logits = np.column_stack([np.zeros(G), v[7 * K :].reshape(G, K - 1)])
-        return tp, tv, softmax(logits, axis=1)
-
     def fit(self, summary: pd.DataFrame, groups: str | pd.Series | None = None) -> LatentClassCLV:
         """Fit by EM on a day-unit repurchase summary (:func:`helpers.repurchase.summarize`).
 
@@ -409,17 +427,49 @@ class LatentClassCLV(FittedModel):
 
     # --------------------------------------------------------------------------------- uncertainty
     def _pack(self) -> np.ndarray:
+        """Return the parameters on the interval scale (:data:`_DRAWN` per class, then the share logits)."""
+        r, alpha, a, b = self.theta_p_.T
+        p, q, gamma = self.theta_v_.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_class = np.column_stack(
+                [
+                    np.log(r / alpha),
+                    1 / r,
+                    np.log(a) - np.log(b),
+                    1 / (a + b + 1),
+                    np.log(p),
+                    np.log(p * gamma / (q - 1)),
+                    1 / (q - 1),
+                ]
+            )
         logits = np.log(self.share_matrix_[:, 1:]) - np.log(self.share_matrix_[:, :1])
-        return np.concatenate([np.log(self.theta_p_).ravel(), np.log(self.theta_v_).ravel(), logits.ravel()])
+        return np.concatenate([per_class.ravel(), logits.ravel()])
 
     def _unpack(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self._unpack_k(v, self.n_classes, len(self.groups_))
+        """Return purchase and value parameters and shares from the interval scale (dispersion below 0: homogeneous)."""
+        K, G = self.n_classes, len(self.groups_)
+        c = v[: 7 * K].reshape(K, 7)
+        fitted = self._pack()[: 7 * K].reshape(K, 7)  # the fit's own dispersion when it is closer to homogeneous
+        rate_disp, drop_disp, value_disp = (
+            np.maximum(c[:, j], np.fmin(_MIN_DISPERSION, fitted[:, j])) for j in (1, 3, 6)
+        )
+        drop_disp = np.minimum(drop_disp, 1 - _MIN_DISPERSION)
+        r = 1 / rate_disp
+        total = 1 / drop_disp - 1  # a + b
+        mean_drop = 1 / (1 + np.exp(-c[:, 2]))
+        p = np.exp(c[:, 4])
+        q = 1 + 1 / value_disp
+        tp = np.column_stack([r, r / np.exp(c[:, 0]), mean_drop * total, (1 - mean_drop) * total])
+        tv = np.column_stack([p, q, np.exp(c[:, 5]) * (q - 1) / p])
+        tv = np.where(np.isfinite(tv), tv, self.theta_v_)  # a class without a finite mean value keeps its fit
+        logits = np.column_stack([np.zeros(G), v[7 * K :].reshape(G, K - 1)])
+        return tp, tv, softmax(logits, axis=1)
 
     def _opg_covariance(self, d: _Data, h: float = 1e-5) -> np.ndarray:
         """Inverse of Σ_i w_i s_i s_iᵀ, s_i the customer's score (central differences of its log-likelihood)."""
         v0 = self._pack()
-        S = np.empty((len(d.x), len(v0)))
-        for j in range(len(v0)):
+        S = np.zeros((len(d.x), len(v0)))
+        for j in np.flatnonzero(np.isfinite(v0)):  # q ≤ 1: no mean value, nothing to draw
             e = np.zeros_like(v0)
             e[j] = h
             lo = self._posterior(*self._unpack(v0 - e), d)[1]
@@ -427,7 +477,7 @@ class LatentClassCLV(FittedModel):
             S[:, j] = (hi - lo) / (2 * h)
         info = (S * d.w[:, None]).T @ S
         names = self._free_names()
-        keep = np.ones(len(v0), bool)
+        keep = np.isfinite(v0)
         cov = np.full((len(v0), len(v0)), np.nan)
         for _ in range(len(v0)):  # drop the worst-identified parameter until the rest is well determined
             try:
@@ -454,9 +504,8 @@ class LatentClassCLV(FittedModel):
         return cov
 
     def _free_names(self) -> list[str]:
-        K = self.n_classes
-        names = [f"{nm}_{k}" for k in range(K) for nm in _PURCHASE] + [f"{nm}_{k}" for k in range(K) for nm in _VALUE]
-        return names + [f"logit_{g}_{k}" for g in self.groups_ for k in range(1, K)]
+        names = [f"{nm}_{k}" for k in range(self.n_classes) for nm in _DRAWN]
+        return names + [f"logit_{g}_{k}" for g in self.groups_ for k in range(1, self.n_classes)]
 
     # --------------------------------------------------------------------------------- predictions
     def posterior(self, summary: pd.DataFrame, groups: str | pd.Series | None = None) -> pd.DataFrame:

@@ -91,18 +91,46 @@ def test_channel_values_hold_the_planted_value_inside_their_intervals(data, fitt
     assert max(np.abs(per_channel)) > (iv["total"] / truth - 1).abs().max()
 
 
-def test_only_parameters_past_the_identification_bound_are_held_in_the_draws(data, fitted):
+def test_draws_use_dispersions_so_nothing_is_held_and_the_estimate_is_the_draws_centre(data, fitted):
+    """On the interval scale a spread that is nearly homogeneous (class 3's rate: r ≈ 10 with α = 1000, which the
+    log scale saw as a ridge of r and α) is a dispersion near zero with a finite standard error, not a parameter
+    to hold fixed; unpacking the packed fit gives the fit back."""
+    assert fitted.fixed_in_draws_ == [] and not any("likelihood ridge" in n for n in fitted.notes_)
+    assert np.isfinite(np.diag(fitted.covariance_)).all()
+    tp, tv, shares = fitted._unpack(fitted._pack())
+    np.testing.assert_allclose(tp, fitted.theta_p_, rtol=1e-10)
+    np.testing.assert_allclose(tv, fitted.theta_v_, rtol=1e-10)
+    np.testing.assert_allclose(shares, fitted.share_matrix_, atol=1e-12)
+    # a dispersion drawn below zero is the homogeneous class: r, a + b and q at the bound, means unchanged
+    v = fitted._pack()
     names = fitted._free_names()
-    held = fitted.fixed_in_draws_
-    assert held and any("likelihood ridge" in n for n in fitted.notes_)  # class 3's r and α move together
-    se_kept = np.sqrt(np.diag(fitted.covariance_))
+    for nm in ("rate_dispersion_0", "dropout_dispersion_0", "value_dispersion_0"):
+        v[names.index(nm)] = -0.5
+    tp, tv, _ = fitted._unpack(v)
+    assert tp[0, 0] == pytest.approx(1000) and tp[0, 2] + tp[0, 3] == pytest.approx(999) and tv[0, 1] == 1001
+    assert tp[0, 0] / tp[0, 1] == pytest.approx(fitted.theta_p_[0, 0] / fitted.theta_p_[0, 1])
+    assert tp[0, 2] / (tp[0, 2] + tp[0, 3]) == pytest.approx(fitted.theta_p_[0, 2] / fitted.theta_p_[0, 2:].sum())
+
+
+def test_only_parameters_past_the_identification_bound_are_held_in_the_draws(data, fitted):
+    tight = LatentClassCLV(n_classes=3, max_log_se=0.05).fit(data, groups=data["channel"])
+    names, held = tight._free_names(), tight.fixed_in_draws_
+    assert held and any("likelihood ridge" in n for n in tight.notes_)
+    se_kept = np.sqrt(np.diag(tight.covariance_))
     assert np.all(np.isfinite(se_kept) == [n not in held for n in names])
-    assert np.nanmax(se_kept) <= fitted.max_log_se
-    # without the bound nothing is held, and the parameters the rule held are the ones whose log-SE exceeds it
-    free = LatentClassCLV(n_classes=3, max_log_se=1e9).fit(data, groups=data["channel"])
-    assert free.fixed_in_draws_ == []
-    se_all = pd.Series(np.sqrt(np.diag(free.covariance_)), index=names)
-    assert (se_all[held] > fitted.max_log_se).all(), se_all
+    assert np.nanmax(se_kept) <= tight.max_log_se
+    # the parameters the rule held are among those whose standard error (nothing held) exceeds the bound
+    se_all = pd.Series(np.sqrt(np.diag(fitted.covariance_)), index=names)
+    assert (se_all[held] > tight.max_log_se).all(), se_all
+
+
+def test_channel_intervals_are_not_lopsided_by_the_dropout_ridge(data, fitted):
+    """Gaussian draws of log a and log b over-sample small a + b (which the likelihood quickly rules out) and
+    under-sample the homogeneous side it barely penalises, so each group's interval leaned high; on the
+    dispersion scale each side of the estimate is within a factor 2 of the other."""
+    iv = latent_class_intervals(fitted, data, data["channel"], data["channel"], **HORIZON)
+    up, down = iv["total_upper"] - iv["total"], iv["total"] - iv["total_lower"]
+    assert ((up / down).between(0.5, 2.0)).all(), iv
 
 
 def test_icl_chooses_the_planted_number_of_classes(data):

@@ -256,6 +256,9 @@ class TruthChecks:
     >>> tc.inside("add_rate_difference", truth=0.06, low=0.04, high=0.08)
     >>> tc.table()[["quantity", "ok"]].values.tolist()
     [['30-day deletion rate, paid ads', True], ['add rate B - A (95% CI)', True]]
+    >>> tc.within("group_clv", estimate=5221502.1432, truth=5127276.8224, tol=512728.0, group="referral")
+    >>> tc.table()[["estimate", "truth"]].values.tolist()  # numbers with four significant digits
+    [['0.29', '0.3'], ['[0.04, 0.08]', '0.06'], ['5,221,502', '5,127,277']]
     >>> TruthChecks("zh").summary()
     '0 项真值检查中 0 项通过'
     """
@@ -279,8 +282,10 @@ class TruthChecks:
         return CHECKS[check][self.lang].format(**shown)
 
     def _add(self, check: str, fields: dict, estimate, truth, rule: str, ok: bool, **rule_fields) -> None:
-        def shown(v):  # a yes/no compared is shown as 是 / 否, not Python's True
-            return self.labels.yes_no(v) if isinstance(v, bool | np.bool_) else v
+        def shown(v):  # a yes/no compared is shown as 是 / 否, not Python's True; a number with 4 significant digits
+            if isinstance(v, bool | np.bool_):
+                return self.labels.yes_no(v)
+            return _num(v) if isinstance(v, float | np.floating) and np.isfinite(v) else v
 
         self.rows.append(
             {

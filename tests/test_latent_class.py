@@ -101,13 +101,13 @@ def test_draws_use_dispersions_so_nothing_is_held_and_the_estimate_is_the_draws_
     np.testing.assert_allclose(tp, fitted.theta_p_, rtol=1e-10)
     np.testing.assert_allclose(tv, fitted.theta_v_, rtol=1e-10)
     np.testing.assert_allclose(shares, fitted.share_matrix_, atol=1e-12)
-    # a dispersion drawn below zero is the homogeneous class: r, a + b and q at the bound, means unchanged
+    # a dispersion drawn below zero is the homogeneous class: r, a + b and q at their bounds, means unchanged
     v = fitted._pack()
     names = fitted._free_names()
     for nm in ("rate_dispersion_0", "dropout_dispersion_0", "value_dispersion_0"):
         v[names.index(nm)] = -0.5
     tp, tv, _ = fitted._unpack(v)
-    assert tp[0, 0] == pytest.approx(1000) and tp[0, 2] + tp[0, 3] == pytest.approx(999) and tv[0, 1] == 1001
+    assert tp[0, 0] == pytest.approx(100) and tp[0, 2] + tp[0, 3] == pytest.approx(999) and tv[0, 1] == 1001
     assert tp[0, 0] / tp[0, 1] == pytest.approx(fitted.theta_p_[0, 0] / fitted.theta_p_[0, 1])
     assert tp[0, 2] / (tp[0, 2] + tp[0, 3]) == pytest.approx(fitted.theta_p_[0, 2] / fitted.theta_p_[0, 2:].sum())
 

@@ -365,6 +365,17 @@ class PurchaseModel(FittedModel):
         out.params_ = {k: float(params[k]) for k in self._names}
         return out
 
+    @classmethod
+    def from_params(cls, params: dict, unit: str = "D") -> PurchaseModel:
+        """Return a model with given parameter values instead of fitted ones (planted truth, what-ifs).
+
+        >>> BetaGeo.from_params({"r": 10, "alpha": 70, "a": 2, "b": 300}).params_["alpha"]
+        70.0
+        """
+        out = cls()
+        out.params_, out.unit_ = {k: float(params[k]) for k in cls._names}, unit
+        return out
+
     @property
     def unit_days_(self) -> float:
         """Length of the model's time unit in days."""
@@ -1164,10 +1175,24 @@ class GammaGamma(FittedModel):
         """Return a copy of this fitted model with other parameter values (for draws)."""
         self._check_fitted()
         out = copy.copy(self)
-        out.params_ = {k: float(params[k]) for k in self._names}
-        p, q, g = out.params_.values()
-        out.mean_value_ = p * g / (q - 1) if q > 1 else float("inf")
+        out._set_params(params)
         return out
+
+    @classmethod
+    def from_params(cls, params: dict) -> GammaGamma:
+        """Return a model with given parameter values instead of fitted ones (planted truth, what-ifs).
+
+        >>> GammaGamma.from_params({"p": 10, "q": 30, "gamma": 1740}).mean_value_
+        600.0
+        """
+        out = cls()
+        out._set_params(params)
+        return out
+
+    def _set_params(self, params: dict) -> None:
+        self.params_ = {k: float(params[k]) for k in self._names}
+        p, q, g = self.params_.values()
+        self.mean_value_ = p * g / (q - 1) if q > 1 else float("inf")
 
     def expected_average_value(self, summary: pd.DataFrame) -> pd.Series:
         """E[average purchase value | frequency, monetary_value]; the population mean for non-repeaters."""

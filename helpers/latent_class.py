@@ -527,14 +527,13 @@ class LatentClassCLV(FittedModel):
         return pd.DataFrame(R, index=summary.index, columns=[f"class_{k}" for k in range(self.n_classes)])
 
     def _class_models(self, tp, tv) -> list[tuple[BetaGeo, GammaGamma]]:
-        out = []
-        for k in range(self.n_classes):
-            bg = BetaGeo()
-            bg.params_, bg.unit_ = dict(zip(_PURCHASE, map(float, tp[k]), strict=True)), "D"
-            gg = GammaGamma()
-            gg.params_ = dict(zip(_VALUE, map(float, tv[k]), strict=True))
-            out.append((bg, gg))
-        return out
+        return [
+            (
+                BetaGeo.from_params(dict(zip(_PURCHASE, tp[k], strict=True))),
+                GammaGamma.from_params(dict(zip(_VALUE, tv[k], strict=True))),
+            )
+            for k in range(self.n_classes)
+        ]
 
     def _clv_at(self, tp, tv, shares, summary, groups, horizon_days, step_days, margin, annual_discount_rate):
         R = self._posterior_at(tp, tv, shares, summary, groups).to_numpy()

@@ -509,12 +509,8 @@ def _segment_value(summary: pd.DataFrame, planted: dict, process: str, **kw) -> 
     """Each buyer's lifetime value at their segment's planted parameters (the segment known; no fit needed)."""
     from helpers.clv import BetaGeo, GammaGamma, ParetoNBD, customer_lifetime_value
 
-    m = ParetoNBD() if process == "paretonbd" else BetaGeo()
-    m.params_, m.unit_ = {k: float(planted[process][k]) for k in m._names}, "D"
-    g = GammaGamma()
-    g.params_ = {k: float(planted["gamma_gamma"][k]) for k in g._names}
-    p, q, gamma = g.params_.values()
-    g.mean_value_ = p * gamma / (q - 1)
+    model = ParetoNBD if process == "paretonbd" else BetaGeo
+    m, g = model.from_params(planted[process]), GammaGamma.from_params(planted["gamma_gamma"])
     return customer_lifetime_value(m, g, summary, **kw)
 
 

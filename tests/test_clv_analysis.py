@@ -352,8 +352,7 @@ def _planted_value(p: dict, H: int) -> tuple[float, float, float]:
     u = np.arange(H + 1)
     F = p["pi"] * (1 - np.exp(-p["rate"] * np.minimum(u + 1, H + 1)))
     f = np.diff(np.concatenate([[0.0], F]))
-    m = clv.BetaGeo()
-    m.params_, m.unit_ = dict(zip(("r", "alpha", "a", "b"), p["bg"], strict=True)), "D"
+    m = clv.BetaGeo.from_params(dict(zip(("r", "alpha", "a", "b"), p["bg"], strict=True)))
     e = m.expected_purchases_new(H - u)
     return float(F[-1]), float(np.sum(f * (1 + e))), float(np.sum(f * (p["v1"] + p["vr"] * e)))
 

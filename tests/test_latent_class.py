@@ -46,10 +46,7 @@ def planted_clv(s: pd.DataFrame) -> pd.Series:
     out = pd.Series(0.0, index=s.index)
     for k, spec in enumerate(CLASSES):
         sub = s[s["true_class"] == k]
-        bg = clv.BetaGeo()
-        bg.params_, bg.unit_ = dict(spec["bg"]), "D"
-        gg = clv.GammaGamma()
-        gg.params_ = dict(spec["gg"])
+        bg, gg = clv.BetaGeo.from_params(spec["bg"]), clv.GammaGamma.from_params(spec["gg"])
         out.loc[sub.index] = clv.customer_lifetime_value(bg, gg, sub, **HORIZON).to_numpy()
     return out
 

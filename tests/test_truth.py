@@ -84,9 +84,7 @@ def test_planted_values_equal_the_segment_value_when_a_group_holds_one_segment()
     kw = {"horizon_days": 365, "margin": 0.4, "annual_discount_rate": 0.1}
     got = planted_values(summary, summary["channel"], segments, **kw)
     for seg, d in summary.groupby("segment"):
-        bg, gg = BetaGeo(), GammaGamma()
-        bg.params_, bg.unit_ = dict(segments[seg]["bgnbd"]), "D"
-        gg.params_ = dict(segments[seg]["gamma_gamma"])
+        bg, gg = BetaGeo.from_params(segments[seg]["bgnbd"]), GammaGamma.from_params(segments[seg]["gamma_gamma"])
         expected = customer_lifetime_value(bg, gg, d, **kw)
         np.testing.assert_allclose(got[d.index], expected, rtol=1e-6)
     mixed = planted_values(summary, pd.Series("all", index=summary.index), segments, **kw)

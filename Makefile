@@ -58,6 +58,8 @@ bench: $(BENCH)         ## 1 M contacts end to end (time + memory per notebook) 
 	$(BIN)/python -m pip install --quiet ChannelAttribution || echo "ChannelAttribution did not build: bench_markov prints our timings only"
 	$(BIN)/python bench/bench_report.py --contacts $(N)
 	$(BIN)/python bench/bench_report.py --contacts 20000 --seed 7 --workdir bench/out/busy --busy 2
+	$(BIN)/python bench/bench_load.py --data bench/out/data_$(N)_1
+	$(BIN)/python bench/bench_load.py --data bench/out/data_$(N)_1 --format csv
 	$(BIN)/python bench/bench_engine.py --clean $(BENCH_CLEAN)
 	$(BIN)/python bench/bench_bgnbd.py --customers 1000000
 	$(BIN)/python bench/bench_markov.py --clean $(BENCH_CLEAN)

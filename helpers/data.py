@@ -498,25 +498,49 @@ def _split_relationships(store: TableStore, notes: list[str]) -> None:
 
 
 class _Seen:
-    """64-bit hashes of rows (or keys) kept from earlier chunks, sorted, with the source row of each first one."""
+    """64-bit hashes of rows (or keys) kept from earlier chunks, with the source row of each first occurrence.
+
+    The hashes are kept in a few sorted runs, each at least twice as long as the next (a new run is merged into the
+    last while it is as long): adding a chunk no longer copies every earlier hash, and a lookup sorts the chunk's
+    hashes once and searches every run in order. A hash is in at most one run: only unseen hashes are added.
+
+    Examples
+    --------
+    >>> seen = _Seen()
+    >>> seen.add(np.array([7, 3], dtype=np.uint64), np.array([1, 2]))
+    >>> seen.add(np.array([5], dtype=np.uint64), np.array([3]))
+    >>> seen.lookup(np.array([3, 4, 5, 7], dtype=np.uint64)).tolist()
+    [2, -1, 3, 1]
+    """
 
     def __init__(self) -> None:
-        self.h = np.empty(0, dtype=np.uint64)
-        self.row = np.empty(0, dtype=np.int64)
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
 
     def lookup(self, h: np.ndarray) -> np.ndarray:
         """Source row of the earlier occurrence of each hash, or -1."""
-        if not len(self.h):
-            return np.full(len(h), -1, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.h, h), len(self.h) - 1)
-        return np.where(self.h[pos] == h, self.row[pos], -1)
+        out = np.full(len(h), -1, dtype=np.int64)
+        if not self.runs or not len(h):
+            return out
+        order = np.argsort(h)
+        hs = h[order]
+        for run_h, run_row in self.runs:
+            pos = np.minimum(np.searchsorted(run_h, hs), len(run_h) - 1)
+            hit = run_h[pos] == hs
+            out[order[hit]] = run_row[pos[hit]]
+        return out
 
     def add(self, h: np.ndarray, rows: np.ndarray) -> None:
+        """Add hashes not seen before, with their source rows."""
+        if not len(h):
+            return
         order = np.argsort(h, kind="stable")
-        h, rows = h[order], rows[order]
-        pos = np.searchsorted(self.h, h)
-        self.h = np.insert(self.h, pos, h)
-        self.row = np.insert(self.row, pos, rows)
+        run_h, run_row = h[order], rows[order]
+        while self.runs and len(self.runs[-1][0]) <= 2 * len(run_h):
+            last_h, last_row = self.runs.pop()
+            run_h, run_row = np.concatenate([last_h, run_h]), np.concatenate([last_row, run_row])
+            order = np.argsort(run_h, kind="stable")  # two sorted runs: the stable sort (timsort) merges them
+            run_h, run_row = run_h[order], run_row[order]
+        self.runs.append((run_h, run_row))
 
 
 def _row_hash(df: pd.DataFrame) -> np.ndarray:
@@ -579,11 +603,20 @@ def _orphans(spec: TableSpec, df: pd.DataFrame, known_ids: dict[str, pd.Index]) 
 def _soft_reference_counts(name: str, df: pd.DataFrame, known_ids: dict[str, pd.Index], counts: dict) -> None:
     """Count references that are checked but not quarantined: unknown referrers and campaigns."""
     if name == "contacts":
-        unknown = df["referrer_id"].notna() & ~df["referrer_id"].isin(known_ids["contacts.user_id"])
-        counts["referrer"] = counts.get("referrer", 0) + int(unknown.sum())
+        counts["referrer"] = counts.get("referrer", 0) + _unknown(df["referrer_id"], known_ids["contacts.user_id"])
     if "campaigns.campaign_id" in known_ids and name != "campaigns" and "campaign_id" in df.columns:
-        miss = df["campaign_id"].notna() & ~df["campaign_id"].isin(known_ids["campaigns.campaign_id"])
-        counts[name] = counts.get(name, 0) + int(miss.sum())
+        counts[name] = counts.get(name, 0) + _unknown(df["campaign_id"], known_ids["campaigns.campaign_id"])
+
+
+def _unknown(values: pd.Series, known: pd.Index) -> int:
+    """Count the non-empty ``values`` not in ``known``.
+
+    Arrow's hash lookup: pandas' ``isin`` and ``get_indexer`` spent 0.3-0.5 s per 500 000 rows of a column with empty
+    cells.
+    """
+    arr = pyarrow.array(values.to_numpy(dtype=object, na_value=None), type=pyarrow.string())
+    known_arr = pyarrow.array(known.to_numpy(dtype=object), type=pyarrow.string(), from_pandas=True)
+    return int(pc.sum(pc.and_(pc.is_valid(arr), pc.invert(pc.is_in(arr, value_set=known_arr)))).as_py() or 0)
 
 
 def _soft_reference_notes(counts: dict) -> list[str]:
@@ -623,12 +656,16 @@ class _Spool:
             self.writer.close()
 
 
+#: Clean text columns: pandas strings stored in Arrow (written to Parquet without a per-string conversion).
+_STRING = pd.StringDtype("pyarrow")
+
+
 def _finish_dtypes(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for c in spec.columns:
         s = df[c.name]
         if c.kind in ("id", "text", "enum"):
-            out[c.name] = s.astype("string")
+            out[c.name] = s.astype(_STRING)
         elif c.kind in ("timestamp", "date"):
             out[c.name] = pd.to_datetime(s).astype("datetime64[ns]")
         else:

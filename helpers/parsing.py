@@ -108,8 +108,10 @@ def _nfkc_arrow(s: pd.Series) -> pa.Array | pa.ChunkedArray:
 
 def _to_series(arr: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
     """Return an Arrow string array as an object Series (NaN for missing)."""
-    out = pd.Series(arr.to_numpy(zero_copy_only=False), index=index, dtype="object")
-    return out.mask(out.isna())
+    values = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    if arr.null_count:  # Arrow's validity says which cells are missing: no scan of every Python string for None
+        values[np.asarray(pc.is_null(arr).to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
+    return pd.Series(values, index=index, dtype="object")
 
 
 def _nfkc(s: pd.Series) -> pd.Series:
@@ -659,11 +661,16 @@ def parse_timestamp(
 # ------------------------------------------------------------------------------------------------------ enums
 def _parse_enum(s: pd.Series, aliases: dict[str, str]) -> Parsed:
     arr = _nfkc_arrow(s)
-    raw = _to_series(arr, s.index)
-    key = _to_series(pc.replace_substring_regex(pc.utf8_lower(arr), r"\s+", "_"), s.index)
-    v = key.map(aliases)
-    bad = raw.notna() & v.isna()
-    return Parsed(v.astype("object"), {UNKNOWN: bad.astype(bool)} if bad.any() else {})
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    # an enum column holds a handful of spellings: map each distinct one once, then take by code
+    codes = pc.dictionary_encode(pc.replace_substring_regex(pc.utf8_lower(arr), r"\s+", "_"))
+    spellings = codes.dictionary.to_pylist()
+    mapped = np.array([aliases.get(k, np.nan) for k in spellings] + [np.nan], dtype=object)
+    idx = codes.indices.fill_null(len(spellings)).to_numpy(zero_copy_only=False)
+    v = pd.Series(mapped[idx], index=s.index, dtype="object")
+    bad = pd.Series(np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool), index=s.index) & v.isna()
+    return Parsed(v, {UNKNOWN: bad.astype(bool)} if bad.any() else {})
 
 
 def parse_enum(s: pd.Series, aliases: dict[str, str]) -> tuple[pd.Series, pd.Series]:

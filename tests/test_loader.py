@@ -240,6 +240,26 @@ def test_streaming_in_small_chunks_finds_duplicates_across_chunks(tmp_path):
     assert len(pd.read_parquet(out / "orders.parquet")) == small.accounting.set_index("table").loc["orders", "kept"]
 
 
+def test_the_duplicate_index_answers_like_a_dictionary_over_many_chunks():
+    """The sorted runs of :class:`helpers.data._Seen` (merged as they grow) find every earlier hash and its row."""
+    import numpy as np
+
+    from helpers.data import _Seen
+
+    rng = np.random.default_rng(3)
+    seen, first = _Seen(), {}
+    for chunk in range(60):  # 60 chunks of uneven size: runs are merged at many different lengths
+        h = rng.integers(0, 5_000, rng.integers(1, 400)).astype(np.uint64)  # small range: many repeats
+        rows = np.arange(len(h)) + 1_000 * chunk
+        expected = [first.get(int(x), -1) for x in h]
+        assert seen.lookup(h).tolist() == expected
+        new = np.array([int(x) not in first for x in h]) & ~pd.Series(h).duplicated().to_numpy()
+        first.update({int(x): int(r) for x, r in zip(h[new], rows[new], strict=True)})
+        seen.add(h[new], rows[new])
+    assert len(seen.runs) <= 12 and sum(len(r[0]) for r in seen.runs) == len(first)
+    assert all(np.all(np.diff(r[0].astype(np.int64)) > 0) for r in seen.runs)
+
+
 def test_streaming_the_sample_gives_the_same_dataset():
     sample_ds = load(SAMPLE, as_of=AS_OF, demo=True)
     small = load(SAMPLE, as_of=AS_OF, chunk_rows=9_000, demo=True)

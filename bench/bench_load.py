@@ -1,0 +1,136 @@
+"""Loading and validating: this checkout's loader against an earlier commit's, on the same files, in one script.
+
+Both loaders run in their own child process on the same contract folder, one after the other so they do not share
+the cores, alternating ``--repeat`` times (the fastest run of each counts: a shared host has slow spells). Each writes
+its clean tables and quality report; the script checks that every clean table, the quarantine, the accounting and
+the notes are identical, then prints seconds, rows per second and peak memory of each, and the ratio. The baseline is
+the loader as it was at ``--baseline`` (default: the last commit before the loader's duplicate index, soft-reference
+counts and Arrow parsing were reworked), exported with ``git archive``.
+
+    python bench/bench_load.py --data bench/out/data_1000000_1
+    python bench/bench_load.py --data bench/out/data_1000000_1 --format csv    # the same tables as UTF-8 CSV
+    python bench/bench_load.py --data bench/out/data_1000000_1 --baseline HEAD~3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "e310f4a"  # the loader before this benchmark was written
+GIB = 2**30
+
+CHILD = """
+import json, resource, sys, time
+from helpers import data
+t = time.perf_counter()
+ds = data.load(sys.argv[1], as_of=sys.argv[2], demo=sys.argv[4] == "demo")
+ds.write(sys.argv[3])
+seconds = time.perf_counter() - t
+print(json.dumps({"seconds": seconds, "read": int(ds.accounting["read"].sum()),
+                  "quarantined": int(ds.accounting["quarantined"].sum()),
+                  "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def export_helpers(ref: str, into: Path) -> Path:
+    """Write the ``helpers`` package as it was at ``ref`` into ``into`` and return that folder."""
+    blob = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "helpers"], check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(blob)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def as_csv(data: Path, into: Path) -> Path:
+    """Write every Parquet table of ``data`` as a UTF-8 CSV file in ``into`` (with the simulator's truth.json)."""
+    import duckdb
+
+    into.mkdir(parents=True)
+    for p in sorted(data.glob("*.parquet")):
+        if p.stem.startswith("truth"):
+            continue
+        duckdb.sql(f"COPY (SELECT * FROM read_parquet('{p}')) TO '{into / (p.stem + '.csv')}' (HEADER, DELIMITER ',')")
+    if (data / "truth.json").exists():
+        shutil.copyfile(data / "truth.json", into / "truth.json")
+    return into
+
+
+def run_loader(pythonpath: Path, data: Path, as_of: str, out: Path, demo: bool) -> dict:
+    """Load ``data`` with the ``helpers`` package found on ``pythonpath``; return its figures."""
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+    args = [sys.executable, "-c", CHILD, str(data), as_of, str(out), "demo" if demo else "key"]
+    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True, cwd=pythonpath)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def differences(a: Path, b: Path) -> list[str]:
+    """What differs between two loaders' outputs (clean tables, quarantine, accounting, notes); empty if nothing."""
+    out = []
+    names = sorted(p.name for p in (a / "clean").glob("*.parquet"))
+    if names != sorted(p.name for p in (b / "clean").glob("*.parquet")):
+        out.append("different clean tables")
+    for name in names:
+        x, y = pd.read_parquet(a / "clean" / name), pd.read_parquet(b / "clean" / name)
+        try:
+            pd.testing.assert_frame_equal(x, y)
+        except AssertionError as err:
+            out.append(f"{name}: {str(err).splitlines()[0]}")
+    for name in ("quarantine.csv", "accounting.csv"):
+        if (a / "quality" / name).read_bytes() != (b / "quality" / name).read_bytes():
+            out.append(f"{name} differs")
+    notes = [json.loads((d / "quality" / "manifest.json").read_text(encoding="utf-8"))["notes"] for d in (a, b)]
+    if notes[0] != notes[1]:
+        out.append("load notes differ")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="bench/out/data_1000000_1", help="a contract folder (default: make bench's)")
+    ap.add_argument("--as-of", default="2026-01-01")
+    ap.add_argument("--baseline", default=BASELINE, help=f"git commit of the baseline loader (default {BASELINE})")
+    ap.add_argument("--format", default="parquet", choices=["parquet", "csv"], help="input files (csv: converted)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each loader, alternating (the fastest is shown)")
+    args = ap.parse_args()
+    data = Path(args.data).resolve()
+    demo = (data / "truth.json").exists()  # the simulator's data: the public demo key; otherwise SIYU_PII_KEY
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        tmp = Path(tmp)
+        base = export_helpers(args.baseline, tmp / "baseline")
+        if args.format == "csv":
+            data = as_csv(data, tmp / "csv")
+        ours, theirs = [], []
+        for i in range(args.repeat):  # alternate, so a slow spell of a shared host does not fall on one loader only
+            ours.append(run_loader(ROOT, data, args.as_of, tmp / f"ours{i}", demo))
+            theirs.append(run_loader(base, data, args.as_of, tmp / f"theirs{i}", demo))
+        diff = differences(tmp / "ours0", tmp / "theirs0")
+    times = {"ours": [r["seconds"] for r in ours], "baseline": [r["seconds"] for r in theirs]}
+    ours, theirs = min(ours, key=lambda r: r["seconds"]), min(theirs, key=lambda r: r["seconds"])
+    rows = ours["read"]
+    print(f"loading and validating {rows:,} rows from {args.data} as {args.format} ({os.cpu_count()} cores)")
+    print(f"{'loader':<28} {'seconds':>8} {'M rows/s':>9} {'peak GiB':>9} {'quarantined':>12}")
+    for label, r in (("this checkout", ours), (f"baseline {args.baseline}", theirs)):
+        print(
+            f"{label:<28} {r['seconds']:>8.1f} {r['read'] / r['seconds'] / 1e6:>9.2f} {r['peak_gib']:>9.2f} "
+            f"{r['quarantined']:>12,}"
+        )
+    print("every run (s):", "; ".join(f"{k} " + ", ".join(f"{t:.1f}" for t in v) for k, v in times.items()))
+    print(f"ratio (fastest runs): {theirs['seconds'] / ours['seconds']:.2f}x faster (target: at least 2 M rows/s)")
+    print("outputs identical" if not diff else "OUTPUTS DIFFER:\n  " + "\n  ".join(diff))
+    if diff:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

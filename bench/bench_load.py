@@ -110,6 +110,7 @@ def main() -> None:
         base = export_helpers(args.baseline, tmp / "baseline")
         if args.format == "csv":
             data = as_csv(data, tmp / "csv")
+        kinds = ", ".join(sorted({"".join(p.suffixes) for p in data.iterdir() if not p.name.startswith("truth")}))
         ours, theirs = [], []
         for i in range(args.repeat):  # alternate, so a slow spell of a shared host does not fall on one loader only
             ours.append(run_loader(ROOT, data, args.as_of, tmp / f"ours{i}", demo))
@@ -118,7 +119,7 @@ def main() -> None:
     times = {"ours": [r["seconds"] for r in ours], "baseline": [r["seconds"] for r in theirs]}
     ours, theirs = min(ours, key=lambda r: r["seconds"]), min(theirs, key=lambda r: r["seconds"])
     rows = ours["read"]
-    print(f"loading and validating {rows:,} rows from {args.data} as {args.format} ({os.cpu_count()} cores)")
+    print(f"loading and validating {rows:,} rows from {args.data} ({kinds} files; {os.cpu_count()} cores)")
     print(f"{'loader':<28} {'seconds':>8} {'M rows/s':>9} {'peak GiB':>9} {'quarantined':>12}")
     for label, r in (("this checkout", ours), (f"baseline {args.baseline}", theirs)):
         print(

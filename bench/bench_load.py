@@ -53,16 +53,16 @@ def export_helpers(ref: str, into: Path) -> Path:
 
 
 def as_csv(data: Path, into: Path) -> Path:
-    """Write every Parquet table of ``data`` as a UTF-8 CSV file in ``into`` (with the simulator's truth.json)."""
+    """Write every Parquet table of ``data`` as a UTF-8 CSV file in ``into``; copy its other files (CSV, truth.json)."""
     import duckdb
 
     into.mkdir(parents=True)
-    for p in sorted(data.glob("*.parquet")):
-        if p.stem.startswith("truth"):
+    for p in sorted(data.iterdir()):
+        if p.suffix != ".parquet" or p.stem.startswith("truth"):  # files that are not Parquet are copied as they are
+            if p.is_file() and not p.name.startswith("truth_"):
+                shutil.copyfile(p, into / p.name)
             continue
         duckdb.sql(f"COPY (SELECT * FROM read_parquet('{p}')) TO '{into / (p.stem + '.csv')}' (HEADER, DELIMITER ',')")
-    if (data / "truth.json").exists():
-        shutil.copyfile(data / "truth.json", into / "truth.json")
     return into
 
 
@@ -70,7 +70,9 @@ def run_loader(pythonpath: Path, data: Path, as_of: str, out: Path, demo: bool) 
     """Load ``data`` with the ``helpers`` package found on ``pythonpath``; return its figures."""
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
     args = [sys.executable, "-c", CHILD, str(data), as_of, str(out), "demo" if demo else "key"]
-    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True, cwd=pythonpath)
+    done = subprocess.run(args, env=env, capture_output=True, text=True, cwd=pythonpath)
+    if done.returncode:
+        raise SystemExit(f"the loader in {pythonpath} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -40,7 +40,8 @@ ds.write(sys.argv[3])
 seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "read": int(ds.accounting["read"].sum()),
                   "quarantined": int(ds.accounting["quarantined"].sum()),
-                  "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+                  "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                  "worker_peak_gib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20}))
 """
 
 
@@ -122,12 +123,13 @@ def main() -> None:
     ours, theirs = min(ours, key=lambda r: r["seconds"]), min(theirs, key=lambda r: r["seconds"])
     rows = ours["read"]
     print(f"loading and validating {rows:,} rows from {args.data} ({kinds} files; {os.cpu_count()} cores)")
-    print(f"{'loader':<28} {'seconds':>8} {'M rows/s':>9} {'peak GiB':>9} {'quarantined':>12}")
+    print(f"{'loader':<28} {'seconds':>8} {'M rows/s':>9} {'peak GiB':>9} {'worker GiB':>11} {'quarantined':>12}")
     for label, r in (("this checkout", ours), (f"baseline {args.baseline}", theirs)):
         print(
             f"{label:<28} {r['seconds']:>8.1f} {r['read'] / r['seconds'] / 1e6:>9.2f} {r['peak_gib']:>9.2f} "
-            f"{r['quarantined']:>12,}"
+            f"{r.get('worker_peak_gib', 0):>11.2f} {r['quarantined']:>12,}"
         )
+    print("(peak GiB: the loading process; worker GiB: the largest of its worker processes, each at its own peak)")
     print("every run (s):", "; ".join(f"{k} " + ", ".join(f"{t:.1f}" for t in v) for k, v in times.items()))
     print(f"ratio (fastest runs): {theirs['seconds'] / ours['seconds']:.2f}x faster (target: at least 2 M rows/s)")
     print("outputs identical" if not diff else "OUTPUTS DIFFER:\n  " + "\n  ".join(diff))

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import re
 import shutil
 import tempfile
 import weakref
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -850,6 +852,7 @@ def load(
     demo: bool = False,
     tables: tuple[str, ...] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    workers: int | None = None,
 ) -> Dataset:
     """Load and validate a folder of contract tables.
 
@@ -879,6 +882,10 @@ def load(
         Load only these tables (required tables are always loaded).
     chunk_rows : int
         Records validated at a time.
+    workers : int, optional
+        Processes that load the tables after ``contacts`` and ``campaigns`` (which every other table is checked
+        against) side by side. Default: 2 when those files hold more than :data:`PARALLEL_BYTES` and the machine
+        has two cores or more, else 1 (a process costs about a second to start). The result is the same.
 
     Returns
     -------
@@ -906,26 +913,40 @@ def load(
     soft: dict[str, int] = {}
     spool_dir: list[Path] = []
     quarantine, accounting, sources, loaded = [], [], [], []
-    for name in wanted:
-        spec, fpath = TABLES[name], files[name]
-        ctx = _Context(fpath.name, timezone, as_of_ts, key)
-        try:
-            q, acc, source = _load_table(spec, fpath, ctx, notes, store, known_ids, soft, spool_dir, chunk_rows)
-        except _Unreadable as err:
-            if spec.required:
-                raise DataContractError(str(err)) from None
-            notes.append(f"{err}; optional table {name!r} skipped")
-            continue
-        except DataContractError:
-            raise
-        except Exception as err:  # a loader bug must not put a cell value into a traceback: masked, one line
-            raise DataContractError(
-                f"{fpath.name}: the loader failed on this file ({type(err).__name__}: {err})"
-            ) from None
-        quarantine.extend(q)
-        accounting.append(acc)
-        sources.append(source)
-        loaded.append(fpath)
+    later = [t for t in wanted if t not in REFERENCED]
+    workers = _workers(workers, [files[t] for t in later])
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else None
+    pending: dict[str, Future] = {}
+    try:
+        for name in wanted:
+            spec, fpath = TABLES[name], files[name]
+            ctx = _Context(fpath.name, timezone, as_of_ts, key)
+            if pool is not None and name in later and not pending:  # the referenced tables are in: start the rest
+                if not spool_dir:
+                    spool_dir.append(Path(tempfile.mkdtemp(prefix="siyu-load-")))
+                job = (ctx.timezone, as_of_ts, key, known_ids, spool_dir[0], chunk_rows)
+                pending = {t: pool.submit(_load_in_worker, t, files[t], *job) for t in later}
+            run = pending[name].result if name in pending else None
+            _load_one(
+                name,
+                spec,
+                fpath,
+                ctx,
+                run,
+                notes,
+                store,
+                known_ids,
+                soft,
+                spool_dir,
+                chunk_rows,
+                quarantine,
+                accounting,
+                sources,
+                loaded,
+            )
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     _check_across_tables(store, known_ids, soft, notes)
     kid = privacy.key_id(key)
     notes.append(
@@ -946,6 +967,81 @@ def load(
     if spool_dir:
         weakref.finalize(ds, shutil.rmtree, spool_dir[0], True)
     return ds
+
+
+#: Tables the others are checked against (orphans, soft references): loaded first, in this process.
+REFERENCED = frozenset({"contacts", "campaigns"})
+#: Bytes of the other tables' files above which they are loaded in two processes.
+PARALLEL_BYTES = 64 * 2**20
+
+
+def _workers(workers: int | None, paths: list[Path]) -> int:
+    """Return how many processes load the tables after contacts and campaigns (2 for large files)."""
+    if workers is not None:
+        return max(1, min(int(workers), len(paths)))
+    big = sum(p.stat().st_size for p in paths) > PARALLEL_BYTES
+    return 2 if big and (os.cpu_count() or 1) > 1 and len(paths) > 1 else 1
+
+
+def _load_in_worker(
+    name: str,
+    fpath: Path,
+    timezone: str,
+    as_of: pd.Timestamp,
+    key: bytes,
+    known_ids: dict,
+    spool: Path,
+    chunk_rows: int,
+) -> tuple:
+    """Load one table in a worker process: what :func:`_load_table` adds to the loader's state, returned."""
+    notes: list[str] = []
+    store, soft = TableStore(), {}
+    ctx = _Context(fpath.name, timezone, as_of, key)
+    q, acc, source = _load_table(TABLES[name], fpath, ctx, notes, store, dict(known_ids), soft, [spool], chunk_rows)
+    return q, acc, source, notes, store.frames, store.paths, soft
+
+
+def _load_one(
+    name: str,
+    spec: TableSpec,
+    fpath: Path,
+    ctx: _Context,
+    run,
+    notes: list[str],
+    store: TableStore,
+    known_ids: dict,
+    soft: dict,
+    spool_dir: list[Path],
+    chunk_rows: int,
+    quarantine: list,
+    accounting: list,
+    sources: list,
+    loaded: list,
+) -> None:
+    """Load table ``name`` here (``run`` is None) or take a worker's result (``run()``), in file order either way."""
+    try:
+        if run is None:
+            q, acc, source = _load_table(spec, fpath, ctx, notes, store, known_ids, soft, spool_dir, chunk_rows)
+        else:
+            q, acc, source, table_notes, frames, paths, table_soft = run()
+            notes.extend(table_notes)
+            store.frames.update(frames)
+            store.paths.update(paths)
+            for k, n in table_soft.items():
+                soft[k] = soft.get(k, 0) + n
+    except _Unreadable as err:
+        if spec.required:
+            raise DataContractError(str(err)) from None
+        notes.append(f"{err}; optional table {name!r} skipped")
+        return
+    except DataContractError:
+        raise
+    except Exception as err:  # a loader bug must not put a cell value into a traceback: masked, one line
+        raise DataContractError(f"{fpath.name}: the loader failed on this file ({type(err).__name__}: {err})") from None
+    quarantine.extend(q)
+    accounting.append(acc)
+    sources.append(source)
+    loaded.append(fpath)
 
 
 def _checked_key(folder: Path, key: bytes | None, demo: bool) -> bytes:

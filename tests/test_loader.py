@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -258,6 +259,29 @@ def test_the_duplicate_index_answers_like_a_dictionary_over_many_chunks():
         seen.add(h[new], rows[new])
     assert len(seen.runs) <= 12 and sum(len(r[0]) for r in seen.runs) == len(first)
     assert all(np.all(np.diff(r[0].astype(np.int64)) > 0) for r in seen.runs)
+
+
+def test_loading_in_two_processes_gives_the_same_dataset(tmp_path):
+    """Tables after contacts and campaigns loaded in worker processes: same tables, quarantine, accounting, notes."""
+    one = load(SAMPLE, as_of=AS_OF, demo=True, workers=1, chunk_rows=20_000)
+    two = load(SAMPLE, as_of=AS_OF, demo=True, workers=2, chunk_rows=20_000)  # small chunks: spooled tables too
+    assert any(two.tables.path(n) is not None for n in two.tables)
+    pd.testing.assert_frame_equal(two.quarantine, one.quarantine)
+    pd.testing.assert_frame_equal(two.accounting, one.accounting)
+    pd.testing.assert_frame_equal(two.sources, one.sources)
+    assert two.notes == one.notes and two.fingerprint == one.fingerprint
+    for name in one.tables:
+        pd.testing.assert_frame_equal(two.table(name), one.table(name), obj=name)
+    # an error in a worker is the loader's error, as in one process: a required table that cannot be read
+    bad = tmp_path / "bad"
+    shutil.copytree(SAMPLE, bad)
+    (bad / "orders.csv").write_bytes(b"\x00\x01\x02 not a table")
+    errors = []
+    for workers in (1, 2):
+        with pytest.raises(DataContractError) as err:
+            load(bad, as_of=AS_OF, demo=True, workers=workers)
+        errors.append(str(err.value))
+    assert errors[0] == errors[1] and "orders.csv" in errors[0]
 
 
 def test_streaming_the_sample_gives_the_same_dataset():

@@ -669,7 +669,7 @@ def _parse_enum(s: pd.Series, aliases: dict[str, str]) -> Parsed:
     mapped = np.array([aliases.get(k, np.nan) for k in spellings] + [np.nan], dtype=object)
     idx = codes.indices.fill_null(len(spellings)).to_numpy(zero_copy_only=False)
     v = pd.Series(mapped[idx], index=s.index, dtype="object")
-    bad = pd.Series(np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool), index=s.index) & v.isna()
+    bad = _mask(pc.is_valid(arr), s.index) & v.isna()
     return Parsed(v, {UNKNOWN: bad.astype(bool)} if bad.any() else {})
 
 

@@ -926,24 +926,26 @@ def load(
                     spool_dir.append(Path(tempfile.mkdtemp(prefix="siyu-load-")))
                 job = (ctx.timezone, as_of_ts, key, known_ids, spool_dir[0], chunk_rows)
                 pending = {t: pool.submit(_load_in_worker, t, files[t], *job) for t in later}
-            run = pending[name].result if name in pending else None
-            _load_one(
-                name,
-                spec,
-                fpath,
-                ctx,
-                run,
-                notes,
-                store,
-                known_ids,
-                soft,
-                spool_dir,
-                chunk_rows,
-                quarantine,
-                accounting,
-                sources,
-                loaded,
-            )
+            try:
+                if name in pending:
+                    q, acc, source = _take_worker_result(pending[name].result(), notes, store, soft)
+                else:
+                    q, acc, source = _load_table(spec, fpath, ctx, notes, store, known_ids, soft, spool_dir, chunk_rows)
+            except _Unreadable as err:
+                if spec.required:
+                    raise DataContractError(str(err)) from None
+                notes.append(f"{err}; optional table {name!r} skipped")
+                continue
+            except DataContractError:
+                raise
+            except Exception as err:  # a loader bug must not put a cell value into a traceback: masked, one line
+                raise DataContractError(
+                    f"{fpath.name}: the loader failed on this file ({type(err).__name__}: {err})"
+                ) from None
+            quarantine.extend(q)
+            accounting.append(acc)
+            sources.append(source)
+            loaded.append(fpath)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -997,51 +999,22 @@ def _load_in_worker(
     notes: list[str] = []
     store, soft = TableStore(), {}
     ctx = _Context(fpath.name, timezone, as_of, key)
-    q, acc, source = _load_table(TABLES[name], fpath, ctx, notes, store, dict(known_ids), soft, [spool], chunk_rows)
+    q, acc, source = _load_table(TABLES[name], fpath, ctx, notes, store, known_ids, soft, [spool], chunk_rows)
     return q, acc, source, notes, store.frames, store.paths, soft
 
 
-def _load_one(
-    name: str,
-    spec: TableSpec,
-    fpath: Path,
-    ctx: _Context,
-    run,
-    notes: list[str],
-    store: TableStore,
-    known_ids: dict,
-    soft: dict,
-    spool_dir: list[Path],
-    chunk_rows: int,
-    quarantine: list,
-    accounting: list,
-    sources: list,
-    loaded: list,
-) -> None:
-    """Load table ``name`` here (``run`` is None) or take a worker's result (``run()``), in file order either way."""
-    try:
-        if run is None:
-            q, acc, source = _load_table(spec, fpath, ctx, notes, store, known_ids, soft, spool_dir, chunk_rows)
-        else:
-            q, acc, source, table_notes, frames, paths, table_soft = run()
-            notes.extend(table_notes)
-            store.frames.update(frames)
-            store.paths.update(paths)
-            for k, n in table_soft.items():
-                soft[k] = soft.get(k, 0) + n
-    except _Unreadable as err:
-        if spec.required:
-            raise DataContractError(str(err)) from None
-        notes.append(f"{err}; optional table {name!r} skipped")
-        return
-    except DataContractError:
-        raise
-    except Exception as err:  # a loader bug must not put a cell value into a traceback: masked, one line
-        raise DataContractError(f"{fpath.name}: the loader failed on this file ({type(err).__name__}: {err})") from None
-    quarantine.extend(q)
-    accounting.append(acc)
-    sources.append(source)
-    loaded.append(fpath)
+def _take_worker_result(result: tuple, notes: list[str], store: TableStore, soft: dict) -> tuple:
+    """Add a worker's notes, tables and soft-reference counts to the loader's.
+
+    Returns the worker's quarantine parts, accounting row and source row, as :func:`_load_table` does.
+    """
+    q, acc, source, table_notes, frames, paths, table_soft = result
+    notes.extend(table_notes)
+    store.frames.update(frames)
+    store.paths.update(paths)
+    for k, n in table_soft.items():
+        soft[k] = soft.get(k, 0) + n
+    return q, acc, source
 
 
 def _checked_key(folder: Path, key: bytes | None, demo: bool) -> bytes:

@@ -179,6 +179,54 @@ def test_channel_values_say_which_method_ran(data):
     assert "不是 BG/NBD" in zh.attrs["sentence"] and "latent_class" not in set(zh["model"])
 
 
+def test_several_groupings_share_one_set_of_draws(data, fitted):
+    """Channel and tier totals from one call equal two separate calls: the same draws, computed once."""
+    sub = data.iloc[::4]
+    tier = pd.Series(np.where(sub["frequency"] > 3, "many", "few"), index=sub.index)
+    kw = {**HORIZON, "n_draws": 20}
+    both = latent_class_intervals(
+        fitted, sub, sub["channel"], pd.DataFrame({"channel": sub["channel"], "tier": tier}), **kw
+    )
+    assert set(both) == {"channel", "tier"}
+    for name, by in (("channel", sub["channel"]), ("tier", tier)):
+        pd.testing.assert_frame_equal(both[name], latent_class_intervals(fitted, sub, sub["channel"], by, **kw))
+    assert both["tier"]["customers"].sum() == len(sub) and (both["tier"]["total_lower"] < both["tier"]["total"]).all()
+
+
+def test_tier_values_reuse_the_tier_table_channel_values_computed(data):
+    sub = data.iloc[::3]
+    tier = pd.Series(np.where(sub["frequency"] > 3, "many", "few"), index=sub.index)
+    model, kw = clv.BetaGeo().fit(sub), {**HORIZON, "n_draws": 20}
+    channels = channel_values(model, clv.GammaGamma(), sub, sub["channel"], "en", tier=tier, **kw)
+    tiers = tier_values(model, clv.GammaGamma(), sub, tier, channels, sub["channel"], "en", **kw)
+    alone = latent_class_intervals(channels.attrs["classes"].model, sub, sub["channel"], tier, **kw)
+    pd.testing.assert_frame_equal(tiers.drop(columns="model"), alone)
+    assert set(tiers["model"]) == {"latent_class"} and tiers.attrs["sentence"].startswith("Tier values come from")
+
+
+def test_the_truth_check_refits_the_reports_classes_on_the_planted_orders(data):
+    """The refit keeps the report's number of classes (no new search), never sees the segment, and gives the same
+    table as fitting that model by hand."""
+    from helpers.latent_class import ClassChoice
+    from helpers.truth import group_values_on_planted_orders
+
+    sub = data.iloc[::3]
+    tier = pd.Series(np.where(sub["frequency"] > 3, "many", "few"), index=sub.index)
+    model = LatentClassCLV(n_classes=3).fit(sub, sub["channel"])
+    channels = pd.DataFrame()
+    channels.attrs["classes"] = ClassChoice(pd.DataFrame(), 3, model)
+    kw = {**HORIZON, "n_draws": 20}
+    planted_orders = sub.assign(segment=np.where(sub["true_class"] == 0, "high_value", "other"))
+    by_channel, by_tier = group_values_on_planted_orders(
+        planted_orders, channels, sub["channel"], tier, None, None, **kw
+    )
+    both = pd.DataFrame({"channel": sub["channel"], "tier": tier})
+    expected = latent_class_intervals(model, sub, sub["channel"], both, level=0.99, **kw)
+    pd.testing.assert_frame_equal(by_channel, expected["channel"])
+    pd.testing.assert_frame_equal(by_tier, expected["tier"])
+    assert group_values_on_planted_orders(planted_orders, channels, sub["channel"], None, None, None, **kw)[1] is None
+
+
 def test_too_few_repeat_buyers_is_a_clear_error():
     s = bgnbd_summary(40, r=0.1, alpha=200, a=1, b=1, T=30, seed=3).assign(monetary_value=10.0)
     with pytest.raises(ValueError, match="repeat buyers with a recorded value"):

@@ -659,9 +659,10 @@ def latent_class_intervals(
         pick = np.arange(len(summary))
         if max_customers is not None and len(summary) > max_customers:  # every stratum keeps at least 200 customers
             share = max_customers / len(summary)
-            strata = pd.factorize(pd.MultiIndex.from_arrays([codes for codes, _ in coded]), sort=True)[0]
             if len(coded) == 1:  # one grouping: its codes, the ungrouped (-1) first
                 strata = coded[0][0]
+            else:  # several: each combination of groups is a stratum
+                strata = pd.factorize(pd.MultiIndex.from_arrays([codes for codes, _ in coded]), sort=True)[0]
             pick = np.sort(
                 np.concatenate(
                     [

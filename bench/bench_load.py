@@ -10,6 +10,10 @@ counts and Arrow parsing were reworked), exported with ``git archive``.
     python bench/bench_load.py --data bench/out/data_1000000_1
     python bench/bench_load.py --data bench/out/data_1000000_1 --format csv    # the same tables as UTF-8 CSV
     python bench/bench_load.py --data bench/out/data_1000000_1 --baseline HEAD~3
+    python bench/bench_load.py --data bench/out/data_1000000_1 --baseline chunks   # engine against chunks, here
+
+``--baseline chunks`` compares this checkout's two paths: Parquet files validated by the engine (``ingest="auto"``,
+:mod:`helpers.ingest`) against every file read by the chunked pandas loader (``ingest="chunks"``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ CHILD = """
 import json, resource, sys, time
 from helpers import data
 t = time.perf_counter()
-ds = data.load(sys.argv[1], as_of=sys.argv[2], demo=sys.argv[4] == "demo")
+kw = {"ingest": sys.argv[5]} if sys.argv[5] else {}
+ds = data.load(sys.argv[1], as_of=sys.argv[2], demo=sys.argv[4] == "demo", **kw)
 ds.write(sys.argv[3])
 seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "read": int(ds.accounting["read"].sum()),
@@ -67,10 +72,13 @@ def as_csv(data: Path, into: Path) -> Path:
     return into
 
 
-def run_loader(pythonpath: Path, data: Path, as_of: str, out: Path, demo: bool) -> dict:
-    """Load ``data`` with the ``helpers`` package found on ``pythonpath``; return its figures."""
+def run_loader(pythonpath: Path, data: Path, as_of: str, out: Path, demo: bool, ingest: str = "") -> dict:
+    """Load ``data`` with the ``helpers`` package found on ``pythonpath``; return its figures.
+
+    ``ingest`` is passed to ``data.load`` when given (commits before the engine path do not take it).
+    """
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
-    args = [sys.executable, "-c", CHILD, str(data), as_of, str(out), "demo" if demo else "key"]
+    args = [sys.executable, "-c", CHILD, str(data), as_of, str(out), "demo" if demo else "key", ingest]
     done = subprocess.run(args, env=env, capture_output=True, text=True, cwd=pythonpath)
     if done.returncode:
         raise SystemExit(f"the loader in {pythonpath} failed:\n{done.stderr[-2000:]}")
@@ -102,7 +110,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="bench/out/data_1000000_1", help="a contract folder (default: make bench's)")
     ap.add_argument("--as-of", default="2026-01-01")
-    ap.add_argument("--baseline", default=BASELINE, help=f"git commit of the baseline loader (default {BASELINE})")
+    ap.add_argument(
+        "--baseline",
+        default=BASELINE,
+        help=f"git commit of the baseline loader (default {BASELINE}), or 'chunks': this checkout without the engine",
+    )
     ap.add_argument("--format", default="parquet", choices=["parquet", "csv"], help="input files (csv: converted)")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each loader, alternating (the fastest is shown)")
     args = ap.parse_args()
@@ -110,21 +122,25 @@ def main() -> None:
     demo = (data / "truth.json").exists()  # the simulator's data: the public demo key; otherwise SIYU_PII_KEY
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         tmp = Path(tmp)
-        base = export_helpers(args.baseline, tmp / "baseline")
+        chunks = args.baseline == "chunks"
+        base = ROOT if chunks else export_helpers(args.baseline, tmp / "baseline")
         if args.format == "csv":
             data = as_csv(data, tmp / "csv")
         kinds = ", ".join(sorted({"".join(p.suffixes) for p in data.iterdir() if not p.name.startswith("truth")}))
         ours, theirs = [], []
         for i in range(args.repeat):  # alternate, so a slow spell of a shared host does not fall on one loader only
-            ours.append(run_loader(ROOT, data, args.as_of, tmp / f"ours{i}", demo))
-            theirs.append(run_loader(base, data, args.as_of, tmp / f"theirs{i}", demo))
+            ours.append(run_loader(ROOT, data, args.as_of, tmp / f"ours{i}", demo, "auto" if chunks else ""))
+            theirs.append(run_loader(base, data, args.as_of, tmp / f"theirs{i}", demo, "chunks" if chunks else ""))
         diff = differences(tmp / "ours0", tmp / "theirs0")
     times = {"ours": [r["seconds"] for r in ours], "baseline": [r["seconds"] for r in theirs]}
     ours, theirs = min(ours, key=lambda r: r["seconds"]), min(theirs, key=lambda r: r["seconds"])
     rows = ours["read"]
     print(f"loading and validating {rows:,} rows from {args.data} ({kinds} files; {os.cpu_count()} cores)")
     print(f"{'loader':<28} {'seconds':>8} {'M rows/s':>9} {'peak GiB':>9} {'worker GiB':>11} {'quarantined':>12}")
-    for label, r in (("this checkout", ours), (f"baseline {args.baseline}", theirs)):
+    labels = (
+        ("engine (ingest=auto)", "chunks (ingest=chunks)") if chunks else ("this checkout", f"baseline {args.baseline}")
+    )
+    for label, r in zip(labels, (ours, theirs), strict=True):
         print(
             f"{label:<28} {r['seconds']:>8.1f} {r['read'] / r['seconds'] / 1e6:>9.2f} {r['peak_gib']:>9.2f} "
             f"{r.get('worker_peak_gib', 0):>11.2f} {r['quarantined']:>12,}"

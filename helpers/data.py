@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import weakref
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,12 +253,16 @@ def _is_simulated(folder: Path) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ column mapping
-def _map_columns(spec: TableSpec, frame: pd.DataFrame, fname: str, notes: list[str]) -> pd.DataFrame:
-    """Rename headers to canonical names, drop PII and extra columns, fail on missing required ones."""
+def _column_plan(spec: TableSpec, columns, fname: str, notes: list[str]) -> tuple[dict, list[str]]:
+    """Decide how a file's headers map to the contract: ``{header: canonical name}`` and the absent columns.
+
+    A WeCom ``add_way`` column maps to ``_add_way`` (the channel is derived from it when there is no channel column).
+    Notes say what was renamed, dropped (personal data) or ignored; a missing required column is an error.
+    """
     aliases = spec.alias_map()
-    keep: dict[str, str] = {}
+    keep: dict = {}
     dropped_pii, extra = [], []
-    for col in frame.columns:
+    for col in columns:
         norm = normalize_column_name(col)
         canon = aliases.get(norm)
         if canon is not None and canon not in keep.values():
@@ -273,25 +277,33 @@ def _map_columns(spec: TableSpec, frame: pd.DataFrame, fname: str, notes: list[s
             keep[col] = "_add_way"
         else:
             extra.append(str(col))
-    out = frame[list(keep)].rename(columns=keep)
-    if "_add_way" in out.columns:
-        if "channel" not in out.columns:
-            out["channel"] = _add_way_channel(out["_add_way"])
-            notes.append(f"{fname}: channel derived from WeCom add_way codes")
-        out = out.drop(columns="_add_way")
+    if "_add_way" in keep.values() and "channel" not in keep.values():
+        notes.append(f"{fname}: channel derived from WeCom add_way codes")
     if dropped_pii:
         notes.append(f"{fname}: personal-data columns dropped at load: {', '.join(dropped_pii)}")
     if extra:
         notes.append(f"{fname}: columns not in the contract ignored: {', '.join(extra)}")
     absent = []
     for c in spec.columns:
-        if c.name in out.columns:
+        if c.name in keep.values() or (c.name == "channel" and "_add_way" in keep.values()):
             continue
         if c.required:
             accepted = ", ".join([c.name, *c.aliases][:6])
             raise DataContractError(f"{fname}: missing required column {c.name!r} (accepted headers: {accepted})")
-        out[c.name] = pd.Series([None] * len(out), index=out.index, dtype="object")
         absent.append(c.name)
+    return keep, absent
+
+
+def _map_columns(spec: TableSpec, frame: pd.DataFrame, fname: str, notes: list[str]) -> pd.DataFrame:
+    """Rename headers to canonical names, drop PII and extra columns, fail on missing required ones."""
+    keep, absent = _column_plan(spec, frame.columns, fname, notes)
+    out = frame[list(keep)].rename(columns=keep)
+    if "_add_way" in out.columns:
+        if "channel" not in out.columns:
+            out["channel"] = _add_way_channel(out["_add_way"])
+        out = out.drop(columns="_add_way")
+    for name in absent:
+        out[name] = pd.Series([None] * len(out), index=out.index, dtype="object")
     out = out[spec.column_names]
     out.attrs["absent"] = absent
     return out
@@ -344,67 +356,102 @@ def _parse_columns(
         s = raw[c.name]
         if c.name == "status" and c.name in absent:  # no status column: every order is paid
             s = pd.Series("paid", index=s.index, dtype=object)
-        try:
-            p = parsing.parse_column(
-                c.kind, s, tz=ctx.timezone, aliases=ENUM_ALIASES.get(c.name), serials=ctx.serials.get(c.name)
-            )
-            v = p.values
-            if has_nul:  # a NUL byte inside a cell: whoever wrote it cut the cell short; it says so, not a parse
-                nul = pd.Series(privacy.bool_mask(pc.match_substring(parsing._as_text(s), "\x00")), index=s.index)
-                if nul.any():
-                    p.problems = {k: m & ~nul for k, m in p.problems.items()}
-                    p.problems["NUL byte in cell"] = nul
-                    v = v.mask(nul)
-            if c.kind == "id":
-                v, n = privacy.pseudonymise_ids(v, ctx.key, _id_mode(c.name), arrow=p.arrow)
-                counts[f"pseudonymised {c.name}"] += n
-            elif c.kind == "text":
-                v = _mask_text_column(v, p.arrow, c.name, counts)
-        except DataContractError:
-            raise
-        except Exception as err:  # never a raw value in the message: name the file, the column and the kind
-            raise DataContractError(
-                f"{ctx.fname}: column {c.name!r} ({c.kind}) could not be checked ({type(err).__name__}: {err})"
-            ) from None
-        for k, n in p.changed.items():
-            counts[f"{k} {c.name}"] += n
-        if c.name == "status":  # an empty status cell means paid, in every chunk alike
-            empty = v.isna() & ~p.bad
-            if empty.any():
-                v = v.mask(empty, "paid")
-                counts["empty status"] += int(empty.sum())
-        placeholder = p.problems.get(parsing.PLACEHOLDER)
-        if placeholder is not None and c.nullable:  # "never": an empty cell where the column may be empty
-            del p.problems[parsing.PLACEHOLDER]
-            counts[f"placeholder {c.name}"] += int(placeholder.sum())
-        for problem, m in p.problems.items():
-            if m.any():
-                shown = s[m] if problem != parsing.ID_TOO_LONG else pd.Series(None, index=m[m].index, dtype=object)
-                issues.append(_issue(m[m].index, c.name, _reason(c, problem), shown))
+        v, problems, changed = _parse_one(c, s, ctx, has_nul)
+        for k, m in changed.items():
+            counts[k] += int(m.sum())
+        for problem, m in problems.items():
+            shown = s[m] if problem != parsing.ID_TOO_LONG else pd.Series(None, index=m[m].index, dtype=object)
+            issues.append(_issue(m[m].index, c.name, _reason(c, problem), shown))
         typed[c.name] = v
     return pd.DataFrame(typed, index=raw.index)
+
+
+def _parse_one(c: Column, s: pd.Series, ctx: _Context, has_nul: bool = False) -> tuple[pd.Series, dict, dict]:
+    """Parse one column's raw cells as the contract says, cell by cell.
+
+    Returns
+    -------
+    values : Series
+        Typed values, pseudonymised and masked; empty where a cell has a problem.
+    problems : dict
+        Problem -> cells (only problems some cell has).
+    changed : dict
+        Load-note key (``"pseudonymised user_id"``, ``"empty status"`` …) -> cells changed but kept.
+    """
+    changed: dict[str, pd.Series] = {}
+    try:
+        p = parsing.parse_column(
+            c.kind, s, tz=ctx.timezone, aliases=ENUM_ALIASES.get(c.name), serials=ctx.serials.get(c.name)
+        )
+        v = p.values
+        if has_nul:  # a NUL byte inside a cell: whoever wrote it cut the cell short; it says so, not a parse
+            nul = pd.Series(privacy.bool_mask(pc.match_substring(parsing._as_text(s), "\x00")), index=s.index)
+            if nul.any():
+                p.problems = {k: m & ~nul for k, m in p.problems.items()}
+                p.problems["NUL byte in cell"] = nul
+                v = v.mask(nul)
+        before = v
+        if c.kind == "id":
+            v, n = privacy.pseudonymise_ids(v, ctx.key, _id_mode(c.name), arrow=p.arrow)
+            if n:
+                changed[f"pseudonymised {c.name}"] = v.ne(before) & before.notna()
+        elif c.kind == "text":
+            v, n = _mask_text_column(v, p.arrow, c.name)
+            if n:
+                changed[f"masked {c.name}"] = _per_cell(c.name, before, v)
+    except DataContractError:
+        raise
+    except Exception as err:  # never a raw value in the message: name the file, the column and the kind
+        raise DataContractError(
+            f"{ctx.fname}: column {c.name!r} ({c.kind}) could not be checked ({type(err).__name__}: {err})"
+        ) from None
+    for k, m in p.changed_cells.items():
+        changed[f"{k} {c.name}"] = m
+    if c.name == "status":  # an empty status cell means paid, in every chunk alike
+        empty = v.isna() & ~p.bad
+        if empty.any():
+            v = v.mask(empty, "paid")
+            changed["empty status"] = empty
+    placeholder = p.problems.get(parsing.PLACEHOLDER)
+    if placeholder is not None and c.nullable:  # "never": an empty cell where the column may be empty
+        del p.problems[parsing.PLACEHOLDER]
+        changed[f"placeholder {c.name}"] = placeholder
+    return v, {k: m for k, m in p.problems.items() if m.any()}, changed
 
 
 #: Free-text columns (chat content): masked with the chat-text masker, which also knows "加我微信: xxx" handles.
 FREE_TEXT_COLUMNS = frozenset({"content"})
 
 
-def _mask_text_column(v: pd.Series, arrow, column: str, counts: Counter) -> pd.Series:
-    """Mask phone numbers, WeChat ids, e-mails and card numbers inside a free-text label column."""
+def _mask_text_column(v: pd.Series, arrow, column: str) -> tuple[pd.Series, int]:
+    """Mask phone numbers, WeChat ids, e-mails and card numbers inside a free-text label column.
+
+    Returns the masked column and the number of strings masked.
+    """
     if column in FREE_TEXT_COLUMNS:
         masked, n = textmask.mask_text(v)
-        counts[f"masked {column}"] += sum(n.values())
-        return masked.where(v.notna(), v) if sum(n.values()) else v
+        return (masked.where(v.notna(), v), sum(n.values())) if sum(n.values()) else (v, 0)
     cand = privacy.bool_mask(pc.match_substring_regex(arrow, privacy.TEXT_CANDIDATE_RE2))
     if not cand.any():
-        return v
+        return v, 0
     masked, n = privacy.mask_text(v[cand])
     if not n:
-        return v
+        return v, 0
     out = v.copy()
     out[cand] = masked.to_numpy()
-    counts[f"masked {column}"] += sum(n.values())
-    return out
+    return out, sum(n.values())
+
+
+def _per_cell(column: str, before: pd.Series, after: pd.Series) -> pd.Series:
+    """Strings masked in each cell: the mask tokens in ``after`` not already in ``before``."""
+    tokens = set(textmask.TOKENS.values()) if column in FREE_TEXT_COLUMNS else set(privacy._TOKENS.values())
+    old = pyarrow.array(before.to_numpy(dtype=object), type=pyarrow.string(), from_pandas=True)
+    new = pyarrow.array(after.to_numpy(dtype=object), type=pyarrow.string(), from_pandas=True)
+    n = np.zeros(len(before), dtype=np.int64)
+    for tok in tokens:
+        grown = pc.subtract(pc.count_substring(new, tok), pc.count_substring(old, tok))
+        n += np.asarray(pc.fill_null(grown, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return pd.Series(n, index=before.index)
 
 
 def _issue(index: pd.Index, column: str, reason: str | pd.Series, values: pd.Series | None = None) -> pd.DataFrame:
@@ -447,28 +494,58 @@ def _validate_values(spec: TableSpec, df: pd.DataFrame, as_of: pd.Timestamp) -> 
     return None
 
 
+@dataclass(frozen=True)
+class RowRule:
+    """A rule across the columns of one row: the column it is reported on, its reason, and when it applies.
+
+    ``applies`` takes the row's table — a pandas DataFrame (chunked loader) or an ibis table (the engine) — and
+    returns a boolean column; it is written with operations both understand, so the rule is stated once.
+    """
+
+    column: str
+    reason: str
+    applies: Callable
+
+
+#: Cross-field rules per table, checked on the rows whose cells all parsed.
+ROW_RULES: dict[str, tuple[RowRule, ...]] = {
+    "contacts": (
+        RowRule(
+            "removed_at",
+            "removed before it was added",
+            lambda d: d["removed_at"].notnull() & (d["removed_at"] < d["added_at"]),
+        ),
+    ),
+    "campaigns": (
+        RowRule("end", "campaign ends before it starts", lambda d: d["end"].notnull() & (d["end"] < d["start"])),
+    ),
+    # a customer's message must say whose it is; a staff post in a group need not
+    "messages": (
+        RowRule(
+            "user_id",
+            "missing value",
+            lambda d: d["user_id"].isnull() & (d["sender_role"].isnull() | (d["sender_role"] != "staff")),
+        ),
+    ),
+    "group_members": (
+        RowRule(
+            "quit_at",
+            "left the group before joining",
+            lambda d: d["quit_at"].notnull() & (d["quit_at"] < d["joined_at"]),
+        ),
+    ),
+    "broadcasts": (
+        RowRule("user_id", "neither a customer nor a group", lambda d: d["user_id"].isnull() & d["group_id"].isnull()),
+    ),
+}
+
+
 def _row_rules(spec: TableSpec, df: pd.DataFrame) -> list[pd.DataFrame]:
     out = []
-    if spec.name == "contacts":
-        m = df["removed_at"].notna() & (df["removed_at"] < df["added_at"])
+    for rule in ROW_RULES.get(spec.name, ()):
+        m = rule.applies(df).to_numpy(dtype=bool)
         if m.any():
-            out.append(_issue(df.index[m], "removed_at", "removed before it was added", df.loc[m, "removed_at"]))
-    if spec.name == "campaigns":
-        m = df["end"].notna() & (df["end"] < df["start"])
-        if m.any():
-            out.append(_issue(df.index[m], "end", "campaign ends before it starts", df.loc[m, "end"]))
-    if spec.name == "messages":  # a customer's message must say whose it is; a staff post in a group need not
-        m = df["user_id"].isna() & (df["sender_role"] != "staff")
-        if m.any():
-            out.append(_issue(df.index[m], "user_id", "missing value", df.loc[m, "user_id"]))
-    if spec.name == "group_members":
-        m = df["quit_at"].notna() & (df["quit_at"] < df["joined_at"])
-        if m.any():
-            out.append(_issue(df.index[m], "quit_at", "left the group before joining", df.loc[m, "quit_at"]))
-    if spec.name == "broadcasts":
-        m = df["user_id"].isna() & df["group_id"].isna()
-        if m.any():
-            out.append(_issue(df.index[m], "user_id", "neither a customer nor a group", df.loc[m, "user_id"]))
+            out.append(_issue(df.index[m], rule.column, rule.reason, df.loc[m, rule.column]))
     return out
 
 
@@ -853,6 +930,7 @@ def load(
     tables: tuple[str, ...] | None = None,
     chunk_rows: int = CHUNK_ROWS,
     workers: int | None = None,
+    ingest: str = "auto",
 ) -> Dataset:
     """Load and validate a folder of contract tables.
 
@@ -886,6 +964,10 @@ def load(
         Processes that load the tables after ``contacts`` and ``campaigns`` (which every other table is checked
         against) side by side. Default: 2 when those files hold more than :data:`PARALLEL_BYTES` and the machine
         has two cores or more, else 1 (a process costs about a second to start). The result is the same.
+    ingest : {"auto", "engine", "chunks"}
+        Who validates a Parquet file: the engine (DuckDB, :mod:`helpers.ingest`) or the chunked pandas loader.
+        ``auto``: the engine for Parquet files of :data:`helpers.ingest.ENGINE_BYTES` or more. Other files are
+        always read in chunks. The result is the same.
 
     Returns
     -------
@@ -900,6 +982,10 @@ def load(
     helpers.privacy.PiiKeyError
         No usable key, or the demo key for data that are not simulated.
     """
+    from helpers import ingest as engine_ingest  # imports this module
+
+    if ingest not in ("auto", "engine", "chunks"):
+        raise ValueError(f"ingest must be 'auto', 'engine' or 'chunks', not {ingest!r}")
     folder = Path(path)
     if not folder.is_dir():
         raise DataContractError(f"data folder not found: {folder}")
@@ -913,7 +999,9 @@ def load(
     soft: dict[str, int] = {}
     spool_dir: list[Path] = []
     quarantine, accounting, sources, loaded = [], [], [], []
-    later = [t for t in wanted if t not in REFERENCED]
+    in_engine = {t for t in wanted if _in_engine(ingest, files[t])}
+    con, known_tables = None, {}
+    later = [t for t in wanted if t not in REFERENCED and t not in in_engine]
     workers = _workers(workers, [files[t] for t in later])
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else None
     pending: dict[str, Future] = {}
@@ -921,13 +1009,20 @@ def load(
         for name in wanted:
             spec, fpath = TABLES[name], files[name]
             ctx = _Context(fpath.name, timezone, as_of_ts, key)
-            if pool is not None and name in later and not pending:  # the referenced tables are in: start the rest
+            if pool is not None and name not in REFERENCED and not pending:  # the referenced tables are in
                 if not spool_dir:
                     spool_dir.append(Path(tempfile.mkdtemp(prefix="siyu-load-")))
                 job = (ctx.timezone, as_of_ts, key, known_ids, spool_dir[0], chunk_rows)
                 pending = {t: pool.submit(_load_in_worker, t, files[t], *job) for t in later}
             try:
-                if name in pending:
+                if name in in_engine:
+                    if con is None:
+                        if not spool_dir:
+                            spool_dir.append(Path(tempfile.mkdtemp(prefix="siyu-load-")))
+                        con = engine_ingest.connect(spool_dir[0])
+                    args = (ctx, notes, store, known_ids, soft, spool_dir[0], known_tables)
+                    q, acc, source = engine_ingest.load_table(con, spec, fpath, *args)
+                elif name in pending:
                     q, acc, source = _take_worker_result(pending[name].result(), notes, store, soft)
                 else:
                     q, acc, source = _load_table(spec, fpath, ctx, notes, store, known_ids, soft, spool_dir, chunk_rows)
@@ -949,6 +1044,8 @@ def load(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        if con is not None:
+            con.disconnect()
     _check_across_tables(store, known_ids, soft, notes)
     kid = privacy.key_id(key)
     notes.append(
@@ -975,6 +1072,15 @@ def load(
 REFERENCED = frozenset({"contacts", "campaigns"})
 #: Bytes of the other tables' files above which they are loaded in two processes.
 PARALLEL_BYTES = 64 * 2**20
+
+
+def _in_engine(ingest: str, fpath: Path) -> bool:
+    """Whether the engine validates ``fpath`` (see :func:`load`'s ``ingest``)."""
+    from helpers import ingest as engine_ingest
+
+    if ingest == "chunks" or not engine_ingest.engine_readable(fpath):
+        return False
+    return ingest == "engine" or fpath.stat().st_size >= engine_ingest.ENGINE_BYTES
 
 
 def _workers(workers: int | None, paths: list[Path]) -> int:
@@ -1064,6 +1170,8 @@ def _quarantine_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     qdf = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     qdf = qdf.sort_values(["table", "row"], kind="stable").reset_index(drop=True)
     qdf["row"] = qdf["row"].astype("int64")
+    for c in ("table", "column", "reason", "value"):  # text, also when empty
+        qdf[c] = qdf[c].astype(object)
     return qdf
 
 

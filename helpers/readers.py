@@ -522,6 +522,16 @@ def _safe_timestamps(table: pa.Table) -> pa.Table:
     return table
 
 
+def _has_nul(table: pa.Table) -> bool:
+    """Whether a text cell holds a NUL byte (quarantined as in a text file: whoever wrote it cut the cell short)."""
+    for col in table.columns:
+        if (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) and pc.any(
+            pc.match_substring(col, "\x00")
+        ).as_py():
+            return True
+    return False
+
+
 def _iter_parquet(path: Path, chunk_rows: int | None, shown: Path) -> Iterator[RawTable]:
     try:
         pf = pq.ParquetFile(path)
@@ -538,7 +548,7 @@ def _iter_parquet(path: Path, chunk_rows: int | None, shown: Path) -> Iterator[R
         rows = pd.Series(range(offset + 1, offset + len(frame) + 1), dtype="int64")
         offset += len(frame)
         empty = False
-        yield RawTable(frame, rows, shown, None, 0)
+        yield RawTable(frame, rows, shown, None, 0, has_nul=_has_nul(table))
     if empty:
         frame = pf.schema_arrow.empty_table().to_pandas()
         yield RawTable(frame.reset_index(drop=True), pd.Series(dtype="int64"), shown, None, 0)

@@ -327,10 +327,9 @@ def _rules(st: _Staged, spec: TableSpec, ctx, known: dict[str, ir.Table]) -> Non
         t = t.left_join(dups, t[_ROW] == dups["_d_row"]).drop("_d_row")
     else:
         t = t.mutate(_first_exact=ibis.null("int64"), _first_key=ibis.null("int64"))
-    t = t.mutate(
-        _dup_exact=(~t["_bad1"] & (t["_first_exact"] < t[_ROW])).fill_null(False),
-        _dup_key=(~t["_bad1"] & t["_first_exact"].isnull() & (t["_first_key"] < t[_ROW])).fill_null(False),
-    )
+    t = t.mutate(_dup_exact=(~t["_bad1"] & (t["_first_exact"] < t[_ROW])).fill_null(False))
+    # the first row of an exact group may itself repeat an earlier key: a key duplicate, though its _first_exact is set
+    t = t.mutate(_dup_key=(~t["_bad1"] & ~t["_dup_exact"] & (t["_first_key"] < t[_ROW])).fill_null(False))
     orphans = {
         f"_orphan__{col}": ~t["_bad1"] & t[col].notnull() & ~t[col].isin(known[ref]["id"])
         for col, ref in spec.references.items()

@@ -131,6 +131,20 @@ def test_engine_quarantines_every_rule(tmp_path):
     assert (acc["read"] == acc["kept"] + acc["quarantined"]).all()
 
 
+def test_a_row_repeating_a_key_and_repeated_exactly_is_a_key_duplicate(tmp_path):
+    """Rows 2 and 3 are identical and repeat row 1's order id: row 2 is a key duplicate, row 3 an exact one."""
+    contacts = {"user_id": ["u1"], "added_at": [pd.Timestamp("2025-01-01")], "channel": ["store_qr"]}
+    pd.DataFrame(contacts).to_parquet(tmp_path / "contacts.parquet")
+    orders = {"order_id": ["A", "A", "A"], "user_id": ["u1"] * 3, "ordered_at": [pd.Timestamp("2025-02-01")] * 3}
+    pd.DataFrame({**orders, "amount": [1.0, 2.0, 2.0]}).to_parquet(tmp_path / "orders.parquet")
+    chunks, engine = load_both(tmp_path, as_of="2026-01-01", key=KEY)
+    assert_same(chunks, engine)
+    assert engine.quarantine[["row", "reason"]].values.tolist() == [
+        [2, "duplicate order_id (first at row 1)"],
+        [3, "exact duplicate of row 2"],
+    ]
+
+
 def test_clean_rows_keep_the_source_order_with_many_quarantined(tmp_path):
     """Over :data:`helpers.ingest.FEW_ROWS` quarantined rows leave the clean table by a join, which reorders rows
     of a table of a million (measured: 200 000 rows kept their order, 1 000 000 did not); the engine sorts back."""

@@ -184,7 +184,8 @@ def _parse_in_engine(con, spec: TableSpec, raw: ir.Table, keep: dict, ctx) -> _S
         derive, key = None, f"_raw_{c.name}"
         if c.name == "channel" and c.name not in source and "_add_way" in source:
             derive, key = data._add_way_channel, "_raw__add_way"
-        if c.name not in source and derive is None:  # an absent column: empty, or "paid" for status
+        absent = c.name not in source and derive is None
+        if absent:  # an absent column: empty, or "paid" for status
             values, plain = pa.chunked_array([pa.array(["paid" if c.name == "status" else None])]), None
         else:
             plain = _plain(c, t[key]) if derive is None else None
@@ -200,7 +201,7 @@ def _parse_in_engine(con, spec: TableSpec, raw: ir.Table, keep: dict, ctx) -> _S
         parts += ["reason", "shown"] * (table["reason"].null_count < table.num_rows)
         parts += [f"n{i}" for i in range(len(keys)) if pc.sum(table[f"n{i}"]).as_py()]
         recipe = {"c": c, "key": key, "plain": plain is not None, "parts": parts, "keys": keys}
-        if c.name not in source and derive is None:
+        if absent:
             recipe["literal"] = table.to_pylist()[0]
         elif parts:
             hit = pa.array(np.ones(table.num_rows, dtype=bool))
@@ -223,7 +224,6 @@ def _parse_in_engine(con, spec: TableSpec, raw: ir.Table, keep: dict, ctx) -> _S
         if rc["plain"]:  # a value not in the map was taken as it is
             r = t[rc["key"]]
             value = ibis.ifelse(t[f"{c.name}__hit"].notnull(), value, r.cast(_ibis_type(c))) if parts else r
-
         out[c.name] = value.cast(_ibis_type(c))
         st.count_keys |= {k: f"{c.name}__n{i}" for i, k in enumerate(rc["keys"]) if f"n{i}" in parts}
         if "reason" in parts:

@@ -62,19 +62,21 @@ class Parsed:
         Parsed values (NaN / NaT where empty or a problem).
     problems : dict
         Reason -> boolean Series of the cells with that problem (a cell has at most one).
-    changed : dict
-        What was changed but kept, with counts (``truncated``, ``next day`` …), for the load notes.
     changed_cells : dict
-        The same, as boolean Series of the cells changed.
+        What was changed but kept (``truncated`` …), as boolean Series of the cells changed, for the load notes.
     arrow : pyarrow Array, optional
         Normalised text of the cells (ids and text), for further vectorised checks.
     """
 
     values: pd.Series
     problems: dict[str, pd.Series] = field(default_factory=dict)
-    changed: dict[str, int] = field(default_factory=dict)
     changed_cells: dict[str, pd.Series] = field(default_factory=dict)
     arrow: pa.Array | pa.ChunkedArray | None = None
+
+    @property
+    def changed(self) -> dict[str, int]:
+        """What was changed but kept, with counts."""
+        return {k: int(m.sum()) for k, m in self.changed_cells.items()}
 
     @property
     def bad(self) -> pd.Series:
@@ -125,16 +127,14 @@ def _nfkc(s: pd.Series) -> pd.Series:
 # ------------------------------------------------------------------------------------------------------- text
 def _parse_text(s: pd.Series, max_chars: int | None = TEXT_MAX_CHARS) -> Parsed:
     arr = _nfkc_arrow(s)
-    changed, cells = {}, {}
+    cells = {}
     if max_chars is not None:
         long = pc.fill_null(pc.greater(pc.utf8_length(arr), max_chars), False)
-        n = pc.sum(long).as_py() or 0
-        if n:
+        if pc.any(long).as_py():
             cut = pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, max_chars - 1), pa.scalar("…"), "")
             arr = pc.if_else(long, cut, arr)
-            changed["truncated"] = n
             cells["truncated"] = _mask(long, s.index)
-    return Parsed(_to_series(arr, s.index).astype("object"), arrow=arr, changed=changed, changed_cells=cells)
+    return Parsed(_to_series(arr, s.index).astype("object"), arrow=arr, changed_cells=cells)
 
 
 def parse_text(s: pd.Series, max_chars: int | None = TEXT_MAX_CHARS) -> tuple[pd.Series, pd.Series]:

@@ -1005,6 +1005,7 @@ def load(
     workers = _workers(workers, [files[t] for t in later])
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers > 1 else None
     pending: dict[str, Future] = {}
+    failed = True
     try:
         for name in wanted:
             spec, fpath = TABLES[name], files[name]
@@ -1041,12 +1042,15 @@ def load(
             accounting.append(acc)
             sources.append(source)
             loaded.append(fpath)
+        _check_across_tables(store, known_ids, soft, notes)
+        failed = False
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         if con is not None:
             con.disconnect()
-    _check_across_tables(store, known_ids, soft, notes)
+        if failed and spool_dir:  # a failed load leaves no spooled tables behind
+            shutil.rmtree(spool_dir[0], ignore_errors=True)
     kid = privacy.key_id(key)
     notes.append(
         "pseudonyms keyed with the public demo key (simulated data only)"

@@ -181,3 +181,19 @@ def test_auto_uses_the_engine_for_large_parquet_only(tmp_path, monkeypatch):
     assert "touches" in calls and "messages" in calls  # its contacts and orders are CSV: read in chunks
     with pytest.raises(ValueError, match="ingest must be"):
         load(SAMPLE, demo=True, ingest="spark")
+
+
+@pytest.mark.parametrize("how", ["chunks", "engine"])
+def test_a_failed_load_leaves_no_spooled_tables(tmp_path, monkeypatch, how):
+    """Contacts are spooled to a temporary folder before orders fail: the folder goes with the error."""
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(spool))
+    ids = [f"u{i}" for i in range(5)]
+    contacts = {"user_id": ids, "added_at": [pd.Timestamp("2025-01-01")] * 5, "channel": ["store_qr"] * 5}
+    pd.DataFrame(contacts).to_parquet(tmp_path / "contacts.parquet")
+    orders = {"order_id": ["A"], "user_id": ["ghost"], "ordered_at": [pd.Timestamp("2025-02-01")], "amount": [1.0]}
+    pd.DataFrame(orders).to_parquet(tmp_path / "orders.parquet")
+    with pytest.raises(DataContractError, match="all 1 orders rows are quarantined"):
+        load(tmp_path, as_of="2026-01-01", key=KEY, ingest=how, chunk_rows=2)
+    assert list(spool.iterdir()) == []

@@ -13,12 +13,20 @@ which parameters and why.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-__all__ = ["FittedModel", "NotFittedError", "cpu_threads", "numerical_hessian", "standard_errors_from_information"]
+__all__ = [
+    "FittedModel",
+    "NotFittedError",
+    "cpu_threads",
+    "map_draws",
+    "numerical_hessian",
+    "standard_errors_from_information",
+]
 
 
 class NotFittedError(RuntimeError):
@@ -91,6 +99,45 @@ def cpu_threads(n_threads: int | None = 1) -> threadpool_limits:
     True
     """
     return threadpool_limits(limits=n_threads or os.cpu_count() or 1)
+
+
+#: Threads :func:`map_draws` uses (None: one per core). Set to 1 to compute draws one after another.
+DRAW_THREADS: int | None = None
+
+
+def map_draws(fn: Callable, *iterables: Iterable, n_threads: int | None = None) -> list:
+    """``list(map(fn, *iterables))`` over a few threads, in order: for parameter draws whose work releases the GIL.
+
+    The interval draws evaluate scipy's special functions (``hyp2f1``, ``gammaln``) and numpy array arithmetic,
+    which run without Python's global lock, so on two cores two draws run side by side (measured: ``hyp2f1`` on
+    200 000 rows 1.9× faster in two threads). Each draw is computed exactly as it would be alone, so the result
+    is identical to the serial map. Threads that wait do not spin (unlike OpenMP's), so a busy machine only
+    gets its fair share; the BLAS and OpenMP pools are held at one thread meanwhile (no threads inside threads).
+
+    Parameters
+    ----------
+    fn : callable
+        Applied to one item of each iterable.
+    *iterables
+        As for :func:`map`.
+    n_threads : int, optional
+        Threads; default :data:`DRAW_THREADS`, else one per core.
+
+    Returns
+    -------
+    list
+        ``fn``'s results in the order of the items.
+
+    Examples
+    --------
+    >>> map_draws(lambda a, b: a * b, [1, 2, 3], [4, 5, 6], n_threads=2)
+    [4, 10, 18]
+    """
+    n = n_threads or DRAW_THREADS or os.cpu_count() or 1
+    if n <= 1:
+        return list(map(fn, *iterables))
+    with cpu_threads(1), ThreadPoolExecutor(n) as pool:  # BLAS inside a draw stays on its thread: no nesting
+        return list(pool.map(fn, *iterables))
 
 
 def numerical_hessian(

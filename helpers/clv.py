@@ -390,6 +390,10 @@ class PurchaseModel(FittedModel):
         ts = np.atleast_1d(np.asarray(ts, float))
         return np.column_stack([self.expected_purchases(summary, float(t)).to_numpy() for t in ts])
 
+    def discounted_purchases_grid(self, summary: pd.DataFrame, ts: np.ndarray, discount: np.ndarray) -> np.ndarray:
+        """Return Σ_k discount_k · E[purchases in (ts_{k−1}, ts_k]] per customer (ts_0 = 0): one value per row."""
+        return np.diff(self.expected_purchases_grid(summary, ts), axis=1, prepend=0.0) @ discount
+
 
 # ----------------------------------------------------------------------------------------------- BG/NBD
 @dataclass
@@ -581,6 +585,20 @@ class BetaGeo(PurchaseModel):
         P(alive) × E[purchases | alive]; the second depends on (x, T) only, so it is computed once per distinct
         pair (``hyp2f1`` is the cost).
         """
+        e, inv = self._alive_grid(summary, ts)
+        return e[inv] * self.p_alive(summary).to_numpy()[:, None]
+
+    def discounted_purchases_grid(self, summary: pd.DataFrame, ts: np.ndarray, discount: np.ndarray) -> np.ndarray:
+        """Return Σ_k discount_k · E[purchases in (ts_{k−1}, ts_k]] per customer (ts_0 = 0).
+
+        The steps are discounted per distinct (x, T) pair and only the sum is mapped to the customers: at 1 M
+        customers the (customers × steps) matrix is never built.
+        """
+        e, inv = self._alive_grid(summary, ts)
+        return (np.diff(e, axis=1, prepend=0.0) @ discount)[inv] * self.p_alive(summary).to_numpy()
+
+    def _alive_grid(self, summary: pd.DataFrame, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """E[purchases by each t | alive] per distinct (x, T) pair (pairs × len(ts)) and every row's pair."""
         self._check_fitted()
         r, alpha, a, b = self.params_.values()
         x, _, T = self._hist(summary)
@@ -588,7 +606,7 @@ class BetaGeo(PurchaseModel):
         ux, uT = pairs[:, 0], pairs[:, 1]
         ts = np.atleast_1d(np.asarray(ts, float))
         e = np.column_stack([_bg_alive_expectation(r + ux, alpha + uT, a, b + ux + self._shift, t) for t in ts])
-        return e[inv] * self.p_alive(summary).to_numpy()[:, None]
+        return e, inv
 
     def probability_of_purchase(self, summary: pd.DataFrame, t: float) -> pd.Series:
         """P(at least one purchase in the next ``t`` time units | history).
@@ -838,6 +856,12 @@ class ParetoNBD(PurchaseModel):
         x, T, A, B = self._terms(summary)
         pa = np.exp(A - np.logaddexp(A, B))
         return pa[:, None] * self._alive_expectation(x, T, np.atleast_1d(np.asarray(ts, float)))
+
+    def discounted_purchases_grid(self, summary: pd.DataFrame, ts: np.ndarray, discount: np.ndarray) -> np.ndarray:
+        """Return Σ_k discount_k · E[purchases in (ts_{k−1}, ts_k]] per customer (ts_0 = 0), P(alive) applied once."""
+        x, T, A, B = self._terms(summary)
+        alive = self._alive_expectation(x, T, np.atleast_1d(np.asarray(ts, float)))
+        return np.exp(A - np.logaddexp(A, B)) * (np.diff(alive, axis=1, prepend=0.0) @ discount)
 
     def probability_of_purchase(self, summary: pd.DataFrame, t: float) -> pd.Series:
         """P(at least one purchase in the next ``t`` time units | history).
@@ -1247,10 +1271,8 @@ def discounted_purchases(
         uniq, inv = _unique_rows(summary, list(model._columns))
     else:
         uniq, inv = summary, np.arange(len(summary))
-    cum = model.expected_purchases_grid(uniq, ts)
-    inc = np.diff(np.column_stack([np.zeros(len(uniq)), cum]), axis=1)
     disc = (1 + d_step) ** -np.arange(1, steps + 1)
-    return np.clip(inc @ disc, 0, None)[inv]
+    return np.clip(model.discounted_purchases_grid(uniq, ts, disc), 0, None)[inv]
 
 
 def average_value(value_model, summary: pd.DataFrame) -> np.ndarray:

@@ -337,6 +337,9 @@ def test_every_model_is_internally_coherent(name):
     e1, e2 = m.expected_purchases(s, horizon / 2), m.expected_purchases(s, horizon)
     assert (e2 >= e1 - 1e-12).all() and (e1 >= 0).all()
     assert m.expected_purchases(s, horizon).to_numpy() == pytest.approx(m.expected_purchases_grid(s, [horizon])[:, 0])
+    ts, disc = np.array([horizon / 4, horizon / 2, horizon]), np.array([0.99, 0.97, 0.95])
+    steps = np.diff(m.expected_purchases_grid(s, ts), axis=1, prepend=0.0)  # the discounted sum, step by step
+    assert m.discounted_purchases_grid(s, ts, disc) == pytest.approx(steps @ disc, rel=1e-12, abs=1e-15)
     assert m.aic_ == pytest.approx(8 - 2 * m.log_likelihood_) and m.bic_ > m.aic_
 
 

@@ -85,3 +85,22 @@ def test_models_run_on_one_thread_by_default(seen):
 def test_none_gives_every_core(seen):
     _fit_all(n_threads=None)
     assert seen and all(s == {os.cpu_count()} for s in seen), seen
+
+
+def test_interval_draws_in_threads_equal_the_serial_draws(monkeypatch):
+    """``map_draws`` computes each draw exactly as alone: intervals are bit-identical with one thread or two."""
+    from helpers import base
+    from helpers.clv import BetaGeo, GammaGamma
+    from helpers.latent_class import LatentClassCLV, latent_class_intervals
+
+    s = _add_values(_bgnbd_holdout(3000, 1.0, 10.0, 0.5, 3.0, T=40.0, H=40.0, seed=8), seed=9, dependence=0.0)
+    s.attrs["unit"] = "D"
+    by = pd.Series(np.where(np.arange(len(s)) % 3 == 0, "a", "b"), index=s.index)
+    lc = LatentClassCLV(n_classes=2, max_iter=30).fit(s, by)
+    out = {}
+    for n in (1, 2):
+        monkeypatch.setattr(base, "DRAW_THREADS", n)
+        iv = ca.clv_intervals(BetaGeo().fit(s), GammaGamma().fit(s), s, by=by, n_draws=40, horizon_days=60)
+        out[n] = (iv.customers, iv.groups, latent_class_intervals(lc, s, by, by, horizon_days=60, n_draws=40))
+    for one, two in zip(out[1], out[2], strict=True):
+        pd.testing.assert_frame_equal(one, two, check_exact=True)

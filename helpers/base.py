@@ -23,7 +23,7 @@ __all__ = [
     "FittedModel",
     "NotFittedError",
     "cpu_threads",
-    "map_draws",
+    "thread_map",
     "numerical_hessian",
     "standard_errors_from_information",
 ]
@@ -101,16 +101,17 @@ def cpu_threads(n_threads: int | None = 1) -> threadpool_limits:
     return threadpool_limits(limits=n_threads or os.cpu_count() or 1)
 
 
-#: Threads :func:`map_draws` uses (None: one per core). Set to 1 to compute draws one after another.
-DRAW_THREADS: int | None = None
+#: Threads :func:`thread_map` uses (None: one per core). Set to 1 to run the items one after another.
+MAP_THREADS: int | None = None
 
 
-def map_draws(fn: Callable, *iterables: Iterable, n_threads: int | None = None) -> list:
-    """``list(map(fn, *iterables))`` over a few threads, in order: for parameter draws whose work releases the GIL.
+def thread_map(fn: Callable, *iterables: Iterable, n_threads: int | None = None) -> list:
+    """``list(map(fn, *iterables))`` over a few threads, in order: for work that releases the GIL.
 
-    The interval draws evaluate scipy's special functions (``hyp2f1``, ``gammaln``) and numpy array arithmetic,
-    which run without Python's global lock, so on two cores two draws run side by side (measured: ``hyp2f1`` on
-    200 000 rows 1.9× faster in two threads). Each draw is computed exactly as it would be alone, so the result
+    Parameter draws of the CLV intervals evaluate scipy's special functions (``hyp2f1``, ``gammaln``) and numpy
+    array arithmetic; permutation importance and batch predictions run scikit-learn's compiled tree code. All of
+    it runs without Python's global lock, so on two cores two items run side by side (measured: ``hyp2f1`` on
+    200 000 rows 1.9× faster in two threads). Each item is computed exactly as it would be alone, so the result
     is identical to the serial map. Threads that wait do not spin (unlike OpenMP's), so a busy machine only
     gets its fair share; the BLAS and OpenMP pools are held at one thread meanwhile (no threads inside threads).
 
@@ -121,7 +122,7 @@ def map_draws(fn: Callable, *iterables: Iterable, n_threads: int | None = None) 
     *iterables
         As for :func:`map`.
     n_threads : int, optional
-        Threads; default :data:`DRAW_THREADS`, else one per core.
+        Threads; default :data:`MAP_THREADS`, else one per core.
 
     Returns
     -------
@@ -130,10 +131,10 @@ def map_draws(fn: Callable, *iterables: Iterable, n_threads: int | None = None) 
 
     Examples
     --------
-    >>> map_draws(lambda a, b: a * b, [1, 2, 3], [4, 5, 6], n_threads=2)
+    >>> thread_map(lambda a, b: a * b, [1, 2, 3], [4, 5, 6], n_threads=2)
     [4, 10, 18]
     """
-    n = n_threads or DRAW_THREADS or os.cpu_count() or 1
+    n = n_threads or MAP_THREADS or os.cpu_count() or 1
     if n <= 1:
         return list(map(fn, *iterables))
     with cpu_threads(1), ThreadPoolExecutor(n) as pool:  # BLAS inside a draw stays on its thread: no nesting

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from helpers.base import FittedModel, cpu_threads, map_draws
+from helpers.base import FittedModel, cpu_threads, thread_map
 from helpers.clv import (
     BetaGeo,
     GammaGamma,
@@ -590,7 +590,7 @@ def _intervals(
             return purchase_fn(p, up)[p_of] * fixed
         return predict(p, v_list[i])
 
-    draws = np.column_stack(map_draws(draw, range(len(p_list)), p_list))
+    draws = np.column_stack(thread_map(draw, range(len(p_list)), p_list))
     lower, upper = np.quantile(draws, [lo_q, hi_q], axis=1)
     cust = pd.DataFrame({"estimate": estimate[pair], "lower": lower[pair], "upper": upper[pair]}, index=summary.index)
     d = _PairDraws(draws, pair)

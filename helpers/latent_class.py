@@ -55,7 +55,7 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import betaln, digamma, gammaln, logsumexp, softmax
 
-from helpers.base import FittedModel, map_draws
+from helpers.base import FittedModel, thread_map
 from helpers.clv import UNITS, BetaGeo, GammaGamma, _bgnbd_ll_grad, _prepare, discounted_purchases
 
 __all__ = [
@@ -674,7 +674,7 @@ def latent_class_intervals(
             )
         sub = summary.iloc[pick]
         sub_groups = LatentClassCLV._labels(summary, groups).iloc[pick]
-        per_draw = np.column_stack(map_draws(lambda v: model._clv_at(*model._unpack(v), sub, sub_groups, **kw), draws))
+        per_draw = np.column_stack(thread_map(lambda v: model._clv_at(*model._unpack(v), sub, sub_groups, **kw), draws))
         lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
         for c, (codes, names) in zip(by.columns, coded, strict=True):
             sub_codes = codes[pick]

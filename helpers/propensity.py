@@ -7,16 +7,19 @@ so no information from the evaluation period leaks into training.
 
 from __future__ import annotations
 
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from joblib import parallel_config
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from helpers import features
-from helpers.base import cpu_threads
+from helpers.base import cpu_threads, thread_map
 from helpers.engine import Engine
 from helpers.repurchase import summarize
 
@@ -108,6 +111,10 @@ def feature_name(code: str, labels) -> str:
     return code
 
 
+#: Rows per block when :meth:`PropensityModel.predict_proba` predicts in threads.
+PREDICT_BLOCK = 100_000
+
+
 class PropensityModel:
     """Calibrated ``HistGradientBoostingClassifier`` for P(purchase within the horizon).
 
@@ -120,6 +127,10 @@ class PropensityModel:
     n_threads : int, optional
         OpenMP / BLAS threads while fitting, predicting and permuting (``None``: every core). Default 1: see
         :func:`helpers.base.cpu_threads` for what more threads cost on a shared machine.
+    n_jobs : int, optional
+        Python threads that predict row blocks and permute features side by side (``None``: one per core;
+        :func:`helpers.base.thread_map`). The results are identical for any number: each block and each
+        feature's permutations are computed as they would be alone.
 
     Attributes
     ----------
@@ -129,10 +140,13 @@ class PropensityModel:
         The fitted calibrated model.
     """
 
-    def __init__(self, random_state: int = 0, calibration: str = "isotonic", n_threads: int | None = 1) -> None:
+    def __init__(
+        self, random_state: int = 0, calibration: str = "isotonic", n_threads: int | None = 1, n_jobs: int | None = None
+    ) -> None:
         self.random_state = random_state
         self.calibration = calibration
         self.n_threads = n_threads
+        self.n_jobs = n_jobs
 
     def fit(self, X: pd.DataFrame, y: pd.Series, max_rows: int = 200_000) -> PropensityModel:
         """Fit on features ``X`` (numeric or category columns) and binary labels ``y``.
@@ -160,9 +174,15 @@ class PropensityModel:
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> pd.Series:
-        """P(purchase in the horizon) per row."""
-        with cpu_threads(self.n_threads):
-            p = self.model_.predict_proba(X[self.features_])[:, 1]
+        """P(purchase in the horizon) per row (blocks of rows predicted side by side, see ``n_jobs``)."""
+        X = X[self.features_]
+        n = max(1, int(np.ceil(len(X) / PREDICT_BLOCK)))
+        if n == 1:
+            with cpu_threads(self.n_threads):
+                p = self.model_.predict_proba(X)[:, 1]
+        else:
+            blocks = [X.iloc[i * PREDICT_BLOCK : (i + 1) * PREDICT_BLOCK] for i in range(n)]
+            p = np.concatenate(thread_map(lambda b: self.model_.predict_proba(b)[:, 1], blocks, n_threads=self.n_jobs))
         return pd.Series(p, index=X.index, name="p_purchase")
 
     def importance(self, X: pd.DataFrame, y: pd.Series, n_repeats: int = 5, max_rows: int = 20_000) -> pd.DataFrame:
@@ -174,7 +194,8 @@ class PropensityModel:
         if len(X) > max_rows:
             keep = np.random.default_rng(self.random_state).choice(len(X), max_rows, replace=False)
             X, y = X.iloc[np.sort(keep)], y.iloc[np.sort(keep)]
-        with cpu_threads(self.n_threads):
+        jobs = self.n_jobs or os.cpu_count() or 1  # features permuted side by side in threads (same seeds)
+        with cpu_threads(self.n_threads), parallel_config(backend="threading", n_jobs=jobs):
             r = permutation_importance(
                 self.model_,
                 X[self.features_],
@@ -182,6 +203,7 @@ class PropensityModel:
                 scoring="roc_auc",
                 n_repeats=n_repeats,
                 random_state=self.random_state,
+                n_jobs=jobs,
             )
         return (
             pd.DataFrame({"feature": self.features_, "auc_drop": r.importances_mean, "std": r.importances_std})

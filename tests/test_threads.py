@@ -88,7 +88,7 @@ def test_none_gives_every_core(seen):
 
 
 def test_interval_draws_in_threads_equal_the_serial_draws(monkeypatch):
-    """``map_draws`` computes each draw exactly as alone: intervals are bit-identical with one thread or two."""
+    """``thread_map`` computes each draw exactly as alone: intervals are bit-identical with one thread or two."""
     from helpers import base
     from helpers.clv import BetaGeo, GammaGamma
     from helpers.latent_class import LatentClassCLV, latent_class_intervals
@@ -99,8 +99,23 @@ def test_interval_draws_in_threads_equal_the_serial_draws(monkeypatch):
     lc = LatentClassCLV(n_classes=2, max_iter=30).fit(s, by)
     out = {}
     for n in (1, 2):
-        monkeypatch.setattr(base, "DRAW_THREADS", n)
+        monkeypatch.setattr(base, "MAP_THREADS", n)
         iv = ca.clv_intervals(BetaGeo().fit(s), GammaGamma().fit(s), s, by=by, n_draws=40, horizon_days=60)
         out[n] = (iv.customers, iv.groups, latent_class_intervals(lc, s, by, by, horizon_days=60, n_draws=40))
     for one, two in zip(out[1], out[2], strict=True):
         pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
+def test_propensity_threads_give_the_same_scores_and_importance(monkeypatch):
+    """Row blocks and permuted features run side by side (``n_jobs``): the same numbers as one at a time."""
+    monkeypatch.setattr(propensity, "PREDICT_BLOCK", 150)  # several blocks on a small frame
+    X, y, _ = _classification(n=1000, seed=3)
+    out = {}
+    for jobs in (1, 2):
+        m = propensity.PropensityModel(n_jobs=jobs).fit(X, y)
+        out[jobs] = (m.predict_proba(X), m.importance(X, y, n_repeats=3))
+    pd.testing.assert_series_equal(out[1][0], out[2][0], check_exact=True)
+    pd.testing.assert_frame_equal(out[1][1], out[2][1], check_exact=True)
+    one_block = propensity.PropensityModel(n_jobs=2).fit(X, y)
+    monkeypatch.setattr(propensity, "PREDICT_BLOCK", 10**6)
+    pd.testing.assert_series_equal(one_block.predict_proba(X), out[2][0], check_exact=True)

@@ -119,3 +119,20 @@ def test_propensity_threads_give_the_same_scores_and_importance(monkeypatch):
     one_block = propensity.PropensityModel(n_jobs=2).fit(X, y)
     monkeypatch.setattr(propensity, "PREDICT_BLOCK", 10**6)
     pd.testing.assert_series_equal(one_block.predict_proba(X), out[2][0], check_exact=True)
+
+
+def test_cross_fitted_folds_in_threads_equal_the_serial_folds(monkeypatch):
+    """The folds of :class:`helpers.uplift.CrossFittedUplift` are fitted side by side: the same out-of-fold scores."""
+    from helpers import base
+    from helpers.simulate import uplift_population
+
+    d = uplift_population(2000, seed=2)
+    X = d[["x0", "x1", "x2"]]
+    out = {}
+    for n in (1, 2):
+        monkeypatch.setattr(base, "MAP_THREADS", n)
+        cf = U.CrossFittedUplift(U.make_model("x_learner_hgb", 0), folds=3).fit(X, d["treatment"], d["y"])
+        out[n] = (cf.oof_, cf.fold_, cf.predict_uplift(X))
+    pd.testing.assert_series_equal(out[1][0], out[2][0], check_exact=True)
+    np.testing.assert_array_equal(out[1][1], out[2][1])
+    pd.testing.assert_series_equal(out[1][2], out[2][2], check_exact=True)

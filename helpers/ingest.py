@@ -42,8 +42,10 @@ from helpers.contract import Column, DataContractError, TableSpec
 
 __all__ = ["ENGINE_BYTES", "connect", "engine_readable", "load_table"]
 
-#: Parquet files from this size up are validated by the engine when ``ingest="auto"``.
-ENGINE_BYTES = 32 * 2**20
+#: Parquet files from this size up are validated by the engine when ``ingest="auto"``. Measured at 1 M contacts:
+#: 4 MiB (every table but campaigns, spend, staff and assignments in the engine) loads in 54.4 s against 66.5 s at
+#: 32 MiB; on the sample converted to Parquet (9 MB, every file under 1 MB) the engine took 4.5 s against 2.4 s.
+ENGINE_BYTES = 4 * 2**20
 #: An id the engine takes as it is: ASCII letters, digits, ``_`` and ``-`` (NFKC and trimming leave it unchanged).
 PLAIN_ID = r"^[0-9A-Za-z_-]+$"
 _ROW = "file_row_number"

@@ -825,17 +825,17 @@ class ParetoNBD(PurchaseModel):
     def _ll_grad(self, logp: np.ndarray, data: _ParetoRows) -> tuple[float, np.ndarray]:
         return _pareto_ll_grad(logp, data)
 
-    def _terms(self, summary: pd.DataFrame):
+    def _terms(self, summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """x, T and P(alive) per row."""
         self._check_fitted()
         x, tx, T = self._hist(summary)
         d = _pareto_prepare(x, tx, T, np.ones_like(x))
         A, B = _pareto_terms(np.log(list(self.params_.values())), d)
-        return x, T, A, B
+        return x, T, np.exp(A - np.logaddexp(A, B))
 
     def p_alive(self, summary: pd.DataFrame) -> pd.Series:
         """P(still alive at T | frequency, recency, T)."""
-        _, _, A, B = self._terms(summary)
-        return pd.Series(np.exp(A - np.logaddexp(A, B)), index=summary.index, name="p_alive")
+        return pd.Series(self._terms(summary)[2], index=summary.index, name="p_alive")
 
     def _alive_expectation(self, x: np.ndarray, T: np.ndarray, ts: np.ndarray) -> np.ndarray:
         r, alpha, s, beta = self.params_.values()
@@ -853,15 +853,14 @@ class ParetoNBD(PurchaseModel):
 
     def expected_purchases_grid(self, summary: pd.DataFrame, ts: np.ndarray) -> np.ndarray:
         """Return expected purchases in the next ``t`` for every ``t`` in ``ts`` (P(alive) computed once)."""
-        x, T, A, B = self._terms(summary)
-        pa = np.exp(A - np.logaddexp(A, B))
+        x, T, pa = self._terms(summary)
         return pa[:, None] * self._alive_expectation(x, T, np.atleast_1d(np.asarray(ts, float)))
 
     def discounted_purchases_grid(self, summary: pd.DataFrame, ts: np.ndarray, discount: np.ndarray) -> np.ndarray:
         """Return Σ_k discount_k · E[purchases in (ts_{k−1}, ts_k]] per customer (ts_0 = 0), P(alive) applied once."""
-        x, T, A, B = self._terms(summary)
+        x, T, pa = self._terms(summary)
         alive = self._alive_expectation(x, T, np.atleast_1d(np.asarray(ts, float)))
-        return np.exp(A - np.logaddexp(A, B)) * (np.diff(alive, axis=1, prepend=0.0) @ discount)
+        return pa * (np.diff(alive, axis=1, prepend=0.0) @ discount)
 
     def probability_of_purchase(self, summary: pd.DataFrame, t: float) -> pd.Series:
         """P(at least one purchase in the next ``t`` time units | history).
@@ -870,8 +869,7 @@ class ParetoNBD(PurchaseModel):
         = (r+x)(α+T)^(r+x)(β+T)^s ∫₀ᵗ (α+T+τ)^−(r+x+1) (β+T+τ)^−s dτ.
         """
         r, alpha, s, beta = self.params_.values()
-        x, T, A, B = self._terms(summary)
-        pa = np.exp(A - np.logaddexp(A, B))
+        x, T, pa = self._terms(summary)
         a1, b1 = alpha + T, beta + T
         l0, _ = _log_tail(r + x + 1.0, s, a1, b1, np.zeros_like(T))
         lt, _ = _log_tail(r + x + 1.0, s, a1, b1, np.full_like(T, float(t)))

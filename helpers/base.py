@@ -23,6 +23,7 @@ __all__ = [
     "FittedModel",
     "NotFittedError",
     "cpu_threads",
+    "map_threads",
     "thread_map",
     "numerical_hessian",
     "standard_errors_from_information",
@@ -120,9 +121,10 @@ def thread_map(fn: Callable, *iterables: Iterable, n_threads: int | None = None)
     fn : callable
         Applied to one item of each iterable.
     *iterables
-        As for :func:`map`.
+        As for :func:`map`, of equal lengths.
     n_threads : int, optional
-        Threads; default :data:`MAP_THREADS`, else one per core.
+        Threads; default :data:`MAP_THREADS`, else one per core (:func:`map_threads`). One item runs in the
+        calling thread.
 
     Returns
     -------
@@ -134,11 +136,17 @@ def thread_map(fn: Callable, *iterables: Iterable, n_threads: int | None = None)
     >>> thread_map(lambda a, b: a * b, [1, 2, 3], [4, 5, 6], n_threads=2)
     [4, 10, 18]
     """
-    n = n_threads or MAP_THREADS or os.cpu_count() or 1
-    if n <= 1:
-        return list(map(fn, *iterables))
-    with cpu_threads(1), ThreadPoolExecutor(n) as pool:  # BLAS inside a draw stays on its thread: no nesting
-        return list(pool.map(fn, *iterables))
+    items = list(zip(*iterables, strict=True))
+    n = min(map_threads(n_threads), len(items))
+    if n <= 1:  # one item (or one thread): run here, under whatever thread pools the caller set
+        return [fn(*a) for a in items]
+    with cpu_threads(1), ThreadPoolExecutor(n) as pool:  # BLAS inside an item stays on its thread: no nesting
+        return list(pool.map(lambda a: fn(*a), items))
+
+
+def map_threads(n_threads: int | None = None) -> int:
+    """Threads :func:`thread_map` uses: ``n_threads`` if given, else :data:`MAP_THREADS`, else one per core."""
+    return n_threads or MAP_THREADS or os.cpu_count() or 1
 
 
 def numerical_hessian(

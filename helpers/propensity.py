@@ -7,8 +7,6 @@ so no information from the evaluation period leaks into training.
 
 from __future__ import annotations
 
-import os
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -19,7 +17,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from helpers import features
-from helpers.base import cpu_threads, thread_map
+from helpers.base import cpu_threads, map_threads, thread_map
 from helpers.engine import Engine
 from helpers.repurchase import summarize
 
@@ -176,12 +174,8 @@ class PropensityModel:
     def predict_proba(self, X: pd.DataFrame) -> pd.Series:
         """P(purchase in the horizon) per row (blocks of rows predicted side by side, see ``n_jobs``)."""
         X = X[self.features_]
-        n = max(1, int(np.ceil(len(X) / PREDICT_BLOCK)))
-        if n == 1:
-            with cpu_threads(self.n_threads):
-                p = self.model_.predict_proba(X)[:, 1]
-        else:
-            blocks = [X.iloc[i * PREDICT_BLOCK : (i + 1) * PREDICT_BLOCK] for i in range(n)]
+        blocks = [X.iloc[i : i + PREDICT_BLOCK] for i in range(0, max(len(X), 1), PREDICT_BLOCK)]
+        with cpu_threads(self.n_threads):  # one block: predicted here with n_threads; several: one thread each
             p = np.concatenate(thread_map(lambda b: self.model_.predict_proba(b)[:, 1], blocks, n_threads=self.n_jobs))
         return pd.Series(p, index=X.index, name="p_purchase")
 
@@ -194,7 +188,7 @@ class PropensityModel:
         if len(X) > max_rows:
             keep = np.random.default_rng(self.random_state).choice(len(X), max_rows, replace=False)
             X, y = X.iloc[np.sort(keep)], y.iloc[np.sort(keep)]
-        jobs = self.n_jobs or os.cpu_count() or 1  # features permuted side by side in threads (same seeds)
+        jobs = map_threads(self.n_jobs)  # features permuted side by side in threads (same seeds)
         with cpu_threads(self.n_threads), parallel_config(backend="threading", n_jobs=jobs):
             r = permutation_importance(
                 self.model_,

@@ -1,8 +1,10 @@
 """Whole-report benchmark: simulate N contacts, run every notebook through the runner, time and memory per notebook.
 
 The report runs exactly as a user runs it (``python -m helpers.run --params <file>``) in a child process. A sampler
-polls the process tree every 0.2 s with psutil: each notebook runs in its own Jupyter kernel, so the peak RSS of the
-n-th kernel is the n-th notebook's peak. Wall time per notebook comes from the report's ``run.json``.
+polls the process tree every 0.2 s with psutil: each notebook runs in its own Jupyter kernel, whose process id the
+report's ``run.json`` records beside the notebook's wall time, so a kernel's peak RSS is its notebook's peak. The
+runner runs independent notebooks side by side (``--jobs``, default 2); ``--jobs 1`` gives the one-after-the-other
+baseline, and ``--compare-jobs`` runs both on the same data and prints the ratio.
 
     python bench/bench_report.py --contacts 1000000            # generate, then run the report
     python bench/bench_report.py --contacts 1000000 --reuse    # reuse the generated data in --workdir
@@ -90,7 +92,7 @@ class hogs:
             p.wait()
 
 
-def run_report(params: Path, work: Path, run_name: str) -> tuple[float, TreeSampler, dict]:
+def run_report(params: Path, work: Path, run_name: str, jobs: int | None = None) -> tuple[float, TreeSampler, dict]:
     """Run the report of ``params`` as ``run_name``; wall seconds, the memory sampler and the run record."""
     secs, s, code = measured(
         [
@@ -105,6 +107,7 @@ def run_report(params: Path, work: Path, run_name: str) -> tuple[float, TreeSamp
             str(work / "reports"),
             "--no-html",
             "--quiet",
+            *([] if jobs is None else ["--jobs", str(jobs)]),
         ],
         # simulated people: a throwaway pseudonymisation key of this run, unless the caller set one
         env={"SIYU_PII_KEY": secrets.token_hex(32), **os.environ},
@@ -122,6 +125,10 @@ def main() -> None:
     ap.add_argument("--engine", default="duckdb", choices=["duckdb", "pyspark"])
     ap.add_argument("--reuse", action="store_true", help="reuse data already generated in --workdir")
     ap.add_argument("--busy", type=int, default=0, metavar="K", help="run again beside K CPU-bound processes")
+    ap.add_argument("--jobs", type=int, default=None, help="notebooks side by side (the runner's default: 2)")
+    ap.add_argument(
+        "--compare-jobs", action="store_true", help="also run with --jobs 1 (one at a time) and print the ratio"
+    )
     args = ap.parse_args()
     work = Path(args.workdir).resolve()
     data = work / f"data_{args.contacts}_{args.seed}"
@@ -153,24 +160,33 @@ def main() -> None:
         "  window_start: '2025-01-01'\n  window_end: '2025-12-31'\n",
         encoding="utf-8",
     )
-    secs, s, record = run_report(params, work, run_name)
+    secs, s, record = run_report(params, work, run_name, args.jobs)
     seconds = {n["notebook"]: n["seconds"] for n in record["notebooks"]}
-    kernels = sorted((p for p in s.peaks.values() if "ipykernel" in p["cmd"]), key=lambda p: p["first"])
     runner = max((p["rss"] for p in s.peaks.values() if "helpers.run" in p["cmd"]), default=0)
     print(
         f"\nreport on {rows['contacts']:,} contacts, engine {args.engine} ({psutil.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / GIB:.0f} GiB RAM)"
     )
     print(f"{'notebook':<18} {'seconds':>8} {'peak RSS GiB':>13}")
-    for (name, sec), k in zip(seconds.items(), kernels, strict=False):
-        print(f"{name:<18} {sec:>8.1f} {k['rss'] / GIB:>13.2f}")
+    for n in record["notebooks"]:
+        peak = s.peaks.get(n.get("kernel_pid"), {}).get("rss", float("nan"))
+        print(f"{n['notebook']:<18} {n['seconds']:>8.1f} {peak / GIB:>13.2f}")
     print(f"{'runner process':<18} {'':>8} {runner / GIB:>13.2f}")
     print(f"{'whole report':<18} {secs:>8.1f} {s.tree_peak / GIB:>13.2f}  (wall incl. start-up; tree peak)")
+    print(f"sum of the notebooks' times: {sum(seconds.values()):.1f} s ({len(seconds)} notebooks)")
     target = secs < 300 and s.tree_peak < 8 * GIB
     print(f"targets (< 300 s, < 8 GiB): {'met' if target else 'NOT met'}")
+    if args.compare_jobs:
+        one_secs, one_s, one = run_report(params, work, f"{run_name}_jobs1", 1)
+        print("\nthe same report one notebook at a time (--jobs 1), the baseline")
+        print(f"{'notebook':<18} {'jobs 1 s':>8} {'this s':>8}")
+        for n in one["notebooks"]:
+            print(f"{n['notebook']:<18} {n['seconds']:>8.1f} {seconds[n['notebook']]:>8.1f}")
+        print(f"{'whole report':<18} {one_secs:>8.1f} {secs:>8.1f}  wall ratio {one_secs / secs:.2f}x")
+        print(f"peak memory (tree): {one_s.tree_peak / GIB:.2f} GiB one at a time, {s.tree_peak / GIB:.2f} GiB here")
     if args.busy:
         with hogs(args.busy):
-            busy_secs, _, busy = run_report(params, work, f"{run_name}_busy")
+            busy_secs, _, busy = run_report(params, work, f"{run_name}_busy", args.jobs)
         print(f"\nthe same report beside {args.busy} CPU-bound processes ({psutil.cpu_count()} cores)")
         print(f"{'notebook':<18} {'quiet s':>8} {'busy s':>8} {'ratio':>6}")
         for n in busy["notebooks"]:

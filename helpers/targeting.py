@@ -893,13 +893,13 @@ def buyer_values(
     return out
 
 
-def write_buyer_values(values: pd.DataFrame, folder: str | Path, model_name: str, value_name: str) -> Path:
-    """Save :func:`buyer_values` for 06 as ``buyer_values.parquet`` in ``folder`` (03's artifacts).
+def write_buyer_values(values: pd.DataFrame, path: str | Path, model_name: str, value_name: str) -> Path:
+    """Save :func:`buyer_values` for 06 at ``path`` (03 writes ``artifacts/buyer_values.parquet``).
 
     The models that produced it and the horizon and margin it used are written beside the numbers, so 06 values
     buyers with the purchase and value models 03 chose on its holdout, and says which.
     """
-    path = Path(folder) / "buyer_values.parquet"
+    path = Path(path)
     out = values.rename_axis("user_id").reset_index()
     out = out.assign(model=model_name, value_model=value_name, horizon_days=values.attrs["horizon_days"],
                      margin=values.attrs["margin"])  # fmt: skip
@@ -912,16 +912,14 @@ def write_buyer_values(values: pd.DataFrame, folder: str | Path, model_name: str
 _SAVED_COLUMNS = ["model", "value_model", "horizon_days", "margin"]
 
 
-def read_buyer_values(
-    folder: str | Path, summary: pd.DataFrame, horizon_days: int, margin: float
-) -> pd.DataFrame | None:
-    """Read 03's ``buyer_values.parquet`` for the buyers of ``summary``.
+def read_buyer_values(path: str | Path, summary: pd.DataFrame, horizon_days: int, margin: float) -> pd.DataFrame | None:
+    """Read 03's buyer values (:func:`write_buyer_values`) at ``path`` for the buyers of ``summary``.
 
     ``None`` when 03 did not write one, or wrote it for another horizon or margin (then 06 values buyers itself).
     Buyers 03 did not value raise (none when both ran on the same data: the two notebooks must agree on who
     bought). ``attrs["source"]`` holds the model names.
     """
-    path = Path(folder) / "buyer_values.parquet"
+    path = Path(path)
     if not path.exists():
         return None
     saved = pd.read_parquet(path).set_index("user_id")
@@ -936,13 +934,13 @@ def read_buyer_values(
     return out
 
 
-def chosen_buyer_values(folder: str | Path, summary: pd.DataFrame, horizon_days: int, margin: float) -> pd.DataFrame:
+def chosen_buyer_values(path: str | Path, summary: pd.DataFrame, horizon_days: int, margin: float) -> pd.DataFrame:
     """Return 03's buyer values when it wrote them for this horizon and margin, else fit them here.
 
     :func:`read_buyer_values`, or :func:`buyer_values` with BG/NBD × Gamma-Gamma; ``attrs["source"]`` is ``None``
     in the second case.
     """
-    values = read_buyer_values(folder, summary, horizon_days, margin)
+    values = read_buyer_values(path, summary, horizon_days, margin)
     if values is None:
         values = buyer_values(summary, horizon_days, margin)
         values.attrs["source"] = None

@@ -317,16 +317,18 @@ def test_buyer_values_use_the_models_03_chose_and_round_trip_through_its_artifac
     assert np.allclose(v["p_alive"], pareto.p_alive(s)) and (v["order_value"] == mean_value).all()
     assert np.allclose(v["value_lost"], 0.5 * v["expected_orders"] * mean_value)
     assert v.attrs["models"]["purchase"] is pareto
-    assert T.read_buyer_values(tmp_path, s, 70, 0.5) is None  # 03 did not run: 06 fits its own
-    T.write_buyer_values(v, tmp_path, "Pareto/NBD", "mean")
-    back = T.read_buyer_values(tmp_path, s.iloc[::7], 70, 0.5)
+    assert T.read_buyer_values(tmp_path / "v.parquet", s, 70, 0.5) is None  # 03 did not run: 06 fits its own
+    T.write_buyer_values(v, tmp_path / "v.parquet", "Pareto/NBD", "mean")
+    back = T.read_buyer_values(tmp_path / "v.parquet", s.iloc[::7], 70, 0.5)
     pd.testing.assert_frame_equal(back, v.iloc[::7], check_names=False)
     assert back.attrs["source"] == {"model": "Pareto/NBD", "value_model": "mean"}
     assert "Pareto/NBD" in T.values_sentence(back, "zh") and "70" in T.values_sentence(back, "en")
-    assert T.read_buyer_values(tmp_path, s, 60, 0.5) is None  # saved for another horizon: not used
-    assert T.chosen_buyer_values(tmp_path, s, 70, 0.4).attrs["source"] is None  # another margin: fitted here
+    assert T.read_buyer_values(tmp_path / "v.parquet", s, 60, 0.5) is None  # saved for another horizon: not used
+    assert (
+        T.chosen_buyer_values(tmp_path / "v.parquet", s, 70, 0.4).attrs["source"] is None
+    )  # another margin: fitted here
     with pytest.raises(ValueError, match="no value for 1 buyers"):
-        T.read_buyer_values(tmp_path, pd.concat([s, s.iloc[:1].rename(index={"b00000": "zzz"})]), 70, 0.5)
+        T.read_buyer_values(tmp_path / "v.parquet", pd.concat([s, s.iloc[:1].rename(index={"b00000": "zzz"})]), 70, 0.5)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

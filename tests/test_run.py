@@ -1,0 +1,125 @@
+"""The report runner's schedule: which notebooks run side by side, and what a failure beside another does."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers import run
+from helpers.params import NOTEBOOKS
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "data" / "sample"
+#: A file another notebook may read: its name as notebook code spells it (``tiers.csv``, ``clv.parquet`` …).
+_FILE = re.compile(r"[\"'/]([a-z][a-z0-9_]*\.(?:csv|parquet|json|xlsx))[\"']")
+
+
+def _code(stem: str) -> str:
+    nb = nbformat.read(REPO / "notebooks" / f"{stem}.ipynb", as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def _after(stem: str, waits: dict[str, set[str]]) -> set[str]:
+    """Every notebook ``stem`` waits for, directly or through another."""
+    seen, todo = set(), list(waits[stem])
+    while todo:
+        s = todo.pop()
+        if s not in seen:
+            seen.add(s)
+            todo.extend(waits[s])
+    return seen
+
+
+def test_a_notebook_that_names_an_earlier_notebooks_file_waits_for_it():
+    """The first notebook of the sequence that names a file writes it; any later one that names it must wait for
+    that notebook (so side-by-side notebooks never read a file before it is written)."""
+    waits = run._waits_for([REPO / "notebooks" / f"{s}.ipynb" for s in NOTEBOOKS])
+    writer: dict[str, str] = {}
+    checked = []
+    for stem in NOTEBOOKS:
+        for name in sorted(set(_FILE.findall(_code(stem)))):
+            first = writer.setdefault(name, stem)
+            if first != stem:
+                checked.append((stem, name, first))
+                assert first in _after(stem, waits), f"{stem} reads {name} from {first} without waiting for it"
+    # the check has teeth: the known readers are among the pairs it looked at
+    assert ("03_repurchase", "tiers.csv", "02_user_tiers") in checked
+    assert ("06_targeting", "buyer_values.parquet", "03_repurchase") in checked
+    # and independent notebooks really are independent: 01, 04, 05 and 07 wait for 00 only
+    assert all(waits[s] == {"00_data_prep"} for s in ("01_acquisition", "04_attribution", "05_community", "07_staff"))
+    assert waits["08_summary"] == set(NOTEBOOKS[:-1])
+
+
+def _notebook(folder: Path, stem: str, source: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / f"{stem}.ipynb")
+
+
+@pytest.fixture
+def tiny_sequence(tmp_path, monkeypatch):
+    """Replace the notebook sequence with small notebooks written by the test (parameters: the sample's folder)."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+
+    def use(notebooks: dict[str, str], reads: dict[str, tuple[str, ...]]) -> None:
+        for stem, source in notebooks.items():
+            _notebook(folder, stem, source)
+        monkeypatch.setattr(run, "NOTEBOOK_DIR", folder)
+        monkeypatch.setattr(run, "NOTEBOOKS", list(notebooks))
+        monkeypatch.setattr(run, "READS", reads)
+
+    return use
+
+
+def test_independent_notebooks_run_side_by_side_and_a_reader_waits(tiny_sequence, tmp_path):
+    """Two notebooks that each sleep 3 s finish together in about 3 s with jobs=2; the one that reads their files
+    starts only after both and finds them."""
+    write = (
+        "import time, pathlib\nt0 = time.time(); time.sleep(3)\npathlib.Path(r'{out}', '{name}').write_text(str(t0))"
+    )
+    out = tmp_path / "shared"
+    out.mkdir()
+    tiny_sequence(
+        {
+            "00_a": write.format(out=out, name="a.txt"),
+            "01_b": write.format(out=out, name="b.txt"),
+            "02_c": f"import pathlib\nassert sorted(p.name for p in pathlib.Path(r'{out}').iterdir()) == ['a.txt', 'b.txt']",  # noqa: E501
+        },
+        {"00_a": (), "01_b": ()},  # 02_c is not listed: it waits for both
+    )
+    t0 = time.perf_counter()
+    report = run.run_report({"data_dir": str(SAMPLE)}, run_name="r", reports_dir=tmp_path / "reports", quiet=True,
+                            html=False, jobs=2)  # fmt: skip
+    wall = time.perf_counter() - t0
+    starts = [float((out / n).read_text()) for n in ("a.txt", "b.txt")]
+    assert abs(starts[0] - starts[1]) < 2.5  # started together, not one after the other
+    seconds = {n["notebook"]: n["seconds"] for n in json.loads((report / "run.json").read_text())["notebooks"]}
+    assert list(seconds) == ["00_a", "01_b", "02_c"]  # recorded in sequence order
+    assert wall < seconds["00_a"] + seconds["01_b"] + seconds["02_c"]  # shorter than running them in turn
+
+
+def test_a_failure_stops_the_notebook_running_beside_it_and_names_the_failed_one(tiny_sequence, tmp_path):
+    tiny_sequence(
+        {"00_slow": "import time\ntime.sleep(300)", "01_fails": "raise ValueError('boom')", "02_never": "1"},
+        {"00_slow": (), "01_fails": ()},
+    )
+    t0 = time.perf_counter()
+    with pytest.raises(run.ReportError, match=r"01_fails.ipynb failed at cell 0 .*ValueError: boom"):
+        run.run_report({"data_dir": str(SAMPLE)}, run_name="r", reports_dir=tmp_path / "reports", quiet=True,
+                       html=False, jobs=2)  # fmt: skip
+    assert time.perf_counter() - t0 < 120  # the sleeping kernel was killed, not waited for
+    failed = next((tmp_path / "reports").glob(".failed-r-*"))
+    assert not (failed / "02_never.ipynb").exists()  # nothing starts after a failure
+    assert not (tmp_path / "reports" / "r").exists()
+
+
+def test_jobs_must_be_at_least_one(tmp_path):
+    with pytest.raises(run.ParamError, match="jobs = 0"):
+        run.run_report({"data_dir": str(SAMPLE)}, run_name="r", reports_dir=tmp_path, quiet=True, jobs=0)

@@ -623,7 +623,9 @@ def _execute(nb: Path, tmp: Path, params: dict, manager: type) -> float:
         parameters=passed,
         kernel_name="python3",
         progress_bar=False,
-        cwd=str(NOTEBOOK_DIR),
+        # the kernel starts in notebooks/ (nbclient passes this path to the kernel's process); papermill's own cwd=
+        # would chdir the whole runner, and two notebooks side by side then leave it in notebooks/ when they end
+        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
         kernel_manager_class=manager,
     )
     return time.perf_counter() - t0

@@ -88,7 +88,8 @@ def test_independent_notebooks_run_side_by_side_and_a_reader_waits(tiny_sequence
         "t0 = time.time()\n"
         "while not pathlib.Path(r'{out}', '{other}').exists():\n"
         "    assert time.time() - t0 < 120, 'the other notebook did not run beside this one'\n"
-        "    time.sleep(0.05)"
+        "    time.sleep(0.05)\n"
+        "assert pathlib.Path.cwd().name == 'notebooks'  # kernels start where the notebooks are"
     )
     out = tmp_path / "shared"
     out.mkdir()
@@ -101,8 +102,10 @@ def test_independent_notebooks_run_side_by_side_and_a_reader_waits(tiny_sequence
         },
         {"00_a": (), "01_b": ()},  # 02_c is not listed: it waits for both
     )
+    cwd = Path.cwd()
     report = run.run_report({"data_dir": str(SAMPLE)}, run_name="r", reports_dir=tmp_path / "reports", quiet=True,
                             html=False, jobs=2)  # fmt: skip
+    assert Path.cwd() == cwd  # the runner's working folder is left as it was
     record = json.loads((report / "run.json").read_text())["notebooks"]
     assert [n["notebook"] for n in record] == ["00_a", "01_b", "02_c"]  # recorded in sequence order
     c = record[2]

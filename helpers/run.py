@@ -329,13 +329,12 @@ def _kernel_environment(tmp: Path):
 _KERNEL_NUMBERS = itertools.count()
 
 
-def _ipc_kernel_manager(sockets: Path, label: str = "", pids: dict | None = None, nice: int = 0) -> type:
+def _ipc_kernel_manager(sockets: Path, label: str = "", pids: dict | None = None) -> type:
     """Return a kernel manager class whose kernels talk over local sockets in ``sockets``.
 
     No TCP port is opened (so no "running over TCP without encryption" warning per notebook). When ``pids`` is
     given, the kernel's process id is stored there under ``label`` once it is launched (to stop it when a notebook
-    beside it fails, and for the benchmark's memory per notebook). ``nice`` lowers the kernel's CPU priority (set
-    as soon as it starts, so the threads it starts later inherit it).
+    beside it fails, and for the benchmark's memory per notebook).
     """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
@@ -343,20 +342,18 @@ def _ipc_kernel_manager(sockets: Path, label: str = "", pids: dict | None = None
     class LocalSocketKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:  # the documented override point
             await super()._async_launch_kernel(kernel_cmd, **kw)
-            if nice:
-                _lower_priority(self.provisioner.pid, nice)
             if pids is not None:
                 pids[label] = self.provisioner.pid
 
         async def _async_interrupt_kernel(self) -> None:
             # shutting down, the kernel is idle (its notebook finished, or failed at a cell): no SIGINT first, which
-            # a low-priority kernel still tidying up logs as "KeyboardInterrupt caught in kernel" on the run's stderr
+            # a kernel still tidying up on a busy machine logs as "KeyboardInterrupt caught in kernel" on stderr
             if not self.shutting_down:
                 await super()._async_interrupt_kernel()
 
         @default("shutdown_wait_time")
         def _shutdown_wait_time(self) -> float:
-            return 30.0  # a low-priority kernel beside a busy one may take more than the default 5 s to exit
+            return 30.0  # a kernel on a busy machine may take more than the default 5 s to exit
 
         @default("transport")
         def _transport(self) -> str:
@@ -367,22 +364,6 @@ def _ipc_kernel_manager(sockets: Path, label: str = "", pids: dict | None = None
             return str(sockets / f"k{next(_KERNEL_NUMBERS)}")
 
     return LocalSocketKernelManager
-
-
-def _lower_priority(pid: int, nice: int) -> None:
-    """Lower a kernel's CPU priority by ``nice``: the process's own, and on Linux its scheduling group's.
-
-    A kernel starts its own session, and Linux with autogroups (``/proc/sys/kernel/sched_autogroup_enabled``)
-    shares the CPU fairly between sessions whatever their processes' nice values; the group's nice
-    (``/proc/<pid>/autogroup``) is what orders two kernels there. Measured at 1 M contacts: with the process's
-    nice alone, 03 beside the background notebooks took 327 s (317 s without it, 254 s with the group's nice).
-    """
-    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.setpriority (Windows)
-        os.setpriority(os.PRIO_PROCESS, pid, nice)
-    group = Path(f"/proc/{pid}/autogroup")
-    with contextlib.suppress(OSError):
-        if group.exists():
-            group.write_text(str(nice))
 
 
 def _stop_kernels(pids: dict, running: set[str]) -> None:
@@ -401,25 +382,6 @@ def default_jobs() -> int:
     little time on this class of machine.
     """
     return 2 if (os.cpu_count() or 1) >= 2 else 1
-
-
-#: CPU priority (``nice``) of a notebook that only the summary waits for, while notebooks run side by side.
-BACKGROUND_NICE = 10
-
-
-def _background(waits: dict[str, set[str]]) -> set[str]:
-    """Notebooks that nothing waits for but the run's last notebook, when that one waits for all (the summary).
-
-    Beside the chain the rest of the run waits on (00 → 02 → 03 → 06), they run at a lower CPU priority: the chain
-    sets the report's wall time, and these fill the cores it leaves idle.
-
-    >>> w = {"00": set(), "01": {"00"}, "02": {"00"}, "03": {"00", "02"}, "06": {"00", "02", "03"}}
-    >>> sorted(_background({**w, "08": {"00", "01", "02", "03", "06"}}))
-    ['01', '06']
-    """
-    stems = list(waits)
-    last = stems[-1] if len(stems) > 2 and waits[stems[-1]] == set(stems[:-1]) else None
-    return {s for s in stems if s != last and all(t == last for t in stems if s in waits[t])}
 
 
 def _waits_for(seq: list[Path]) -> dict[str, set[str]]:
@@ -559,12 +521,10 @@ def _run_sequence(
     ``kernel_pid``.
 
     A notebook starts when every notebook it waits for (:func:`_waits_for`) has finished, the earliest in the
-    sequence first; those only the summary waits for run at a lower CPU priority (:func:`_background`). After a
-    failure nothing new starts and the kernels still running are killed (their own errors are then consequences,
-    not reported).
+    sequence first. After a failure nothing new starts and the kernels still running are killed (their own errors
+    are then consequences, not reported).
     """
     waits, position = _waits_for(seq), {nb.stem: i for i, nb in enumerate(seq, 1)}
-    background = _background(waits) if jobs > 1 else set()
     pids: dict[str, int] = {}
     lock, t0 = threading.Lock(), time.perf_counter()
 
@@ -576,8 +536,7 @@ def _run_sequence(
     def task(nb: Path) -> dict:
         say(nb, "running …")
         started = time.perf_counter() - t0
-        nice = BACKGROUND_NICE if nb.stem in background else 0
-        secs = _execute(nb, tmp, params, _ipc_kernel_manager(sockets, nb.stem, pids, nice))
+        secs = _execute(nb, tmp, params, _ipc_kernel_manager(sockets, nb.stem, pids))
         if html:
             _to_html(tmp / nb.name, bool(params.get("teaching")))
         say(nb, f"done in {secs:.1f} s")

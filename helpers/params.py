@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
+from helpers.base import hold_thread_pools
+
 __all__ = [
     "NOTEBOOKS",
     "SCHEMA",
@@ -880,6 +882,8 @@ _DATE_PARAMS = ("as_of", "window_start", "window_end", "calibration_end", "previ
 def start_notebook(notebook: str, namespace: Mapping[str, Any], *, quiet: bool = False) -> NotebookRun:
     """Check a notebook's parameters; after ``00_data_prep``, also connect the engine and resolve the dates.
 
+    Also holds the kernel's OpenMP and BLAS pools at one thread (:func:`helpers.base.hold_thread_pools`).
+
     The first code cell of every notebook. The values are the notebook's own parameter variables (papermill
     injects them); a wrong one stops the notebook with a one-line :class:`ParamError`. The resolved dates are
     printed once, warnings first.
@@ -897,6 +901,7 @@ def start_notebook(notebook: str, namespace: Mapping[str, Any], *, quiet: bool =
     -------
     NotebookRun
     """
+    hold_thread_pools(1)  # numpy's BLAS outside the models' own limits: one thread (spinning threads on a busy machine)
     declared = [n for n, p in SCHEMA.items() if notebook in p.notebooks]
     missing = [n for n in declared if n not in namespace]
     if missing:

@@ -6,7 +6,12 @@ sample took 727 s instead of 81 s; with one thread, 98 s (``bench/bench_report.p
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,11 +21,13 @@ from sklearn.decomposition import NMF
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from threadpoolctl import threadpool_info
 
+from helpers import base, params, propensity, tiers, topics
 from helpers import clv_analysis as ca
-from helpers import propensity, tiers, topics
 from helpers import uplift as U
 
 from .test_clv_analysis import _add_values, _bgnbd_holdout
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _openmp_threads() -> set[int]:
@@ -136,3 +143,29 @@ def test_cross_fitted_folds_in_threads_equal_the_serial_folds(monkeypatch):
     pd.testing.assert_series_equal(out[1][0], out[2][0], check_exact=True)
     np.testing.assert_array_equal(out[1][1], out[2][1])
     pd.testing.assert_series_equal(out[1][2], out[2][2], check_exact=True)
+
+
+def test_a_notebook_holds_every_thread_pool_at_one_thread():
+    """numpy's BLAS outside the models' limits (and libraries loaded later) starts one thread, not one per core.
+
+    The busy-machine profile that found it: 03 up to its truth checks, beside two CPU-bound processes, took 210 s
+    with OpenBLAS's default pools (their threads spin while they wait) and 74 s with one thread.
+    """
+    code = params.parameters_cell("00_data_prep") + textwrap.dedent(
+        """
+        import numpy
+        from helpers import params
+        params.start_notebook("00_data_prep", globals(), quiet=True)
+        import scipy.linalg, sklearn.ensemble  # loaded after the first cell
+        from threadpoolctl import threadpool_info
+        print(json.dumps([[p["user_api"], p["num_threads"]] for p in threadpool_info()]))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in base._POOL_VARIABLES}
+    run = subprocess.run(
+        [sys.executable, "-c", "import json\n" + code], cwd=ROOT / "notebooks", env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    pools = json.loads(run.stdout.strip().splitlines()[-1])
+    assert {api for api, _ in pools} >= {"blas", "openmp"}, pools
+    assert all(n == 1 for _, n in pools), pools

@@ -21,6 +21,7 @@ staff time, for the ``private_chats`` highest-scoring rows; a broadcast for the 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -897,7 +898,8 @@ def write_buyer_values(values: pd.DataFrame, path: str | Path, model_name: str, 
     """Save :func:`buyer_values` for 06 at ``path`` (03 writes ``artifacts/buyer_values.parquet``).
 
     The models that produced it and the horizon and margin it used are written beside the numbers, so 06 values
-    buyers with the purchase and value models 03 chose on its holdout, and says which.
+    buyers with the purchase and value models 03 chose on its holdout, and says which. The file appears whole (it
+    is written beside and renamed): the report runner starts 06 as soon as it exists (:data:`helpers.run.EARLY`).
     """
     path = Path(path)
     out = values.rename_axis("user_id").reset_index()
@@ -905,7 +907,9 @@ def write_buyer_values(values: pd.DataFrame, path: str | Path, model_name: str, 
                      margin=values.attrs["margin"])  # fmt: skip
     out.attrs = {}  # the fitted models stay in memory; their names say which they were
     out["user_id"] = out["user_id"].astype(str)
-    out.to_parquet(path, index=False)
+    partial = path.with_name(f".{path.name}.partial")
+    out.to_parquet(partial, index=False)
+    os.replace(partial, path)
     return path
 
 

@@ -68,12 +68,14 @@ def tiny_sequence(tmp_path, monkeypatch):
     folder = tmp_path / "notebooks"
     folder.mkdir()
 
-    def use(notebooks: dict[str, str], reads: dict[str, tuple[str, ...]]) -> None:
+    def use(notebooks: dict[str, str], reads: dict[str, tuple[str, ...]], early: dict | None = None) -> None:
         for stem, source in notebooks.items():
             _notebook(folder, stem, source)
         monkeypatch.setattr(run, "NOTEBOOK_DIR", folder)
         monkeypatch.setattr(run, "NOTEBOOKS", list(notebooks))
         monkeypatch.setattr(run, "READS", reads)
+        monkeypatch.setattr(run, "EARLY", early or {})
+        monkeypatch.setattr(run, "CHAIN", ())
 
     return use
 
@@ -111,6 +113,44 @@ def test_independent_notebooks_run_side_by_side_and_a_reader_waits(tiny_sequence
     c = record[2]
     assert c["started"] >= max(n["started"] + n["seconds"] for n in record[:2]) - 0.5  # after both had finished
     assert all(isinstance(n["kernel_pid"], int) for n in record)
+
+
+def test_a_reader_starts_once_the_writer_has_written_its_file(tiny_sequence, tmp_path):
+    """:data:`helpers.run.EARLY`: the reader starts while the writer still runs (the writer waits for the reader's
+    answer, so the run only ends if it did); a reader whose file never appears starts when the writer has ended."""
+    here = "import os, pathlib, time\nrun = pathlib.Path(os.environ['TMPDIR']).parent  # the run's folder\n"
+    writer = here + (
+        "(run / 'x.part').write_text('whole'); (run / 'x.part').rename(run / 'x.txt')\n"
+        "t0 = time.time()\n"
+        "while not (run / 'y.txt').exists():\n"
+        "    assert time.time() - t0 < 120, 'the reader did not start while this notebook ran'\n"
+        "    time.sleep(0.05)\n"
+    )
+    reader = here + "assert (run / 'x.txt').read_text() == 'whole'\n(run / 'y.txt').write_text('seen')"
+    tiny_sequence(
+        {"00_w": writer, "01_r": reader, "02_late": "1"},
+        {"00_w": (), "01_r": ("00_w",), "02_late": ("00_w",)},
+        {"01_r": {"00_w": "x.txt"}, "02_late": {"00_w": "never.txt"}},
+    )
+    report = run.run_report({"data_dir": str(SAMPLE)}, run_name="r", reports_dir=tmp_path / "reports", quiet=True,
+                            html=False, jobs=2)  # fmt: skip
+    w, r, late = json.loads((report / "run.json").read_text())["notebooks"]
+    assert r["started"] < w["started"] + w["seconds"]  # beside the writer
+    assert late["started"] >= w["started"] + w["seconds"] - 0.5  # its file never came: after the writer
+
+
+def test_the_early_readers_name_only_their_one_file_of_the_writer():
+    """A notebook in :data:`helpers.run.EARLY` starts before its writer ends, so it may read that one file only."""
+    assert run.EARLY, "no early start configured"
+    for reader, writers in run.EARLY.items():
+        for writer, path in writers.items():
+            assert writer in run.READS[reader]
+            written = set(_FILE.findall(_code(writer)))
+            read = set(_FILE.findall(_code(reader))) & written - set(
+                _FILE.findall("".join(_code(w) for w in run.READS[reader] if w != writer))
+            )
+            assert read == {Path(path).name}, (reader, writer, read)
+            assert f'"{Path(path).parent}") / "{Path(path).name}"' in _code(writer)  # written where the runner looks
 
 
 def test_a_failure_stops_the_notebook_running_beside_it_and_names_the_failed_one(tiny_sequence, tmp_path):

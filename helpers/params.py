@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -775,10 +774,6 @@ def data_span(engine) -> tuple[pd.Timestamp, pd.Timestamp]:
     return min(firsts), max(lasts)
 
 
-#: Folder of the runner's marks for the notebooks of a run that have not finished (:meth:`NotebookRun.after`).
-PENDING = ".pending"
-
-
 @dataclass
 class NotebookRun:
     """What :func:`start_notebook` hands a notebook: its checked parameters, paths, engine and dates.
@@ -817,26 +812,6 @@ class NotebookRun:
         path = self.out / name
         path.mkdir(parents=True, exist_ok=True)
         return path
-
-    def after(self, notebook: str, poll: float = 0.2) -> Path:
-        """Wait until ``notebook`` has finished if the report runner runs it beside this one; return ``output_dir``.
-
-        The runner marks every notebook of the run that has not finished (``output_dir/.pending/<notebook>``) and
-        may start a notebook beside an earlier one whose file it reads only in a later section
-        (:data:`helpers.run.BESIDE`); that section calls this first. Run by hand, or when ``notebook`` is not part
-        of the run, there is no mark and it returns at once. If ``notebook`` fails, the runner stops this kernel.
-
-        Examples
-        --------
-        >>> import tempfile
-        >>> out = Path(tempfile.mkdtemp())
-        >>> NotebookRun("03_repurchase", {}, out, out / "clean").after("02_user_tiers") == out
-        True
-        """
-        marker = self.out / PENDING / notebook
-        while marker.exists():
-            time.sleep(poll)
-        return self.out
 
     @property
     def lang(self) -> str:

@@ -7,9 +7,8 @@ Usage (from the repository root)::
     python -m helpers.run --only 00_data_prep -p engine=pyspark
 
 Notebooks that do not read each other's outputs run side by side (``--jobs``, default two on a machine with two
-or more cores): after 00, 01, 02, 04, 05 and 07 need only the clean tables, 03 runs beside 02 and waits for its
-tiers where it values them (:data:`BESIDE`), 06 waits for 02 and for 03's buyer values (:data:`READS`,
-:data:`EARLY`), and 08 for everything. The run is built in
+or more cores): after 00, 01, 02, 04, 05 and 07 need only the clean tables, 03 waits for 02's tiers, 06 for 02 and
+for 03's buyer values (:data:`READS`, :data:`EARLY`), and 08 for everything. The run is built in
 ``reports/.tmp-<name>-<pid>/`` and renamed to ``reports/<name>/`` only when every notebook succeeded, so a failed
 run never damages the last good report; the failed notebooks are kept in ``reports/.failed-<name>/`` for
 inspection, and the message names the notebook and the cell.
@@ -37,10 +36,9 @@ from pathlib import Path
 
 import yaml
 
-from helpers.params import NOTEBOOKS, PENDING, SCHEMA, ParamError, check, check_run_name, help_text
+from helpers.params import NOTEBOOKS, SCHEMA, ParamError, check, check_run_name, help_text
 
 __all__ = [
-    "BESIDE",
     "CHAIN",
     "EARLY",
     "READS",
@@ -62,7 +60,7 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 READS = {
     "01_acquisition": ("00_data_prep",),
     "02_user_tiers": ("00_data_prep",),
-    "03_repurchase": ("00_data_prep",),  # and 02's exports/tiers.csv, waited for inside (BESIDE)
+    "03_repurchase": ("00_data_prep", "02_user_tiers"),  # exports/tiers.csv: values per tier
     "04_attribution": ("00_data_prep",),
     "05_community": ("00_data_prep",),
     "06_targeting": ("00_data_prep", "02_user_tiers", "03_repurchase"),  # tiers.csv, artifacts/buyer_values.parquet
@@ -73,10 +71,6 @@ READS = {
 #: so 06 runs beside 03's last sections instead of after them. If the writer ends without the file, the reader
 #: starts when it ends, as with :data:`READS`.
 EARLY = {"06_targeting": {"03_repurchase": "artifacts/buyer_values.parquet"}}
-#: A notebook that reads an earlier notebook's file only in a later section starts once that notebook has started,
-#: runs beside it, and waits in that section until it has finished (:meth:`helpers.params.NotebookRun.after`).
-#: 03 reaches the tier values 63 s into its 229 s at 1 M contacts, and 02 takes 46 s: 02 leaves the chain.
-BESIDE = {"03_repurchase": ("02_user_tiers",)}
 #: The notebooks on the report's longest chain (00 → 02 → 03 → 06 → 08 at 1 M contacts: 03 alone is 229 s of 598 s):
 #: when several notebooks are ready and a slot is free, these start first.
 CHAIN = ("02_user_tiers", "03_repurchase", "06_targeting")
@@ -413,9 +407,9 @@ def _waits_for(seq: list[Path]) -> dict[str, set[str]]:
     """For each notebook of ``seq``: the notebooks of the run it must wait for (:data:`READS`, else all before it).
 
     >>> from pathlib import Path
-    >>> w = _waits_for([Path(f"{n}.ipynb") for n in ("00_data_prep", "02_user_tiers", "06_targeting", "08_summary")])
-    >>> sorted(w["06_targeting"]), sorted(w["08_summary"])
-    (['00_data_prep', '02_user_tiers'], ['00_data_prep', '02_user_tiers', '06_targeting'])
+    >>> w = _waits_for([Path(f"{n}.ipynb") for n in ("00_data_prep", "02_user_tiers", "03_repurchase", "08_summary")])
+    >>> sorted(w["03_repurchase"]), sorted(w["08_summary"])
+    (['00_data_prep', '02_user_tiers'], ['00_data_prep', '02_user_tiers', '03_repurchase'])
     """
     stems = [nb.stem for nb in seq]
     out = {}
@@ -564,29 +558,22 @@ def _run_sequence(
         say(nb, "running …")
         started = time.perf_counter() - t0
         secs = _execute(nb, tmp, params, _ipc_kernel_manager(sockets, nb.stem, pids))
-        (tmp / PENDING / nb.stem).unlink()  # a notebook waiting for it inside (BESIDE) goes on
         if html:
             _to_html(tmp / nb.name, bool(params.get("teaching")))
         say(nb, f"done in {secs:.1f} s")
         return {"seconds": round(secs, 2), "started": round(started, 2), "kernel_pid": pids.get(nb.stem)}
 
     def ready(nb: Path) -> bool:
-        early, started = EARLY.get(nb.stem, {}), {n.stem for n in seq} - {n.stem for n in pending}
-        if any(w in position and w not in started for w in BESIDE.get(nb.stem, ())):
-            return False  # the notebook it waits for inside must be running, or it could hold the only free slot
+        early = EARLY.get(nb.stem, {})
         return all(w in done or (w in early and (tmp / early[w]).exists()) for w in waits[nb.stem])
-
-    (tmp / PENDING).mkdir()
-    for nb in seq:
-        (tmp / PENDING / nb.stem).touch()
 
     pending, running, done = order, {}, {}
     failure: tuple[BaseException, Path] | None = None
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook") as pool:
         try:
             while pending or running:
-                while len(running) < jobs and (nb := next((nb for nb in pending if ready(nb)), None)):
-                    pending.remove(nb)  # one at a time: a notebook started may make another ready (BESIDE)
+                for nb in [nb for nb in pending if ready(nb)][: jobs - len(running)]:
+                    pending.remove(nb)
                     running[pool.submit(task, nb)] = nb
                 if not running:
                     break
@@ -605,8 +592,6 @@ def _run_sequence(
         except BaseException:  # Ctrl-C while waiting: stop the kernels, let their threads end
             _stop_kernels(pids, {n.stem for n in running.values()})
             raise
-    if failure is None:
-        (tmp / PENDING).rmdir()  # every mark is gone
     return done, failure
 
 

@@ -19,21 +19,9 @@ SAMPLE = REPO / "data" / "sample"
 _FILE = re.compile(r"[\"'/]([a-z][a-z0-9_]*\.(?:csv|parquet|json|xlsx))[\"']")
 
 
-def _cells(stem: str) -> list[str]:
-    nb = nbformat.read(REPO / "notebooks" / f"{stem}.ipynb", as_version=4)
-    return [c.source for c in nb.cells if c.cell_type == "code"]
-
-
 def _code(stem: str) -> str:
-    return "\n".join(_cells(stem))
-
-
-def _waits_inside(stem: str, writer: str, name: str) -> bool:
-    """``stem`` runs beside ``writer`` (:data:`helpers.run.BESIDE`) and waits for it before its first cell naming
-    ``name``."""
-    cells = _cells(stem)
-    first_use = next(i for i, c in enumerate(cells) if name in c)
-    return writer in run.BESIDE.get(stem, ()) and any(f'run.after("{writer}")' in c for c in cells[: first_use + 1])
+    nb = nbformat.read(REPO / "notebooks" / f"{stem}.ipynb", as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
 
 
 def _after(stem: str, waits: dict[str, set[str]]) -> set[str]:
@@ -58,8 +46,7 @@ def test_a_notebook_that_names_an_earlier_notebooks_file_waits_for_it():
             first = writer.setdefault(name, stem)
             if first != stem:
                 checked.append((stem, name, first))
-                waited = first in _after(stem, waits) or _waits_inside(stem, first, name)
-                assert waited, f"{stem} reads {name} from {first} without waiting for it"
+                assert first in _after(stem, waits), f"{stem} reads {name} from {first} without waiting for it"
     # the check has teeth: the known readers are among the pairs it looked at
     assert ("03_repurchase", "tiers.csv", "02_user_tiers") in checked
     assert ("06_targeting", "buyer_values.parquet", "03_repurchase") in checked
@@ -81,7 +68,7 @@ def tiny_sequence(tmp_path, monkeypatch):
     folder = tmp_path / "notebooks"
     folder.mkdir()
 
-    def use(notebooks: dict[str, str], reads: dict, early: dict | None = None, beside: dict | None = None) -> None:
+    def use(notebooks: dict[str, str], reads: dict[str, tuple[str, ...]], early: dict | None = None) -> None:
         for stem, source in notebooks.items():
             _notebook(folder, stem, source)
         monkeypatch.setattr(run, "NOTEBOOK_DIR", folder)
@@ -89,7 +76,6 @@ def tiny_sequence(tmp_path, monkeypatch):
         monkeypatch.setattr(run, "READS", reads)
         monkeypatch.setattr(run, "EARLY", early or {})
         monkeypatch.setattr(run, "CHAIN", ())
-        monkeypatch.setattr(run, "BESIDE", beside or {})
 
     return use
 
@@ -151,32 +137,6 @@ def test_a_reader_starts_once_the_writer_has_written_its_file(tiny_sequence, tmp
     w, r, late = json.loads((report / "run.json").read_text())["notebooks"]
     assert r["started"] < w["started"] + w["seconds"]  # beside the writer
     assert late["started"] >= w["started"] + w["seconds"] - 0.5  # its file never came: after the writer
-
-
-def test_a_notebook_runs_beside_the_one_it_waits_for_inside(tiny_sequence, tmp_path):
-    """:data:`helpers.run.BESIDE`: the reader starts while the writer runs and waits in its cell
-    (:meth:`helpers.params.NotebookRun.after`) until the writer has finished, then finds the file."""
-    here = "import os, pathlib, time\nrun = pathlib.Path(os.environ['TMPDIR']).parent  # the run's folder\n"
-    writer = here + (
-        "t0 = time.time()\n"
-        "while not (run / 'r.started').exists():  # the reader runs beside this notebook\n"
-        "    assert time.time() - t0 < 120, 'the reader did not start beside this notebook'\n"
-        "    time.sleep(0.05)\n"
-        "time.sleep(1)\n"
-        "(run / 't.txt').write_text('tiers')"
-    )
-    reader = here + (
-        "from helpers.params import NotebookRun\n"
-        "(run / 'r.started').touch()  # t.txt comes a second after this\n"
-        "assert NotebookRun('01_r', {}, run, run / 'clean').after('00_w') == run\n"
-        "assert (run / 't.txt').read_text() == 'tiers'  # after() waited for the writer to finish"
-    )
-    tiny_sequence({"00_w": writer, "01_r": reader}, {"00_w": (), "01_r": ()}, beside={"01_r": ("00_w",)})
-    report = run.run_report({"data_dir": str(SAMPLE)}, run_name="r", reports_dir=tmp_path / "reports", quiet=True,
-                            html=False, jobs=2)  # fmt: skip
-    w, r = json.loads((report / "run.json").read_text())["notebooks"]
-    assert r["started"] < w["started"] + w["seconds"] <= r["started"] + r["seconds"] + 0.5
-    assert not (report / ".pending").exists()
 
 
 def test_the_early_readers_name_only_their_one_file_of_the_writer():

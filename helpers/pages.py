@@ -448,7 +448,12 @@ tbody tr:nth-child(even){background:rgba(27,31,36,.015)}
 .jp-RenderedHTML td,.jp-RenderedHTML th{text-align:right}
 .jp-RenderedHTML tbody th{text-align:left;white-space:nowrap}
 .jp-MarkdownOutput table{display:block;overflow-x:auto;max-width:100%}
-.jp-RenderedMarkdown p,.jp-RenderedMarkdown li{overflow-x:auto}
+.jp-RenderedMarkdown p,.jp-RenderedMarkdown li{overflow-x:auto;overflow-y:hidden;padding-bottom:.1em}
+/* a paragraph or list item scrolls a wide formula sideways; a list's marker then sits inside the item's box,
+   which would clip a marker outside it (every bullet was lost), with a hanging indent */
+.jp-RenderedMarkdown ul,.jp-RenderedMarkdown ol{padding-left:1.3em}
+.jp-RenderedMarkdown li{list-style-position:inside;padding-left:1.2em;text-indent:-1.2em}
+.jp-RenderedMarkdown li>*{text-indent:0}
 .jp-MarkdownOutput td,.jp-MarkdownOutput th{text-align:left}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono","Microsoft YaHei",monospace}
 code{font-size:.88em;background:var(--soft);padding:.1em .3em;border-radius:4px}

@@ -13,8 +13,8 @@ import pytest
 from helpers import run
 from helpers.params import NOTEBOOKS
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "data" / "sample"
+from .conftest import REPO, SAMPLE
+
 #: A file another notebook may read: its name as notebook code spells it (``tiers.csv``, ``clv.parquet`` …).
 _FILE = re.compile(r"[\"'/]([a-z][a-z0-9_]*\.(?:csv|parquet|json|xlsx))[\"']")
 

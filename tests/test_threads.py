@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,9 +24,8 @@ from helpers import base, params, propensity, tiers, topics
 from helpers import clv_analysis as ca
 from helpers import uplift as U
 
+from .conftest import REPO
 from .test_clv_analysis import _add_values, _bgnbd_holdout
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _openmp_threads() -> set[int]:
@@ -163,7 +161,7 @@ def test_a_notebook_holds_every_thread_pool_at_one_thread():
     )
     env = {k: v for k, v in os.environ.items() if k not in base._POOL_VARIABLES}
     run = subprocess.run(
-        [sys.executable, "-c", "import json\n" + code], cwd=ROOT / "notebooks", env=env, capture_output=True, text=True
+        [sys.executable, "-c", "import json\n" + code], cwd=REPO / "notebooks", env=env, capture_output=True, text=True
     )
     assert run.returncode == 0, run.stderr
     pools = json.loads(run.stdout.strip().splitlines()[-1])

@@ -449,8 +449,8 @@ tbody tr:nth-child(even){background:rgba(27,31,36,.015)}
 .jp-RenderedHTML tbody th{text-align:left;white-space:nowrap}
 .jp-MarkdownOutput table{display:block;overflow-x:auto;max-width:100%}
 .jp-RenderedMarkdown p,.jp-RenderedMarkdown li{overflow-x:auto;overflow-y:hidden;padding-bottom:.1em}
-/* a paragraph or list item scrolls a wide formula sideways; a list's marker then sits inside the item's box,
-   which would clip a marker outside it (every bullet was lost), with a hanging indent */
+/* a paragraph or list item scrolls a wide formula sideways, and a scrolling box clips what lies outside it: so a
+   list's marker sits inside the item (a bullet outside it was lost), with a hanging indent */
 .jp-RenderedMarkdown ul,.jp-RenderedMarkdown ol{padding-left:1.3em}
 .jp-RenderedMarkdown li{list-style-position:inside;padding-left:1.2em;text-indent:-1.2em}
 .jp-RenderedMarkdown li>*{text-indent:0}

@@ -906,10 +906,12 @@ def _orders_with_refunds(
 ) -> pd.DataFrame:
     """Build the chunk's orders: the purchases, plus cancelled orders and partial refunds.
 
-    Refunds keep the planted purchase process intact under the workbook's sales definition:
+    Refunds keep the planted purchase *occasions* intact under the workbook's sales definition:
 
     - cancellations: an extra paid order refunded in full 5–120 minutes later (no purchase occasion);
-    - partial refunds: 10–50 % of one real order, refunded 1–6 hours later the same day (the occasion stays).
+    - partial refunds: 10–50 % of one real order, refunded 1–6 hours later the same day (the occasion stays, its
+      net amount falls, so net spend is not exactly the planted Gamma-Gamma: the truth checks leave partial
+      refunds out, :func:`helpers.truth.without_partial_refunds`).
     """
     status = np.full(who.size, "paid", dtype=object)
     rf_cfg = PLANTED["refunds"]

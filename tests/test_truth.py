@@ -89,3 +89,21 @@ def test_planted_values_equal_the_segment_value_when_a_group_holds_one_segment()
         np.testing.assert_allclose(got[d.index], expected, rtol=1e-6)
     mixed = planted_values(summary, pd.Series("all", index=summary.index), segments, **kw)
     assert not np.allclose(mixed, got, rtol=1e-3)
+
+
+def test_planted_tiers_say_when_the_truth_does_not_join_the_contacts(tmp_path):
+    """Ids pseudonymised with another key than the truth file's: a clear error, not NaN deep inside an ARI."""
+    import json
+
+    import pandas as pd
+
+    from helpers.truth import planted_tiers
+
+    (tmp_path / "truth.json").write_text(json.dumps({"planted": {"new_tier_days": 60}}), encoding="utf-8")
+    pd.DataFrame({"user_id": ["a", "b"], "segment": ["high_value", "dormant"]}).to_parquet(
+        tmp_path / "truth_users.parquet"
+    )
+    tenure = pd.Series([400.0, 10.0, 300.0], index=["a", "c", "b"])
+    assert planted_tiers(tmp_path, tenure).tolist() == ["high_value", "new", "dormant"]  # c is new: no segment needed
+    with pytest.raises(ValueError, match="1 contacts have no planted segment"):
+        planted_tiers(tmp_path, pd.Series([400.0, 300.0], index=["a", "x"]))

@@ -117,6 +117,22 @@ def run_report(params: Path, work: Path, run_name: str, jobs: int | None = None)
     return secs, s, json.loads((work / "reports" / run_name / "run.json").read_text())
 
 
+def truth_counts(nb_path: Path) -> str:
+    """Return the planted-truth checks a run notebook passed, as ``passed/checks`` (``—`` without any).
+
+    A bench on simulated data runs every truth check; at a size the sample never reaches they have the power to
+    show what the sample cannot, so the table shows them beside the times.
+    """
+    from helpers.truth import summary_counts
+
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    text = "".join(
+        "".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+    )
+    counts = summary_counts(text)
+    return f"{sum(ok for ok, _ in counts)}/{sum(n for _, n in counts)}" if counts else "—"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--contacts", type=int, default=1_000_000)
@@ -167,10 +183,11 @@ def main() -> None:
         f"\nreport on {rows['contacts']:,} contacts, engine {args.engine} ({psutil.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / GIB:.0f} GiB RAM)"
     )
-    print(f"{'notebook':<18} {'seconds':>8} {'peak RSS GiB':>13}")
+    print(f"{'notebook':<18} {'seconds':>8} {'peak RSS GiB':>13} {'truth checks':>13}")
     for n in record["notebooks"]:
         peak = s.peaks.get(n.get("kernel_pid"), {}).get("rss", float("nan"))
-        print(f"{n['notebook']:<18} {n['seconds']:>8.1f} {peak / GIB:>13.2f}")
+        checks = truth_counts(work / "reports" / run_name / f"{n['notebook']}.ipynb")
+        print(f"{n['notebook']:<18} {n['seconds']:>8.1f} {peak / GIB:>13.2f} {checks:>13}")
     print(f"{'runner process':<18} {'':>8} {runner / GIB:>13.2f}")
     print(f"{'whole report':<18} {secs:>8.1f} {s.tree_peak / GIB:>13.2f}  (wall incl. start-up; tree peak)")
     print(f"sum of the notebooks' times: {sum(seconds.values()):.1f} s ({len(seconds)} notebooks)")

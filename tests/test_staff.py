@@ -63,6 +63,24 @@ def test_indirect_standardisation_removes_the_mix_and_keeps_real_differences():
     assert np.allclose(out["oe_low"], lo) and np.allclose(out["oe_high"], hi)
 
 
+def test_later_relationships_are_their_own_stratum():
+    """A later relationship (a customer's second staff member) is deleted at its own rate: with channel alone, a
+    staff member who makes only first adds looks better than they are; with channel × relationship they are 1."""
+    counts = pd.DataFrame(
+        {
+            "staff_id": ["a", "b", "b"],
+            "channel": ["x", "x", "x"],
+            "relationship": ["first", "first", "later"],
+            "obs": [1000, 500, 500],
+            "deleted": [300, 150, 250],
+        }
+    )
+    by_channel = staff.indirect_standardise(counts, "deleted", "obs", ["channel"])
+    both = staff.indirect_standardise(counts, "deleted", "obs", ["channel", "relationship"])
+    assert by_channel.at["a", "oe"] == pytest.approx(300 / 350)  # x's rate mixes first (0.30) and later (0.50)
+    assert both.at["a", "oe"] == pytest.approx(1.0) and both.at["b", "oe"] == pytest.approx(1.0)
+
+
 def test_composite_score_signs_and_skips():
     x = pd.DataFrame({"bad": [0.0, 1.0, 2.0], "good": [2.0, 1.0, 0.0], "none": np.nan}, index=["p", "q", "r"])
     s = staff.composite_score(x, {"bad": False, "good": True, "none": True})
@@ -102,6 +120,8 @@ def test_planted_ranking_is_recovered_after_mix_adjustment(fitted):
     ids = staff.planted_staff_ids(truth)
     assert ids["best"] == pseudonym("staff_01", DEMO_KEY)
     t = sc.table_
+    assert sc.strata_ == ["channel", "relationship"] and list(sc.mix_.columns.names) == ["channel"]
+    assert set(sc.counts_["relationship"]) == {"first", "later"}  # the simulator plants second relationships
     assert len(t) >= 5 and t["rank"].notna().all()
     assert t.index[0] == ids["best"] and t.index[-1] == ids["worst"]
     assert t.at[ids["cold"], "rank"] < len(t)
@@ -132,7 +152,7 @@ def test_artifact_is_json_and_holds_every_staff_member(fitted, tmp_path):
     art = sc.artifact(START, END)
     text = json.dumps(art, ensure_ascii=False)
     back = json.loads(text)
-    assert back["window"] == [START, END] and back["strata"] == ["channel"]
+    assert back["window"] == [START, END] and back["strata"] == ["channel", "relationship"]
     assert len(back["staff"]) == len(sc.table_) and back["measured"] == {
         "removals": True,
         "messages": True,

@@ -485,6 +485,7 @@ HEADERS: dict[str, dict[str, str]] = {
     "deletion_rate_30d": _n("30 天删除率", "30-day deletion"),
     "deletion_oe": _n("删除 O/E", "deletion O/E"),
     "relationship": _n("首次或再次添加", "first or later relationship"),
+    "caused_per_1000": _n("每千次触达带来的首单（模拟真值）", "first orders caused per 1,000 touches (planted)"),
     "deletion_oe_low": _n("删除 O/E 下限", "deletion O/E low"),
     "deletion_oe_high": _n("删除 O/E 上限", "deletion O/E high"),
     "conversion_rate": _n("首单转化率", "first-order conversion"),

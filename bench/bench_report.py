@@ -123,13 +123,9 @@ def truth_counts(nb_path: Path) -> str:
     A bench on simulated data runs every truth check; at a size the sample never reaches they have the power to
     show what the sample cannot, so the table shows them beside the times.
     """
-    from helpers.truth import summary_counts
+    from helpers.truth import printed_text, summary_counts
 
-    nb = json.loads(nb_path.read_text(encoding="utf-8"))
-    text = "".join(
-        "".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
-    )
-    counts = summary_counts(text)
+    counts = summary_counts(printed_text(nb_path))
     return f"{sum(ok for ok, _ in counts)}/{sum(n for _, n in counts)}" if counts else "—"
 
 

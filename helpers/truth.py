@@ -252,6 +252,14 @@ def summary_counts(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def printed_text(notebook: str | Path) -> str:
+    """Return what an executed notebook's code cells printed (its stream outputs: where the truth summaries are)."""
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    return "".join(
+        "".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+    )
+
+
 class TruthChecks:
     """Collect estimate-versus-truth comparisons and render them as one table in the report language.
 
@@ -676,6 +684,12 @@ def group_values_on_planted_orders(
     return tables["channel"], tables.get("tier")
 
 
+def _against_planted(t: pd.DataFrame) -> pd.DataFrame:
+    """Add ``relative_error`` and ``inside_interval`` of each row's ``total`` against its ``planted_total``."""
+    inside = (t["total_lower"] <= t["planted_total"]) & (t["planted_total"] <= t["total_upper"])
+    return t.assign(relative_error=t["total"] / t["planted_total"] - 1, inside_interval=inside)
+
+
 def check_group_values(
     tc: TruthChecks,
     planted_clv: pd.Series,
@@ -714,9 +728,9 @@ def check_group_values(
         Per group: the estimate and interval, ``planted_total``, ``relative_error`` and ``inside_interval``.
     """
     planted = planted_clv.groupby(groups.reindex(planted_clv.index)).sum()
-    out = estimates[["total", "total_lower", "total_upper"]].join(planted.rename("planted_total"), how="inner")
-    out["relative_error"] = out["total"] / out["planted_total"] - 1
-    out["inside_interval"] = (out["total_lower"] <= out["planted_total"]) & (out["planted_total"] <= out["total_upper"])
+    out = _against_planted(
+        estimates[["total", "total_lower", "total_upper"]].join(planted.rename("planted_total"), how="inner")
+    )
     for group, row in out.iterrows():
         if pd.notna(row["total"]) and row["planted_total"] > 0:
             planted_total = row["planted_total"]
@@ -771,13 +785,9 @@ def group_checks(
     [['segment', 'high_value', 0.25, False], ['channel', 'referral', 0.1, True]]
     """
     if segments is not None and len(segments):
-        segments = segments.assign(
-            relative_error=segments["total"] / segments["planted_total"] - 1,
-            inside_interval=(
-                (segments["total_lower"] <= segments["planted_total"])
-                & (segments["planted_total"] <= segments["total_upper"])
-            ).where(segments["total_lower"].notna()),  # no interval (a parameter not identified): not judged
-        )
+        segments = _against_planted(segments)
+        # no interval (a parameter not identified): not judged
+        segments["inside_interval"] = segments["inside_interval"].where(segments["total_lower"].notna())
     parts = [
         t.rename_axis("group").reset_index().assign(kind=kind)
         for kind, t in (("segment", segments), ("channel", per_channel), ("tier", per_tier))

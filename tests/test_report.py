@@ -13,7 +13,7 @@ import pytest
 
 from helpers.params import ParamError
 from helpers.run import NOTEBOOK_DIR, ReportError, load_params, run_report
-from helpers.truth import summary_counts
+from helpers.truth import printed_text, summary_counts
 
 from .conftest import REPO, SAMPLE
 
@@ -46,11 +46,6 @@ def test_report_has_every_notebook_as_ipynb_and_html(report):
     assert "练习" not in text  # a business report (teaching off) runs no exercises
 
 
-def notebook_text(path: Path) -> str:
-    nb = nbformat.read(path, as_version=4)
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-
-
 def test_every_truth_check_in_every_notebook_passes(report):
     """Each notebook that compares with the planted truth reports every one of its checks passing."""
     with_checks = [
@@ -60,7 +55,7 @@ def test_every_truth_check_in_every_notebook_passes(report):
     ]
     assert len(with_checks) >= 5
     for name in with_checks:
-        found = summary_counts(notebook_text(report / name))
+        found = summary_counts(printed_text(report / name))
         assert len(found) == 1, f"{name}: no truth-check summary"
         passed, total = found[0]
         assert passed == total and total > 0, f"{name}: only {passed} of {total} truth checks pass"
@@ -71,7 +66,7 @@ def test_no_python_booleans_or_check_keys_on_any_page(report):
     from helpers.truth import CHECKS
 
     for nb in sorted(report.glob("[0-9][0-9]_*.ipynb")):
-        text = notebook_text(nb)
+        text = printed_text(nb)
         assert not re.search(r"\b(True|False)\b", text), (nb.name, re.findall(r".{0,60}\b(?:True|False)\b", text))
         html = (report / nb.name.replace(".ipynb", ".html")).read_text(encoding="utf-8")
         shown = set(re.findall(r"<td[^>]*>\s*([A-Za-z_0-9]+)\s*</td>", html))
@@ -79,7 +74,7 @@ def test_no_python_booleans_or_check_keys_on_any_page(report):
 
 
 def test_acquisition_notebook_checks(report):
-    text = notebook_text(report / "01_acquisition.ipynb")
+    text = printed_text(report / "01_acquisition.ipynb")
     assert "每个渠道的获客成本都恰好等于 花费 ÷ 新增：是" in text
     assert "加好友率：对照 | B 胜过 A" in text
     assert "首单率：对照 | 无显著差异" in text
@@ -91,7 +86,7 @@ def test_acquisition_notebook_checks(report):
 
 
 def test_user_tiers_notebook_checks(report):
-    text = notebook_text(report / "02_user_tiers.ipynb")
+    text = printed_text(report / "02_user_tiers.ipynb")
     assert summary_counts(text) == [(8, 8)]
     found = re.findall(r"与模拟分层的调整兰德指数（ARI）：全部好友 ([0-9.]+)，老买家 ([0-9.]+)", text)
     ari = [float(x) for x in found[0]]
@@ -108,7 +103,7 @@ def test_user_tiers_notebook_checks(report):
 
 
 def test_repurchase_notebook_checks(report):
-    text = notebook_text(report / "03_repurchase.ipynb")
+    text = printed_text(report / "03_repurchase.ipynb")
     checks = summary_counts(text)
     assert len(checks) == 1 and checks[0][0] == checks[0][1] >= 19, checks
     assert "留出期检验选择 BG/NBD" in text  # the planted process wins on the holdout
@@ -121,7 +116,7 @@ def test_repurchase_notebook_checks(report):
 
 
 def test_attribution_notebook_checks(report):
-    text = notebook_text(report / "04_attribution.ipynb")
+    text = printed_text(report / "04_attribution.ipynb")
     assert summary_counts(text) == [(4, 4)]
     assert "16 个有成本的活动中，12 个 ROAS 低于 1" in text  # the monthly livestreams, named from the result
     assert "前 10% 的邀请人" in text and "被邀请好友" in text  # the top inviters' share, generated
@@ -135,7 +130,7 @@ def test_attribution_notebook_checks(report):
 
 
 def test_community_notebook_checks(report):
-    text = notebook_text(report / "05_community.ipynb")
+    text = printed_text(report / "05_community.ipynb")
     assert summary_counts(text) == [(4, 4)]
     assert "手工核对（最活跃的群）：用原始消息重算的日均活跃率与表中一致：是" in text
     # the topic named as followed by purchases is the planted buying topic: its three words are that topic's words
@@ -172,15 +167,15 @@ def test_minimal_data_runs_every_notebook(tmp_path):
         quiet=True,
         html=False,
     )
-    text = notebook_text(out / "01_acquisition.ipynb")
+    text = printed_text(out / "01_acquisition.ipynb")
     assert "没有线索表" in text and "少于两个话术" in text
     assert "获客成本与回本：未测量" in text
     assert "数据目录里没有 truth.json" in text
-    text04 = notebook_text(out / "04_attribution.ipynb")
+    text04 = printed_text(out / "04_attribution.ipynb")
     assert "没有带触达的转化路径" in text04 and "没有实验分组表" in text04
     assert "没有 referrer_id" in text04
-    assert "没有 messages 表" in notebook_text(out / "05_community.ipynb")
-    assert "写入 exports/tiers.csv" in notebook_text(out / "02_user_tiers.ipynb")
+    assert "没有 messages 表" in printed_text(out / "05_community.ipynb")
+    assert "写入 exports/tiers.csv" in printed_text(out / "02_user_tiers.ipynb")
 
 
 def test_report_records_parameters_fingerprint_and_versions(report):
@@ -275,7 +270,7 @@ def test_rerun_gives_the_same_numbers(report, tmp_path):
         a, b = pd.read_csv(again / f), pd.read_csv(report / f)
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9, obj=f)
     for nb in sorted(report.glob("[0-9][0-9]_*.ipynb")):
-        checked = [summary_counts(notebook_text(p)) for p in (nb, again / nb.name)]
+        checked = [summary_counts(printed_text(p)) for p in (nb, again / nb.name)]
         assert checked[0] == checked[1], nb.name
 
 
@@ -308,7 +303,7 @@ def test_failure_message_masks_phone_numbers_and_wechat_ids():
 
 
 def test_targeting_notebook_checks(report):
-    text = notebook_text(report / "06_targeting.ipynb")
+    text = printed_text(report / "06_targeting.ipynb")
     assert [ok == n > 0 for ok, n in summary_counts(text)] == [True]
     listed = pd.read_csv(report / "exports" / "contact_list.csv", dtype={"user_id": str, "staff_id": str})
     from helpers.targeting import EXPORT_COLUMNS
@@ -324,7 +319,7 @@ def test_targeting_notebook_checks(report):
 
 
 def test_staff_notebook_checks(report):
-    text = notebook_text(report / "07_staff.ipynb")
+    text = printed_text(report / "07_staff.ipynb")
     truth = json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))["staff"]
     assert summary_counts(text) == [(18, 18)]
     assert f"第一 {truth['best_pseudonym']}" in text and f"最后 {truth['worst_pseudonym']}" in text

@@ -70,3 +70,16 @@ def test_every_notebook_is_a_lesson_with_checked_answers_and_a_glossary_link():
         assert all(c.outputs for c in tagged["answer"]), path.name  # committed with the output nbval compares
         intro = "".join(c.source for c in cells[:3] if c.cell_type == "markdown")
         assert intro.count("(../docs/glossary.md)") == 2, path.name  # zh and en intros link the glossary
+
+
+def test_seed_study_scripts_parse_their_arguments_as_documented():
+    """bench/ is not collected for doctests (its benchmarks import optional packages); these two scripts' are run."""
+    import doctest
+    import importlib.util
+
+    for name in ("truth_seeds", "topic_k_seeds"):
+        spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, (name, result)

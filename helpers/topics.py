@@ -549,9 +549,13 @@ class ChatTopics(FittedModel):
     Fitted on a random sample of messages (repeated lines count as often as they were sent), applied to every
     distinct line. ``k`` maximises **topic quality** = mean NPMI coherence of each topic's top words (how often
     they appear in the same message, −1 … 1) × topic diversity (share of distinct words among all topics' top
-    words; Dieng, Ruiz & Blei 2020). The reconstruction error is reported beside it (it always falls with ``k``,
-    so it cannot choose ``k`` alone). Each message gets the topic with the largest NMF weight, or
-    :data:`NO_TOPIC` (−1) when none of its words is in the vocabulary (好的, [强], …).
+    words; Dieng, Ruiz & Blei 2020). NMF with this loss has many local optima (a start may merge two topics and
+    spend a component on a few spam lines), so the k chosen from one start changed with the seed. Each candidate
+    ``k`` is therefore fitted from ``restarts`` starts on a small sample (``search_sample``), the start with the best
+    quality is refined and scored on ``select_sample`` messages, and the final fit starts from the chosen candidate's
+    topics rather than from a fresh start, which often ended in a worse optimum. The reconstruction error is reported
+    beside the quality (it always falls with ``k``, so it cannot choose ``k`` alone). Each message gets the topic
+    with the largest NMF weight, or :data:`NO_TOPIC` (−1) when none of its words is in the vocabulary (好的, [强], …).
 
     Parameters
     ----------
@@ -564,7 +568,13 @@ class ChatTopics(FittedModel):
     fit_sample : int
         Messages the final NMF is fitted on.
     select_sample : int
-        Messages each candidate ``k`` is fitted and scored on.
+        Messages each candidate ``k``'s best start is refined and scored on.
+    search_sample : int
+        Messages the starts are fitted and compared on (a subset of ``select_sample``).
+    restarts : int
+        NMF starts per candidate ``k`` (``k="auto"``): the SVD start of ``random_state`` and ``restarts − 1`` more
+        from seeds derived from it. Measured over seeds 0–4 (``bench/topic_k_seeds.py``; 5 topics planted): one
+        start chose k = 5, 5, 3, 3, 4 on the bundled sample; ten starts with the refinement chose 5 every time.
     random_state : int
         Seed of the samples and of NMF.
     n_threads : int, optional
@@ -592,6 +602,8 @@ class ChatTopics(FittedModel):
         top_n: int = 10,
         fit_sample: int = 200_000,
         select_sample: int = 50_000,
+        search_sample: int = 10_000,
+        restarts: int = 10,
         random_state: int = 0,
         n_threads: int | None = 1,
     ) -> None:
@@ -600,6 +612,8 @@ class ChatTopics(FittedModel):
         self.top_n = top_n
         self.fit_sample = fit_sample
         self.select_sample = select_sample
+        self.search_sample = search_sample
+        self.restarts = restarts
         self.random_state = random_state
         self.n_threads = n_threads
 
@@ -629,6 +643,58 @@ class ChatTopics(FittedModel):
     def _top(self, components: np.ndarray) -> np.ndarray:
         return np.argsort(-components, axis=1, kind="stable")[:, : self.top_n]
 
+    def _quality(self, nmf, binary: sparse.csr_matrix) -> dict:
+        top = self._top(nmf.components_)
+        coh = float(np.nanmean(_npmi_coherence(binary, top)))
+        div = len(np.unique(top)) / top.size
+        return {"coherence": coh, "diversity": div, "quality": coh * div}
+
+    def _refine(self, k: int, x: sparse.csr_matrix, start, final: bool):
+        """NMF of ``x`` with ``k`` topics, from a fitted model's topics (``start``) or from the SVD start."""
+        from sklearn.exceptions import ConvergenceWarning
+
+        nmf = self._nmf(k, final=final)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            if start is None:
+                return nmf.fit(x)
+            # multiplicative updates never move a zero: a small floor lets every weight move
+            w, h = start.transform(x) + 1e-6, start.components_ + 1e-6
+            return nmf.set_params(init="custom").fit(x, W=w, H=h)
+
+    def _choose_k(self, corpus: SegmentedCorpus, rows: np.ndarray, rng: np.random.Generator) -> tuple[int, object]:
+        """Score every candidate ``k``; return the chosen one and its refined fit (the final fit's start)."""
+        from sklearn.exceptions import ConvergenceWarning
+
+        sel = rows if len(rows) <= self.select_sample else np.sort(rng.choice(rows, self.select_sample, False))
+        search = sel if len(sel) <= self.search_sample else np.sort(rng.choice(sel, self.search_sample, False))
+        xs, xq = self.tfidf_.transform(corpus.counts[search]), self.tfidf_.transform(corpus.counts[sel])
+        bs = (corpus.counts[search] > 0).astype(np.float64).tocsr()
+        bq = (corpus.counts[sel] > 0).astype(np.float64).tocsr()
+        more = np.random.SeedSequence(self.random_state).generate_state(max(self.restarts - 1, 0))
+        seeds = [self.random_state, *(int(s) for s in more)]
+        scores, fits = [], {}
+        for k in self.k_grid:
+            if k >= min(xs.shape):
+                continue
+            best, best_q = None, -np.inf
+            for seed in seeds:  # NMF has many local optima: several cheap starts on a small sample
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    nmf = self._nmf(k, final=False).set_params(random_state=seed).fit(xs)
+                q = self._quality(nmf, bs)["quality"]
+                if q > best_q:
+                    best, best_q = nmf, q
+            fits[k] = self._refine(k, xq, best, final=False)  # the best start, refined and scored on more messages
+            scores.append(
+                {"k": k, **self._quality(fits[k], bq), "reconstruction_error": float(fits[k].reconstruction_err_)}
+            )
+        if not scores:
+            raise ValueError("no candidate k fits this corpus (too few words or messages)")
+        self.k_scores_ = pd.DataFrame(scores).set_index("k")
+        k = int(self.k_scores_["quality"].idxmax())
+        return k, fits[k]
+
     def fit(self, corpus: SegmentedCorpus) -> ChatTopics:
         """Fit TF-IDF and NMF on a sample of the corpus, choosing ``k`` when ``k="auto"``.
 
@@ -646,7 +712,6 @@ class ChatTopics(FittedModel):
             return self._fit(corpus)
 
     def _fit(self, corpus: SegmentedCorpus) -> ChatTopics:
-        from sklearn.exceptions import ConvergenceWarning
         from sklearn.feature_extraction.text import TfidfTransformer
 
         if corpus.counts.shape[1] < 2:
@@ -656,44 +721,18 @@ class ChatTopics(FittedModel):
         self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(corpus.counts[rows])
         self.vocabulary_ = corpus.vocabulary
         notes = [f"TF-IDF and NMF fitted on {len(rows):,} messages with topic words (sample of {corpus.n_messages:,})"]
-        scores = []
         if self.k == "auto":
-            sel = rows if len(rows) <= self.select_sample else np.sort(rng.choice(rows, self.select_sample, False))
-            xs = self.tfidf_.transform(corpus.counts[sel])
-            binary = (corpus.counts[sel] > 0).astype(np.float64).tocsr()
-            for k in self.k_grid:
-                if k >= min(xs.shape):
-                    continue
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    nmf = self._nmf(k, final=False).fit(xs)
-                top = self._top(nmf.components_)
-                coh = float(np.nanmean(_npmi_coherence(binary, top)))
-                div = len(np.unique(top)) / top.size
-                scores.append(
-                    {
-                        "k": k,
-                        "coherence": coh,
-                        "diversity": div,
-                        "quality": coh * div,
-                        "reconstruction_error": float(nmf.reconstruction_err_),
-                    }
-                )
-            if not scores:
-                raise ValueError("no candidate k fits this corpus (too few words or messages)")
-            self.k_scores_ = pd.DataFrame(scores).set_index("k")
-            k = int(self.k_scores_["quality"].idxmax())
+            k, start = self._choose_k(corpus, rows, rng)
             notes.append(
-                f"k = {k} of {list(self.k_scores_.index)} by topic quality (NPMI coherence × diversity) on "
-                f"{len(sel):,} messages"
+                f"k = {k} of {list(self.k_scores_.index)} by topic quality (NPMI coherence × diversity): best of "
+                f"{self.restarts} NMF starts per k on {min(len(rows), self.search_sample):,} messages, refined and "
+                f"scored on {min(len(rows), self.select_sample):,}"
             )
         else:
-            k = int(self.k)
+            k, start = int(self.k), None
             self.k_scores_ = pd.DataFrame(columns=["coherence", "diversity", "quality", "reconstruction_error"])
         x = self.tfidf_.transform(corpus.counts[rows])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            self.nmf_ = self._nmf(k).fit(x)
+        self.nmf_ = self._refine(k, x, start, final=True)
         if self.nmf_.n_iter_ >= self.nmf_.max_iter:
             notes.append(f"NMF stopped at its iteration limit ({self.nmf_.max_iter}) before the tolerance was met")
         top = self._top(self.nmf_.components_)

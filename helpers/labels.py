@@ -486,6 +486,8 @@ HEADERS: dict[str, dict[str, str]] = {
     "deletion_oe": _n("删除 O/E", "deletion O/E"),
     "relationship": _n("首次或再次添加", "first or later relationship"),
     "caused_per_1000": _n("每千次触达带来的首单（模拟真值）", "first orders caused per 1,000 touches (planted)"),
+    "markov_per_1000": _n("马尔可夫：每千次触达分到的首单", "Markov: first orders credited per 1,000 touches"),
+    "shapley_per_1000": _n("夏普利值：每千次触达分到的首单", "Shapley: first orders credited per 1,000 touches"),
     "deletion_oe_low": _n("删除 O/E 下限", "deletion O/E low"),
     "deletion_oe_high": _n("删除 O/E 上限", "deletion O/E high"),
     "conversion_rate": _n("首单转化率", "first-order conversion"),

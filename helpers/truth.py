@@ -859,8 +859,10 @@ def credit_vs_caused(per_touch: pd.DataFrame, truth: dict) -> pd.DataFrame:
     >>> per_touch = pd.DataFrame({"markov": [130.0, 97.0], "shapley": [120.0, 90.0]}, index=["private_chat", "coupon"])
     >>> truth = {"attribution": {"first_orders_caused_per_1000_touches": {"private_chat": 162.3, "coupon": 86.7}}}
     >>> credit_vs_caused(per_touch, truth).columns.tolist()
-    ['caused_per_1000', 'markov', 'shapley']
+    ['caused_per_1000', 'markov_per_1000', 'shapley_per_1000']
     """
     caused = pd.Series(truth["attribution"]["first_orders_caused_per_1000_touches"], name="caused_per_1000")
-    out = per_touch[["markov", "shapley"]].join(caused, how="inner")
-    return out[["caused_per_1000", "markov", "shapley"]].sort_values("caused_per_1000", ascending=False)
+    credit = per_touch[["markov", "shapley"]].rename(columns=lambda m: f"{m}_per_1000")
+    return credit.join(caused, how="inner")[["caused_per_1000", "markov_per_1000", "shapley_per_1000"]].sort_values(
+        "caused_per_1000", ascending=False
+    )

@@ -71,6 +71,11 @@ def test_no_python_booleans_or_check_keys_on_any_page(report):
         html = (report / nb.name.replace(".ipynb", ".html")).read_text(encoding="utf-8")
         shown = set(re.findall(r"<td[^>]*>\s*([A-Za-z_0-9]+)\s*</td>", html))
         assert not shown & {*CHECKS, "True", "False"}, (nb.name, shown & {*CHECKS, "True", "False"})
+        # every table the notebook displays (the page leaves the truth tables to the notebook): no column slugs
+        cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+        tables = "".join("".join(o.get("data", {}).get("text/html", "")) for c in cells for o in c.get("outputs", []))
+        heads = re.findall(r'<th[^>]*class="col_heading[^"]*"[^>]*>\s*([^<]*?)\s*</th>', tables)
+        assert heads and not [h for h in heads if re.fullmatch(r"[a-z][a-z0-9_]{2,}", h)], (nb.name, heads)
 
 
 def test_acquisition_notebook_checks(report):

@@ -489,20 +489,38 @@ def _observe(t: np.ndarray, last_day: np.ndarray, pos: np.ndarray) -> tuple[np.n
     return pos[seen], (day + t[pos] - whole)[seen]
 
 
+def _repeat_clock(t1: np.ndarray) -> tuple[np.ndarray, float]:
+    """Start and end of the repeat-purchase clock: noon of the first purchase's day to noon of the last day.
+
+    The workbook measures ``T`` in whole days from the first purchase's day to the last day observed, as BTYD and
+    lifetimes do, and records purchase days. A process run from the first purchase's clock time to the end of the
+    last day is exposed half a day longer than ``T`` on average; at 1 M contacts that half day showed (high-value
+    and potential buyers' likelihood-ratio statistics 20.5 and 31.7 against the planted parameters, CLV +0.8 %).
+    Run from noon to noon, the exposure is exactly ``T`` and a purchase's recorded day is its process time rounded
+    (200 000 simulated buyers per segment: LR 2.2–10.6 over three seeds, against 8.5–23.3 over two before; 4 degrees
+    of freedom).
+
+    >>> start, end = _repeat_clock(np.array([3.9, np.inf]))
+    >>> start.tolist(), end == HORIZON - 0.5
+    ([3.5, inf], True)
+    """
+    return np.floor(t1) + 0.5, HORIZON - 0.5
+
+
 def _bgnbd_repeats(t1: np.ndarray, lam: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> tuple:
-    """Repeat purchase times of a BG/NBD process started at t1 (days), cut at the horizon.
+    """Repeat purchase times of a BG/NBD process after a first purchase at t1 (days), cut at the horizon.
 
     Recorded at most one per calendar day (:func:`_observe`), so that day-level BG/NBD fits see the planted
-    process.
+    process. The process runs on the clock of :func:`_repeat_clock`.
     """
     who_all, t_all = [], []
-    t = t1.copy()
+    t, end = _repeat_clock(t1)
     last_day = np.floor(t1)
     alive = np.isfinite(t) & (lam > 0)
     pos = np.flatnonzero(alive)
     while pos.size:
         t[pos] = t[pos] + rng.exponential(1.0 / lam[pos])
-        pos = pos[t[pos] < HORIZON]
+        pos = pos[t[pos] < end]
         who, when = _observe(t, last_day, pos)
         who_all.append(who)
         t_all.append(when)
@@ -516,10 +534,10 @@ def _paretonbd_repeats(t1: np.ndarray, lam: np.ndarray, mu: np.ndarray, rng: np.
     """Repeat purchase times of a Pareto/NBD process started at t1 (days), cut at the horizon.
 
     The customer buys at rate ``lam`` until an exponential lifetime of rate ``mu`` (counted from the first purchase)
-    ends; recorded at most one per calendar day, as in :func:`_bgnbd_repeats`.
+    ends; recorded at most one per calendar day, as in :func:`_bgnbd_repeats`, on the clock of :func:`_repeat_clock`.
     """
     who_all, t_all = [], []
-    t = t1.copy()
+    t, end = _repeat_clock(t1)
     last_day = np.floor(t1)
     alive = np.isfinite(t) & (lam > 0) & (mu > 0)
     death = np.full(t.size, -np.inf)
@@ -527,7 +545,7 @@ def _paretonbd_repeats(t1: np.ndarray, lam: np.ndarray, mu: np.ndarray, rng: np.
     pos = np.flatnonzero(alive)
     while pos.size:
         t[pos] = t[pos] + rng.exponential(1.0 / lam[pos])
-        pos = pos[(t[pos] < HORIZON) & (t[pos] < death[pos])]
+        pos = pos[(t[pos] < end) & (t[pos] < death[pos])]
         who, when = _observe(t, last_day, pos)
         who_all.append(who)
         t_all.append(when)

@@ -61,6 +61,7 @@ __all__ = [
     "group_week_keywords",
     "load_stopwords",
     "match_planted_topics",
+    "PURCHASE_COLUMNS",
     "plot_k_selection",
     "plot_topic_hours",
     "plot_topic_purchase",
@@ -915,6 +916,24 @@ def topic_weeks(topic: np.ndarray | pd.Series, sent_at: pd.Series | np.ndarray, 
 # --- topics before purchases -------------------------------------------------------------------------------------
 
 
+#: Columns of :func:`topics_before_purchase` (also when no message has a whole follow-up window).
+PURCHASE_COLUMNS = [
+    "topic",
+    "name",
+    "messages",
+    "customers",
+    "followed",
+    "rate",
+    "rate_ci_low",
+    "rate_ci_high",
+    "baseline_rate",
+    "ratio",
+    "ratio_ci_low",
+    "ratio_ci_high",
+    "association",
+]
+
+
 def topics_before_purchase(
     followups: pd.DataFrame, names: dict[int, str] | None = None, alpha: float = 0.05, days: int = 7
 ) -> pd.DataFrame:
@@ -947,8 +966,8 @@ def topics_before_purchase(
         ``ratio_ci_high``, and ``association`` (``higher``, ``lower`` or ``no clear difference``); sorted by ratio.
     """
     f = followups[followups["topic"] >= 0]
-    if f.empty:
-        return pd.DataFrame(columns=["name", "messages", "customers", "followed", "rate", "ratio"])
+    if f.empty:  # no topic message with a whole follow-up window (or no topic words): the same columns, no rows
+        return _with_definition(pd.DataFrame(columns=PURCHASE_COLUMNS).set_index("topic"), days)
     n = f.pivot_table(index="user_id", columns="topic", values="messages", aggfunc="sum", fill_value=0)
     y = f.pivot_table(index="user_id", columns="topic", values="followed", aggfunc="sum", fill_value=0)
     y = y.reindex(columns=n.columns, fill_value=0)
@@ -989,7 +1008,10 @@ def topics_before_purchase(
                 "association": verdict,
             }
         )
-    out = pd.DataFrame(rows).set_index("topic").sort_values("ratio", ascending=False)
+    return _with_definition(pd.DataFrame(rows).set_index("topic").sort_values("ratio", ascending=False), days)
+
+
+def _with_definition(out: pd.DataFrame, days: int) -> pd.DataFrame:
     out.attrs["definition"] = (
         f"rate = share of a topic's customer messages followed by a paid order of the sender within {days} days "
         f"(messages sent at least {days} days before the snapshot); baseline = the same over all other topics; "

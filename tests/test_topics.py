@@ -92,3 +92,20 @@ def test_personal_data_is_masked_and_never_a_keyword(corpus_run):
 def test_without_text_topics_are_not_measured():
     with pytest.raises(ValueError, match="not measured"):
         topics.chat_lines(pd.DataFrame({"user_id": ["u"], "sent_at": pd.to_datetime(["2025-01-01"])}))
+
+
+def test_no_message_with_a_whole_follow_up_window_gives_an_empty_table_that_the_page_can_show():
+    """Data shorter than the 7-day window (a single day's export): no row, the same columns, the 'none' sentence."""
+    empty = pd.DataFrame(
+        {
+            "user_id": pd.Series(dtype=str),
+            "topic": pd.Series(dtype=int),
+            "messages": pd.Series(dtype=int),
+            "followed": pd.Series(dtype=int),
+        }
+    )
+    before = topics.topics_before_purchase(empty, {0: "a / b"})
+    assert before.empty and [before.index.name, *before.columns] == topics.PURCHASE_COLUMNS
+    assert topics.purchase_text(before, "zh") == topics.TEXT["purchase_none"]["zh"]
+    assert "association, not causation" in before.attrs["definition"]
+    topics.plot_topic_purchase(before)

@@ -650,11 +650,16 @@ class ChatTopics(FittedModel):
         div = len(np.unique(top)) / top.size
         return {"coherence": coh, "diversity": div, "quality": coh * div}
 
-    def _refine(self, k: int, x: sparse.csr_matrix, start, final: bool):
-        """NMF of ``x`` with ``k`` topics, from a fitted model's topics (``start``) or from the SVD start."""
+    def _refine(self, k: int, x: sparse.csr_matrix, start, final: bool, seed: int | None = None):
+        """NMF of ``x`` with ``k`` topics, from a fitted model's topics (``start``) or from an SVD start.
+
+        The SVD start uses ``seed`` (default ``random_state``).
+        """
         from sklearn.exceptions import ConvergenceWarning
 
         nmf = self._nmf(k, final=final)
+        if seed is not None:
+            nmf.set_params(random_state=seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             if start is None:
@@ -663,10 +668,8 @@ class ChatTopics(FittedModel):
             w, h = start.transform(x) + 1e-6, start.components_ + 1e-6
             return nmf.set_params(init="custom").fit(x, W=w, H=h)
 
-    def _choose_k(self, corpus: SegmentedCorpus, rows: np.ndarray, rng: np.random.Generator) -> tuple[int, object]:
-        """Score every candidate ``k``; return the chosen one and its refined fit (the final fit's start)."""
-        from sklearn.exceptions import ConvergenceWarning
-
+    def _choose_k(self, corpus: SegmentedCorpus, rows: np.ndarray, rng: np.random.Generator) -> tuple[int, object, str]:
+        """Score every candidate ``k``; return the chosen one, its refined fit (the final fit's start) and a note."""
         sel = rows if len(rows) <= self.select_sample else np.sort(rng.choice(rows, self.select_sample, False))
         search = sel if len(sel) <= self.search_sample else np.sort(rng.choice(sel, self.search_sample, False))
         xs, xq = self.tfidf_.transform(corpus.counts[search]), self.tfidf_.transform(corpus.counts[sel])
@@ -680,9 +683,7 @@ class ChatTopics(FittedModel):
                 continue
             best, best_q = None, -np.inf
             for seed in seeds:  # NMF has many local optima: several cheap starts on a small sample
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    nmf = self._nmf(k, final=False).set_params(random_state=seed).fit(xs)
+                nmf = self._refine(k, xs, None, final=False, seed=seed)
                 q = self._quality(nmf, bs)["quality"]
                 if q > best_q:
                     best, best_q = nmf, q
@@ -694,7 +695,11 @@ class ChatTopics(FittedModel):
             raise ValueError("no candidate k fits this corpus (too few words or messages)")
         self.k_scores_ = pd.DataFrame(scores).set_index("k")
         k = int(self.k_scores_["quality"].idxmax())
-        return k, fits[k]
+        note = (
+            f"k = {k} of {list(self.k_scores_.index)} by topic quality (NPMI coherence × diversity): best of "
+            f"{len(seeds)} NMF starts per k on {len(search):,} messages, refined and scored on {len(sel):,}"
+        )
+        return k, fits[k], note
 
     def fit(self, corpus: SegmentedCorpus) -> ChatTopics:
         """Fit TF-IDF and NMF on a sample of the corpus, choosing ``k`` when ``k="auto"``.
@@ -723,12 +728,8 @@ class ChatTopics(FittedModel):
         self.vocabulary_ = corpus.vocabulary
         notes = [f"TF-IDF and NMF fitted on {len(rows):,} messages with topic words (sample of {corpus.n_messages:,})"]
         if self.k == "auto":
-            k, start = self._choose_k(corpus, rows, rng)
-            notes.append(
-                f"k = {k} of {list(self.k_scores_.index)} by topic quality (NPMI coherence × diversity): best of "
-                f"{self.restarts} NMF starts per k on {min(len(rows), self.search_sample):,} messages, refined and "
-                f"scored on {min(len(rows), self.select_sample):,}"
-            )
+            k, start, note = self._choose_k(corpus, rows, rng)
+            notes.append(note)
         else:
             k, start = int(self.k), None
             self.k_scores_ = pd.DataFrame(columns=["coherence", "diversity", "quality", "reconstruction_error"])

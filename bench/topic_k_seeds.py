@@ -18,21 +18,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from truth_seeds import seeds  # bench/ is the script folder: python bench/topic_k_seeds.py
 
 from helpers import features, simulate, topics
 from helpers.engine import connect
-
-
-def seed_list(text: str) -> list[int]:
-    """Parse ``0-4`` or ``0,3`` into a list of seeds.
-
-    >>> seed_list("0-2"), seed_list("7,1")
-    ([0, 1, 2], [7, 1])
-    """
-    if "-" in text:
-        lo, hi = (int(x) for x in text.split("-"))
-        return list(range(lo, hi + 1))
-    return [int(x) for x in text.split(",")]
 
 
 def corpus_of(clean: Path | None, messages: int) -> topics.SegmentedCorpus:
@@ -55,7 +44,7 @@ def main() -> None:
     planted = {name: t["words"] for name, t in simulate.CHAT_TOPICS.items()}
     print(f"{corpus.n_messages:,} messages, {len(corpus.vocabulary)} vocabulary words; {len(planted)} topics planted")
     rows = {}
-    for seed in seed_list(args.seeds):
+    for seed in seeds(args.seeds):
         t0 = time.perf_counter()
         model = topics.ChatTopics(random_state=seed).fit(corpus)
         found = topics.match_planted_topics(model.top_words_, planted)

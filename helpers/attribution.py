@@ -22,6 +22,7 @@ None of these measures causation: only a randomised holdout (:func:`lift`) measu
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from math import factorial
 
@@ -280,11 +281,26 @@ def build_paths(
     if conversion not in ("first", "all"):
         raise ValueError("conversion must be 'first' or 'all'")
     end = pd.Timestamp(end) if end is not None else _last_event(touches, orders, run)
-    journeys = _journeys(orders, touches, contacts, end, conversion)
-    g = _journey_touches(journeys, touches, label, lookback_days)
-    rows = run(g.mutate(steps=g.ev.map(lambda s: s.k), ages=g.ev.map(lambda s: s.age)).drop("ev"))
-    n_journeys = run(journeys.group_by("converted").aggregate(n=journeys.count(), value=journeys.value.sum()))
-    return _aggregate_paths(rows, n_journeys, half_life_days, max_touches, collapse_repeats)
+    with contextlib.ExitStack() as held:  # each step is computed once in the engine, and dropped on return
+
+        def cached(t: ibis.Table) -> ibis.Table:
+            return held.enter_context(t.cache())
+
+        journeys = cached(_journeys(orders, touches, contacts, end, conversion))
+        steps = _journey_steps(journeys, touches, label, lookback_days, half_life_days, max_touches, collapse_repeats)
+        steps = cached(steps)
+        keyed = cached(_journey_keys(steps))
+        paths = run(
+            keyed.group_by("key").aggregate(
+                conversions=keyed.converted.cast("int64").sum(),
+                nulls=(~keyed.converted).cast("int64").sum(),
+                value=keyed.value.sum(),
+            )
+        )
+        conv = steps.filter(steps.converted).join(keyed.select("conv_id", "key"), "conv_id")
+        decay = run(conv.group_by(["key", "pos"]).aggregate(credit=conv.share.sum()))
+        n_journeys = run(journeys.group_by("converted").aggregate(n=journeys.count(), value=journeys.value.sum()))
+    return _assemble_paths(paths, decay, n_journeys)
 
 
 def _last_event(touches: ibis.Table, orders: ibis.Table, run) -> pd.Timestamp:
@@ -333,55 +349,71 @@ def _journeys(
     return typed(o).union(typed(nc))
 
 
-def _journey_touches(journeys: ibis.Table, touches: ibis.Table, label: str, lookback_days: int) -> ibis.Table:
-    """Per journey, its touches in the lookback window as a time-sorted list of (time, step, age in days)."""
+#: Joins a path's steps into one engine string (a control character no label contains).
+_STEP_SEP = "\x1f"
+
+
+def _journey_steps(
+    journeys: ibis.Table,
+    touches: ibis.Table,
+    label: str,
+    lookback_days: int,
+    half_life: float,
+    max_touches: int,
+    collapse: bool,
+) -> ibis.Table:
+    """Per journey, the touches of its path: ``step``, ``pos`` (0 = oldest) and ``share`` of its time-decay credit.
+
+    Touches are ordered by time, then label. With ``collapse``, a step equal to the one before it is dropped; then
+    the last ``max_touches`` are kept, and each keeps 2^(−age / half-life) of credit, normalised over the path.
+    """
     step = touches[label] if label == "touch_type" else ibis.coalesce(touches[label], "(" + touches.touch_type + ")")
     t = touches.select("user_id", "touched_at", step=step)
-    j = journeys.join(t, "user_id", how="left")
-    lo = j.conv_at - ibis.interval(days=lookback_days)
-    j = j.filter((j.touched_at > lo) & (j.touched_at <= j.conv_at))
+    j = journeys.join(t, "user_id")
+    j = j.filter((j.touched_at > j.conv_at - ibis.interval(days=lookback_days)) & (j.touched_at <= j.conv_at))
+    if collapse:
+        prev = j.step.lag().over(ibis.window(group_by=j.conv_id, order_by=[j.touched_at, j.step]))
+        j = j.mutate(prev=prev)
+        j = j.filter(j.prev.isnull() | (j.step != j.prev)).drop("prev")
+    newest = ibis.window(group_by=j.conv_id, order_by=[j.touched_at.desc(), j.step.desc()])
+    j = j.mutate(back=ibis.row_number().over(newest))
+    j = j.filter(j.back < max_touches)
     age = (j.conv_at.epoch_seconds() - j.touched_at.epoch_seconds()) / 86400.0
-    ev = ibis.struct({"t": j.touched_at, "k": j.step, "age": age})
-    g = j.group_by(["conv_id", "converted", "value"]).aggregate(ev=ev.collect())
-    return g.mutate(ev=g.ev.sort())
+    j = j.mutate(w=ibis.literal(0.5) ** (age / half_life))
+    whole = ibis.window(group_by=j.conv_id)
+    j = j.mutate(share=j.w / j.w.sum().over(whole), n=j.count().over(whole))
+    return j.select("conv_id", "converted", "value", "step", pos=j.n - 1 - j.back, share=j.share)
 
 
-def _aggregate_paths(
-    rows: pd.DataFrame, n_journeys: pd.DataFrame, half_life: float, max_touches: int, collapse: bool
-) -> pd.DataFrame:
-    recs: dict[tuple, list] = {}
-    for steps, ages, converted, value in zip(
-        rows["steps"], rows["ages"], rows["converted"], rows["value"], strict=True
-    ):
-        steps, ages = list(steps), np.asarray(ages, dtype=float)
-        if collapse:
-            keep = [0] + [i for i in range(1, len(steps)) if steps[i] != steps[i - 1]]
-            steps, ages = [steps[i] for i in keep], ages[keep]
-        steps, ages = steps[-max_touches:], ages[-max_touches:]
-        key = tuple(steps)
-        rec = recs.setdefault(key, [0, 0, 0.0, np.zeros(len(key))])
-        if converted:
-            rec[0] += 1
-            rec[2] += float(value)
-            w = 0.5 ** (ages / half_life)
-            rec[3] = rec[3] + w / w.sum()
-        else:
-            rec[1] += 1
+def _journey_keys(steps: ibis.Table) -> ibis.Table:
+    """One row per touched journey: its path as one string (steps oldest first, joined by :data:`_STEP_SEP`)."""
+    ev = ibis.struct({"p": steps.pos, "k": steps.step})
+    g = steps.group_by(["conv_id", "converted", "value"]).aggregate(ev=ev.collect())
+    return g.select("conv_id", "converted", "value", key=g.ev.sort().map(lambda s: s.k).join(_STEP_SEP))
+
+
+def _assemble_paths(paths: pd.DataFrame, decay: pd.DataFrame, n_journeys: pd.DataFrame) -> pd.DataFrame:
+    """Turn the engine's per-path sums into :func:`build_paths`' frame, with the empty path for untouched journeys."""
+    credit: dict[str, np.ndarray] = {}
+    for key, d in decay.groupby("key", sort=False):
+        arr = np.zeros(int(d["pos"].max()) + 1)
+        arr[d["pos"].to_numpy(dtype=int)] = d["credit"].to_numpy(dtype=float)
+        credit[key] = arr
     counts = n_journeys.set_index("converted")
-    touched_conv = sum(r[0] for r in recs.values())
-    touched_null = sum(r[1] for r in recs.values())
-    conv_total = int(counts["n"].get(True, 0))
-    null_total = int(counts["n"].get(False, 0))
-    value_touched = sum(r[2] for r in recs.values())
-    empty = recs.setdefault((), [0, 0, 0.0, np.zeros(0)])
-    empty[0] += conv_total - touched_conv
-    empty[1] += null_total - touched_null
-    empty[2] += float(counts["value"].get(True, 0.0) or 0.0) - value_touched
-    out = pd.DataFrame(
-        [(k, v[0], v[1], round(v[2], 2), tuple(v[3])) for k, v in recs.items() if v[0] or v[1]],
-        columns=["path", "conversions", "nulls", "value", "decay_credit"],
-    )
-    return out.sort_values(["conversions", "nulls"], ascending=False, kind="stable").reset_index(drop=True)
+    conv_total, null_total = int(counts["n"].get(True, 0)), int(counts["n"].get(False, 0))
+    value_total = float(counts["value"].get(True, 0.0) or 0.0)
+    conv, nulls = paths["conversions"].astype(int), paths["nulls"].astype(int)
+    empty = (conv_total - int(conv.sum()), null_total - int(nulls.sum()), value_total - float(paths["value"].sum()))
+    rows = []
+    for key, c, n, v in zip(paths["key"], conv, nulls, paths["value"], strict=True):
+        path = tuple(key.split(_STEP_SEP))
+        rows.append((path, c, n, round(float(v), 2), tuple(credit.get(key, np.zeros(len(path))))))
+    if empty[0] or empty[1]:
+        rows.append(((), empty[0], empty[1], round(empty[2], 2), ()))
+    out = pd.DataFrame(rows, columns=["path", "conversions", "nulls", "value", "decay_credit"])
+    out["key"] = out["path"].map(_STEP_SEP.join)  # ties in order of the path, whichever engine ran
+    out = out.sort_values(["conversions", "nulls", "key"], ascending=[False, False, True], kind="stable")
+    return out.drop(columns="key").reset_index(drop=True)
 
 
 def read_channelattribution_paths(path: str) -> pd.DataFrame:

@@ -305,3 +305,108 @@ def test_attribution_sentences_and_charts_follow_the_language():
             assert ax.get_title()
         plt.close("all")
     assert "+10.0 个百分点" in attr.lift_text(lifts, Labels("zh"))[0]
+
+
+# The pre-engine implementation of build_paths' aggregation (a Python loop over every journey's touch list), kept
+# as the reference the engine aggregation must match.
+def _reference_touches(journeys: ibis.Table, touches: ibis.Table, label: str, lookback_days: int) -> ibis.Table:
+    """Per journey, its touches in the lookback window as a time-sorted list of (time, step, age in days)."""
+    step = touches[label] if label == "touch_type" else ibis.coalesce(touches[label], "(" + touches.touch_type + ")")
+    t = touches.select("user_id", "touched_at", step=step)
+    j = journeys.join(t, "user_id", how="left")
+    lo = j.conv_at - ibis.interval(days=lookback_days)
+    j = j.filter((j.touched_at > lo) & (j.touched_at <= j.conv_at))
+    age = (j.conv_at.epoch_seconds() - j.touched_at.epoch_seconds()) / 86400.0
+    ev = ibis.struct({"t": j.touched_at, "k": j.step, "age": age})
+    g = j.group_by(["conv_id", "converted", "value"]).aggregate(ev=ev.collect())
+    return g.mutate(ev=g.ev.sort())
+
+
+def _reference_aggregate(
+    rows: pd.DataFrame, n_journeys: pd.DataFrame, half_life: float, max_touches: int, collapse: bool
+) -> pd.DataFrame:
+    recs: dict[tuple, list] = {}
+    for steps, ages, converted, value in zip(
+        rows["steps"], rows["ages"], rows["converted"], rows["value"], strict=True
+    ):
+        steps, ages = list(steps), np.asarray(ages, dtype=float)
+        if collapse:
+            keep = [0] + [i for i in range(1, len(steps)) if steps[i] != steps[i - 1]]
+            steps, ages = [steps[i] for i in keep], ages[keep]
+        steps, ages = steps[-max_touches:], ages[-max_touches:]
+        key = tuple(steps)
+        rec = recs.setdefault(key, [0, 0, 0.0, np.zeros(len(key))])
+        if converted:
+            rec[0] += 1
+            rec[2] += float(value)
+            w = 0.5 ** (ages / half_life)
+            rec[3] = rec[3] + w / w.sum()
+        else:
+            rec[1] += 1
+    counts = n_journeys.set_index("converted")
+    touched_conv = sum(r[0] for r in recs.values())
+    touched_null = sum(r[1] for r in recs.values())
+    conv_total = int(counts["n"].get(True, 0))
+    null_total = int(counts["n"].get(False, 0))
+    value_touched = sum(r[2] for r in recs.values())
+    empty = recs.setdefault((), [0, 0, 0.0, np.zeros(0)])
+    empty[0] += conv_total - touched_conv
+    empty[1] += null_total - touched_null
+    empty[2] += float(counts["value"].get(True, 0.0) or 0.0) - value_touched
+    out = pd.DataFrame(
+        [(k, v[0], v[1], round(v[2], 2), tuple(v[3])) for k, v in recs.items() if v[0] or v[1]],
+        columns=["path", "conversions", "nulls", "value", "decay_credit"],
+    )
+    return out.sort_values(["conversions", "nulls"], ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _reference_paths(touches, orders, contacts, end, lookback, conversion, label, half_life, max_touches, collapse):
+    journeys = attr._journeys(orders, touches, contacts, end, conversion)
+    g = _reference_touches(journeys, touches, label, lookback)
+    rows = g.mutate(steps=g.ev.map(lambda s: s.k), ages=g.ev.map(lambda s: s.age)).drop("ev").to_pandas()
+    n = journeys.group_by("converted").aggregate(n=journeys.count(), value=journeys.value.sum()).to_pandas()
+    return _reference_aggregate(rows, n, half_life, max_touches, collapse)
+
+
+@pytest.mark.parametrize(
+    "conversion, label, max_touches, collapse",
+    [("first", "touch_type", 30, False), ("all", "touch_type", 3, True), ("all", "campaign_id", 2, False)],
+)
+def test_build_paths_matches_the_python_reference(conversion, label, max_touches, collapse):
+    rng = np.random.default_rng(7)
+    t0 = pd.Timestamp("2025-03-01")
+    n = 3000
+    touches = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 400, n).astype(str),
+            # whole hours, so equal times (ties broken by the label) happen
+            "touched_at": t0 + pd.to_timedelta(rng.integers(0, 60 * 24, n), unit="h"),
+            "touch_type": rng.choice(["moments", "group_broadcast", "private_chat", "coupon"], n),
+            "campaign_id": rng.choice(["c1", "c2", None], n),
+        }
+    )
+    m = 900
+    orders = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 500, m).astype(str),
+            "ordered_at": t0 + pd.to_timedelta(rng.integers(0, 60 * 24, m), unit="h"),
+            "amount": rng.integers(1, 50_000, m) / 100,
+            "status": rng.choice(["paid", "paid", "paid", "refunded"], m),
+        }
+    )
+    contacts = pd.DataFrame({"user_id": np.arange(520).astype(str)})
+    contacts["removed_at"] = pd.Series(pd.NaT, index=contacts.index, dtype="datetime64[ns]")
+    contacts.loc[::17, "removed_at"] = t0 + pd.Timedelta(days=40)
+    args = (ibis.memtable(touches), ibis.memtable(orders), ibis.memtable(contacts), t0 + pd.Timedelta(days=61))
+    kw = dict(conversion=conversion, label=label, half_life=5.0, max_touches=max_touches, collapse=collapse)
+    want = _reference_paths(*args, 14, **kw).set_index("path").sort_index()
+    opts = dict(contacts=args[2], end=args[3], conversion=conversion, label=label, half_life_days=5.0)
+    got = attr.build_paths(args[0], args[1], 14, max_touches=max_touches, collapse_repeats=collapse, **opts)
+    got = got.set_index("path")
+    assert got.index.is_unique and len(got) > 20 and got.index.map(len).max() <= max_touches
+    got = got.sort_index()
+    assert list(got.index) == list(want.index)
+    assert (got["conversions"] == want["conversions"]).all() and (got["nulls"] == want["nulls"]).all()
+    assert np.allclose(got["value"], want["value"], atol=0.011)
+    for a, b in zip(got["decay_credit"], want["decay_credit"], strict=True):
+        assert np.allclose(a, b, rtol=1e-9, atol=1e-12)

@@ -18,6 +18,7 @@ nothing runs until the caller executes it with :meth:`helpers.engine.Engine.to_p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import ibis
@@ -780,11 +781,26 @@ def snapshot_features(
     as_of: str | datetime | pd.Timestamp,
     touches: ibis.Table | None = None,
     recent_days: int = 30,
+    users: Sequence[str] | pd.Index | None = None,
 ) -> ibis.Table:
     """Return the :func:`pretreatment_features` columns for every contact added before ``as_of``, measured at ``as_of``.
 
     The input of an uplift model's predictions for the next campaign: the same definitions as in training, with
     ``assigned_at = as_of`` (events strictly before it).
+
+    Parameters
+    ----------
+    contacts, orders : ibis.Table
+        The contract tables.
+    as_of : str or datetime
+        Snapshot time; events at or after it are not used.
+    touches : ibis.Table, optional
+        Adds the touch columns, as in :func:`pretreatment_features`.
+    recent_days : int
+        Window of the "recent" counts.
+    users : sequence of str, optional
+        Only these contacts (for example those a contact list may name): at 1 M contacts the features of the
+        quarter who can be listed take a third of the time of everyone's.
 
     Returns
     -------
@@ -793,6 +809,8 @@ def snapshot_features(
     """
     ts = _ts(as_of)
     c = contacts.filter(contacts.added_at < ts)
+    if users is not None:
+        c = c.semi_join(as_table(pd.DataFrame({"user_id": pd.Index(users, dtype=object).astype(str)})), "user_id")
     units = c.select("user_id", campaign_id=ibis.literal("(snapshot)"), arm=ibis.literal("(none)"), assigned_at=ts)
     out = _features_before(units, contacts, orders, touches, recent_days)
     return out.drop("campaign_id", "arm").order_by("user_id")

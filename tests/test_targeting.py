@@ -181,6 +181,23 @@ def test_sample_due_list_respects_the_cool_down(clean_sample):
     assert set(c["action"]) <= {"私聊", "群发"}
 
 
+def test_snapshot_of_some_contacts_equals_their_rows_of_everyones(clean_sample):
+    from helpers import features as F
+    from helpers.engine import connect
+
+    eng = connect(clean_sample, "duckdb")
+    t = {k: eng.table(k) for k in ("contacts", "orders", "touches")}
+    everyone = eng.to_pandas(F.snapshot_features(t["contacts"], t["orders"], AS_OF, t["touches"]))
+    state = eng.to_pandas(F.contact_state(t["contacts"], t["orders"], AS_OF, t["touches"]))
+    ids = T.eligible_ids(state, cooldown_days=7, monthly_cap=4)
+    some = eng.to_pandas(F.snapshot_features(t["contacts"], t["orders"], AS_OF, t["touches"], users=ids))
+    assert 0 < len(some) < len(everyone) and set(some["user_id"]) == set(ids)
+    want = everyone[everyone["user_id"].isin(ids)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(some.reset_index(drop=True), want)
+    none = F.snapshot_features(t["contacts"], t["orders"], AS_OF, t["touches"], users=[])
+    assert eng.to_pandas(none).empty
+
+
 # ------------------------------------------------------------------------------- holdouts → models → list
 def _holdout(seed: int, n: int, never_bought: bool, kind: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     d = uplift_population(n, seed=seed)

@@ -168,8 +168,11 @@ def purchase_days(
     if refunds is None:
         out = days.mutate(refunded=ibis.literal(0.0), amount=days.paid)
     else:
-        ev_days = days.select(
-            "user_id", ts=days.first_paid_at, kind=ibis.literal(0), day=days.day, amount=ibis.literal(0.0)
+        # the latest day whose first paid order is at or before a refund is the day of the latest paid order at or
+        # before it: the paid orders of customers with refunds give it without grouping the days a second time
+        p = paid.semi_join(refunds.select("user_id").distinct(), "user_id")
+        ev_days = p.select(
+            "user_id", ts=p.ordered_at, kind=ibis.literal(0), day=p.ordered_at.date(), amount=ibis.literal(0.0)
         )
         ev_ref = refunds.select(
             "user_id", ts=refunds.ordered_at, kind=ibis.literal(1), day=ibis.null("date"), amount=refunds.amount

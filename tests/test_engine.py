@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -68,6 +69,30 @@ def test_duckdb_reductions_match_pandas(duck, sample_ds):
     exp_paths = t.groupby("user_id")["touch_type"].agg(tuple)
     assert paths["user_id"].tolist() == exp_paths.index.tolist()
     assert paths["path"].tolist() == exp_paths.tolist()
+
+
+def test_purchase_days_match_pandas_on_orders_dense_with_refunds():
+    rng = np.random.default_rng(3)
+    n = 4000
+    t0 = pd.Timestamp("2025-01-01")
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(n)],
+            "user_id": rng.integers(0, 300, n).astype(str),
+            # whole hours over two months: several orders a day, and refunds at the same time as a paid order
+            "ordered_at": t0 + pd.to_timedelta(rng.integers(0, 60 * 24, n), unit="h"),
+            "amount": rng.integers(0, 30_000, n) / 100,
+            "status": rng.choice(["paid", "paid", "refunded"], n),
+        }
+    )
+    want = pandas_occasions(orders).sort_values(["user_id", "day"]).reset_index(drop=True)
+    got = F.purchase_days(orders, t0 + pd.Timedelta(days=70)).execute().sort_values(["user_id", "day"])
+    got = got.reset_index(drop=True)
+    assert len(got) == len(want) > 1000 and (want["refunded"] > 0).sum() > 300
+    assert (got["user_id"] == want["user_id"]).all() and (got["orders"] == want["orders"]).all()
+    assert (pd.to_datetime(got["day"]) == want["day"]).all() and (got["first_paid_at"] == want["first_paid_at"]).all()
+    for col, ref in (("paid", "paid"), ("refunded", "refunded"), ("amount", "net")):
+        assert np.abs(got[col].to_numpy() - want[ref].to_numpy()).max() < 0.006, col
 
 
 @needs_spark

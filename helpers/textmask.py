@@ -100,32 +100,39 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+#: Cheap tests that must pass before a kind's exact pattern can match (skipping them changes no result).
+_HAS_AT = re.compile(r"@")
+_HAS_WECHAT = re.compile(r"(?i)wxid|微信|威信|薇信|v信|vx|wx|weixin|wechat")
+_HAS_11_DIGITS = re.compile(r"[0-9](?:[^0-9]?[0-9]){10}")  # id card, bank card, phone: 11+ digits, single separators
+
+
 def _spans(folded: str) -> list[tuple[int, int, str]]:
     """Spans to replace in one (folded) line, with the replacement, in text order; earlier kinds win overlaps."""
-    taken = np.zeros(len(folded) + 1, bool)
     out: list[tuple[int, int, str]] = []
 
     def claim(a: int, b: int, token: str) -> None:
-        if not taken[a:b].any():
-            taken[a:b] = True
+        if not any(a < e and s < b for s, e, _ in out):
             out.append((a, b, token))
 
-    for m in _EMAIL.finditer(folded):
-        claim(m.start(), m.end(), "email")
-    for m in _MENTION.finditer(folded):
-        claim(m.start(1), m.end(1), "mention")
-    for m in _WXID.finditer(folded):
-        claim(m.start(), m.end(), "wechat")
-    for m in _WECHAT.finditer(folded):
-        claim(m.start(2), m.end(2), "wechat")
-    for m in _ID_CARD.finditer(folded):
-        claim(m.start(), m.end(), "id_card")
-    for m in _BANK_CARD.finditer(folded):
-        digits = re.sub(r"[ \-]", "", m.group())
-        if 16 <= len(digits) <= 19 and luhn_ok(digits):
-            claim(m.start(), m.end(), "bank_card")
-    for m in _PHONE.finditer(folded):
-        claim(m.start(), m.end(), "phone")
+    if _HAS_AT.search(folded):
+        for m in _EMAIL.finditer(folded):
+            claim(m.start(), m.end(), "email")
+        for m in _MENTION.finditer(folded):
+            claim(m.start(1), m.end(1), "mention")
+    if _HAS_WECHAT.search(folded):
+        for m in _WXID.finditer(folded):
+            claim(m.start(), m.end(), "wechat")
+        for m in _WECHAT.finditer(folded):
+            claim(m.start(2), m.end(2), "wechat")
+    if _HAS_11_DIGITS.search(folded):
+        for m in _ID_CARD.finditer(folded):
+            claim(m.start(), m.end(), "id_card")
+        for m in _BANK_CARD.finditer(folded):
+            digits = re.sub(r"[ \-]", "", m.group())
+            if 16 <= len(digits) <= 19 and luhn_ok(digits):
+                claim(m.start(), m.end(), "bank_card")
+        for m in _PHONE.finditer(folded):
+            claim(m.start(), m.end(), "phone")
     return sorted(out)
 
 

@@ -136,3 +136,43 @@ def test_planted_personal_strings_in_a_chat_corpus_are_all_masked_and_counted_fa
     assert not [v for v in c["truth"]["pii_values"] if v in joined]
     # 200k lines: about 0.25 s measured; 3 s leaves room for a slow shared machine
     assert seconds < 3.0
+
+
+def _every_pattern_spans(folded: str) -> list[tuple[int, int, str]]:
+    """The masker without its shortcuts: every exact pattern on every line (the reference for the fast path)."""
+    from helpers import textmask as tm
+
+    out: list[tuple[int, int, str]] = []
+    found = [(m.span(), "email") for m in tm._EMAIL.finditer(folded)]
+    found += [(m.span(1), "mention") for m in tm._MENTION.finditer(folded)]
+    found += [(m.span(), "wechat") for m in tm._WXID.finditer(folded)]
+    found += [(m.span(2), "wechat") for m in tm._WECHAT.finditer(folded)]
+    found += [(m.span(), "id_card") for m in tm._ID_CARD.finditer(folded)]
+    found += [
+        (m.span(), "bank_card")
+        for m in tm._BANK_CARD.finditer(folded)
+        if 16 <= len(d := m.group().replace(" ", "").replace("-", "")) <= 19 and luhn_ok(d)
+    ]
+    found += [(m.span(), "phone") for m in tm._PHONE.finditer(folded)]
+    for (a, b), kind in found:  # in the order of the kinds: an earlier kind wins an overlap
+        if not any(a < e and s < b for s, e, _ in out):
+            out.append((a, b, kind))
+    return sorted(out)
+
+
+def test_the_shortcuts_skip_only_patterns_that_cannot_match():
+    import numpy as np
+
+    from helpers import textmask as tm
+
+    rng = np.random.default_rng(0)
+    pieces = list("0123456789 -@＠.abcwxidvVXx微信号：_+86()１３８")
+    pieces += ["wxid_", "微信", "@a.com", "13800138000", "6222021234567890128", "1101051990030712", "\u2005"]
+    lines = ["".join(rng.choice(pieces, rng.integers(1, 40))) for _ in range(50_000)]
+    masked = 0
+    for s in lines:
+        folded = s.translate(tm._FOLD)
+        want = _every_pattern_spans(folded)
+        assert tm._spans(folded) == want, s
+        masked += bool(want)
+    assert masked > 10_000  # the random lines do hold personal data of every kind

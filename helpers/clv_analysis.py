@@ -573,7 +573,8 @@ def _intervals(
     def predict(m, v) -> np.ndarray:
         return purchase_fn(m, up)[p_of] * value_of(v) * scale
 
-    estimate = predict(model, value_model)
+    v_hat = value_of(value_model)  # at the fitted value model (a regression predicts once, not twice)
+    estimate = purchase_fn(model, up)[p_of] * v_hat * scale
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     groups = _group_labels(summary, by)
     try:
@@ -583,14 +584,21 @@ def _intervals(
         cust = pd.DataFrame({"estimate": estimate[pair], "lower": nan, "upper": nan}, index=summary.index)
         g = _group_table(groups, estimate[pair], None, lo_q, hi_q) if groups is not None else None
         return Intervals(cust, g, method, 0, level, [f"no intervals: {err}"])
-    fixed = value_of(value_model) * scale if v_list is None else None  # a value model without draws: once
+    fixed = v_hat * scale if v_list is None else None  # a value model without draws: once
 
     def draw(i: int, p) -> np.ndarray:
         if fixed is not None:
             return purchase_fn(p, up)[p_of] * fixed
         return predict(p, v_list[i])
 
-    draws = np.column_stack(thread_map(draw, range(len(p_list)), p_list))
+    # one column per draw, each written in place: no list of columns stacked into a second copy (at 1 M buyers the
+    # matrix is 2.4 GB), and the per-row quantiles of a column-major matrix take half the time of a row-major one
+    draws = np.empty((len(pairs), len(p_list)), order="F")
+
+    def fill(i: int, p) -> None:
+        draws[:, i] = draw(i, p)
+
+    thread_map(fill, range(len(p_list)), p_list)
     lower, upper = np.quantile(draws, [lo_q, hi_q], axis=1)
     cust = pd.DataFrame({"estimate": estimate[pair], "lower": lower[pair], "upper": upper[pair]}, index=summary.index)
     d = _PairDraws(draws, pair)

@@ -407,11 +407,11 @@ def _assemble_paths(paths: pd.DataFrame, decay: pd.DataFrame, n_journeys: pd.Dat
     rows = []
     for key, c, n, v in zip(paths["key"], conv, nulls, paths["value"], strict=True):
         path = tuple(key.split(_STEP_SEP))
-        rows.append((path, c, n, round(float(v), 2), tuple(credit.get(key, np.zeros(len(path))))))
+        rows.append((path, c, n, round(float(v), 2), tuple(credit.get(key, np.zeros(len(path)))), key))
     if empty[0] or empty[1]:
-        rows.append(((), empty[0], empty[1], round(empty[2], 2), ()))
-    out = pd.DataFrame(rows, columns=["path", "conversions", "nulls", "value", "decay_credit"])
-    out["key"] = out["path"].map(_STEP_SEP.join)  # ties in order of the path, whichever engine ran
+        rows.append(((), empty[0], empty[1], round(empty[2], 2), (), ""))
+    out = pd.DataFrame(rows, columns=["path", "conversions", "nulls", "value", "decay_credit", "key"])
+    # ties in order of the path, whichever engine ran
     out = out.sort_values(["conversions", "nulls", "key"], ascending=[False, False, True], kind="stable")
     return out.drop(columns="key").reset_index(drop=True)
 

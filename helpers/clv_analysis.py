@@ -570,11 +570,11 @@ def _intervals(
     def value_of(v) -> np.ndarray:
         return (average_value(v, v_rows) if v_rows is not None else np.asarray(v_given, float))[v_of]
 
-    def predict(m, v) -> np.ndarray:
-        return purchase_fn(m, up)[p_of] * value_of(v) * scale
+    def predict(m, values: np.ndarray) -> np.ndarray:
+        return purchase_fn(m, up)[p_of] * values * scale
 
     v_hat = value_of(value_model)  # at the fitted value model (a regression predicts once, not twice)
-    estimate = purchase_fn(model, up)[p_of] * v_hat * scale
+    estimate = predict(model, v_hat)
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     groups = _group_labels(summary, by)
     try:
@@ -589,7 +589,7 @@ def _intervals(
     def draw(i: int, p) -> np.ndarray:
         if fixed is not None:
             return purchase_fn(p, up)[p_of] * fixed
-        return predict(p, v_list[i])
+        return predict(p, value_of(v_list[i]))
 
     # one column per draw, each written in place: no list of columns stacked into a second copy (at 1 M buyers the
     # matrix is 2.4 GB), and the per-row quantiles of a column-major matrix take half the time of a row-major one

@@ -33,6 +33,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
+import pyarrow.dataset
 import pyarrow.parquet as pq
 
 from helpers import parsing, privacy, textmask
@@ -112,7 +113,7 @@ class TableStore(Mapping):
         """Row count without reading the table."""
         if name in self.frames:
             return len(self.frames[name])
-        return pq.ParquetFile(self.paths[name]).metadata.num_rows
+        return pyarrow.dataset.dataset(self.paths[name], format="parquet").count_rows()
 
 
 @dataclass
@@ -185,9 +186,13 @@ class Dataset:
         clean.mkdir(parents=True, exist_ok=True)
         quality.mkdir(parents=True, exist_ok=True)
         for old in clean.glob("*.parquet"):
-            old.unlink()
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
         for name in self.tables:
             spooled = self.tables.path(name)
+            if spooled is not None and spooled.is_dir():  # Spark's folder of part files
+                shutil.rmtree(clean / f"{name}.parquet", ignore_errors=True)
+                shutil.copytree(spooled, clean / f"{name}.parquet")
+                continue
             if spooled is not None:
                 shutil.copyfile(spooled, clean / f"{name}.parquet")
                 continue
@@ -233,9 +238,13 @@ def _find_files(folder: Path) -> tuple[dict[str, Path], dict[str, tuple[Path, st
     return {k: v[0] for k, v in found.items()}, unsupported, ignored
 
 
-def _fingerprint(paths: list[Path]) -> str:
+def _fingerprint(paths: list[Path | str]) -> str:
+    """SHA-256 over the files' names and bytes (a catalog table: its name only; its bytes are the engine's)."""
     h = hashlib.sha256()
-    for p in sorted(paths, key=lambda q: q.name):
+    for p in sorted(paths, key=str):
+        if isinstance(p, str):
+            h.update(p.encode())
+            continue
         h.update(p.name.encode())
         with open(p, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
@@ -752,6 +761,15 @@ def _finish_dtypes(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).reset_index(drop=True)
 
 
+def parquet_glob(path: Path) -> str:
+    """Return a Parquet table's files for DuckDB's ``read_parquet``: the file, or a folder's part files.
+
+    >>> parquet_glob(Path("clean/orders.parquet"))
+    'clean/orders.parquet'
+    """
+    return str(path / "*.parquet") if path.is_dir() else str(path)
+
+
 def _quarantine_value(x: object) -> object:
     """Show a cell in the quarantine: as text, personal data masked, cut to :data:`QUARANTINE_VALUE_CHARS`."""
     if x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NaT or x is pd.NA:
@@ -931,6 +949,8 @@ def load(
     chunk_rows: int = CHUNK_ROWS,
     workers: int | None = None,
     ingest: str = "auto",
+    engine: str = "duckdb",
+    catalog: Mapping[str, str] | None = None,
 ) -> Dataset:
     """Load and validate a folder of contract tables.
 
@@ -968,6 +988,12 @@ def load(
         Who validates a Parquet file: the engine (DuckDB, :mod:`helpers.ingest`) or the chunked pandas loader.
         ``auto``: the engine for Parquet files of :data:`helpers.ingest.ENGINE_BYTES` or more. Other files are
         always read in chunks. The result is the same.
+    engine : {"duckdb", "pyspark"}
+        The engine that validates the tables :mod:`helpers.ingest` takes. Same rules, same result.
+    catalog : mapping, optional
+        Tables read from Spark's catalog instead of ``path`` (``engine="pyspark"``), as ``"table:<database>.<name>"``:
+        ``{"orders": "table:dw.orders"}``. Such a table must be stored as Parquet files (its rows are numbered
+        file by file, in the order of the files' paths) and is always validated by the engine.
 
     Returns
     -------
@@ -986,20 +1012,21 @@ def load(
 
     if ingest not in ("auto", "engine", "chunks"):
         raise ValueError(f"ingest must be 'auto', 'engine' or 'chunks', not {ingest!r}")
+    catalog = _checked_catalog(catalog, engine)
     folder = Path(path)
     if not folder.is_dir():
         raise DataContractError(f"data folder not found: {folder}")
     key = _checked_key(folder, key, demo)
     as_of_ts = pd.Timestamp(as_of) if as_of not in (None, "") else pd.Timestamp.now(tz=timezone).tz_localize(None)
     notes: list[str] = []
-    files = _contract_files(folder, notes)
+    files: dict[str, Path | str] = {**_contract_files(folder, notes, set(catalog)), **catalog}
     wanted = [t for t in LOAD_ORDER if t in files and (tables is None or t in tables or TABLES[t].required)]
     store = TableStore()
     known_ids: dict[str, pd.Index] = {}
     soft: dict[str, int] = {}
     spool_dir: list[Path] = []
     quarantine, accounting, sources, loaded = [], [], [], []
-    in_engine = {t for t in wanted if _in_engine(ingest, files[t])}
+    in_engine = {t for t in wanted if t in catalog or _in_engine(ingest, files[t], engine)}
     con, known_tables = None, {}
     later = [t for t in wanted if t not in REFERENCED and t not in in_engine]
     workers = _workers(workers, [files[t] for t in later])
@@ -1009,7 +1036,7 @@ def load(
     try:
         for name in wanted:
             spec, fpath = TABLES[name], files[name]
-            ctx = _Context(fpath.name, timezone, as_of_ts, key)
+            ctx = _Context(fpath if isinstance(fpath, str) else fpath.name, timezone, as_of_ts, key)
             if pool is not None and name not in REFERENCED and not pending:  # the referenced tables are in
                 if not spool_dir:
                     spool_dir.append(Path(tempfile.mkdtemp(prefix="siyu-load-")))
@@ -1020,7 +1047,7 @@ def load(
                     if con is None:
                         if not spool_dir:
                             spool_dir.append(Path(tempfile.mkdtemp(prefix="siyu-load-")))
-                        con = engine_ingest.connect(spool_dir[0])
+                        con = engine_ingest.connect(spool_dir[0], engine)
                     args = (ctx, notes, store, known_ids, soft, spool_dir[0], known_tables)
                     q, acc, source = engine_ingest.load_table(con, spec, fpath, *args)
                 elif name in pending:
@@ -1036,7 +1063,7 @@ def load(
                 raise
             except Exception as err:  # a loader bug must not put a cell value into a traceback: masked, one line
                 raise DataContractError(
-                    f"{fpath.name}: the loader failed on this file ({type(err).__name__}: {err})"
+                    f"{ctx.fname}: the loader failed on this file ({type(err).__name__}: {err})"
                 ) from None
             quarantine.extend(q)
             accounting.append(acc)
@@ -1078,11 +1105,27 @@ REFERENCED = frozenset({"contacts", "campaigns"})
 PARALLEL_BYTES = 64 * 2**20
 
 
-def _in_engine(ingest: str, fpath: Path) -> bool:
+def _checked_catalog(catalog: Mapping[str, str] | None, engine: str) -> dict[str, str]:
+    """Check :func:`load`'s ``catalog``: contract tables mapped to ``table:<database>.<name>``, on Spark."""
+    from helpers.engine import CATALOG_PREFIX, ENGINES
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    catalog = {str(k): str(v) for k, v in (catalog or {}).items()}
+    bad = {k: v for k, v in catalog.items() if k not in TABLES or not v.startswith(CATALOG_PREFIX)}
+    if bad:
+        want = f"'{CATALOG_PREFIX}<database>.<name>'"
+        raise DataContractError(f"catalog tables must map a contract table to {want}: {bad}")
+    if catalog and engine != "pyspark":
+        raise DataContractError(f"tables in a catalog ({', '.join(catalog)}) are read by engine='pyspark'")
+    return catalog
+
+
+def _in_engine(ingest: str, fpath: Path, engine: str = "duckdb") -> bool:
     """Whether the engine validates ``fpath`` (see :func:`load`'s ``ingest``)."""
     from helpers import ingest as engine_ingest
 
-    if ingest == "chunks" or not engine_ingest.engine_readable(fpath):
+    if ingest == "chunks" or not engine_ingest.engine_readable(fpath, engine):
         return False
     return ingest == "engine" or fpath.stat().st_size >= engine_ingest.ENGINE_BYTES
 
@@ -1140,20 +1183,28 @@ def _checked_key(folder: Path, key: bytes | None, demo: bool) -> bytes:
     return key
 
 
-def _contract_files(folder: Path, notes: list[str]) -> dict[str, Path]:
-    """Return the file of each contract table in ``folder``; a missing required table is an error, the rest notes."""
+def _contract_files(folder: Path, notes: list[str], elsewhere: set[str] = frozenset()) -> dict[str, Path]:
+    """Return the file of each contract table in ``folder``; a missing required table is an error, the rest notes.
+
+    Tables in ``elsewhere`` (read from a catalog) are not looked for; a file of one of them is an error.
+    """
     files, unsupported, ignored = _find_files(folder)
     if ignored:
         notes.append(f"files not in the contract ignored: {', '.join(ignored)}")
+    twice = sorted(elsewhere & set(files))
+    if twice:
+        raise DataContractError(
+            f"{folder}: {', '.join(files[t].name for t in twice)} also given as catalog tables; keep one source"
+        )
     for name, spec in TABLES.items():
-        if spec.required and name not in files:
+        if spec.required and name not in files and name not in elsewhere:
             if name in unsupported:
                 p, why = unsupported[name]
                 raise DataContractError(f"{folder}: required table {name!r} not found: {p.name} is not read ({why})")
             exts = ", ".join(f"{name}{s}" for s in (".csv", ".xlsx", ".parquet", ".csv.gz", ".zip"))
             raise DataContractError(f"{folder}: required table {name!r} not found (expected one of {exts})")
     for name, (p, why) in unsupported.items():
-        if name not in files:
+        if name not in files and name not in elsewhere:
             notes.append(f"{p.name}: not read ({why}); optional table {name!r} skipped")
     return files
 

@@ -138,6 +138,8 @@ class Engine:
                 raise DataContractError(f"table {table!r}: {source} is not in the {self.name} catalog ({err})") from err
         if self.clean_dir is not None and not Path(source).exists():
             raise DataContractError(f"{source}: table {table!r} is not in the clean data (run 00_data_prep)")
+        if self.name == "duckdb" and Path(source).is_dir():  # a Spark-written table: a folder of part files
+            source = str(Path(source) / "*.parquet")
         try:
             return self.con.read_parquet(source, table_name=f"clean_{table}")
         except Exception as err:  # remote storage: the engine is the only judge of what exists

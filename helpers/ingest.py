@@ -1,8 +1,10 @@
-"""Validate a large Parquet table inside the engine: the loader's contract, run by DuckDB through ibis.
+"""Validate a large Parquet table inside the engine: the loader's contract, run by DuckDB or Spark through ibis.
 
 :func:`helpers.data.load` reads most files through pandas in chunks. A Parquet file of many rows goes here instead
-(``ingest="auto"``: files from :data:`ENGINE_BYTES` up): the engine reads it, and the same contract produces the
-same clean table, quarantine, accounting and notes.
+(``ingest="auto"``: files from :data:`ENGINE_BYTES` up), and so does a table in Spark's catalog: the engine reads
+it, and the same contract produces the same clean table, quarantine, accounting and notes. The rules are ibis
+expressions written once; what differs between engines (numbering source rows, keeping a staging table, fetching
+and writing rows) is in :class:`_DuckDB` and :class:`_Spark`.
 
 How a cell is read
     A cell that is already in its clean form is taken by the engine as it is: an ASCII id that holds no personal
@@ -59,19 +61,156 @@ _SEP = "\x1f"  # between several reasons of one value (the parser gives at most 
 _counter = itertools.count()
 
 
-def connect(spool: Path, threads: int | None = None, memory: str = MEMORY) -> ibis.BaseBackend:
-    """Return a DuckDB connection for validating tables; beyond ``memory`` it spills to ``spool``."""
-    con = ibis.duckdb.connect()
-    con.raw_sql(f"SET temp_directory = '{spool}'")
-    con.raw_sql(f"SET memory_limit = '{memory}'")
-    con.raw_sql("SET preserve_insertion_order = true")
-    if threads:
-        con.raw_sql(f"SET threads = {int(threads)}")
-    return con
+class _DuckDB:
+    """DuckDB: files read with their record numbers, staging tables in memory (spilling to the spool folder)."""
+
+    name = "duckdb"
+
+    def __init__(self, spool: Path, threads: int | None = None, memory: str = MEMORY) -> None:
+        self.con = ibis.duckdb.connect()
+        self.con.raw_sql(f"SET temp_directory = '{spool}'")
+        self.con.raw_sql(f"SET memory_limit = '{memory}'")
+        self.con.raw_sql("SET preserve_insertion_order = true")
+        if threads:
+            self.con.raw_sql(f"SET threads = {int(threads)}")
+
+    def read(self, source: Path | str) -> ir.Table:
+        """Return the source table with ``file_row_number`` (0-based record number in the file)."""
+        if isinstance(source, str):
+            raise DataContractError(f"{source}: catalog tables are read by engine='pyspark'")
+        return self.con.read_parquet(source, table_name=_name("raw"), file_row_number=True)
+
+    def arrow(self, expr: ir.Table) -> pa.Table:
+        """Run ``expr`` and return its rows as Arrow."""
+        return expr.to_pyarrow()
+
+    def put(self, table: pa.Table, kind: str = "map") -> ir.Table:
+        """Return an Arrow table as an engine table."""
+        return self.con.create_table(_name(kind), table, temp=True)
+
+    def keep(self, expr: ir.Table, kind: str) -> ir.Table:
+        """Run ``expr`` once and keep its rows (in their order) for the queries that follow."""
+        return self.con.create_table(_name(kind), expr, temp=True)
+
+    def write(self, expr: ir.Table, out: Path) -> ir.Table:
+        """Write ``expr`` (in its order) to one Parquet file and return it read back."""
+        self.con.to_parquet(expr, out, compression="zstd")
+        return self.con.read_parquet(out, table_name=_name("kept"))
+
+    def drop_staging(self) -> None:
+        """Drop the engine tables and views made for one table (all but the known ids)."""
+        for kind, sql in (("table", "tables"), ("view", "views")):
+            q = f"SELECT {kind}_name FROM duckdb_{sql}() WHERE {kind}_name LIKE '_siyu_%'"
+            for (name,) in self.con.raw_sql(q).fetchall():
+                if not name.startswith("_siyu_known"):
+                    self.con.raw_sql(f'DROP {kind.upper()} IF EXISTS "{name}"')
+
+    def disconnect(self) -> None:
+        self.con.disconnect()
 
 
-def engine_readable(fpath: Path) -> bool:
+class _Spark:
+    """Spark: record numbers from each Parquet file's own row index, staging tables as cached temporary views.
+
+    A table made of several files (a Spark output folder, a catalog table) numbers its records file by file in
+    the order of the files' paths, as the files of a folder are read.
+    """
+
+    name = "pyspark"
+
+    def __init__(self, spool: Path) -> None:
+        from helpers.engine import spark_session
+
+        self.session = spark_session()
+        self.con = ibis.pyspark.connect(self.session)
+        self.views: list[str] = []  # one table's staging views
+        self.known: list[str] = []  # the known ids, kept for the next tables
+
+    def _view(self, df, kind: str, cache: bool = False) -> ir.Table:
+        name = _name(kind)
+        df.createOrReplaceTempView(name)
+        if cache:
+            self.session.catalog.cacheTable(name)
+        (self.known if kind == "known" else self.views).append(name)
+        return self.con.table(name)
+
+    def read(self, source: Path | str) -> ir.Table:
+        """Return the source (Parquet file or folder, ``table:<db>.<name>``) with ``file_row_number``."""
+        from pyspark.sql import functions as F
+
+        from helpers.engine import CATALOG_PREFIX
+
+        if isinstance(source, str) and source.startswith(CATALOG_PREFIX):
+            df = self.session.table(source[len(CATALOG_PREFIX) :])
+        else:
+            df = self.session.read.parquet(str(source))
+        cols = [F.col("`" + c.replace("`", "``") + "`") for c in df.columns]
+        try:
+            df = df.select(*cols, F.col("_metadata.file_path").alias("_file"), F.col("_metadata.row_index").alias(_ROW))
+        except Exception as err:  # a view or a table not stored as files has no record numbers
+            raise DataContractError(f"{source}: not stored as Parquet files, so its rows have no numbers") from err
+        files = sorted(r["_file"] for r in df.select("_file").distinct().collect())
+        if len(files) > 1:  # numbered on: each file starts after the rows of the files before it
+            counts = dict(df.groupBy("_file").count().collect())
+            starts = np.cumsum([0] + [counts[f] for f in files[:-1]]).tolist()
+            offsets = self.session.createDataFrame(list(zip(files, starts, strict=True)), "_file string, _start long")
+            df = df.join(F.broadcast(offsets), "_file").withColumn(_ROW, F.col(_ROW) + F.col("_start")).drop("_start")
+        return self._view(df.drop("_file"), "raw")
+
+    def arrow(self, expr: ir.Table) -> pa.Table:
+        """Run ``expr`` and return its rows as Arrow (Spark's own Arrow path: no pandas, so 9999-12-31 survives)."""
+        return self.session.sql(self.con.compile(expr)).toArrow()
+
+    def put(self, table: pa.Table, kind: str = "map") -> ir.Table:
+        """Return an Arrow table as a cached temporary view."""
+        return self._view(self.session.createDataFrame(table), kind, cache=True)
+
+    def keep(self, expr: ir.Table, kind: str) -> ir.Table:
+        """Cache ``expr``'s rows for the queries that follow (Spark keeps no order: readers sort by record)."""
+        return self._view(self.session.sql(self.con.compile(expr)), kind, cache=True)
+
+    def write(self, expr: ir.Table, out: Path) -> ir.Table:
+        """Write ``expr`` to a Parquet folder (part files in ``expr``'s order) and return it read back."""
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import TimestampType
+
+        df = self.session.sql(self.con.compile(expr))
+        # wall-clock timestamps, as the contract's (Spark's own type is an instant, written as INT96)
+        naive = [
+            F.col(f.name).cast("timestamp_ntz") if isinstance(f.dataType, TimestampType) else F.col(f.name)
+            for f in df.schema
+        ]
+        df.select(*naive).write.parquet(str(out), compression="zstd")
+        name = _name("kept")
+        self.views.append(name)
+        return self.con.read_parquet(out, table_name=name)
+
+    def drop_staging(self) -> None:
+        """Drop the temporary views made for one table (all but the known ids); dropping uncaches them."""
+        for name in self.views:
+            self.session.catalog.dropTempView(name)
+        self.views.clear()
+
+    def disconnect(self) -> None:
+        """Drop every view this load made; the Spark session stays for the report."""
+        self.drop_staging()
+        self.views, self.known = self.known, []
+        self.drop_staging()
+
+
+def connect(spool: Path, engine: str = "duckdb", threads: int | None = None, memory: str = MEMORY):
+    """Return the engine that validates tables: DuckDB (spilling to ``spool`` beyond ``memory``) or Spark."""
+    if engine == "pyspark":
+        return _Spark(spool)
+    if engine != "duckdb":
+        raise ValueError(f"engine must be 'duckdb' or 'pyspark', not {engine!r}")
+    return _DuckDB(spool, threads, memory)
+
+
+def engine_readable(fpath: Path, engine: str = "duckdb") -> bool:
     """Whether the engine path reads ``fpath``: a Parquet file of flat columns without a stored pandas index.
+
+    Spark reads no nanosecond timestamps: such a file is read in chunks on Spark.
 
     >>> engine_readable(Path("orders.csv"))
     False
@@ -88,10 +227,9 @@ def engine_readable(fpath: Path) -> bool:
     if not len(schema):
         return False  # no columns: the chunked loader says the file is empty
     flat = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer, pa.types.is_floating)
-    return all(
-        any(f(t) for f in flat) or (pa.types.is_timestamp(t) and t.tz is None) or pa.types.is_null(t)
-        for t in schema.types
-    )
+    stamps = ("s", "ms", "us") if engine == "pyspark" else ("s", "ms", "us", "ns")
+    stamp = lambda t: pa.types.is_timestamp(t) and t.tz is None and t.unit in stamps  # noqa: E731
+    return all(any(f(t) for f in flat) or stamp(t) or pa.types.is_null(t) for t in schema.types)
 
 
 def _name(kind: str) -> str:
@@ -173,7 +311,7 @@ class _Staged:
         self.reasons: list[str] = []  # columns some of whose values have a problem
 
 
-def _parse_in_engine(con, spec: TableSpec, raw: ir.Table, keep: dict, ctx) -> _Staged:
+def _parse_in_engine(eng, spec: TableSpec, raw: ir.Table, keep: dict, ctx) -> _Staged:
     """Select the clean value of every contract column, parsed as the chunked loader parses it.
 
     Adds ``<col>__reason`` / ``<col>__shown`` where some value has a problem and ``<col>__n<i>`` where some value
@@ -192,12 +330,12 @@ def _parse_in_engine(con, spec: TableSpec, raw: ir.Table, keep: dict, ctx) -> _S
         else:
             plain = _plain(c, t[key]) if derive is None else None
             if plain is None:  # every distinct value is parsed
-                values = t.select(v=t[key]).distinct().to_pyarrow()["v"]
+                values = eng.arrow(t.select(v=t[key]).distinct())["v"]
             elif c.kind == "id":  # many rows, fewer distinct ids: the test runs on the distinct values
                 ids = t.select(v=t[key]).distinct()
-                values = ids.filter(~_plain(c, ids["v"])).to_pyarrow()["v"]
+                values = eng.arrow(ids.filter(~_plain(c, ids["v"])))["v"]
             else:  # a cheap test on every row (timestamps): only the rows that fail it are looked at again
-                values = t.filter(~plain).select(v=t[key]).distinct().to_pyarrow()["v"]
+                values = eng.arrow(t.filter(~plain).select(v=t[key]).distinct())["v"]
         table, keys = _mapping(c, values, ctx, derive)
         parts = ["value"] * bool(table.num_rows)
         parts += ["reason", "shown"] * (table["reason"].null_count < table.num_rows)
@@ -207,7 +345,7 @@ def _parse_in_engine(con, spec: TableSpec, raw: ir.Table, keep: dict, ctx) -> _S
             recipe["literal"] = table.to_pylist()[0]
         elif parts:
             hit = pa.array(np.ones(table.num_rows, dtype=bool))
-            m = con.create_table(_name("map"), table.select(["v", *parts]).append_column("hit", hit), temp=True)
+            m = eng.put(table.select(["v", *parts]).append_column("hit", hit))
             m = m.rename({f"{c.name}__{k}": k for k in [*parts, "hit"]})
             t = t.left_join(m, t[key].identical_to(m["v"])).drop("v")
         recipes.append(recipe)
@@ -332,11 +470,15 @@ def _rules(st: _Staged, spec: TableSpec, ctx, known: dict[str, ir.Table]) -> Non
     t = t.mutate(_dup_exact=(~t["_bad1"] & (t["_first_exact"] < t[_ROW])).fill_null(False))
     # the first row of an exact group may itself repeat an earlier key: a key duplicate, though its _first_exact is set
     t = t.mutate(_dup_key=(~t["_bad1"] & ~t["_dup_exact"] & (t["_first_key"] < t[_ROW])).fill_null(False))
-    orphans = {
-        f"_orphan__{col}": ~t["_bad1"] & t[col].notnull() & ~t[col].isin(known[ref]["id"])
-        for col, ref in spec.references.items()
-        if ref in known
-    }
+    orphans = {}
+    for col, ref in spec.references.items():
+        if ref not in known:
+            continue
+        # a join on the distinct known ids, not NOT IN (subquery): Spark runs that in a projection as a nested loop
+        ids = known[ref].select(_known_id="id", _known=ibis.literal(True))
+        t = t.left_join(ids, t[col] == ids["_known_id"]).drop("_known_id")
+        t = t.rename({f"_known__{col}": "_known"})
+        orphans[f"_orphan__{col}"] = ~t["_bad1"] & t[col].notnull() & t[f"_known__{col}"].isnull()
     t = t.mutate(**orphans) if orphans else t
     st.orphans = list(orphans)
     bad = t["_bad1"] | t["_dup_exact"] | t["_dup_key"]
@@ -391,30 +533,21 @@ def _lines(spec: TableSpec, bad: pd.DataFrame, st: _Staged, ctx) -> pd.DataFrame
     return q[data.QUARANTINE_COLUMNS].reset_index(drop=True)
 
 
-def _drop_staging(con) -> None:
-    """Drop the engine tables and views made for one table (all but the known ids)."""
-    for kind, sql in (("table", "tables"), ("view", "views")):
-        rows = con.raw_sql(f"SELECT {kind}_name FROM duckdb_{sql}() WHERE {kind}_name LIKE '_siyu_%'").fetchall()
-        for (name,) in rows:
-            if not name.startswith("_siyu_known"):
-                con.raw_sql(f'DROP {kind.upper()} IF EXISTS "{name}"')
-
-
-def _known_tables(con, spec: TableSpec, known_ids: dict[str, pd.Index], cache: dict) -> dict[str, ir.Table]:
+def _known_tables(eng, spec: TableSpec, known_ids: dict[str, pd.Index], cache: dict) -> dict[str, ir.Table]:
     out = {}
     for ref in {*spec.references.values(), "campaigns.campaign_id"}:
         if ref in known_ids:
             if ref not in cache:
                 ids = pa.array(known_ids[ref].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-                cache[ref] = con.create_table(_name("known"), pa.table({"id": ids}), temp=True)
+                cache[ref] = eng.put(pa.table({"id": ids}), "known")
             out[ref] = cache[ref]
     return out
 
 
 def load_table(
-    con,
+    eng,
     spec: TableSpec,
-    fpath: Path,
+    fpath: Path | str,
     ctx,
     notes: list[str],
     store,
@@ -425,7 +558,9 @@ def load_table(
 ) -> tuple[list[pd.DataFrame], dict, dict]:
     """Validate one Parquet table in the engine; the same result and bookkeeping as ``data._load_table``.
 
-    The clean rows are written to ``spool_dir/<table>.parquet`` (source order) and recorded in ``store``; the ids
+    ``eng`` is :func:`connect`'s engine; ``fpath`` a Parquet file or, on Spark, a Parquet folder or a catalog table
+    (``table:<database>.<name>``). The clean rows are written to ``spool_dir/<table>.parquet`` (source order; a
+    folder of part files on Spark) and recorded in ``store``; the ids
     other tables reference are added to ``known_ids``; unknown campaign ids are counted in ``soft``.
 
     Returns
@@ -438,31 +573,33 @@ def load_table(
         ``table, file, encoding, header_row``.
     """
     try:
-        name = spec.name
+        name, fname = spec.name, fpath.name if isinstance(fpath, Path) else fpath
         try:
-            raw = con.read_parquet(fpath, table_name=_name("raw"), file_row_number=True)
+            raw = eng.read(fpath)
+        except DataContractError:
+            raise
         except Exception as err:  # the engine's own words: which file, what it could not read
-            raise data._Unreadable(f"{fpath.name}: cannot be read ({type(err).__name__})") from None
+            raise data._Unreadable(f"{fname}: cannot be read ({type(err).__name__})") from None
         file_notes: list[str] = []
-        keep, _ = data._column_plan(spec, [c for c in raw.columns if c != _ROW], fpath.name, file_notes)
+        keep, _ = data._column_plan(spec, [c for c in raw.columns if c != _ROW], fname, file_notes)
         read = int(raw.count().to_pyarrow().as_py())
         if spec.required and read == 0:
-            raise DataContractError(f"{fpath.name}: required table {name!r} has no rows")
+            raise DataContractError(f"{fname}: required table {name!r} has no rows")
         for col, canon in keep.items():  # as the chunked loader: decided once per file, from its first chunk
             kind = spec.column(canon).kind if canon != "_add_way" else ""
             if kind in ("timestamp", "date") and not raw[col].type().is_timestamp():
-                head = raw.order_by(_ROW).limit(data.CHUNK_ROWS).select(v=raw[col]).to_pyarrow()["v"]
+                head = eng.arrow(raw.order_by(_ROW).limit(data.CHUNK_ROWS).select(v=raw[col]))["v"]
                 ctx.serials[canon] = parsing.serial_dates_likely(_to_pandas(head))
-        st = _parse_in_engine(con, spec, raw, keep, ctx)
+        st = _parse_in_engine(eng, spec, raw, keep, ctx)
         _fixes(st, spec, ctx)
         # the parse and its joins run once; joins do not keep the source order, so the table is put back in it
-        parsed = st.t = con.create_table(_name("parsed"), st.t.order_by(_ROW), temp=True)
-        _rules(st, spec, ctx, _known_tables(con, spec, known_ids, cache))
+        parsed = st.t = eng.keep(st.t.order_by(_ROW), "parsed")
+        _rules(st, spec, ctx, _known_tables(eng, spec, known_ids, cache))
         flags = [flag for flag, _, _ in st.rules]
         wanted = [_ROW, *spec.column_names, *(f"{c}__{k}" for c in st.reasons for k in ("reason", "shown"))]
         bad = st.t.filter(st.t["_bad"])
         bad = bad.select(*wanted, *flags, "_first_exact", "_dup_exact", "_first_key", "_dup_key", *st.orphans)
-        bad = con.create_table(_name("quarantined"), bad, temp=True)  # the rules run once, over every row
+        bad = eng.keep(bad, "quarantined")  # the rules run once, over every row
         counts: Counter = Counter()
         if st.count_keys:
             sums = parsed.aggregate(**{k: parsed[col].cast("int64").sum() for k, col in st.count_keys.items()})
@@ -474,29 +611,30 @@ def load_table(
         q = _lines(spec, bad_df, st, ctx)
         kept_n = read - len(bad_df)
         if spec.required and kept_n == 0:
-            raise data._all_quarantined_error(name, fpath.name, read, q, known_ids)
+            raise data._all_quarantined_error(name, fname, read, q, known_ids)
         kept = parsed  # in source order: a filter keeps it; a join (a long list of rows) does not, so it sorts again
         if 0 < len(bad_df) <= FEW_ROWS:
             kept = parsed.filter(~parsed[_ROW].isin(bad_df[_ROW].tolist()))
         elif len(bad_df):
             kept = parsed.filter(~parsed[_ROW].isin(bad[_ROW])).order_by(_ROW)
-        kept = kept.select(*[kept[c.name].cast(_ibis_type(c)) for c in spec.columns])
+        if eng.name != "duckdb":  # only DuckDB keeps a table's order
+            kept = kept.order_by(_ROW)
+        kept = kept.select(*[kept[c.name].cast(_ibis_type(c)).name(c.name) for c in spec.columns])
+        kept = eng.write(kept, spool_dir / f"{name}.parquet")
         out = spool_dir / f"{name}.parquet"
-        con.to_parquet(kept, out, compression="zstd")
-        kept = con.read_parquet(out, table_name=_name("kept"))
         store.paths[name] = out
         ref_col = {"contacts": "user_id", "campaigns": "campaign_id"}.get(name)
         if ref_col:
-            ids = kept.filter(kept[ref_col].notnull()).select(ref_col).distinct().to_pyarrow()[ref_col]
+            ids = eng.arrow(kept.filter(kept[ref_col].notnull()).select(ref_col).distinct())[ref_col]
             known_ids[f"{name}.{ref_col}"] = pd.Index(ids.to_numpy(zero_copy_only=False).astype(object))
         if name not in ("contacts", "campaigns") and "campaign_id" in spec.column_names:
             if "campaigns.campaign_id" in known_ids:
-                ids = _known_tables(con, spec, known_ids, cache)["campaigns.campaign_id"]
+                ids = _known_tables(eng, spec, known_ids, cache)["campaigns.campaign_id"]
                 n = kept.filter(kept["campaign_id"].notnull() & ~kept["campaign_id"].isin(ids["id"])).count()
                 soft[name] = soft.get(name, 0) + int(n.to_pyarrow().as_py())
         notes.extend(file_notes)
-        notes.extend(data._file_notes(fpath.name, name, counts))
-        acc = {"table": name, "file": fpath.name, "read": read, "kept": kept_n, "quarantined": len(bad_df)}
-        return [q], acc, {"table": name, "file": fpath.name, "encoding": None, "header_row": 0}
+        notes.extend(data._file_notes(fname, name, counts))
+        acc = {"table": name, "file": fname, "read": read, "kept": kept_n, "quarantined": len(bad_df)}
+        return [q], acc, {"table": name, "file": fname, "encoding": None, "header_row": 0}
     finally:  # this table's staging tables go; the known ids stay for the next tables
-        _drop_staging(con)
+        eng.drop_staging()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.contract import DERIVED_TABLES, TABLES
-from helpers.data import Dataset
+from helpers.data import Dataset, parquet_glob
 
 __all__ = [
     "accounting_holds",
@@ -62,7 +62,7 @@ def coverage(ds: Dataset) -> pd.DataFrame:
         if spooled is not None:  # a streamed table: one pass in DuckDB, without loading it
             aggs = ["count(*)", "count(DISTINCT user_id)" if has_user else "NULL"]
             aggs += [f"min({c}), max({c})" for c in tcols]
-            vals = duckdb.execute(f"SELECT {', '.join(aggs)} FROM read_parquet(?)", [str(spooled)]).fetchone()
+            vals = duckdb.execute(f"SELECT {', '.join(aggs)} FROM read_parquet(?)", [parquet_glob(spooled)]).fetchone()
             rows, users = vals[0], vals[1]
             stamps = [pd.Timestamp(v) if v is not None else pd.NaT for v in vals[2:]]
             spans = {c: (stamps[2 * i], stamps[2 * i + 1]) for i, c in enumerate(tcols)}
@@ -154,7 +154,7 @@ def daily_counts(ds: Dataset) -> pd.DataFrame:
                 f"SELECT date_trunc('day', {col}) AS day, count(*) AS n FROM read_parquet(?) "
                 f"WHERE {col} IS NOT NULL GROUP BY 1"
             )
-            d = duckdb.execute(sql, [str(spooled)]).df()
+            d = duckdb.execute(sql, [parquet_glob(spooled)]).df()
             cols[name] = d.set_index(pd.to_datetime(d["day"]).astype("datetime64[ns]").rename(None))["n"].sort_index()
         else:
             cols[name] = ds.tables[name][col].dt.floor("D").value_counts().sort_index()

@@ -131,6 +131,10 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
        "runner sets it)", _ALL, notebook_default="../reports/interactive"),
     _p("engine", "choice", "duckdb", "engine for the per-event work: duckdb or pyspark", _ALL,
        choices=("duckdb", "pyspark")),
+    _p("tables", "tables", "", "contract tables read from Spark's catalog instead of data_dir, comma-separated "
+       "(orders: table:dw.orders, touches: table:dw.touches); engine pyspark", ("00_data_prep",)),
+    _p("ingest", "choice", "auto", "who validates a Parquet table: auto (the engine from 4 MiB up), engine, or "
+       "chunks (pandas); the same result", ("00_data_prep",), choices=("auto", "engine", "chunks")),
     _p("lang", "choice", "zh", "report language: zh Chinese or en English (pages, tables, charts, exports)", _ALL,
        choices=("zh", "en")),
     _p("teaching", "bool", False, "teaching mode: exercises with worked answers and the truth checks on the page "
@@ -281,6 +285,11 @@ def _coerce(p: Param, value: Any, source: str, base: Path | None) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             raise _fail(p.name, value, "not an IANA time zone such as Asia/Shanghai or Europe/London", source) from None
         return text
+    if p.kind == "tables":
+        try:
+            return format_tables(catalog_tables(value))
+        except ValueError as err:
+            raise _fail(p.name, value, str(err), source) from None
     if p.kind == "path":
         if text and base is not None and "://" not in text and not Path(text).expanduser().is_absolute():
             return str((base / text).resolve())
@@ -288,6 +297,51 @@ def _coerce(p: Param, value: Any, source: str, base: Path | None) -> Any:
     if "\n" in text or len(text) > 500:
         raise _fail(p.name, value, "must be one line of at most 500 characters", source)
     return text
+
+
+def catalog_tables(value: str | Mapping[str, str] | None) -> dict[str, str]:
+    """Read the ``tables`` parameter: contract tables mapped to ``table:<database>.<name>`` in Spark's catalog.
+
+    A params file may give a mapping; a notebook holds the same as one line of ``table: source`` pairs.
+
+    >>> catalog_tables("orders: table:dw.orders, touches:table:dw.touches")
+    {'orders': 'table:dw.orders', 'touches': 'table:dw.touches'}
+    >>> catalog_tables({"orders": "table:dw.orders"})
+    {'orders': 'table:dw.orders'}
+    >>> catalog_tables("")
+    {}
+    """
+    from helpers.contract import TABLES
+    from helpers.engine import CATALOG_PREFIX
+
+    if isinstance(value, Mapping):
+        pairs = [(str(k).strip(), str(v).strip()) for k, v in value.items()]
+    else:
+        parts = [x.strip() for x in str(value or "").split(",") if x.strip()]
+        if any(":" not in x for x in parts):
+            raise ValueError("expected 'table: table:database.name' pairs separated by commas")
+        pairs = [tuple(y.strip() for y in x.split(":", 1)) for x in parts]
+    out: dict[str, str] = {}
+    for table, source in pairs:
+        if table not in TABLES:
+            near = difflib.get_close_matches(table, list(TABLES), n=1)
+            raise ValueError(f"{table!r} is not a contract table" + (f" (did you mean {near[0]!r}?)" if near else ""))
+        name = source.removeprefix(CATALOG_PREFIX)
+        if not source.startswith(CATALOG_PREFIX) or not re.fullmatch(r"[\w.]+", name):
+            raise ValueError(f"{table}: expected {CATALOG_PREFIX}<database>.<name>, not {source!r}")
+        if table in out:
+            raise ValueError(f"{table} is given twice")
+        out[table] = source
+    return out
+
+
+def format_tables(tables: Mapping[str, str]) -> str:
+    """Write catalog tables as the ``tables`` parameter's one line (the inverse of :func:`catalog_tables`).
+
+    >>> format_tables({"orders": "table:dw.orders", "touches": "table:dw.touches"})
+    'orders: table:dw.orders, touches: table:dw.touches'
+    """
+    return ", ".join(f"{k}: {v}" for k, v in tables.items())
 
 
 def check(
@@ -342,11 +396,15 @@ def check(
             where = f" of {notebook}" if notebook else ""
             hint = f" (did you mean {near[0]!r}?)" if near else f"; the parameters{where} are listed by --help"
             raise ParamError(f"{source}: unknown parameter {name!r}{hint}")
-        if isinstance(value, (list, dict, tuple, set)):
+        if isinstance(value, (list, dict, tuple, set)) and not (
+            SCHEMA[name].kind == "tables" and isinstance(value, dict)
+        ):
             raise _fail(name, value, "must be a single value, not a list or mapping", source)
         out[name] = _coerce(SCHEMA[name], value, source, basepath)
     if "k_min" in out and "k_max" in out and out["k_min"] > out["k_max"]:
         raise ParamError(f"{source}: parameter k_min = {out['k_min']} is above k_max = {out['k_max']}")
+    if out.get("tables") and out.get("engine", "duckdb") != "pyspark":
+        raise ParamError(f"{source}: parameter tables = {out['tables']!r}: catalog tables are read by engine pyspark")
     return out
 
 
@@ -806,6 +864,15 @@ class NotebookRun:
         """``as_of`` as given, or ``None`` when it is ``auto`` (then the loader quarantines only the future)."""
         value = self.params.get("as_of", AUTO)
         return None if value == AUTO else pd.Timestamp(value)
+
+    @property
+    def sources(self) -> dict[str, Any]:
+        """Where and by whom ``data.load`` reads the tables: ``engine``, ``ingest`` and the ``catalog`` tables."""
+        return {
+            "engine": self.params.get("engine", "duckdb"),
+            "ingest": self.params.get("ingest", "auto"),
+            "catalog": catalog_tables(self.params.get("tables", "")),
+        }
 
     def folder(self, name: str) -> Path:
         """Return ``output_dir/name``, created if needed (``exports``, ``artifacts``)."""

@@ -61,7 +61,7 @@ def coverage(ds: Dataset) -> pd.DataFrame:
         has_user = "user_id" in [c.name for c in spec.columns]
         if spooled is not None:  # a streamed table: one pass in DuckDB, without loading it
             aggs = ["count(*)", "count(DISTINCT user_id)" if has_user else "NULL"]
-            aggs += [f"min({c}), max({c})" for c in tcols]
+            aggs += [f'min("{c}"), max("{c}")' for c in tcols]  # quoted: campaigns' "end" is a keyword
             vals = duckdb.execute(f"SELECT {', '.join(aggs)} FROM read_parquet(?)", [parquet_glob(spooled)]).fetchone()
             rows, users = vals[0], vals[1]
             stamps = [pd.Timestamp(v) if v is not None else pd.NaT for v in vals[2:]]
@@ -151,8 +151,8 @@ def daily_counts(ds: Dataset) -> pd.DataFrame:
         spooled = ds.tables.path(name)
         if spooled is not None:
             sql = (
-                f"SELECT date_trunc('day', {col}) AS day, count(*) AS n FROM read_parquet(?) "
-                f"WHERE {col} IS NOT NULL GROUP BY 1"
+                f"SELECT date_trunc('day', \"{col}\") AS day, count(*) AS n FROM read_parquet(?) "
+                f'WHERE "{col}" IS NOT NULL GROUP BY 1'
             )
             d = duckdb.execute(sql, [parquet_glob(spooled)]).df()
             cols[name] = d.set_index(pd.to_datetime(d["day"]).astype("datetime64[ns]").rename(None))["n"].sort_index()

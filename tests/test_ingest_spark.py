@@ -15,7 +15,9 @@ import re
 import pandas as pd
 import pytest
 
+from helpers import quality
 from helpers.data import DataContractError, load
+from helpers.engine import connect
 from tests.test_corpus import CASES, KEY, write_case
 from tests.test_ingest import SAMPLE, as_parquet, assert_same
 
@@ -60,10 +62,19 @@ def test_corpus_case_on_spark(case, tmp_path, spark):
     assert_same(duck, on_spark)
 
 
-def test_sample_on_spark(spark):
+def test_sample_on_spark(spark, tmp_path):
     duck, on_spark = load_on_both(SAMPLE, demo=True, as_of="2026-01-01")
     assert_same(duck, on_spark)
     assert len(on_spark.quarantine) > 0
+    # Spark writes each table as a folder of part files: 00's quality tables and both engines read them
+    pd.testing.assert_frame_equal(quality.coverage(duck), quality.coverage(on_spark))
+    pd.testing.assert_frame_equal(quality.daily_counts(duck), quality.daily_counts(on_spark))
+    clean = on_spark.write(tmp_path / "run")
+    assert (clean / "touches.parquet").is_dir()
+    for engine in ("duckdb", "pyspark"):
+        eng = connect(clean, engine)
+        for name in on_spark.tables:
+            assert eng.to_pandas(eng.table(name).count().as_table()).iloc[0, 0] == on_spark.tables.rows(name), name
 
 
 def _save_in_parts(spark, path, name: str, parts: int) -> None:

@@ -45,7 +45,8 @@ def test_every_parameter_is_used_by_a_notebook_that_declares_it():
             consumed = ("output_dir", "engine", "lang", "teaching", *params._DATE_PARAMS)  # start_notebook, runner
             by_start = name in consumed and "start_notebook" in code
             by_labels = name == "currency" and "run.labels" in code  # Labels formats money with it
-            assert by_start or by_labels or re.search(rf"\b{name}\b", code), f"{nb} declares {name} but never uses it"
+            by_load = name in ("tables", "ingest") and "**run.sources" in code  # data.load's sources
+            assert by_start or by_labels or by_load or re.search(rf"\b{name}\b", code), f"{nb} never uses {name}"
 
 
 def test_no_notebook_carries_a_sample_calendar_date():
@@ -103,6 +104,10 @@ def test_values_are_typed_by_the_schema_not_by_yaml(tmp_path):
         ("parameters: [a, b]\n", "'parameters' must be a mapping"),
         ("parameters:\n  k_min: 6\n  k_max: 4\n", "k_min = 6 is above k_max = 4"),
         ("parameters:\n  unit: W\n   bad: indent\n", "not valid YAML"),
+        ("parameters:\n  tables: {orders: 'table:dw.orders'}\n", "catalog tables are read by engine pyspark"),
+        ("parameters:\n  engine: pyspark\n  tables: {order: 'table:dw.orders'}\n", "did you mean 'orders'?"),
+        ("parameters:\n  engine: pyspark\n  tables: 'orders: dw.orders'\n", "expected table:<database>.<name>"),
+        ("parameters:\n  engine: pyspark\n  tables: orders\n", "pairs separated by commas"),
     ],
 )
 def test_a_wrong_params_file_stops_with_one_line_naming_the_parameter(tmp_path, text, message):
@@ -213,3 +218,12 @@ def test_every_date_warning_reads_in_chinese_on_a_chinese_page():
         english = re.findall(r"\b(?!as_of\b|window_start\b|previous_as_of\b)[A-Za-z]{2,}\b", zh)
         assert zh.startswith("注意：") and not english, zh
     assert all(t.startswith("WARNING: ") for t in d.warning_texts("en"))
+
+
+def test_catalog_tables_come_as_a_mapping_or_one_line_and_reach_the_loader():
+    given = {"engine": "pyspark", "tables": {"orders": "table:dw.orders", "touches": "table:dw.touches"}}
+    checked = check(given, notebook="00_data_prep")
+    assert checked["tables"] == "orders: table:dw.orders, touches: table:dw.touches"  # one line in the notebook
+    assert check({**checked}, notebook="00_data_prep") == checked  # the line reads back the same
+    run = params.NotebookRun("00_data_prep", {**checked, "ingest": "engine"}, REPO, REPO)
+    assert run.sources == {"engine": "pyspark", "ingest": "engine", "catalog": given["tables"]}

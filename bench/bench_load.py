@@ -13,7 +13,8 @@ counts and Arrow parsing were reworked), exported with ``git archive``.
     python bench/bench_load.py --data bench/out/data_1000000_1 --baseline chunks   # engine against chunks, here
 
 ``--baseline chunks`` compares this checkout's two paths: Parquet files validated by the engine (``ingest="auto"``,
-:mod:`helpers.ingest`) against every file read by the chunked pandas loader (``ingest="chunks"``).
+:mod:`helpers.ingest`) against every file read by the chunked pandas loader (``ingest="chunks"``). ``--engine
+pyspark`` validates this checkout's engine tables in Spark local mode instead of DuckDB.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ import json, resource, sys, time
 from helpers import data
 t = time.perf_counter()
 kw = {"ingest": sys.argv[5]} if sys.argv[5] else {}
+if sys.argv[6] != "duckdb":
+    kw["engine"] = sys.argv[6]
 ds = data.load(sys.argv[1], as_of=sys.argv[2], demo=sys.argv[4] == "demo", **kw)
 ds.write(sys.argv[3])
 seconds = time.perf_counter() - t
@@ -73,13 +76,16 @@ def as_csv(data: Path, into: Path) -> Path:
     return into
 
 
-def run_loader(pythonpath: Path, data: Path, as_of: str, out: Path, demo: bool, ingest: str = "") -> dict:
+def run_loader(
+    pythonpath: Path, data: Path, as_of: str, out: Path, demo: bool, ingest: str = "", engine: str = "duckdb"
+) -> dict:
     """Load ``data`` with the ``helpers`` package found on ``pythonpath``; return its figures.
 
-    ``ingest`` is passed to ``data.load`` when given (commits before the engine path do not take it).
+    ``ingest`` is passed to ``data.load`` when given (commits before the engine path do not take it); so is an
+    ``engine`` other than DuckDB.
     """
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
-    args = [sys.executable, "-c", CHILD, str(data), as_of, str(out), "demo" if demo else "key", ingest]
+    args = [sys.executable, "-c", CHILD, str(data), as_of, str(out), "demo" if demo else "key", ingest, engine]
     done = subprocess.run(args, env=env, capture_output=True, text=True, cwd=pythonpath)
     if done.returncode:
         raise SystemExit(f"the loader in {pythonpath} failed:\n{done.stderr[-2000:]}")
@@ -127,6 +133,12 @@ def main() -> None:
     )
     ap.add_argument("--format", default="parquet", choices=["parquet", "csv"], help="input files (csv: converted)")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each loader, alternating (the fastest is shown)")
+    ap.add_argument(
+        "--engine",
+        default="duckdb",
+        choices=["duckdb", "pyspark"],
+        help="engine of this checkout's loader (pyspark: Spark local mode; its JVM's memory is not in the peak)",
+    )
     args = ap.parse_args()
     data = Path(args.data).resolve()
     demo = (data / "truth.json").exists()  # the simulator's data: the public demo key; otherwise SIYU_PII_KEY
@@ -139,7 +151,8 @@ def main() -> None:
         kinds = ", ".join(sorted({"".join(p.suffixes) for p in data.iterdir() if not p.name.startswith("truth")}))
         ours, theirs = [], []
         for i in range(args.repeat):  # alternate, so a slow spell of a shared host does not fall on one loader only
-            ours.append(run_loader(ROOT, data, args.as_of, tmp / f"ours{i}", demo, "auto" if chunks else ""))
+            ingest = "auto" if chunks else ""
+            ours.append(run_loader(ROOT, data, args.as_of, tmp / f"ours{i}", demo, ingest, args.engine))
             theirs.append(run_loader(base, data, args.as_of, tmp / f"theirs{i}", demo, "chunks" if chunks else ""))
         diff = differences(tmp / "ours0", tmp / "theirs0")
     times = {"ours": [r["seconds"] for r in ours], "baseline": [r["seconds"] for r in theirs]}
@@ -148,7 +161,9 @@ def main() -> None:
     print(f"loading and validating {rows:,} rows from {args.data} ({kinds} files; {os.cpu_count()} cores)")
     print(f"{'loader':<28} {'seconds':>8} {'M rows/s':>9} {'peak GiB':>9} {'worker GiB':>11} {'quarantined':>12}")
     labels = (
-        ("engine (ingest=auto)", "chunks (ingest=chunks)") if chunks else ("this checkout", f"baseline {args.baseline}")
+        (f"{args.engine} (ingest=auto)", "chunks (ingest=chunks)")
+        if chunks
+        else (f"this checkout ({args.engine})", f"baseline {args.baseline}")
     )
     for label, r in zip(labels, (ours, theirs), strict=True):
         print(

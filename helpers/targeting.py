@@ -323,7 +323,7 @@ def contact_list(
     score_kind = "incremental_value" if kinds else "due"
     if due is not None and "due_score" not in s.columns:
         s["due_score"] = due["due_score"].reindex(s.index)
-    funnel["scored"] = len(s)
+    funnel["scored" if kinds else "due scored"] = len(s)
     s = s.sort_values("score", ascending=False, kind="stable").head(top_n)
     funnel["listed"] = len(s)
     s = _assign_actions(s, private_chats, lang)
@@ -1315,6 +1315,7 @@ _STAGES = {
     "cap": {"zh": "本月消息少于 {n} 条", "en": "under {n} messages this month"},
     "leave": {"zh": "不在“暂不打扰”名单", "en": "not on the 'leave alone' list"},
     "scored": {"zh": "有得分（模型覆盖且增量为正）", "en": "scored (covered by a model, positive value)"},
+    "due scored": {"zh": "有到期得分（无可用的增量模型）", "en": "scored by the due score (no usable uplift model)"},
     "listed": {"zh": "进入名单", "en": "listed"},
 }
 

@@ -54,6 +54,9 @@ def test_eligibility_friends_cooldown_and_monthly_cap():
     assert cl.contacts["user_id"].tolist() == ["u00000", "u00005"]
     assert list(cl.decision["funnel"].values()) == [6, 5, 4, 3, 2, 2, 2, 2]
     assert cl.decision["score"] == "due" and "no uplift model" in cl.decision["why"]
+    # without an uplift model the funnel does not claim one: its scoring row names the due score
+    stages = T.funnel_table(cl.decision, "zh")["stage"].tolist()
+    assert "有到期得分（无可用的增量模型）" in stages and not any("模型覆盖" in x for x in stages)
     assert cl.contacts.loc[0, "action"] == "private chat"
     assert "usually buys every 30 days" in cl.contacts.loc[0, "why_now"]
 

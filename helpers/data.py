@@ -1047,7 +1047,8 @@ def load(
                     if con is None:
                         if not spool_dir:
                             spool_dir.append(Path(tempfile.mkdtemp(prefix="siyu-load-")))
-                        con = engine_ingest.connect(spool_dir[0], engine)
+                        size = sum(files[t].stat().st_size for t in in_engine if isinstance(files[t], Path))
+                        con = engine_ingest.connect(spool_dir[0], engine, memory=engine_ingest.memory_for(size))
                     args = (ctx, notes, store, known_ids, soft, spool_dir[0], known_tables)
                     q, acc, source = engine_ingest.load_table(con, spec, fpath, *args)
                 elif name in pending:

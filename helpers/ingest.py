@@ -28,6 +28,7 @@ source order; only the quarantined rows and the distinct values to parse enter p
 from __future__ import annotations
 
 import itertools
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -51,10 +52,32 @@ ENGINE_BYTES = 4 * 2**20
 #: An id the engine takes as it is: ASCII letters, digits, ``_`` and ``-`` (NFKC and trimming leave it unchanged).
 PLAIN_ID = r"^[0-9A-Za-z_-]+$"
 _ROW = "file_row_number"
-#: DuckDB's working memory while validating (it spills to the spool folder beyond it). Measured on the 1 M-contact
-#: data: no limit 41.0 s at a 5.43 GiB peak (DuckDB takes 80 % of RAM by default), 3GB 46.3 s / 3.99 GiB,
-#: 2GB 47.6 s / 2.60 GiB.
+#: DuckDB's working memory while validating (it spills to the spool folder beyond it), at least. Measured on the
+#: 1 M-contact data: no limit 41.0 s at a 5.43 GiB peak (DuckDB takes 80 % of RAM by default), 3GB 46.3 s /
+#: 3.99 GiB, 2GB 47.6 s / 2.60 GiB. :func:`memory_for` raises it for larger inputs.
 MEMORY = "2GB"
+#: Working memory per byte of Parquet input, and the share of the machine's RAM it may take at most. At 10 M
+#: contacts (3.3 GB of Parquet) a 2 GB limit spilled more than 33 GB to disk validating orders alone and was
+#: stopped after 5 minutes; 8 GB validated contacts and orders (66 M rows) in 172.9 s, spilling 8.3 GB at a
+#: 9.1 GiB peak.
+MEMORY_PER_BYTE, MEMORY_SHARE = 2.5, 0.4
+
+
+def memory_for(input_bytes: int, ram: int | None = None) -> str:
+    """Return DuckDB's memory limit for validating ``input_bytes`` of Parquet: :data:`MEMORY`, more for large inputs.
+
+    >>> memory_for(300 * 10**6, ram=24 * 2**30), memory_for(3_300 * 10**6, ram=24 * 2**30)
+    ('2GB', '8250MB')
+    >>> memory_for(10**11, ram=24 * 2**30)  # never more than 40 % of the machine
+    '10307MB'
+    """
+    if ram is None:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    floor = int(MEMORY.removesuffix("GB")) * 10**9
+    want = min(max(floor, int(MEMORY_PER_BYTE * input_bytes)), int(MEMORY_SHARE * ram))
+    return MEMORY if want <= floor else f"{want // 10**6}MB"
+
+
 #: Quarantined rows up to this many are left out of the clean table by a list in the query (no join, no sort).
 FEW_ROWS = 10_000
 _SEP = "\x1f"  # between several reasons of one value (the parser gives at most one; NUL bytes add another)

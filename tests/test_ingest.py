@@ -62,18 +62,23 @@ def load_both(folder: Path, **kw):
     return out
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_corpus_case_in_the_engine(case, tmp_path):
+def check_corpus_case(case, tmp_path: Path, load_pair) -> None:
+    """Write ``case`` as Parquet and require ``load_pair`` (two loaders) to give the same error or dataset."""
     folder = write_case(case, tmp_path / "raw")
     try:
         folder = as_parquet(folder, tmp_path / "parquet")
     except Exception as err:  # a file the chunked reader itself rejects: nothing to convert
         pytest.skip(f"not convertible: {type(err).__name__}")
-    chunks, engine = load_both(folder, as_of="2026-01-01", key=KEY)
-    if isinstance(chunks, str) or isinstance(engine, str):
-        assert chunks == engine
+    first, second = load_pair(folder, as_of="2026-01-01", key=KEY)
+    if isinstance(first, str) or isinstance(second, str):
+        assert first == second
         return
-    assert_same(chunks, engine)
+    assert_same(first, second)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_corpus_case_in_the_engine(case, tmp_path):
+    check_corpus_case(case, tmp_path, load_both)
 
 
 def test_sample_in_the_engine():

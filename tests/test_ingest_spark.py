@@ -18,8 +18,8 @@ import pytest
 from helpers import quality
 from helpers.data import DataContractError, load
 from helpers.engine import connect
-from tests.test_corpus import CASES, KEY, write_case
-from tests.test_ingest import SAMPLE, as_parquet, assert_same
+from tests.test_corpus import CASES
+from tests.test_ingest import SAMPLE, assert_same, check_corpus_case
 
 pytestmark = [
     pytest.mark.spark,
@@ -50,16 +50,7 @@ def load_on_both(folder, **kw):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_corpus_case_on_spark(case, tmp_path, spark):
-    folder = write_case(case, tmp_path / "raw")
-    try:
-        folder = as_parquet(folder, tmp_path / "parquet")
-    except Exception as err:  # a file the chunked reader itself rejects: nothing to convert
-        pytest.skip(f"not convertible: {type(err).__name__}")
-    duck, on_spark = load_on_both(folder, as_of="2026-01-01", key=KEY)
-    if isinstance(duck, str) or isinstance(on_spark, str):
-        assert duck == on_spark
-        return
-    assert_same(duck, on_spark)
+    check_corpus_case(case, tmp_path, load_on_both)
 
 
 def test_sample_on_spark(spark, tmp_path):

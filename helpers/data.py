@@ -761,15 +761,6 @@ def _finish_dtypes(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).reset_index(drop=True)
 
 
-def parquet_glob(path: Path) -> str:
-    """Return a Parquet table's files for DuckDB's ``read_parquet``: the file, or a folder's part files.
-
-    >>> parquet_glob(Path("clean/orders.parquet"))
-    'clean/orders.parquet'
-    """
-    return str(path / "*.parquet") if path.is_dir() else str(path)
-
-
 def _quarantine_value(x: object) -> object:
     """Show a cell in the quarantine: as text, personal data masked, cut to :data:`QUARANTINE_VALUE_CHARS`."""
     if x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NaT or x is pd.NA:
@@ -1108,15 +1099,11 @@ PARALLEL_BYTES = 64 * 2**20
 
 def _checked_catalog(catalog: Mapping[str, str] | None, engine: str) -> dict[str, str]:
     """Check :func:`load`'s ``catalog``: contract tables mapped to ``table:<database>.<name>``, on Spark."""
-    from helpers.engine import CATALOG_PREFIX, ENGINES
+    from helpers.engine import ENGINES, checked_catalog
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    catalog = {str(k): str(v) for k, v in (catalog or {}).items()}
-    bad = {k: v for k, v in catalog.items() if k not in TABLES or not v.startswith(CATALOG_PREFIX)}
-    if bad:
-        want = f"'{CATALOG_PREFIX}<database>.<name>'"
-        raise DataContractError(f"catalog tables must map a contract table to {want}: {bad}")
+    catalog = checked_catalog(catalog)
     if catalog and engine != "pyspark":
         raise DataContractError(f"tables in a catalog ({', '.join(catalog)}) are read by engine='pyspark'")
     return catalog

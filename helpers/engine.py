@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from helpers.contract import DERIVED_TABLES, TABLES, DataContractError
 
-__all__ = ["CATALOG_PREFIX", "ENGINES", "Engine", "connect", "spark_session"]
+__all__ = ["CATALOG_PREFIX", "ENGINES", "Engine", "checked_catalog", "connect", "parquet_glob", "spark_session"]
 
 ENGINES = ("duckdb", "pyspark")
 
@@ -55,6 +55,33 @@ def spark_session(app_name: str = "siyu-workbook", driver_memory: str = "4g"):
 
 
 CATALOG_PREFIX = "table:"
+
+
+def checked_catalog(tables: Mapping[str, str] | None) -> dict[str, str]:
+    """Return catalog tables checked: each a contract table mapped to ``table:<database>.<name>``.
+
+    >>> checked_catalog({"orders": "table:dw.orders"})
+    {'orders': 'table:dw.orders'}
+    >>> checked_catalog({"orders": "dw.orders"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    helpers.contract.DataContractError: catalog tables must map a contract table to 'table:<database>.<name>': ...
+    """
+    catalog = {str(k): str(v) for k, v in (tables or {}).items()}
+    bad = {k: v for k, v in catalog.items() if not v.startswith(CATALOG_PREFIX) or k not in TABLES}
+    if bad:
+        want = f"'{CATALOG_PREFIX}<database>.<name>'"
+        raise DataContractError(f"catalog tables must map a contract table to {want}: {bad}")
+    return catalog
+
+
+def parquet_glob(path: Path) -> str:
+    """Return a Parquet table's files for DuckDB's ``read_parquet``: the file, or a folder's part files (Spark's).
+
+    >>> parquet_glob(Path("clean/orders.parquet"))
+    'clean/orders.parquet'
+    """
+    return str(path / "*.parquet") if path.is_dir() else str(path)
 
 
 def _split_location(location: str | Path) -> tuple[str, Path | None]:
@@ -138,8 +165,8 @@ class Engine:
                 raise DataContractError(f"table {table!r}: {source} is not in the {self.name} catalog ({err})") from err
         if self.clean_dir is not None and not Path(source).exists():
             raise DataContractError(f"{source}: table {table!r} is not in the clean data (run 00_data_prep)")
-        if self.name == "duckdb" and Path(source).is_dir():  # a Spark-written table: a folder of part files
-            source = str(Path(source) / "*.parquet")
+        if self.name == "duckdb" and self.clean_dir is not None:  # a Spark-written table is a folder of part files
+            source = parquet_glob(Path(source))
         try:
             return self.con.read_parquet(source, table_name=f"clean_{table}")
         except Exception as err:  # remote storage: the engine is the only judge of what exists
@@ -187,10 +214,7 @@ def connect(
     Engine
         The bound engine.
     """
-    catalog = dict(tables or {})
-    bad = {k: v for k, v in catalog.items() if not str(v).startswith(CATALOG_PREFIX) or k not in TABLES}
-    if bad:
-        raise ValueError(f"catalog tables must map a contract table to '{CATALOG_PREFIX}<database>.<name>': {bad}")
+    catalog = checked_catalog(tables)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     location, local = _split_location(clean_dir)

@@ -172,9 +172,9 @@ class _Spark:
             df = df.select(*cols, F.col("_metadata.file_path").alias("_file"), F.col("_metadata.row_index").alias(_ROW))
         except Exception as err:  # a view or a table not stored as files has no record numbers
             raise DataContractError(f"{source}: not stored as Parquet files, so its rows have no numbers") from err
-        files = sorted(r["_file"] for r in df.select("_file").distinct().collect())
+        counts = dict(df.groupBy("_file").count().collect())  # one pass: the files and their rows
+        files = sorted(counts)
         if len(files) > 1:  # numbered on: each file starts after the rows of the files before it
-            counts = dict(df.groupBy("_file").count().collect())
             starts = np.cumsum([0] + [counts[f] for f in files[:-1]]).tolist()
             offsets = self.session.createDataFrame(list(zip(files, starts, strict=True)), "_file string, _start long")
             df = df.join(F.broadcast(offsets), "_file").withColumn(_ROW, F.col(_ROW) + F.col("_start")).drop("_start")
@@ -215,9 +215,9 @@ class _Spark:
         self.views.clear()
 
     def disconnect(self) -> None:
-        """Drop every view this load made; the Spark session stays for the report."""
-        self.drop_staging()
-        self.views, self.known = self.known, []
+        """Drop every view this load made, the known ids too; the Spark session stays for the report."""
+        self.views.extend(self.known)
+        self.known.clear()
         self.drop_staging()
 
 
@@ -596,7 +596,7 @@ def load_table(
         ``table, file, encoding, header_row``.
     """
     try:
-        name, fname = spec.name, fpath.name if isinstance(fpath, Path) else fpath
+        name, fname = spec.name, ctx.fname
         try:
             raw = eng.read(fpath)
         except DataContractError:

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from helpers.contract import DERIVED_TABLES, TABLES
-from helpers.data import Dataset, parquet_glob
+from helpers.data import Dataset
+from helpers.engine import parquet_glob
 
 __all__ = [
     "accounting_holds",

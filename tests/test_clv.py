@@ -133,15 +133,22 @@ def test_predictions_equal_lifetimes_given_the_same_parameters(cdnow, name):
 @needs_cdnow
 @pytest.mark.parametrize("name", ["BetaGeo", "ModifiedBetaGeo", "ParetoNBD"])
 def test_fit_lands_on_the_maximum_lifetimes_finds(cdnow, name):
-    """Same rows, same likelihood: the optimum agrees (lifetimes' optimiser stops a little earlier)."""
+    """Same rows, same likelihood: ours is at least as high as lifetimes' optimum, and the parameters agree.
+
+    lifetimes' optimiser stops early on ParetoNBD's flat ridge, and where it stops varies with the machine's load
+    (s = 0.6046 on one CI run against 0.6062 here and 0.606 published), so the parameters get lifetimes' tolerance,
+    and the likelihood decides which fit is the maximum.
+    """
     lt = _lifetimes()
     fitter = {"BetaGeo": lt.BetaGeoFitter, "ModifiedBetaGeo": lt.ModifiedBetaGeoFitter, "ParetoNBD": lt.ParetoNBDFitter}
     ours = getattr(clv, name)().fit(cdnow)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = fitter[name]().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    theirs = {k: float(ref.params_[k]) for k in ours.params_}
+    assert ours.log_likelihood_ >= ours.log_likelihood(cdnow, theirs) - 1e-6
     for k, v in ours.params_.items():
-        assert v == pytest.approx(float(ref.params_[k]), rel=2e-3), k
+        assert v == pytest.approx(theirs[k], rel=1e-2), k
 
 
 @needs_donations

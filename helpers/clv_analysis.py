@@ -35,6 +35,7 @@ from helpers.clv import (
     average_value,
     discounted_purchases,
 )
+from helpers.stats import row_quantiles
 
 __all__ = [
     "Intervals",
@@ -599,7 +600,7 @@ def _intervals(
         draws[:, i] = draw(i, p)
 
     thread_map(fill, range(len(p_list)), p_list)
-    lower, upper = np.quantile(draws, [lo_q, hi_q], axis=1)
+    lower, upper = row_quantiles(draws, [lo_q, hi_q])  # = np.quantile(draws, …, axis=1), a third of the time
     cust = pd.DataFrame({"estimate": estimate[pair], "lower": lower[pair], "upper": upper[pair]}, index=summary.index)
     d = _PairDraws(draws, pair)
     g = _group_table(groups, cust["estimate"].to_numpy(), d, lo_q, hi_q) if groups is not None else None

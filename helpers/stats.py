@@ -9,6 +9,8 @@ sentences that state them live with the notebook's text (:func:`helpers.acquisit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -17,13 +19,81 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import confint_proportions_2indep
 from statsmodels.stats.proportion import test_proportions_2indep as _score_test
 
+from helpers.base import thread_map
+
 __all__ = [
     "compare_variants",
     "decisions",
     "minimum_detectable_effect",
     "poisson_interval",
+    "row_quantiles",
     "wilson_interval",
 ]
+
+#: Rows per block in :func:`row_quantiles` (300 draws × 20 000 rows × 8 bytes = 48 MB copied at a time).
+QUANTILE_BLOCK = 20_000
+
+
+def row_quantiles(a: np.ndarray, q: Sequence[float], block: int = QUANTILE_BLOCK) -> np.ndarray:
+    """Quantiles of every row of a 2-D array: ``np.quantile(a, q, axis=1)``, equal to it bit for bit, faster.
+
+    ``np.quantile`` copies the whole array (2.4 GB for a million customers' 300 parameter draws, strided when the
+    matrix is column-major) and partitions each row around every order statistic. Here blocks of rows are copied
+    row-major, partitioned in place around only the two order statistics each quantile needs, and interpolated
+    with numpy's own linear rule; blocks run on a few threads (numpy's partition releases the GIL). A row with a
+    NaN gets NaN, as in ``np.quantile``.
+
+    Parameters
+    ----------
+    a : ndarray
+        (rows × draws).
+    q : sequence of float
+        Probabilities in [0, 1].
+    block : int
+        Rows per block.
+
+    Returns
+    -------
+    ndarray
+        (len(q) × rows), like ``np.quantile(a, q, axis=1)``.
+
+    Examples
+    --------
+    >>> a = np.arange(12.0).reshape(3, 4)[:, ::-1]
+    >>> row_quantiles(a, [0.5, 0.9])
+    array([[ 1.5,  5.5,  9.5],
+           [ 2.7,  6.7, 10.7]])
+    """
+    a = np.asarray(a, dtype=float)
+    qs = np.asarray(q, dtype=float)
+    if a.ndim != 2 or qs.ndim != 1:
+        raise ValueError("row_quantiles takes a 2-D array and a list of probabilities")
+    if np.any((qs < 0) | (qs > 1)):
+        raise ValueError("quantiles must be in [0, 1]")
+    n = a.shape[1]
+    if n == 0 or a.shape[0] == 0:
+        return np.quantile(a, qs, axis=1)
+    h = qs * (n - 1)  # numpy's "linear" method: the virtual index, its floor and the weight of the next value
+    below = np.floor(h)
+    gamma = h - below
+    below = below.astype(np.intp)
+    above = np.minimum(below + 1, n - 1)
+    kth = np.unique(np.concatenate([below, above]))
+    out = np.empty((len(qs), a.shape[0]))
+
+    def one(start: int) -> None:
+        rows = np.array(a[start : start + block], order="C")
+        rows.partition(kth, axis=1)
+        lo, hi = rows[:, below].T, rows[:, above].T
+        g = gamma[:, None]
+        diff = hi - lo
+        value = lo + diff * g
+        value = np.where(g >= 0.5, hi - diff * (1 - g), value)  # numpy's _lerp: exact at both ends
+        value[:, np.isnan(rows).any(axis=1)] = np.nan
+        out[:, start : start + block] = value
+
+    thread_map(one, range(0, a.shape[0], block))
+    return out
 
 
 def wilson_interval(k: np.ndarray | float, n: np.ndarray | float, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:

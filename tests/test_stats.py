@@ -49,3 +49,25 @@ def test_two_proportion_comparison_lives_in_stats_and_is_the_one_everybody_uses(
         tree = ast.parse((REPO / "helpers" / f"{name}.py").read_text(encoding="utf-8"))
         imported = {n.module.split(".")[-1] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not (imported & methods) - {name}, (name, imported & methods)  # shared statistics, not a sibling method
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 2), (1_000, 300), (999, 301), (40_001, 50)])
+@pytest.mark.parametrize("q", [[0.05, 0.95], [0.0, 1.0], [0.5], [0.025, 0.5, 0.975], [1 / 3]])
+def test_row_quantiles_equal_numpy_bit_for_bit(shape, q):
+    rng = np.random.default_rng(len(q) * shape[0])
+    a = rng.gamma(2.0, size=shape)
+    for layout in (np.ascontiguousarray(a), np.asfortranarray(a)):  # the CLV draws matrix is column-major
+        assert np.array_equal(stats.row_quantiles(layout, q, block=97), np.quantile(a, q, axis=1))
+    assert np.array_equal(stats.row_quantiles(a, q), np.quantile(a, q, axis=1))
+
+
+def test_row_quantiles_give_nan_for_a_row_with_nan_and_check_their_input():
+    a = np.random.default_rng(1).normal(size=(300, 40))
+    a[[3, 299], [0, 39]] = np.nan
+    got = stats.row_quantiles(a, [0.05, 0.95], block=64)
+    assert np.isnan(got[:, [3, 299]]).all() and not np.isnan(np.delete(got, [3, 299], axis=1)).any()
+    assert np.array_equal(got, np.quantile(a, [0.05, 0.95], axis=1), equal_nan=True)
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        stats.row_quantiles(a, [1.5])
+    with pytest.raises(ValueError, match="2-D"):
+        stats.row_quantiles(a[0], [0.5])

@@ -168,3 +168,46 @@ def test_spark_reads_a_file_uri_and_tables_registered_in_a_warehouse(duck, clean
             missing.table("orders")
     finally:
         spark.sql("DROP DATABASE IF EXISTS dw_test CASCADE")
+
+
+def test_duckdb_frames_come_back_exactly_as_ibis_makes_them(clean_sample):
+    """The Arrow route of Engine.to_pandas gives ibis's own frame: every plain type, with and without missing values."""
+    import ibis
+
+    eng = connect(clean_sample, "duckdb")
+    n = 2_000
+    rng = np.random.default_rng(0)
+    miss = rng.random(n) < 0.3
+    day = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 10**7, n), unit="s")
+    frame = pd.DataFrame(
+        {
+            "s": pd.Series([f"u{i:05d}" for i in range(n)], dtype=object).mask(miss, None),
+            "s_full": [f"用户{i}" for i in range(n)],
+            "f": pd.Series(rng.normal(size=n)).mask(miss),
+            "i": pd.Series(rng.integers(0, 9, n)).astype("Int64").mask(miss),
+            "i_full": rng.integers(0, 9, n),
+            "b": pd.Series(rng.random(n) < 0.5, dtype="boolean").mask(miss),
+            "t": pd.Series(day).mask(miss),
+            "t_full": day,
+            "d": pd.Series(day.normalize()).mask(miss),
+            "all_missing": pd.Series([None] * n, dtype="float64"),
+        }
+    )
+    eng.con.con.register("mixed", frame)
+    t = eng.con.table("mixed").mutate(
+        d=ibis._.d.cast("date"), dec=ibis._.f.cast("decimal(12, 2)"), dec_full=ibis._.i_full.cast("decimal(12, 2)")
+    )
+    for expr in (
+        t,
+        t.limit(0),
+        t.filter(t.s.isnull()),
+        t.select("i", "t"),
+        t.group_by("i").agg(n=t.count()).order_by("i"),
+    ):
+        got = eng.to_pandas(expr)
+        want = expr.to_pandas()
+        for c in want.columns:
+            if pd.api.types.is_datetime64_any_dtype(want[c].dtype):
+                want[c] = want[c].astype("datetime64[ns]")
+        pd.testing.assert_frame_equal(got, want)
+    assert eng.to_pandas(t)["t"].isna().sum() == miss.sum()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -171,3 +172,26 @@ def test_a_failure_stops_the_notebook_running_beside_it_and_names_the_failed_one
 def test_jobs_must_be_at_least_one(tmp_path):
     with pytest.raises(run.ParamError, match="jobs = 0"):
         run.run_report({"data_dir": str(SAMPLE)}, run_name="r", reports_dir=tmp_path, quiet=True, jobs=0)
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="CPU priorities are POSIX")
+def test_side_by_side_the_notebooks_off_the_chain_run_at_a_lower_priority(tiny_sequence, tmp_path, monkeypatch):
+    """BACKGROUND_NICE: a kernel off the chain is niced (its threads too); the chain's and a lone run's are not."""
+    record = (
+        "import os, pathlib, threading\n"
+        "seen = []\n"
+        "t = threading.Thread(target=lambda: seen.append(os.getpriority(os.PRIO_PROCESS, 0)))\n"
+        "t.start(); t.join()\n"
+        "pathlib.Path(r'{out}', '{me}').write_text(f'{{os.getpriority(os.PRIO_PROCESS, 0)}} {{seen[0]}}')"
+    )
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    for jobs in (2, 1):
+        out = tmp_path / f"jobs{jobs}"
+        out.mkdir()
+        tiny_sequence({s: record.format(out=out, me=s) for s in ("00_a", "01_b")}, {"00_a": (), "01_b": ()})
+        monkeypatch.setattr(run, "CHAIN", ("01_b",))
+        run.run_report({"data_dir": str(SAMPLE)}, run_name=f"n{jobs}", reports_dir=tmp_path / "reports", quiet=True,
+                       html=False, jobs=jobs)  # fmt: skip
+        niced = min(base + run.BACKGROUND_NICE, 19) if jobs > 1 else base
+        assert (out / "00_a").read_text() == f"{niced} {niced}"
+        assert (out / "01_b").read_text() == f"{base} {base}"

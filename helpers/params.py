@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,8 @@ NOTEBOOKS = (
     "08_summary",
 )
 _ALL = NOTEBOOKS
+#: Folder of ``output_dir`` where the runner marks the notebooks of a run that have not ended (one empty file each).
+RUNNING = ".running"
 _AFTER_PREP = NOTEBOOKS[1:]
 AUTO = "auto"
 NONE = "none"
@@ -873,6 +876,18 @@ class NotebookRun:
             "ingest": self.params.get("ingest", "auto"),
             "catalog": catalog_tables(self.params.get("tables", "")),
         }
+
+    def written_by(self, notebook: str, path: str, poll: float = 0.2) -> Path:
+        """Return ``output_dir/path``, a file ``notebook`` writes, once it is there or that notebook has ended.
+
+        The runner starts a notebook beside an earlier one it reads late (:data:`helpers.run.LATE`) and marks each
+        notebook that has not ended in ``output_dir/.running``; run on its own, or after the writer, this waits for
+        nothing. The file may still be missing (the writer failed or was not run): the caller decides.
+        """
+        target, unfinished = self.out / path, self.out / RUNNING / notebook
+        while unfinished.exists() and not target.exists():
+            time.sleep(poll)
+        return target
 
     def folder(self, name: str) -> Path:
         """Return ``output_dir/name``, created if needed (``exports``, ``artifacts``)."""

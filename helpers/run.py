@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers.params import NOTEBOOKS, SCHEMA, ParamError, check, check_run_name, help_text
+from helpers.params import NOTEBOOKS, RUNNING, SCHEMA, ParamError, check, check_run_name, help_text
 
 __all__ = [
     "CHAIN",
@@ -60,7 +60,7 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 READS = {
     "01_acquisition": ("00_data_prep",),
     "02_user_tiers": ("00_data_prep",),
-    "03_repurchase": ("00_data_prep", "02_user_tiers"),  # exports/tiers.csv: values per tier
+    "03_repurchase": ("00_data_prep", "02_user_tiers"),  # exports/tiers.csv: values per tier (read late, see LATE)
     "04_attribution": ("00_data_prep",),
     "05_community": ("00_data_prep",),
     "06_targeting": ("00_data_prep", "02_user_tiers", "03_repurchase"),  # tiers.csv, artifacts/buyer_values.parquet
@@ -71,6 +71,11 @@ READS = {
 #: so 06 runs beside 03's last sections instead of after them. If the writer ends without the file, the reader
 #: starts when it ends, as with :data:`READS`.
 EARLY = {"06_targeting": {"03_repurchase": "artifacts/buyer_values.parquet"}}
+#: A notebook that reads one file of an earlier notebook late in its own run starts beside that notebook instead of
+#: after it, and waits for the file where it reads it (:meth:`helpers.params.NotebookRun.written_by`: until the file
+#: is there or its writer has ended). At 1 M contacts 03 reads 02's tiers about 100 s into its run, when 02 (about
+#: 60 s) has long finished, so 03 starts right after 00 and the longest chain loses 02's minute.
+LATE = {"03_repurchase": {"02_user_tiers": "exports/tiers.csv"}}
 #: The notebooks on the report's longest chain (00 → 02 → 03 → 06 → 08 at 1 M contacts: 03 alone is 229 s of 598 s):
 #: when several notebooks are ready and a slot is free, these start first.
 CHAIN = ("02_user_tiers", "03_repurchase", "06_targeting")
@@ -416,14 +421,14 @@ def _waits_for(seq: list[Path]) -> dict[str, set[str]]:
 
     >>> from pathlib import Path
     >>> w = _waits_for([Path(f"{n}.ipynb") for n in ("00_data_prep", "02_user_tiers", "03_repurchase", "08_summary")])
-    >>> sorted(w["03_repurchase"]), sorted(w["08_summary"])
-    (['00_data_prep', '02_user_tiers'], ['00_data_prep', '02_user_tiers', '03_repurchase'])
+    >>> sorted(w["03_repurchase"]), sorted(w["08_summary"])  # 03 reads 02's tiers late (LATE)
+    (['00_data_prep'], ['00_data_prep', '02_user_tiers', '03_repurchase'])
     """
     stems = [nb.stem for nb in seq]
     out = {}
     for i, stem in enumerate(stems):
         before = set(stems[:i])
-        out[stem] = before & set(READS[stem]) if stem in READS else before
+        out[stem] = before & (set(READS[stem]) - set(LATE.get(stem, ()))) if stem in READS else before
     return out
 
 
@@ -567,11 +572,22 @@ def _run_sequence(
         say(nb, "running …")
         started = time.perf_counter() - t0
         nice = BACKGROUND_NICE if jobs > 1 and nb.stem not in CHAIN else 0
-        secs = _execute(nb, tmp, params, _ipc_kernel_manager(sockets, nb.stem, pids, nice))
+        try:
+            secs = _execute(nb, tmp, params, _ipc_kernel_manager(sockets, nb.stem, pids, nice))
+        finally:
+            ended(nb)
         if html:
             _to_html(tmp / nb.name, bool(params.get("teaching")))
         say(nb, f"done in {secs:.1f} s")
         return {"seconds": round(secs, 2), "started": round(started, 2), "kernel_pid": pids.get(nb.stem)}
+
+    unfinished = tmp / RUNNING  # one empty file per notebook that has not ended: what written_by waits on
+    unfinished.mkdir(exist_ok=True)
+    for nb in seq:
+        (unfinished / nb.stem).touch()
+
+    def ended(nb: Path) -> None:
+        (unfinished / nb.stem).unlink(missing_ok=True)
 
     def ready(nb: Path) -> bool:
         early = EARLY.get(nb.stem, {})
@@ -602,6 +618,8 @@ def _run_sequence(
         except BaseException:  # Ctrl-C while waiting: stop the kernels, let their threads end
             _stop_kernels(pids, {n.stem for n in running.values()})
             raise
+        finally:
+            shutil.rmtree(unfinished, ignore_errors=True)
     return done, failure
 
 

@@ -931,7 +931,9 @@ def export_tiers(features: pd.DataFrame, tiers: pd.Series, path: str | Path, rfm
     out = out.sort_values(by, ascending=[True, False][: len(by)], kind="stable")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(path, encoding="utf-8-sig")
+    part = path.with_name(path.name + ".part")  # appears whole: 03 may be waiting for it (helpers.run.LATE)
+    out.to_csv(part, encoding="utf-8-sig")
+    part.replace(path)
     return path
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import run
+from helpers import params, run
 from helpers.params import NOTEBOOKS
 
 from .conftest import REPO, SAMPLE
@@ -47,7 +47,8 @@ def test_a_notebook_that_names_an_earlier_notebooks_file_waits_for_it():
             first = writer.setdefault(name, stem)
             if first != stem:
                 checked.append((stem, name, first))
-                assert first in _after(stem, waits), f"{stem} reads {name} from {first} without waiting for it"
+                late = Path(run.LATE.get(stem, {}).get(first, "")).name == name  # waits where it reads it
+                assert late or first in _after(stem, waits), f"{stem} reads {name} from {first} without waiting for it"
     # the check has teeth: the known readers are among the pairs it looked at
     assert ("03_repurchase", "tiers.csv", "02_user_tiers") in checked
     assert ("06_targeting", "buyer_values.parquet", "03_repurchase") in checked
@@ -152,6 +153,50 @@ def test_the_early_readers_name_only_their_one_file_of_the_writer():
             )
             assert read == {Path(path).name}, (reader, writer, read)
             assert f'"{Path(path).parent}") / "{Path(path).name}"' in _code(writer)  # written where the runner looks
+
+
+def test_the_late_readers_wait_for_their_one_file_where_they_read_it():
+    """A notebook in :data:`helpers.run.LATE` starts beside its writer, so it names that writer's file only through
+    ``run.written_by`` (which waits for it), and the writer writes it whole (a ``.part`` file renamed)."""
+    assert run.LATE, "no late read configured"
+    for reader, writers in run.LATE.items():
+        for writer, path in writers.items():
+            assert (
+                writer in run.READS[reader]
+                and writer not in run._waits_for([REPO / "notebooks" / f"{s}.ipynb" for s in NOTEBOOKS])[reader]
+            )
+            # the writer is never queued behind its reader (else a reader waiting in a slot could hold the writer)
+            assert NOTEBOOKS.index(writer) < NOTEBOOKS.index(reader) and (
+                reader not in run.CHAIN or writer in run.CHAIN
+            )
+            code = _code(reader)
+            assert code.count(Path(path).name) == 1 and f'run.written_by("{writer}", "{path}")' in code
+
+
+def test_a_late_reader_runs_beside_its_writer_and_waits_for_the_file(tiny_sequence, tmp_path, monkeypatch):
+    """The reader starts with the writer, waits in written_by until the file is there, and reads it whole; a reader
+    whose writer ends without the file stops waiting when the writer ends."""
+    here = (
+        "import os, pathlib, time\n"
+        "from helpers.params import NotebookRun\n"
+        "out = pathlib.Path(os.environ['TMPDIR']).parent  # the run's folder\n"
+        "run = NotebookRun('x', {}, out, out / 'clean')\n"
+    )
+    writer = here + "time.sleep(3)\n(out / 'x.part').write_text('whole'); (out / 'x.part').rename(out / 'x.txt')\n"
+    reader = here + "assert run.written_by('00_w', 'x.txt').read_text() == 'whole'\n"
+    never = here + "assert not run.written_by('00_w', 'never.txt').exists()\n"
+    tiny_sequence(
+        {"00_w": writer, "01_r": reader, "02_n": never},
+        {"00_w": (), "01_r": ("00_w",), "02_n": ("00_w",)},
+    )
+    monkeypatch.setattr(run, "LATE", {"01_r": {"00_w": "x.txt"}, "02_n": {"00_w": "never.txt"}})
+    report = run.run_report({"data_dir": str(SAMPLE)}, run_name="l", reports_dir=tmp_path / "reports", quiet=True,
+                            html=False, jobs=3)  # fmt: skip
+    w, r, n = json.loads((report / "run.json").read_text())["notebooks"]
+    assert r["started"] < w["started"] + w["seconds"] and n["started"] < w["started"] + w["seconds"]  # beside it
+    assert r["started"] + r["seconds"] > w["started"] + 2.5  # and waited for the file
+    assert n["started"] + n["seconds"] >= w["started"] + w["seconds"] - 0.5  # until the writer ended
+    assert not (report / params.RUNNING).exists()  # the marks are not published
 
 
 def test_a_failure_stops_the_notebook_running_beside_it_and_names_the_failed_one(tiny_sequence, tmp_path):

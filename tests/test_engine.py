@@ -191,11 +191,16 @@ def test_duckdb_frames_come_back_exactly_as_ibis_makes_them(clean_sample):
             "t_full": day,
             "d": pd.Series(day.normalize()).mask(miss),
             "all_missing": pd.Series([None] * n, dtype="float64"),
+            "i_all_missing": pd.Series([None] * n, dtype="Int64"),
+            "d_full": day.normalize(),
         }
     )
     eng.con.con.register("mixed", frame)
     t = eng.con.table("mixed").mutate(
-        d=ibis._.d.cast("date"), dec=ibis._.f.cast("decimal(12, 2)"), dec_full=ibis._.i_full.cast("decimal(12, 2)")
+        d=ibis._.d.cast("date"),
+        d_full=ibis._.d_full.cast("date"),
+        dec=ibis._.f.cast("decimal(12, 2)"),
+        dec_full=ibis._.i_full.cast("decimal(12, 2)"),
     )
     for expr in (
         t,

@@ -29,6 +29,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from sklearn import config_context
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
@@ -280,6 +281,10 @@ def note_text(note: str, lang: str = "zh") -> str:
 _VALUE_COLUMNS = ("orders_per_30d", "avg_order_value", "net_gmv", "orders", "gmv")
 _MINIBATCH_ABOVE = 200_000  # rows; above this the final KMeans runs as MiniBatchKMeans
 _SELECT_K_ROWS = 100_000  # rows; k is chosen on a seeded sample of this size when there are more buyers
+#: MB of distances scikit-learn computes at a time for the silhouette. Its default (1 GB) takes a 10 000-buyer sample
+#: in one 800 MB block, 5.8× slower than 64 MB blocks (3.68 s against 0.63 s per k, single-threaded BLAS) for the
+#: same score to the last bit: each row's distances are computed the same way in either block.
+_SILHOUETTE_MB = 64
 
 
 class TierWarning(UserWarning):
@@ -492,7 +497,8 @@ class Tiers:
         if not 2 <= len(np.unique(labels)) <= len(x) - 1:
             return float("nan")
         n = min(len(x), self.sample_size)
-        return float(silhouette_score(x, labels, sample_size=n, random_state=self.random_state))
+        with config_context(working_memory=_SILHOUETTE_MB):
+            return float(silhouette_score(x, labels, sample_size=n, random_state=self.random_state))
 
     # -- fitting ------------------------------------------------------------------------------------------------
     def fit(self, features: pd.DataFrame) -> Tiers:

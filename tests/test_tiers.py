@@ -232,3 +232,14 @@ def test_tiers_recover_planted_tiers_on_the_sample(clean_sample):
     est = t.cluster_ >= 0
     assert adjusted_rand_score(planted[est], t.cluster_[est]) >= 0.8
     assert tiers.top_share(users.loc[users["orders"] > 0, "net_gmv"]) > 0.6
+
+
+def test_the_silhouette_in_small_blocks_is_scikit_learns_score_to_the_last_bit():
+    """tiers._SILHOUETTE_MB only changes how many distances are held at once, not the score."""
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(5)
+    x = np.vstack([rng.normal(c, 1.0, size=(4_000, 5)) for c in (0.0, 3.0, 6.0)])
+    labels = np.repeat([0, 1, 2], 4_000)
+    model = tiers.Tiers(random_state=3)
+    assert model._silhouette(x, labels) == silhouette_score(x, labels, sample_size=10_000, random_state=3)

@@ -28,7 +28,6 @@ from math import factorial
 
 import ibis
 import matplotlib.pyplot as plt
-import networkx as nx
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -1178,23 +1177,34 @@ def referral_tree(contacts: pd.DataFrame, end: str | pd.Timestamp, min_age_days:
     ``end`` (younger ones have not finished inviting: counting them would bias K down). With invitations known
     (leads), K = invites per inviter × invite conversion; here it is measured directly.
 
+    Each contact has one referrer at most, so the referrals form trees: a contact whose referrer is missing or not
+    a contact is a root, generation g is the contacts whose referrer is in generation g − 1, and a tree's size is
+    its root and every contact reached from it. The generations are walked level by level in arrays (1 M contacts
+    in about a second; the same figures as a networkx graph, tested). A contact whose chain of referrers loops
+    back on itself is in no tree.
+
     Returns
     -------
     dict
         ``k_factor`` with ``k_ci`` (95 %, Poisson), ``eligible_inviters``, ``referred``, ``share_inviting``,
         ``max_generation``, ``generation_counts`` (Series), ``tree_sizes`` (Series: size → trees),
         ``top10pct_inviter_share`` (share of referred contacts brought by the top 10 % of inviters, who number
-        ``top10pct_inviters`` of ``inviters``), ``graph`` (networkx DiGraph referrer → referred).
+        ``top10pct_inviters`` of ``inviters``).
+
+    Raises
+    ------
+    ValueError
+        ``user_id`` is not unique (the contract's key; 00 quarantines repeats).
     """
     end = pd.Timestamp(end)
-    c = contacts[["user_id", "referrer_id", "added_at"]]
-    g = nx.DiGraph()
-    g.add_nodes_from(c["user_id"])
-    edges = c.dropna(subset=["referrer_id"])
-    edges = edges[edges["referrer_id"].isin(c["user_id"])]
-    g.add_edges_from(zip(edges["referrer_id"], edges["user_id"], strict=True))
-    old = c[c["added_at"] <= end - pd.Timedelta(days=min_age_days)]["user_id"]
-    children = pd.Series({u: g.out_degree(u) for u in old}, dtype=float)
+    ids = pd.Index(contacts["user_id"])
+    if not ids.is_unique:
+        raise ValueError("referral_tree needs one row per contact (user_id repeats)")
+    n_all = len(ids)
+    parent = ids.get_indexer(contacts["referrer_id"]) if n_all else np.zeros(0, np.intp)  # −1: none or unknown
+    kids = np.bincount(parent[parent >= 0], minlength=n_all)
+    old = (contacts["added_at"] <= end - pd.Timedelta(days=min_age_days)).to_numpy()
+    children = kids[old].astype(float)
     n, total = len(children), float(children.sum())
     k = total / n if n else float("nan")
     lo, hi = (
@@ -1202,13 +1212,12 @@ def referral_tree(contacts: pd.DataFrame, end: str | pd.Timestamp, min_age_days:
         if n
         else (float("nan"), float("nan"))
     )
-    depth = {}
-    roots = [u for u in g.nodes if g.in_degree(u) == 0]
-    for r in roots:
-        for node, d in nx.single_source_shortest_path_length(g, r).items():
-            depth[node] = d
-    sizes = pd.Series([len(nx.descendants(g, r)) + 1 for r in roots if g.out_degree(r) > 0], dtype="int64")
-    inv = pd.Series(dict(g.out_degree()), dtype=float)
+    depth, root = _generations(parent)
+    reached = depth >= 0
+    roots = np.flatnonzero(parent < 0)
+    size = np.bincount(root[reached], minlength=n_all)
+    sizes = pd.Series(size[roots[kids[roots] > 0]], dtype="int64")
+    inv = pd.Series(kids, dtype=float)
     inv = inv[inv > 0].sort_values(ascending=False)
     n_top = max(1, int(np.ceil(0.1 * len(inv)))) if len(inv) else 0
     top = inv.head(n_top).sum() / inv.sum() if len(inv) else float("nan")
@@ -1218,14 +1227,42 @@ def referral_tree(contacts: pd.DataFrame, end: str | pd.Timestamp, min_age_days:
         "eligible_inviters": n,
         "referred": int(total),
         "share_inviting": float((children > 0).mean()) if n else float("nan"),
-        "max_generation": int(max(depth.values())) if depth else 0,
-        "generation_counts": pd.Series(depth).value_counts().sort_index(),
+        "max_generation": int(depth.max()) if reached.any() else 0,
+        "generation_counts": pd.Series(depth[reached]).value_counts().sort_index(),
         "tree_sizes": sizes.value_counts().sort_index(),
         "top10pct_inviter_share": float(top),
         "inviters": len(inv),
         "top10pct_inviters": n_top,
-        "graph": g,
     }
+
+
+def _generations(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return every node's generation (−1: not reached from a root) and root, walking the trees level by level.
+
+    ``parent[i]`` is node i's parent (−1 for a root). Children are found by a binary search in the nodes sorted by
+    parent, one level at a time.
+
+    Examples
+    --------
+    >>> _generations(np.array([-1, 0, 0, 1, -1, 6, 5]))  # 5 and 6 refer each other: a loop, no root
+    (array([ 0,  1,  1,  2,  0, -1, -1]), array([ 0,  0,  0,  0,  4, -1, -1]))
+    """
+    n = len(parent)
+    depth, root = np.full(n, -1), np.full(n, -1)
+    by_parent = np.argsort(parent, kind="stable")
+    sorted_parent = parent[by_parent]
+    frontier = np.flatnonzero(parent < 0)
+    depth[frontier], root[frontier] = 0, frontier
+    level = 0
+    while frontier.size:
+        first = np.searchsorted(sorted_parent, frontier, "left")
+        count = np.searchsorted(sorted_parent, frontier, "right") - first
+        offset = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        nodes = by_parent[np.repeat(first, count) + offset]
+        level += 1
+        depth[nodes], root[nodes] = level, np.repeat(root[frontier], count)
+        frontier = nodes
+    return depth, root
 
 
 def referral_text(ref: dict, labels: Labels, min_age_days: int) -> list[str]:

@@ -205,6 +205,70 @@ def test_referral_tree_counts_k_generations_and_sizes():
     assert r["tree_sizes"].to_dict() == {2: 1, 4: 1}  # e->f and a->{b,c}, b->d
 
 
+def _networkx_referrals(contacts: pd.DataFrame, end, min_age_days: int) -> dict:
+    """The referral figures from a networkx graph, as the workbook computed them before (the oracle)."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(contacts["user_id"])
+    edges = contacts.dropna(subset=["referrer_id"])
+    edges = edges[edges["referrer_id"].isin(contacts["user_id"])]
+    g.add_edges_from(zip(edges["referrer_id"], edges["user_id"], strict=True))
+    old = contacts[contacts["added_at"] <= pd.Timestamp(end) - pd.Timedelta(days=min_age_days)]["user_id"]
+    children = pd.Series({u: g.out_degree(u) for u in old}, dtype=float)
+    depth = {}
+    roots = [u for u in g.nodes if g.in_degree(u) == 0]
+    for r in roots:
+        depth.update(nx.single_source_shortest_path_length(g, r))
+    sizes = pd.Series([len(nx.descendants(g, r)) + 1 for r in roots if g.out_degree(r) > 0], dtype="int64")
+    inv = pd.Series(dict(g.out_degree()), dtype=float)
+    inv = inv[inv > 0].sort_values(ascending=False)
+    n_top = max(1, int(np.ceil(0.1 * len(inv))))
+    return {
+        "referred": int(children.sum()),
+        "eligible_inviters": len(children),
+        "share_inviting": float((children > 0).mean()),
+        "max_generation": int(max(depth.values())),
+        "generation_counts": pd.Series(depth).value_counts().sort_index(),
+        "tree_sizes": sizes.value_counts().sort_index(),
+        "top10pct_inviter_share": float(inv.head(n_top).sum() / inv.sum()),
+        "inviters": len(inv),
+        "top10pct_inviters": n_top,
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_referral_trees_walked_in_arrays_equal_a_networkx_graph(seed):
+    """Deep chains, wide trees, referrers who are not contacts, a self-referral and loops: the same figures."""
+    rng = np.random.default_rng(seed)
+    n = 5_000
+    ids = np.array([f"u{i:05d}" for i in rng.permutation(n)])
+    ref = np.where(rng.random(n) < 0.6, ids[rng.integers(0, n, n)], None).astype(object)  # loops happen by chance
+    ref[rng.random(n) < 0.05] = "not-a-contact"
+    ref[0] = ids[0]  # refers itself
+    chain = rng.choice(n, 40, replace=False)  # one long chain: 39 generations at least
+    ref[chain[1:]] = ids[chain[:-1]]
+    ref[chain[0]] = None
+    added = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    contacts = pd.DataFrame({"user_id": ids, "referrer_id": ref, "added_at": added})
+    got = attr.referral_tree(contacts, "2025-12-31", min_age_days=90)
+    want = _networkx_referrals(contacts, "2025-12-31", 90)
+    for key, value in want.items():
+        if isinstance(value, pd.Series):
+            pd.testing.assert_series_equal(got[key], value)
+        else:
+            assert got[key] == value, key
+    assert got["max_generation"] >= 39
+
+
+def test_referral_tree_wants_one_row_per_contact():
+    contacts = pd.DataFrame(
+        {"user_id": ["a", "a"], "referrer_id": [None, None], "added_at": [pd.Timestamp("2025-01-01")] * 2}
+    )
+    with pytest.raises(ValueError, match="one row per contact"):
+        attr.referral_tree(contacts, "2025-12-31")
+
+
 @needs_shared(HILLSTROM)
 def test_lift_reproduces_the_hillstrom_arm_rates():
     h = pd.read_csv(HILLSTROM)

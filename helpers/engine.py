@@ -221,6 +221,8 @@ def _arrow_frame(table: pa.Table, schema) -> pd.DataFrame:
         direct = not col.null_count or dtype.is_floating() or dtype.is_string() or dtype.is_boolean()
         direct = direct or dtype.is_date() or dtype.is_timestamp()
         s = df[name] if direct and not pat.is_dictionary(col.type) else pd.Series(col.to_pylist(), name=name)
+        if direct and dtype.is_string() and s.dtype == object:
+            continue  # ibis's conversion would copy the column to the same objects
         converted = DuckDBPandasData.convert_column(s, dtype)  # inferred above, as in ibis's DataFrame of lists
         if converted is not s or not direct:
             df[name] = converted

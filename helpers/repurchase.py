@@ -34,6 +34,7 @@ from helpers.clv import (  # noqa: F401 (re-exported: the models moved to helper
     _prepare,
     customer_lifetime_value,
 )
+from helpers.engine import frame
 from helpers.features import as_table, purchase_opportunities, purchase_summary
 from helpers.survival import km_by_group, plot_km
 
@@ -213,7 +214,7 @@ def summarize(
     """
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {list(UNITS)}, not {unit!r}")
-    s = purchase_summary(as_table(orders), end, calibration_end).to_pandas().set_index("user_id").sort_index()
+    s = frame(purchase_summary(as_table(orders), end, calibration_end)).set_index("user_id").sort_index()
     k = UNITS[unit]
     out = pd.DataFrame(
         {
@@ -246,7 +247,7 @@ def summarize_discrete(
     DataFrame
         Indexed by ``user_id``; ``attrs["period_days"]`` records the opportunity length.
     """
-    out = purchase_opportunities(as_table(orders), end, period_days).to_pandas().set_index("user_id").sort_index()
+    out = frame(purchase_opportunities(as_table(orders), end, period_days)).set_index("user_id").sort_index()
     out.attrs["period_days"] = period_days
     return out
 

@@ -12,6 +12,7 @@ import pytest
 from helpers import features as F
 from helpers.data import DataContractError
 from helpers.engine import connect
+from helpers.engine import frame as ibis_frame
 
 from .conftest import AS_OF
 
@@ -211,6 +212,7 @@ def test_duckdb_frames_come_back_exactly_as_ibis_makes_them(clean_sample):
     ):
         got = eng.to_pandas(expr)
         want = expr.to_pandas()
+        pd.testing.assert_frame_equal(ibis_frame(expr), want)  # ibis's frame itself, before the timestamps go to ns
         for c in want.columns:
             if pd.api.types.is_datetime64_any_dtype(want[c].dtype):
                 want[c] = want[c].astype("datetime64[ns]")

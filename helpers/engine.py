@@ -190,8 +190,8 @@ class Engine:
     def to_pandas(self, expr: ibis.Expr) -> pd.DataFrame:
         """Execute ``expr`` and return pandas with engine-independent dtypes (timestamps in ns).
 
-        On DuckDB a table of plain columns comes back through Arrow column by column (:func:`_arrow_frame`): the
-        same frame as ibis's ``to_pandas``, three to seven times faster on a million rows.
+        On DuckDB a table of plain columns comes back through Arrow at once (:func:`frame`): the same frame as
+        ibis's ``to_pandas``, three to seven times faster on a million rows.
         """
         df = frame(expr)
         for c in df.columns:

@@ -13,9 +13,11 @@ given in ``formats`` or inferred by :func:`column_kind` from its name and values
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +32,7 @@ __all__ = [
     "display_width",
     "read_csv_ids_as_text",
     "write_csv",
+    "written_whole",
     "write_report_workbook",
     "write_workbook",
 ]
@@ -195,6 +198,33 @@ def _frame(df: pd.DataFrame) -> pd.DataFrame:
     if df.index.name is not None or isinstance(df.index, pd.MultiIndex):
         return df.reset_index()
     return df.reset_index(drop=True)
+
+
+@contextmanager
+def written_whole(path: str | Path) -> Iterator[Path]:
+    """Yield a file beside ``path`` to write; it becomes ``path`` when the block ends, so ``path`` appears whole.
+
+    A notebook the runner starts beside the writer waits for the file to exist (:data:`helpers.run.EARLY`,
+    :data:`helpers.run.LATE`), so it must never see half of it. If the block fails, nothing is left behind.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "tiers.csv"
+    >>> with written_whole(target) as partial:
+    ...     _ = partial.write_text("user_id,tier")
+    ...     print(target.exists(), partial.name)
+    False .tiers.csv.partial
+    >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
+    ('user_id,tier', ['tiers.csv'])
+    """
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def write_csv(

@@ -568,6 +568,14 @@ def _run_sequence(
             with lock:
                 print(f"[{position[nb.stem]}/{len(seq)}] {nb.stem}: {what}", flush=True, file=sys.stderr)
 
+    unfinished = tmp / RUNNING  # one empty file per notebook that has not ended: what written_by waits on
+    unfinished.mkdir(exist_ok=True)
+    for nb in seq:
+        (unfinished / nb.stem).touch()
+
+    def ended(nb: Path) -> None:
+        (unfinished / nb.stem).unlink(missing_ok=True)
+
     def task(nb: Path) -> dict:
         say(nb, "running …")
         started = time.perf_counter() - t0
@@ -580,14 +588,6 @@ def _run_sequence(
             _to_html(tmp / nb.name, bool(params.get("teaching")))
         say(nb, f"done in {secs:.1f} s")
         return {"seconds": round(secs, 2), "started": round(started, 2), "kernel_pid": pids.get(nb.stem)}
-
-    unfinished = tmp / RUNNING  # one empty file per notebook that has not ended: what written_by waits on
-    unfinished.mkdir(exist_ok=True)
-    for nb in seq:
-        (unfinished / nb.stem).touch()
-
-    def ended(nb: Path) -> None:
-        (unfinished / nb.stem).unlink(missing_ok=True)
 
     def ready(nb: Path) -> bool:
         early = EARLY.get(nb.stem, {})

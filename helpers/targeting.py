@@ -21,7 +21,6 @@ staff time, for the ``private_chats`` highest-scoring rows; a broadcast for the 
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from helpers.exports import written_whole
 from helpers.truth import NO_TRUTH
 from helpers.uplift import UpliftVerdict
 
@@ -907,9 +907,8 @@ def write_buyer_values(values: pd.DataFrame, path: str | Path, model_name: str, 
                      margin=values.attrs["margin"])  # fmt: skip
     out.attrs = {}  # the fitted models stay in memory; their names say which they were
     out["user_id"] = out["user_id"].astype(str)
-    partial = path.with_name(f".{path.name}.partial")
-    out.to_parquet(partial, index=False)
-    os.replace(partial, path)
+    with written_whole(path) as partial:
+        out.to_parquet(partial, index=False)
     return path
 
 

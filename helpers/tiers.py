@@ -34,6 +34,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 from helpers.base import cpu_threads
+from helpers.exports import written_whole
 from helpers.labels import Labels, fmt_int, fmt_pct, labels_for
 from helpers.truth import NO_TRUTH
 
@@ -937,9 +938,8 @@ def export_tiers(features: pd.DataFrame, tiers: pd.Series, path: str | Path, rfm
     out = out.sort_values(by, ascending=[True, False][: len(by)], kind="stable")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")  # appears whole: 03 may be waiting for it (helpers.run.LATE)
-    out.to_csv(part, encoding="utf-8-sig")
-    part.replace(path)
+    with written_whole(path) as partial:  # 03 may be waiting for it (helpers.run.LATE)
+        out.to_csv(partial, encoding="utf-8-sig")
     return path
 
 

@@ -157,7 +157,7 @@ def test_the_early_readers_name_only_their_one_file_of_the_writer():
 
 def test_the_late_readers_wait_for_their_one_file_where_they_read_it():
     """A notebook in :data:`helpers.run.LATE` starts beside its writer, so it names that writer's file only through
-    ``run.written_by`` (which waits for it), and the writer writes it whole (a ``.part`` file renamed)."""
+    ``run.written_by`` (which waits for it); the writer writes it whole (``exports.written_whole``)."""
     assert run.LATE, "no late read configured"
     for reader, writers in run.LATE.items():
         for writer, path in writers.items():

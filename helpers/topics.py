@@ -598,7 +598,7 @@ class ChatTopics(FittedModel):
     top_words_ : dict
         Topic number → its ``top_n`` words, strongest first.
     topic_names_ : dict
-        Topic number → name (its three top words joined by ``/``); :data:`NO_TOPIC` → ``"(no topic words)"``.
+        Topic number → name (its three top words joined by ``/``); :data:`NO_TOPIC` has none (pages leave it out).
     notes_ : list of str
         Samples used and how ``k`` was chosen.
     """
@@ -752,7 +752,6 @@ class ChatTopics(FittedModel):
         self.coherence_ = pd.Series(coh, index=range(k), name="coherence")
         self.top_words_ = {i: [str(self.vocabulary_[j]) for j in top[i]] for i in range(k)}
         self.topic_names_ = {i: " / ".join(w[:3]) for i, w in self.top_words_.items()}
-        self.topic_names_[NO_TOPIC] = "(no topic words)"
         div = len(np.unique(top)) / top.size
         self.params_ = {"k": k, "quality": float(np.nanmean(coh)) * div, "coherence": float(np.nanmean(coh))}
         self.params_["diversity"] = div
@@ -1204,7 +1203,7 @@ def recovery_table(model: ChatTopics, peaks: pd.DataFrame, planted: dict, top: i
     return pd.DataFrame(
         {
             "planted": [planted[k].get("label", k) for k in match.index],
-            "topic": ["—" if int(t) == NO_TOPIC else model.topic_names_.get(int(t), "—") for t in found],
+            "topic": [model.topic_names_.get(int(t), "—") for t in found],
             "overlap": match["overlap"].to_numpy(),
             "purity": match["purity"].to_numpy(),
             "planted_peak": [planted[k]["peak_hour"] for k in match.index],

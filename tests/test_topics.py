@@ -124,3 +124,13 @@ def test_the_topics_do_not_depend_on_the_order_the_export_lists_the_messages(cor
     assert model2.params_ == model.params_ and model2.top_words_ == model.top_words_
     pd.testing.assert_frame_equal(model2.k_scores_, model.k_scores_)
     np.testing.assert_array_equal(model2.transform(corpus2)["topic"], assigned["topic"].to_numpy()[order])
+
+
+def test_a_planted_topic_nothing_matches_is_shown_as_a_dash_not_an_english_slug(corpus_run):
+    sim, lines, _, _, model, assigned = corpus_run
+    grid = topics.topic_hours(assigned["topic"], lines["sent_at"], model.params_["k"])
+    peaks = topics.topic_peaks(grid, model.topic_names_)
+    planted = {**sim["truth"]["topics"], "absent": {"words": ["无此词甲", "无此词乙"], "peak_hour": 3, "label": "缺席"}}
+    rec = topics.recovery_table(model, peaks, planted)
+    assert topics.NO_TOPIC not in model.topic_names_
+    assert rec.loc["absent", "topic"] == "—" and rec.loc["absent", "overlap"] == 0

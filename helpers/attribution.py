@@ -174,9 +174,14 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Counting every contact (referral_min_age_days = 0) gives K = {k0}; contacts added at least {days} days "
         "ago give {k}. Counting contacts who have not had time to invite lowers K: {ok}",
     },
-    "headline": {
-        "zh": "每千次触达带来首单最多的是{best}；{roas}；{lift}",
-        "en": "Most first orders per 1,000 touches: {best}; {roas}; {lift}",
+    "headline": {"zh": "{best}；{roas}；{lift}", "en": "{best}; {roas}; {lift}"},
+    "headline_best": {
+        "zh": "每千次触达带来首单最多的是{best}",
+        "en": "Most first orders per 1,000 touches: {best}",
+    },
+    "headline_no_best": {
+        "zh": "每千次触达带来的首单未测量（没有可归因的触达路径）",
+        "en": "First orders per 1,000 touches not measured (no touch paths to attribute)",
     },
     "headline_roas": {
         "zh": "{n} 个有成本的活动中 {low} 个 ROAS 低于 1",
@@ -1148,8 +1153,13 @@ def headline_text(
     >>> roi = pd.DataFrame({"campaign_id": ["a", "b"], "roas": [2.0, 0.5]})
     >>> headline_text(pt, roi, None, Labels("zh"))
     '每千次触达带来首单最多的是私聊；2 个有成本的活动中 1 个 ROAS 低于 1；没有留出组，增量未测量'
+    >>> headline_text(None, None, None, Labels("zh"))  # no touches: not measured, not a dash
+    '每千次触达带来的首单未测量（没有可归因的触达路径）；活动 ROAS 未测量；没有留出组，增量未测量'
     """
-    best = labels.name("touch_type", per_touch["markov"].idxmax()) if per_touch is not None else "—"
+    if per_touch is None or not len(per_touch):
+        best = labels.text(TEXT, "headline_no_best")
+    else:
+        best = labels.text(TEXT, "headline_best", best=labels.name("touch_type", per_touch["markov"].idxmax()))
     if roi is None or not len(roi):
         roas = labels.text(TEXT, "headline_no_roas")
     else:

@@ -42,6 +42,10 @@ WEEKDAYS = ["Mon 周一", "Tue 周二", "Wed 周三", "Thu 周四", "Fri 周五"
 
 #: Sentences of notebook 05, filled with results (``Labels.text(TEXT, key, ...)``).
 TEXT: dict[str, dict[str, str]] = {
+    "no_messages_headline": {  # after the page title on the index and in 08
+        "zh": "未测量（导出里没有群消息）",
+        "en": "not measured (the export has no group messages)",
+    },
     "no_messages": {
         "zh": "没有 messages 表：社群活跃度未测量（这一页需要群消息）。",
         "en": "No messages table: community activity is not measured (this page needs group messages).",

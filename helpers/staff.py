@@ -106,9 +106,9 @@ CATALOG = {
         "en": "The export names no staff member (contacts' staff_id is empty or missing): the staff scorecard is not "
         "measured. WeCom's 'added by / follow-up person' column maps to staff_id.",
     },
-    "no_staff_headline": {
-        "zh": "员工绩效：未测量（导出里没有负责员工）",
-        "en": "Staff scorecard: not measured (the export names no staff member)",
+    "no_staff_headline": {  # after the page title on the index and in 08: it does not repeat it
+        "zh": "未测量（导出里没有负责员工）",
+        "en": "not measured (the export names no staff member)",
     },
     "grain": {
         "zh": "关系粒度：{relationships:,} 条好友关系（{people:,} 人；{extra:,} 人被不止一位员工添加），"
@@ -161,9 +161,9 @@ CATALOG = {
         "of purchase; the rest was bought with no active relationship.",
     },
     "headline": {
-        "zh": "员工绩效：{n} 位员工，按客户构成调整后第一 {first}（删除 O/E {first_oe}），最后 {last}（删除 O/E "
+        "zh": "{n} 位员工，按客户构成调整后第一 {first}（删除 O/E {first_oe}），最后 {last}（删除 O/E "
         "{last_oe}）；异常流失日 {loss} 个。",
-        "en": "Staff scorecard: {n} staff members; mix-adjusted, first {first} (deletion O/E {first_oe}), last "
+        "en": "{n} staff members; mix-adjusted, first {first} (deletion O/E {first_oe}), last "
         "{last} (deletion O/E {last_oe}); {loss} loss days.",
     },
     "not_measured": {

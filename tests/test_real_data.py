@@ -176,3 +176,16 @@ def test_cdnow_through_the_contract_and_notebook_03_gives_the_published_bgnbd(cd
     ll = float(re.search(r"(?<![A-Z])BG/NBD\s+4\s+(-[0-9,.]+)", text).group(1).replace(",", ""))
     assert ll == pytest.approx(-9582.4, abs=0.5)  # Fader, Hardie & Lee (2005): −9,582.4 (the table shows whole numbers)
     assert "位客户实际复购 1,882 次" in text  # the published holdout: 1,882 repeat transactions
+
+
+@needs_shared(RETAIL)
+def test_the_index_says_not_measured_for_pages_whose_input_the_export_lacks(retail):
+    # Online Retail has no touches, messages or staff: 04, 05 and 07 state "not measured" after their title,
+    # without repeating it, rather than a dash, a missing headline or "员工绩效：员工绩效："
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (retail["report"] / "index.html").read_text(encoding="utf-8")))
+    assert "04 · 归因 每千次触达带来的首单未测量" in text
+    assert "05 · 社群活跃与话题 未测量（导出里没有群消息）" in text
+    assert "07 · 员工绩效 未测量（导出里没有负责员工）" in text
+    assert "本页未记录结论" not in text and "最多的是—" not in text
+    summary = outputs_text(retail["report"] / "08_summary.ipynb")
+    assert "员工绩效：员工绩效" not in summary and "05 · 社群活跃：未测量（导出里没有群消息）" in summary

@@ -664,7 +664,7 @@ def interval_text(group: pd.Series, currency: str = "¥", lang: str = "zh", meth
 
     zh = lang == "zh"
     if pd.isna(group["total_lower"]) or pd.isna(group["total_upper"]):
-        return "（没有区间：有参数数据识别不了）" if zh else " (no interval: a parameter is not identified by the data)"
+        return "（没有区间：数据无法识别部分参数）" if zh else " (no interval: a parameter is not identified by the data)"
     lo, hi = fmt_money(group["total_lower"], currency), fmt_money(group["total_upper"], currency)
     tail = f"，{method}" if zh and method else f", {method}" if method else ""
     return f"（90% 区间 {lo} – {hi}{tail}）" if zh else f" (90 % interval {lo} – {hi}{tail})"
@@ -680,7 +680,7 @@ def headline(winner: str | None, iv, horizon_days: int, currency: str = "¥", la
     >>> from types import SimpleNamespace
     >>> g = pd.DataFrame({"total": [1000.0], "total_lower": [np.nan], "total_upper": [np.nan]})
     >>> headline("BG/NBD", SimpleNamespace(groups=g), 365)
-    '留出期选中 BG/NBD；未来 365 天终身价值合计 ¥1,000（没有区间：有参数数据识别不了）'
+    '留出期选中 BG/NBD；未来 365 天终身价值合计 ¥1,000（没有区间：数据无法识别部分参数）'
     >>> g.loc[0, ["total_lower", "total_upper"]] = [900.0, 1100.0]
     >>> headline("BG/NBD", SimpleNamespace(groups=g), 365, lang="en")
     'BG/NBD chosen on the holdout; lifetime value over 365 days ¥1,000 (90 % interval ¥900 – ¥1,100)'
@@ -731,7 +731,7 @@ def holdout_text(model, summary: pd.DataFrame, name: str, start, end, lang: str 
 _NOTE_ZH = (
     (
         ("not identified", "bound", "no standard error"),
-        "有参数数据识别不了（似然平坦或在优化边界上）：没有标准误，也没有区间",
+        "数据无法识别部分参数（似然平坦或在优化边界上）：这些参数没有标准误，也没有区间",
     ),
     (("customers <", "not fitted"), "客户太少，没有单独拟合"),
     (("likelihood ridge",), "部分参数在似然的平坦山脊上（只有它们的组合可识别）：区间抽样时固定在估计值"),
@@ -754,7 +754,7 @@ def note_text(note: object, lang: str = "zh") -> str:
     Examples
     --------
     >>> note_text("the optimiser's bound for b: no standard error", "zh")
-    '有参数数据识别不了（似然平坦或在优化边界上）：没有标准误，也没有区间'
+    '数据无法识别部分参数（似然平坦或在优化边界上）：这些参数没有标准误，也没有区间'
     >>> note_text("cross-fitted, 5 folds", "zh")
     '交叉拟合：按客户分折，每位客户的预测来自没见过他的模型'
     >>> note_text("", "zh"), note_text(None, "en")

@@ -489,8 +489,9 @@ def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: in
         parts.append(
             t["due"].format(g=r.usual_gap_days, s=r.days_since_last_purchase, pa=r.p_alive, pd=r.p_due, h=horizon_days)
         )
-    d = getattr(r, "days_since_last_order", np.nan)
-    parts.append(t["last_order"].format(d=d) if pd.notna(d) else t["never_ordered"])
+    if kind == "incremental_value":  # the due sentence already says how long ago the last purchase was
+        d = getattr(r, "days_since_last_order", np.nan)
+        parts.append(t["last_order"].format(d=d) if pd.notna(d) else t["never_ordered"])
     m = getattr(r, "days_since_last_message", None)
     if m is not None:
         parts.append(t["last_message"].format(d=m) if pd.notna(m) else t["never_messaged"])

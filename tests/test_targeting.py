@@ -59,6 +59,9 @@ def test_eligibility_friends_cooldown_and_monthly_cap():
     assert "有到期得分（无可用的增量模型）" in stages and not any("模型覆盖" in x for x in stages)
     assert cl.contacts.loc[0, "action"] == "private chat"
     assert "usually buys every 30 days" in cl.contacts.loc[0, "why_now"]
+    # the due sentence states the days since the last purchase once: not again from the order timestamps at as_of,
+    # which differ from the purchase days' count by a day's rounding ("17 days since … last order 18 days ago")
+    assert not any("last order" in w for w in cl.contacts["why_now"])
 
 
 def test_actions_coupon_only_where_it_beats_the_message_and_pays_its_cost():

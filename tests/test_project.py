@@ -72,6 +72,28 @@ def test_every_notebook_is_a_lesson_with_checked_answers_and_a_glossary_link():
         assert intro.count("(../docs/glossary.md)") == 2, path.name  # zh and en intros link the glossary
 
 
+def test_every_table_a_notebook_builds_for_the_page_is_displayed():
+    """A bare ``L.show(...)`` renders only as a cell's last top-level statement: inside an ``if`` or mid-cell, Jupyter
+    drops its value and the table never reaches the page (07's reply-rate and monthly net tables, 06's list
+    comparison did not). Such a call must be wrapped in ``display``."""
+    import ast
+
+    import nbformat
+
+    hidden = []
+    for path in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type != "code":
+                continue
+            body = ast.parse(cell.source).body
+            for node in ast.walk(ast.Module(body=body, type_ignores=[])):
+                call = node.value if isinstance(node, ast.Expr) else None
+                shown = isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "show"
+                if shown and node is not body[-1]:
+                    hidden.append(f"{path.name} cell {i}: {ast.get_source_segment(cell.source, node)[:60]}")
+    assert not hidden, hidden
+
+
 def test_seed_study_scripts_parse_their_arguments_as_documented(monkeypatch):
     """bench/ is not collected for doctests (its benchmarks import optional packages); the seed parser's are run,
     and the topic study parses seeds with it."""

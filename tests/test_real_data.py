@@ -189,3 +189,12 @@ def test_the_index_says_not_measured_for_pages_whose_input_the_export_lacks(reta
     assert "本页未记录结论" not in text and "最多的是—" not in text
     summary = outputs_text(retail["report"] / "08_summary.ipynb")
     assert "员工绩效：员工绩效" not in summary and "05 · 社群活跃：未测量（导出里没有群消息）" in summary
+
+
+@needs_shared(RETAIL)
+def test_no_page_shows_a_python_warning(retail):
+    # a warning prints an English sentence with a file path under the cell (02's TierWarning did, beside the same
+    # note already printed in the report language)
+    for nb in sorted(retail["report"].glob("[0-9][0-9]_*.ipynb")):
+        streams = [o for c in nbformat.read(nb, as_version=4).cells for o in c.get("outputs", [])]
+        assert not [o["text"][:120] for o in streams if o.get("name") == "stderr"], nb.name

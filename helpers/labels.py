@@ -259,6 +259,7 @@ HEADERS: dict[str, dict[str, str]] = {
     "example_row": _n("示例行号", "example row"),
     "row": _n("源文件行号", "source row"),
     "rows": _n("行数", "rows"),
+    "filled": _n("有值行数", "rows with a value"),
     "first": _n("最早", "first"),
     "last": _n("最晚", "last"),
     "days": _n("覆盖天数", "days"),

@@ -52,7 +52,9 @@ def coverage(ds: Dataset) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per (table, time column): ``rows``, ``users``, ``first``, ``last``, ``days`` spanned.
+        One row per (table, time column): ``rows``, ``filled`` (rows with a value in that column), ``users``,
+        ``first``, ``last``, ``days`` spanned — missing, not 0, for a column without a value (an export without
+        deletion times has no span of them to show).
     """
     out = []
     for name in ds.tables:
@@ -62,29 +64,34 @@ def coverage(ds: Dataset) -> pd.DataFrame:
         has_user = "user_id" in [c.name for c in spec.columns]
         if spooled is not None:  # a streamed table: one pass in DuckDB, without loading it
             aggs = ["count(*)", "count(DISTINCT user_id)" if has_user else "NULL"]
-            aggs += [f'min("{c}"), max("{c}")' for c in tcols]  # quoted: campaigns' "end" is a keyword
+            aggs += [f'min("{c}"), max("{c}"), count("{c}")' for c in tcols]  # quoted: campaigns' "end" is a keyword
             vals = duckdb.execute(f"SELECT {', '.join(aggs)} FROM read_parquet(?)", [parquet_glob(spooled)]).fetchone()
             rows, users = vals[0], vals[1]
-            stamps = [pd.Timestamp(v) if v is not None else pd.NaT for v in vals[2:]]
-            spans = {c: (stamps[2 * i], stamps[2 * i + 1]) for i, c in enumerate(tcols)}
+            got = vals[2:]
+            spans = {c: (_stamp(got[3 * i]), _stamp(got[3 * i + 1]), int(got[3 * i + 2])) for i, c in enumerate(tcols)}
         else:
             df = ds.tables[name]
             rows, users = len(df), int(df["user_id"].nunique()) if has_user else None
-            spans = {c: (df[c].min(), df[c].max()) for c in tcols}
+            spans = {c: (df[c].min(), df[c].max(), int(df[c].notna().sum())) for c in tcols}
         for tc in tcols or [None]:
-            first, last = spans.get(tc, (pd.NaT, pd.NaT))
+            first, last, filled = spans.get(tc, (pd.NaT, pd.NaT, None))
             out.append(
                 {
                     "table": name,
                     "column": tc,
                     "rows": int(rows),
+                    "filled": filled,
                     "users": None if users is None else int(users),
                     "first": first,
                     "last": last,
-                    "days": (last - first).days + 1 if pd.notna(first) else 0,
+                    "days": (last - first).days + 1 if pd.notna(first) else None,
                 }
             )
     return pd.DataFrame(out)
+
+
+def _stamp(value) -> pd.Timestamp:
+    return pd.Timestamp(value) if value is not None else pd.NaT
 
 
 def quarantine_lines(ds: Dataset, n: int = 20, lang: str = "zh") -> pd.DataFrame:

@@ -664,7 +664,8 @@ def interval_text(group: pd.Series, currency: str = "¥", lang: str = "zh", meth
 
     zh = lang == "zh"
     if pd.isna(group["total_lower"]) or pd.isna(group["total_upper"]):
-        return "（没有区间：数据无法识别部分参数）" if zh else " (no interval: a parameter is not identified by the data)"
+        no_interval = " (no interval: a parameter is not identified by the data)"
+        return "（没有区间：数据无法识别部分参数）" if zh else no_interval
     lo, hi = fmt_money(group["total_lower"], currency), fmt_money(group["total_upper"], currency)
     tail = f"，{method}" if zh and method else f", {method}" if method else ""
     return f"（90% 区间 {lo} – {hi}{tail}）" if zh else f" (90 % interval {lo} – {hi}{tail})"

@@ -515,3 +515,16 @@ def test_every_loader_note_reads_in_chinese(note):
         w for w in words if w.lower() in {"the", "values", "rows", "read", "kept", "not", "line", "empty", "with"}
     ]
     assert zh != note and not english, zh
+
+
+def test_coverage_of_a_time_column_the_export_lacks_shows_no_values_and_no_span(tmp_path):
+    """Without removed_at, coverage says 0 rows have a deletion time and no span: not 4 rows over 0 days."""
+    from helpers import quality
+
+    contacts = "user_id,added_at,channel\nu1,2025-01-05,store_qr\nu2,2025-01-06,store_qr\n"
+    orders = "order_id,user_id,ordered_at,amount\nA1,u2,2025-02-01,10\nA2,u2,2025-02-03,12\n"
+    cov = quality.coverage(load(dataset(tmp_path, contacts, orders), as_of="2025-04-01"))
+    removed = cov[(cov["table"] == "contacts") & (cov["column"] == "removed_at")].iloc[0]
+    assert removed["rows"] == 2 and removed["filled"] == 0 and pd.isna(removed["days"])
+    added = cov[(cov["table"] == "contacts") & (cov["column"] == "added_at")].iloc[0]
+    assert added["filled"] == 2 and added["days"] == 2

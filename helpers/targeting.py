@@ -51,6 +51,10 @@ _TEXT = {
         "action_names": {"message": "消息", "private_chat": "私聊", "group_broadcast": "群发", "coupon": "优惠券"},
         "sep": "；",
         "due": "平时约每 {g:.0f} 天买一次，距上次购买已 {s:.0f} 天；仍活跃概率 {pa:.0%}，未来 {h} 天购买概率 {pd:.0%}",
+        "due_measured": (
+            "平时约每 {g:.0f} 天买一次，距上次购买已 {s:.0f} 天；"
+            "{h} 天前与其相似的客户（逾期倍数、平时间隔、购买次数相近）约 {pd:.0%} 在之后 {h} 天内又买了"
+        ),
         "last_order": "上次下单 {d:.0f} 天前",
         "never_ordered": "尚未下单",
         "last_message": "上次消息 {d:.0f} 天前",
@@ -59,7 +63,13 @@ _TEXT = {
         "leave_order": "任何触达预计都会降低下单概率（最好的也只有 {u:+.1f} 个百分点）",
         "leave_delete": "消息预计使删好友概率提高 {d:+.1f} 个百分点",
         "why_model": "按个体增量价值（预测增量 × 客单价值）排序：{v}",
-        "why_average": "未按个体增量排序：{v} 改按“到期”得分排序（见 due_scores 的公式）。",
+        "why_average": "未按个体增量排序：{v} 改按“到期”得分排序（公式见第 5 节）。",
+        "why_no_model_measured": "没有基于随机留出组训练的增量模型，按“到期”得分排序。",
+        "why_measured": (
+            "03 选出的购买模型看不出流失（数据识别不了流失参数，人人的仍活跃概率都是 100%），所以“到期”得分改为实测："
+            "用 {h} 天前（{cut}）的 {n:,} 位客户之后 {h} 天内是否又买，拟合回购概率与逾期倍数（距上次购买天数 ÷ "
+            "平时间隔）、平时间隔和购买次数的关系（样条逻辑回归），再给今天的客户打分。"
+        ),
         "why_no_model": (
             "没有基于随机留出组训练的增量模型，按“到期”得分排序：仍活跃概率 × 按本人平时购买间隔计算的"
             "未来 {h} 天购买概率。"
@@ -82,6 +92,10 @@ _TEXT = {
             "usually buys every {g:.0f} days, last purchase {s:.0f} days ago; P(alive) {pa:.0%}, P(buys in the next "
             "{h} days) {pd:.0%}"
         ),
+        "due_measured": (
+            "usually buys every {g:.0f} days, last purchase {s:.0f} days ago; of customers like this one {h} days ago "
+            "(as overdue, same usual gap and purchase count), about {pd:.0%} bought within the next {h} days"
+        ),
         "last_order": "last order {d:.0f} days ago",
         "never_ordered": "has not ordered yet",
         "last_message": "last message {d:.0f} days ago",
@@ -92,7 +106,15 @@ _TEXT = {
         ),
         "leave_delete": "a message is predicted to raise the deletion probability by {d:+.1f} percentage points",
         "why_model": "ranked by expected incremental value (predicted uplift × value): {v}",
-        "why_average": "not ranked by individual uplift: {v} Ranked by the due score instead (formula in due_scores).",
+        "why_average": "not ranked by individual uplift: {v} Ranked by the due score instead (formula in section 5).",
+        "why_no_model_measured": "no uplift model trained on a randomised holdout: ranked by the due score.",
+        "why_measured": (
+            " The purchase model 03 chose sees no dropout (the data do not identify it: P(alive) is 100 % for "
+            "everyone), so the due score is measured instead: whether each of the {n:,} customers of {h} days earlier "
+            "({cut}) bought within the next {h} days, fitted on how overdue they were (days since the last purchase "
+            "÷ usual gap), their usual gap and purchase count (a logistic regression with splines), scores today's "
+            "customers."
+        ),
         "why_no_model": (
             "no uplift model trained on a randomised holdout: ranked by the due score, P(alive) × P(buys in the next "
             "{h} days given the customer's own usual gap)."
@@ -153,11 +175,7 @@ def due_scores(
     """
     if gap_shape <= 0:
         raise ValueError("gap_shape must be positive")
-    freq = summary["frequency"].astype(float)
-    gap = (summary["recency"] / freq).where(freq > 0)
-    typical = float(gap.median()) if gap.notna().any() else float("nan")
-    gap = gap.fillna(typical).clip(lower=1.0)
-    since = (summary["T"] - summary["recency"]).astype(float)
+    gap, since = _gap_and_since(summary)
     scale = gap / gap_shape
     s_now = stats.gamma.sf(since, gap_shape, scale=scale)
     s_later = stats.gamma.sf(since + horizon_days, gap_shape, scale=scale)
@@ -173,6 +191,152 @@ def due_scores(
         },
         index=summary.index,
     )
+
+
+def _gap_and_since(summary: pd.DataFrame, typical: float | None = None) -> tuple[pd.Series, pd.Series]:
+    """Return each customer's usual gap and days since the last purchase day (``T − recency``).
+
+    The gap is recency / frequency for repeat buyers; the others get ``typical`` (default: the repeat buyers' median).
+    """
+    freq = summary["frequency"].astype(float)
+    gap = (summary["recency"] / freq).where(freq > 0)
+    if typical is None:
+        typical = float(gap.median()) if gap.notna().any() else float("nan")
+    return gap.fillna(typical).clip(lower=1.0), (summary["T"] - summary["recency"]).astype(float)
+
+
+def alive_identified(p_alive: pd.Series, floor: float = 0.999) -> bool:
+    """Whether P(alive) tells customers apart: False when it is at least ``floor`` for 95 % of them or more.
+
+    A purchase model whose dropout the data do not identify (BG/NBD with a → 0, as on a year of UCI Online Retail)
+    gives P(alive) = 1 to everyone, a customer silent for a year included: not a measurement of who is still active.
+
+    >>> alive_identified(pd.Series([1.0, 1.0, 0.9999])), alive_identified(pd.Series([1.0, 0.4, 0.9]))
+    (False, True)
+    """
+    pa = p_alive.dropna()
+    return bool(len(pa)) and float((pa >= floor).mean()) < 0.95
+
+
+def measured_due_scores(
+    summary: pd.DataFrame, past: pd.DataFrame, bought: pd.Index, horizon_days: int, cutoff: pd.Timestamp
+) -> pd.DataFrame:
+    r"""Measure the due score on the export instead of modelling it: for when P(alive) is not identified.
+
+    ``horizon_days`` before the last day (``cutoff``), every buyer then (``past``) had an overdue ratio
+    :math:`r = s / g` (days since the last purchase over their own usual gap, as in :func:`due_scores`), a usual gap
+    :math:`g` and a purchase count :math:`n`; ``bought`` says who bought in the next ``horizon_days`` days. A
+    logistic regression with a cubic spline of each of :math:`\log(1 + r)`, :math:`\log g` and :math:`\log(1 + n)`
+    (an additive model: each term may bend, none is assumed linear) learns P(buys in the next H days) from those
+    outcomes, and scores today's customers (``summary``); beyond the range seen at the cutoff a term stays at its
+    edge value. Nothing is assumed about dropout: a long silence lowers the score by as much as it lowered the buying
+    of customers that silent before.
+
+    Parameters
+    ----------
+    summary, past : DataFrame
+        Day-unit summaries (:func:`helpers.repurchase.summarize`) at the last day and at ``cutoff``.
+    bought : Index
+        The ``past`` customers with a purchase day in ``(cutoff, cutoff + horizon_days]``.
+    horizon_days : int
+        ``H``.
+    cutoff : Timestamp
+        The day ``past`` is summarised at (recorded in ``attrs``).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`due_scores`, with ``p_alive`` missing (not measured) and ``p_due`` = ``due_score`` = the measured
+        probability; ``attrs``: ``measured`` (True), ``cutoff`` and ``customers`` (buyers at the cutoff).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> T = rng.uniform(100, 300, 2000)
+    >>> past = pd.DataFrame({"frequency": 3.0, "recency": 90.0, "T": T}, index=[f"u{i}" for i in range(2000)])
+    >>> bought = past.index[rng.random(2000) < np.where(T < 150, 0.6, 0.05)]  # recent buyers return, lapsed do not
+    >>> now = pd.DataFrame({"frequency": [3, 3], "recency": [90.0, 90.0], "T": [110.0, 290.0]}, index=["a", "b"])
+    >>> d = measured_due_scores(now, past, bought, 60, pd.Timestamp("2025-06-01"))
+    >>> bool(d.loc["a", "due_score"] > 0.5 > 0.1 > d.loc["b", "due_score"])
+    True
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import SplineTransformer
+
+    def features(s: pd.DataFrame, typical: float | None = None) -> tuple[np.ndarray, pd.Series, pd.Series]:
+        gap, since = _gap_and_since(s, typical)
+        x = np.column_stack([np.log1p(since / gap), np.log(gap), np.log1p(s["frequency"].to_numpy(float))])
+        return x, gap, since
+
+    x_past, _, _ = features(past)
+    y = past.index.isin(bought).astype(int)
+    x_now, gap_now, since_now = features(summary, typical=float((past["recency"] / past["frequency"]).median()))
+    if y.min() == y.max():  # everybody or nobody bought: that share for everyone
+        share = np.full(len(summary), float(y.mean()))
+    else:
+        model = make_pipeline(
+            SplineTransformer(n_knots=5, degree=3, extrapolation="constant"), LogisticRegression(max_iter=1000)
+        )
+        share = model.fit(x_past, y).predict_proba(x_now)[:, 1]
+    out = pd.DataFrame(
+        {
+            "usual_gap_days": gap_now,
+            "days_since_last_purchase": since_now,
+            "p_alive": np.nan,
+            "p_due": share,
+            "due_score": share,
+        },
+        index=summary.index,
+    )
+    out.attrs.update(measured=True, cutoff=pd.Timestamp(cutoff), customers=len(past))
+    return out
+
+
+def due_for_list(
+    orders, summary: pd.DataFrame, p_alive: pd.Series, last_day: pd.Timestamp, horizon_days: int, to_pandas
+) -> pd.DataFrame:
+    """Return the due scores the list uses: modelled (:func:`due_scores`), or measured where P(alive) is not.
+
+    When P(alive) does not tell customers apart (:func:`alive_identified`), the score is measured
+    ``horizon_days`` before ``last_day`` (:func:`measured_due_scores`); an export too short to hold 100 buyers then
+    keeps the modelled score.
+
+    Parameters
+    ----------
+    orders : ibis Table
+        The engine's orders.
+    summary : DataFrame
+        Day-unit summary at ``last_day``.
+    p_alive : Series
+        P(alive) per customer from the chosen purchase model.
+    last_day : Timestamp
+        The last whole day observed.
+    horizon_days : int
+        ``H``.
+    to_pandas : callable
+        Runs an ibis expression (``Engine.to_pandas``).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`due_scores`; ``attrs["measured"]`` when measured.
+    """
+    from helpers import features
+    from helpers.repurchase import summarize
+
+    if alive_identified(p_alive):
+        return due_scores(summary, p_alive, horizon_days)
+    cutoff = pd.Timestamp(last_day).normalize() - pd.Timedelta(days=horizon_days)
+    try:
+        past = summarize(orders, cutoff, unit="D")
+    except ValueError:  # no purchase before the cutoff
+        past = summary.iloc[:0]
+    if len(past) < 100:
+        return due_scores(summary, p_alive, horizon_days)
+    later = features.purchase_days(orders, last_day, start=cutoff + pd.Timedelta(days=1))
+    bought = pd.Index(to_pandas(later.select("user_id").distinct())["user_id"])
+    return measured_due_scores(summary, past, bought, horizon_days, cutoff)
 
 
 @dataclass
@@ -449,11 +613,14 @@ def _score_by_due(
     s["chosen"] = "message"
     s = s[s["score"].notna()]
     tested_verdicts = [verdicts[k].message for k in _UPLIFT_ACTIONS if k in verdicts]
+    measured = due.attrs.get("measured", False)  # the formula's P(alive) is not identified: not its sentence
     why = (
         t["why_average"].format(v=" ".join(tested_verdicts))
         if tested_verdicts
-        else t["why_no_model"].format(h=horizon_days)
+        else t["why_no_model_measured" if measured else "why_no_model"].format(h=horizon_days)
     )
+    if measured:
+        why += t["why_measured"].format(h=horizon_days, cut=f"{due.attrs['cutoff']:%Y-%m-%d}", n=due.attrs["customers"])
     return s, why
 
 
@@ -486,8 +653,9 @@ def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: in
                 )
             )
     else:
+        due = "due" if pd.notna(r.p_alive) else "due_measured"  # no P(alive) to show: the measured share
         parts.append(
-            t["due"].format(g=r.usual_gap_days, s=r.days_since_last_purchase, pa=r.p_alive, pd=r.p_due, h=horizon_days)
+            t[due].format(g=r.usual_gap_days, s=r.days_since_last_purchase, pa=r.p_alive, pd=r.p_due, h=horizon_days)
         )
     if kind == "incremental_value":  # the due sentence already says how long ago the last purchase was
         d = getattr(r, "days_since_last_order", np.nan)

@@ -198,3 +198,15 @@ def test_no_page_shows_a_python_warning(retail):
     for nb in sorted(retail["report"].glob("[0-9][0-9]_*.ipynb")):
         streams = [o for c in nbformat.read(nb, as_version=4).cells for o in c.get("outputs", [])]
         assert not [o["text"][:120] for o in streams if o.get("name") == "stderr"], nb.name
+
+
+@needs_shared(RETAIL)
+def test_the_contact_list_is_ranked_by_a_measured_due_score_when_the_model_sees_no_dropout(retail):
+    # BG/NBD finds no dropout on a year of Online Retail (a → 0: P(alive) = 1 for every buyer); the modelled due score
+    # then put 108 of the 200 listed at 100 % and told staff "仍活跃概率 100%" about customers silent for a year
+    listed = pd.read_csv(
+        retail["report"] / "exports" / "contact_list.csv", dtype={"user_id": str}, encoding="utf-8-sig"
+    )
+    assert len(listed) == 200 and (listed["score"] >= 0.9995).mean() < 0.2 and listed["score"].nunique() > 5
+    text = outputs_text(retail["report"] / "06_targeting.ipynb")
+    assert "仍活跃概率 100%" not in text and "“到期”得分改为实测" in text

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers.definitions import NOT_MEASURED, input_missing, mark_not_measured, removals_measured
+from helpers.definitions import NOT_MEASURED, adds_from_orders, input_missing, mark_not_measured, removals_measured
 from helpers.labels import Labels, fmt_pp, labels_for
 from helpers.stats import compare_variants, decisions, minimum_detectable_effect
 from helpers.survival import km_by_group, plot_km
@@ -564,7 +564,11 @@ def funnel(
     out.index.name = by
     ints = [c for c in ("leads", "leads_added", "contacts", "eligible", "censored", "first_orders") if c in out]
     out[ints] = out[ints].fillna(0).astype("int64")
-    return out[cols].sort_values("contacts", ascending=False).reset_index()
+    out = out[cols].sort_values("contacts", ascending=False).reset_index()
+    if adds_from_orders(contacts, first_orders):  # conversion 100 % by construction: not measured
+        steps = [c for c in ("conversion", "lead_to_order", "median_days_to_first_order") if c in out]
+        out = mark_not_measured(out, steps, input_missing("adds_from_orders"))
+    return out
 
 
 def plot_funnel(
@@ -1176,6 +1180,9 @@ def funnel_best_text(L, funnel_table: pd.DataFrame, window_days: int) -> str:
     from helpers.labels import fmt_int, fmt_pct
 
     best = funnel_table.dropna(subset=["conversion"]).sort_values("conversion")
+    if "conversion" in funnel_table.attrs.get("not_measured", {}):  # add times taken from the first orders
+        why = input_missing("adds_from_orders", L.lang)
+        return f"{L.pick('首单转化率', 'First-order conversion')}{L.pick('：', ': ')}{not_measured(why, L.lang)}"
     if best.empty:
         why = L.pick(f"还没有好友的 {window_days} 天转化窗口结束", f"no {window_days}-day window has closed yet")
         return f"{L.pick('首单转化率', 'First-order conversion')}{L.pick('：', ': ')}{not_measured(why, L.lang)}"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["NOT_MEASURED", "input_missing", "not_measured", "removals_measured"]
+__all__ = ["NOT_MEASURED", "adds_from_orders", "input_missing", "not_measured", "removals_measured"]
 
 #: How "not measured" reads on a page, per report language.
 NOT_MEASURED = {"zh": "未测量", "en": "not measured"}
@@ -30,6 +30,11 @@ _REASONS = {
     "spend": {"zh": "没有投放花费（spend 表或活动成本）", "en": "there is no spend table and no campaign cost"},
     "messages": {"zh": "没有群消息表（messages）", "en": "there is no messages table"},
     "assignments": {"zh": "没有随机留出组（assignments 表）", "en": "no campaign kept a randomised holdout"},
+    "adds_from_orders": {
+        "zh": "好友的添加时间就是首单时间：导出里没有加好友日期，映射时用了首单，首单转化率按定义是 100%",
+        "en": "the contacts' add times are their first orders' times (the export has no add date and the mapping "
+        "used the first order), so first-order conversion is 100 % by construction",
+    },
     "leads": {"zh": "没有线索表（leads）", "en": "there is no leads table"},
     "broadcasts": {"zh": "没有群发任务表（broadcasts）", "en": "there is no broadcasts table"},
     "chats": {
@@ -58,6 +63,26 @@ def removals_measured(contacts: pd.DataFrame) -> bool:
     True
     """
     return "removed_at" in contacts.columns and bool(contacts["removed_at"].notna().any())
+
+
+def adds_from_orders(contacts: pd.DataFrame, first_orders: pd.DataFrame, share: float = 0.9) -> bool:
+    """Whether the contacts' add times were taken from their first orders (then conversion cannot be measured).
+
+    A shop export mapped into the contract often has no add date, and the mapping uses the first order's time
+    (``examples/online_retail_to_contract.py`` does). Every buyer then "converts" at day 0.00 and first-order
+    conversion is 100 % by construction. True when at least ``share`` of the contacts who bought after being added
+    did so at the very moment they were added.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"user_id": ["a", "b", "c"]})
+    >>> adds_from_orders(c, pd.DataFrame({"user_id": ["a", "b"], "days_to_first_order": [0.0, 0.0]}))
+    True
+    >>> adds_from_orders(c, pd.DataFrame({"user_id": ["a", "b"], "days_to_first_order": [0.0, 3.5]}))
+    False
+    """
+    days = first_orders.loc[first_orders["user_id"].isin(contacts["user_id"]), "days_to_first_order"].dropna()
+    return bool(len(days)) and float((days == 0).mean()) >= share
 
 
 def input_missing(what: str, lang: str = "zh") -> str:

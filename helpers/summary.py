@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers.definitions import removals_measured
+from helpers.definitions import adds_from_orders, removals_measured
 
 __all__ = [
     "FACTORS",
@@ -571,6 +571,9 @@ def channel_period_table(
         why["spend"] = why["cac"] = "no spend table"
     if not (out["eligible"] > 0).any():
         why["conversion"] = f"no add of the period has a closed {window_days}-day window yet"
+    elif adds_from_orders(contacts, first_orders):
+        out["conversion"] = np.nan
+        why["conversion"] = "add times are first-order times"
     out.attrs["not_measured"] = why
     return out
 

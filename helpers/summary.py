@@ -198,9 +198,10 @@ def period_kpis(
         (traffic contacts with a purchase occasion in the period), ``conversion`` (buyers ÷ traffic),
         ``orders`` (paid orders on those occasions), ``aov`` (net GMV ÷ orders), ``frequency`` (orders ÷ buyers),
         ``repurchase_rate`` (buyers with occasions on ≥ 2 days ÷ buyers, in the period), ``gross_gmv`` (paid orders
-        placed in the period), ``refunds`` (processed in the period), ``gmv`` (net = gross − refunds), and
-        ``removals_measured``. Without removal times in the export, removals, net adds and the deletion rate are
-        NaN (not measured) and friend counts include everyone ever added (an upper bound).
+        placed in the period), ``refunds`` (processed in the period), ``top_refunds`` (the largest refunds of one
+        customer in the period), ``gmv`` (net = gross − refunds), and ``removals_measured``. Without removal times
+        in the export, removals, net adds and the deletion rate are NaN (not measured) and friend counts include
+        everyone ever added (an upper bound).
     """
     lo, hi = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize() + pd.Timedelta(days=1)
     c = contacts
@@ -232,6 +233,7 @@ def period_kpis(
         "repurchase_rate": float((b["purchase_days"] >= 2).mean()) if n_buyers else nan,
         "gross_gmv": gross,
         "refunds": refunds,
+        "top_refunds": float(s["refunds"].max()) if len(s) else 0.0,
         "gmv": net,
         "removals_measured": measured,
     }
@@ -868,7 +870,18 @@ def risk_sentence(kpis: dict, contributions: pd.Series | None, lang: str = "zh")
         )
     if ok(prev["refunds"], cur["refunds"]) and prev["refunds"] > 0 and cur["refunds"] > prev["refunds"]:
         r = cur["refunds"] / prev["refunds"] - 1
-        found.append((r / 2, f"退款增加 {fmt_pct(r)}" if zh else f"refunds rose {fmt_pct(r)}"))
+        text = f"退款增加 {fmt_pct(r)}" if zh else f"refunds rose {fmt_pct(r)}"
+        top = cur.get("top_refunds", 0.0)
+        if top >= 0.5 * cur["refunds"]:  # one customer's refunds, not a trend: ranked by the change without them
+            rest = (cur["refunds"] - top) / prev["refunds"] - 1
+            text += (
+                f"（其中一位客户的退款占 {fmt_pct(top / cur['refunds'])}；不计这位客户为 {fmt_pct(rest, sign=True)}）"
+                if zh
+                else f" (one customer's refunds are {fmt_pct(top / cur['refunds'])} of them; "
+                f"{fmt_pct(rest, sign=True)} without that customer)"
+            )
+            r = rest
+        found.append((r / 2, text))
     if ok(prev["conversion"], cur["conversion"]) and cur["conversion"] < prev["conversion"]:
         d = prev["conversion"] - cur["conversion"]
         pp = f"{100 * d:.1f}"

@@ -237,3 +237,20 @@ def test_a_leave_alone_list_without_a_randomised_test_is_not_measured_not_zero(t
     assert "勿扰名单未测量（没有随机对照）" in zh and "位放进勿扰名单" not in zh
     en = "\n".join(sm.actions(folder, None, None, lang="en")["action"])
     assert "who to leave alone is not measured (no randomised test)" in en and "leave None" not in en
+
+
+def test_a_refund_rise_from_one_customer_is_said_and_ranked_without_them():
+    """Online Retail: one cancelled £168,470 order made 'refunds +315.8 %' the biggest risk; without it they fell."""
+    base = {"deletion_rate": float("nan"), "net_adds": float("nan"), "conversion": 0.3, "gmv": 1000.0}
+    prev = {**base, "refunds": 100.0, "top_refunds": 20.0}
+    cur = {**base, "refunds": 500.0, "top_refunds": 450.0}
+    factor = pd.Series({"traffic": 10.0, "conversion": 0.0, "aov": -80.0, "frequency": 5.0})
+    zh = sm.risk_sentence({"previous": prev, "current": cur}, factor, "zh")
+    assert zh.startswith("最大的风险：客单价") and "退款" not in zh  # the refund rise is one customer's: not the risk
+    only = sm.risk_sentence({"previous": prev, "current": cur}, None, "en")
+    assert only == (
+        "The biggest risk: refunds rose 400.0% (one customer's refunds are 90.0% of them; -50.0% without that "
+        "customer)."
+    )
+    spread = sm.risk_sentence({"previous": prev, "current": {**cur, "top_refunds": 60.0}}, factor, "zh")
+    assert spread == "最大的风险：退款增加 400.0%。"  # spread over many customers: a trend, and the larger move

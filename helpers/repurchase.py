@@ -575,6 +575,10 @@ def plot_interpurchase_gaps(
 
 
 # ------------------------------------------------------------------------------------------- page helpers
+#: Parameters named by a Greek letter, shown as the letter (the page's formulas write α, not "alpha").
+_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ"}
+
+
 def parameter_table(models: dict, lang: str = "zh", digits: int = 4) -> pd.DataFrame:
     """Every fitted model's parameters with standard errors, as text; a parameter the data cannot pin down says so.
 
@@ -602,6 +606,10 @@ def parameter_table(models: dict, lang: str = "zh", digits: int = 4) -> pd.DataF
     ...     standard_errors_ = pd.Series({"r": 0.0126, "a": float("nan")})
     >>> parameter_table({"BG/NBD": M()}, "en")["std_error"].tolist()
     ['0.0126', 'not identified']
+    >>> class P:
+    ...     params_, standard_errors_ = pd.Series({"alpha": 9.6}), pd.Series({"alpha": 0.3})
+    >>> parameter_table({"Pareto/NBD": P()})["parameter"].tolist()
+    ['α']
     """
     missing = "未识别" if lang == "zh" else "not identified"
     rows = []
@@ -613,7 +621,7 @@ def parameter_table(models: dict, lang: str = "zh", digits: int = 4) -> pd.DataF
             rows.append(
                 {
                     "model": name,
-                    "parameter": str(p),
+                    "parameter": _GREEK.get(str(p), str(p)),  # the models' own symbols, as in the formulas
                     "estimate": f"{v:.{digits}f}",
                     "std_error": missing if not np.isfinite(se) else f"{se:.{digits}f}",
                 }

@@ -576,7 +576,7 @@ def plot_interpurchase_gaps(
 
 # ------------------------------------------------------------------------------------------- page helpers
 #: Parameters named by a Greek letter, shown as the letter (the page's formulas write α, not "alpha").
-_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ"}
+_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ"}
 
 
 def parameter_table(models: dict, lang: str = "zh", digits: int = 4) -> pd.DataFrame:

@@ -54,6 +54,7 @@ def _n(zh: str, en: str) -> dict[str, str]:
 NAMES: dict[str, dict[str, dict[str, str]]] = {
     "channel": {
         "全部 / all": _n("全部", "all"),
+        "(none)": _n("（未记录）", "(not recorded)"),  # a funnel's group of contacts without one
         "store_qr": _n("门店二维码", "store QR code"),
         "parcel_card": _n("包裹卡", "parcel card"),
         "livestream": _n("直播间", "livestream"),

@@ -150,6 +150,8 @@ PARAM_LABELS: dict[str, dict[str, str]] = {
         "lang": "语言",
         "unit": "时间粒度",
         "top_n": "名单人数",
+        "demo": "模拟数据的公开密钥",
+        "teaching": "教学模式",
     },
     "en": {},
 }
@@ -784,8 +786,17 @@ def _fmt_int(x: Any) -> str:
         return "—"
 
 
+def _param_value(value: Any, lang: str) -> str:
+    """Return a parameter's value as a reader sees it: yes / no for a switch, not Python's True / False."""
+    if isinstance(value, bool):
+        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
+    return "" if value is None else str(value)
+
+
 def _quality_html(quality: Any, lang: str) -> str:
-    t = TEXT[lang]
+    from helpers.labels import Labels
+
+    t, names = TEXT[lang], Labels(lang)  # tables by their names on the pages (好友, 订单), not the file stems
     if quality is None or len(quality) == 0:
         return f'<p class="muted">{t["no_quality"]}</p>'
     rows = []
@@ -795,7 +806,7 @@ def _quality_html(quality: Any, lang: str) -> str:
         ok &= balanced
         mark = "" if balanced else ' class="bad"'
         rows.append(
-            f"<tr{mark}><th>{html.escape(str(r['table']))}</th>"
+            f"<tr{mark}><th>{html.escape(names.name('table', r['table']))}</th>"
             f'<td class="file">{html.escape(str(r.get("file", "")))}</td>'
             f'<td class="num">{_fmt_int(r["read"])}</td><td class="num">{_fmt_int(r["kept"])}</td>'
             f'<td class="num">{_fmt_int(r["quarantined"])}</td></tr>'
@@ -810,7 +821,7 @@ def _quality_html(quality: Any, lang: str) -> str:
         if ok
         else f'<p class="bad">✗ {t["quality_bad"]}: '
         + ", ".join(
-            html.escape(str(r["table"]))
+            html.escape(names.name("table", r["table"]))
             for r in quality.to_dict("records")
             if int(r["read"]) != int(r["kept"]) + int(r["quarantined"])
         )
@@ -889,7 +900,7 @@ def write_index(
     labels = PARAM_LABELS.get(lang, {})
     prow = "".join(
         f"<tr><th><code>{e(str(k))}</code>{(' ' + e(labels[k])) if k in labels else ''}</th>"
-        f"<td>{e('' if v is None else str(v))}</td></tr>"
+        f"<td>{e(_param_value(v, lang))}</td></tr>"
         for k, v in parameters.items()
     )
     body = (

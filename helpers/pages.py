@@ -940,7 +940,8 @@ def write_glossary(report_dir: str | Path, *, lang: str = "zh", source: str | Pa
     report_dir : str or Path
         Run folder.
     lang : {"zh", "en"}
-        Language of the navigation (the glossary itself gives every term in both languages).
+        Language of the page: every term is named in both languages, its definition, window and denominator in
+        this one (:func:`glossary_in`).
     source : str or Path
         The glossary's markdown.
 
@@ -954,7 +955,8 @@ def write_glossary(report_dir: str | Path, *, lang: str = "zh", source: str | Pa
     source = Path(source)
     if not source.exists():
         return None
-    body = mistune.create_markdown(escape=False, plugins=["table"])(source.read_text(encoding="utf-8"))
+    text = glossary_in(source.read_text(encoding="utf-8"), _check_lang(lang))
+    body = mistune.create_markdown(escape=False, plugins=["table"])(text)
     body = body.replace("<table>", '<div class="table-box"><table class="index glossary">').replace(
         "</table>", "</table></div>"
     )
@@ -963,6 +965,50 @@ def write_glossary(report_dir: str | Path, *, lang: str = "zh", source: str | Pa
     out = Path(report_dir) / "glossary.html"
     out.write_text(page, encoding="utf-8")
     return out
+
+
+#: The glossary's columns written twice, Chinese and English: a page keeps the one of its language.
+_GLOSSARY_PAIRS = (("定义", "definition"), ("窗口", "window"), ("分母 / 单位", "denominator / unit"))
+_CELL = re.compile(r"(?:`[^`]*`|[^|`])+|(?<=\|)(?=\|)")
+
+
+def _cells(line: str) -> list[str]:
+    """Split a Markdown table row into its cells (a ``|`` inside a code span belongs to the cell)."""
+    return [c.strip() for c in _CELL.findall(line.strip().strip("|"))]
+
+
+def glossary_in(markdown: str, lang: str) -> str:
+    r"""Return the glossary's Markdown for a page in ``lang``: of each column written in both languages, its own.
+
+    Terms stay in both languages (术语 and term); definition, window and denominator are given per language, and
+    a table that has only the English column keeps it.
+
+    Examples
+    --------
+    >>> md = "\n".join(["| 术语 | term | 定义 | definition | code |", "|---|---|---|---|---|",
+    ...                  "| 流量 | traffic | 期内好友 | friends | `x` |"])
+    >>> print(glossary_in(md, "zh"))
+    | 术语 | term | 定义 | code |
+    |---|---|---|---|
+    | 流量 | traffic | 期内好友 | `x` |
+    >>> glossary_in(md, "en").splitlines()[2]
+    '| 流量 | traffic | friends | `x` |'
+    """
+    out, keep = [], None
+    for line in markdown.splitlines():
+        if not line.startswith("|"):
+            out.append(line)
+            keep = None
+            continue
+        cells = _cells(line)
+        if keep is None:  # the header: drop the other language's column of every pair the table has both of
+            drop = {zh if lang == "en" else en for zh, en in _GLOSSARY_PAIRS if zh in cells and en in cells}
+            keep = [i for i, c in enumerate(cells) if c not in drop]
+        if set(line.replace("|", "").strip()) <= {"-", ":", " "}:
+            out.append("|" + "|".join("---" for _ in keep) + "|")
+        else:
+            out.append("| " + " | ".join(cells[i] for i in keep if i < len(cells)) + " |")
+    return "\n".join(out)
 
 
 def write_report_index(report_dir: str | Path) -> Path:

@@ -330,6 +330,29 @@ def test_report_index_reads_the_run_folder_and_links_pages(tmp_path):
     assert "<td>可说服客户</td>" in glossary and 'href="index.html"' in glossary
 
 
+def test_the_glossary_page_defines_every_term_in_the_report_language(tmp_path):
+    """Terms in both languages; definition, window and denominator in the page's language only (they were English
+    on the Chinese page)."""
+    from helpers.pages import write_glossary
+
+    for lang in ("zh", "en"):
+        (tmp_path / lang).mkdir()
+    pages = {lang: write_glossary(tmp_path / lang, lang=lang) for lang in ("zh", "en")}
+    zh, en = ((tmp_path / lang / "glossary.html").read_text(encoding="utf-8") for lang in ("zh", "en"))
+    assert all(pages.values())
+    for header in ("定义", "窗口", "分母 / 单位"):
+        assert f"<th>{header}</th>" in zh and f"<th>{header}</th>" not in en
+    for header in ("definition", "window", "denominator / unit"):
+        assert f"<th>{header}</th>" in en and f"<th>{header}</th>" not in zh
+    assert "<td>traffic</td>" in zh and "<td>流量</td>" in en  # every term keeps both names
+    assert "contacts who were friends at any time in the period" in en
+    assert "contacts who were friends at any time in the period" not in zh
+    rows = [
+        line for line in (REPO / "docs" / "glossary.md").read_text(encoding="utf-8").splitlines() if line[:2] == "| "
+    ]
+    assert all(line.count("|") >= 10 for line in rows)  # every row carries both languages' columns
+
+
 def test_a_link_to_the_glossary_points_at_the_run_folders_copy(tmp_path):
     cell = new_markdown_cell("见[术语表](../docs/glossary.md#targeting)与[契约](../docs/data_contract.md)")
     nb = new_notebook(cells=[cell])

@@ -969,11 +969,15 @@ def write_glossary(report_dir: str | Path, *, lang: str = "zh", source: str | Pa
 
 #: The glossary's columns written twice, Chinese and English: a page keeps the one of its language.
 _GLOSSARY_PAIRS = (("定义", "definition"), ("窗口", "window"), ("分母 / 单位", "denominator / unit"))
-_CELL = re.compile(r"(?:`[^`]*`|[^|`])+|(?<=\|)(?=\|)")
+_CELL = re.compile(r"(?:`[^`]*`|\\\||[^|`])+|(?<=\|)(?=\|)")  # a code span or an escaped \| stays in its cell
 
 
 def _cells(line: str) -> list[str]:
-    """Split a Markdown table row into its cells (a ``|`` inside a code span belongs to the cell)."""
+    r"""Split a Markdown table row into its cells (a ``|`` inside a code span, or escaped as ``\|``, is the cell's).
+
+    >>> _cells(r"| a | `x|y` | P(y \| t) |")
+    ['a', '`x|y`', 'P(y \\| t)']
+    """
     return [c.strip() for c in _CELL.findall(line.strip().strip("|"))]
 
 

@@ -271,7 +271,8 @@ def measured_due_scores(
 
     x_past, _, _ = features(past)
     y = past.index.isin(bought).astype(int)
-    x_now, gap_now, since_now = features(summary, typical=float((past["recency"] / past["frequency"]).median()))
+    typical = float((past["recency"] / past["frequency"]).where(past["frequency"] > 0).median())  # as at the cutoff
+    x_now, gap_now, since_now = features(summary, typical)
     if y.min() == y.max():  # everybody or nobody bought: that share for everyone
         share = np.full(len(summary), float(y.mean()))
     else:
@@ -300,7 +301,7 @@ def due_for_list(
 
     When P(alive) does not tell customers apart (:func:`alive_identified`), the score is measured
     ``horizon_days`` before ``last_day`` (:func:`measured_due_scores`); an export too short to hold 100 buyers then
-    keeps the modelled score.
+    keeps the modelled score, and so does one without a repeat buyer at the cutoff.
 
     Parameters
     ----------
@@ -332,7 +333,7 @@ def due_for_list(
         past = summarize(orders, cutoff, unit="D")
     except ValueError:  # no purchase before the cutoff
         past = summary.iloc[:0]
-    if len(past) < 100:
+    if len(past) < 100 or not (past["frequency"] > 0).any():  # too few buyers, or no usual gap to measure against
         return due_scores(summary, p_alive, horizon_days)
     later = features.purchase_days(orders, last_day, start=cutoff + pd.Timedelta(days=1))
     bought = pd.Index(to_pandas(later.select("user_id").distinct())["user_id"])

@@ -1173,18 +1173,20 @@ def plot_net_adds(
 def funnel_best_text(L, funnel_table: pd.DataFrame, window_days: int) -> str:
     """Return the sentence naming the best and worst channel by first-order conversion — or saying it is not measured.
 
-    Conversion is measured only where some contact's window has closed (``conversion`` not NaN); with none (a
-    short export) the sentence says so instead of ranking nothing.
+    Conversion is measured only where some contact's window has closed (``conversion`` not NaN) and the add times
+    are not the first orders' (:func:`helpers.definitions.adds_from_orders`); otherwise the sentence says which
+    instead of ranking nothing.
     """
     from helpers.definitions import not_measured
     from helpers.labels import fmt_int, fmt_pct
 
     best = funnel_table.dropna(subset=["conversion"]).sort_values("conversion")
+    why = None
     if "conversion" in funnel_table.attrs.get("not_measured", {}):  # add times taken from the first orders
         why = input_missing("adds_from_orders", L.lang)
-        return f"{L.pick('首单转化率', 'First-order conversion')}{L.pick('：', ': ')}{not_measured(why, L.lang)}"
-    if best.empty:
+    elif best.empty:
         why = L.pick(f"还没有好友的 {window_days} 天转化窗口结束", f"no {window_days}-day window has closed yet")
+    if why is not None:
         return f"{L.pick('首单转化率', 'First-order conversion')}{L.pick('：', ': ')}{not_measured(why, L.lang)}"
     return say(
         L,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import stats
 
 from helpers.base import FittedModel, cpu_threads, thread_map
 from helpers.clv import (
@@ -611,6 +611,10 @@ def _intervals(
     return Intervals(cust, g, method, draws.shape[1], level, notes, d)
 
 
+#: Largest (pairs × groups) block of member counts :meth:`_PairDraws.totals` builds at once (8 bytes each).
+_TOTALS_BLOCK = 16_000_000
+
+
 @dataclass
 class _PairDraws:
     """Parameter draws per distinct pair of histories (``values``: pairs × draws) and each customer's pair."""
@@ -627,10 +631,19 @@ class _PairDraws:
             (n_groups × draws): one total per draw, the same parameters for every member.
         """
         keep = codes >= 0
-        counts = sparse.csr_matrix(
-            (np.ones(int(keep.sum())), (codes[keep], self.pair[keep])), shape=(n_groups, len(self.values))
-        )
-        return np.asarray(counts @ self.values)
+        pair, code = self.pair[keep], codes[keep]
+        n_pairs = len(self.values)
+        out = np.empty((n_groups, self.values.shape[1]))
+        # members per (pair, group) as a dense block, and one matrix product with the draws' transpose (a C-ordered
+        # view of the column-major draws, so no copy): 5–8× faster than a sparse product at 1 M buyers; groups in
+        # blocks so that the block stays under about 128 MB
+        step = max(1, _TOTALS_BLOCK // max(n_pairs, 1))
+        for lo in range(0, n_groups, step):
+            hi = min(lo + step, n_groups)
+            sel = (code >= lo) & (code < hi)
+            w = np.bincount(pair[sel] * (hi - lo) + (code[sel] - lo), minlength=n_pairs * (hi - lo))
+            out[lo:hi] = (self.values.T @ w.reshape(n_pairs, hi - lo).astype(float)).T
+        return out
 
 
 def _group_labels(summary: pd.DataFrame, by) -> pd.Series | None:

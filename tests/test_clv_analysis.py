@@ -468,3 +468,18 @@ def test_intervals_on_distinct_histories_equal_the_per_customer_computation(valu
     for g, members in by.groupby(by).groups.items():
         totals = brute[s.index.get_indexer(members)].sum(axis=0)
         np.testing.assert_allclose(iv.groups.loc[g, ["total_lower", "total_upper"]], np.quantile(totals, [0.1, 0.9]))
+
+
+@pytest.mark.parametrize("block", [16_000_000, 7])
+def test_pair_draw_totals_sum_each_groups_members_draw_by_draw(monkeypatch, block):
+    """A group's total in a draw is the sum of its members' values (customers sharing a pair counted each time)."""
+    monkeypatch.setattr(ca, "_TOTALS_BLOCK", block)  # 7: one group per block, so the blocks are stitched together
+    rng = np.random.default_rng(3)
+    values = np.asfortranarray(rng.random((50, 9)))
+    pair = rng.integers(0, 50, 400)
+    codes = rng.integers(-1, 6, 400)  # -1: in no group
+    got = ca._PairDraws(values, pair).totals(codes, 7)
+    want = np.array([values[pair[codes == g]].sum(axis=0) for g in range(7)])
+    assert got.shape == (7, 9)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert not got[6].any()  # a group without members totals zero

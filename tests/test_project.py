@@ -72,6 +72,27 @@ def test_every_notebook_is_a_lesson_with_checked_answers_and_a_glossary_link():
         assert intro.count("(../docs/glossary.md)") == 2, path.name  # zh and en intros link the glossary
 
 
+def test_section_numbers_run_without_a_gap_on_every_page():
+    """A business report leaves out the cells tagged for teaching (the planted-truth sections): its numbered sections
+    must still run 1, 2, 3 … in each language, so such a section may only come after every numbered one (03's
+    truth section sat between 6 and 8, and a team's page jumped from 6 to 8)."""
+    import nbformat
+
+    from helpers.run import TEACHING_ONLY_TAGS
+
+    for path in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"]
+        for lang in ("lang-zh", "lang-en"):
+            numbers = {True: [], False: []}  # teaching-only or not: section numbers in page order
+            for c in cells:
+                if lang in c.metadata.get("tags", []):
+                    teaching = bool(set(c.metadata.get("tags", [])) & set(TEACHING_ONLY_TAGS))
+                    numbers[teaching] += [int(n) for n in re.findall(r"^##+ (\d+) ·", c.source, flags=re.M)]
+            shown = numbers[False]
+            assert shown == list(range(shown[0], shown[0] + len(shown))) if shown else True, (path.name, lang, shown)
+            assert all(n > max(shown, default=-1) for n in numbers[True]), (path.name, lang, numbers)
+
+
 def test_every_table_a_notebook_builds_for_the_page_is_displayed():
     """A bare ``L.show(...)`` renders only as a cell's last top-level statement: inside an ``if`` or mid-cell, Jupyter
     drops its value and the table never reaches the page (07's reply-rate and monthly net tables, 06's list

@@ -27,7 +27,9 @@ import pandas as pd
 __all__ = [
     "HEADERS",
     "NUMBER_FORMATS",
+    "MACHINE_COLUMNS",
     "REPORT_SHEETS",
+    "WORKBOOK_MAX_ROWS",
     "column_kind",
     "display_width",
     "read_csv_ids_as_text",
@@ -479,11 +481,32 @@ def read_csv_ids_as_text(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=ids, encoding="utf-8-sig", keep_default_na=True)
 
 
-def write_report_workbook(report_dir: str | Path, *, lang: str = "zh", name: str = "workbook") -> Path | None:
+#: Columns of an export kept for other systems (codes a CRM import matches on), left out of the staff workbook: its
+#: sheets carry the same facts in words (``action`` beside ``action_key``).
+MACHINE_COLUMNS: dict[str, tuple[str, ...]] = {"contact_list": ("action_key", "score_kind")}
+#: Rows above which an export stays a CSV only: a sheet that size is not read by a person, and writing it would
+#: cost the report minutes (about 10 s per 100,000 rows of ten columns); Excel itself stops at 1,048,576 rows.
+WORKBOOK_MAX_ROWS = 200_000
+_LEFT_OUT = {
+    "zh": {"sheet": "说明", "columns": ["表格", "行数", "文件", "说明"], "why": "行数超过 {n:,}，只导出 CSV"},
+    "en": {"sheet": "About", "columns": ["table", "rows", "file", "note"], "why": "more than {n:,} rows: CSV only"},
+}
+
+
+def _csv_rows(path: Path) -> int:
+    """Count the data rows of a CSV (the first column is parsed, so a quoted line break is not a row)."""
+    return sum(len(chunk) for chunk in pd.read_csv(path, usecols=[0], dtype=str, chunksize=500_000))
+
+
+def write_report_workbook(
+    report_dir: str | Path, *, lang: str = "zh", name: str = "workbook", max_rows: int = WORKBOOK_MAX_ROWS
+) -> Path | None:
     """Gather a run's ``exports/*.csv`` into one workbook for staff (``exports/workbook.xlsx``).
 
     Known exports come first, in the order of :data:`REPORT_SHEETS` (contact list, staff, channels, tiers), each
-    under its sheet name in ``lang``; any other CSV follows under its file name.
+    under its sheet name in ``lang``; any other CSV follows under its file name. Columns of
+    :data:`MACHINE_COLUMNS` stay in the CSV only. An export of more than ``max_rows`` rows is not put in a sheet
+    (never cut: a partial list would read as the whole one); a first sheet then names it, its rows and its CSV.
 
     Parameters
     ----------
@@ -493,6 +516,8 @@ def write_report_workbook(report_dir: str | Path, *, lang: str = "zh", name: str
         Language of sheet names, headers and yes/no.
     name : str
         Workbook file name without extension.
+    max_rows : int
+        Largest export put in a sheet.
 
     Returns
     -------
@@ -504,5 +529,16 @@ def write_report_workbook(report_dir: str | Path, *, lang: str = "zh", name: str
     if not files:
         return None
     order = [s for s in REPORT_SHEETS if s in files] + [s for s in files if s not in REPORT_SHEETS]
-    sheets = {REPORT_SHEETS.get(s, {}).get(lang, s): read_csv_ids_as_text(files[s]) for s in order}
+    sheets, left_out = {}, []
+    for stem in order:
+        title = REPORT_SHEETS.get(stem, {}).get(lang, stem)
+        rows = _csv_rows(files[stem])
+        if rows > max_rows:
+            left_out.append([title, rows, f"exports/{files[stem].name}", _LEFT_OUT[lang]["why"].format(n=max_rows)])
+            continue
+        frame = read_csv_ids_as_text(files[stem])
+        sheets[title] = frame.drop(columns=[c for c in MACHINE_COLUMNS.get(stem, ()) if c in frame.columns])
+    if left_out:
+        about = pd.DataFrame(left_out, columns=_LEFT_OUT[lang]["columns"])
+        sheets = {_LEFT_OUT[lang]["sheet"]: about, **sheets}
     return write_workbook(report_dir / "exports" / f"{name}.xlsx", sheets, lang=lang)

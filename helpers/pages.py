@@ -87,6 +87,8 @@ TEXT: dict[str, dict[str, str]] = {
         "not_measured": "—",
         "glossary": "术语表 Glossary",
         "glossary_what": "每个指标的公式、窗口和分母",
+        "workbook": "导出表（Excel 工作簿）",
+        "workbook_what": "联系名单、暂不打扰、员工绩效等，一张表一页，中文表头；太大的表见说明页，只导出 CSV",
     },
     "en": {
         "report": "Private-domain growth report",
@@ -120,6 +122,9 @@ TEXT: dict[str, dict[str, str]] = {
         "not_measured": "—",
         "glossary": "Glossary 术语表",
         "glossary_what": "every figure with its formula, window and denominator",
+        "workbook": "Exports (Excel workbook)",
+        "workbook_what": "contact list, leave-alone list, staff scorecard and more, one sheet each; a table too large "
+        "for a sheet is named on the first sheet and exported as CSV only",
     },
 }
 
@@ -849,6 +854,7 @@ def write_index(
     lang: str = "zh",
     finished: str | None = None,
     glossary: bool = False,
+    workbook: bool = False,
 ) -> Path:
     """Write a run's ``index.html``: run name, parameters, data fingerprint and span, one line per page, quality.
 
@@ -875,6 +881,8 @@ def write_index(
         When the run finished (shown as given).
     glossary : bool
         Link the run's ``glossary.html`` (:func:`write_glossary`) under the pages.
+    workbook : bool
+        Link the run's ``exports/workbook.xlsx`` (:func:`helpers.exports.write_report_workbook`) under the pages.
 
     Returns
     -------
@@ -910,6 +918,11 @@ def write_index(
         + (
             f'<p class="glossary-link"><a href="glossary.html">{t["glossary"]}</a> — {t["glossary_what"]}</p>\n'
             if glossary
+            else ""
+        )
+        + (
+            f'<p class="workbook-link"><a href="exports/workbook.xlsx">{t["workbook"]}</a> — {t["workbook_what"]}</p>\n'
+            if workbook
             else ""
         )
         + f"<h2>{t['quality']}</h2>\n{_quality_html(quality, lang)}\n"
@@ -1069,6 +1082,7 @@ def write_report_index(report_dir: str | Path) -> Path:
         lang=lang,
         finished=_when(record.get("finished")),
         glossary=glossary is not None,
+        workbook=(report_dir / "exports" / "workbook.xlsx").exists(),
     )
 
 

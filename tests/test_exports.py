@@ -168,3 +168,20 @@ def test_a_column_of_sentences_is_wide_enough_to_read():
     )
     assert "min-width: 18em" in Labels("zh").show(frame).to_html()
     assert "min-width" not in Labels("zh").show(frame[["model"]]).to_html()
+
+
+def test_report_workbook_leaves_large_exports_and_machine_codes_to_the_csv(contacts, tmp_path):
+    """An export above ``max_rows`` is named on a first sheet, never cut; machine-only columns stay in the CSV."""
+    ex = tmp_path / "exports"
+    listed = pd.DataFrame({"rank": [1, 2], "user_id": ["007", "008"], "action_key": ["private_chat", "coupon"]})
+    write_csv(listed.assign(action=["私聊", "优惠券"]), ex / "contact_list.csv")
+    big = pd.DataFrame({"user_id": [f"{i:08d}" for i in range(12)], "note": ["a\nb"] * 12})  # a quoted line break
+    write_csv(big, ex / "tiers.csv")
+    wb = openpyxl.load_workbook(write_report_workbook(tmp_path, lang="zh", max_rows=11))
+    assert wb.sheetnames == ["说明", "联系名单"]
+    about = list(wb["说明"].iter_rows(values_only=True))
+    assert about[1][:3] == ("用户分层", 12, "exports/tiers.csv") and "11" in about[1][3]
+    header = [c.value for c in wb["联系名单"][1]]
+    assert "建议动作" in header and len(header) == 3  # action_key left out
+    wb = openpyxl.load_workbook(write_report_workbook(tmp_path, lang="en", max_rows=12))
+    assert wb.sheetnames == ["Contact list", "Tiers"] and wb["Tiers"].max_row == 13

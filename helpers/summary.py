@@ -87,6 +87,14 @@ KPI_ROWS: dict[str, tuple[dict[str, str], str, bool | None]] = {
     ),
 }
 
+#: KPIs that are bounds when the export records no removal times (friend counts then include everyone ever added),
+#: with the note appended to their name; their change is shown uncoloured.
+BOUNDED_WITHOUT_REMOVALS: dict[str, dict[str, str]] = {
+    "traffic": {"zh": "（上限：未记录删除时间）", "en": " (upper bound: no removal times)"},
+    "contacts_end": {"zh": "（上限：未记录删除时间）", "en": " (upper bound: no removal times)"},
+    "conversion": {"zh": "（下限：流量是上限）", "en": " (lower bound: traffic is an upper bound)"},
+}
+
 #: Sentences of the summary page, filled with results.
 TEXT: dict[str, dict[str, str]] = {
     "periods": {
@@ -463,15 +471,18 @@ def kpi_frame(kpis: dict[str, dict], currency: str = "¥", lang: str = "zh") -> 
         Index KPI key; ``kpi``, ``previous``, ``current``, ``change`` (text), ``arrow``, ``good``.
     """
     prev, cur = kpis.get("previous", {}), kpis["current"]
+    # without removal times every contact ever added still counts as a friend: counts are upper bounds and the
+    # conversion over them a lower bound, so neither a level nor its change is judged good or bad
+    bounded = {} if cur.get("removals_measured", True) else BOUNDED_WITHOUT_REMOVALS
     rows = {}
     for key, (names, kind, up_good) in KPI_ROWS.items():
         a, b = prev.get(key, np.nan), cur.get(key, np.nan)
         text, d = _change(kind, a, b, currency, lang)
         flat = np.isnan(d) or abs(d) < 1e-12
         arrow = "" if np.isnan(d) else "→" if flat else "▲" if d > 0 else "▼"
-        good = np.nan if flat or up_good is None else float((d > 0) == up_good)
+        good = np.nan if flat or up_good is None or key in bounded else float((d > 0) == up_good)
         rows[key] = {
-            "kpi": names[lang],
+            "kpi": names[lang] + (bounded[key][lang] if key in bounded else ""),
             "previous": _fmt(kind, a, currency, lang),
             "current": _fmt(kind, b, currency, lang),
             "change": f"{arrow} {text}".strip(),

@@ -174,6 +174,34 @@ def test_period_kpis_identity_and_waterfall():
     assert ax.get_title() and len(ax.patches) == 4
 
 
+def test_friend_counts_without_removal_times_are_bounds_shown_uncoloured():
+    """No removal times: friend counts are upper bounds and conversion a lower bound; their rise is not 'good'."""
+    contacts = pd.DataFrame(
+        {
+            "user_id": ["a", "b", "c"],
+            "added_at": pd.to_datetime(["2025-01-05", "2025-02-10", "2025-02-20"]),
+            "removed_at": pd.to_datetime([None, "2025-02-15", None]),
+        }
+    )
+    sales = pd.DataFrame({"user_id": ["a", "c"], "gross": [30.0, 50.0], "refunds": [0.0, 0.0], "net": [30.0, 50.0]})
+    sales = sales.assign(purchase_days=1, orders=1)
+
+    def frame(c):
+        kpis = {
+            "previous": sm.period_kpis(c, sales.iloc[:0], "2025-01-01", "2025-01-31"),
+            "current": sm.period_kpis(c, sales, "2025-02-01", "2025-02-28"),
+        }
+        return sm.kpi_frame(kpis, "¥", "zh")
+
+    measured, unmeasured = frame(contacts), frame(contacts.assign(removed_at=pd.NaT))
+    assert measured.loc["traffic", "good"] == 1.0 and "上限" not in measured.loc["traffic", "kpi"]
+    for key in ("traffic", "contacts_end", "conversion"):
+        assert np.isnan(unmeasured.loc[key, "good"]), key
+        assert ("下限" if key == "conversion" else "上限") in unmeasured.loc[key, "kpi"]
+    assert unmeasured.loc["adds", "good"] == 1.0  # adds are measured either way
+    assert (measured.loc["removals", "current"], unmeasured.loc["removals", "current"]) == ("1", "未测量")
+
+
 def _report_folder(tmp_path):
     """A report folder with every artifact summary.actions reads."""
     import json

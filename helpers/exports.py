@@ -484,6 +484,9 @@ def read_csv_ids_as_text(path: str | Path) -> pd.DataFrame:
 #: Columns of an export kept for other systems (codes a CRM import matches on), left out of the staff workbook: its
 #: sheets carry the same facts in words (``action`` beside ``action_key``).
 MACHINE_COLUMNS: dict[str, tuple[str, ...]] = {"contact_list": ("action_key", "score_kind")}
+#: Columns holding bilingual labels ("高价值 high value", as the notebooks key them): a sheet keeps the report
+#: language's half.
+LABEL_COLUMNS: tuple[str, ...] = ("tier", "rfm_class")
 #: Rows above which an export stays a CSV only: a sheet that size is not read by a person, and writing it would
 #: cost the report minutes (about 10 s per 100,000 rows of ten columns); Excel itself stops at 1,048,576 rows.
 WORKBOOK_MAX_ROWS = 200_000
@@ -505,7 +508,8 @@ def write_report_workbook(
 
     Known exports come first, in the order of :data:`REPORT_SHEETS` (contact list, staff, channels, tiers), each
     under its sheet name in ``lang``; any other CSV follows under its file name. Columns of
-    :data:`MACHINE_COLUMNS` stay in the CSV only. An export of more than ``max_rows`` rows is not put in a sheet
+    :data:`MACHINE_COLUMNS` stay in the CSV only; labels of :data:`LABEL_COLUMNS` keep the report language's half.
+    An export of more than ``max_rows`` rows is not put in a sheet
     (never cut: a partial list would read as the whole one); a first sheet then names it, its rows and its CSV.
 
     Parameters
@@ -524,6 +528,8 @@ def write_report_workbook(
     Path or None
         The workbook, or ``None`` when the run exported nothing.
     """
+    from helpers.labels import bilingual_part
+
     report_dir = Path(report_dir)
     files = {p.stem: p for p in sorted((report_dir / "exports").glob("*.csv"))}
     if not files:
@@ -537,6 +543,8 @@ def write_report_workbook(
             left_out.append([title, rows, f"exports/{files[stem].name}", _LEFT_OUT[lang]["why"].format(n=max_rows)])
             continue
         frame = read_csv_ids_as_text(files[stem])
+        for c in (c for c in LABEL_COLUMNS if c in frame.columns):
+            frame[c] = frame[c].map(lambda v: bilingual_part(v, lang), na_action="ignore")
         sheets[title] = frame.drop(columns=[c for c in MACHINE_COLUMNS.get(stem, ()) if c in frame.columns])
     if left_out:
         about = pd.DataFrame(left_out, columns=_LEFT_OUT[lang]["columns"])

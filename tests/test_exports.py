@@ -176,7 +176,7 @@ def test_report_workbook_leaves_large_exports_and_machine_codes_to_the_csv(conta
     listed = pd.DataFrame({"rank": [1, 2], "user_id": ["007", "008"], "action_key": ["private_chat", "coupon"]})
     write_csv(listed.assign(action=["私聊", "优惠券"]), ex / "contact_list.csv")
     big = pd.DataFrame({"user_id": [f"{i:08d}" for i in range(12)], "note": ["a\nb"] * 12})  # a quoted line break
-    write_csv(big, ex / "tiers.csv")
+    write_csv(big.assign(tier="高价值 high value"), ex / "tiers.csv")
     wb = openpyxl.load_workbook(write_report_workbook(tmp_path, lang="zh", max_rows=11))
     assert wb.sheetnames == ["说明", "联系名单"]
     about = list(wb["说明"].iter_rows(values_only=True))
@@ -185,3 +185,4 @@ def test_report_workbook_leaves_large_exports_and_machine_codes_to_the_csv(conta
     assert "建议动作" in header and len(header) == 3  # action_key left out
     wb = openpyxl.load_workbook(write_report_workbook(tmp_path, lang="en", max_rows=12))
     assert wb.sheetnames == ["Contact list", "Tiers"] and wb["Tiers"].max_row == 13
+    assert wb["Tiers"]["C2"].value == "high value"  # the bilingual label's half in the sheet's language

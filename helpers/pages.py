@@ -30,6 +30,7 @@ from typing import Any
 
 __all__ = [
     "PAGE_TITLES",
+    "notebook_references",
     "REMOVE_CELL_TAGS",
     "REMOVE_INPUT_TAGS",
     "TEXT",
@@ -135,10 +136,10 @@ PAGE_TITLES: dict[str, dict[str, str]] = {
     "02_user_tiers": {"zh": "02 · 用户分层", "en": "02 · User tiers"},
     "03_repurchase": {"zh": "03 · 复购", "en": "03 · Repurchase"},
     "04_attribution": {"zh": "04 · 归因", "en": "04 · Attribution"},
-    "05_community": {"zh": "05 · 社群活跃", "en": "05 · Community activity"},
-    "06_targeting": {"zh": "06 · 增量与触达名单", "en": "06 · Uplift and whom to contact"},
+    "05_community": {"zh": "05 · 社群活跃与话题", "en": "05 · Community activity and topics"},
+    "06_targeting": {"zh": "06 · 该联系谁", "en": "06 · Whom to contact"},
     "07_staff": {"zh": "07 · 员工绩效", "en": "07 · Staff scorecard"},
-    "08_summary": {"zh": "08 · 总结", "en": "08 · Summary"},
+    "08_summary": {"zh": "08 · 私域总结", "en": "08 · Private-domain summary"},
 }
 
 #: Parameter names shown beside the name on the index (to move into ``helpers.labels``).
@@ -721,8 +722,35 @@ def link_pages(report_dir: str | Path, pages: Sequence[Page], *, lang: str = "zh
         prev = (pages[i - 1].href, pages[i - 1].title) if i > 0 else None
         nxt = (pages[i + 1].href, pages[i + 1].title) if i + 1 < len(pages) else None
         nav = _nav_html({"index": "index.html", "prev": prev, "next": nxt}, lang)
-        text = path.read_text(encoding="utf-8")
-        path.write_text(_NAV_BLOCK.sub(lambda _, nav=nav: nav, text), encoding="utf-8")
+        text = _NAV_BLOCK.sub(lambda _, nav=nav: nav, path.read_text(encoding="utf-8"))
+        path.write_text(notebook_references(text, pages, lang), encoding="utf-8")
+
+
+#: A notebook named in a page's prose as code (``06_targeting``), as Markdown backticks render it.
+_NOTEBOOK_CODE = re.compile(r"<code>(\d\d_[a-z_]+)</code>")
+
+
+def notebook_references(text: str, pages: Sequence[Page], lang: str = "zh") -> str:
+    """Replace every notebook named as code in a page (``<code>06_targeting</code>``) by that page's title.
+
+    A page of this run becomes a link to it; a notebook the run did not produce is named by its title only. File
+    names are for analysts: a growth lead reading the page reads 「06 · 该联系谁」.
+
+    Examples
+    --------
+    >>> p = [Page("06_targeting", "06_targeting.html", "06 · 该联系谁")]
+    >>> notebook_references("见 <code>06_targeting</code> 与 <code>02_user_tiers</code>", p)
+    '见 <a href="06_targeting.html">06 · 该联系谁</a> 与 02 · 用户分层'
+    """
+    found = {p.stem: p for p in pages}
+
+    def name(m: re.Match) -> str:
+        stem = m.group(1)
+        if stem in found:
+            return f'<a href="{html.escape(found[stem].href)}">{html.escape(found[stem].title)}</a>'
+        return html.escape(PAGE_TITLES[stem][lang]) if stem in PAGE_TITLES else m.group(0)
+
+    return _NOTEBOOK_CODE.sub(name, text)
 
 
 # ----------------------------------------------------------------------------------------------------- index

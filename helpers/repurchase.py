@@ -15,6 +15,8 @@ never observed, so a frequent buyer who goes quiet becomes less likely to be ali
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import matplotlib.pyplot as plt
 import numpy as np
@@ -44,6 +46,7 @@ __all__ = [
     "with_notes",
     "UNITS",
     "next_best_contacts",
+    "next_steps",
     "plot_p_alive_matrix",
     "plot_repurchase_curves",
     "repeat_rate",
@@ -677,6 +680,89 @@ def interval_text(group: pd.Series, currency: str = "¥", lang: str = "zh", meth
     lo, hi = fmt_money(group["total_lower"], currency), fmt_money(group["total_upper"], currency)
     tail = f"，{method}" if zh and method else f", {method}" if method else ""
     return f"（90% 区间 {lo} – {hi}{tail}）" if zh else f" (90 % interval {lo} – {hi}{tail})"
+
+
+#: Bullets of 03's "what to do", each chosen by what the run measured (``{channels}`` filled with names).
+NEXT_STEPS: dict[str, dict[str, str]] = {
+    "ltv_cac_low": {
+        "zh": "**预算按终身价值，不按首单：** LTV / CAC 小于 1 的渠道：{channels}（第 6 节）。"
+        "先查它们的首购率和复购，再决定是否加预算。",
+        "en": "**Budget with lifetime value, not first-order value:** LTV / CAC is below 1 for {channels} "
+        "(section 6). Look at their first-purchase rate and repurchase before adding budget.",
+    },
+    "ltv_cac_ok": {
+        "zh": "**预算按终身价值，不按首单：** 测得获客成本的渠道 LTV / CAC 都不低于 1（第 6 节）；"
+        "加预算先看区间下限最高的渠道。",
+        "en": "**Budget with lifetime value, not first-order value:** every channel with a measured CAC has "
+        "LTV / CAC of at least 1 (section 6); add budget first where the interval's lower bound is highest.",
+    },
+    "ltv_cac_missing": {
+        "zh": "**预算按终身价值，不按首单：** 本次 LTV / CAC 未测量——导出里没有投放花费或活动成本。"
+        "导出后，第 6 节给出每个渠道新好友的价值 ÷ 获客成本。",
+        "en": "**Budget with lifetime value, not first-order value:** LTV / CAC is not measured in this run — the "
+        "export has no spend or campaign costs. With them, section 6 divides a new friend's value by the "
+        "channel's CAC.",
+    },
+    "tiers": {
+        "zh": "**分层运营：** 价值高、区间也高的分层值得专人服务；区间跨度大的分层先别下结论，攒更多数据。",
+        "en": "**Serve tiers by value:** a tier whose value and interval are both high deserves a named staff "
+        "member; a tier with a wide interval needs more data before a decision.",
+    },
+    "tiers_missing": {
+        "zh": "**分层运营：** 本次没有分层的价值（用户分层没有导出分层）；先运行「02 · 用户分层」，"
+        "再按分层价值安排服务。",
+        "en": "**Serve tiers by value:** no tier values in this run (no tiers were exported); run 02 · User "
+        "tiers, then staff the tiers by their value.",
+    },
+    "contact": {
+        "zh": "**谁该联系：** 不要只按 P(alive) × 价值排名单——那会挑出本来就会买的人。名单见 `06_targeting`："
+        "随机对照测出的增量决定谁值得发消息。",
+        "en": "**Whom to contact:** do not rank by P(alive) × value — that picks people who buy anyway. The list "
+        "is in `06_targeting`: the uplift measured in randomised holdouts decides who is worth a message.",
+    },
+    "refit": {
+        "zh": "**每月重新拟合；** 如果留出期误差变大，说明业务变了——缩短校准期。",
+        "en": "**Re-fit monthly;** if the holdout error grows, the business changed — shorten the calibration period.",
+    },
+}
+
+
+def next_steps(
+    ltv_cac: pd.DataFrame | None, tiers_valued: bool, lang: str = "zh", name: Callable[[object], str] = str
+) -> str:
+    """Return 03's "what to do" as Markdown bullets that point only at what this run measured.
+
+    Parameters
+    ----------
+    ltv_cac : DataFrame or None
+        :func:`helpers.clv_analysis.ltv_to_cac` per channel (``ltv_cac``), ``None`` without costs.
+    tiers_valued : bool
+        Whether the tiers' values were computed (02's tiers exported and a purchase model fitted).
+    lang : {"zh", "en"}
+        Report language.
+    name : callable
+        Display name of a channel code.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"ltv_cac": [0.6, 2.0, float("nan")]}, index=["moments", "store_qr", "ads"])
+    >>> print(next_steps(r, True).splitlines()[0].split("。")[0])
+    - **预算按终身价值，不按首单：** LTV / CAC 小于 1 的渠道：moments（第 6 节）
+    >>> "未测量" in next_steps(None, False).splitlines()[0]
+    True
+    """
+    if ltv_cac is None or not ltv_cac["ltv_cac"].notna().any():
+        budget = NEXT_STEPS["ltv_cac_missing"][lang]
+    else:
+        low = [name(c) for c in ltv_cac.index[ltv_cac["ltv_cac"] < 1]]
+        sep = "、" if lang == "zh" else ", "
+        budget = NEXT_STEPS["ltv_cac_low" if low else "ltv_cac_ok"][lang].format(channels=sep.join(low))
+    keys = ["tiers" if tiers_valued else "tiers_missing", "contact", "refit"]
+    return "\n".join(f"- {line}" for line in [budget, *(NEXT_STEPS[k][lang] for k in keys)])
 
 
 def headline(winner: str | None, iv, horizon_days: int, currency: str = "¥", lang: str = "zh") -> str:

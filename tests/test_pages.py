@@ -562,6 +562,23 @@ def test_chinese_pages_show_no_code_slug_english_header_or_nan(report):
         text = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|code|pre)[^>]*>.*?</\1>", " ", page, flags=re.S))
         found = {s for s in slugs if re.search(rf"\b{s}\b", text)}
         missing = re.findall(r"<td[^>]*>\s*(nan|NaN|None)\s*</td>", page)
-        if english or found or missing:
-            problems.append(f"{name}: headers {sorted(english)}, slugs {sorted(found)}, cells {missing[:3]}")
+        files = [s for s in re.findall(r"<code>(\d\d_[a-z_]+)</code>", page) if s in {nb.stem for nb in NOTEBOOKS}]
+        if english or found or missing or files:
+            problems.append(
+                f"{name}: headers {sorted(english)}, slugs {sorted(found)}, cells {missing[:3]}, notebook files {files}"
+            )
     assert not problems, "\n".join(problems)
+    page = (report / "03_repurchase.html").read_text(encoding="utf-8")
+    assert '<a href="06_targeting.html">06 · 该联系谁</a>' in page  # a notebook named in prose links to its page
+
+
+def test_fallback_titles_are_the_notebooks_own():
+    """PAGE_TITLES names a notebook the run did not produce: it must read as the notebook's own first heading."""
+    import nbformat
+
+    from helpers.pages import PAGE_TITLES, notebook_title
+
+    for nb in NOTEBOOKS:
+        cells = nbformat.read(nb, as_version=4)
+        for lang, other in (("zh", "lang-en"), ("en", "lang-zh")):
+            assert notebook_title(cells, nb.stem, lang, {other}) == PAGE_TITLES[nb.stem][lang], (nb.stem, lang)

@@ -311,3 +311,19 @@ def test_unidentified_dropout_gets_nan_standard_errors_not_zero():
     assert {"a", "b"} <= named  # the notes say which parameters have no standard error (a at its bound, b unpinned)
     assert m.params_["r"] == pytest.approx(2, rel=0.1)
     assert "BetaGeo(penalizer=0.0; r=" in repr(m)
+
+
+def test_next_steps_point_only_at_what_the_run_measured():
+    """03's "what to do": LTV / CAC named per channel when measured, said to be not measured otherwise."""
+    from helpers.repurchase import next_steps
+
+    ratio = pd.DataFrame({"ltv_cac": [0.4, 0.9, 3.0]}, index=["moments", "ads", "store_qr"])
+    names = {"moments": "朋友圈", "ads": "广告", "store_qr": "门店二维码"}
+    low = next_steps(ratio, True, "zh", names.get)
+    assert "朋友圈、广告" in low and "门店二维码" not in low and "未测量" not in low
+    fine = next_steps(ratio.assign(ltv_cac=[1.5, 2.0, float("nan")]), True, "en")
+    assert "at least 1" in fine.splitlines()[0]
+    missing = next_steps(None, False, "en").splitlines()
+    assert "not measured" in missing[0] and "no tier values" in missing[1] and len(missing) == 4
+    no_cost = next_steps(ratio.assign(ltv_cac=float("nan")), True)  # channels without a CAC: not measured either
+    assert no_cost.splitlines()[0] == next_steps(None, True).splitlines()[0]

@@ -31,6 +31,7 @@ from typing import Any
 __all__ = [
     "PAGE_TITLES",
     "notebook_references",
+    "parameter_references",
     "REMOVE_CELL_TAGS",
     "REMOVE_INPUT_TAGS",
     "TEXT",
@@ -142,24 +143,117 @@ PAGE_TITLES: dict[str, dict[str, str]] = {
     "08_summary": {"zh": "08 · 私域总结", "en": "08 · Private-domain summary"},
 }
 
-#: Parameter names shown beside the name on the index (to move into ``helpers.labels``).
+#: Every parameter's name in words: beside its name on the index, and in place of its name in a page's prose
+#: (:func:`parameter_references`).
 PARAM_LABELS: dict[str, dict[str, str]] = {
     "zh": {
         "data_dir": "数据目录",
+        "demo": "模拟数据的公开密钥",
+        "output_dir": "输出目录",
+        "engine": "计算引擎",
+        "tables": "数据仓库表",
+        "ingest": "校验方式",
+        "lang": "语言",
+        "teaching": "教学模式",
+        "names_file": "名称对照表",
         "as_of": "截止日期",
         "timezone": "时区",
-        "engine": "计算引擎",
         "window_start": "分析窗口开始",
         "window_end": "分析窗口结束",
-        "calibration_end": "校准期结束",
+        "conversion_window_days": "首单转化窗口",
+        "lead_window_days": "扫码加好友窗口",
+        "freq": "新增图周期",
+        "channel_groups": "渠道合并",
+        "control_variant": "对照话术",
+        "alpha": "显著性水平",
+        "gross_margin": "毛利率",
+        "currency": "货币符号",
         "previous_as_of": "对比期截止",
-        "lang": "语言",
+        "new_days": "新客期",
+        "k": "分层数",
+        "k_min": "最少分层数",
+        "k_max": "最多分层数",
+        "random_state": "随机种子",
+        "n_boot": "自助抽样次数",
+        "top_share_of_buyers": "头部买家比例",
+        "calibration_end": "校准期结束",
         "unit": "时间粒度",
+        "horizon_days": "预测期",
+        "clv_horizon_days": "终身价值期限",
+        "annual_discount_rate": "年折现率",
         "top_n": "名单人数",
-        "demo": "模拟数据的公开密钥",
-        "teaching": "教学模式",
+        "lookback_days": "归因回看期",
+        "conversion": "转化定义",
+        "half_life_days": "时间衰减半衰期",
+        "markov_order": "马尔可夫链阶数",
+        "roi_model": "活动 ROI 归因模型",
+        "referral_min_age_days": "邀请人最短好友时长",
+        "silent_days": "沉默期",
+        "top_groups": "展示群数",
+        "holdout_campaigns": "用于建模的随机实验",
+        "uplift_model": "增量模型",
+        "uplift_folds": "交叉拟合折数",
+        "uplift_seed": "增量模型种子",
+        "deletion_days": "删好友计入期",
+        "cooldown_days": "冷却期",
+        "monthly_cap": "每月消息上限",
+        "private_chats": "私聊名额",
+        "period_days": "总结周期",
     },
-    "en": {},
+    "en": {
+        "data_dir": "data folder",
+        "demo": "demo key",
+        "output_dir": "output folder",
+        "engine": "engine",
+        "tables": "catalog tables",
+        "ingest": "validation path",
+        "lang": "language",
+        "teaching": "teaching mode",
+        "names_file": "names file",
+        "as_of": "as-of date",
+        "timezone": "time zone",
+        "window_start": "window start",
+        "window_end": "window end",
+        "conversion_window_days": "conversion window",
+        "lead_window_days": "lead window",
+        "freq": "adds chart period",
+        "channel_groups": "channel groups",
+        "control_variant": "control script",
+        "alpha": "significance level",
+        "gross_margin": "gross margin",
+        "currency": "currency",
+        "previous_as_of": "previous as-of date",
+        "new_days": "days as new",
+        "k": "clusters",
+        "k_min": "fewest clusters",
+        "k_max": "most clusters",
+        "random_state": "random seed",
+        "n_boot": "bootstrap resamples",
+        "top_share_of_buyers": "top share of buyers",
+        "calibration_end": "calibration end",
+        "unit": "time unit",
+        "horizon_days": "horizon",
+        "clv_horizon_days": "lifetime-value horizon",
+        "annual_discount_rate": "annual discount rate",
+        "top_n": "list length",
+        "lookback_days": "lookback",
+        "conversion": "conversion definition",
+        "half_life_days": "decay half-life",
+        "markov_order": "Markov order",
+        "roi_model": "ROI attribution model",
+        "referral_min_age_days": "inviter minimum age",
+        "silent_days": "silence period",
+        "top_groups": "groups shown",
+        "holdout_campaigns": "holdout tests used",
+        "uplift_model": "uplift model",
+        "uplift_folds": "cross-fitting folds",
+        "uplift_seed": "uplift seed",
+        "deletion_days": "deletion window",
+        "cooldown_days": "cool-down",
+        "monthly_cap": "monthly message cap",
+        "private_chats": "private chats",
+        "period_days": "summary period",
+    },
 }
 
 _HTML_LANG = {"zh": "zh-CN", "en": "en"}
@@ -476,6 +570,7 @@ math{font-family:"Cambria Math","STIX Two Math","Latin Modern Math","DejaVu Math
 .formula-error{color:#a40e26}
 .headline{color:var(--muted);margin:.1em 0 .8em}
 .muted{color:var(--muted)}
+.param{border-bottom:1px dotted var(--muted);cursor:help}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:.5em 0}
 dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;overflow-wrap:anywhere}
 ol.pages{padding-left:0;list-style:none}
@@ -702,8 +797,11 @@ def _notebook_lang(nb: Any) -> str:
     return lang if lang in LANGS else "zh"
 
 
-def link_pages(report_dir: str | Path, pages: Sequence[Page], *, lang: str = "zh") -> None:
+def link_pages(report_dir: str | Path, pages: Sequence[Page], *, lang: str = "zh", teaching: bool = False) -> None:
     """Rewrite the navigation bars of a run's pages: index, previous and next among ``pages`` (in order).
+
+    Also names notebooks and parameters in words where a page's prose names them as code
+    (:func:`notebook_references`, :func:`parameter_references`).
 
     Parameters
     ----------
@@ -713,6 +811,8 @@ def link_pages(report_dir: str | Path, pages: Sequence[Page], *, lang: str = "zh
         The pages present, in reading order.
     lang : {"zh", "en"}
         Navigation language.
+    teaching : bool
+        A teaching report keeps a parameter's name beside its words (trainees change it in the params file).
     """
     report_dir = Path(report_dir)
     for i, page in enumerate(pages):
@@ -723,7 +823,8 @@ def link_pages(report_dir: str | Path, pages: Sequence[Page], *, lang: str = "zh
         nxt = (pages[i + 1].href, pages[i + 1].title) if i + 1 < len(pages) else None
         nav = _nav_html({"index": "index.html", "prev": prev, "next": nxt}, lang)
         text = _NAV_BLOCK.sub(lambda _, nav=nav: nav, path.read_text(encoding="utf-8"))
-        path.write_text(notebook_references(text, pages, lang), encoding="utf-8")
+        text = parameter_references(notebook_references(text, pages, lang), lang, teaching)
+        path.write_text(text, encoding="utf-8")
 
 
 #: A notebook named in a page's prose as code (``06_targeting``), as Markdown backticks render it.
@@ -751,6 +852,38 @@ def notebook_references(text: str, pages: Sequence[Page], lang: str = "zh") -> s
         return html.escape(PAGE_TITLES[stem][lang]) if stem in PAGE_TITLES else m.group(0)
 
     return _NOTEBOOK_CODE.sub(name, text)
+
+
+#: A parameter named in a page's prose as code: snake_case names only (``k`` or ``unit`` may be anything).
+_PARAM_CODE = re.compile(r"<code>([a-z]+(?:_[a-z]+)+)</code>")
+
+
+def parameter_references(text: str, lang: str = "zh", teaching: bool = False) -> str:
+    """Replace every parameter named as code in a page (``<code>cooldown_days</code>``) by its name in words.
+
+    A business page shows the words only, the parameter's name in a tooltip; a teaching page keeps the name after
+    the words, since trainees change it in their params file. Code that is not a parameter is left as it is.
+
+    Examples
+    --------
+    >>> parameter_references("冷却期由 <code>cooldown_days</code> 决定，见 <code>user_id</code>")
+    '冷却期由 <span class="param" title="参数 cooldown_days">冷却期</span> 决定，见 <code>user_id</code>'
+    >>> parameter_references("<code>cooldown_days</code>", "en", teaching=True)
+    'cool-down (<code>cooldown_days</code>)'
+    """
+    words = PARAM_LABELS[lang]
+
+    def name(m: re.Match) -> str:
+        code = m.group(1)
+        if code not in words:
+            return m.group(0)
+        label = html.escape(words[code])
+        if teaching:
+            return f"{label}（{m.group(0)}）" if lang == "zh" else f"{label} ({m.group(0)})"
+        tip = "参数" if lang == "zh" else "parameter"
+        return f'<span class="param" title="{tip} {code}">{label}</span>'
+
+    return _PARAM_CODE.sub(name, text)
 
 
 # ----------------------------------------------------------------------------------------------------- index
@@ -1097,7 +1230,7 @@ def write_report_index(report_dir: str | Path) -> Path:
     accounting = report_dir / "quality" / "accounting.csv"
     quality = pd.read_csv(accounting, encoding="utf-8-sig") if accounting.exists() else None
     shown = {k: v for k, v in params.items() if k != "output_dir"}
-    link_pages(report_dir, pages, lang=lang)
+    link_pages(report_dir, pages, lang=lang, teaching=bool(params.get("teaching")))
     glossary = write_glossary(report_dir, lang=lang)
     return write_index(
         report_dir,

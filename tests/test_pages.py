@@ -33,6 +33,7 @@ from helpers.pages import (
     write_index,
     write_report_index,
 )
+from helpers.params import SCHEMA
 
 from .browser import Chromium, find_chromium
 from .conftest import REPO, SAMPLE
@@ -563,13 +564,15 @@ def test_chinese_pages_show_no_code_slug_english_header_or_nan(report):
         found = {s for s in slugs if re.search(rf"\b{s}\b", text)}
         missing = re.findall(r"<td[^>]*>\s*(nan|NaN|None)\s*</td>", page)
         files = [s for s in re.findall(r"<code>(\d\d_[a-z_]+)</code>", page) if s in {nb.stem for nb in NOTEBOOKS}]
+        files += [s for s in re.findall(r"<code>([a-z]+(?:_[a-z]+)+)</code>", page) if s in SCHEMA]  # parameters
         if english or found or missing or files:
             problems.append(
-                f"{name}: headers {sorted(english)}, slugs {sorted(found)}, cells {missing[:3]}, notebook files {files}"
+                f"{name}: headers {sorted(english)}, slugs {sorted(found)}, cells {missing[:3]}, code names {files}"
             )
     assert not problems, "\n".join(problems)
     page = (report / "03_repurchase.html").read_text(encoding="utf-8")
     assert '<a href="06_targeting.html">06 · 该联系谁</a>' in page  # a notebook named in prose links to its page
+    assert 'title="参数 clv_horizon_days">终身价值期限</span>' in page  # a parameter in words, its name on hover
 
 
 def test_fallback_titles_are_the_notebooks_own():
@@ -582,3 +585,12 @@ def test_fallback_titles_are_the_notebooks_own():
         cells = nbformat.read(nb, as_version=4)
         for lang, other in (("zh", "lang-en"), ("en", "lang-zh")):
             assert notebook_title(cells, nb.stem, lang, {other}) == PAGE_TITLES[nb.stem][lang], (nb.stem, lang)
+
+
+def test_every_parameter_has_words_in_both_languages():
+    """A page names a parameter in words (:func:`helpers.pages.parameter_references`): every parameter has them."""
+    from helpers.pages import PARAM_LABELS
+
+    for lang in ("zh", "en"):
+        assert set(PARAM_LABELS[lang]) == set(SCHEMA), lang
+        assert all(w and "_" not in w for w in PARAM_LABELS[lang].values()), lang

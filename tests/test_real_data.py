@@ -188,7 +188,7 @@ def test_the_index_says_not_measured_for_pages_whose_input_the_export_lacks(reta
     assert "07 · 员工绩效 未测量（导出里没有负责员工）" in text
     assert "本页未记录结论" not in text and "最多的是—" not in text
     summary = outputs_text(retail["report"] / "08_summary.ipynb")
-    assert "员工绩效：员工绩效" not in summary and "05 · 社群活跃：未测量（导出里没有群消息）" in summary
+    assert "员工绩效：员工绩效" not in summary and "05 · 社群活跃与话题：未测量（导出里没有群消息）" in summary
 
 
 @needs_shared(RETAIL)

@@ -509,8 +509,8 @@ def write_report_workbook(
     Known exports come first, in the order of :data:`REPORT_SHEETS` (contact list, staff, channels, tiers), each
     under its sheet name in ``lang``; any other CSV follows under its file name. Columns of
     :data:`MACHINE_COLUMNS` stay in the CSV only; labels of :data:`LABEL_COLUMNS` keep the report language's half.
-    An export of more than ``max_rows`` rows is not put in a sheet
-    (never cut: a partial list would read as the whole one); a first sheet then names it, its rows and its CSV.
+    An export of more than ``max_rows`` rows is not put in a sheet (never cut: a partial list would read as the
+    whole one); a first sheet then names it, its rows and its CSV.
 
     Parameters
     ----------

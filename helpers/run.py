@@ -17,6 +17,7 @@ inspection, and the message names the notebook and the cell.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import difflib
 import itertools
@@ -83,6 +84,13 @@ CHAIN = ("02_user_tiers", "03_repurchase", "06_targeting")
 #: notebook want the same core, the chain gets it (the others take what is left), so the longest chain is not slowed
 #: by notebooks that have time to spare. 0 turns this off.
 BACKGROUND_NICE = 10
+#: Longest a cell may run, in seconds, before the runner stops the notebook (``--cell-timeout``; 0: no limit). The
+#: slowest cell at 1 M contacts takes about a minute; a scheduled report whose kernel hangs (seen once: a thread pool
+#: waiting on sleeping workers) then fails after two hours with the kernel's stacks, instead of waiting forever.
+CELL_TIMEOUT = 7200
+#: Folder of the run (beside the notebooks) where a stopped kernel writes every thread's stack (Python's
+#: faulthandler, on SIGUSR1 just before the interrupt); kept only in a failed run's folder, and only when written.
+STACKS = ".stacks"
 #: Notebooks whose HTML hides code cells (the one-page summary for growth leads).
 HTML_WITHOUT_CODE = {"08_summary"}
 _VERSIONS = (
@@ -357,19 +365,25 @@ def _kernel_environment(tmp: Path):
 _KERNEL_NUMBERS = itertools.count()
 
 
-def _ipc_kernel_manager(sockets: Path, label: str = "", pids: dict | None = None, nice: int = 0) -> type:
+def _ipc_kernel_manager(
+    sockets: Path, label: str = "", pids: dict | None = None, nice: int = 0, stacks: Path | None = None
+) -> type:
     """Return a kernel manager class whose kernels talk over local sockets in ``sockets``.
 
     No TCP port is opened (so no "running over TCP without encryption" warning per notebook). When ``pids`` is
     given, the kernel's process id is stored there under ``label`` once it is launched (to stop it when a notebook
     beside it fails, and for the benchmark's memory per notebook). A positive ``nice`` lowers the kernel's CPU
-    priority as it starts (its threads inherit it), where the system allows.
+    priority as it starts (its threads inherit it), where the system allows. With ``stacks`` (a file path), the
+    kernel writes the stack of every one of its threads to that file when it is interrupted while running a cell
+    (the runner interrupts a cell that exceeds its timeout), so a hang leaves a trace of where it hung.
     """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import default
 
     class LocalSocketKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:  # the documented override point
+            if stacks is not None and hasattr(signal, "SIGUSR1"):
+                kernel_cmd = [*kernel_cmd, f"--IPKernelApp.exec_lines={_dump_stacks_on_signal(stacks)}"]
             await super()._async_launch_kernel(kernel_cmd, **kw)
             if pids is not None:
                 pids[label] = self.provisioner.pid
@@ -381,7 +395,13 @@ def _ipc_kernel_manager(sockets: Path, label: str = "", pids: dict | None = None
             # shutting down, the kernel is idle (its notebook finished, or failed at a cell): no SIGINT first, which
             # a kernel still tidying up on a busy machine logs as "KeyboardInterrupt caught in kernel" on stderr
             if not self.shutting_down:
+                if stacks is not None and hasattr(signal, "SIGUSR1") and self.provisioner.pid:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(self.provisioner.pid, signal.SIGUSR1)  # every thread's stack, before the interrupt
+                        await asyncio.sleep(1.0)  # faulthandler writes from its signal handler: it takes milliseconds
                 await super()._async_interrupt_kernel()
+
+        interrupt_kernel = _async_interrupt_kernel  # the public name nbclient calls on a timeout (bound in the base)
 
         @default("shutdown_wait_time")
         def _shutdown_wait_time(self) -> float:
@@ -396,6 +416,20 @@ def _ipc_kernel_manager(sockets: Path, label: str = "", pids: dict | None = None
             return str(sockets / f"k{next(_KERNEL_NUMBERS)}")
 
     return LocalSocketKernelManager
+
+
+def _dump_stacks_on_signal(path: Path) -> str:
+    """One line of Python a kernel runs as it starts: on SIGUSR1, write every thread's stack to ``path``.
+
+    It binds no name in the notebook's namespace (faulthandler keeps the open file itself).
+
+    >>> "faulthandler" in _dump_stacks_on_signal(Path("/tmp/x.txt"))
+    True
+    """
+    return (
+        f"__import__('faulthandler').register(__import__('signal').SIGUSR1, "
+        f"file=open({str(path)!r}, 'w', encoding='utf-8'), all_threads=True)"
+    )
 
 
 def _stop_kernels(pids: dict, running: set[str]) -> None:
@@ -458,6 +492,7 @@ def run_report(
     html: bool = True,
     quiet: bool = False,
     jobs: int | None = None,
+    cell_timeout: float | None = CELL_TIMEOUT,
 ) -> Path:
     """Execute the notebook sequence and publish ``reports_dir/run_name`` atomically.
 
@@ -480,6 +515,10 @@ def run_report(
         Notebooks run side by side, each as soon as the notebooks it reads have finished (:data:`READS`);
         default :func:`default_jobs`. ``1`` runs them one after the other. Every notebook's results are the same
         either way: each runs in its own kernel and reads only finished outputs.
+    cell_timeout : float, optional
+        Seconds a cell may run (default :data:`CELL_TIMEOUT`; ``None`` or 0: no limit). A cell that runs longer is
+        interrupted after its kernel has written every thread's stack to ``.stacks/<notebook>.txt`` in the failed
+        run's folder, and the run fails with a :class:`ReportError` naming the cell and that file.
 
     Returns
     -------
@@ -508,10 +547,11 @@ def run_report(
     params = {**params, "output_dir": str(tmp)}
     t_all = time.perf_counter()
     with _kernel_environment(tmp) as sockets:
-        done, failure = _run_sequence(seq, tmp, params, sockets, html, quiet, jobs or default_jobs())
+        done, failure = _run_sequence(seq, tmp, params, sockets, html, quiet, jobs or default_jobs(), cell_timeout)
     if failure is not None:
         err, nb = failure
-        _raise_report_error(err, nb, _keep_failed(tmp, reports, run_name), final)
+        _raise_report_error(err, nb, _keep_failed(tmp, reports, run_name), final, cell_timeout)
+    shutil.rmtree(tmp / STACKS, ignore_errors=True)  # nothing was stopped: the stack files are empty
     timings = [{"notebook": nb.stem, **done[nb.stem]} for nb in seq]
     from helpers.exports import write_report_workbook
 
@@ -548,7 +588,14 @@ def _checked_params(params: dict) -> dict:
 
 
 def _run_sequence(
-    seq: list[Path], tmp: Path, params: dict, sockets: Path, html: bool, quiet: bool, jobs: int
+    seq: list[Path],
+    tmp: Path,
+    params: dict,
+    sockets: Path,
+    html: bool,
+    quiet: bool,
+    jobs: int,
+    cell_timeout: float | None = None,
 ) -> tuple[dict[str, dict], tuple[BaseException, Path] | None]:
     """Run the notebooks, up to ``jobs`` at once in dependency order; the first failure, if any.
 
@@ -584,7 +631,9 @@ def _run_sequence(
         started = time.perf_counter() - t0
         nice = BACKGROUND_NICE if jobs > 1 and nb.stem not in CHAIN else 0
         try:
-            secs = _execute(nb, tmp, params, _ipc_kernel_manager(sockets, nb.stem, pids, nice))
+            stacks = tmp / STACKS / f"{nb.stem}.txt"
+            manager = _ipc_kernel_manager(sockets, nb.stem, pids, nice, stacks)
+            secs = _execute(nb, tmp, params, manager, cell_timeout)
         finally:
             ended(nb)
         if html:
@@ -626,9 +675,23 @@ def _run_sequence(
     return done, failure
 
 
-def _execute(nb: Path, tmp: Path, params: dict, manager: type) -> float:
-    """Run one notebook into ``tmp`` with the parameters it declares (lessons left out unless teaching); seconds."""
+def _execute(nb: Path, tmp: Path, params: dict, manager: type, cell_timeout: float | None = None) -> float:
+    """Run one notebook into ``tmp`` with the parameters it declares (lessons left out unless teaching); seconds.
+
+    A cell running longer than ``cell_timeout`` seconds is interrupted (its kernel manager first has the kernel write
+    its stacks, the only time the stack file is written) and the notebook fails at that cell.
+    """
     import papermill as pm
+
+    (tmp / STACKS).mkdir(exist_ok=True)
+    limit = {}
+    if cell_timeout:
+        limit = {
+            "execution_timeout": cell_timeout,
+            "interrupt_on_timeout": True,  # the kernel manager dumps the kernel's stacks first
+            # fail the cell at once, even when the kernel cannot answer the interrupt (stuck outside Python)
+            "error_on_timeout": {"ename": "CellTimeout", "evalue": f"{cell_timeout:g} s", "traceback": []},
+        }
 
     passed = {k: v for k, v in params.items() if nb.stem in SCHEMA[k].notebooks}
     t0 = time.perf_counter()
@@ -643,16 +706,26 @@ def _execute(nb: Path, tmp: Path, params: dict, manager: type) -> float:
         # would chdir the whole runner, and two notebooks side by side then leave it in notebooks/ when they end
         resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
         kernel_manager_class=manager,
+        **limit,
     )
     return time.perf_counter() - t0
 
 
-def _raise_report_error(err: BaseException, nb: Path, failed: Path, final: Path) -> None:
+def _raise_report_error(
+    err: BaseException, nb: Path, failed: Path, final: Path, cell_timeout: float | None = None
+) -> None:
     """Re-raise a notebook's failure: a cell's error as a one-line :class:`ReportError`, anything else as is."""
     from papermill.exceptions import PapermillExecutionError
 
     if not isinstance(err, PapermillExecutionError):
         raise err
+    stacks = failed / STACKS / f"{nb.stem}.txt"  # written only when a cell outlived the timeout (see _execute)
+    if stacks.exists():
+        raise ReportError(
+            f"{nb.name} stopped at cell {err.cell_index} (execution count {err.exec_count}): it ran longer than "
+            f"the cell timeout of {cell_timeout:g} s (--cell-timeout); its kernel's threads at that moment: "
+            f"{stacks}\n  executed notebook kept at {failed / nb.name}; the last good report {final} is untouched"
+        ) from None
     first = _redact(str(err.evalue).splitlines()[0]) if err.evalue else ""
     raise ReportError(
         f"{nb.name} failed at cell {err.cell_index} (execution count {err.exec_count}): "
@@ -674,6 +747,11 @@ def _keep_failed(tmp: Path, reports: Path, run_name: str) -> Path:
     failed = reports / f".failed-{run_name}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     for nb in tmp.glob("*.ipynb"):
         _redact_notebook(nb)
+    for stacks in (tmp / STACKS).glob("*.txt"):
+        if not stacks.stat().st_size:
+            stacks.unlink()  # that kernel was not stopped by a timeout
+    with contextlib.suppress(OSError):
+        (tmp / STACKS).rmdir()  # only if empty
     tmp.rename(failed)
     return failed
 
@@ -715,6 +793,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--jobs", type=int, default=None, help=f"notebooks run side by side (default {default_jobs()}; 1: in sequence)"
     )
+    ap.add_argument(
+        "--cell-timeout",
+        type=float,
+        default=CELL_TIMEOUT,
+        metavar="SECONDS",
+        help=f"stop the run when one cell runs longer (default {CELL_TIMEOUT}; 0: no limit); the kernel's stacks are "
+        "kept with the failed notebooks",
+    )
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     try:
@@ -728,6 +814,7 @@ def main(argv: list[str] | None = None) -> int:
             html=not args.no_html,
             quiet=args.quiet,
             jobs=args.jobs,
+            cell_timeout=args.cell_timeout or None,
         )
     except ParamError as err:
         print(f"report not started: {err}", file=sys.stderr)

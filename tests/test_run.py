@@ -240,3 +240,38 @@ def test_side_by_side_the_notebooks_off_the_chain_run_at_a_lower_priority(tiny_s
         niced = min(base + run.BACKGROUND_NICE, 19) if jobs > 1 else base
         assert (out / "00_a").read_text() == f"{niced} {niced}"
         assert (out / "01_b").read_text() == f"{base} {base}"
+
+
+@pytest.mark.skipif(not hasattr(run.signal, "SIGUSR1"), reason="the stack dump uses SIGUSR1 (POSIX)")
+def test_a_cell_that_hangs_is_stopped_at_the_timeout_with_its_kernels_stacks(tiny_sequence, tmp_path):
+    """A hang like the one seen once at 1 M contacts (the main thread waiting on a thread pool whose worker never
+    returns) fails the run at the cell timeout, naming the cell, and keeps every thread's stack of that kernel;
+    the notebook that ran beside it in time leaves no stack file."""
+    hang = (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "import threading\n"
+        "def stuck_worker():\n"
+        "    threading.Event().wait()\n"
+        "pool = ThreadPoolExecutor(1)\n"
+        "pool.submit(stuck_worker).result()"
+    )
+    tiny_sequence({"00_ok": "x = 1", "01_hangs": hang, "02_beside": "import time\ntime.sleep(1)"},
+                  {"00_ok": (), "01_hangs": ("00_ok",), "02_beside": ("00_ok",)})  # fmt: skip
+    t0 = time.perf_counter()
+    with pytest.raises(run.ReportError, match=r"01_hangs.ipynb stopped at cell 0 .*cell timeout of 5 s") as err:
+        run.run_report({"data_dir": str(SAMPLE)}, run_name="r", reports_dir=tmp_path / "reports", quiet=True,
+                       html=False, jobs=2, cell_timeout=5)  # fmt: skip
+    assert time.perf_counter() - t0 < 90
+    failed = next((tmp_path / "reports").glob(".failed-r-*"))
+    stacks = failed / run.STACKS / "01_hangs.txt"
+    assert str(stacks) in str(err.value)
+    text = stacks.read_text()
+    assert "stuck_worker" in text and "result" in text  # the worker's stack and the main thread's wait
+    assert sorted(p.name for p in (failed / run.STACKS).iterdir()) == ["01_hangs.txt"]
+
+
+def test_a_run_without_a_timeout_publishes_no_stack_files(tiny_sequence, tmp_path):
+    tiny_sequence({"00_a": "x = 1"}, {"00_a": ()})
+    report = run.run_report({"data_dir": str(SAMPLE)}, run_name="r", reports_dir=tmp_path / "reports", quiet=True,
+                            html=False, jobs=1)  # fmt: skip
+    assert not (report / run.STACKS).exists()

@@ -1369,7 +1369,9 @@ def new_contact_value(
     Intervals (``level``) come from ``n_draws`` joint draws: a bootstrap of the channel's contacts for the
     first-purchase curve, Laplace draws of the repeat model, and normal draws of the two mean values. A
     channel with fewer than ``min_buyers`` buyers or ``min_repeat_buyers`` repeat buyers gets NaN and a note
-    (its repeat model is not identified), as does a horizon longer than the channel's longest follow-up.
+    (its repeat model is not identified), as does a horizon longer than the channel's longest follow-up. When the
+    repeat model fits but one of its parameters is not identified (no standard error), the estimates stand and
+    only the purchases' and value's intervals are NaN, with the model's note.
 
     Parameters
     ----------
@@ -1484,7 +1486,6 @@ def _channel_value(ch, g: pd.DataFrame, sub: pd.DataFrame, how: _ValueSettings, 
         return row
     try:
         m = how.model_cls().fit(sub.drop(columns=["channel"]), unit=how.unit)
-        pdraws = parameter_draws(m, how.n_draws, "laplace", seed=int(rng.integers(2**31)))
     except (ValueError, RuntimeError) as err:
         row["note"] = f"repeat model: {err}"
         return row
@@ -1496,6 +1497,12 @@ def _channel_value(ch, g: pd.DataFrame, sub: pd.DataFrame, how: _ValueSettings, 
     vr_se = float(np.sqrt(np.sum((x * (mv - vr)) ** 2)) / x.sum())
     row["first_value"], row["repeat_value"] = float(v1), vr
     row["expected_purchases"], row["value"] = _new_contact_value(m, f_hat, v1, vr, how)
+    row["note"] = "; ".join(m.notes_)
+    try:
+        pdraws = parameter_draws(m, how.n_draws, "laplace", seed=int(rng.integers(2**31)))
+    except ValueError as err:  # a parameter the data cannot identify: the estimate stands, its interval does not
+        row["note"] = row["note"] or str(err)
+        return row
     a1 = rng.normal(v1, v1_se, how.n_draws)
     ar = rng.normal(vr, vr_se, how.n_draws)
     sims = np.array(
@@ -1506,7 +1513,6 @@ def _channel_value(ch, g: pd.DataFrame, sub: pd.DataFrame, how: _ValueSettings, 
     )
     row["purchases_lower"], row["purchases_upper"] = np.quantile(sims[:, 0], [how.lo_q, how.hi_q])
     row["value_lower"], row["value_upper"] = np.quantile(sims[:, 1], [how.lo_q, how.hi_q])
-    row["note"] = "; ".join(m.notes_)
     return row
 
 

@@ -483,3 +483,23 @@ def test_pair_draw_totals_sum_each_groups_members_draw_by_draw(monkeypatch, bloc
     assert got.shape == (7, 9)
     np.testing.assert_allclose(got, want, rtol=1e-12)
     assert not got[6].any()  # a group without members totals zero
+
+
+def test_a_repeat_model_with_an_unidentified_parameter_keeps_its_estimate_and_drops_only_the_interval(monkeypatch):
+    """On Online Retail the winning model's dropout parameter sits at the optimiser's bound: its estimate of a new
+    friend's purchases and value stands (the prediction is identified), only the Laplace interval is not measured."""
+    plan, contacts, firsts, summary, end = _contacts_world(seed=5)
+    full = ca.new_contact_value(contacts, firsts, summary, end, horizon_days=120, n_draws=20)
+
+    def unidentified(*args, **kwargs):
+        raise ValueError("BetaGeo: some parameters are not identified (standard error NaN)")
+
+    monkeypatch.setattr(ca, "parameter_draws", unidentified)
+    out = ca.new_contact_value(contacts, firsts, summary, end, horizon_days=120, n_draws=20)
+    for ch in ("store", "ads"):
+        row = out.loc[ch]
+        assert row["expected_purchases"] == pytest.approx(full.loc[ch, "expected_purchases"])
+        assert row["value"] == pytest.approx(full.loc[ch, "value"])
+        assert np.isfinite(row[["p_buy_lower", "p_buy_upper"]].astype(float)).all()  # the bootstrap part stands
+        assert row[["purchases_lower", "purchases_upper", "value_lower", "value_upper"]].isna().all()
+        assert "not identified" in row["note"]

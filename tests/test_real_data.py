@@ -221,3 +221,20 @@ def test_conversion_is_not_measured_when_the_add_times_are_the_first_orders(reta
     assert "97.7%" not in text and "97.2%" not in text
     index = re.sub(r"<[^>]+>", " ", (retail["report"] / "index.html").read_text(encoding="utf-8"))
     assert "欧洲（97.7%）" not in index and "首单转化率" in index
+
+
+@needs_shared(RETAIL)
+def test_a_new_friends_value_counts_the_buyers_01_counts_and_is_estimated_where_only_its_interval_is_not(retail):
+    """03's new-friend table observes friends until as_of, as 01 does: a friend added and buying on the export's
+    last day is a buyer in both (it was censored before buying when 03 stopped at the last day's midnight). The
+    winning model's dropout parameter is not identified on this export, so purchases and value are estimated
+    without an interval rather than left out."""
+    text01 = outputs_text(retail["report"] / "01_acquisition.ipynb")
+    buyers01 = int(re.search(r"其中 ([0-9,]+) 位加好友后下过单", text01).group(1).replace(",", ""))
+    value = pd.read_csv(retail["report"] / "artifacts" / "new_contact_value.csv", encoding="utf-8-sig")
+    everyone = value.set_index("channel").loc["全部 / all"]
+    assert everyone["buyers"] == buyers01 == 4325
+    assert everyone["expected_purchases"] > 1 and everyone["value"] > everyone["first_value"] > 0
+    assert pd.isna(everyone["value_lower"]) and "not identified" in everyone["note"]
+    text03 = outputs_text(retail["report"] / "03_repurchase.ipynb")
+    assert "终身价值期限 365 天与数据跨度的一半 187 天中较短的一个" in text03 and "clv_horizon_days" not in text03

@@ -174,7 +174,7 @@ NAMES: dict[str, dict[str, dict[str, str]]] = {
         "average": _n("只用平均效应", "average effect only"),
     },
     "contact_list": {
-        "new": _n("新名单（增量）", "new list (uplift)"),
+        "new": _n("新名单（本页）", "new list (this page)"),  # ranked by uplift or by the due score: see the page
         "old": _n("旧名单（P(活跃)×价值）", "old list (P(alive) × value)"),
     },
     "date": {

@@ -721,11 +721,12 @@ def _contact_actions(report_dir, lang: str) -> list[tuple[str, str]]:
     measured = t.get("leave_alone") is not None  # None: no randomised test, the leave-alone list is not measured
     if lang == "zh":
         how = "按随机对照测出的增量" if uplift else "按“到期”得分（没有可用的随机对照）"
-        leave = f"{fmt_int(t['leave_alone'])} 位放进勿扰名单" if measured else "勿扰名单未测量（没有随机对照）"
+        leave = f"{fmt_int(t['leave_alone'])} 位暂不打扰" if measured else "“暂不打扰”未测量（没有随机对照）"
         text = (
             f"联系名单上的 {fmt_int(t['listed'])} 位客户（{how}排序；私聊 {chats} 位，其余群发），"
-            f"{leave}：{_link('exports/contact_list.csv', '联系名单')}、"
-            f"{_link('exports/leave_alone.csv', '勿扰名单')}，方法见 {_link('06_targeting.html', '06')}。"
+            f"{leave}：{_link('exports/contact_list.csv', '联系名单')}"
+            + (f"、{_link('exports/leave_alone.csv', '暂不打扰名单')}" if measured else "")
+            + f"，方法见 {_link('06_targeting.html', '06')}。"
         )
     else:
         how = "by the uplift measured in randomised tests" if uplift else "by the due score (no usable randomised test)"
@@ -737,8 +738,9 @@ def _contact_actions(report_dir, lang: str) -> list[tuple[str, str]]:
         text = (
             f"Contact the {fmt_int(t['listed'])} customers on the list (ranked {how}; {chats} private chats, "
             f"the rest broadcasts){leave}: "
-            f"{_link('exports/contact_list.csv', 'contact list')}, {_link('exports/leave_alone.csv', 'leave alone')}; "
-            f"method in {_link('06_targeting.html', '06')}."
+            f"{_link('exports/contact_list.csv', 'contact list')}"
+            + (f", {_link('exports/leave_alone.csv', 'leave alone')}" if measured else "")
+            + f"; method in {_link('06_targeting.html', '06')}."
         )
     return [("contact", text)]
 

@@ -480,7 +480,8 @@ def contact_list(
     s["tier"] = tiers.reindex(s.index) if tiers is not None else None
     leave, leave_alone = _leave_alone(s, uplift, verdicts, kinds, t)
     s = s[~leave]
-    funnel["not 'leave alone'"] = len(s)
+    if verdicts:  # without a randomised test no one is known to delete us: no such rule was applied
+        funnel["not 'leave alone'"] = len(s)
     if kinds:
         s, why = _score_by_uplift(s, uplift, verdicts, kinds, costs, margin, t)
     else:
@@ -1452,6 +1453,16 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "已写出 {n:,} 位客户到 exports/contact_list.csv，{m:,} 位“暂不打扰”客户到 exports/leave_alone.csv。",
         "en": "{n:,} contacts written to exports/contact_list.csv, {m:,} to leave alone to exports/leave_alone.csv.",
     },
+    "written_unmeasured": {
+        "zh": "已写出 {n:,} 位客户到 exports/contact_list.csv；“暂不打扰”未测量（没有随机留出测试），不写该名单。",
+        "en": "{n:,} contacts written to exports/contact_list.csv; 'leave alone' is not measured (no randomised "
+        "holdout), so no such list is written.",
+    },
+    "leave_unmeasured": {
+        "zh": "“暂不打扰”未测量：没有随机留出测试，就不知道消息会让谁删好友。",
+        "en": "'Leave alone' is not measured: without a randomised holdout nobody knows whom a message makes delete "
+        "us.",
+    },
     "lists": {
         "zh": (
             "新名单中近 {d} 天下过单的占 {new_recent:.0%}（旧名单 {old_recent:.0%}），"
@@ -1487,6 +1498,69 @@ _STAGES = {
     "due scored": {"zh": "有到期得分（无可用的增量模型）", "en": "scored by the due score (no usable uplift model)"},
     "listed": {"zh": "进入名单", "en": "listed"},
 }
+
+
+#: Bullets of 06's "what to do" (:func:`next_steps`).
+NEXT_STEPS: dict[str, dict[str, str]] = {
+    "contact": {
+        "zh": "**按 `exports/contact_list.csv` 联系这 {n:,} 人：** 前 {chats:,} 人私聊，其余群发；“为什么现在联系”一栏"
+        "可以直接作为员工的开场理由。",
+        "en": "**Contact the {n:,} customers of `exports/contact_list.csv`:** private chats for the top {chats:,}, a "
+        'broadcast for the rest; the "why now" column is the staff member\'s opening reason.',
+    },
+    "contact_chats": {
+        "zh": "**按 `exports/contact_list.csv` 联系这 {n:,} 人，都私聊：** “为什么现在联系”一栏可以直接作为员工的"
+        "开场理由。",
+        "en": '**Contact the {n:,} customers of `exports/contact_list.csv`, all by private chat:** the "why now" '
+        "column is the staff member's opening reason.",
+    },
+    "nobody": {
+        "zh": "**这次没有人进入名单：** 见第 6 节的筛选表，是哪条规则筛掉了所有人。",
+        "en": "**No one is listed this time:** the filter table of section 6 shows which rule left no one.",
+    },
+    "leave": {
+        "zh": "**`exports/leave_alone.csv` 里的 {m:,} 人这个月别发消息：** 对他们来说，消息换来的是删好友。",
+        "en": "**Leave the {m:,} customers of `exports/leave_alone.csv` alone this month:** for them a message buys a "
+        "deletion.",
+    },
+    "leave_none": {
+        "zh": "**这次没有人需要“暂不打扰”：** 随机留出测试里没有哪一组因消息明显多删好友。",
+        "en": "**No one needs leaving alone this time:** no group deleted us measurably more after a message in the "
+        "randomised tests.",
+    },
+    "leave_unmeasured": {
+        "zh": "**谁会因消息删好友还不知道：** 没有随机留出测试，“暂不打扰”未测量；先做一次（下一条）。",
+        "en": "**Whom a message makes delete us is not known yet:** without a randomised holdout 'leave alone' is not "
+        "measured; run one first (next point).",
+    },
+    "holdout": {
+        "zh": "**保留对照组：** 每一轮都随机留出一部分名单上的人不联系，下次的模型才有新的、没有偏差的数据；"
+        "没有留出组，就无法知道名单是不是真的带来了增量。",
+        "en": "**Keep a control group:** hold out a random part of every list; the next model needs fresh, unbiased "
+        "data, and without a holdout nobody can tell whether the list added sales.",
+    },
+    "summary": {"zh": "看 `08_summary`（汇总）。", "en": "Continue with `08_summary`."},
+}
+
+
+def next_steps(cl: ContactList, lang: str = "zh") -> str:
+    """Return 06's "what to do" as Markdown bullets that point only at what this run wrote and measured.
+
+    Examples
+    --------
+    >>> cl = ContactList(pd.DataFrame({"action_key": ["private_chat", "group_broadcast"]}), pd.DataFrame(),
+    ...                  {"verdicts": {}})
+    >>> print(next_steps(cl).splitlines()[1])
+    - **谁会因消息删好友还不知道：** 没有随机留出测试，“暂不打扰”未测量；先做一次（下一条）。
+    """
+    n = len(cl.contacts)
+    chats = int((cl.contacts["action_key"] == "private_chat").sum()) if n else 0
+    first = NEXT_STEPS["nobody" if not n else "contact_chats" if chats == n else "contact"][lang].format(
+        n=n, chats=chats
+    )
+    key = "leave_unmeasured" if not cl.leave_alone_measured else "leave" if len(cl.leave_alone) else "leave_none"
+    second = NEXT_STEPS[key][lang].format(m=len(cl.leave_alone))
+    return "\n".join(f"- {line}" for line in [first, second, NEXT_STEPS["holdout"][lang], NEXT_STEPS["summary"][lang]])
 
 
 def headline(cl: ContactList, lang: str = "zh") -> str:

@@ -238,3 +238,15 @@ def test_a_new_friends_value_counts_the_buyers_01_counts_and_is_estimated_where_
     assert pd.isna(everyone["value_lower"]) and "not identified" in everyone["note"]
     text03 = outputs_text(retail["report"] / "03_repurchase.ipynb")
     assert "终身价值期限 365 天与数据跨度的一半 187 天中较短的一个" in text03 and "clv_horizon_days" not in text03
+
+
+@needs_shared(RETAIL)
+def test_without_a_randomised_test_no_leave_alone_list_is_written_or_pointed_at(retail):
+    """Online Retail has no holdouts: 06 said "0 位“暂不打扰”客户", listed a funnel row for a rule never applied and
+    sent staff to an empty file; now it says not measured, writes no file and 06 / 08 point at none."""
+    report = retail["report"]
+    assert not (report / "exports" / "leave_alone.csv").exists()
+    text06 = outputs_text(report / "06_targeting.ipynb")
+    assert "“暂不打扰”未测量" in text06 and "位“暂不打扰”客户" not in text06 and "不在“暂不打扰”名单" not in text06
+    assert "leave_alone.csv" not in text06 and "新名单（增量）" not in text06
+    assert "leave_alone.csv" not in outputs_text(report / "08_summary.ipynb")

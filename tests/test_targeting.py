@@ -52,11 +52,20 @@ def test_eligibility_friends_cooldown_and_monthly_cap():
     )
     cl = T.contact_list(s, due=due, cooldown_days=7, monthly_cap=4, lang="en")
     assert cl.contacts["user_id"].tolist() == ["u00000", "u00005"]
-    assert list(cl.decision["funnel"].values()) == [6, 5, 4, 3, 2, 2, 2, 2]
+    assert list(cl.decision["funnel"].values()) == [6, 5, 4, 3, 2, 2, 2]
     assert cl.decision["score"] == "due" and "no uplift model" in cl.decision["why"]
-    # without an uplift model the funnel does not claim one: its scoring row names the due score
+    # without an uplift model the funnel does not claim one: its scoring row names the due score; and without a
+    # randomised test no "leave alone" rule was applied (Online Retail showed "not on the list: 3,910")
     stages = T.funnel_table(cl.decision, "zh")["stage"].tolist()
     assert "有到期得分（无可用的增量模型）" in stages and not any("模型覆盖" in x for x in stages)
+    assert not any("暂不打扰" in x for x in stages) and not cl.leave_alone_measured
+    steps = T.next_steps(cl, "zh")
+    assert (
+        "联系这 2 人，都私聊" in steps
+        and "其余群发" not in steps
+        and "“暂不打扰”未测量" in steps
+        and "leave_alone.csv" not in steps
+    )
     assert cl.contacts.loc[0, "action"] == "private chat"
     assert "usually buys every 30 days" in cl.contacts.loc[0, "why_now"]
     # the due sentence states the days since the last purchase once: not again from the order timestamps at as_of,

@@ -93,6 +93,18 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "{model}：{n} 位客户，对数似然 {ll}，时间单位 {unit}，用 {through} 及之前的购买拟合。",
         "en": "{model}: {n} customers, log-likelihood {ll}, time unit {unit}, fitted on purchases through {through}.",
     },
+    "no_dropout": {
+        "zh": "本次数据识别不出流失：{share} 的买家仍活跃概率在 99.9% 以上，包括已经 {days} 天没买的人。"
+        "这里的 P(alive) 不是测量结果；本页的终身价值都假定没有人离开，是上限。",
+        "en": "The data do not identify dropout: {share} of buyers have P(alive) of 99.9 % or more, including some "
+        "silent for {days} days. P(alive) is not a measurement here; every lifetime value on this page assumes "
+        "nobody leaves and is an upper bound.",
+    },
+    "clv_upper": {
+        "zh": "这些都是上限：数据识别不出流失，模型假定没有人离开（见第 2 节）。",
+        "en": " These are upper bounds: the data do not identify dropout, so the model assumes nobody leaves "
+        "(section 2).",
+    },
     "clv_line": {
         "zh": "未来 {h} 天的终身价值（毛利率 {margin}，年贴现率 {disc}）：人均 {mean}，中位数 {median}；"
         "价值最高的 10% 客户占 {top}；全部客户合计 {total}{interval}。",
@@ -632,11 +644,57 @@ def parameter_table(models: dict, lang: str = "zh", digits: int = 4) -> pd.DataF
     return pd.DataFrame(rows, columns=["model", "parameter", "estimate", "std_error"])
 
 
-def clv_text(iv, horizon_days: int, margin: float, discount: float, currency: str = "¥", lang: str = "zh") -> str:
+def alive_identified(p_alive: pd.Series, floor: float = 0.999) -> bool:
+    """Whether P(alive) tells customers apart: False when it is at least ``floor`` for 95 % of them or more.
+
+    A purchase model whose dropout the data do not identify (BG/NBD with a → 0, as on a year of UCI Online Retail)
+    gives P(alive) = 1 to everyone, a customer silent for a year included: not a measurement of who is still active.
+
+    >>> alive_identified(pd.Series([1.0, 1.0, 0.9999])), alive_identified(pd.Series([1.0, 0.4, 0.9]))
+    (False, True)
+    """
+    pa = p_alive.dropna()
+    return bool(len(pa)) and float((pa >= floor).mean()) < 0.95
+
+
+def alive_sentence(p_alive: pd.Series, summary: pd.DataFrame, lang: str = "zh") -> str | None:
+    """Say that P(alive) is not a measurement when the model sees no dropout (:func:`alive_identified`), else None.
+
+    The sentence gives the share of buyers at P(alive) ≥ 99.9 % and the longest silence among them, and says what
+    follows: every lifetime value of the page assumes nobody leaves, so it is an upper bound.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"recency": [10.0, 50.0], "T": [300.0, 60.0]}, index=["a", "b"])
+    >>> alive_sentence(pd.Series([1.0, 1.0], index=s.index), s).split("。")[0]
+    '本次数据识别不出流失：100% 的买家仍活跃概率在 99.9% 以上，包括已经 290 天没买的人'
+    >>> alive_sentence(pd.Series([0.2, 1.0], index=s.index), s) is None
+    True
+    """
+    from helpers.labels import fmt_pct
+
+    if alive_identified(p_alive):
+        return None
+    flat = p_alive.reindex(summary.index) >= 0.999
+    silent = (summary["T"] - summary["recency"])[flat]
+    days = silent.max() * (7 if summary.attrs.get("unit") == "W" else 1)
+    return TEXT["no_dropout"][lang].format(share=fmt_pct(float(flat.mean()), 0), days=f"{days:,.0f}")
+
+
+def clv_text(
+    iv,
+    horizon_days: int,
+    margin: float,
+    discount: float,
+    currency: str = "¥",
+    lang: str = "zh",
+    alive: bool = True,
+) -> str:
     """Return the sentence on lifetime value from :func:`helpers.clv_analysis.clv_intervals` (one group: everyone).
 
     When the value model has no parameter draws (a spend regression), the sentence says the interval holds only
-    the purchase model's uncertainty.
+    the purchase model's uncertainty; with ``alive=False`` (the model sees no dropout) it says the values are upper
+    bounds.
     """
     from helpers.labels import fmt_money, fmt_pct
 
@@ -656,7 +714,8 @@ def clv_text(iv, horizon_days: int, margin: float, discount: float, currency: st
         total=fmt_money(g["total"], currency),
         interval=interval_text(g, currency, lang, method=method[0] if lang == "zh" else method[1]),
     )
-    return text + (TEXT["value_no_draws"][lang] if any("no parameter draws" in n for n in iv.notes) else "")
+    text += TEXT["value_no_draws"][lang] if any("no parameter draws" in n for n in iv.notes) else ""
+    return text + ("" if alive else TEXT["clv_upper"][lang])
 
 
 def interval_text(group: pd.Series, currency: str = "¥", lang: str = "zh", method: str | None = None) -> str:
@@ -765,10 +824,13 @@ def next_steps(
     return "\n".join(f"- {line}" for line in [budget, *(NEXT_STEPS[k][lang] for k in keys)])
 
 
-def headline(winner: str | None, iv, horizon_days: int, currency: str = "¥", lang: str = "zh") -> str:
+def headline(
+    winner: str | None, iv, horizon_days: int, currency: str = "¥", lang: str = "zh", alive: bool = True
+) -> str:
     """Return 03's headline: the model chosen on the holdout and the total lifetime value with its interval.
 
-    A total without an interval (a parameter the data cannot identify) says so instead of printing dashes.
+    A total without an interval (a parameter the data cannot identify) says so instead of printing dashes; with
+    ``alive=False`` (the model sees no dropout, :func:`alive_identified`) the total is called an upper bound.
 
     Examples
     --------
@@ -779,6 +841,8 @@ def headline(winner: str | None, iv, horizon_days: int, currency: str = "¥", la
     >>> g.loc[0, ["total_lower", "total_upper"]] = [900.0, 1100.0]
     >>> headline("BG/NBD", SimpleNamespace(groups=g), 365, lang="en")
     'BG/NBD chosen on the holdout; lifetime value over 365 days ¥1,000 (90 % interval ¥900 – ¥1,100)'
+    >>> headline("BG/NBD", SimpleNamespace(groups=g), 365, alive=False).split("；")[1]
+    '未来 365 天终身价值合计 ¥1,000，是上限（数据识别不出流失，假定没有人离开）（90% 区间 ¥900 – ¥1,100）'
     """
     from helpers.labels import fmt_money
 
@@ -787,8 +851,10 @@ def headline(winner: str | None, iv, horizon_days: int, currency: str = "¥", la
     g = iv.groups.iloc[0]
     total, interval = fmt_money(g["total"], currency), interval_text(g, currency, lang)
     if lang == "zh":
-        return f"留出期选中 {winner}；未来 {horizon_days} 天终身价值合计 {total}{interval}"
-    return f"{winner} chosen on the holdout; lifetime value over {horizon_days} days {total}{interval}"
+        bound = "" if alive else "，是上限（数据识别不出流失，假定没有人离开）"
+        return f"留出期选中 {winner}；未来 {horizon_days} 天终身价值合计 {total}{bound}{interval}"
+    bound = "" if alive else ", an upper bound (the data do not identify dropout: nobody is assumed to leave)"
+    return f"{winner} chosen on the holdout; lifetime value over {horizon_days} days {total}{bound}{interval}"
 
 
 def plot_clv_histogram(clv: pd.Series, horizon_days: int, ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:

@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from helpers.exports import written_whole
+from helpers.repurchase import alive_identified
 from helpers.truth import NO_TRUTH
 from helpers.uplift import UpliftVerdict
 
@@ -203,19 +204,6 @@ def _gap_and_since(summary: pd.DataFrame, typical: float | None = None) -> tuple
     if typical is None:
         typical = float(gap.median()) if gap.notna().any() else float("nan")
     return gap.fillna(typical).clip(lower=1.0), (summary["T"] - summary["recency"]).astype(float)
-
-
-def alive_identified(p_alive: pd.Series, floor: float = 0.999) -> bool:
-    """Whether P(alive) tells customers apart: False when it is at least ``floor`` for 95 % of them or more.
-
-    A purchase model whose dropout the data do not identify (BG/NBD with a → 0, as on a year of UCI Online Retail)
-    gives P(alive) = 1 to everyone, a customer silent for a year included: not a measurement of who is still active.
-
-    >>> alive_identified(pd.Series([1.0, 1.0, 0.9999])), alive_identified(pd.Series([1.0, 0.4, 0.9]))
-    (False, True)
-    """
-    pa = p_alive.dropna()
-    return bool(len(pa)) and float((pa >= floor).mean()) < 0.95
 
 
 def measured_due_scores(

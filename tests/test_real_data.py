@@ -250,3 +250,19 @@ def test_without_a_randomised_test_no_leave_alone_list_is_written_or_pointed_at(
     assert "“暂不打扰”未测量" in text06 and "位“暂不打扰”客户" not in text06 and "不在“暂不打扰”名单" not in text06
     assert "leave_alone.csv" not in text06 and "新名单（增量）" not in text06
     assert "leave_alone.csv" not in outputs_text(report / "08_summary.ipynb")
+
+
+@needs_shared(RETAIL)
+def test_a_model_that_sees_no_dropout_makes_p_alive_not_measured_and_the_values_upper_bounds(retail):
+    """On a year of Online Retail the chosen model's dropout is not identified: P(alive) is 1 for every buyer, a
+    customer silent for a year included. 03 said "bought often but not lately: probably gone" beside that chart and
+    exported p_alive = 1.0; now it says the model sees no dropout, exports no P(alive) and calls the values upper
+    bounds, in the text and the headline."""
+    report = retail["report"]
+    text = outputs_text(report / "03_repurchase.ipynb")
+    assert "本次数据识别不出流失：100% 的买家仍活跃概率在 99.9% 以上" in text
+    assert "这些都是上限：数据识别不出流失" in text
+    clv = pd.read_csv(report / "artifacts" / "clv.csv", encoding="utf-8-sig")
+    assert len(clv) == 4325 and clv["p_alive"].isna().all() and clv["clv"].notna().all()
+    index = (report / "index.html").read_text(encoding="utf-8")
+    assert "是上限（数据识别不出流失，假定没有人离开）" in index

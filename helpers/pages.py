@@ -797,7 +797,14 @@ def _notebook_lang(nb: Any) -> str:
     return lang if lang in LANGS else "zh"
 
 
-def link_pages(report_dir: str | Path, pages: Sequence[Page], *, lang: str = "zh", teaching: bool = False) -> None:
+def link_pages(
+    report_dir: str | Path,
+    pages: Sequence[Page],
+    *,
+    lang: str = "zh",
+    teaching: bool = False,
+    values: Mapping[str, str] | None = None,
+) -> None:
     """Rewrite the navigation bars of a run's pages: index, previous and next among ``pages`` (in order).
 
     Also names notebooks and parameters in words where a page's prose names them as code
@@ -813,6 +820,9 @@ def link_pages(report_dir: str | Path, pages: Sequence[Page], *, lang: str = "zh
         Navigation language.
     teaching : bool
         A teaching report keeps a parameter's name beside its words (trainees change it in the params file).
+    values : mapping, optional
+        The run's parameter values as shown (:func:`parameter_values`): prose that names a number or date
+        parameter shows its value.
     """
     report_dir = Path(report_dir)
     for i, page in enumerate(pages):
@@ -823,7 +833,7 @@ def link_pages(report_dir: str | Path, pages: Sequence[Page], *, lang: str = "zh
         nxt = (pages[i + 1].href, pages[i + 1].title) if i + 1 < len(pages) else None
         nav = _nav_html({"index": "index.html", "prev": prev, "next": nxt}, lang)
         text = _NAV_BLOCK.sub(lambda _, nav=nav: nav, path.read_text(encoding="utf-8"))
-        text = parameter_references(notebook_references(text, pages, lang), lang, teaching)
+        text = parameter_references(notebook_references(text, pages, lang), lang, teaching, values)
         path.write_text(text, encoding="utf-8")
 
 
@@ -858,32 +868,77 @@ def notebook_references(text: str, pages: Sequence[Page], lang: str = "zh") -> s
 _PARAM_CODE = re.compile(r"<code>([a-z]+(?:_[a-z]+)+)</code>")
 
 
-def parameter_references(text: str, lang: str = "zh", teaching: bool = False) -> str:
-    """Replace every parameter named as code in a page (``<code>cooldown_days</code>``) by its name in words.
+def parameter_references(
+    text: str, lang: str = "zh", teaching: bool = False, values: Mapping[str, str] | None = None
+) -> str:
+    """Replace every parameter named as code in a page (``<code>cooldown_days</code>``) by its value or its words.
 
-    A business page shows the words only, the parameter's name in a tooltip; a teaching page keeps the name after
-    the words, since trainees change it in their params file. Code that is not a parameter is left as it is.
+    Prose names a parameter where its value belongs ("加好友不到 `new_days` 天"): a business page shows the run's
+    value when ``values`` has it (numbers and dates, :func:`parameter_values`), else the parameter's name in words,
+    with the words and the name in a tooltip. A teaching page keeps the name after the words (and the value),
+    since trainees change it in their params file. Code that is not a parameter is left as it is.
 
     Examples
     --------
     >>> parameter_references("冷却期由 <code>cooldown_days</code> 决定，见 <code>user_id</code>")
     '冷却期由 <span class="param" title="参数 cooldown_days">冷却期</span> 决定，见 <code>user_id</code>'
-    >>> parameter_references("<code>cooldown_days</code>", "en", teaching=True)
-    'cool-down (<code>cooldown_days</code>)'
+    >>> parameter_references("<code>cooldown_days</code> 天内", values={"cooldown_days": "7"})
+    '<span class="param" title="参数 cooldown_days（冷却期）">7</span> 天内'
+    >>> parameter_references("<code>cooldown_days</code>", "en", teaching=True, values={"cooldown_days": "7"})
+    'cool-down (<code>cooldown_days</code> = 7)'
     """
-    words = PARAM_LABELS[lang]
+    words, values = PARAM_LABELS[lang], values or {}
 
     def name(m: re.Match) -> str:
         code = m.group(1)
         if code not in words:
             return m.group(0)
-        label = html.escape(words[code])
+        label, value = html.escape(words[code]), html.escape(values.get(code, ""))
         if teaching:
-            return f"{label}（{m.group(0)}）" if lang == "zh" else f"{label} ({m.group(0)})"
+            inner = f"{m.group(0)} = {value}" if value else m.group(0)
+            return f"{label}（{inner}）" if lang == "zh" else f"{label} ({inner})"
         tip = "参数" if lang == "zh" else "parameter"
+        if value:
+            return f'<span class="param" title="{tip} {code}（{label}）">{value}</span>'
         return f'<span class="param" title="{tip} {code}">{label}</span>'
 
     return _PARAM_CODE.sub(name, text)
+
+
+#: Parameters whose value is a share: a page shows it as a percentage (``gross_margin`` 0.4 → 40%).
+SHARE_PARAMS = frozenset({"alpha", "gross_margin", "top_share_of_buyers", "annual_discount_rate"})
+
+
+def parameter_values(record: Mapping[str, Any]) -> dict[str, str]:
+    """Return the value of every number and date parameter of a run, as a page shows it.
+
+    ``record`` is the run's ``run.json``: the parameters given (the others take their defaults) and the dates the
+    notebooks derived (``auto`` resolved). Choices, texts and paths are left out: a page names them in words.
+
+    Examples
+    --------
+    >>> v = parameter_values({"parameters": {"new_days": 30}, "dates": {"as_of": {"value": "2011-12-10"}}})
+    >>> v["new_days"], v["gross_margin"], v["as_of"], "roi_model" in v, "window_start" in v
+    ('30', '40%', '2011-12-10', False, False)
+    """
+    from helpers.labels import fmt_pct
+    from helpers.params import SCHEMA
+
+    given, dates = record.get("parameters") or {}, record.get("dates") or {}
+    out = {}
+    for name, p in SCHEMA.items():
+        v = given.get(name, p.default)
+        if p.kind == "date":
+            d = dates.get(name) if isinstance(dates, dict) else None
+            v = d.get("value") if isinstance(d, dict) else v
+            if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+                out[name] = v
+        elif p.kind == "int" and isinstance(v, int) and not isinstance(v, bool):
+            out[name] = f"{v:,}"
+        elif p.kind == "float" and isinstance(v, (int, float)) and not isinstance(v, bool):
+            whole = abs(v * 100 - round(v * 100)) < 1e-9
+            out[name] = fmt_pct(v, 0 if whole else 1) if name in SHARE_PARAMS else f"{v:g}"
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------- index
@@ -1230,7 +1285,7 @@ def write_report_index(report_dir: str | Path) -> Path:
     accounting = report_dir / "quality" / "accounting.csv"
     quality = pd.read_csv(accounting, encoding="utf-8-sig") if accounting.exists() else None
     shown = {k: v for k, v in params.items() if k != "output_dir"}
-    link_pages(report_dir, pages, lang=lang, teaching=bool(params.get("teaching")))
+    link_pages(report_dir, pages, lang=lang, teaching=bool(params.get("teaching")), values=parameter_values(record))
     glossary = write_glossary(report_dir, lang=lang)
     return write_index(
         report_dir,

@@ -572,7 +572,10 @@ def test_chinese_pages_show_no_code_slug_english_header_or_nan(report):
     assert not problems, "\n".join(problems)
     page = (report / "03_repurchase.html").read_text(encoding="utf-8")
     assert '<a href="06_targeting.html">06 · 该联系谁</a>' in page  # a notebook named in prose links to its page
-    assert 'title="参数 clv_horizon_days">终身价值期限</span>' in page  # a parameter in words, its name on hover
+    # prose naming a number parameter shows the run's value, its words and name on hover (not "毛利率 毛利率")
+    assert '未来 <span class="param" title="参数 clv_horizon_days（终身价值期限）">365</span> 天' in page
+    assert '毛利率 <span class="param" title="参数 gross_margin（毛利率）">40%</span>' in page
+    assert 'title="参数 uplift_model">增量模型</span>' in (report / "06_targeting.html").read_text(encoding="utf-8")
 
 
 def test_fallback_titles_are_the_notebooks_own():

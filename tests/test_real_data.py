@@ -266,3 +266,15 @@ def test_a_model_that_sees_no_dropout_makes_p_alive_not_measured_and_the_values_
     assert len(clv) == 4325 and clv["p_alive"].isna().all() and clv["clv"].notna().all()
     index = (report / "index.html").read_text(encoding="utf-8")
     assert "是上限（数据识别不出流失，假定没有人离开）" in index
+
+
+@needs_shared(RETAIL)
+def test_prose_that_names_a_number_parameter_shows_the_runs_value(retail):
+    """Pages read "加好友不到 新客期 天", "× 毛利率 毛利率", "得分最高的 私聊名额 人": where prose names a parameter
+    in place of a number, the page now shows the value this run used (defaults and derived dates included)."""
+    report = retail["report"]
+    page = {nb: (report / f"{nb}.html").read_text(encoding="utf-8") for nb in ("02_user_tiers", "06_targeting")}
+    assert '加好友不到 <span class="param" title="参数 new_days（新客期）">60</span> 天' in page["02_user_tiers"]
+    assert ">50</span> 人建议私聊" in page["06_targeting"]
+    text = re.sub(r"<[^>]+>", "", page["02_user_tiers"])
+    assert "新客期 天" not in text and "快照日（2011-12-10）" in text

@@ -1158,7 +1158,9 @@ def write_index(
 GLOSSARY = Path(__file__).resolve().parents[1] / "docs" / "glossary.md"
 
 
-def write_glossary(report_dir: str | Path, *, lang: str = "zh", source: str | Path = GLOSSARY) -> Path | None:
+def write_glossary(
+    report_dir: str | Path, *, lang: str = "zh", source: str | Path = GLOSSARY, teaching: bool = False
+) -> Path | None:
     """Write the glossary (``docs/glossary.md``) into a run folder as ``glossary.html``, so pages can link to it.
 
     Pages link terms to ``../docs/glossary.md`` (which works in JupyterLab); :func:`export_notebook` points those
@@ -1173,6 +1175,9 @@ def write_glossary(report_dir: str | Path, *, lang: str = "zh", source: str | Pa
         this one (:func:`glossary_in`).
     source : str or Path
         The glossary's markdown.
+    teaching : bool
+        Keep each parameter's name beside its words (:func:`parameter_references`); a business page shows the
+        words only (a definition names the parameter, not this run's value).
 
     Returns
     -------
@@ -1189,6 +1194,7 @@ def write_glossary(report_dir: str | Path, *, lang: str = "zh", source: str | Pa
     body = body.replace("<table>", '<div class="table-box"><table class="index glossary">').replace(
         "</table>", "</table></div>"
     )
+    body = parameter_references(body, _check_lang(lang), teaching)
     title = TEXT[_check_lang(lang)]["glossary"]
     page = _document(body, title=title, lang=lang, nav={"index": "index.html", "prev": None, "next": None})
     out = Path(report_dir) / "glossary.html"
@@ -1286,7 +1292,7 @@ def write_report_index(report_dir: str | Path) -> Path:
     quality = pd.read_csv(accounting, encoding="utf-8-sig") if accounting.exists() else None
     shown = {k: v for k, v in params.items() if k != "output_dir"}
     link_pages(report_dir, pages, lang=lang, teaching=bool(params.get("teaching")), values=parameter_values(record))
-    glossary = write_glossary(report_dir, lang=lang)
+    glossary = write_glossary(report_dir, lang=lang, teaching=bool(params.get("teaching")))
     return write_index(
         report_dir,
         run_name=str(record.get("run_name", report_dir.name)),

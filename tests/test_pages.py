@@ -348,6 +348,11 @@ def test_the_glossary_page_defines_every_term_in_the_report_language(tmp_path):
     assert "<td>traffic</td>" in zh and "<td>流量</td>" in en  # every term keeps both names
     assert "contacts who were friends at any time in the period" in en
     assert "contacts who were friends at any time in the period" not in zh
+    # parameters in words, their names on hover (the page showed clv_horizon_days, conversion_window_days …)
+    assert 'title="参数 clv_horizon_days">终身价值期限</span>' in zh
+    assert not [c for c in re.findall(r"<code>([a-z]+(?:_[a-z]+)+)</code>", zh) if c in SCHEMA]
+    teaching = write_glossary(tmp_path / "zh", lang="zh", teaching=True).read_text(encoding="utf-8")
+    assert "终身价值期限（<code>clv_horizon_days</code>）" in teaching
     rows = [
         line for line in (REPO / "docs" / "glossary.md").read_text(encoding="utf-8").splitlines() if line[:2] == "| "
     ]

@@ -571,6 +571,16 @@ def funnel(
     return out
 
 
+def funnel_measured(f: pd.DataFrame) -> bool:
+    """Whether any step rate of :func:`funnel` was measured (a chart of rates that are all "not measured" is empty).
+
+    >>> funnel_measured(pd.DataFrame({"channel": ["a"], "conversion": [float("nan")]}))
+    False
+    """
+    cols = [c for c in ("add_rate", "conversion", "lead_to_order") if c in f]
+    return bool(cols) and bool(f[cols].notna().any().any())
+
+
 def plot_funnel(
     f: pd.DataFrame, by: str = "channel", ax: plt.Axes | None = None, lang: str = "zh", labels: Labels | None = None
 ) -> plt.Axes:

@@ -137,7 +137,7 @@ TEXT: dict[str, dict[str, str]] = {
         "spread over many contacts, so rewards should reach them broadly rather than a few stars.",
     },
     "no_referrals": {
-        "zh": "没有 referrer_id（推荐人）数据：无法分析裂变树",
+        "zh": "导出里没有推荐人（邀请人）数据：无法分析裂变树",
         "en": "no referrer_id values: no referral trees to analyse",
     },
     "generation": {"zh": "第 {g} 代", "en": "generation {g}"},
@@ -153,7 +153,7 @@ TEXT: dict[str, dict[str, str]] = {
     "lift_down": {"zh": "反而降低了下单", "en": "it lowered orders"},
     "lift_none": {"zh": "看不出增量（区间包含 0）", "en": "no detectable lift (the interval contains 0)"},
     "no_assignments": {
-        "zh": "没有实验分组表（assignments）：没有活动留出随机对照组，增量无法测量——上面的归因是相关，不是因果",
+        "zh": "没有实验分组表（随机留出名单）：没有活动留出随机对照组，增量无法测量——上面的归因是相关，不是因果",
         "en": "no assignments table: no campaign kept a randomised holdout, so lift cannot be measured — "
         "attribution credit above is correlation, not causation",
     },

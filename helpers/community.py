@@ -47,7 +47,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "not measured (the export has no group messages)",
     },
     "no_messages": {
-        "zh": "没有 messages 表：社群活跃度未测量（这一页需要群消息）。",
+        "zh": "没有群消息表：社群活跃度未测量（这一页需要群消息）。",
         "en": "No messages table: community activity is not measured (this page needs group messages).",
     },
     "overview": {

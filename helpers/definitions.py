@@ -22,23 +22,25 @@ NOT_MEASURED = {"zh": "未测量", "en": "not measured"}
 #: Why a metric is not measured, by missing input, per report language.
 _REASONS = {
     "removals": {
-        "zh": "导出中没有删除时间（removed_at 全为空），删除率、净增和好友留存无法计算",
+        "zh": "导出中没有删除时间（删除时间一栏全为空），删除率、净增和好友留存无法计算",
         "en": "the export has no removal times (removed_at is empty for every contact), so deletion, net adds and "
         "friend retention cannot be computed",
     },
-    "touches": {"zh": "没有触达表（touches）", "en": "there is no touches table"},
-    "spend": {"zh": "没有投放花费（spend 表或活动成本）", "en": "there is no spend table and no campaign cost"},
-    "messages": {"zh": "没有群消息表（messages）", "en": "there is no messages table"},
-    "assignments": {"zh": "没有随机留出组（assignments 表）", "en": "no campaign kept a randomised holdout"},
+    "touches": {"zh": "没有触达表", "en": "there is no touches table"},
+    "spend": {"zh": "没有投放花费（花费表或活动成本）", "en": "there is no spend table and no campaign cost"},
+    "messages": {"zh": "没有群消息表", "en": "there is no messages table"},
+    "assignments": {"zh": "没有随机留出组（实验分组表）", "en": "no campaign kept a randomised holdout"},
     "adds_from_orders": {
-        "zh": "好友的添加时间就是首单时间：导出里没有加好友日期，映射时用了首单，首单转化率按定义是 100%",
+        "zh": "好友的添加时间就是首单时间：导出里没有加好友日期，映射时用了首单，所以首单转化率不是测量结果"
+        "（按构造接近 100%，差的只是首单被全额退款的人）",
         "en": "the contacts' add times are their first orders' times (the export has no add date and the mapping "
-        "used the first order), so first-order conversion is 100 % by construction",
+        "used the first order), so first-order conversion is not a measurement (near 100 % by construction; only "
+        "customers whose first order was refunded in full fall short)",
     },
-    "leads": {"zh": "没有线索表（leads）", "en": "there is no leads table"},
-    "broadcasts": {"zh": "没有群发任务表（broadcasts）", "en": "there is no broadcasts table"},
+    "leads": {"zh": "没有线索表", "en": "there is no leads table"},
+    "broadcasts": {"zh": "没有群发任务表", "en": "there is no broadcasts table"},
     "chats": {
-        "zh": "消息表里没有一对一私聊（group_id 为空、带员工的消息）",
+        "zh": "消息表里没有一对一私聊（不属于任何群、带员工的消息）",
         "en": "the messages table holds no 1:1 chats (messages without a group and with a staff member)",
     },
     "broadcast_sends": {

@@ -148,7 +148,7 @@ PAGE_TITLES: dict[str, dict[str, str]] = {
 PARAM_LABELS: dict[str, dict[str, str]] = {
     "zh": {
         "data_dir": "数据目录",
-        "demo": "模拟数据的公开密钥",
+        "demo": "内置演示数据（用公开的演示密钥）",
         "output_dir": "输出目录",
         "engine": "计算引擎",
         "tables": "数据仓库表",
@@ -202,7 +202,7 @@ PARAM_LABELS: dict[str, dict[str, str]] = {
     },
     "en": {
         "data_dir": "data folder",
-        "demo": "demo key",
+        "demo": "bundled demo data (public demo key)",
         "output_dir": "output folder",
         "engine": "engine",
         "tables": "catalog tables",

@@ -101,8 +101,8 @@ _DAY = pd.Timedelta(days=1)
 #: Sentences that state a result, per report language (filled with the figures by the notebook).
 CATALOG = {
     "no_staff": {
-        "zh": "导出里没有负责员工（contacts 的 staff_id 为空或缺失）：员工绩效未测量。"
-        "企业微信导出的“添加人 / 跟进人”列可以映射为 staff_id。",
+        "zh": "导出里没有负责员工（好友表的负责员工一栏为空或缺失）：员工绩效未测量。"
+        "企业微信导出的“添加人 / 跟进人”列就是负责员工，导出时带上它即可。",
         "en": "The export names no staff member (contacts' staff_id is empty or missing): the staff scorecard is not "
         "measured. WeCom's 'added by / follow-up person' column maps to staff_id.",
     },

@@ -69,7 +69,7 @@ SCENARIOS = {
     ),
     "no_holdouts": (
         lambda t: {k: v for k, v in t.items() if k != "assignments"},
-        {"04_attribution": "没有实验分组表（assignments）：没有活动留出随机对照组"},
+        {"04_attribution": "没有实验分组表（随机留出名单）：没有活动留出随机对照组"},
     ),
     "single_day": (
         single_day,

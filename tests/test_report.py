@@ -178,8 +178,8 @@ def test_minimal_data_runs_every_notebook(tmp_path):
     assert "数据目录里没有 truth.json" in text
     text04 = printed_text(out / "04_attribution.ipynb")
     assert "没有带触达的转化路径" in text04 and "没有实验分组表" in text04
-    assert "没有 referrer_id" in text04
-    assert "没有 messages 表" in printed_text(out / "05_community.ipynb")
+    assert "没有推荐人（邀请人）数据" in text04
+    assert "没有群消息表" in printed_text(out / "05_community.ipynb")
     assert "写入 exports/tiers.csv" in printed_text(out / "02_user_tiers.ipynb")
 
 

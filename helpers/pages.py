@@ -742,6 +742,65 @@ def notebook_title(nb: Any, stem: str, lang: str = "zh", remove_tags: Iterable[s
     return PAGE_TITLES.get(stem, {}).get(lang, stem)
 
 
+#: Inputs a page's prose may depend on (a cell tagged ``needs-<input>``): a clean table with rows, or a column of
+#: one that is not empty. Prose that describes a table, a chart or a file the run could not make ("上表是…",
+#: "图中红色的活动") is left off the page when its input is missing; the code cell beside it says "not measured".
+INPUTS: dict[str, tuple[str, str | None]] = {
+    "touches": ("touches", None),
+    "campaigns": ("campaigns", None),
+    "assignments": ("assignments", None),
+    "messages": ("messages", None),
+    "referrals": ("contacts", "referrer_id"),
+    "staff": ("contacts", "staff_id"),
+}
+
+
+def available_inputs(clean_dir: str | Path) -> set[str] | None:
+    """Return the :data:`INPUTS` a run's clean tables hold (``None`` when there is no clean folder to look at).
+
+    Examples
+    --------
+    >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+    >>> d = Path(tempfile.mkdtemp())
+    >>> pq.write_table(pa.table({"user_id": ["a"], "staff_id": [None], "referrer_id": ["b"]}), d / "contacts.parquet")
+    >>> sorted(available_inputs(d)), available_inputs(d / "nothing")
+    (['referrals'], None)
+    """
+    import pyarrow.dataset as pds
+
+    clean_dir = Path(clean_dir)
+    if not clean_dir.is_dir():
+        return None
+    found = set()
+    for name, (table, column) in INPUTS.items():
+        path = clean_dir / f"{table}.parquet"
+        if not path.exists():
+            continue
+        data = pds.dataset(path)
+        if column is None:
+            found |= {name} if data.count_rows() else set()
+        elif column in data.schema.names:
+            values = data.to_table(columns=[column]).column(0)
+            found |= {name} if values.null_count < len(values) else set()
+    return found
+
+
+def missing_input_tags(nb: Any, inputs: set[str] | None) -> set[str]:
+    """Return the ``needs-<input>`` tags of ``nb``'s cells whose input is not in ``inputs`` (none when unknown).
+
+    >>> nb = {"cells": [{"metadata": {"tags": ["lang-zh", "needs-touches"]}}, {"metadata": {}}]}
+    >>> missing_input_tags(nb, {"messages"}), missing_input_tags(nb, {"touches"}), missing_input_tags(nb, None)
+    ({'needs-touches'}, set(), set())
+    """
+    if inputs is None:
+        return set()
+    tags = {t for c in nb["cells"] for t in c.get("metadata", {}).get("tags", []) if t.startswith("needs-")}
+    unknown = {t for t in tags if t.removeprefix("needs-") not in INPUTS}
+    if unknown:
+        raise ValueError(f"unknown input tags {sorted(unknown)}: the inputs are {sorted(INPUTS)}")
+    return {t for t in tags if t.removeprefix("needs-") not in inputs}
+
+
 def _language_tags(lang: str) -> set[str]:
     """Tags of cells written for the other language (``lang-en`` cells are removed from a zh page)."""
     return {f"lang-{other}" for other in LANGS if other != lang}
@@ -753,7 +812,8 @@ def export_report_page(
     """Export an executed notebook of a run next to it (``NN_name.html``), as the runner does.
 
     The language is the notebook's ``lang`` parameter (papermill records it; ``zh`` when absent); cells tagged for
-    the other language (``lang-en`` on a zh page, ``lang-zh`` on an en page) are removed. The title is the
+    the other language (``lang-en`` on a zh page, ``lang-zh`` on an en page) are removed, and so are cells tagged
+    ``needs-<input>`` when the run's clean tables lack that input (:func:`available_inputs`). The title is the
     notebook's first heading. The page links to the index; :func:`write_report_index` adds the neighbours.
 
     Parameters
@@ -777,7 +837,8 @@ def export_report_page(
     nb_path = Path(nb_path)
     nb = nbformat.read(nb_path, as_version=4)
     lang = _notebook_lang(nb)
-    tags = {*remove_tags, *_language_tags(lang)}
+    missing = missing_input_tags(nb, available_inputs(nb_path.parent / "clean"))  # prose about what was not made
+    tags = {*remove_tags, *_language_tags(lang), *missing}
     title = f"{notebook_title(nb, nb_path.stem, lang, tags)} · {TEXT[lang]['report']}"
     return export_notebook(
         nb_path,

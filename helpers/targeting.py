@@ -1280,7 +1280,8 @@ def export_frame(cl: ContactList, lang: str = "zh") -> pd.DataFrame:
     """Return the contact list as exported (:data:`EXPORT_COLUMNS`): rank, owner, tier, action, score, inputs.
 
     ``uplift_order`` is the predicted uplift of the suggested action (empty when ranked by the due score);
-    ``tier`` reads *not measured* when no tiers were given.
+    ``tier`` reads *not measured* when no tiers were given; days since the last order or message are whole days
+    (8.6 days is 8, as "why now" counts them; a cool-down of whole days leaves the same people out either way).
 
     Examples
     --------
@@ -1307,6 +1308,8 @@ def export_frame(cl: ContactList, lang: str = "zh") -> pd.DataFrame:
         out[dst] = c[src] if src in c.columns else np.nan
     for col in ("days_since_last_order", "days_since_last_message", "messages_this_month"):
         out[col] = c[col] if col in c.columns else np.nan
+    for col in ("days_since_last_order", "days_since_last_message"):  # whole days, as "why now" counts them
+        out[col] = np.floor(out[col].astype(float))
     return out[list(EXPORT_COLUMNS)]
 
 
@@ -1421,7 +1424,7 @@ TEXT: dict[str, dict[str, str]] = {
             "No usable randomised test ({why}): individual uplift is not measured; the list is ranked by the due score."
         ),
     },
-    "no_assignments": {"zh": "没有实验分组表 assignments", "en": "no assignments table"},
+    "no_assignments": {"zh": "没有实验分组表", "en": "no assignments table"},
     "too_small": {"zh": "每组至少需要 50 人", "en": "each arm needs at least 50 customers"},
     "scope": {
         "zh": "{test}：在{pop}中随机分组（实验组 {nt:,} 人，对照组 {nc:,} 人）→ 它的模型只给{pop}打分。",

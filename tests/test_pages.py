@@ -212,6 +212,49 @@ def test_page_keeps_outputs_and_removes_tagged_cells(page):
         assert gone not in text, gone
 
 
+def test_prose_about_an_input_the_run_lacks_is_left_off_the_page(tmp_path):
+    """A cell tagged ``needs-<input>`` describes what that input makes ("上表是…", "图中红色的活动"): on a run whose
+    clean tables lack it (Online Retail: no touches, staff or messages) the page leaves it off; with the input, or
+    without a clean folder to look at, it stays."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from helpers.pages import export_report_page
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# 04 · 归因"),
+        nbformat.v4.new_markdown_cell("STAFF_PROSE 上表是…", metadata={"tags": ["needs-staff"]}),
+        nbformat.v4.new_markdown_cell("REFERRAL_PROSE", metadata={"tags": ["needs-referrals"]}),
+        nbformat.v4.new_markdown_cell("BOTH_PROSE", metadata={"tags": ["needs-referrals", "needs-touches"]}),
+    ]
+    for case in ("run", "bare"):
+        (tmp_path / case).mkdir()
+        nbformat.write(nb, tmp_path / case / "04_attribution.ipynb")
+    (tmp_path / "run" / "clean").mkdir()
+    contacts = pa.table({"user_id": ["a", "b"], "staff_id": [None, None], "referrer_id": [None, "a"]})
+    pq.write_table(contacts, tmp_path / "run" / "clean" / "contacts.parquet")
+    pq.write_table(pa.table({"user_id": ["a"]}), tmp_path / "run" / "clean" / "touches.parquet")
+    text = visible_text(export_report_page(tmp_path / "run" / "04_attribution.ipynb").read_text(encoding="utf-8"))
+    assert "STAFF_PROSE" not in text and "REFERRAL_PROSE" in text and "BOTH_PROSE" in text
+    bare = visible_text(export_report_page(tmp_path / "bare" / "04_attribution.ipynb").read_text(encoding="utf-8"))
+    assert "STAFF_PROSE" in bare  # nothing known about the inputs: nothing is left off
+
+
+def test_the_notebooks_input_tags_are_known_and_the_same_in_both_languages():
+    """Every ``needs-`` tag names an input :func:`helpers.pages.available_inputs` knows, and a zh cell's English
+    twin (the next cell of the other language) carries the same ones."""
+    from helpers.pages import INPUTS
+
+    for nb_path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        cells = nbformat.read(nb_path, as_version=4).cells
+        needs = [sorted(t for t in c.metadata.get("tags", []) if t.startswith("needs-")) for c in cells]
+        assert {t.removeprefix("needs-") for n in needs for t in n} <= set(INPUTS), nb_path.name
+        zh = [i for i, c in enumerate(cells) if "lang-zh" in c.metadata.get("tags", [])]
+        en = [i for i, c in enumerate(cells) if "lang-en" in c.metadata.get("tags", [])]
+        assert [needs[i] for i in zh] == [needs[i] for i in en], nb_path.name
+
+
 def test_page_navigation(page):
     _, text = page
     assert text.count('href="index.html"') == 2  # header and footer

@@ -278,3 +278,21 @@ def test_prose_that_names_a_number_parameter_shows_the_runs_value(retail):
     assert ">50</span> 人建议私聊" in page["06_targeting"]
     text = re.sub(r"<[^>]+>", "", page["02_user_tiers"])
     assert "新客期 天" not in text and "快照日（2011-12-10）" in text
+
+
+@needs_shared(RETAIL)
+def test_pages_say_nothing_about_tables_charts_or_files_the_export_could_not_make(retail):
+    """Online Retail has no touches, campaigns, messages, staff or referrers: 04 read "上表是每 1,000 次触达…" and
+    "ROAS 低于 1 的（图中红色）" under no table or chart, 05 "和上表比较", 07 named two files it never wrote under
+    empty section headings, and 06 showed three orphan "（无记录）" lines."""
+    page = {}
+    for nb in ("04_attribution", "05_community", "06_targeting", "07_staff"):
+        body = (retail["report"] / f"{nb}.html").read_text(encoding="utf-8")
+        body = re.sub(r'<div class="highlight[^"]*"><pre>.*?</pre>', " ", body, flags=re.S)  # code, not outputs
+        page[nb] = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)\b.*?</\1>", " ", body, flags=re.S))
+    assert "上表是每 1,000 次触达" not in page["04_attribution"] and "图中红色" not in page["04_attribution"]
+    assert "头部集中度" not in page["04_attribution"] and "每个大活动都留对照组" in page["04_attribution"]
+    assert "和上表比较" not in page["05_community"] and "没有群消息表" in page["05_community"]
+    assert "2 · 客户构成" not in page["07_staff"] and "staff_scorecard.csv" not in page["07_staff"]
+    assert "员工绩效未测量" in page["07_staff"]
+    assert "无记录" not in page["06_targeting"] and "assignments" not in page["06_targeting"]

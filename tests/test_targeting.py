@@ -410,3 +410,15 @@ def test_headline_and_artifact_say_not_measured_without_a_randomised_test(lang):
     assert measured.leave_alone_measured and T.artifact(measured, [], empty, pd.DataFrame())["leave_alone"] == 0
     said = T.headline(measured, lang)
     assert ("0 人暂不打扰" in said) if lang == "zh" else ("0 to leave alone" in said)
+
+
+def test_exported_days_since_are_whole_days_as_why_now_counts_them():
+    """Online Retail's list read "距上次下单天数 9" beside "距上次购买已 8 天": 8.6 days were rounded in one, counted in
+    the other. The export floors them; the cool-down (``< cooldown_days``, whole days) keeps the same people."""
+    c = pd.DataFrame({"user_id": ["a", "b"], "staff_id": ["s1", "s2"], "score": [0.4, 0.3],
+                      "action_key": "private_chat", "action": "私聊", "why_now": "…",
+                      "days_since_last_order": [8.6, 6.99], "days_since_last_message": [np.nan, 0.2]})  # fmt: skip
+    out = T.export_frame(T.ContactList(c, pd.DataFrame(), {"score": "due"}))
+    assert out["days_since_last_order"].tolist() == [8.0, 6.0]
+    assert np.isnan(out.loc[0, "days_since_last_message"]) and out.loc[1, "days_since_last_message"] == 0.0
+    assert ((out["days_since_last_order"] < 7) == (c["days_since_last_order"] < 7)).all()

@@ -121,6 +121,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "有一期没有购买或订单：收入恒等式里有一个因素为零，无法分解。",
         "en": "A period without buyers or orders: the revenue identity has a zero factor, nothing to decompose.",
     },
+    "tiers_caption": {
+        "zh": "各分层的人数和净成交额（02 在 {date} 的快照；这里的净成交额是截至当天的全部历史，不是本期 {days} 天）：",
+        "en": "Contacts and net GMV per tier (02's snapshot on {date}; net GMV here is all history to that day, not "
+        "this {days}-day period):",
+    },
     "missing": {
         "zh": "{what}：未测量（{why}）。",
         "en": "{what}: not measured ({why}).",
@@ -724,9 +729,10 @@ def _contact_actions(report_dir, lang: str) -> list[tuple[str, str]]:
         leave = f"{fmt_int(t['leave_alone'])} 位暂不打扰" if measured else "“暂不打扰”未测量（没有随机对照）"
         text = (
             f"联系名单上的 {fmt_int(t['listed'])} 位客户（{how}排序；私聊 {chats} 位，其余群发），"
-            f"{leave}：{_link('exports/contact_list.csv', '联系名单')}"
-            + (f"、{_link('exports/leave_alone.csv', '暂不打扰名单')}" if measured else "")
-            + f"，方法见 {_link('06_targeting.html', '06')}。"
+            f"{leave}：见{_link('exports/workbook.xlsx', '员工工作簿')}的“联系名单”"
+            + ("和“暂不打扰”" if measured else "")
+            + f"表（CSV：{_link('exports/contact_list.csv', 'contact_list.csv')}），"
+            f"方法见 {_link('06_targeting.html', '06')}。"
         )
     else:
         how = "by the uplift measured in randomised tests" if uplift else "by the due score (no usable randomised test)"
@@ -738,9 +744,9 @@ def _contact_actions(report_dir, lang: str) -> list[tuple[str, str]]:
         text = (
             f"Contact the {fmt_int(t['listed'])} customers on the list (ranked {how}; {chats} private chats, "
             f"the rest broadcasts){leave}: "
-            f"{_link('exports/contact_list.csv', 'contact list')}"
-            + (f", {_link('exports/leave_alone.csv', 'leave alone')}" if measured else "")
-            + f"; method in {_link('06_targeting.html', '06')}."
+            f"the contact list{' and leave-alone sheets' if measured else ' sheet'} of the "
+            f"{_link('exports/workbook.xlsx', 'staff workbook')} (CSV: "
+            f"{_link('exports/contact_list.csv', 'contact_list.csv')}); method in {_link('06_targeting.html', '06')}."
         )
     return [("contact", text)]
 
@@ -843,14 +849,21 @@ def actions_markdown(table: pd.DataFrame, lang: str = "zh") -> str:
     return "\n".join(f"- **{r.owner}**{sep}{r.action}" for r in table.itertuples())
 
 
-def risk_sentence(kpis: dict, contributions: pd.Series | None, lang: str = "zh") -> str:
+def risk_sentence(kpis: dict, contributions: pd.Series | None, lang: str = "zh", currency: str = "¥") -> str:
     """Return the sentence naming the biggest risk: the KPI that moved furthest in the bad direction.
 
     Candidates, each scaled so they compare: deletion rate (pp × 10), net adds and refunds (relative change),
-    conversion (pp × 10) and the most negative factor of the GMV decomposition (share of previous GMV). Nothing
-    bad moved → an empty string.
+    conversion (pp × 10) and the most negative factor of the GMV decomposition (share of previous GMV, said with
+    its amount and what it is a share of). Nothing bad moved → an empty string.
+
+    Examples
+    --------
+    >>> quiet = {"deletion_rate": None, "net_adds": None, "refunds": None, "conversion": None}
+    >>> k = {"previous": {**quiet, "gmv": 1000.0}, "current": quiet}
+    >>> risk_sentence(k, pd.Series({"traffic": 10.0, "aov": -150.0}))
+    '最大的风险：客单价的变化使净成交额少了 ¥150（相当于上期净成交额的 15.0%）。'
     """
-    from helpers.labels import fmt_pct
+    from helpers.labels import fmt_money, fmt_pct
 
     prev, cur = kpis.get("previous"), kpis["current"]
     if prev is None:
@@ -905,9 +918,11 @@ def risk_sentence(kpis: dict, contributions: pd.Series | None, lang: str = "zh")
         found.append(
             (
                 share,
-                f"{FACTOR_NAMES[k]['zh']}拖累净成交额 {fmt_pct(share)}"
+                f"{FACTOR_NAMES[k]['zh']}的变化使净成交额少了 {fmt_money(-contributions[k], currency)}"
+                f"（相当于上期净成交额的 {fmt_pct(share)}）"
                 if zh
-                else f"{FACTOR_NAMES[k]['en']} cost {fmt_pct(share)} of net GMV",
+                else f"the change in {FACTOR_NAMES[k]['en']} took {fmt_money(-contributions[k], currency)} off net "
+                f"GMV ({fmt_pct(share)} of the previous period's)",
             )
         )
     if not found:

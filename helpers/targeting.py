@@ -1494,25 +1494,26 @@ _STAGES = {
 #: Bullets of 06's "what to do" (:func:`next_steps`).
 NEXT_STEPS: dict[str, dict[str, str]] = {
     "contact": {
-        "zh": "**按 `exports/contact_list.csv` 联系这 {n:,} 人：** 前 {chats:,} 人私聊，其余群发；“为什么现在联系”一栏"
-        "可以直接作为员工的开场理由。",
-        "en": "**Contact the {n:,} customers of `exports/contact_list.csv`:** private chats for the top {chats:,}, a "
-        'broadcast for the rest; the "why now" column is the staff member\'s opening reason.',
+        "zh": "**按员工工作簿 `exports/workbook.xlsx` 的“联系名单”表联系这 {n:,} 人：** 前 {chats:,} 人私聊，"
+        "其余群发；“为什么现在联系”一栏可以直接作为员工的开场理由。",
+        "en": "**Contact the {n:,} customers on the contact list of the staff workbook (`exports/workbook.xlsx`):** "
+        'private chats for the top {chats:,}, a broadcast for the rest; the "why now" column is the staff member\'s '
+        "opening reason.",
     },
     "contact_chats": {
-        "zh": "**按 `exports/contact_list.csv` 联系这 {n:,} 人，都私聊：** “为什么现在联系”一栏可以直接作为员工的"
-        "开场理由。",
-        "en": '**Contact the {n:,} customers of `exports/contact_list.csv`, all by private chat:** the "why now" '
-        "column is the staff member's opening reason.",
+        "zh": "**按员工工作簿 `exports/workbook.xlsx` 的“联系名单”表联系这 {n:,} 人，都私聊：** “为什么现在联系”"
+        "一栏可以直接作为员工的开场理由。",
+        "en": "**Contact the {n:,} customers on the contact list of the staff workbook (`exports/workbook.xlsx`), "
+        'all by private chat:** the "why now" column is the staff member\'s opening reason.',
     },
     "nobody": {
         "zh": "**这次没有人进入名单：** 见第 6 节的筛选表，是哪条规则筛掉了所有人。",
         "en": "**No one is listed this time:** the filter table of section 6 shows which rule left no one.",
     },
     "leave": {
-        "zh": "**`exports/leave_alone.csv` 里的 {m:,} 人这个月别发消息：** 对他们来说，消息换来的是删好友。",
-        "en": "**Leave the {m:,} customers of `exports/leave_alone.csv` alone this month:** for them a message buys a "
-        "deletion.",
+        "zh": "**员工工作簿“暂不打扰”表里的 {m:,} 人这个月别发消息：** 对他们来说，消息换来的是删好友。",
+        "en": "**Leave the {m:,} customers on the staff workbook's leave-alone sheet alone this month:** for them a "
+        "message buys a deletion.",
     },
     "leave_none": {
         "zh": "**这次没有人需要“暂不打扰”：** 随机留出测试里没有哪一组因消息明显多删好友。",

@@ -241,7 +241,7 @@ def test_actions_say_only_what_the_artifacts_measured(tmp_path):
     assert list(zh["owner"]) == ["导购", "私域运营主管", "投放负责人", "活动负责人", "社群运营", "数据负责人"]
     text = "\n".join(zh["action"])
     assert "联系名单上的 200 位客户（按随机对照测出的增量排序；私聊 2 位" in text
-    assert "37 位暂不打扰" in text and "exports/leave_alone.csv" in text
+    assert "37 位暂不打扰" in text and "[员工工作簿](exports/workbook.xlsx)的“联系名单”和“暂不打扰”表" in text
     assert "S_a1" in text and "1.80 倍（95% 区间 1.30–2.40）" in text and "S_b2" not in text
     assert "价值上限 ¥40 仍低于本期获客成本 ¥55.00" in text and "referral" not in text.lower()
     assert "1 个活动 ROAS 低于 1" in text and "双11" in text and "会员日" not in text
@@ -263,10 +263,10 @@ def test_a_leave_alone_list_without_a_randomised_test_is_not_measured_not_zero(t
     )
     zh = "\n".join(sm.actions(folder, None, None, lang="zh")["action"])
     assert "“暂不打扰”未测量（没有随机对照）" in zh and "位暂不打扰" not in zh
-    assert "exports/leave_alone.csv" not in zh  # no link to a list that was not written
+    assert "“暂不打扰”表" not in zh and "的“联系名单”表" in zh  # no sheet that was not written
     en = "\n".join(sm.actions(folder, None, None, lang="en")["action"])
     assert "who to leave alone is not measured (no randomised test)" in en and "leave None" not in en
-    assert "exports/leave_alone.csv" not in en
+    assert "leave-alone sheet" not in en and "contact list sheet" in en
 
 
 def test_a_refund_rise_from_one_customer_is_said_and_ranked_without_them():

@@ -296,3 +296,13 @@ def test_pages_say_nothing_about_tables_charts_or_files_the_export_could_not_mak
     assert "2 · 客户构成" not in page["07_staff"] and "staff_scorecard.csv" not in page["07_staff"]
     assert "员工绩效未测量" in page["07_staff"]
     assert "无记录" not in page["06_targeting"] and "assignments" not in page["06_targeting"]
+
+
+@needs_shared(RETAIL)
+def test_the_summary_says_what_its_shares_and_tier_totals_are_of(retail):
+    """08 read "客单价拖累净成交额 15.5%" (15.5 % of what? the table says -13.9 %) and showed tier totals of the whole
+    history under no caption, beside a page whose 净成交额 is the 28-day period's."""
+    text = outputs_text(retail["report"] / "08_summary.ipynb")
+    assert "最大的风险：客单价的变化使净成交额少了 ¥149,790（相当于上期净成交额的 15.5%）" in text
+    assert "这里的净成交额是截至当天的全部历史，不是本期 28 天" in text
+    assert "拖累" not in text

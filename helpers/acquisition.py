@@ -58,6 +58,16 @@ TEXT: dict[str, dict[str, str]] = {
         "spend table: {spend}.",
     },
     "yes": {"zh": "有", "en": "yes"},
+    "adds_caption": {
+        "zh": "各渠道在分析窗口 {start} 至 {end} 内的新增、删除和净增（加好友或删除发生在窗口内）：",
+        "en": "Adds, removals and net adds per channel in the analysis window {start} to {end} (the add or the "
+        "removal falls in the window):",
+    },
+    "funnel_caption": {
+        "zh": "漏斗：截至 {as_of} 的全部 {n} 位好友（不限加好友时间）；首单转化率的分母只含加好友已满 {w} 天的好友：",
+        "en": "Funnel: all {n} contacts up to {as_of} (added at any time); conversion counts only those added at least "
+        "{w} days before:",
+    },
     "no": {"zh": "无", "en": "no"},
     "not_measured": {"zh": "{what}：{why}", "en": "{what}: {why}"},
     "net_adds_what": {"zh": "删除与净增", "en": "removals and net adds"},

@@ -175,7 +175,7 @@ NAMES: dict[str, dict[str, dict[str, str]]] = {
     },
     "contact_list": {
         "new": _n("新名单（本页）", "new list (this page)"),  # ranked by uplift or by the due score: see the page
-        "old": _n("旧名单（P(活跃)×价值）", "old list (P(alive) × value)"),
+        "old": _n("旧名单（仍活跃概率 × 价值）", "old list (P(alive) × value)"),
     },
     "date": {
         "as_of": _n("导出日 as_of", "as_of (export date)"),

@@ -112,7 +112,7 @@ TEXT: dict[str, dict[str, str]] = {
         "{median}; the top 10 % of customers hold {top}; all customers {total}{interval}.",
     },
     "gini": {
-        "zh": "排序检验：按预测价值排序，归一化基尼系数 {gini}（1 为完美排序，0 为随机）；预测留出期消费合计 {pred}，"
+        "zh": "排序检验：按预测价值排序，标准化基尼系数 {gini}（1 为完美排序，0 为随机）；预测留出期消费合计 {pred}，"
         "实际 {act}。",
         "en": "Ranking check: normalised Gini of the predicted value {gini} (1 = perfect order, 0 = random); "
         "predicted holdout spend {pred}, actual {act}.",
@@ -164,10 +164,10 @@ _PLOT = {
         "gap_days": "相邻两次购买间隔（天）",
         "gaps": "间隔次数",
         "gaps_title": "复购间隔分布",
-        "p_alive": "存活概率 P(alive)",
+        "p_alive": "仍活跃概率 P(alive)",
         "recency": "最近一次购买的时间（{unit}）",
         "frequency": "复购次数",
-        "matrix_title": "客户年龄 T = {T} {unit} 时的存活概率",
+        "matrix_title": "客户年龄 T = {T} {unit} 时的仍活跃概率",
         "units": {"D": "天", "W": "周", "M": "月"},
     },
     "en": {

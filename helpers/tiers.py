@@ -961,10 +961,13 @@ def user_table(eng, snapshot: pd.Timestamp) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        :func:`helpers.features.user_features` indexed by ``user_id``.
+        :func:`helpers.features.user_features` indexed by ``user_id``. ``is_friend`` is empty (not measured) when
+        the export records no removal at all: every contact would otherwise read "still a friend".
     """
     from helpers import features
 
+    contacts = eng.table("contacts")
+    removals = int(eng.to_pandas(contacts.aggregate(n=contacts.removed_at.count()))["n"].iloc[0])
     expr = features.user_features(
         eng.table("contacts"),
         eng.table("orders"),
@@ -972,7 +975,10 @@ def user_table(eng, snapshot: pd.Timestamp) -> pd.DataFrame:
         touches=eng.table("touches") if eng.has("touches") else None,
         messages=eng.table("messages") if eng.has("messages") else None,
     )
-    return eng.to_pandas(expr).set_index("user_id")
+    users = eng.to_pandas(expr).set_index("user_id")
+    if not removals:  # no removal recorded: whether someone is still a friend is not measured
+        users["is_friend"] = pd.array([pd.NA] * len(users), dtype="boolean")
+    return users
 
 
 def feature_summary(users: pd.DataFrame) -> pd.DataFrame:

@@ -306,3 +306,10 @@ def test_the_summary_says_what_its_shares_and_tier_totals_are_of(retail):
     assert "最大的风险：客单价的变化使净成交额少了 ¥149,790（相当于上期净成交额的 15.5%）" in text
     assert "这里的净成交额是截至当天的全部历史，不是本期 28 天" in text
     assert "拖累" not in text
+
+
+@needs_shared(RETAIL)
+def test_still_a_friend_is_not_measured_when_no_removal_is_recorded(retail):
+    """tiers.csv said is_friend = True for all 4,372 contacts of an export that records no deletion."""
+    tiers = pd.read_csv(retail["report"] / "exports" / "tiers.csv", encoding="utf-8-sig", dtype={"user_id": str})
+    assert len(tiers) == 4372 and tiers["is_friend"].isna().all()

@@ -742,9 +742,10 @@ def notebook_title(nb: Any, stem: str, lang: str = "zh", remove_tags: Iterable[s
     return PAGE_TITLES.get(stem, {}).get(lang, stem)
 
 
-#: Inputs a page's prose may depend on (a cell tagged ``needs-<input>``): a clean table with rows, or a column of
+#: Inputs a page's cells may depend on (a cell tagged ``needs-<input>``): a clean table with rows, or a column of
 #: one that is not empty. Prose that describes a table, a chart or a file the run could not make ("上表是…",
-#: "图中红色的活动") is left off the page when its input is missing; the code cell beside it says "not measured".
+#: "图中红色的活动"), and code that runs only with the input (``if has_staff:``), are left off the page when the input
+#: is missing; the cell that says "not measured" is not tagged.
 INPUTS: dict[str, tuple[str, str | None]] = {
     "touches": ("touches", None),
     "campaigns": ("campaigns", None),

@@ -279,7 +279,7 @@ def test_deletion_is_not_measured_without_any_removal_time():
     assert (
         adds["adds"].sum() == 40
         and adds["net_adds"].isna().all()
-        and "removed_at" in adds.attrs["not_measured"]["net_adds"]
+        and "删除时间" in adds.attrs["not_measured"]["net_adds"]
     )
     cohort_rev = pd.DataFrame(columns=["cohort", "channel", "period", "gmv", "buyers", "orders"])
     still, _ = acq.cohort_retention(c, cohort_rev, as_of="2025-06-01")

@@ -227,6 +227,7 @@ def test_prose_about_an_input_the_run_lacks_is_left_off_the_page(tmp_path):
         nbformat.v4.new_markdown_cell("STAFF_PROSE 上表是…", metadata={"tags": ["needs-staff"]}),
         nbformat.v4.new_markdown_cell("REFERRAL_PROSE", metadata={"tags": ["needs-referrals"]}),
         nbformat.v4.new_markdown_cell("BOTH_PROSE", metadata={"tags": ["needs-referrals", "needs-touches"]}),
+        nbformat.v4.new_code_cell("if has_staff:\n    STAFF_CODE = 1", metadata={"tags": ["needs-staff"]}),
     ]
     for case in ("run", "bare"):
         (tmp_path / case).mkdir()
@@ -237,6 +238,7 @@ def test_prose_about_an_input_the_run_lacks_is_left_off_the_page(tmp_path):
     pq.write_table(pa.table({"user_id": ["a"]}), tmp_path / "run" / "clean" / "touches.parquet")
     text = visible_text(export_report_page(tmp_path / "run" / "04_attribution.ipynb").read_text(encoding="utf-8"))
     assert "STAFF_PROSE" not in text and "REFERRAL_PROSE" in text and "BOTH_PROSE" in text
+    assert "STAFF_CODE" not in text  # code that runs only with the input goes too
     bare = visible_text(export_report_page(tmp_path / "bare" / "04_attribution.ipynb").read_text(encoding="utf-8"))
     assert "STAFF_PROSE" in bare  # nothing known about the inputs: nothing is left off
 

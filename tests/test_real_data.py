@@ -295,6 +295,8 @@ def test_pages_say_nothing_about_tables_charts_or_files_the_export_could_not_mak
     assert "和上表比较" not in page["05_community"] and "没有群消息表" in page["05_community"]
     assert "2 · 客户构成" not in page["07_staff"] and "staff_scorecard.csv" not in page["07_staff"]
     assert "员工绩效未测量" in page["07_staff"]
+    code07 = (retail["report"] / "07_staff.html").read_text(encoding="utf-8")
+    assert "has_staff" in code07 and "plot_mix" not in code07  # the check is shown; code that cannot run is not
     assert "无记录" not in page["06_targeting"] and "assignments" not in page["06_targeting"]
 
 

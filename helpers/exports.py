@@ -26,6 +26,7 @@ import pandas as pd
 
 __all__ = [
     "HEADERS",
+    "LEFT_OUT_SHEET",
     "NUMBER_FORMATS",
     "MACHINE_COLUMNS",
     "REPORT_SHEETS",
@@ -494,6 +495,8 @@ _LEFT_OUT = {
     "zh": {"sheet": "说明", "columns": ["表格", "行数", "文件", "说明"], "why": "行数超过 {n:,}，只导出 CSV"},
     "en": {"sheet": "About", "columns": ["table", "rows", "file", "note"], "why": "more than {n:,} rows: CSV only"},
 }
+#: Name of the first sheet that lists the exports too large for a sheet, per language.
+LEFT_OUT_SHEET: dict[str, str] = {lang: v["sheet"] for lang, v in _LEFT_OUT.items()}
 
 
 def _csv_rows(path: Path) -> int:

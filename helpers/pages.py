@@ -90,7 +90,8 @@ TEXT: dict[str, dict[str, str]] = {
         "glossary": "术语表 Glossary",
         "glossary_what": "每个指标的公式、窗口和分母",
         "workbook": "导出表（Excel 工作簿）",
-        "workbook_what": "联系名单、暂不打扰、员工绩效等，一张表一页，中文表头；太大的表见说明页，只导出 CSV",
+        "workbook_what": "一张表一页，中文表头：{sheets}",
+        "workbook_left_out": "；太大的表只导出 CSV，见“{about}”页",
     },
     "en": {
         "report": "Private-domain growth report",
@@ -125,8 +126,8 @@ TEXT: dict[str, dict[str, str]] = {
         "glossary": "Glossary 术语表",
         "glossary_what": "every figure with its formula, window and denominator",
         "workbook": "Exports (Excel workbook)",
-        "workbook_what": "contact list, leave-alone list, staff scorecard and more, one sheet each; a table too large "
-        "for a sheet is named on the first sheet and exported as CSV only",
+        "workbook_what": "one sheet per table, headers in words: {sheets}",
+        "workbook_left_out": "; a table too large for a sheet is exported as CSV only and named on the {about} sheet",
     },
 }
 
@@ -1132,7 +1133,7 @@ def write_index(
     lang: str = "zh",
     finished: str | None = None,
     glossary: bool = False,
-    workbook: bool = False,
+    workbook: Sequence[str] = (),
 ) -> Path:
     """Write a run's ``index.html``: run name, parameters, data fingerprint and span, one line per page, quality.
 
@@ -1159,8 +1160,10 @@ def write_index(
         When the run finished (shown as given).
     glossary : bool
         Link the run's ``glossary.html`` (:func:`write_glossary`) under the pages.
-    workbook : bool
-        Link the run's ``exports/workbook.xlsx`` (:func:`helpers.exports.write_report_workbook`) under the pages.
+    workbook : sequence of str
+        Sheet names of the run's ``exports/workbook.xlsx`` (:func:`helpers.exports.write_report_workbook`), in
+        order; when given, the index links the workbook and names its sheets (only those the run wrote: an export
+        without staff has no staff sheet). Empty: no workbook.
 
     Returns
     -------
@@ -1199,7 +1202,8 @@ def write_index(
             else ""
         )
         + (
-            f'<p class="workbook-link"><a href="exports/workbook.xlsx">{t["workbook"]}</a> — {t["workbook_what"]}</p>\n'
+            f'<p class="workbook-link"><a href="exports/workbook.xlsx">{t["workbook"]}</a> — '
+            f"{e(_workbook_what(workbook, lang))}</p>\n"
             if workbook
             else ""
         )
@@ -1366,8 +1370,42 @@ def write_report_index(report_dir: str | Path) -> Path:
         lang=lang,
         finished=_when(record.get("finished")),
         glossary=glossary is not None,
-        workbook=(report_dir / "exports" / "workbook.xlsx").exists(),
+        workbook=workbook_sheets(report_dir / "exports" / "workbook.xlsx"),
     )
+
+
+def workbook_sheets(path: str | Path) -> list[str]:
+    """Return the sheet names of a workbook in order, or ``[]`` when the file does not exist."""
+    import openpyxl
+
+    if not Path(path).exists():
+        return []
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return list(wb.sheetnames)
+    finally:
+        wb.close()
+
+
+def _workbook_what(sheets: Sequence[str], lang: str) -> str:
+    """Describe a workbook by the sheets it holds: the left-out note only when a table was too large for a sheet.
+
+    Examples
+    --------
+    >>> _workbook_what(["联系名单", "渠道"], "zh")
+    '一张表一页，中文表头：联系名单、渠道'
+    >>> _workbook_what(["About", "Channels"], "en").split("; ")[0]
+    'one sheet per table, headers in words: Channels'
+    >>> _workbook_what(["About", "Channels"], "en").endswith("named on the About sheet")
+    True
+    """
+    from helpers.exports import LEFT_OUT_SHEET
+
+    t = TEXT[lang]
+    about = LEFT_OUT_SHEET[lang]
+    shown = [s for s in sheets if s != about]
+    text = t["workbook_what"].format(sheets=("、" if lang == "zh" else ", ").join(shown))
+    return text + (t["workbook_left_out"].format(about=about) if about in sheets else "")
 
 
 def _when(stamp: str | None) -> str | None:

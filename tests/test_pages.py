@@ -323,6 +323,17 @@ def test_index_lists_run_parameters_pages_and_quality(tmp_path):
     assert "<script" not in text and "http" not in text
 
 
+def test_index_names_only_the_sheets_the_workbook_holds(tmp_path):
+    # an export without staff gets no staff sheet, so the index must not promise one (Online Retail did)
+    kw = dict(run_name="r", parameters={}, fingerprint=None, span=None, pages=[], lang="zh")
+    text = write_index(tmp_path, workbook=["联系名单", "用户分层"], **kw).read_text(encoding="utf-8")
+    assert 'href="exports/workbook.xlsx"' in text and "联系名单、用户分层" in text
+    assert "员工绩效" not in text and "暂不打扰" not in text and "说明" not in text
+    text = write_index(tmp_path, workbook=["说明", "联系名单", "员工绩效"], **kw).read_text(encoding="utf-8")
+    assert "联系名单、员工绩效" in text and "见“说明”页" in text
+    assert "workbook.xlsx" not in write_index(tmp_path, **kw).read_text(encoding="utf-8")
+
+
 def test_index_flags_a_table_whose_rows_do_not_add_up_and_speaks_english(tmp_path):
     text = write_index(
         tmp_path,

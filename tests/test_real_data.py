@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import nbformat
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -187,6 +188,12 @@ def test_the_index_says_not_measured_for_pages_whose_input_the_export_lacks(reta
     assert "05 · 社群活跃与话题 未测量（导出里没有群消息）" in text
     assert "07 · 员工绩效 未测量（导出里没有负责员工）" in text
     assert "本页未记录结论" not in text and "最多的是—" not in text
+    # the workbook line names the sheets the run wrote: no staff sheet and no leave-alone sheet were written
+    sheets = openpyxl.load_workbook(retail["report"] / "exports" / "workbook.xlsx", read_only=True).sheetnames
+    index = (retail["report"] / "index.html").read_text(encoding="utf-8")
+    line = re.search(r'<p class="workbook-link">(.*?)</p>', index).group(1)
+    assert "员工绩效" not in sheets and "暂不打扰" not in sheets and "、".join(sheets) in line
+    assert "员工绩效" not in line and "暂不打扰" not in line
     summary = outputs_text(retail["report"] / "08_summary.ipynb")
     assert "员工绩效：员工绩效" not in summary and "05 · 社群活跃与话题：未测量（导出里没有群消息）" in summary
 

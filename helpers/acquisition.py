@@ -23,6 +23,7 @@ __all__ = [
     "funnel_best_text",
     "acquisition_cost",
     "adds_over_time",
+    "adds_note",
     "apply_channel_groups",
     "channel_period_text",
     "channel_table",
@@ -62,6 +63,13 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "各渠道在分析窗口 {start} 至 {end} 内的新增、删除和净增（加好友或删除发生在窗口内）：",
         "en": "Adds, removals and net adds per channel in the analysis window {start} to {end} (the add or the "
         "removal falls in the window):",
+    },
+    "no_adds_in_window": {
+        "zh": "分析窗口 {start} 至 {end} 内没有新加的好友：这份导出的 {n} 位好友都加于 {first} 至 {last}。"
+        "要看他们的新增，把分析窗口的起止设在这段时间内；下面的漏斗、删除和回本不限加好友时间，照常计算。",
+        "en": "Nobody was added in the analysis window {start} to {end}: the export's {n} contacts were all added "
+        "between {first} and {last}. To see their adds, set the analysis window within those dates; the funnel, "
+        "deletion and payback below count contacts added at any time, as usual.",
     },
     "funnel_caption": {
         "zh": "漏斗：截至 {as_of} 的全部 {n} 位好友（不限加好友时间）；首单转化率的分母只含加好友已满 {w} 天的好友：",
@@ -160,6 +168,11 @@ TEXT: dict[str, dict[str, str]] = {
         "highest CAC: {cac_top} ({cac}). Most of these adds have not had their {w}-day conversion window yet, so "
         "conversion is read on the latest contacts whose window has closed (added {c_start} to {c_end}, {c_n} of "
         "them): highest {conv_top} ({conv}). Saved to artifacts/channels.csv.",
+    },
+    "channel_period_none": {
+        "zh": "最近 {days} 天（{start} 至 {end}）没有新增好友、删除或花费：这份导出最后一次加好友在 {last}。",
+        "en": "No adds, removals or spend in the last {days} days ({start} to {end}): the export's last add was on "
+        "{last}.",
     },
     "answer_censoring": {
         "zh": "把转化窗口未结束的好友算作未转化，会把转化率算低：{ok}",
@@ -329,6 +342,8 @@ def channel_table(
     out.insert(2, "period_end", periods["current"][1])
     out["cohort_start"], out["cohort_end"] = c_end - pd.Timedelta(days=days - 1), c_end
     out.attrs["not_measured"] = why
+    out.attrs["period"] = periods["current"]  # the sentence names the period even when no channel had activity
+    out.attrs["last_add"] = contacts["added_at"].max() if len(contacts) else pd.NaT
     return out
 
 
@@ -342,9 +357,22 @@ def channel_period_text(table: pd.DataFrame, labels: Labels, days: int, window_d
     >>> f = pd.DataFrame({"user_id": ["1"], "days_to_first_order": [3]})
     >>> channel_period_text(channel_table(c, f, "2026-01-01", "2025-12-31", 30), Labels("zh"), 28, 30).split("；")[0]
     '最近 28 天（12-04 至 12-31）：新增 1，删除 未测量，净增 未测量，花费 未测量'
+    >>> channel_period_text(channel_table(c, f, "2027-01-01", "2026-12-31", 30), Labels("zh"), 28, 30)
+    '最近 28 天（2026-12-04 至 2026-12-31）没有新增好友、删除或花费：这份导出最后一次加好友在 2025-12-20。'
     """
     from helpers.labels import fmt_int, fmt_money, fmt_pct
 
+    if table.empty:  # no add, removal or spend in the period (a cohort export): say when the last add was
+        start, end = table.attrs["period"]
+        last = table.attrs.get("last_add", pd.NaT)
+        return labels.text(
+            TEXT,
+            "channel_period_none",
+            days=days,
+            start=f"{start:%Y-%m-%d}",
+            end=f"{end:%Y-%m-%d}",
+            last=f"{last:%Y-%m-%d}" if pd.notna(last) else "—",
+        )
     r, t = table.iloc[0], table.set_index("channel")
     why = table.attrs.get("not_measured", {})
 
@@ -455,6 +483,63 @@ def adds_over_time(
     if not removals_measured(contacts):
         out = mark_not_measured(out, ["removals", "net_adds"], input_missing("removals"))
     return out
+
+
+def adds_note(adds: pd.DataFrame, contacts: pd.DataFrame, start, end, labels: Labels) -> str:
+    """Say what :func:`adds_over_time`'s table counts — or, when nobody was added in the window, when they were.
+
+    A cohort export (every contact added in one quarter, orders for years after) leaves a report's default
+    window with no adds at all: the page then says when the contacts were added instead of showing an empty
+    table and chart. When the export records no removal, the removals and net adds are said to be not measured.
+
+    Parameters
+    ----------
+    adds : DataFrame
+        :func:`adds_over_time` over the window.
+    contacts : DataFrame
+        Contract ``contacts`` (all of them, for the add dates).
+    start, end : Timestamp
+        The analysis window (inclusive).
+    labels : Labels
+        The report's labels (language).
+
+    Returns
+    -------
+    str
+        One or more lines.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"user_id": ["a"], "added_at": pd.to_datetime(["2020-01-05"]), "removed_at": pd.NaT,
+    ...                   "channel": ["x"]})
+    >>> w = pd.Timestamp("2021-01-01"), pd.Timestamp("2021-12-31")
+    >>> lines = adds_note(adds_over_time(c, start=w[0], end=w[1]), c, *w, Labels("en")).splitlines()
+    >>> lines[0][:65], lines[1][:35]
+    ('Nobody was added in the analysis window 2021-01-01 to 2021-12-31:', 'removals and net adds: not measured')
+    """
+    from helpers.definitions import not_measured
+    from helpers.labels import fmt_int
+
+    window = {"start": f"{pd.Timestamp(start):%Y-%m-%d}", "end": f"{pd.Timestamp(end):%Y-%m-%d}"}
+    lines = []
+    if not adds["adds"].sum() and len(contacts):
+        first, last = contacts["added_at"].min(), contacts["added_at"].max()
+        lines.append(
+            labels.text(
+                TEXT,
+                "no_adds_in_window",
+                n=fmt_int(len(contacts)),
+                first=f"{first:%Y-%m-%d}",
+                last=f"{last:%Y-%m-%d}",
+                **window,
+            )
+        )
+    if adds.attrs.get("not_measured"):
+        why = not_measured(input_missing("removals", labels.lang), labels.lang)
+        lines.append(labels.text(TEXT, "not_measured", what=labels.text(TEXT, "net_adds_what"), why=why))
+    if len(adds):
+        lines.append(labels.text(TEXT, "adds_caption", **window))
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------ funnel
@@ -1156,6 +1241,8 @@ def plot_net_adds(
     wide = adds.pivot_table(index="period", columns=by, values=value, aggfunc="sum").fillna(0)
     wide = wide[wide.sum().sort_values(ascending=False).index]
     n = wide.shape[1]
+    if n == 0:  # nobody added or removed in the window (see adds_note): no empty figure
+        return np.array([], dtype=object)
     if n == 1 and ax is not None:
         axes = np.array([ax])
         fig = ax.figure

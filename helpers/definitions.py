@@ -23,8 +23,8 @@ NOT_MEASURED = {"zh": "未测量", "en": "not measured"}
 _REASONS = {
     "removals": {
         "zh": "导出中没有删除时间（删除时间一栏全为空），删除率、净增和好友留存无法计算",
-        "en": "the export has no removal times (removed_at is empty for every contact), so deletion, net adds and "
-        "friend retention cannot be computed",
+        "en": "the export has no removal times (the removal-time column is empty for every contact), so deletion, net "
+        "adds and friend retention cannot be computed",
     },
     "touches": {"zh": "没有触达表", "en": "there is no touches table"},
     "spend": {"zh": "没有投放花费（花费表或活动成本）", "en": "there is no spend table and no campaign cost"},

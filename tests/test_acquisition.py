@@ -8,6 +8,7 @@ import pytest
 from scipy.stats import norm
 
 from helpers import acquisition as acq
+from helpers.labels import Labels
 
 Z = norm.ppf(0.975)
 
@@ -138,6 +139,22 @@ def test_adds_over_time_counts_removals_when_they_happen():
     jan_x = a[(a["period"] == "2025-01-01") & (a["channel"] == "x")].iloc[0]
     assert (jan_x["adds"], jan_x["removals"], jan_x["net_adds"]) == (3, 1, 2)
     assert a["net_adds"].sum() == a["adds"].sum() - a["removals"].sum() == 5 - 1  # e's removal is after the window
+
+
+def test_a_window_with_no_adds_says_when_the_contacts_were_added_instead_of_an_empty_table():
+    # a cohort export (CDNOW: every customer first bought in Q1 1997, orders until mid-1998): the default window,
+    # the year before as_of, holds no add; 01 crashed drawing zero panels
+    contacts, _, _ = small_world()
+    a = acq.adds_over_time(contacts, freq="W", start="2026-01-01", end="2026-12-31")
+    note = acq.adds_note(a, contacts, pd.Timestamp("2026-01-01"), pd.Timestamp("2026-12-31"), Labels("zh"))
+    first, last = contacts["added_at"].min(), contacts["added_at"].max()
+    assert a.empty and "分析窗口 2026-01-01 至 2026-12-31 内没有新加的好友" in note
+    assert f"{len(contacts)} 位好友都加于 {first:%Y-%m-%d} 至 {last:%Y-%m-%d}" in note
+    assert "各渠道在分析窗口" not in note  # no caption above a table that is not shown
+    assert len(acq.plot_net_adds(a, lang="zh")) == 0
+    inside = acq.adds_over_time(contacts, freq="M", start="2025-01-01", end="2025-03-31")
+    note = acq.adds_note(inside, contacts, pd.Timestamp("2025-01-01"), pd.Timestamp("2025-03-31"), Labels("zh"))
+    assert note.startswith("各渠道在分析窗口 2025-01-01 至 2025-03-31") and "没有新加" not in note
 
 
 def test_channel_groups():

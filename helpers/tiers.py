@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -43,12 +44,16 @@ __all__ = [
     "RFM_CLASSES",
     "TEXT",
     "TIER_NAMES",
+    "numbered_tier",
+    "tier_base",
     "TierWarning",
     "Tiers",
     "check_planted",
     "export_tiers",
     "feature_summary",
     "fit_tiers",
+    "lapse_days",
+    "lapse_text",
     "headline_text",
     "lorenz",
     "migration_matrix",
@@ -84,6 +89,37 @@ TIER_NAMES: dict[str, str] = {
     "dormant": "沉睡 dormant",
 }
 
+
+def numbered_tier(name: str, k: int) -> str:
+    """Return the name of a second (third …) cluster of a kind, numbered in both languages so each half is unique.
+
+    A page shows one half of a "中文 English" tier name; numbering only the end ("一般 regular 2") left two tiers
+    both called 一般 on a Chinese page (a real export's 02 did, and 03's tier table failed on the repeated name).
+
+    Examples
+    --------
+    >>> numbered_tier("一般 regular", 2), numbered_tier("tier 3", 2)
+    ('一般 2 regular 2', 'tier 3 2')
+    >>> from helpers.labels import bilingual_part
+    >>> risk = numbered_tier("流失风险 at risk", 2)
+    >>> bilingual_part(risk, "zh"), bilingual_part(risk, "en")
+    ('流失风险 2', 'at risk 2')
+    """
+    from helpers.labels import bilingual_part
+
+    zh, en = bilingual_part(name, "zh"), bilingual_part(name, "en")
+    return f"{zh} {k} {en} {k}" if zh != en else f"{name} {k}"
+
+
+def tier_base(name: object) -> str:
+    """Return a tier's name without the number :func:`numbered_tier` gave it.
+
+    >>> tier_base("流失风险 2 at risk 2"), tier_base("高价值 high value")
+    ('流失风险 at risk', '高价值 high value')
+    """
+    return re.sub(r" \d+(?= |$)", "", str(name))
+
+
 #: The standard 8 RFM classes, keyed by (R high, F high, M high).
 RFM_CLASSES: dict[tuple[bool, bool, bool], str] = {
     (True, True, True): "重要价值 champions",
@@ -116,6 +152,17 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "no buyers at this snapshot: nothing to concentrate",
     },
     "note": {"zh": "注意：{note}", "en": "note: {note}"},
+    "lapse_rule": {
+        "zh": "流失的界线：至少买过两次的买家中，95% 的回购发生在上一次购买后 {days} 天之内；"
+        "中位“距上次消费天数”超过 {days} 天的簇也算流失风险（本次 {n} 个簇）。",
+        "en": "Where lapsing starts: among buyers who bought again, 95 % of returns came within {days} days of the "
+        "previous purchase; a cluster whose median recency exceeds {days} days is at risk too (here: {n}).",
+    },
+    "lapse_none": {
+        "zh": "没有买家买过两次，量不出回购间隔：流失风险只按相对规则判断（比平均高出半个标准差）。",
+        "en": "No buyer bought twice, so there is no return gap to measure: at risk follows the relative rule only "
+        "(half an SD above average).",
+    },
     "clustered": {
         "zh": "参与聚类的老买家 {n} 位；簇数 k = {k}；轮廓系数 = {sil}。",
         "en": "established buyers clustered: {n}; k = {k}; silhouette = {sil}",
@@ -399,6 +446,12 @@ class Tiers:
         OpenMP threads of KMeans while clustering and in :meth:`stability` (``None``: every core). Default 1:
         beside two CPU-bound processes on a 2-core machine the bootstrap took 13.7 s instead of 1.4 s with one
         thread per core (see :func:`helpers.base.cpu_threads`).
+    lapse_days : float, optional
+        A cluster whose buyers' median days since the last purchase exceed this is *at risk*, whatever the other
+        clusters look like (02 passes :func:`lapse_days`: a silence longer than 95 % of the gaps between one
+        purchase and the next). Without it only the relative rule applies — recency more than half an SD above
+        the buyers' mean — which names no cluster at risk when most buyers have lapsed (a cohort export: CDNOW's
+        one-time buyers, silent for 16 months, were called *regular*).
 
     Attributes
     ----------
@@ -437,8 +490,10 @@ class Tiers:
         n_init: int = 4,
         min_tier_size: int = 10,
         n_threads: int | None = 1,
+        lapse_days: float | None = None,
     ) -> None:
         self.k = k
+        self.lapse_days = lapse_days
         self.k_range = k_range
         self.random_state = random_state
         self.columns = columns
@@ -545,6 +600,11 @@ class Tiers:
                     labels = self._cluster(x, candidates, k_max, notes)
             cluster.loc[est.index] = labels
         self.cluster_ = cluster
+        self.cluster_recency_ = (  # median days since the last purchase per cluster, for the absolute lapse rule
+            est["recency_days"].groupby(cluster.loc[est.index]).median()
+            if len(est) and "recency_days" in est.columns
+            else pd.Series(dtype=float)
+        )
         self.names_ = self._name_clusters()
         names = self._with_lifecycle(cluster.map(self.names_).astype(object), stage)
         self.order_ = [n for n in self._orderedlabels_for() if n in set(names)]
@@ -661,6 +721,8 @@ class Tiers:
         if value is None:
             return {i: f"tier {i + 1}" for i in range(len(c))}
         at_risk = c["recency_days"] > 0.5
+        if self.lapse_days is not None and len(self.cluster_recency_):
+            at_risk |= self.cluster_recency_.reindex(c.index).gt(self.lapse_days).to_numpy()
         if at_risk.all():
             at_risk[c["recency_days"].idxmin()] = False
         names: dict[int, str] = {}
@@ -678,13 +740,13 @@ class Tiers:
             n = names[i]
             seen[n] = seen.get(n, 0) + 1
             if seen[n] > 1:
-                names[i] = f"{n} {seen[n]}"
+                names[i] = numbered_tier(n, seen[n])
         return names
 
     def _orderedlabels_for(self) -> list[str]:
         value = self._cluster_value()
         if value is not None:
-            risk = set(v for v in self.names_.values() if v.startswith(TIER_NAMES["at_risk"]))
+            risk = set(v for v in self.names_.values() if tier_base(v) == TIER_NAMES["at_risk"])
             active = [self.names_[int(i)] for i in value.sort_values(ascending=False).index]
             cl = [n for n in active if n not in risk] + [n for n in active if n in risk]
         else:
@@ -775,6 +837,55 @@ class Tiers:
         return pd.Series(out, name="ari")
 
 
+def lapse_days(gaps: pd.DataFrame, quantile: float = 0.95) -> float | None:
+    """Return the silence after which a buyer has lapsed: a quantile of the gaps between consecutive purchases.
+
+    Among buyers who did come back, ``quantile`` of the returns came within this many days; a buyer silent for
+    longer is past almost every return the data show. Derived from the export, not from a calendar.
+
+    Parameters
+    ----------
+    gaps : DataFrame
+        :func:`helpers.features.interpurchase_gaps`: ``gap_days`` and ``gaps`` (count).
+    quantile : float
+        Share of returns that came sooner.
+
+    Returns
+    -------
+    float or None
+        Days; ``None`` when no buyer bought twice (nothing to measure a return by).
+
+    Examples
+    --------
+    >>> lapse_days(pd.DataFrame({"gap_days": [7, 30, 200], "gaps": [90, 8, 2]}))
+    30.0
+    >>> lapse_days(pd.DataFrame({"gap_days": [], "gaps": []})) is None
+    True
+    """
+    g = gaps[gaps["gaps"] > 0].sort_values("gap_days")
+    if g.empty:
+        return None
+    share = g["gaps"].cumsum().to_numpy() / g["gaps"].sum()
+    return float(g["gap_days"].iloc[int(np.searchsorted(share, quantile))])
+
+
+def lapse_text(model: Tiers, labels: Labels) -> str:
+    """Return the sentence stating the lapse line the tiers were named with (:func:`lapse_days`) and what it did.
+
+    Examples
+    --------
+    >>> from helpers.labels import Labels
+    >>> t = Tiers(lapse_days=200.0)
+    >>> t.cluster_recency_ = pd.Series([27.5, 480.5, 492.5])
+    >>> lapse_text(t, Labels("zh")).endswith("超过 200 天的簇也算流失风险（本次 2 个簇）。")
+    True
+    """
+    if model.lapse_days is None:
+        return labels.text(TEXT, "lapse_none")
+    n = int(model.cluster_recency_.gt(model.lapse_days).sum())
+    return labels.text(TEXT, "lapse_rule", days=f"{model.lapse_days:.0f}", n=n)
+
+
 def fit_tiers(
     features: pd.DataFrame,
     k: int | None = None,
@@ -795,8 +906,8 @@ def fit_tiers(
     random_state : int
         Seed: same seed, same tiers.
     **kwargs
-        ``columns``, ``new_days``, ``log``, ``sample_size``, ``n_init``, ``min_tier_size``, ``n_threads`` of
-        :class:`Tiers`.
+        ``columns``, ``new_days``, ``log``, ``sample_size``, ``n_init``, ``min_tier_size``, ``n_threads``,
+        ``lapse_days`` of :class:`Tiers`.
 
     Returns
     -------
@@ -1065,7 +1176,7 @@ def stability_text(ari: pd.Series, labels: Labels, stable_at: float = 0.8) -> st
 def profile_text(profiles: pd.DataFrame, labels: Labels) -> str:
     """Return the sentence on the most valuable tier and the at-risk tier (from :attr:`Tiers.profiles_`)."""
     top = profiles.iloc[0]
-    risk = [t for t in profiles.index if str(t).startswith(TIER_NAMES["at_risk"])]
+    risk = [t for t in profiles.index if tier_base(t) == TIER_NAMES["at_risk"]]
     r = profiles.loc[risk].sum() if risk else None
     return labels.text(
         TEXT,
@@ -1137,7 +1248,7 @@ def migration_text(moves: pd.DataFrame, before: pd.Timestamp, after: pd.Timestam
 
 def headline_text(buyers_gmv: pd.Series, top: float, profiles: pd.DataFrame, labels: Labels) -> str:
     """Return the page's one-sentence result: the 80/20 share, the top tier and the at-risk tier."""
-    risk = [t for t in profiles.index if str(t).startswith(TIER_NAMES["at_risk"])]
+    risk = [t for t in profiles.index if tier_base(t) == TIER_NAMES["at_risk"]]
     return labels.text(
         TEXT,
         "headline",

@@ -139,6 +139,43 @@ def test_lifecycle_rules_and_names_from_profiles():
     assert t.stability(f, n_boot=5).min() > 0.95
 
 
+def test_clusters_past_the_lapse_line_are_at_risk_even_when_most_buyers_have_lapsed():
+    # a cohort export (CDNOW): three quarters of the buyers have been silent 16 months, so no cluster's recency is
+    # half an SD above the mean and the relative rule called them "regular" and "potential"
+    rng = np.random.default_rng(0)
+
+    def group(n, recency, rate, aov):
+        f = rng.normal(rate, rate * 0.1, n).clip(0.01)
+        a = rng.normal(aov, aov * 0.1, n).clip(1)
+        orders = np.maximum(1, np.round(f * 500 / 30))
+        return pd.DataFrame(
+            {
+                "recency_days": rng.normal(recency, recency * 0.1, n).clip(1),
+                "orders_per_30d": f,
+                "avg_order_value": a,
+                "net_gmv": a * orders,
+                "tenure_days": 500.0,
+                "orders": orders,
+            }
+        )
+
+    users = pd.concat([group(200, 15, 1.0, 40), group(600, 480, 0.06, 45), group(900, 495, 0.06, 15)])
+    users.index = [f"u{i}" for i in range(len(users))]
+    relative = tiers.fit_tiers(users, k=3)
+    assert not any(tiers.tier_base(t) == tiers.TIER_NAMES["at_risk"] for t in relative.labels_)
+    gaps = pd.DataFrame({"gap_days": [10, 30, 60, 200], "gaps": [60, 25, 10, 5]})
+    assert tiers.lapse_days(gaps) == 60.0  # 95 % of returns came within 60 days
+    named = tiers.fit_tiers(users, k=3, lapse_days=tiers.lapse_days(gaps)).labels_
+    assert named.value_counts().to_dict() == {
+        "流失风险 2 at risk 2": 900,
+        "流失风险 at risk": 600,
+        "高价值 high value": 200,
+    }
+    assert (
+        relative.cluster_ == tiers.fit_tiers(users, k=3, lapse_days=60.0).cluster_
+    ).all()  # names change, not clusters
+
+
 def test_all_new_contacts_are_tiered_by_rule_with_a_note():
     f, _ = rfm_users()
     f["tenure_days"] = 10.0

@@ -1413,6 +1413,7 @@ def new_contact_value(
     observed = (end - c["added_at"]).dt.total_seconds() / 86400.0
     bought = c["days_to_first_order"].notna() & (c["days_to_first_order"] <= observed)
     c["days"] = np.where(bought, c["days_to_first_order"], observed)
+    c["observed"] = observed  # follow-up since the add, bought or not (a buyer on day 0 was still followed)
     c["event"] = bought
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     rng = np.random.default_rng(seed)
@@ -1467,12 +1468,12 @@ def _channel_value(ch, g: pd.DataFrame, sub: pd.DataFrame, how: _ValueSettings, 
         "contacts": n,
         "buyers": buyers,
         "repeat_buyers": len(rep),
-        "followup_days": float(g["days"].max()) if n else float("nan"),
+        "followup_days": float(g["observed"].max()) if n else float("nan"),
         "model": getattr(how.model_cls, "_label", how.model_cls.__name__),
         "note": "",
         **dict.fromkeys(_VALUE_KEYS, float("nan")),
     }
-    if n == 0 or g["days"].max() < H:
+    if n == 0 or g["observed"].max() < H:
         row["note"] = f"contacts followed at most {row['followup_days']:.0f} days < horizon {H}: not measured"
         return row
     f_hat, f_draws = _first_purchase_draws(g, H, how.n_draws, rng)
@@ -1480,8 +1481,8 @@ def _channel_value(ch, g: pd.DataFrame, sub: pd.DataFrame, how: _ValueSettings, 
     row["p_buy_lower"], row["p_buy_upper"] = np.quantile(f_draws.sum(axis=0), [how.lo_q, how.hi_q])
     if buyers < how.min_buyers or len(rep) < how.min_rep:
         row["note"] = (
-            f"{buyers} buyers / {len(rep)} repeat buyers (< {how.min_buyers} / {how.min_rep}): repeat model not "
-            "fitted, only P(first purchase) is measured"
+            f"{buyers} buyers / {len(rep)} repeat buyers (< {how.min_buyers} / {how.min_rep}): no repeat model, "
+            "only P(first purchase) is measured"
         )
         return row
     try:

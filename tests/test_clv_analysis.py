@@ -371,9 +371,24 @@ def test_new_contact_value_recovers_the_planted_channels():
         assert row["value_lower"] <= value <= row["value_upper"], (ch, value, row)
     assert out.loc["store", "value_lower"] > out.loc["ads", "value_upper"]  # the planted difference is seen
     tiny = out.loc["tiny"]
-    assert np.isnan(tiny["value"]) and "repeat model not fitted" in tiny["note"] and np.isfinite(tiny["p_buy"])
+    assert np.isnan(tiny["value"]) and "no repeat model" in tiny["note"] and np.isfinite(tiny["p_buy"])
     too_long = ca.new_contact_value(contacts, firsts, summary, end, horizon_days=600, n_draws=20)
     assert too_long["value"].isna().all() and too_long["note"].str.contains("not measured").all()
+
+
+def test_contacts_added_at_their_first_order_are_followed_from_the_add_not_until_it():
+    # CDNOW and Online Retail map the first order's time to the add time: every buyer's first purchase is on day 0,
+    # and the follow-up was read off the time to the first purchase ("followed at most 0 days": not measured)
+    _, contacts, firsts, summary, end = _contacts_world(seed=5)
+    buyers = contacts.merge(firsts, on="user_id")
+    buyers["added_at"] += pd.to_timedelta(buyers.pop("days_to_first_order"), unit="D")
+    firsts = buyers[["user_id", "first_purchase_value"]].assign(days_to_first_order=0.0)
+    out = ca.new_contact_value(
+        buyers[["user_id", "channel", "added_at"]], firsts, summary, end, horizon_days=120, n_draws=20
+    )
+    measured = out.drop(index="tiny")
+    assert (measured["p_buy"] == 1.0).all() and measured["value"].notna().all()
+    assert (measured["followup_days"] > 120).all() and not measured["note"].str.contains("not measured").any()
 
 
 def test_young_contacts_are_censored_not_counted_as_non_buyers():

@@ -130,6 +130,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "{what}：未测量（{why}）。",
         "en": "{what}: not measured ({why}).",
     },
+    "no_channel_activity": {
+        "zh": "本期（{lo} 至 {hi}）没有新增好友、删除或花费：这份导出最后一次加好友在 {last}。",
+        "en": "No adds, removals or spend this period ({lo} to {hi}): the export's last add was on {last}.",
+    },
 }
 
 #: Display names of the KPIs of :func:`period_kpis`.

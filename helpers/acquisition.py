@@ -24,6 +24,7 @@ __all__ = [
     "acquisition_cost",
     "adds_over_time",
     "adds_note",
+    "headline_text",
     "apply_channel_groups",
     "channel_period_text",
     "channel_table",
@@ -153,12 +154,17 @@ TEXT: dict[str, dict[str, str]] = {
     "list_sep": {"zh": "、", "en": ", "},
     "none": {"zh": "无", "en": "none"},
     "no_truth": NO_TRUTH,
-    "headline": {
-        "zh": "{w} 天首单转化率最高的渠道是{best}（{rate}）；话术测试：{verdict}；"
-        "30 天删除率最高的是{worst}（{del_rate}）",
-        "en": "Best {w}-day first-order conversion: {best} ({rate}); script test: {verdict}; highest 30-day "
-        "deletion: {worst} ({del_rate})",
+    "headline_conversion": {
+        "zh": "{w} 天首单转化率最高的渠道是{best}（{rate}）",
+        "en": "Best {w}-day first-order conversion: {best} ({rate})",
     },
+    "headline_no_conversion": {"zh": "{w} 天首单转化率未测量", "en": "{w}-day first-order conversion not measured"},
+    "headline_script": {"zh": "话术测试：{verdict}", "en": "script test: {verdict}"},
+    "headline_deletion": {
+        "zh": "30 天删除率最高的是{worst}（{rate}）",
+        "en": "highest 30-day deletion: {worst} ({rate})",
+    },
+    "headline_no_deletion": {"zh": "删除率未测量", "en": "deletion not measured"},
     "channel_period": {
         "zh": "最近 {days} 天（{start} 至 {end}）：新增 {adds}，删除 {removals}，净增 {net}，花费 {spend}；"
         "获客成本最高的是{cac_top}（{cac}）。这段时间新增的好友 {w} 天转化窗口大多还没结束，"
@@ -483,6 +489,65 @@ def adds_over_time(
     if not removals_measured(contacts):
         out = mark_not_measured(out, ["removals", "net_adds"], input_missing("removals"))
     return out
+
+
+def headline_text(
+    funnel_table: pd.DataFrame, deletion_30: pd.Series | None, script_verdict: str | None, window_days: int, labels
+) -> str:
+    """Return the page's one-line result: best conversion, the script test, worst deletion — each only if measured.
+
+    A figure that was not measured is said to be so in words, never shown as "—" beside a channel name.
+
+    Parameters
+    ----------
+    funnel_table : DataFrame
+        :func:`funnel` by channel (``conversion`` NaN where not measured).
+    deletion_30 : Series or None
+        30-day deletion rate per channel (``None`` or empty: not measured).
+    script_verdict : str or None
+        The add-rate test's short verdict (``None``: no script test ran; left out).
+    window_days : int
+        Conversion window.
+    labels : Labels
+        Report language and names.
+
+    Examples
+    --------
+    >>> from helpers.labels import Labels
+    >>> f = pd.DataFrame({"channel": ["a"], "conversion": [float("nan")]})
+    >>> headline_text(f, None, None, 30, Labels("zh"))
+    '30 天首单转化率未测量；删除率未测量'
+    """
+    from helpers.labels import fmt_pct
+
+    best = funnel_table.dropna(subset=["conversion"]).sort_values("conversion")
+    w = window_days
+    if len(best):
+        top = best.iloc[-1]
+        parts = [
+            labels.text(
+                TEXT,
+                "headline_conversion",
+                w=w,
+                best=labels.name("channel", top["channel"]),
+                rate=fmt_pct(top["conversion"]),
+            )
+        ]
+    else:
+        parts = [labels.text(TEXT, "headline_no_conversion", w=w)]
+    if script_verdict:
+        parts.append(labels.text(TEXT, "headline_script", verdict=script_verdict))
+    d30 = None if deletion_30 is None else deletion_30.dropna()
+    if d30 is not None and len(d30):
+        d30 = d30.sort_values()
+        parts.append(
+            labels.text(
+                TEXT, "headline_deletion", worst=labels.name("channel", d30.index[-1]), rate=fmt_pct(d30.iloc[-1])
+            )
+        )
+    else:
+        parts.append(labels.text(TEXT, "headline_no_deletion"))
+    return ("；" if labels.lang == "zh" else "; ").join(parts)
 
 
 def adds_note(adds: pd.DataFrame, contacts: pd.DataFrame, start, end, labels: Labels) -> str:

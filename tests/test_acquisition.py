@@ -157,6 +157,19 @@ def test_a_window_with_no_adds_says_when_the_contacts_were_added_instead_of_an_e
     assert note.startswith("各渠道在分析窗口 2025-01-01 至 2025-03-31") and "没有新加" not in note
 
 
+def test_the_headline_names_only_measured_figures():
+    f = pd.DataFrame({"channel": ["store_qr", "paid_ads"], "conversion": [0.42, 0.18]})
+    d30 = pd.Series({"store_qr": 0.03, "paid_ads": 0.11})
+    assert acq.headline_text(f, d30, "B 胜出", 30, Labels("zh")) == (
+        "30 天首单转化率最高的渠道是门店二维码（42.0%）；话术测试：B 胜出；30 天删除率最高的是广告投放（11.0%）"
+    )
+    # CDNOW: add times are first orders and no removal is recorded: said in words, no "—（未测量）" beside a name
+    unmeasured = f.assign(conversion=float("nan"))
+    assert acq.headline_text(unmeasured, None, None, 30, Labels("en")) == (
+        "30-day first-order conversion not measured; deletion not measured"
+    )
+
+
 def test_channel_groups():
     contacts, _, _ = small_world()
     assert set(acq.apply_channel_groups(contacts, "x=线下")["channel"]) == {"线下", "y"}

@@ -138,7 +138,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "no_referrals": {
         "zh": "导出里没有推荐人（邀请人）数据：无法分析裂变树",
-        "en": "no referrer_id values: no referral trees to analyse",
+        "en": "the export names no referrer: no referral trees to analyse",
     },
     "generation": {"zh": "第 {g} 代", "en": "generation {g}"},
     "lift_line": {

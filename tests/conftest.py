@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -52,3 +53,12 @@ def needs_shared(path: Path) -> pytest.MarkDecorator:
         not path.exists() and not os.environ.get("CI"),
         reason=f"{path} not present (CI has ../shared beside the clone)",
     )
+
+
+def map_example(name: str, source: Path, out: Path) -> Path:
+    """Run ``examples/<name>.py`` as a user would (``main([source, out])``) and return the folder it wrote."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "examples" / f"{name}.py")
+    mapper = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mapper)
+    assert mapper.main([str(source), str(out)]) == 0
+    return out

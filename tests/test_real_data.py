@@ -6,7 +6,6 @@ export; CDNOW through the contract and notebook 03 must give Fader, Hardie & Lee
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from helpers import features
 from helpers.run import run_report
 
-from .conftest import REPO, SHARED, needs_shared
+from .conftest import SHARED, map_example, needs_shared
 
 pytestmark = pytest.mark.notebooks
 RETAIL = SHARED / "online_retail" / "online_retail.parquet"
@@ -41,13 +40,7 @@ def outputs_text(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory) -> dict:
-    spec = importlib.util.spec_from_file_location(
-        "online_retail_to_contract", REPO / "examples" / "online_retail_to_contract.py"
-    )
-    mapper = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mapper)
-    data = tmp_path_factory.mktemp("online_retail")
-    assert mapper.main([str(RETAIL), str(data)]) == 0
+    data = map_example("online_retail_to_contract", RETAIL, tmp_path_factory.mktemp("online_retail"))
     report = run_report(
         {"data_dir": str(data), "as_of": "2011-12-10"},
         run_name="online_retail",

@@ -8,7 +8,6 @@ checked against hand computations on the raw log. Its own file, so that it runs 
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 import numpy as np
@@ -21,7 +20,7 @@ from helpers.pages import read_headline
 from helpers.run import run_report
 from helpers.tiers import TIER_NAMES, tier_base
 
-from .conftest import REPO, SHARED, needs_shared
+from .conftest import SHARED, map_example, needs_shared
 from .test_real_data import outputs_text
 
 pytestmark = pytest.mark.notebooks
@@ -30,11 +29,7 @@ MASTER = SHARED / "cdnow" / "CDNOW_master.txt"
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory) -> dict:
-    spec = importlib.util.spec_from_file_location("cdnow_to_contract", REPO / "examples" / "cdnow_to_contract.py")
-    mapper = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mapper)
-    data = tmp_path_factory.mktemp("cdnow")
-    assert mapper.main([str(MASTER), str(data)]) == 0
+    data = map_example("cdnow_to_contract", MASTER, tmp_path_factory.mktemp("cdnow"))
     report = run_report(
         {"data_dir": str(data), "as_of": "1998-07-01"},
         run_name="cdnow",

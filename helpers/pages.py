@@ -690,6 +690,7 @@ def export_notebook(
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.source = _TEST_MARKER.sub("", cell.source)
+    renumber_sections(nb, {*REMOVE_CELL_TAGS, *remove_tags}, lang)
     exporter = _exporter(lang, hide_code, remove_tags)
     body, _ = exporter.from_notebook_node(nb)
     body, n_external = _EXTERNAL.subn("", body)
@@ -704,6 +705,78 @@ def export_notebook(
     out = Path(html_path)
     out.write_text(page, encoding="utf-8")
     return out
+
+
+_SECTION_HEADING = re.compile(r"^(#{2,3}[ \t]+)(\d+)([ \t]+·)", re.M)
+_SECTION_REFERENCE = {
+    "zh": re.compile(r"(第 ?)(\d+)( ?节)"),
+    "en": re.compile(r"(\b[Ss]ections? )(\d+)(\b)"),
+}
+
+
+def renumber_sections(nb: Any, remove_tags: Iterable[str], lang: str = "zh") -> dict[int, int]:
+    r"""Close up a page's section numbers (and references to them) when removed cells leave a gap, in place.
+
+    A notebook numbers its sections (``## 5 · 排序公式``); when a page leaves sections off (``needs-<input>`` on an
+    export without that input), the numbers that remain are closed up, and so are the references to them in prose and
+    in outputs (``第 5 节``, ``section 5``). Numbering starts where the notebook's does (01 starts at 0).
+
+    Parameters
+    ----------
+    nb : NotebookNode or dict
+        The notebook; its markdown cells and its code cells' outputs are rewritten.
+    remove_tags : iterable of str
+        Tags of the cells the page leaves off.
+    lang : {"zh", "en"}
+        Language of the references to rewrite.
+
+    Returns
+    -------
+    dict of int to int
+        Old number → new number, for the numbers that changed (empty when nothing did).
+
+    Examples
+    --------
+    >>> cells = [{"cell_type": "markdown", "metadata": {"tags": t}, "source": s} for t, s in [
+    ...     ([], "## 1 · 实验"), (["needs-assignments"], "## 2 · 模型"), ([], "## 3 · 排序\n公式见第 3 节。")]]
+    >>> nb = {"cells": cells}
+    >>> renumber_sections(nb, {"needs-assignments"})
+    {3: 2}
+    >>> nb["cells"][2]["source"]
+    '## 2 · 排序\n公式见第 2 节。'
+    """
+    remove = set(remove_tags)
+    kept = [c for c in nb["cells"] if not remove & set(c.get("metadata", {}).get("tags", []))]
+
+    def text(cell: Any) -> str:
+        return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+
+    def numbers(cells: list) -> list[int]:
+        md = [text(c) for c in cells if c["cell_type"] == "markdown"]
+        found = [int(m.group(2)) for s in md for m in _SECTION_HEADING.finditer(s)]
+        return list(dict.fromkeys(found))
+
+    first, shown = numbers(nb["cells"])[:1], numbers(kept)
+    if not shown:
+        return {}
+    mapping = {old: new for new, old in enumerate(shown, start=first[0]) if old != new}
+    if not mapping:
+        return {}
+
+    def renumber(s: str, pattern: re.Pattern) -> str:
+        return pattern.sub(lambda m: f"{m.group(1)}{mapping.get(int(m.group(2)), m.group(2))}{m.group(3)}", s)
+
+    reference = _SECTION_REFERENCE.get(lang, _SECTION_REFERENCE["en"])
+    for cell in kept:
+        if cell["cell_type"] == "markdown":
+            cell["source"] = renumber(renumber(text(cell), _SECTION_HEADING), reference)
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = renumber("".join(out["text"]), reference)
+            for mime, value in out.get("data", {}).items():
+                if mime in ("text/markdown", "text/html", "text/plain"):
+                    out["data"][mime] = renumber("".join(value), reference)
+    return mapping
 
 
 def notebook_title(nb: Any, stem: str, lang: str = "zh", remove_tags: Iterable[str] = ()) -> str:

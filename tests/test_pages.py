@@ -243,6 +243,40 @@ def test_prose_about_an_input_the_run_lacks_is_left_off_the_page(tmp_path):
     assert "STAFF_PROSE" in bare  # nothing known about the inputs: nothing is left off
 
 
+def test_sections_left_off_a_page_leave_no_gap_in_its_numbers(tmp_path):
+    """CDNOW's 06 has no randomised test: sections 2–4 (the uplift models) are left off, so the page numbers the
+    ranking 2, not 5, and a sentence pointing at it ("公式见第 5 节", written by a helper into an output) follows.
+    With the assignments, every number stays."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from helpers.pages import export_report_page
+
+    nb = nbformat.v4.new_notebook()
+    out = new_output("display_data", data={"text/markdown": "改按到期得分排序（公式见第 5 节）。"})
+    nb.cells = [nbformat.v4.new_markdown_cell("# 06 · 该联系谁"), nbformat.v4.new_markdown_cell("## 1 · 随机实验")]
+    nb.cells += [
+        nbformat.v4.new_markdown_cell(f"## {i} · 模型 {i}", metadata={"tags": ["needs-assignments"]}) for i in (2, 3, 4)
+    ]
+    nb.cells += [
+        nbformat.v4.new_markdown_cell("## 5 · 排序公式"),
+        nbformat.v4.new_code_cell("show()", outputs=[out]),
+        nbformat.v4.new_markdown_cell("## 6 · 名单\n\n名单按第 5 节的公式排序。"),
+    ]
+    for case, assignments in (("none", []), ("test", ["a"])):
+        (tmp_path / case / "clean").mkdir(parents=True)
+        nbformat.write(nb, tmp_path / case / "06_targeting.ipynb")
+        pq.write_table(pa.table({"user_id": ["a"]}), tmp_path / case / "clean" / "contacts.parquet")
+        pq.write_table(
+            pa.table({"user_id": pa.array(assignments, pa.string())}), tmp_path / case / "clean" / "assignments.parquet"
+        )
+    text = visible_text(export_report_page(tmp_path / "none" / "06_targeting.ipynb").read_text(encoding="utf-8"))
+    assert "模型 2" not in text and "2 · 排序公式" in text and "3 · 名单" in text
+    assert "公式见第 2 节" in text and "按第 2 节的公式" in text and "第 5 节" not in text and "5 ·" not in text
+    full = visible_text(export_report_page(tmp_path / "test" / "06_targeting.ipynb").read_text(encoding="utf-8"))
+    assert "模型 4" in full and "5 · 排序公式" in full and "公式见第 5 节" in full and "按第 5 节的公式" in full
+
+
 def test_the_notebooks_input_tags_are_known_and_the_same_in_both_languages():
     """Every ``needs-`` tag names an input :func:`helpers.pages.available_inputs` knows, and a zh cell's English
     twin (the next cell of the other language) carries the same ones."""

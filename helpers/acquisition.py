@@ -362,7 +362,7 @@ def channel_period_text(table: pd.DataFrame, labels: Labels, days: int, window_d
     ...                   "added_at": pd.to_datetime(["2025-11-10", "2025-12-20"]), "removed_at": pd.NaT})
     >>> f = pd.DataFrame({"user_id": ["1"], "days_to_first_order": [3]})
     >>> channel_period_text(channel_table(c, f, "2026-01-01", "2025-12-31", 30), Labels("zh"), 28, 30).split("；")[0]
-    '最近 28 天（12-04 至 12-31）：新增 1，删除 未测量，净增 未测量，花费 未测量'
+    '最近 28 天（2025-12-04 至 12-31）：新增 1，删除 未测量，净增 未测量，花费 未测量'
     >>> channel_period_text(channel_table(c, f, "2027-01-01", "2026-12-31", 30), Labels("zh"), 28, 30)
     '最近 28 天（2026-12-04 至 2026-12-31）没有新增好友、删除或花费：这份导出最后一次加好友在 2025-12-20。'
     """
@@ -386,12 +386,14 @@ def channel_period_text(table: pd.DataFrame, labels: Labels, days: int, window_d
         return NOT_MEASURED[labels.lang] if col in why else text
 
     has_cac, has_conv = t["cac"].notna().any(), t["cohort_conversion"].notna().any()
+    start, end = _date_span(r.period_start, r.period_end)
+    c_start, c_end = _date_span(r.cohort_start, r.cohort_end)
     return labels.text(
         TEXT,
         "channel_period",
         days=days,
-        start=f"{r.period_start:%m-%d}",
-        end=f"{r.period_end:%m-%d}",
+        start=start,
+        end=end,
         adds=fmt_int(t["adds"].sum()),
         removals=measured("removals", fmt_int(t["removals"].sum(min_count=1))),
         net=measured("net_adds", fmt_int(t["net_adds"].sum(min_count=1))),
@@ -399,12 +401,23 @@ def channel_period_text(table: pd.DataFrame, labels: Labels, days: int, window_d
         cac_top=labels.name("channel", t["cac"].idxmax()) if has_cac else "—",
         cac=measured("cac", fmt_money(t["cac"].max(), labels.currency, 2)),
         w=window_days,
-        c_start=f"{r.cohort_start:%m-%d}",
-        c_end=f"{r.cohort_end:%m-%d}",
+        c_start=c_start,
+        c_end=c_end,
         c_n=fmt_int(t["cohort_eligible"].sum()),
         conv_top=labels.name("channel", t["cohort_conversion"].idxmax()) if has_conv else "—",
         conv=fmt_pct(t["cohort_conversion"].max()) if has_conv else NOT_MEASURED[labels.lang],
     )
+
+
+def _date_span(start: pd.Timestamp, end: pd.Timestamp) -> tuple[str, str]:
+    """Return a period's two dates for a sentence: the start with its year, the end with its year if it differs.
+
+    >>> _date_span(pd.Timestamp("2025-12-04"), pd.Timestamp("2025-12-31"))
+    ('2025-12-04', '12-31')
+    >>> _date_span(pd.Timestamp("2025-12-20"), pd.Timestamp("2026-01-16"))
+    ('2025-12-20', '2026-01-16')
+    """
+    return f"{start:%Y-%m-%d}", f"{end:%m-%d}" if end.year == start.year else f"{end:%Y-%m-%d}"
 
 
 # ------------------------------------------------------------------------------------------- preparation

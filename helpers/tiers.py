@@ -46,6 +46,7 @@ __all__ = [
     "TIER_NAMES",
     "numbered_tier",
     "tier_base",
+    "is_at_risk",
     "TierWarning",
     "Tiers",
     "check_planted",
@@ -118,6 +119,15 @@ def tier_base(name: object) -> str:
     ('流失风险 at risk', '高价值 high value')
     """
     return re.sub(r" \d+(?= |$)", "", str(name))
+
+
+def is_at_risk(name: object) -> bool:
+    """Return whether a tier name is the at-risk tier's, numbered or not.
+
+    >>> is_at_risk("流失风险 2 at risk 2"), is_at_risk(TIER_NAMES["at_risk"]), is_at_risk("高价值 high value")
+    (True, True, False)
+    """
+    return tier_base(name) == TIER_NAMES["at_risk"]
 
 
 #: The standard 8 RFM classes, keyed by (R high, F high, M high).
@@ -746,7 +756,7 @@ class Tiers:
     def _orderedlabels_for(self) -> list[str]:
         value = self._cluster_value()
         if value is not None:
-            risk = set(v for v in self.names_.values() if tier_base(v) == TIER_NAMES["at_risk"])
+            risk = set(v for v in self.names_.values() if is_at_risk(v))
             active = [self.names_[int(i)] for i in value.sort_values(ascending=False).index]
             cl = [n for n in active if n not in risk] + [n for n in active if n in risk]
         else:
@@ -877,12 +887,20 @@ def lapse_text(model: Tiers, labels: Labels) -> str:
     >>> from helpers.labels import Labels
     >>> t = Tiers(lapse_days=200.0)
     >>> t.cluster_recency_ = pd.Series([27.5, 480.5, 492.5])
+    >>> t.names_ = {0: TIER_NAMES["high_value"], 1: TIER_NAMES["at_risk"], 2: numbered_tier(TIER_NAMES["at_risk"], 2)}
     >>> lapse_text(t, Labels("zh")).endswith("超过 200 天的簇也算流失风险（本次 2 个簇）。")
+    True
+
+    Only clusters the line made at risk count: when every cluster is past it, the freshest stays active.
+
+    >>> t.names_[0], t.cluster_recency_[0] = TIER_NAMES["high_value"], 300.0
+    >>> lapse_text(t, Labels("zh")).endswith("（本次 2 个簇）。")
     True
     """
     if model.lapse_days is None:
         return labels.text(TEXT, "lapse_none")
-    n = int(model.cluster_recency_.gt(model.lapse_days).sum())
+    past = model.cluster_recency_[model.cluster_recency_.gt(model.lapse_days)].index
+    n = sum(is_at_risk(model.names_.get(int(i))) for i in past)
     return labels.text(TEXT, "lapse_rule", days=f"{model.lapse_days:.0f}", n=n)
 
 
@@ -1176,7 +1194,7 @@ def stability_text(ari: pd.Series, labels: Labels, stable_at: float = 0.8) -> st
 def profile_text(profiles: pd.DataFrame, labels: Labels) -> str:
     """Return the sentence on the most valuable tier and the at-risk tier (from :attr:`Tiers.profiles_`)."""
     top = profiles.iloc[0]
-    risk = [t for t in profiles.index if tier_base(t) == TIER_NAMES["at_risk"]]
+    risk = [t for t in profiles.index if is_at_risk(t)]
     r = profiles.loc[risk].sum() if risk else None
     return labels.text(
         TEXT,
@@ -1248,7 +1266,7 @@ def migration_text(moves: pd.DataFrame, before: pd.Timestamp, after: pd.Timestam
 
 def headline_text(buyers_gmv: pd.Series, top: float, profiles: pd.DataFrame, labels: Labels) -> str:
     """Return the page's one-sentence result: the 80/20 share, the top tier and the at-risk tier."""
-    risk = [t for t in profiles.index if tier_base(t) == TIER_NAMES["at_risk"]]
+    risk = [t for t in profiles.index if is_at_risk(t)]
     return labels.text(
         TEXT,
         "headline",

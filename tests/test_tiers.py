@@ -162,7 +162,7 @@ def test_clusters_past_the_lapse_line_are_at_risk_even_when_most_buyers_have_lap
     users = pd.concat([group(200, 15, 1.0, 40), group(600, 480, 0.06, 45), group(900, 495, 0.06, 15)])
     users.index = [f"u{i}" for i in range(len(users))]
     relative = tiers.fit_tiers(users, k=3)
-    assert not any(tiers.tier_base(t) == tiers.TIER_NAMES["at_risk"] for t in relative.labels_)
+    assert not any(tiers.is_at_risk(t) for t in relative.labels_)
     gaps = pd.DataFrame({"gap_days": [10, 30, 60, 200], "gaps": [60, 25, 10, 5]})
     assert tiers.lapse_days(gaps) == 60.0  # 95 % of returns came within 60 days
     named = tiers.fit_tiers(users, k=3, lapse_days=tiers.lapse_days(gaps)).labels_

@@ -6,7 +6,7 @@ holds what every notebook needs to say *honestly* that a figure cannot be comput
 
 - a metric whose input is absent (no ``removed_at`` anywhere, no touches, no spend, no messages …) is
   ``NaN`` in tables and exports, rendered as *not measured* (未测量) with the reason — never ``0``;
-- :func:`removals_measured` and :func:`input_missing` say whether, and why not.
+- :func:`removals_measured`, :func:`refunds_measured` and :func:`input_missing` say whether, and why not.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["NOT_MEASURED", "adds_from_orders", "input_missing", "not_measured", "removals_measured"]
+__all__ = [
+    "NOT_MEASURED",
+    "adds_from_orders",
+    "input_missing",
+    "not_measured",
+    "refunds_measured",
+    "removals_measured",
+]
 
 #: How "not measured" reads on a page, per report language.
 NOT_MEASURED = {"zh": "未测量", "en": "not measured"}
@@ -25,6 +32,11 @@ _REASONS = {
         "zh": "导出中没有删除时间（删除时间一栏全为空），删除率、净增和好友留存无法计算",
         "en": "the export has no removal times (the removal-time column is empty for every contact), so deletion, net "
         "adds and friend retention cannot be computed",
+    },
+    "refunds": {
+        "zh": "导出里没有一笔退款记录，退款未知，净成交额就是记录的成交额",
+        "en": "the export records no refund at all (orders carry no refunded status), so refunds are unknown and net "
+        "GMV is the sales recorded",
     },
     "touches": {"zh": "没有触达表", "en": "there is no touches table"},
     "spend": {"zh": "没有投放花费（花费表或活动成本）", "en": "there is no spend table and no campaign cost"},
@@ -65,6 +77,27 @@ def removals_measured(contacts: pd.DataFrame) -> bool:
     True
     """
     return "removed_at" in contacts.columns and bool(contacts["removed_at"].notna().any())
+
+
+def refunds_measured(orders) -> bool:
+    """Whether the export records refunds at all: some order has the status ``refunded``.
+
+    An export without a status column (every order is paid by the contract) or with no refund in its whole
+    history does not carry refunds — not that nobody asked for their money back. Refunds are then *not measured*,
+    as removals are when no contact has a removal time. ``orders`` is the contract table, in pandas or the engine.
+
+    Examples
+    --------
+    >>> refunds_measured(pd.DataFrame({"status": ["paid", "paid"]}))
+    False
+    >>> refunds_measured(pd.DataFrame({"status": ["paid", "refunded"]}))
+    True
+    """
+    if "status" not in orders.columns:
+        return False
+    if isinstance(orders, pd.DataFrame):
+        return bool(orders["status"].eq("refunded").any())
+    return bool(orders.filter(orders["status"] == "refunded").limit(1).count().to_pyarrow().as_py())
 
 
 def adds_from_orders(contacts: pd.DataFrame, first_orders: pd.DataFrame, share: float = 0.9) -> bool:

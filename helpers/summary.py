@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers.definitions import adds_from_orders, removals_measured
+from helpers.definitions import adds_from_orders, input_missing, removals_measured
 
 __all__ = [
     "FACTORS",
@@ -171,7 +171,7 @@ def kpi_table(kpis: dict[str, dict], currency: str = "¥"):
     pandas.io.formats.style.Styler
         The formatted table (``.data`` holds the numbers).
     """
-    table = pd.DataFrame(kpis).drop(index="removals_measured", errors="ignore").astype(float)
+    table = pd.DataFrame(kpis).drop(index=["removals_measured", "refunds_measured"], errors="ignore").astype(float)
     prev, cur = table.columns[:2]
     table["change 变化"] = table[cur] - table[prev]
     table["change % 变化率"] = table["change 变化"] / table[prev].where(table[prev] != 0)
@@ -193,7 +193,11 @@ def kpi_table(kpis: dict[str, dict], currency: str = "¥"):
 
 
 def period_kpis(
-    contacts: pd.DataFrame, sales: pd.DataFrame, start: str | pd.Timestamp, end: str | pd.Timestamp
+    contacts: pd.DataFrame,
+    sales: pd.DataFrame,
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    refunds_measured: bool = True,
 ) -> dict:
     """KPIs of one period (days ``start..end`` inclusive), on the workbook's sales definitions.
 
@@ -206,6 +210,9 @@ def period_kpis(
         ``net``, ``purchase_days`` (occasions) and ``orders`` (paid orders on them).
     start, end : str or Timestamp
         The period.
+    refunds_measured : bool
+        Whether the export records refunds (:func:`helpers.definitions.refunds_measured`); without them
+        ``refunds`` and ``top_refunds`` are NaN (not measured) and net GMV is the sales recorded.
 
     Returns
     -------
@@ -249,10 +256,11 @@ def period_kpis(
         "frequency": orders / n_buyers if n_buyers else nan,
         "repurchase_rate": float((b["purchase_days"] >= 2).mean()) if n_buyers else nan,
         "gross_gmv": gross,
-        "refunds": refunds,
-        "top_refunds": float(s["refunds"].max()) if len(s) else 0.0,
+        "refunds": refunds if refunds_measured else nan,
+        "top_refunds": (float(s["refunds"].max()) if len(s) else 0.0) if refunds_measured else nan,
         "gmv": net,
         "removals_measured": measured,
+        "refunds_measured": refunds_measured,
     }
 
 
@@ -647,14 +655,24 @@ def headline(kpis: dict, contributions: pd.Series | None, risk: str, currency: s
     else:
         change = cur["gmv"] / prev["gmv"] - 1
         gross = cur["gross_gmv"] / prev["gross_gmv"] - 1 if prev["gross_gmv"] else np.nan
+        if cur.get("refunds_measured", True):
+            detail = (
+                f"（含退款的成交额 {fmt_pct(gross, sign=True)}，退款 {fmt_money(cur['refunds'], currency)}）"
+                if zh
+                else f" (gross {fmt_pct(gross, sign=True)}, refunds {fmt_money(cur['refunds'], currency)})"
+            )
+        else:
+            detail = (
+                f"（退款未测量：{input_missing('refunds', lang)}）"
+                if zh
+                else f" (refunds not measured: {input_missing('refunds', lang)})"
+            )
         what = (
             f"本期净成交额 {fmt_money(cur['gmv'], currency)}，比上期{'增长' if change >= 0 else '下降'} "
-            f"{fmt_pct(abs(change))}（含退款的成交额 {fmt_pct(gross, sign=True)}，"
-            f"退款 {fmt_money(cur['refunds'], currency)}）。"
+            f"{fmt_pct(abs(change))}{detail}。"
             if zh
             else f"Net GMV this period {fmt_money(cur['gmv'], currency)}, {'up' if change >= 0 else 'down'} "
-            f"{fmt_pct(abs(change))} on the previous period (gross {fmt_pct(gross, sign=True)}, refunds "
-            f"{fmt_money(cur['refunds'], currency)})."
+            f"{fmt_pct(abs(change))} on the previous period{detail}."
         )
     driver = ""
     if contributions is not None:

@@ -284,3 +284,32 @@ def test_a_refund_rise_from_one_customer_is_said_and_ranked_without_them():
     )
     spread = sm.risk_sentence({"previous": prev, "current": {**cur, "top_refunds": 60.0}}, factor, "zh")
     assert spread == "最大的风险：退款增加 400.0%。"  # spread over many customers: a trend, and the larger move
+
+
+def test_refunds_an_export_does_not_record_are_not_measured_not_zero():
+    """CDNOW's log has no refund status: 08 showed 退款 ¥0 → ¥0 and a headline 'refunds ¥0'. Without a single
+    refunded order anywhere, refunds are not measured (the table shows 未测量) and the headline says why."""
+    from helpers.definitions import refunds_measured
+
+    assert not refunds_measured(pd.DataFrame({"status": ["paid"] * 3})) and refunds_measured(
+        pd.DataFrame({"status": ["paid", "refunded"]})
+    )
+    contacts = pd.DataFrame({"user_id": ["a"], "added_at": pd.to_datetime(["2025-01-01"]), "removed_at": pd.NaT})
+    sales = pd.DataFrame(
+        {"user_id": ["a"], "gross": [100.0], "refunds": [0.0], "net": [100.0], "purchase_days": [1], "orders": [1]}
+    )
+    kpis = {
+        p: sm.period_kpis(contacts, sales.assign(gross=g, net=g), lo, hi, refunds_measured=False)
+        for p, g, lo, hi in (
+            ("previous", 80.0, "2025-01-01", "2025-01-31"),
+            ("current", 100.0, "2025-02-01", "2025-02-28"),
+        )
+    }
+    assert np.isnan(kpis["current"]["refunds"]) and kpis["current"]["gmv"] == 100.0
+    row = sm.kpi_frame(kpis, "$", "zh").loc["refunds"]
+    assert row["previous"] == row["current"] == "未测量" and pd.isna(row["good"])
+    zh, en = sm.headline(kpis, None, "", "$", "zh"), sm.headline(kpis, None, "", "$", "en")
+    assert "退款未测量：导出里没有一笔退款" in zh and "退款 $0" not in zh and "¥" not in zh
+    assert "refunds not measured: the export records no refund" in en
+    measured = {p: sm.period_kpis(contacts, sales, "2025-02-01", "2025-02-28") for p in ("previous", "current")}
+    assert "退款 $0）" in sm.headline(measured, None, "", "$", "zh")  # recorded, and none this period: a zero

@@ -691,6 +691,7 @@ def export_notebook(
             if cell.cell_type == "code":
                 cell.source = _TEST_MARKER.sub("", cell.source)
     renumber_sections(nb, {*REMOVE_CELL_TAGS, *remove_tags}, lang)
+    _literal_dollars(nb)
     exporter = _exporter(lang, hide_code, remove_tags)
     body, _ = exporter.from_notebook_node(nb)
     body, n_external = _EXTERNAL.subn("", body)
@@ -705,6 +706,27 @@ def export_notebook(
     out = Path(html_path)
     out.write_text(page, encoding="utf-8")
     return out
+
+
+_DOLLAR_AMOUNT = re.compile(r"(?<!\\)\$(?=\d)")
+
+
+def _literal_dollars(nb: Any) -> None:
+    r"""Escape the dollar sign of an amount (``$65,004``) in Markdown outputs, so it is not read as a formula.
+
+    A run with ``currency: $`` writes sentences such as "净成交额 $65,004 → $70,191": the page's Markdown would take
+    the text between two dollar signs for a formula. A dollar sign before a digit is an amount in the helpers'
+    sentences (their formulas never start with a digit); notebook prose is not touched.
+
+    >>> nb = {"cells": [{"cell_type": "code", "outputs": [{"data": {"text/markdown": "$65,004 → $70,191, $x$"}}]}]}
+    >>> _literal_dollars(nb); nb["cells"][0]["outputs"][0]["data"]["text/markdown"]
+    '\\$65,004 → \\$70,191, $x$'
+    """
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            md = out.get("data", {}).get("text/markdown")
+            if md is not None:
+                out["data"]["text/markdown"] = _DOLLAR_AMOUNT.sub(r"\\$", "".join(md))
 
 
 _SECTION_HEADING = re.compile(r"^(#{2,3}[ \t]+)(\d+)([ \t]+·)", re.M)

@@ -12,11 +12,13 @@ Nothing records when a customer became a contact, through which channel, or whet
 
 With the report's default window (the year before ``as_of``) nobody is added in the window: 01 says when the
 contacts were added instead of showing empty tables; 02 names the clusters of long-silent buyers *at risk*.
+Amounts are US dollars and are not converted: set ``currency: $`` so the pages do not show them as yuan. The log
+records no refund, so refunds are *not measured* (not ¥0).
 
 Usage::
 
     python examples/cdnow_to_contract.py ../shared/data/cdnow/CDNOW_master.txt exports/cdnow
-    python -m helpers.run --params my_cdnow.yaml   # data_dir: exports/cdnow, as_of: 1998-07-01
+    python -m helpers.run --params my_cdnow.yaml   # data_dir: exports/cdnow, as_of: 1998-07-01, currency: $
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     contacts.to_csv(args.out / "contacts.csv", index=False)
     orders.to_csv(args.out / "orders.csv", index=False)
-    print(f"{len(contacts):,} contacts, {len(orders):,} orders → {args.out}")
+    print(f"{len(contacts):,} contacts, {len(orders):,} orders → {args.out} (amounts in US dollars: set currency: $)")
     return 0
 
 

@@ -13,6 +13,9 @@ Copy this file to map your own export (Youzan 有赞, Shopify, Weidian, an ERP):
 3. **drop what cannot be a contact's purchase** and say how much: Online Retail lines without a ``CustomerID``
    (guest checkouts, adjustments) belong to nobody.
 
+Amounts stay in the export's currency (pounds sterling here): set ``currency: £`` in the params file, or the pages
+show them beside ¥.
+
 Usage::
 
     python examples/online_retail_to_contract.py ../shared/data/online_retail/online_retail.parquet exports/retail
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{counts['customers']:,} contacts and {counts['invoices']:,} orders ({counts['refunds']:,} refunds) "
         f"written to {out}; {counts['lines_without_customer']:,} of {counts['lines']:,} invoice lines have no "
-        "customer and are left out"
+        "customer and are left out (amounts in pounds sterling: set currency: £)"
     )
     return 0
 

@@ -165,7 +165,7 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
     _p("gross_margin", "float", 0.4, "share of GMV that is gross profit (payback, CLV)",
        ("01_acquisition", "03_repurchase", "06_targeting"), low=0.001, high=1.0),
     _p("currency", "str", "¥", "currency symbol shown beside money (amounts are not converted)",
-       ("01_acquisition", "03_repurchase", "06_targeting", "07_staff", "08_summary")),
+       ("01_acquisition", "02_user_tiers", "03_repurchase", "06_targeting", "07_staff", "08_summary")),
     _p("previous_as_of", "date", AUTO, "earlier snapshot for tier migration; auto: as_of − 90 days; none skips",
        ("00_data_prep", "02_user_tiers"), choices=(NONE,)),
     _p("new_days", "int", 60, "contacts added fewer days ago than this are new (新客)", ("02_user_tiers",),

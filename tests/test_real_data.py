@@ -42,7 +42,7 @@ def outputs_text(path: Path) -> str:
 def retail(tmp_path_factory) -> dict:
     data = map_example("online_retail_to_contract", RETAIL, tmp_path_factory.mktemp("online_retail"))
     report = run_report(
-        {"data_dir": str(data), "as_of": "2011-12-10"},
+        {"data_dir": str(data), "as_of": "2011-12-10", "currency": "£"},
         run_name="online_retail",
         reports_dir=tmp_path_factory.mktemp("reports"),
         quiet=True,
@@ -95,7 +95,7 @@ def test_summary_net_gmv_equals_a_hand_computation(retail):
 
     before, after = net("2011-10-15", "2011-11-12"), net("2011-11-12", "2011-12-10")
     text = outputs_text(retail["report"] / "08_summary.ipynb")
-    m = re.search(r"净成交额 ¥([0-9,]+) → ¥([0-9,]+)", text)
+    m = re.search(r"净成交额 £([0-9,]+) → £([0-9,]+)", text)
     assert (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))) == (round(before), round(after))
     assert after / before - 1 == pytest.approx(0.0609, abs=5e-4)  # +6.1 % net, where gross says +20.2 %
     assert "退款" in text and "成交额（含退款）" in text
@@ -305,7 +305,7 @@ def test_the_summary_says_what_its_shares_and_tier_totals_are_of(retail):
     """08 read "客单价拖累净成交额 15.5%" (15.5 % of what? the table says -13.9 %) and showed tier totals of the whole
     history under no caption, beside a page whose 净成交额 is the 28-day period's."""
     text = outputs_text(retail["report"] / "08_summary.ipynb")
-    assert "最大的风险：客单价的变化使净成交额少了 ¥149,790（相当于上期净成交额的 15.5%）" in text
+    assert "最大的风险：客单价的变化使净成交额少了 £149,790（相当于上期净成交额的 15.5%）" in text
     assert "这里的净成交额是截至当天的全部历史，不是本期 28 天" in text
     assert "拖累" not in text
 

@@ -1,6 +1,7 @@
 """A cohort export through the whole report: the CDNOW master file (23,570 customers who first bought in Q1 1997).
 
-Mapped by ``examples/cdnow_to_contract.py`` and run with only ``data_dir`` and ``as_of`` set, as a new user would.
+Mapped by ``examples/cdnow_to_contract.py`` and run with only ``data_dir``, ``as_of`` and ``currency`` set, as a new
+user would.
 Every default window then falls long after the last add, and three quarters of the buyers have been silent for more
 than a year: the report crashed in 01 and 03 on this shape and named the lapsed buyers *regular*. Figures are
 checked against hand computations on the raw log. Its own file, so that it runs beside ``test_real_data.py``.
@@ -31,7 +32,7 @@ MASTER = SHARED / "cdnow" / "CDNOW_master.txt"
 def cohort(tmp_path_factory) -> dict:
     data = map_example("cdnow_to_contract", MASTER, tmp_path_factory.mktemp("cdnow"))
     report = run_report(
-        {"data_dir": str(data), "as_of": "1998-07-01"},
+        {"data_dir": str(data), "as_of": "1998-07-01", "currency": "$"},
         run_name="cdnow",
         reports_dir=tmp_path_factory.mktemp("reports"),
         quiet=True,
@@ -87,3 +88,14 @@ def test_a_new_friends_purchases_match_the_log_when_add_times_are_first_orders(c
     assert every["p_buy"] == 1.0 and every["followup_days"] > horizon  # each contact's first order is its add
     assert every["expected_purchases"] == pytest.approx(actual, abs=0.02)  # 2.19 against 2.186 in the log
     assert every["purchases_lower"] - 0.02 <= actual <= every["purchases_upper"] + 0.02
+
+
+@needs_shared(MASTER)
+def test_the_period_sales_match_the_log_and_unrecorded_refunds_are_not_measured(cohort):
+    """08's net sales of the last 28 days against the raw log by hand, in dollars; the log records no refund, so the
+    page says refunds are not measured where it showed 退款 ¥0."""
+    log = pd.read_csv(MASTER, sep=r"\s+")
+    day = pd.to_datetime(log["date"].astype(str), format="%Y%m%d")
+    net = log.loc[(day >= "1998-06-03") & (day <= "1998-06-30"), "dollar_value"].sum()
+    headline = read_headline(cohort["report"], "08_summary")
+    assert f"本期净成交额 ${net:,.0f}" in headline and "退款未测量" in headline and "¥" not in headline

@@ -1531,6 +1531,21 @@ NEXT_STEPS: dict[str, dict[str, str]] = {
         "en": "**Keep a control group:** hold out a random part of every list; the next model needs fresh, unbiased "
         "data, and without a holdout nobody can tell whether the list added sales.",
     },
+    "due": {
+        "zh": "**这份名单回答“谁该买了”，不回答“联系谁才会多买”：** 它按“到期”得分排序，排在前面的多是按自己的节奏"
+        "本来就快要再买的人（稳买），联系他们不一定多卖。要按增量排序，先做下一条。",
+        "en": "**This list answers 'who is due', not 'whom a contact makes buy':** it is ranked by the due score, and "
+        "its top is mostly customers about to buy again on their own rhythm (sure things), who may buy without a "
+        "message. To rank by uplift, do the next point first.",
+    },
+    "holdout_due": {
+        "zh": "**这次就留对照组：** 把名单随机分组，一部分人（例如五分之一）这次不联系，分组记入实验分组表"
+        "（活动 ID、用户 ID、组别 treatment / control），活动记入活动表；下次运行时本页就能测出谁因联系而多买，"
+        "按增量排序。",
+        "en": "**Keep a control group this time:** split the list at random, leave a part (a fifth, say) uncontacted, "
+        "and record the split in the assignments table (campaign id, user id, arm treatment / control) and the "
+        "campaign in the campaigns table; the next run then measures whom a contact makes buy and ranks by uplift.",
+    },
     "summary": {"zh": "看 `08_summary`（汇总）。", "en": "Continue with `08_summary`."},
 }
 
@@ -1544,6 +1559,12 @@ def next_steps(cl: ContactList, lang: str = "zh") -> str:
     ...                  {"verdicts": {}})
     >>> print(next_steps(cl).splitlines()[1])
     - **谁会因消息删好友还不知道：** 没有随机留出测试，“暂不打扰”未测量；先做一次（下一条）。
+
+    Ranked by the due score (no uplift model), it says the list is not incremental and asks for a holdout now.
+
+    >>> cl.decision["score"] = "due"
+    >>> [line[:16] for line in next_steps(cl).splitlines()[1:4]]
+    ['- **这份名单回答“谁该买了”', '- **谁会因消息删好友还不知道', '- **这次就留对照组：** 把']
     """
     n = len(cl.contacts)
     chats = int((cl.contacts["action_key"] == "private_chat").sum()) if n else 0
@@ -1552,7 +1573,10 @@ def next_steps(cl: ContactList, lang: str = "zh") -> str:
     )
     key = "leave_unmeasured" if not cl.leave_alone_measured else "leave" if len(cl.leave_alone) else "leave_none"
     second = NEXT_STEPS[key][lang].format(m=len(cl.leave_alone))
-    return "\n".join(f"- {line}" for line in [first, second, NEXT_STEPS["holdout"][lang], NEXT_STEPS["summary"][lang]])
+    due = cl.decision.get("score") == "due"  # no uplift model: the list is who is due, not whom a contact moves
+    lines = [first, *([NEXT_STEPS["due"][lang]] if due and n else []), second]
+    lines += [NEXT_STEPS["holdout_due" if due else "holdout"][lang], NEXT_STEPS["summary"][lang]]
+    return "\n".join(f"- {line}" for line in lines)
 
 
 def headline(cl: ContactList, lang: str = "zh") -> str:

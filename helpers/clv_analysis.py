@@ -1340,6 +1340,46 @@ def _km_first_purchase(days: np.ndarray, event: np.ndarray, horizon: int, counts
     return f  # (H + 1, draws)
 
 
+def first_purchase_unmeasured(
+    table: pd.DataFrame, contacts: pd.DataFrame, first_purchases: pd.DataFrame, lang: str = "zh"
+) -> tuple[pd.DataFrame, str | None]:
+    """Mark :func:`new_contact_value`'s first-purchase probability *not measured* when add times are first orders.
+
+    An export mapped with the first order as the add date (:func:`helpers.definitions.adds_from_orders`) makes
+    every buyer "buy" on day 0: P(first purchase) is near 100 % by construction, and the value is then that of a new
+    *buyer*, not of a new contact who may never buy. The values stay; the probabilities and their intervals become
+    NaN with the reason, and the sentence to print says what the value is.
+
+    Returns
+    -------
+    table : DataFrame
+        ``table`` with ``p_buy``, ``p_buy_lower`` and ``p_buy_upper`` not measured when the add times are first
+        orders, else ``table`` itself.
+    sentence : str or None
+        What the table's value means then, in ``lang`` (None when the probability was measured).
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"user_id": ["a", "b"]})
+    >>> first = pd.DataFrame({"user_id": ["a", "b"], "days_to_first_order": [0.0, 0.0]})
+    >>> t, why = first_purchase_unmeasured(pd.DataFrame({"p_buy": [1.0], "value": [9.0]}), c, first, "en")
+    >>> bool(t["p_buy"].isna().all()), t["value"].tolist(), why.startswith("the contacts' add times are their first")
+    (True, [9.0], True)
+    """
+    from helpers.definitions import adds_from_orders, input_missing, mark_not_measured
+
+    if not adds_from_orders(contacts, first_purchases):
+        return table, None
+    why = input_missing("adds_from_orders", lang)
+    cols = [c for c in ("p_buy", "p_buy_lower", "p_buy_upper") if c in table.columns]
+    tail = (
+        "：下表的价值是一位新买家的价值，不是一位可能不买的新好友的。"
+        if lang == "zh"
+        else (": the value below is a new buyer's, not a new contact's who may never buy.")
+    )
+    return mark_not_measured(table, cols, why), why + tail
+
+
 def new_contact_value(
     contacts: pd.DataFrame,
     first_purchases: pd.DataFrame,

@@ -384,6 +384,7 @@ HEADERS: dict[str, dict[str, str]] = {
     "segment": _n("模拟分群", "planted segment"),
     "parameter": _n("参数", "parameter"),
     "clv": _n("终身价值", "lifetime value"),
+    "clv_profit": _n("终身毛利（折现）", "lifetime gross profit (discounted)"),
     "clv_lower": _n("终身价值下限", "lifetime value, lower"),
     "clv_upper": _n("终身价值上限", "lifetime value, upper"),
     "planted_total": _n("按模拟参数的合计", "total at planted parameters"),

@@ -824,13 +824,63 @@ def next_steps(
     return "\n".join(f"- {line}" for line in [budget, *(NEXT_STEPS[k][lang] for k in keys)])
 
 
+#: Holdout spend off the prediction by more than this share is said on the page (:func:`holdout_spend_text`).
+SPEND_OFF = 0.1
+
+
+def holdout_spend_text(predicted: float, actual: float, alive: bool = True, lang: str = "zh") -> str:
+    """Return what the holdout's spend says of the lifetime values, or ``""`` when it is within :data:`SPEND_OFF`.
+
+    The purchase and value models extrapolate the calibration period's rhythm: a holdout that spent much more (a
+    season, growth) or less than predicted says the values are likely too low or too high. A model that sees no
+    dropout (``alive=False``) calls its values upper bounds; a holdout that spent more than predicted says they
+    are not.
+
+    Examples
+    --------
+    >>> t = holdout_spend_text(1_545_543, 2_605_589, alive=False)
+    >>> t.startswith("留出期实际消费比预测多 68.6%"), t.endswith("上面说的“上限”在这份数据上不成立。")
+    (True, True)
+    >>> holdout_spend_text(100.0, 105.0)
+    ''
+    >>> holdout_spend_text(100.0, 80.0, lang="en")
+    'Holdout spend was 20.0% below the prediction: the lifetime values are likely too high.'
+    """
+    from helpers.labels import fmt_pct
+
+    if not (predicted > 0) or not np.isfinite(actual) or abs(actual / predicted - 1) <= SPEND_OFF:
+        return ""
+    off = fmt_pct(abs(actual / predicted - 1))
+    if actual < predicted:
+        return {
+            "zh": f"留出期实际消费比预测少 {off}：终身价值可能偏高。",
+            "en": f"Holdout spend was {off} below the prediction: the lifetime values are likely too high.",
+        }[lang]
+    bound = {"zh": "；上面说的“上限”在这份数据上不成立", "en": "; the 'upper bound' above does not hold on this data"}
+    return {
+        "zh": f"留出期实际消费比预测多 {off}：模型按校准期的节奏外推，不含季节和增长，终身价值可能偏低"
+        f"{'' if alive else bound['zh']}。",
+        "en": f"Holdout spend was {off} above the prediction: the models extrapolate the calibration period's rhythm, "
+        f"without season or growth, so the lifetime values are likely too low{'' if alive else bound['en']}.",
+    }[lang]
+
+
 def headline(
-    winner: str | None, iv, horizon_days: int, currency: str = "¥", lang: str = "zh", alive: bool = True
+    winner: str | None,
+    iv,
+    horizon_days: int,
+    currency: str = "¥",
+    lang: str = "zh",
+    alive: bool = True,
+    margin: float | None = None,
+    spend_ratio: float | None = None,
 ) -> str:
     """Return 03's headline: the model chosen on the holdout and the total lifetime value with its interval.
 
     A total without an interval (a parameter the data cannot identify) says so instead of printing dashes; with
-    ``alive=False`` (the model sees no dropout, :func:`alive_identified`) the total is called an upper bound.
+    ``alive=False`` (the model sees no dropout, :func:`alive_identified`) the total is called an upper bound —
+    unless the holdout spent more than :data:`SPEND_OFF` above the prediction (``spend_ratio`` = actual ÷
+    predicted), which the headline then says. ``margin`` names the gross margin the value is taken at.
 
     Examples
     --------
@@ -843,18 +893,41 @@ def headline(
     'BG/NBD chosen on the holdout; lifetime value over 365 days ¥1,000 (90 % interval ¥900 – ¥1,100)'
     >>> headline("BG/NBD", SimpleNamespace(groups=g), 365, alive=False).split("；")[1]
     '未来 365 天终身价值合计 ¥1,000，是上限（数据识别不出流失，假定没有人离开）（90% 区间 ¥900 – ¥1,100）'
+    >>> h = headline("BG/NBD", SimpleNamespace(groups=g), 365, alive=False, margin=0.4, spend_ratio=1.69)
+    >>> "终身价值（毛利，毛利率 40%）合计 ¥1,000（假定没有人离开，但留出期实际消费是预测的 1.69 倍，不是上限）" in h
+    True
     """
-    from helpers.labels import fmt_money
+    from helpers.labels import fmt_money, fmt_pct
 
     if iv is None or winner is None:
         return TEXT["no_models"][lang].format(why="—")
     g = iv.groups.iloc[0]
     total, interval = fmt_money(g["total"], currency), interval_text(g, currency, lang)
-    if lang == "zh":
-        bound = "" if alive else "，是上限（数据识别不出流失，假定没有人离开）"
-        return f"留出期选中 {winner}；未来 {horizon_days} 天终身价值合计 {total}{bound}{interval}"
-    bound = "" if alive else ", an upper bound (the data do not identify dropout: nobody is assumed to leave)"
-    return f"{winner} chosen on the holdout; lifetime value over {horizon_days} days {total}{bound}{interval}"
+    zh = lang == "zh"
+    what = (
+        ""
+        if margin is None or margin >= 1
+        else (f"（毛利，毛利率 {fmt_pct(margin, 0)}）" if zh else f" (gross profit at a {fmt_pct(margin, 0)} margin)")
+    )
+    above = spend_ratio is not None and np.isfinite(spend_ratio) and spend_ratio > 1 + SPEND_OFF
+    if alive:
+        bound = ""
+    elif above:
+        bound = (
+            f"（假定没有人离开，但留出期实际消费是预测的 {spend_ratio:.2f} 倍，不是上限）"
+            if zh
+            else f" (nobody is assumed to leave, yet the holdout spent {spend_ratio:.2f}× the prediction: not an "
+            "upper bound)"
+        )
+    else:
+        bound = (
+            "，是上限（数据识别不出流失，假定没有人离开）"
+            if zh
+            else ", an upper bound (the data do not identify dropout: nobody is assumed to leave)"
+        )
+    if zh:
+        return f"留出期选中 {winner}；未来 {horizon_days} 天终身价值{what}合计 {total}{bound}{interval}"
+    return f"{winner} chosen on the holdout; lifetime value{what} over {horizon_days} days {total}{bound}{interval}"
 
 
 def plot_clv_histogram(clv: pd.Series, horizon_days: int, ax: plt.Axes | None = None, lang: str = "zh") -> plt.Axes:

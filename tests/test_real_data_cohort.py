@@ -88,6 +88,8 @@ def test_a_new_friends_purchases_match_the_log_when_add_times_are_first_orders(c
     assert every["p_buy"] == 1.0 and every["followup_days"] > horizon  # each contact's first order is its add
     assert every["expected_purchases"] == pytest.approx(actual, abs=0.02)  # 2.19 against 2.186 in the log
     assert every["purchases_lower"] - 0.02 <= actual <= every["purchases_upper"] + 0.02
+    # the artifact keeps the 100 % the model used; the page says it is no measurement and whose value this is
+    assert "首单转化率不是测量结果" in text and "下表的价值是一位新买家的价值" in text
 
 
 @needs_shared(MASTER)

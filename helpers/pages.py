@@ -849,6 +849,7 @@ INPUTS: dict[str, tuple[str, str | None]] = {
     "messages": ("messages", None),
     "referrals": ("contacts", "referrer_id"),
     "staff": ("contacts", "staff_id"),
+    "removals": ("contacts", "removed_at"),
 }
 
 

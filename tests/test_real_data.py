@@ -293,9 +293,11 @@ def test_prose_that_names_a_number_parameter_shows_the_runs_value(retail):
 def test_pages_say_nothing_about_tables_charts_or_files_the_export_could_not_make(retail):
     """Online Retail has no touches, campaigns, messages, staff or referrers: 04 read "上表是每 1,000 次触达…" and
     "ROAS 低于 1 的（图中红色）" under no table or chart, 05 "和上表比较", 07 named two files it never wrote under
-    empty section headings, and 06 showed three orphan "（无记录）" lines."""
+    empty section headings, and 06 showed three orphan "（无记录）" lines. 01 captioned an adds-only chart "绿色是净增，
+    红色是净减", pointed at a table by campaign that was not there and advised on channels losing a third of their
+    friends in 30 days, with deletion not measured; 06 numbered its ranking section 5 after section 1."""
     page = {}
-    for nb in ("04_attribution", "05_community", "06_targeting", "07_staff"):
+    for nb in ("01_acquisition", "04_attribution", "05_community", "06_targeting", "07_staff"):
         body = (retail["report"] / f"{nb}.html").read_text(encoding="utf-8")
         body = re.sub(r'<div class="highlight[^"]*"><pre>.*?</pre>', " ", body, flags=re.S)  # code, not outputs
         page[nb] = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)\b.*?</\1>", " ", body, flags=re.S))
@@ -307,6 +309,10 @@ def test_pages_say_nothing_about_tables_charts_or_files_the_export_could_not_mak
     code07 = (retail["report"] / "07_staff.html").read_text(encoding="utf-8")
     assert "has_staff" in code07 and "plot_mix" not in code07  # the check is shown; code that cannot run is not
     assert "无记录" not in page["06_targeting"] and "assignments" not in page["06_targeting"]
+    assert "绿色是净增" not in page["01_acquisition"] and "按 campaign_id 的表" not in page["01_acquisition"]
+    assert "流失三分之一好友" not in page["01_acquisition"] and "campaigns.cost" not in page["01_acquisition"]
+    sections = re.findall(r"^\s*(\d) · ", page["06_targeting"], flags=re.M)  # "06 · …" is the title
+    assert sections == [str(i) for i in range(1, len(sections) + 1)], sections  # 1, 2, 3 … without a gap
 
 
 @needs_shared(RETAIL)

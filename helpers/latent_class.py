@@ -861,6 +861,39 @@ def class_sentence(
     return out
 
 
+#: The note a group gets when its own fit failed and the pooled model valued it (:func:`_pooled_where_unfitted`).
+POOLED_NOTE = "valued by the pooled model (one fit on every customer) summed over the group: its own fit failed"
+
+
+def _pooled_where_unfitted(
+    table: pd.DataFrame, purchase_model, value_template, summary: pd.DataFrame, labels: pd.Series, **kwargs
+) -> pd.DataFrame:
+    """Value the groups whose own fit failed (too few customers, no convergence) with the pooled model.
+
+    A group left blank leaves its customers out of every total below it: CDNOW's most valuable tier (1,417 buyers,
+    46 % of the value) showed only dashes and "优化没有完全收敛，结果仅供参考". Its customers are valued instead by
+    ``purchase_model`` (fitted on every customer) and the value model fitted on every customer, summed over the
+    group, with that model's interval; the row's note keeps why its own fit failed and says so.
+    """
+    from helpers.clv_analysis import clv_intervals
+
+    failed = table.index[table["total"].isna()]
+    if not len(failed):
+        return table
+    value = value_template
+    if isinstance(value_template, GammaGamma):  # a template, as the per-group fits take it: fitted on everyone
+        value = type(value_template)(**value_template._hyperparameters()).fit(summary)
+    rows = labels.isin(failed)
+    iv = clv_intervals(purchase_model, value, summary[rows], by=labels[rows], **kwargs)
+    out = table.copy()
+    cols = [c for c in iv.groups.columns if c != "customers"]
+    out.loc[iv.groups.index, cols] = iv.groups[cols].to_numpy()
+    out.loc[iv.groups.index, "note"] = [
+        "; ".join(n for n in (str(out.at[g, "note"] or ""), POOLED_NOTE) if n and n != "nan") for g in iv.groups.index
+    ]
+    return out
+
+
 def channel_values(
     purchase_model,
     value_template,
@@ -944,6 +977,7 @@ def channel_values(
     table = clv_intervals_per_group(
         purchase_model, value_template, summary.assign(channel=labels), by="channel", **kwargs
     )
+    table = _pooled_where_unfitted(table, purchase_model, value_template, summary, labels, **kwargs)
     table.attrs["sentence"] = f"各渠道分别拟合（{reason}）。" if lang == "zh" else f"One fit per channel ({reason})."
     return table
 
@@ -1009,6 +1043,8 @@ def tier_values(
         )
         return table
     table = clv_intervals_per_group(purchase_model, value_template, summary.assign(tier=tier), by="tier", **kwargs)
+    labels = tier.reindex(summary.index)
+    table = _pooled_where_unfitted(table, purchase_model, value_template, summary, labels, **kwargs)
     table.attrs["sentence"] = (
         "各分层分别拟合（原因同上文渠道）。" if zh else "One fit per tier (for the reason given for the channels)."
     )

@@ -274,6 +274,33 @@ def test_tier_values_come_from_the_channels_classes_and_hold_the_planted_value(d
         **HORIZON,
     )
     assert fallback.attrs["sentence"].startswith("各分层分别拟合") and "latent_class" not in set(fallback["model"])
+    assert fallback["total"].notna().all() and not fallback["note"].str.contains("pooled", na=False).any()
+
+
+def test_a_group_whose_own_fit_fails_is_valued_by_the_pooled_model_not_left_blank(data):
+    """CDNOW's most valuable tier (1,417 buyers) did not converge in its own fit and showed only dashes, leaving 46 %
+    of the value out of the tier totals. A group too small (or failing) for its own fit is valued by the model fitted
+    on every customer, summed over the group, and its note says so."""
+    from helpers.clv_analysis import clv_intervals
+    from helpers.latent_class import POOLED_NOTE
+    from helpers.repurchase import note_text
+
+    tier = pd.Series(np.where(data["frequency"] >= 3, "heavy", "light"), index=data.index)
+    tier.iloc[:150] = "tiny"  # fewer than the 200 customers a group's own fit needs
+    model = clv.BetaGeo().fit(data)
+    table = tier_values(
+        model, clv.GammaGamma(), data, tier, pd.DataFrame(), data["channel"], "en", n_draws=20, **HORIZON
+    )
+    assert table["total"].notna().all() and table.at["tiny", "total_lower"] < table.at["tiny", "total"]
+    tiny = tier == "tiny"
+    pooled = clv_intervals(model, clv.GammaGamma().fit(data), data[tiny], by=tier[tiny], n_draws=20, **HORIZON)
+    assert table.at["tiny", "total"] == pytest.approx(pooled.groups.at["tiny", "total"], rel=1e-9)
+    assert table.at["tiny", "note"].endswith(POOLED_NOTE) and "not fitted" in table.at["tiny", "note"]
+    assert POOLED_NOTE not in table.at["heavy", "note"]
+    assert (
+        note_text(table.at["tiny", "note"], "zh")
+        == "客户太少，没有单独拟合；本组单独拟合失败：改用全体客户的同一个模型，按本组客户加总"
+    )
 
 
 def test_group_totals_count_a_weighted_row_as_that_many_customers(data, fitted):

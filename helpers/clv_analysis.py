@@ -1510,8 +1510,8 @@ def _channel_value(ch, g: pd.DataFrame, sub: pd.DataFrame, how: _ValueSettings, 
         "repeat_buyers": len(rep),
         "followup_days": float(g["observed"].max()) if n else float("nan"),
         "model": getattr(how.model_cls, "_label", how.model_cls.__name__),
-        "note": "",
         **dict.fromkeys(_VALUE_KEYS, float("nan")),
+        "note": "",  # last: a sentence-wide column before the values pushed them off a laptop's screen
     }
     if n == 0 or g["observed"].max() < H:
         row["note"] = f"contacts followed at most {row['followup_days']:.0f} days < horizon {H}: not measured"

@@ -55,6 +55,8 @@ FACTOR_NAMES = {
     "aov": {"zh": "客单价", "en": "AOV"},
     "frequency": {"zh": "购买频次", "en": "orders per buyer"},
 }
+#: Order value and orders per buyer moving in opposite directions, taken together by :func:`risk_sentence`.
+SPEND_PER_BUYER = {"zh": "人均消费（客单价 × 购买频次）", "en": "spend per buyer (AOV × orders per buyer)"}
 
 #: KPI rows of the lead's table: name, kind of value, and whether up is good (None: neither).
 KPI_ROWS: dict[str, tuple[dict[str, str], str, bool | None]] = {
@@ -679,10 +681,20 @@ def headline(kpis: dict, contributions: pd.Series | None, risk: str, currency: s
         lead = contributions.abs().idxmax()
         v = contributions[lead]
         name = FACTOR_NAMES[lead][lang]
+        other = {"aov": "frequency", "frequency": "aov"}.get(lead)
+        offset = contributions.get(other, 0.0) if other else 0.0
+        but = ""
+        if offset * v < 0 and abs(offset) >= 0.5 * abs(v):  # fewer, larger orders or more, smaller ones
+            o = fmt_money(offset, currency, sign=True)
+            but = (
+                f"，被{FACTOR_NAMES[other]['zh']}（{o}）抵消了大部分"
+                if zh
+                else f", mostly offset by {FACTOR_NAMES[other]['en']} ({o})"
+            )
         driver = (
-            f"最大的因素是{name}（{fmt_money(v, currency, sign=True)}）。"
+            f"最大的因素是{name}（{fmt_money(v, currency, sign=True)}）{but}。"
             if zh
-            else f"The largest driver is {name} ({fmt_money(v, currency, sign=True)})."
+            else f"The largest driver is {name} ({fmt_money(v, currency, sign=True)}){but}."
         )
     return " ".join(x for x in (what, driver, risk) if x) if not zh else "".join((what, driver, risk))
 
@@ -884,6 +896,11 @@ def risk_sentence(kpis: dict, contributions: pd.Series | None, lang: str = "zh",
     >>> k = {"previous": {**quiet, "gmv": 1000.0}, "current": quiet}
     >>> risk_sentence(k, pd.Series({"traffic": 10.0, "aov": -150.0}))
     '最大的风险：客单价的变化使净成交额少了 ¥150（相当于上期净成交额的 15.0%）。'
+
+    Order value down and orders per buyer up (more, smaller orders) are one move of spend per buyer:
+
+    >>> risk_sentence(k, pd.Series({"traffic": 10.0, "aov": -150.0, "frequency": 140.0}))
+    '最大的风险：人均消费（客单价 × 购买频次）的变化使净成交额少了 ¥10（相当于上期净成交额的 1.0%）。'
     """
     from helpers.labels import fmt_money, fmt_pct
 
@@ -934,16 +951,24 @@ def risk_sentence(kpis: dict, contributions: pd.Series | None, lang: str = "zh",
         d = prev["conversion"] - cur["conversion"]
         pp = f"{100 * d:.1f}"
         found.append((10 * d, f"转化率下降 {pp} 个百分点" if zh else f"conversion fell {pp} percentage points"))
-    if contributions is not None and contributions.min() < 0 and prev.get("gmv"):
-        k = contributions.idxmin()
-        share = -contributions[k] / prev["gmv"]
+    factors = None if contributions is None else contributions.copy()
+    names = {k: v[lang] for k, v in FACTOR_NAMES.items()}
+    pair = factors[["aov", "frequency"]] if factors is not None and {"aov", "frequency"} <= set(factors.index) else None
+    if pair is not None and pair.min() < 0 < pair.max() and pair.max() >= -0.5 * pair.min():
+        # more but smaller orders per buyer (or fewer, larger ones), one offsetting at least half the other: one move
+        # of spend per buyer, not a risk and a gain
+        factors["spend_per_buyer"] = factors.pop("aov") + factors.pop("frequency")
+        names["spend_per_buyer"] = SPEND_PER_BUYER[lang]
+    if factors is not None and factors.min() < 0 and prev.get("gmv"):
+        k = factors.idxmin()
+        share = -factors[k] / prev["gmv"]
         found.append(
             (
                 share,
-                f"{FACTOR_NAMES[k]['zh']}的变化使净成交额少了 {fmt_money(-contributions[k], currency)}"
+                f"{names[k]}的变化使净成交额少了 {fmt_money(-factors[k], currency)}"
                 f"（相当于上期净成交额的 {fmt_pct(share)}）"
                 if zh
-                else f"the change in {FACTOR_NAMES[k]['en']} took {fmt_money(-contributions[k], currency)} off net "
+                else f"the change in {names[k]} took {fmt_money(-factors[k], currency)} off net "
                 f"GMV ({fmt_pct(share)} of the previous period's)",
             )
         )

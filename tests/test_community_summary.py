@@ -313,3 +313,22 @@ def test_refunds_an_export_does_not_record_are_not_measured_not_zero():
     assert "refunds not measured: the export records no refund" in en
     measured = {p: sm.period_kpis(contacts, sales, "2025-02-01", "2025-02-28") for p in ("previous", "current")}
     assert "退款 $0）" in sm.headline(measured, None, "", "$", "zh")  # recorded, and none this period: a zero
+
+
+def test_order_value_and_frequency_that_offset_are_said_as_one_move_of_spend_per_buyer():
+    """Online Retail: order value -13.9 %, orders per buyer +14.6 %, net GMV +6.1 %; 08 called order value the largest
+    driver and the biggest risk (-£149,790) without saying that frequency gave back nearly all of it."""
+    base = {"deletion_rate": float("nan"), "net_adds": float("nan"), "conversion": 0.3, "refunds": 1.0}
+    kpis = {
+        "previous": {**base, "gmv": 965_862.0, "gross_gmv": 1_011_945.0},
+        "current": {**base, "gmv": 1_024_637.0, "gross_gmv": 1_216_272.0},
+    }
+    c = pd.Series({"traffic": 10_000.0, "conversion": 62_780.0, "aov": -149_790.0, "frequency": 135_785.0})
+    risk = sm.risk_sentence(kpis, c, "zh", "£")
+    assert (
+        risk == "最大的风险：人均消费（客单价 × 购买频次）的变化使净成交额少了 £14,005（相当于上期净成交额的 1.5%）。"
+    )
+    assert "被购买频次（+£135,785）抵消了大部分" in sm.headline(kpis, c, risk, "£", "zh")
+    alone = pd.Series({"traffic": 10_000.0, "conversion": 62_780.0, "aov": -149_790.0, "frequency": 5_000.0})
+    assert sm.risk_sentence(kpis, alone, "zh", "£").startswith("最大的风险：客单价的变化")  # not offset: order value
+    assert "抵消" not in sm.headline(kpis, alone, "", "£", "zh")

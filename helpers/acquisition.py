@@ -65,6 +65,13 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Adds, removals and net adds per channel in the analysis window {start} to {end} (the add or the "
         "removal falls in the window):",
     },
+    "adds_first_seen": {
+        "zh": "这里的“新增”是客户第一次在导出里下单的日子（导出没有加好友日期）：导出从 {first} 开始，头几个月里有许多"
+        "早就在买、只是第一次出现在导出里的老客户，所以新增在开头偏高、随后回落，不能直接读成拉新变差。",
+        "en": "An 'add' here is the day a customer first ordered in the export (it has no add date): the export "
+        "starts on {first}, and its first months count many long-standing customers seen for the first time, so adds "
+        "start high and fall back; do not read that as acquisition getting worse.",
+    },
     "no_adds_in_window": {
         "zh": "分析窗口 {start} 至 {end} 内没有新加的好友：这份导出的 {n} 位好友都加于 {first} 至 {last}。"
         "要看他们的新增，把分析窗口的起止设在这段时间内；下面的漏斗、删除和回本不限加好友时间，照常计算。",
@@ -563,12 +570,17 @@ def headline_text(
     return ("；" if labels.lang == "zh" else "; ").join(parts)
 
 
-def adds_note(adds: pd.DataFrame, contacts: pd.DataFrame, start, end, labels: Labels) -> str:
+def adds_note(
+    adds: pd.DataFrame, contacts: pd.DataFrame, start, end, labels: Labels, first_orders: pd.DataFrame | None = None
+) -> str:
     """Say what :func:`adds_over_time`'s table counts — or, when nobody was added in the window, when they were.
 
     A cohort export (every contact added in one quarter, orders for years after) leaves a report's default
     window with no adds at all: the page then says when the contacts were added instead of showing an empty
     table and chart. When the export records no removal, the removals and net adds are said to be not measured.
+    When the add times are first orders (``first_orders`` given, :func:`helpers.definitions.adds_from_orders`), an
+    "add" is a customer's first appearance in the export: its first months count long-standing customers seen for
+    the first time (left truncation), and the note says so before anyone reads the decline as worse acquisition.
 
     Parameters
     ----------
@@ -580,6 +592,8 @@ def adds_note(adds: pd.DataFrame, contacts: pd.DataFrame, start, end, labels: La
         The analysis window (inclusive).
     labels : Labels
         The report's labels (language).
+    first_orders : DataFrame, optional
+        :func:`helpers.features.first_orders_after_add` (to tell whether the add times are first orders).
 
     Returns
     -------
@@ -617,6 +631,8 @@ def adds_note(adds: pd.DataFrame, contacts: pd.DataFrame, start, end, labels: La
         lines.append(labels.text(TEXT, "not_measured", what=labels.text(TEXT, "net_adds_what"), why=why))
     if len(adds):
         lines.append(labels.text(TEXT, "adds_caption", **window))
+    if len(adds) and first_orders is not None and adds_from_orders(contacts, first_orders):
+        lines.append(labels.text(TEXT, "adds_first_seen", first=f"{contacts['added_at'].min():%Y-%m-%d}"))
     return "\n".join(lines)
 
 

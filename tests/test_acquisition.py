@@ -155,6 +155,15 @@ def test_a_window_with_no_adds_says_when_the_contacts_were_added_instead_of_an_e
     inside = acq.adds_over_time(contacts, freq="M", start="2025-01-01", end="2025-03-31")
     note = acq.adds_note(inside, contacts, pd.Timestamp("2025-01-01"), pd.Timestamp("2025-03-31"), Labels("zh"))
     assert note.startswith("各渠道在分析窗口 2025-01-01 至 2025-03-31") and "没有新加" not in note
+    # Online Retail: the "add" is the first invoice, so the export's first months count old customers seen first
+    c = contacts["user_id"]
+    on_add = pd.DataFrame({"user_id": c, "days_to_first_order": 0.0})
+    note = acq.adds_note(inside, contacts, pd.Timestamp("2025-01-01"), pd.Timestamp("2025-03-31"), Labels("zh"), on_add)
+    assert f"导出从 {contacts['added_at'].min():%Y-%m-%d} 开始，头几个月里有许多早就在买" in note
+    later = on_add.assign(days_to_first_order=3.0)  # real add dates: no such caveat
+    assert "第一次出现" not in acq.adds_note(
+        inside, contacts, pd.Timestamp("2025-01-01"), pd.Timestamp("2025-03-31"), Labels("zh"), later
+    )
 
 
 def test_the_headline_names_only_measured_figures():

@@ -222,6 +222,12 @@ def test_conversion_is_not_measured_when_the_add_times_are_the_first_orders(reta
     assert "97.7%" not in text and "97.2%" not in text
     index = re.sub(r"<[^>]+>", " ", (retail["report"] / "index.html").read_text(encoding="utf-8"))
     assert "欧洲（97.7%）" not in index and "首单转化率" in index
+    # and an "add" is a first invoice: the export's first month (948 "adds" in Dec 2010, 167 by Aug 2011) counts old
+    # customers seen for the first time, which the page says before its adds table
+    orders = retail["orders"]
+    first = pd.to_datetime(orders.groupby("user_id")["ordered_at"].min())
+    assert (first < "2011-01-01").sum() > 2.5 * (first.dt.to_period("M") == "2011-08").sum()
+    assert "导出从 2010-12-01 开始，头几个月里有许多早就在买、只是第一次出现在导出里的老客户" in text
 
 
 @needs_shared(RETAIL)

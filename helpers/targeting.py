@@ -1533,10 +1533,10 @@ NEXT_STEPS: dict[str, dict[str, str]] = {
     },
     "due": {
         "zh": "**这份名单回答“谁该买了”，不回答“联系谁才会多买”：** 它按“到期”得分排序，排在前面的多是按自己的节奏"
-        "本来就快要再买的人（稳买），联系他们不一定多卖。要按增量排序，先做下一条。",
+        "本来就快要再买的人（稳买），联系他们不一定多卖。要按增量排序，先按下面“这次就留对照组”做。",
         "en": "**This list answers 'who is due', not 'whom a contact makes buy':** it is ranked by the due score, and "
         "its top is mostly customers about to buy again on their own rhythm (sure things), who may buy without a "
-        "message. To rank by uplift, do the next point first.",
+        "message. To rank by uplift, keep a control group first (below).",
     },
     "holdout_due": {
         "zh": "**这次就留对照组：** 把名单随机分组，一部分人（例如五分之一）这次不联系，分组记入实验分组表"

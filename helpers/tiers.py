@@ -162,6 +162,14 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "no buyers at this snapshot: nothing to concentrate",
     },
     "note": {"zh": "注意：{note}", "en": "note: {note}"},
+    "rfm_lapsed": {
+        "zh": "RFM 的高低是和这份导出的其他买家相比：R 高（最近买过）的 {n} 位买家里，有 {past} 位（{share}）"
+        "已超过流失界线 {days} 天没买。所以“重要价值”“重要发展”等类别里也有已经流失的人；"
+        "是否流失看上面的分层和流失界线。",
+        "en": "RFM's high and low compare buyers of this export with each other: of the {n} R-high (recent) buyers, "
+        "{past} ({share}) have been silent past the {days}-day lapse line. So champions and the other recent classes "
+        "hold lapsed buyers too; whether someone lapsed is for the tiers and the lapse line above.",
+    },
     "lapse_rule": {
         "zh": "流失的界线：至少买过两次的买家中，95% 的回购发生在上一次购买后 {days} 天之内；"
         "中位“距上次消费天数”超过 {days} 天的簇也算流失风险（本次 {n} 个簇）。",
@@ -1152,6 +1160,41 @@ def rfm_text(table: pd.DataFrame, labels: Labels) -> str:
         users=fmt_int(top["contacts"]),
         share=fmt_pct(top["share_of_contacts"]),
         gmv_share=fmt_pct(top["share_of_gmv"]),
+    )
+
+
+def rfm_lapse_text(
+    users: pd.DataFrame, scores: pd.DataFrame, lapse_days: float | None, labels: Labels, at_least: float = 0.05
+) -> str:
+    """Say how many "recent" buyers of the classic RFM classes are silent past the lapse line (or ``""``).
+
+    RFM's high and low are relative to this export's buyers (:func:`rfm_classes`): on a cohort that stopped buying
+    a year ago, "R high" means less long ago than the others, and 重要价值 holds buyers who have lapsed by the
+    export's own line (:func:`lapse_days`). Said when at least ``at_least`` of the R-high buyers are past it.
+
+    Examples
+    --------
+    >>> from helpers.labels import Labels
+    >>> u = pd.DataFrame({"recency_days": [10.0, 400.0, 500.0, 600.0]}, index=list("abcd"))
+    >>> r = pd.DataFrame({"R": [5, 4, 2, 1]}, index=list("abcd"))
+    >>> rfm_lapse_text(u, r, 283.0, Labels("zh")).split("。")[0]
+    'RFM 的高低是和这份导出的其他买家相比：R 高（最近买过）的 2 位买家里，有 1 位（50.0%）已超过流失界线 283 天没买'
+    >>> rfm_lapse_text(u, r, 700.0, Labels("zh"))
+    ''
+    """
+    if lapse_days is None or not len(scores):
+        return ""
+    recent = scores.index[scores["R"] > scores["R"].mean()]
+    past = int(users.loc[recent, "recency_days"].gt(lapse_days).sum())
+    if not len(recent) or past < at_least * len(recent):
+        return ""
+    return labels.text(
+        TEXT,
+        "rfm_lapsed",
+        n=fmt_int(len(recent)),
+        past=fmt_int(past),
+        share=fmt_pct(past / len(recent)),
+        days=f"{lapse_days:.0f}",
     )
 
 

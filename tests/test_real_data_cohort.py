@@ -73,6 +73,16 @@ def test_buyers_silent_past_the_lapse_line_are_at_risk(cohort):
     assert at_risk.mean() > 0.6 and silent.median() > line  # CDNOW: most buyers never came back after 1997
     zh = tiers["tier"].map(lambda t: bilingual_part(t, "zh"))
     assert tiers.groupby(zh)["tier"].nunique().eq(1).all()  # no two tiers share a Chinese name
+    # classic RFM is relative: its "recent" classes hold buyers silent past the line, and the page says how many
+    recent = (
+        tiers["rfm_class"].map(lambda c: bilingual_part(c, "zh")).isin(["重要价值", "重要发展", "一般价值", "一般发展"])
+    )
+    past = int((tiers.loc[recent, "recency_days"] > line).sum())
+    assert past > 0.05 * recent.sum()
+    assert (
+        f"R 高（最近买过）的 {recent.sum():,} 位买家里，有 {past:,} 位" in text
+        and f"流失界线 {line:.0f} 天没买" in text
+    )
 
 
 @needs_shared(MASTER)

@@ -888,8 +888,8 @@ def _pooled_where_unfitted(
     out = table.copy()
     cols = [c for c in iv.groups.columns if c != "customers"]
     out.loc[iv.groups.index, cols] = iv.groups[cols].to_numpy()
-    out.loc[iv.groups.index, "note"] = [
-        "; ".join(n for n in (str(out.at[g, "note"] or ""), POOLED_NOTE) if n and n != "nan") for g in iv.groups.index
+    out.loc[iv.groups.index, "note"] = [  # why its own fit failed (a string, or NaN), then how it was valued
+        "; ".join(n for n in (out.at[g, "note"], POOLED_NOTE) if isinstance(n, str) and n) for g in iv.groups.index
     ]
     return out
 

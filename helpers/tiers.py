@@ -399,6 +399,15 @@ def rfm_scores(features: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     return out
 
 
+def rfm_high(scores: pd.DataFrame) -> pd.DataFrame:
+    """Return whether each buyer's R, F and M scores are "high": above the score's mean over the buyers.
+
+    >>> rfm_high(pd.DataFrame({"R": [5, 1, 3], "F": [2, 2, 5], "M": [1, 4, 4]}))["R"].tolist()
+    [True, False, False]
+    """
+    return scores[["R", "F", "M"]] > scores[["R", "F", "M"]].mean()
+
+
 def rfm_classes(scores: pd.DataFrame, index: pd.Index | None = None) -> pd.Series:
     """Label the standard 8 RFM classes (重要价值 … 一般挽留); a score is "high" when above its mean score.
 
@@ -420,7 +429,7 @@ def rfm_classes(scores: pd.DataFrame, index: pd.Index | None = None) -> pd.Serie
     >>> rfm_classes(s).tolist()
     ['重要价值 champions', '重要挽留 win back', '一般发展 new, low spend']
     """
-    high = scores[["R", "F", "M"]] > scores[["R", "F", "M"]].mean()
+    high = rfm_high(scores)
     lab = pd.Series(
         [RFM_CLASSES[(bool(r), bool(f), bool(m))] for r, f, m in high.itertuples(index=False)], index=scores.index
     )
@@ -1176,7 +1185,7 @@ def rfm_lapse_text(
     --------
     >>> from helpers.labels import Labels
     >>> u = pd.DataFrame({"recency_days": [10.0, 400.0, 500.0, 600.0]}, index=list("abcd"))
-    >>> r = pd.DataFrame({"R": [5, 4, 2, 1]}, index=list("abcd"))
+    >>> r = pd.DataFrame({"R": [5, 4, 2, 1], "F": 1, "M": 1}, index=list("abcd"))
     >>> rfm_lapse_text(u, r, 283.0, Labels("zh")).split("。")[0]
     'RFM 的高低是和这份导出的其他买家相比：R 高（最近买过）的 2 位买家里，有 1 位（50.0%）已超过流失界线 283 天没买'
     >>> rfm_lapse_text(u, r, 700.0, Labels("zh"))
@@ -1184,7 +1193,7 @@ def rfm_lapse_text(
     """
     if lapse_days is None or not len(scores):
         return ""
-    recent = scores.index[scores["R"] > scores["R"].mean()]
+    recent = scores.index[rfm_high(scores)["R"]]
     past = int(users.loc[recent, "recency_days"].gt(lapse_days).sum())
     if not len(recent) or past < at_least * len(recent):
         return ""

@@ -861,13 +861,16 @@ class Labels:
         if hide_index is None:
             hide_index = isinstance(raw.index, pd.RangeIndex)
         styler = shown.style.format(fmts)
-        prose = [  # sentences in a cell (notes, reasons): wide enough to read, not one character per line
-            new
-            for c, new in zip(raw.columns, shown.columns, strict=True)
-            if raw[c].dtype == object and raw[c].map(lambda v: len(v) if isinstance(v, str) else 0).max() > 16
-        ]
-        if prose:
-            styler = styler.set_properties(subset=prose, **{"min-width": "18em", "text-align": "left"})
+        styles = {}
+        for c, new in zip(raw.columns, shown.columns, strict=True):
+            longest = raw[c].map(lambda v: len(v) if isinstance(v, str) else 0).max() if raw[c].dtype == object else 0
+            if longest > 16:  # sentences in a cell (notes, reasons): wide enough to read, header and text left
+                styles[new] = [{"selector": "", "props": "min-width:18em;text-align:left"}]
+            else:  # a name, an id or a number is read whole: 高价值 on one line, not 高价 / 值 (the table scrolls)
+                styles[new] = [{"selector": "td", "props": "white-space:nowrap"}]  # a header may wrap at （
+                if kinds_of[c] in ("id", "text") and raw[c].dtype == object:
+                    styles[new].append({"selector": "", "props": "text-align:left"})
+        styler = styler.set_table_styles(styles, overwrite=False)
         return styler.hide(axis="index") if hide_index else styler
 
     def _formatter(self, kind: str, missing: str):

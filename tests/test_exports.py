@@ -170,6 +170,21 @@ def test_a_column_of_sentences_is_wide_enough_to_read():
     assert "min-width" not in Labels("zh").show(frame[["model"]]).to_html()
 
 
+def test_short_values_stay_on_one_line_and_text_aligns_left():
+    """高价值 or +24.1 个百分点 is read whole, not 高价 / 值: short cells do not wrap; names left, numbers right."""
+    import re
+
+    from helpers.labels import Labels
+
+    why = ["上次下单 270 天前；上次消息 23 天前", None]
+    frame = pd.DataFrame({"tier": ["高价值", "潜力"], "score": [1.5, 2.0], "why": why})
+    html = Labels("zh").show(frame).to_html()
+    rules = {(td, col): body for td, col, body in re.findall(r"#T_\w+ (td)?\.(col\d) \{([^}]*)\}", html)}
+    assert "white-space: nowrap" in rules["td", "col0"] and "text-align: left" in rules["", "col0"]
+    assert "white-space: nowrap" in rules["td", "col1"] and ("", "col1") not in rules  # numbers: right (page CSS)
+    assert "min-width: 18em" in rules["", "col2"] and ("td", "col2") not in rules  # a sentence wraps, left
+
+
 def test_report_workbook_leaves_large_exports_and_machine_codes_to_the_csv(contacts, tmp_path):
     """An export above ``max_rows`` is named on a first sheet, never cut; machine-only columns stay in the CSV."""
     ex = tmp_path / "exports"

@@ -546,7 +546,7 @@ radial-gradient(farthest-side at 0 50%,rgba(0,0,0,.2),transparent) left/10px 100
 radial-gradient(farthest-side at 100% 50%,rgba(0,0,0,.2),transparent) right/10px 100% no-repeat scroll}
 table{border-collapse:collapse;border:0;font-size:14px;font-variant-numeric:tabular-nums;margin:.4em 0}
 th,td{padding:4px 10px;border:0;border-bottom:1px solid var(--line);vertical-align:top}
-thead th{background:rgba(27,31,36,.04);border-bottom:1px solid #afb8c1;white-space:nowrap}
+thead th{background:rgba(27,31,36,.04);border-bottom:1px solid #afb8c1;word-break:keep-all;vertical-align:bottom}
 tbody tr:nth-child(even){background:rgba(27,31,36,.015)}
 .jp-RenderedHTML td,.jp-RenderedHTML th{text-align:right}
 .jp-RenderedHTML tbody th{text-align:left;white-space:nowrap}
@@ -581,7 +581,8 @@ ol.pages a{font-weight:600;font-size:1.05em}
 @media (max-width:600px){body{font-size:15px}main{padding:4px 12px 24px}nav.pagenav{padding:8px 12px}
 h1{font-size:1.4em}table{font-size:13px}th,td{padding:3px 6px}
 nav.pagenav .full{display:none}nav.pagenav .short{display:inline}table.quality .file{display:none}}
-table.index td,table.index th{text-align:left}table.index td.num,table.index th.num{text-align:right}
+table.index td,table.index th{text-align:left}table.glossary td:first-child{white-space:nowrap}
+table.index td.num,table.index th.num{text-align:right}
 @media print{nav.pagenav{display:none}}
 """
 
@@ -1338,8 +1339,9 @@ def write_glossary(
     source : str or Path
         The glossary's markdown.
     teaching : bool
-        Keep each parameter's name beside its words (:func:`parameter_references`); a business page shows the
-        words only (a definition names the parameter, not this run's value).
+        Keep each parameter's name beside its words (:func:`parameter_references`) and the column naming the helper
+        that computes each figure; a business page shows the words only (a definition names the parameter, not
+        this run's value).
 
     Returns
     -------
@@ -1351,7 +1353,7 @@ def write_glossary(
     source = Path(source)
     if not source.exists():
         return None
-    text = glossary_in(source.read_text(encoding="utf-8"), _check_lang(lang))
+    text = glossary_in(source.read_text(encoding="utf-8"), _check_lang(lang), code=teaching)
     body = mistune.create_markdown(escape=False, plugins=["table"])(text)
     body = body.replace("<table>", '<div class="table-box"><table class="index glossary">').replace(
         "</table>", "</table></div>"
@@ -1378,11 +1380,12 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in _CELL.findall(line.strip().strip("|"))]
 
 
-def glossary_in(markdown: str, lang: str) -> str:
+def glossary_in(markdown: str, lang: str, code: bool = True) -> str:
     r"""Return the glossary's Markdown for a page in ``lang``: of each column written in both languages, its own.
 
     Terms stay in both languages (术语 and term); definition, window and denominator are given per language, and
-    a table that has only the English column keeps it.
+    a table that has only the English column keeps it. With ``code=False`` (a business page) the ``code`` column,
+    which names the helper that computes each figure, is left out: module names are for analysts and trainers.
 
     Examples
     --------
@@ -1394,6 +1397,8 @@ def glossary_in(markdown: str, lang: str) -> str:
     | 流量 | traffic | 期内好友 | `x` |
     >>> glossary_in(md, "en").splitlines()[2]
     '| 流量 | traffic | friends | `x` |'
+    >>> glossary_in(md, "zh", code=False).splitlines()[2]
+    '| 流量 | traffic | 期内好友 |'
     """
     out, keep = [], None
     for line in markdown.splitlines():
@@ -1404,6 +1409,7 @@ def glossary_in(markdown: str, lang: str) -> str:
         cells = _cells(line)
         if keep is None:  # the header: drop the other language's column of every pair the table has both of
             drop = {zh if lang == "en" else en for zh, en in _GLOSSARY_PAIRS if zh in cells and en in cells}
+            drop |= set() if code else {"code"}
             keep = [i for i, c in enumerate(cells) if c not in drop]
         if set(line.replace("|", "").strip()) <= {"-", ":", " "}:
             out.append("|" + "|".join("---" for _ in keep) + "|")

@@ -321,11 +321,15 @@ def decomposition_sentence(
     Examples
     --------
     >>> c = pd.Series({"traffic": 50.0, "conversion": -20.0, "order_value": 5.0, "frequency": 15.0})
-    >>> decomposition_sentence(1000.0, 1050.0, c, lang="en")[:71]
-    'Net GMV ¥1,000 → ¥1,050 (+50); the four contributions add up exactly to'
+    >>> decomposition_sentence(1000.0, 1050.0, c, lang="en")[:72]
+    'Net GMV ¥1,000 → ¥1,050 (+¥50); the four contributions add up exactly to'
     >>> "相差 −¥10.00" in decomposition_sentence(1000.0, 1060.0, c)
     True
+    >>> decomposition_sentence(1000.0, 1050.0, c).split("；")[-1]  # money, with its currency, as the chart shows it
+    '最大的因素是流量（期内好友）（+¥50）。'
     """
+    from helpers.labels import fmt_money
+
     t = {k: v[lang] for k, v in TEXT.items()}
     gap = float(contributions.sum() - (g1 - g0))
     exact = abs(gap) < 1e-6 * max(1.0, abs(g1))
@@ -333,12 +337,12 @@ def decomposition_sentence(
     return t["decomposition"].format(
         g0=f"{currency}{g0:,.0f}",
         g1=f"{currency}{g1:,.0f}",
-        diff=f"{g1 - g0:+,.0f}",
+        diff=fmt_money(g1 - g0, currency, sign=True),
         adds_up=t["adds_up"]
         if exact
         else t["off_by"].format(gap=f"{'−' if gap < 0 else '+'}{currency}{abs(gap):,.2f}"),
         lead=FACTOR_NAMES[lead][lang],
-        lead_value=f"{contributions[lead]:+,.0f}",
+        lead_value=fmt_money(contributions[lead], currency, sign=True),
     )
 
 
@@ -401,17 +405,15 @@ def plot_waterfall(
     ax.set_xticks(x, [n.replace(" (", "\n(") for n in names], fontsize="small")
     levels = np.cumsum([start_value, *contributions.tolist()])
     low, high = float(min(levels.min(), end_value)), float(max(levels.max(), end_value))
-    if high > 0 and (high - low) < 0.5 * high:  # small changes: zoom in, and say the axis does not start at 0
+    zoomed = high > 0 and (high - low) < 0.5 * high  # small changes: zoom in, and say the axis does not start at 0
+    if zoomed:
         ax.set_ylim(max(0.0, low - 0.6 * (high - low) - 0.02 * high), high + 0.15 * (high - low) + 0.02 * high)
-        ax.annotate(
-            "纵轴未从 0 开始" if zh else "the y axis does not start at 0",
-            (0.01, 0.01),
-            xycoords="axes fraction",
-            fontsize="x-small",
-            color="grey",
-        )
     ax.yaxis.set_major_formatter(plt.matplotlib.ticker.FuncFormatter(lambda v, _: f"{currency}{v:,.0f}"))
-    ax.set_ylabel(f"净成交额（{currency}）" if zh else f"net GMV ({currency})")
+    # in the axis label, not inside the axes, where it sat on the first bar
+    if zh:
+        ax.set_ylabel(f"净成交额（{currency}{'，纵轴未从 0 开始' if zoomed else ''}）")
+    else:
+        ax.set_ylabel(f"net GMV ({currency}{'; the axis does not start at 0' if zoomed else ''})")
     ax.set_title(
         "净成交额为什么变化：流量 × 转化率 × 客单价 × 购买频次"
         if zh

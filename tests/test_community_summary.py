@@ -172,6 +172,10 @@ def test_period_kpis_identity_and_waterfall():
     matplotlib.use("Agg")
     ax = sm.plot_waterfall(300.0, pd.Series({"traffic": 30.0, "aov": -10.0}), 320.0)
     assert ax.get_title() and len(ax.patches) == 4
+    # a zoomed axis says so in its label, not in a note over the first bar; one from 0 says nothing
+    assert ax.get_ylim()[0] > 0 and "纵轴未从 0 开始" in ax.get_ylabel() and not ax.texts[4:]
+    wide = sm.plot_waterfall(100.0, pd.Series({"traffic": 200.0}), 300.0)
+    assert wide.get_ylim()[0] == 0 and "纵轴" not in wide.get_ylabel()
 
 
 def test_friend_counts_without_removal_times_are_bounds_shown_uncoloured():

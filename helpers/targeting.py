@@ -1267,13 +1267,21 @@ EXPORT_COLUMNS = (
 )
 
 
-def _tier_names(tier: pd.Series, lang: str) -> pd.Series:
-    """Tier display names in the report language (the tiers export carries bilingual labels); missing: not measured."""
-    from helpers.definitions import NOT_MEASURED
-    from helpers.labels import Labels
+def _tier_labels(tier: pd.Series, lang: str) -> pd.Series:
+    """Tier labels exactly as ``exports/tiers.csv`` writes them, so the two files join on tier; missing: not measured.
 
-    names = Labels(lang)
-    return tier.map(lambda v: NOT_MEASURED[lang] if pd.isna(v) else names.name("tier", v))
+    Pages (``L.show(..., kinds={"tier": "tier"})``) and the staff workbook (:data:`helpers.exports.LABEL_COLUMNS`)
+    show the report language's half of a bilingual label; the CSV keeps the label itself (it read 潜力 here and
+    潜力 potential in tiers.csv, so a join on tier across the two files found nothing).
+
+    Examples
+    --------
+    >>> _tier_labels(pd.Series(["潜力 potential", None]), "zh").tolist()
+    ['潜力 potential', '未测量']
+    """
+    from helpers.definitions import NOT_MEASURED
+
+    return tier.astype(object).where(tier.notna(), NOT_MEASURED[lang])
 
 
 def export_frame(cl: ContactList, lang: str = "zh") -> pd.DataFrame:
@@ -1297,7 +1305,7 @@ def export_frame(cl: ContactList, lang: str = "zh") -> pd.DataFrame:
     out = pd.DataFrame({"rank": np.arange(1, len(c) + 1), "user_id": c["user_id"]})
     for col in ("staff_id", "action_key", "action", "score", "why_now"):
         out[col] = c[col] if col in c.columns else np.nan
-    out["tier"] = _tier_names(c["tier"], lang) if "tier" in c.columns else NOT_MEASURED[lang]
+    out["tier"] = _tier_labels(c["tier"], lang) if "tier" in c.columns else NOT_MEASURED[lang]
     out["score_kind"] = kind
     chosen = c["action_key"].replace({"private_chat": "message", "group_broadcast": "message"})
     if kind == "incremental_value":
@@ -1317,7 +1325,7 @@ def leave_alone_frame(cl: ContactList, lang: str = "zh") -> pd.DataFrame:
     """Return the "leave alone" list as exported: ``user_id``, ``staff_id``, ``tier``, predicted uplifts, ``why``."""
     out = cl.leave_alone.copy()
     if "tier" in out.columns:
-        out["tier"] = _tier_names(out["tier"], lang)
+        out["tier"] = _tier_labels(out["tier"], lang)
     return out.rename(columns={"uplift_message": "uplift_order"})
 
 

@@ -557,7 +557,7 @@ tbody tr:nth-child(even){background:rgba(27,31,36,.015)}
 .jp-RenderedMarkdown ul,.jp-RenderedMarkdown ol{padding-left:1.3em}
 .jp-RenderedMarkdown li{list-style-position:inside;padding-left:1.2em;text-indent:-1.2em}
 .jp-RenderedMarkdown li>*{text-indent:0}
-.jp-MarkdownOutput td,.jp-MarkdownOutput th{text-align:left}
+.jp-MarkdownOutput td,.jp-MarkdownOutput th{text-align:left}.jp-RenderedMarkdown td:first-child{word-break:keep-all}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono","Microsoft YaHei",monospace}
 code{font-size:.88em;background:var(--soft);padding:.1em .3em;border-radius:4px}
 pre{font-size:13px;line-height:1.5}

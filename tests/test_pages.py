@@ -516,6 +516,12 @@ _PAGE_FACTS = """({
   images: document.images.length,
   links: Array.from(document.links).map(a => a.href),
   scrollWidth: document.documentElement.scrollWidth,
+  // a short name in a table cell (高价值, 流失风险, 包裹卡) broken over lines: 高价 / 值
+  brokenNames: Array.from(document.querySelectorAll('td')).filter(td => {
+    if (!/^[\u4e00-\u9fff]{2,6}$/.test(td.innerText.trim())) return false;
+    const r = document.createRange(); r.selectNodeContents(td);
+    return new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top))).size > 1;
+  }).map(td => td.innerText.trim()),
 })"""
 
 
@@ -545,6 +551,8 @@ def test_every_page_of_the_report_is_self_contained_in_chromium(report, browser)
                     problems.append(f"{where}: no real <title>")
                 if facts["lang"] != "zh-CN":
                     problems.append(f"{where}: html lang {facts['lang']!r}")
+                if facts["brokenNames"] and page.name != "glossary.html":  # its prose columns may wrap a word
+                    problems.append(f"{where}: names broken over lines in a table: {facts['brokenNames'][:5]}")
                 if facts["scrollWidth"] > width + 1:  # a table or formula widens the page instead of scrolling
                     problems.append(f"{where}: page is {facts['scrollWidth']}px wide")
                 for href in facts["links"]:

@@ -335,8 +335,8 @@ def decomposition_sentence(
     exact = abs(gap) < 1e-6 * max(1.0, abs(g1))
     lead = contributions.abs().idxmax()
     return t["decomposition"].format(
-        g0=f"{currency}{g0:,.0f}",
-        g1=f"{currency}{g1:,.0f}",
+        g0=fmt_money(g0, currency),
+        g1=fmt_money(g1, currency),
         diff=fmt_money(g1 - g0, currency, sign=True),
         adds_up=t["adds_up"]
         if exact

@@ -36,7 +36,7 @@ from helpers.pages import (
 from helpers.params import SCHEMA
 
 from .browser import Chromium, find_chromium
-from .conftest import REPO, SAMPLE
+from .conftest import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 OUTPUT = Path(os.environ.get("PAGES_TEST_OUTPUT", REPO / "build" / "test-output" / "pages"))
@@ -495,11 +495,8 @@ def test_the_browser_check_catches_requests_failures_and_console_errors(browser,
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
-    from helpers.run import load_params, run_report
-
-    params = {**load_params(REPO / "params" / "default.yaml")["parameters"], "data_dir": str(SAMPLE)}
-    return run_report(params, run_name="sample", reports_dir=tmp_path_factory.mktemp("reports"), quiet=True)
+def report(sample_report) -> Path:
+    return sample_report  # the session's one run on the sample (conftest): read-only here
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -26,9 +27,8 @@ def sample_params() -> dict:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
-    reports = tmp_path_factory.mktemp("reports")
-    return run_report(sample_params(), run_name="sample", reports_dir=reports, quiet=True)
+def report(sample_report) -> Path:
+    return sample_report  # the session's one run on the sample (conftest): read-only here
 
 
 def test_report_has_every_notebook_as_ipynb_and_html(report):
@@ -250,6 +250,7 @@ def test_no_personal_data_in_any_report_file(report, pii_key_file):
 
 
 def test_failed_run_names_notebook_and_keeps_last_good_report(report, tmp_path):
+    report = Path(shutil.copytree(report, tmp_path / "reports" / report.name))  # the shared run stays untouched
     before = (report / "run.json").read_text()
     bad = tmp_path / "bad"
     bad.mkdir()

@@ -28,7 +28,7 @@ report: $(BASE)         ## the full report on the sample data -> reports/sample/
 
 test: $(DEV)            ## lint, unit + notebook tests (pytest, 2 workers), nbval on the committed notebooks
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 	$(BIN)/python -m pytest --nbval-lax notebooks -p no:cacheprovider
 
 lint: $(DEV)

@@ -15,6 +15,17 @@ SHARED = REPO.parent / "shared" / "data"
 AS_OF = "2026-01-01"
 
 
+#: The test modules that run longest in CI (a whole report each, the Spark one on a JVM), handed out first: ``make
+#: test`` runs xdist with ``--no-loadscope-reorder``, so a long module does not start last and leave one worker
+#: running alone at the end. The rest keep their collection order.
+LONGEST_FIRST = ("test_spark_report.py", "test_real_data.py", "test_real_data_cohort.py", "test_degenerate.py")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    first = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: order within a module kept
+
+
 def shared_dir(tmp_path_factory) -> Path:
     """A folder of this test session that every pytest-xdist worker sees (the session's own temp folder without xdist).
 

@@ -698,6 +698,24 @@ def read_names(path: str | Path | None) -> dict[str, dict[str, dict[str, str]]]:
     return out
 
 
+_DOLLAR_AMOUNT = re.compile(r"(?<!\\)\$(?=\d)")
+
+
+def literal_dollars(text: str) -> str:
+    r"""Escape the dollar sign of every amount (``$65,004``) so Markdown shows it as a sign, not as a formula.
+
+    A run with ``currency: $`` writes sentences such as "净成交额 $65,004 → $70,191": Markdown in JupyterLab and on the
+    pages would take the text between two dollar signs for a formula. A dollar sign before a digit is an amount in
+    the helpers' sentences (their formulas never start with a digit); one already escaped is left alone.
+
+    Examples
+    --------
+    >>> literal_dollars("$65,004 → $70,191, $x$, \\$5")
+    '\\$65,004 → \\$70,191, $x$, \\$5'
+    """
+    return _DOLLAR_AMOUNT.sub(r"\\$", text)
+
+
 class Labels:
     """Display text in one report language, with a team's own names on top of the package's.
 
@@ -768,6 +786,21 @@ class Labels:
         ('是', 'no')
         """
         return {"zh": ("是", "否"), "en": ("yes", "no")}[self.lang][0 if bool(flag) else 1]
+
+    def markdown(self, text: str):
+        r"""Return a result sentence as Markdown for ``display``, its amounts' dollar signs kept as signs.
+
+        ``display(L.markdown(sentence))`` instead of ``display(Markdown(sentence))``: with ``currency: $`` JupyterLab
+        would otherwise set the text between two amounts as a formula (:func:`literal_dollars`).
+
+        Examples
+        --------
+        >>> Labels("en", currency="$").markdown("$65,004 → $70,191").data
+        '\\$65,004 → \\$70,191'
+        """
+        from IPython.display import Markdown
+
+        return Markdown(literal_dollars(text))
 
     def pick(self, zh: str, en: str) -> str:
         """Return whichever of two texts is in the report language (for a one-off sentence in a notebook)."""

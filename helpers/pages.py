@@ -709,25 +709,24 @@ def export_notebook(
     return out
 
 
-_DOLLAR_AMOUNT = re.compile(r"(?<!\\)\$(?=\d)")
-
-
 def _literal_dollars(nb: Any) -> None:
     r"""Escape the dollar sign of an amount (``$65,004``) in Markdown outputs, so it is not read as a formula.
 
-    A run with ``currency: $`` writes sentences such as "净成交额 $65,004 → $70,191": the page's Markdown would take
-    the text between two dollar signs for a formula. A dollar sign before a digit is an amount in the helpers'
-    sentences (their formulas never start with a digit); notebook prose is not touched.
+    The notebooks display result sentences with :meth:`helpers.labels.Labels.markdown`, which escapes them already;
+    this covers a Markdown output displayed any other way (:func:`helpers.labels.literal_dollars`). Notebook prose is
+    not touched.
 
     >>> nb = {"cells": [{"cell_type": "code", "outputs": [{"data": {"text/markdown": "$65,004 → $70,191, $x$"}}]}]}
     >>> _literal_dollars(nb); nb["cells"][0]["outputs"][0]["data"]["text/markdown"]
     '\\$65,004 → \\$70,191, $x$'
     """
+    from helpers.labels import literal_dollars
+
     for cell in nb["cells"]:
         for out in cell.get("outputs", []):
             md = out.get("data", {}).get("text/markdown")
             if md is not None:
-                out["data"]["text/markdown"] = _DOLLAR_AMOUNT.sub(r"\\$", "".join(md))
+                out["data"]["text/markdown"] = literal_dollars("".join(md))
 
 
 _SECTION_HEADING = re.compile(r"^(#{2,3}[ \t]+)(\d+)([ \t]+·)", re.M)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,3 +112,7 @@ def test_the_period_sales_match_the_log_and_unrecorded_refunds_are_not_measured(
     net = log.loc[(day >= "1998-06-03") & (day <= "1998-06-30"), "dollar_value"].sum()
     headline = read_headline(cohort["report"], "08_summary")
     assert f"本期净成交额 ${net:,.0f}" in headline and "退款未测量" in headline and "¥" not in headline
+    # opened in JupyterLab, 08's Markdown sentences show their dollar amounts as amounts, not as one long formula
+    nb = nbformat.read(cohort["report"] / "08_summary.ipynb", as_version=4)
+    md = "".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells for o in c.get("outputs", []))
+    assert f"\\${net:,.0f}" in md and not re.search(r"(?<!\\)\$\d", md)

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers.definitions import NOT_MEASURED
+
 __all__ = [
     "HEADERS",
     "LEFT_OUT_SHEET",
@@ -357,8 +359,10 @@ def write_workbook(
     Headers in the report language (``headers`` first, then :data:`HEADERS` ``[lang]``, else the column name); ids
     as text cells (``00009325`` stays ``00009325``; Excel's "number stored as text" marker is switched off for
     them); numbers stored at full precision and shown formatted (money ``#,##0.00``, rates ``0.0%``, counts
-    ``#,##0``); booleans as 是/否 (yes/no); missing values as empty cells; text never turned into a formula or a
-    link; column widths from the longest shown value (Chinese characters count two, capped at ``max_width``);
+    ``#,##0``); booleans as 是/否 (yes/no); missing values as empty cells, except that a column with no value in any
+    row reads 未测量 (not measured) in every cell: this run did not measure it (no holdout, no touches, no staff),
+    which an empty column would leave a reader to guess; text never turned into a formula or a link; column widths
+    from the longest shown value (Chinese characters count two, capped at ``max_width``);
     header row frozen, bold, with a filter.
 
     Parameters
@@ -423,11 +427,14 @@ def write_workbook(
         formats_of = [fmt(NUMBER_FORMATS.get(kinds[c], kinds[c])) for c in cols]
         for j, title in enumerate(titles):
             ws.write_string(0, j, title, head_fmt)
+        unmeasured = {j for j, c in enumerate(cols) if len(frame) and frame[c].isna().all()}
+        for j in unmeasured:
+            widths[j] = max(widths[j], display_width(NOT_MEASURED[lang]))
         n = 0
         for i, rec in enumerate(frame.itertuples(index=False, name=None), start=1):
             n = i
             for j, v in enumerate(rec):
-                value = _cell_value(v, kind_of[j], lang)
+                value = NOT_MEASURED[lang] if j in unmeasured else _cell_value(v, kind_of[j], lang)
                 if value is None:
                     continue
                 if i <= 2000:  # widths from the first 2,000 rows

@@ -118,6 +118,18 @@ def test_workbook_headers_override_and_english(contacts, tmp_path):
     assert wb["list"]["G2"].value == "yes"
 
 
+def test_a_column_with_no_value_reads_not_measured_and_a_missing_value_stays_empty(tmp_path):
+    """A contact list ranked by the due score has no uplift: its column says so in every cell instead of standing
+    empty; a single missing value in a measured column (a friend who never ordered) stays an empty cell."""
+    df = pd.DataFrame({"user_id": ["a", "b"], "uplift_order": [np.nan, np.nan], "days_since_last_order": [3.0, np.nan]})
+    for lang, text in (("zh", "未测量"), ("en", "not measured")):
+        ws = openpyxl.load_workbook(write_workbook(tmp_path / f"{lang}.xlsx", {"s": df}, lang=lang))["s"]
+        assert [c.value for c in ws["B"][1:]] == [text, text]
+        assert [c.value for c in ws["C"][1:]] == [3, None]
+    empty = openpyxl.load_workbook(write_workbook(tmp_path / "e.xlsx", {"s": df.iloc[:0]}))["s"]
+    assert empty.max_row == 1  # no rows: nothing to mark
+
+
 def test_sheet_names_are_made_valid_and_unique(tmp_path):
     df = pd.DataFrame({"a": [1]})
     long = "渠道 / 员工: 本期 [2025-12] 对比上期的汇总表格（全部）"

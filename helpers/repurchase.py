@@ -95,15 +95,20 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "no_dropout": {
         "zh": "本次数据识别不出流失：{share} 的买家仍活跃概率在 99.9% 以上，包括已经 {days} 天没买的人。"
-        "这里的 P(alive) 不是测量结果；本页的终身价值都假定没有人离开，是上限。",
+        "这里的 P(alive) 不是测量结果；本页的终身价值都假定没有人离开（第 4 节用留出期检验它们是不是上限）。",
         "en": "The data do not identify dropout: {share} of buyers have P(alive) of 99.9 % or more, including some "
         "silent for {days} days. P(alive) is not a measurement here; every lifetime value on this page assumes "
-        "nobody leaves and is an upper bound.",
+        "nobody leaves (section 4 checks on the holdout whether that makes them upper bounds).",
     },
     "clv_upper": {
         "zh": "这些都是上限：数据识别不出流失，模型假定没有人离开（见第 2 节）。",
         "en": " These are upper bounds: the data do not identify dropout, so the model assumes nobody leaves "
         "(section 2).",
+    },
+    "clv_not_upper": {
+        "zh": "模型假定没有人离开，但留出期实际消费是预测的 {ratio:.2f} 倍（见上），所以这些不是上限。",
+        "en": " The model assumes nobody leaves, yet the holdout spent {ratio:.2f}× the prediction (above), so these "
+        "are not upper bounds.",
     },
     "clv_line": {
         "zh": "未来 {h} 天的终身价值（毛利率 {margin}，年贴现率 {disc}）：人均 {mean}，中位数 {median}；"
@@ -689,12 +694,24 @@ def clv_text(
     currency: str = "¥",
     lang: str = "zh",
     alive: bool = True,
+    spend_ratio: float | None = None,
 ) -> str:
     """Return the sentence on lifetime value from :func:`helpers.clv_analysis.clv_intervals` (one group: everyone).
 
     When the value model has no parameter draws (a spend regression), the sentence says the interval holds only
     the purchase model's uncertainty; with ``alive=False`` (the model sees no dropout) it says the values are upper
-    bounds.
+    bounds — unless the holdout spent more than :data:`SPEND_OFF` above the prediction (``spend_ratio`` = actual ÷
+    predicted, :func:`holdout_spend_text` printed before it), as :func:`headline` does.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> g = pd.DataFrame({"total": [40.0], "total_lower": [30.0], "total_upper": [50.0]})
+    >>> iv = SimpleNamespace(customers=pd.DataFrame({"estimate": [10.0, 30.0]}), groups=g, method="laplace", notes=[])
+    >>> clv_text(iv, 365, 0.4, 0.1, alive=False).split("。")[1]
+    '这些都是上限：数据识别不出流失，模型假定没有人离开（见第 2 节）'
+    >>> clv_text(iv, 365, 0.4, 0.1, alive=False, spend_ratio=1.69).split("。")[1]
+    '模型假定没有人离开，但留出期实际消费是预测的 1.69 倍（见上），所以这些不是上限'
     """
     from helpers.labels import fmt_money, fmt_pct
 
@@ -715,7 +732,16 @@ def clv_text(
         interval=interval_text(g, currency, lang, method=method[0] if lang == "zh" else method[1]),
     )
     text += TEXT["value_no_draws"][lang] if any("no parameter draws" in n for n in iv.notes) else ""
-    return text + ("" if alive else TEXT["clv_upper"][lang])
+    if alive:
+        return text
+    if _spent_above(spend_ratio):
+        return text + TEXT["clv_not_upper"][lang].format(ratio=spend_ratio)
+    return text + TEXT["clv_upper"][lang]
+
+
+def _spent_above(spend_ratio: float | None) -> bool:
+    """Whether the holdout spent more than :data:`SPEND_OFF` above the prediction (actual ÷ predicted)."""
+    return spend_ratio is not None and bool(np.isfinite(spend_ratio)) and spend_ratio > 1 + SPEND_OFF
 
 
 def interval_text(group: pd.Series, currency: str = "¥", lang: str = "zh", method: str | None = None) -> str:
@@ -839,7 +865,7 @@ def holdout_spend_text(predicted: float, actual: float, alive: bool = True, lang
     Examples
     --------
     >>> t = holdout_spend_text(1_545_543, 2_605_589, alive=False)
-    >>> t.startswith("留出期实际消费比预测多 68.6%"), t.endswith("上面说的“上限”在这份数据上不成立。")
+    >>> t.startswith("留出期实际消费比预测多 68.6%"), t.endswith("下面的终身价值也不是上限。")
     (True, True)
     >>> holdout_spend_text(100.0, 105.0)
     ''
@@ -856,7 +882,10 @@ def holdout_spend_text(predicted: float, actual: float, alive: bool = True, lang
             "zh": f"留出期实际消费比预测少 {off}：终身价值可能偏高。",
             "en": f"Holdout spend was {off} below the prediction: the lifetime values are likely too high.",
         }[lang]
-    bound = {"zh": "；上面说的“上限”在这份数据上不成立", "en": "; the 'upper bound' above does not hold on this data"}
+    bound = {
+        "zh": "；所以即使模型假定没有人离开，下面的终身价值也不是上限",
+        "en": "; so although the model assumes nobody leaves, the lifetime values below are not upper bounds",
+    }
     return {
         "zh": f"留出期实际消费比预测多 {off}：模型按校准期的节奏外推，不含季节和增长，终身价值可能偏低"
         f"{'' if alive else bound['zh']}。",
@@ -909,7 +938,7 @@ def headline(
         if margin is None or margin >= 1
         else (f"（毛利，毛利率 {fmt_pct(margin, 0)}）" if zh else f" (gross profit at a {fmt_pct(margin, 0)} margin)")
     )
-    above = spend_ratio is not None and np.isfinite(spend_ratio) and spend_ratio > 1 + SPEND_OFF
+    above = _spent_above(spend_ratio)
     if alive:
         bound = ""
     elif above:

@@ -761,10 +761,10 @@ def _contact_actions(report_dir, lang: str) -> list[tuple[str, str]]:
     uplift = t["score_kind"] == "incremental_value"
     measured = t.get("leave_alone") is not None  # None: no randomised test, the leave-alone list is not measured
     if lang == "zh":
-        how = "按随机对照测出的增量" if uplift else "按“到期”得分（没有可用的随机对照）"
+        how = "按随机对照测出的增量排序" if uplift else "按“到期”得分排序，因为没有可用的随机对照"
         leave = f"{fmt_int(t['leave_alone'])} 位暂不打扰" if measured else "“暂不打扰”未测量（没有随机对照）"
         text = (
-            f"联系名单上的 {fmt_int(t['listed'])} 位客户（{how}排序；私聊 {chats} 位，其余群发），"
+            f"联系名单上的 {fmt_int(t['listed'])} 位客户（{how}；私聊 {chats} 位，其余群发），"
             f"{leave}：见{_link('exports/workbook.xlsx', '员工工作簿')}的“联系名单”"
             + ("和“暂不打扰”" if measured else "")
             + f"表（CSV：{_link('exports/contact_list.csv', 'contact_list.csv')}），"

@@ -267,6 +267,7 @@ def test_a_leave_alone_list_without_a_randomised_test_is_not_measured_not_zero(t
     )
     zh = "\n".join(sm.actions(folder, None, None, lang="zh")["action"])
     assert "“暂不打扰”未测量（没有随机对照）" in zh and "位暂不打扰" not in zh
+    assert "（按“到期”得分排序，因为没有可用的随机对照；私聊 2 位，其余群发）" in zh  # one bracket, not two nested
     assert "“暂不打扰”表" not in zh and "的“联系名单”表" in zh  # no sheet that was not written
     en = "\n".join(sm.actions(folder, None, None, lang="en")["action"])
     assert "who to leave alone is not measured (no randomised test)" in en and "leave None" not in en

@@ -890,7 +890,7 @@ class Labels:
         for c, new in zip(raw.columns, shown.columns, strict=True):
             k = kinds_of[c]
             missing = NOT_MEASURED[self.lang] if c in nm else "—"
-            fmts[new] = self._formatter(k, missing)
+            fmts[new] = self._formatter(k, missing, _money_digits(raw[c]) if k == "money" else None)
         if hide_index is None:
             hide_index = isinstance(raw.index, pd.RangeIndex)
         styler = shown.style.format(fmts)
@@ -906,7 +906,7 @@ class Labels:
         styler = styler.set_table_styles(styles, overwrite=False)
         return styler.hide(axis="index") if hide_index else styler
 
-    def _formatter(self, kind: str, missing: str):
+    def _formatter(self, kind: str, missing: str, digits: int | None = None):
         cur = self.currency
 
         def f(v):
@@ -917,7 +917,7 @@ class Labels:
             if kind == "int":
                 return fmt_int(v)
             if kind == "money":
-                return fmt_money(v, cur, 0 if abs(float(v)) >= 100 else 2)
+                return fmt_money(v, cur, digits if digits is not None else (0 if abs(float(v)) >= 100 else 2))
             if kind == "rate":
                 return fmt_pct(v)
             if kind == "pp":
@@ -931,6 +931,20 @@ class Labels:
             return str(v)
 
         return f
+
+
+def _money_digits(column: pd.Series) -> int:
+    """Decimals for a money column on a page, the same for every row: none when any amount reaches 100, else two.
+
+    Deciding per cell put ``£0.00`` under ``£7,024,119`` in one column.
+
+    Examples
+    --------
+    >>> [_money_digits(pd.Series(v)) for v in ([7_024_119.0, 0.0], [12.5, None], [None])]
+    [0, 2, 2]
+    """
+    top = pd.to_numeric(column, errors="coerce").abs().max()
+    return 0 if pd.notna(top) and top >= 100 else 2
 
 
 def labels_for(lang: str, labels: Labels | None = None) -> Labels:

@@ -171,6 +171,16 @@ def test_an_empty_table_says_so_instead_of_drawing_headers_over_nothing():
     assert "<table" in Labels("zh").show(one_row).to_html()
 
 
+def test_a_money_column_has_the_same_decimals_in_every_row():
+    """Online Retail's tier table showed £0.00 under £7,024,119: decimals are decided per column, not per cell."""
+    from helpers.labels import Labels
+
+    frame = pd.DataFrame({"net_gmv": [7_024_119.0, 0.0], "aov": [12.5, 3.0]}, index=["高价值", "沉睡"])
+    html = Labels("zh", currency="£").show(frame, formats={"net_gmv": "money", "aov": "money"}).to_html()
+    assert "£7,024,119" in html and "£0<" in html and "£0.00" not in html
+    assert "£12.50" in html and "£3.00" in html  # small amounts keep their pence
+
+
 def test_a_column_of_sentences_is_wide_enough_to_read():
     """A notes column is not squeezed to one character per line when a table is wider than the page."""
     from helpers.labels import Labels

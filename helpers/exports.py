@@ -402,7 +402,8 @@ def write_workbook(
             for suffix, (zh, en) in bounds.items():
                 base = str(col).removesuffix(suffix)
                 if col not in names and str(col).endswith(suffix) and base in names:
-                    names[col] = f"{names[base]}{zh}" if lang == "zh" else f"{names[base]}, {en}"
+                    gap = " " if names[base][-1:].isascii() else ""  # 转化 O/E 下限, as 删除 O/E 下限; 回复率下限
+                    names[col] = f"{names[base]}{gap}{zh}" if lang == "zh" else f"{names[base]}, {en}"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}

@@ -130,6 +130,15 @@ def test_a_column_with_no_value_reads_not_measured_and_a_missing_value_stays_emp
     assert empty.max_row == 1  # no rows: nothing to mark
 
 
+def test_an_intervals_bounds_are_named_after_its_estimate(tmp_path):
+    """07's scorecard sheet read 转化 O/E下限 beside 删除 O/E 下限: a bound after a Latin name is spaced like it."""
+    df = pd.DataFrame({"conversion_oe": [1.0], "conversion_oe_low": [0.9], "conversion_oe_high": [1.1]})
+    ws = openpyxl.load_workbook(write_workbook(tmp_path / "w.xlsx", {"s": df}))["s"]
+    assert [c.value for c in ws[1]] == ["转化 O/E", "转化 O/E 下限", "转化 O/E 上限"]
+    en = openpyxl.load_workbook(write_workbook(tmp_path / "e.xlsx", {"s": df}, lang="en"))["s"]
+    assert [c.value for c in en[1]][1] == "conversion O/E, lower"
+
+
 def test_sheet_names_are_made_valid_and_unique(tmp_path):
     df = pd.DataFrame({"a": [1]})
     long = "渠道 / 员工: 本期 [2025-12] 对比上期的汇总表格（全部）"

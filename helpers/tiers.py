@@ -45,6 +45,8 @@ __all__ = [
     "TEXT",
     "TIER_NAMES",
     "numbered_tier",
+    "qualified_tier",
+    "qualified_tiers",
     "tier_base",
     "is_at_risk",
     "TierWarning",
@@ -112,13 +114,78 @@ def numbered_tier(name: str, k: int) -> str:
     return f"{zh} {k} {en} {k}" if zh != en else f"{name} {k}"
 
 
-def tier_base(name: object) -> str:
-    """Return a tier's name without the number :func:`numbered_tier` gave it.
+#: Words that tell apart clusters given the same name (:func:`qualified_tiers`): per clustered column, what a
+#: higher, a middle and a lower centre means, in Chinese and English.
+QUALIFIERS: dict[str, dict[str, tuple[str, str]]] = {
+    "recency_days": {
+        "high": ("久未购买", "long lapsed"),
+        "mid": ("较久未购买", "lapsing"),
+        "low": ("近期购买", "recent"),
+    },
+    "orders_per_30d": {
+        "high": ("高频", "frequent"),
+        "mid": ("中频", "moderate frequency"),
+        "low": ("低频", "infrequent"),
+    },
+    "avg_order_value": {
+        "high": ("高客单", "high basket"),
+        "mid": ("中客单", "mid basket"),
+        "low": ("低客单", "low basket"),
+    },
+    "net_gmv": {"high": ("高消费", "high spend"), "mid": ("中等消费", "mid spend"), "low": ("低消费", "low spend")},
+}
 
-    >>> tier_base("流失风险 2 at risk 2"), tier_base("高价值 high value")
-    ('流失风险 at risk', '高价值 high value')
+
+def qualified_tier(name: str, zh: str, en: str) -> str:
+    """Return a tier name with a qualifier in both languages, so each half of the name is unique and says why.
+
+    Examples
+    --------
+    >>> from helpers.labels import bilingual_part
+    >>> risk = qualified_tier("流失风险 at risk", "高客单", "high basket")
+    >>> risk, bilingual_part(risk, "zh"), bilingual_part(risk, "en")
+    ('流失风险（高客单） at risk (high basket)', '流失风险（高客单）', 'at risk (high basket)')
     """
-    return re.sub(r" \d+(?= |$)", "", str(name))
+    from helpers.labels import bilingual_part
+
+    base_zh, base_en = bilingual_part(name, "zh"), bilingual_part(name, "en")
+    return f"{base_zh}（{zh}） {base_en} ({en})" if base_zh != base_en else f"{name} ({en})"
+
+
+def qualified_tiers(centres: pd.DataFrame) -> dict[int, tuple[str, str]] | None:
+    """Qualify clusters that share a name by the clustered column on which their centres differ most.
+
+    ``centres`` holds the clusters' centres (rows) on the standardised scale the clustering used. Two clusters
+    get "higher" and "lower" words of that column (:data:`QUALIFIERS`), three or more also "middle" ones (the
+    caller numbers any name that still repeats). None when no column with words was clustered.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"recency_days": [1.0, 1.2], "avg_order_value": [0.9, -0.8]}, index=[4, 7])
+    >>> qualified_tiers(c)
+    {4: ('高客单', 'high basket'), 7: ('低客单', 'low basket')}
+    """
+    cols = [c for c in centres.columns if c in QUALIFIERS]
+    if not cols or len(centres) < 2:
+        return None
+    spread = centres[cols].max() - centres[cols].min()
+    col = str(spread.idxmax())
+    order = centres[col].sort_values(ascending=False, kind="stable").index
+    words = QUALIFIERS[col]
+    return {int(i): words["high" if j == 0 else "low" if j == len(order) - 1 else "mid"] for j, i in enumerate(order)}
+
+
+def tier_base(name: object) -> str:
+    """Return a tier's name without the qualifier :func:`qualified_tier` or the number :func:`numbered_tier` gave it.
+
+    >>> tier_base("流失风险 2 at risk 2"), tier_base("流失风险（高客单） at risk (high basket)")
+    ('流失风险 at risk', '流失风险 at risk')
+    >>> tier_base("高价值 high value")
+    '高价值 high value'
+    """
+    name = re.sub(r"（[^（）]*）(?= |$)", "", str(name))
+    name = re.sub(r" \([^()]*\)(?= |$)", "", name)
+    return re.sub(r" \d+(?= |$)", "", name)
 
 
 def is_at_risk(name: object) -> bool:
@@ -761,7 +828,13 @@ class Tiers:
             names[int(i)] = TIER_NAMES[key]
         for i in value[at_risk].sort_values(ascending=False).index:
             names[int(i)] = TIER_NAMES["at_risk"]
-        # two clusters with the same name get a number, most valuable first
+        # clusters with the same name are told apart by the column on which they differ most ("流失风险（久未购买）")
+        for n in {n for n in names.values() if list(names.values()).count(n) > 1}:
+            ids = [i for i in names if names[i] == n]
+            words = qualified_tiers(c.loc[ids])
+            for i, (zh, en) in (words or {}).items():
+                names[i] = qualified_tier(n, zh, en)
+        # a name that still repeats (no such column; a third or fourth of a kind) gets a number, most valuable first
         seen: dict[str, int] = {}
         for i in sorted(names, key=lambda j: -value[j]):
             n = names[i]

@@ -74,6 +74,11 @@ def test_buyers_silent_past_the_lapse_line_are_at_risk(cohort):
     assert at_risk.mean() > 0.6 and silent.median() > line  # CDNOW: most buyers never came back after 1997
     zh = tiers["tier"].map(lambda t: bilingual_part(t, "zh"))
     assert tiers.groupby(zh)["tier"].nunique().eq(1).all()  # no two tiers share a Chinese name
+    # two lapsed clusters are named by what tells them apart (median basket $44.97 against $14.99 on CDNOW), not
+    # "流失风险" and "流失风险 2", and the name matches the medians
+    low, high = "流失风险（低客单） at risk (low basket)", "流失风险（高客单） at risk (high basket)"
+    basket = tiers[at_risk].groupby("tier")["avg_order_value"].median()
+    assert sorted(basket.index) == [low, high] and basket[high] > 2 * basket[low]
     # classic RFM is relative: its "recent" classes hold buyers silent past the line, and the page says how many
     recent = (
         tiers["rfm_class"].map(lambda c: bilingual_part(c, "zh")).isin(["重要价值", "重要发展", "一般价值", "一般发展"])

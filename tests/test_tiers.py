@@ -167,8 +167,8 @@ def test_clusters_past_the_lapse_line_are_at_risk_even_when_most_buyers_have_lap
     assert tiers.lapse_days(gaps) == 60.0  # 95 % of returns came within 60 days
     named = tiers.fit_tiers(users, k=3, lapse_days=tiers.lapse_days(gaps)).labels_
     assert named.value_counts().to_dict() == {
-        "流失风险 2 at risk 2": 900,
-        "流失风险 at risk": 600,
+        "流失风险（低客单） at risk (low basket)": 900,  # the two lapsed groups differ in their basket (15 vs 45)
+        "流失风险（高客单） at risk (high basket)": 600,
         "高价值 high value": 200,
     }
     assert (

@@ -205,3 +205,54 @@ def test_a_failed_load_leaves_no_spooled_tables(tmp_path, monkeypatch, how):
     with pytest.raises(DataContractError, match="all 1 orders rows are quarantined"):
         load(tmp_path, as_of="2026-01-01", key=KEY, ingest=how, chunk_rows=2)
     assert list(spool.iterdir()) == []
+
+
+@pytest.fixture
+def in_parts(monkeypatch):
+    """Long tables are checked in parts (:data:`helpers.ingest.PART_ROWS`): here, every table of more than 3 rows."""
+    monkeypatch.setattr(ingest, "PART_ROWS", 3)
+
+
+#: Cases whose rows quarantine each other or fail a rule in several places (about 12 s each in parts of 3 rows).
+ACROSS_ROWS = {
+    "duplicate_order_id",
+    "fully_duplicated_row",
+    "orphan_user_id",
+    "amount_formats",
+    "negative_amounts_and_refunds",
+    "unparseable_timestamp",
+    "future_timestamp",
+    "removed_before_added",
+    "unknown_enum_value",
+    "missing_required_value",
+    "i06_personal_ids_normalised_and_pseudonymised",
+    "i13_all_orders_orphaned_by_stripped_zeros",
+    "i13_all_orders_unparseable",
+    "i16_malformed_rows_quarantined_one_by_one",
+    "w_messages_text_masked_and_bad_enums",
+    "w_group_members_join_and_quit",
+    "w_customer_with_two_staff_members",
+}
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.name in ACROSS_ROWS], ids=lambda c: c.name)
+def test_corpus_case_in_parts(case, tmp_path, in_parts):
+    """Duplicates and orphans are found across parts: the quarantine is the chunked loader's, line for line."""
+    check_corpus_case(case, tmp_path, load_both)
+
+
+def test_sample_in_parts(monkeypatch, tmp_path):
+    monkeypatch.setattr(ingest, "PART_ROWS", 7_000)  # orders, touches, messages … in 2–40 parts each
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    chunks, engine = load_both(SAMPLE, demo=True, as_of="2026-01-01")
+    assert_same(chunks, engine)
+    assert engine.accounting["read"].max() > 10 * ingest.PART_ROWS
+    assert not list(tmp_path.rglob("*-parts"))  # the parts go with the table's staging
+
+
+def test_parts_keep_the_source_order_with_many_quarantined(tmp_path, monkeypatch):
+    """A part that quarantines more than :data:`helpers.ingest.FEW_ROWS` rows leaves them out by a join and sorts
+    back; the kept parts are appended in order."""
+    assert len(ACROSS_ROWS & {c.name for c in CASES}) == len(ACROSS_ROWS)  # no case above was renamed away
+    monkeypatch.setattr(ingest, "PART_ROWS", 600_000)  # two parts of about 12 600 quarantined rows each
+    test_clean_rows_keep_the_source_order_with_many_quarantined(tmp_path)

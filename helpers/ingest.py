@@ -133,8 +133,8 @@ class _DuckDB:
 
     def write(self, expr: ir.Table, out: Path) -> ir.Table:
         """Write ``expr`` (in its order) to one Parquet file and return it read back."""
-        self.con.to_parquet(expr, out, compression="zstd")
-        return self.con.read_parquet(out, table_name=_name("kept"))
+        self.write_file(expr, out)
+        return self.read_files([out], "kept")
 
     def write_file(self, expr: ir.Table, out: Path) -> None:
         """Write ``expr`` (in its order) to one Parquet file, as :meth:`write` does, without reading it back."""
@@ -623,8 +623,21 @@ def _flagged_parts(eng, st: _Staged, spec: TableSpec, ctx, parts: list, folder: 
         _row_rules(part, spec, ctx)
         files.append(folder / f"flagged-{i:05d}.parquet")
         eng.write_file(part.t.order_by(_ROW), files[-1])
-        st.rules = part.rules
+    st.rules = part.rules  # the same flags for every part
     return files
+
+
+def _without(t: ir.Table, drop: list[int], bad: ir.Table) -> ir.Table:
+    """Return ``t`` without the source rows ``drop`` (rows of ``bad``), in source order.
+
+    A filter keeps the order: few rows go by a list in the query; many by a join on ``bad``, which does not keep the
+    order, so the rows are sorted again.
+    """
+    if 0 < len(drop) <= FEW_ROWS:
+        return t.filter(~t[_ROW].isin(drop))
+    if len(drop):
+        return t.filter(~t[_ROW].isin(bad[_ROW])).order_by(_ROW)
+    return t
 
 
 def _write_kept_parts(eng, files: list[Path], parts: list, bad: ir.Table, bad_rows, columns, out: Path) -> None:
@@ -636,12 +649,7 @@ def _write_kept_parts(eng, files: list[Path], parts: list, bad: ir.Table, bad_ro
     rows = np.sort(np.asarray(bad_rows, dtype="int64"))
     kept_files = []
     for f, (lo, hi) in zip(files, parts, strict=True):
-        t = eng.read_files([f], "part")
-        drop = rows[(rows >= lo) & (rows < hi)]
-        if 0 < len(drop) <= FEW_ROWS:
-            t = t.filter(~t[_ROW].isin(drop.tolist()))
-        elif len(drop):
-            t = t.filter(~t[_ROW].isin(bad[_ROW])).order_by(_ROW)
+        t = _without(eng.read_files([f], "part"), rows[(rows >= lo) & (rows < hi)].tolist(), bad)
         kept_files.append(f.with_name(f.name.replace("flagged", "kept")))
         eng.write_file(t.select(*columns(t)), kept_files[-1])
     writer = None
@@ -736,11 +744,7 @@ def load_table(
             _write_kept_parts(eng, part_files, parts, bad, bad_df[_ROW], columns, out)
             kept = eng.read_files([out], "kept")
         else:
-            kept = parsed  # in source order: a filter keeps it; a join (many rows) does not, so it sorts again
-            if 0 < len(bad_df) <= FEW_ROWS:
-                kept = parsed.filter(~parsed[_ROW].isin(bad_df[_ROW].tolist()))
-            elif len(bad_df):
-                kept = parsed.filter(~parsed[_ROW].isin(bad[_ROW])).order_by(_ROW)
+            kept = _without(parsed, bad_df[_ROW].tolist(), bad)
             if eng.name != "duckdb":  # only DuckDB keeps a table's order
                 kept = kept.order_by(_ROW)
             kept = eng.write(kept.select(*columns(kept)), out)

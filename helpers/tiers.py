@@ -829,9 +829,11 @@ class Tiers:
         for i in value[at_risk].sort_values(ascending=False).index:
             names[int(i)] = TIER_NAMES["at_risk"]
         # clusters with the same name are told apart by the column on which they differ most ("流失风险（久未购买）")
-        for n in {n for n in names.values() if list(names.values()).count(n) > 1}:
-            ids = [i for i in names if names[i] == n]
-            words = qualified_tiers(c.loc[ids])
+        shared: dict[str, list[int]] = {}
+        for i, n in names.items():
+            shared.setdefault(n, []).append(i)
+        for n, ids in shared.items():
+            words = qualified_tiers(c.loc[ids]) if len(ids) > 1 else None
             for i, (zh, en) in (words or {}).items():
                 names[i] = qualified_tier(n, zh, en)
         # a name that still repeats (no such column; a third or fourth of a kind) gets a number, most valuable first

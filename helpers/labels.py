@@ -491,6 +491,8 @@ HEADERS: dict[str, dict[str, str]] = {
     "caused_per_1000": _n("每千次触达带来的首单（模拟真值）", "first orders caused per 1,000 touches (planted)"),
     "markov_per_1000": _n("马尔可夫：每千次触达分到的首单", "Markov: first orders credited per 1,000 touches"),
     "shapley_per_1000": _n("夏普利值：每千次触达分到的首单", "Shapley: first orders credited per 1,000 touches"),
+    "deletion_oe_interval": _n("删除 O/E（区间）", "deletion O/E (interval)"),
+    "conversion_oe_interval": _n("转化 O/E（区间）", "conversion O/E (interval)"),
     "deletion_oe_low": _n("删除 O/E 下限", "deletion O/E low"),
     "deletion_oe_high": _n("删除 O/E 上限", "deletion O/E high"),
     "conversion_rate": _n("首单转化率", "first-order conversion"),
@@ -822,12 +824,15 @@ class Labels:
         Parameters
         ----------
         kinds : mapping, optional
-            Column → kind of its values (default: every column named like a kind, e.g. ``channel``, ``tier``).
+            Column → kind of its values (default: every column named like a kind, e.g. ``channel``, ``tier``, and
+            ``staff_id`` as ``staff``).
         index_kind, columns_kind : str, optional
             Kind of the index values / of the column labels (for pivoted tables).
         """
         out = frame.copy()
         kinds = dict(kinds or {c: c for c in out.columns if c in self.names})
+        if "staff_id" in out.columns:  # staff by the names the team gave (else their pseudonyms), whatever else
+            kinds.setdefault("staff_id", "staff")
         for col, kind in kinds.items():
             if col in out.columns:
                 out[col] = out[col].map(lambda v, k=kind: self.name(k, v))

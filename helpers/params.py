@@ -143,7 +143,7 @@ SCHEMA: dict[str, Param] = {p.name: p for p in (
     _p("teaching", "bool", False, "teaching mode: exercises with worked answers and the truth checks on the page "
        "(off: a business report without them)", _ALL, notebook_default=True),
     _p("names_file", "path", "", "optional CSV of display names for your own codes: kind, code, zh, en (channels, "
-       "campaigns, groups …)", ("00_data_prep",)),
+       "campaigns, groups; staff by your own staff ids …)", ("00_data_prep",)),
     _p("as_of", "date", AUTO, "export date: data are observed before it; auto: the day after the last event", _ALL),
     _p("timezone", "timezone", "Asia/Shanghai", "naive timestamps are local time here; tz-aware ones are converted "
        "to it", ("00_data_prep",)),
@@ -910,14 +910,23 @@ class NotebookRun:
         return Labels(self.lang, read_names(names if names.exists() else None), currency=currency)
 
     def keep_names(self, names_file: str) -> Path | None:
-        """Check a team's names file and copy it to ``output_dir/names.csv`` for every later notebook."""
+        """Check a team's names file and write it to ``output_dir/names.csv`` for every later notebook.
+
+        Staff are named by the team's own ids; the copy holds their keyed pseudonyms instead
+        (:func:`helpers.privacy.pseudonymise_names`, with the key the tables were loaded with), so the ids stay out
+        of the report and the names match the clean tables.
+        """
         if not names_file:
             return None
+        from helpers import privacy
         from helpers.labels import read_names
 
         read_names(names_file)  # a malformed file stops here, with the columns it lacks
+        frame = pd.read_csv(names_file, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+        key = privacy.check_key(privacy.pii_key(demo=bool(self.params.get("demo"))))
+        frame, _ = privacy.pseudonymise_names(frame, key, source=Path(names_file).name)
         target = self.out / "names.csv"
-        target.write_bytes(Path(names_file).read_bytes())
+        frame.to_csv(target, index=False, encoding="utf-8-sig")
         return target
 
     @property

@@ -40,6 +40,7 @@ __all__ = [
     "DEMO_KEY",
     "KEY_ENV",
     "KEY_FILE_ENV",
+    "PSEUDONYMISED_NAME_KINDS",
     "PiiKeyError",
     "canonical_identifier",
     "find_personal_data",
@@ -51,6 +52,7 @@ __all__ = [
     "pii_key",
     "pseudonym",
     "pseudonymise_ids",
+    "pseudonymise_names",
     "scan_file",
 ]
 
@@ -467,6 +469,71 @@ def pseudonymise_ids(values: pd.Series, key: bytes, mode: str = "detect", arrow:
     pos = np.flatnonzero(m)[changed]
     out.iloc[pos] = new[changed]
     return out, int(changed.sum())
+
+
+#: Kinds of a team's names file whose codes are pseudonymised ids in the clean tables (``staff_id`` always is).
+PSEUDONYMISED_NAME_KINDS = frozenset({"staff"})
+
+
+def pseudonymise_names(names: pd.DataFrame, key: bytes, source: str = "names file") -> tuple[pd.DataFrame, int]:
+    """Give a names file's staff rows the codes the clean tables use, and refuse display names holding personal data.
+
+    A team names its staff by its own ids (``staff, ZhangSan, 导购07``), but the clean tables and every page know
+    them only by keyed pseudonyms. Each code of a kind in :data:`PSEUDONYMISED_NAME_KINDS` is replaced by its
+    pseudonym, spelled as the loader spells it (NFKC, trimmed), unless it already is one; the team's own id is then
+    in no file the report writes. A display name is shown on every page and sheet, so one holding a phone number,
+    WeChat id, e-mail or ID / bank card number is an error (names cannot be recognised by their shape: choose an
+    alias such as a job number).
+
+    Parameters
+    ----------
+    names : DataFrame
+        The names file as text: ``kind, code, zh`` and optionally ``en``.
+    key : bytes
+        The pseudonymisation key the tables were loaded with (:func:`pii_key`).
+    source : str
+        The file's name, for the error.
+
+    Returns
+    -------
+    names : DataFrame
+        The same rows, staff codes pseudonymised.
+    n : int
+        Codes replaced.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"kind": ["staff", "channel"], "code": [" ZhangSan", "poster"], "zh": ["导购07", "海报"]})
+    >>> out, n = pseudonymise_names(f, b"k" * 32)
+    >>> out["code"].tolist() == [pseudonym("ZhangSan", b"k" * 32), "poster"], n
+    (True, 1)
+    >>> pseudonymise_names(out, b"k" * 32)[1]  # already pseudonyms: unchanged
+    0
+    >>> pseudonymise_names(f.assign(zh=["小张 13812345678", "海报"]), b"k" * 32)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: names file, row 2 (kind staff): the display name holds a phone number; every page shows it, ...
+    """
+    out = names.copy()
+    words = {
+        **dict.fromkeys(("phone", "landline"), "a phone number"),
+        **{"wechat_id": "a WeChat id", "email": "an e-mail address"},
+        **{"id_card": "an ID card number", "bank_card": "a bank card number"},
+    }
+    for i, row in enumerate(out.itertuples(index=False), start=2):  # row 1 is the header
+        for col in ("zh", "en"):
+            text = str(getattr(row, col, "") or "")
+            for kind in words:
+                if find_personal_data(text, (kind,)):
+                    raise ValueError(
+                        f"{source}, row {i} (kind {row.kind.strip()}): the display name holds {words[kind]}; every "
+                        "page shows it, so use an alias such as a job number (工号)"
+                    )
+    kinds = out["kind"].astype(str).str.strip()
+    codes = out["code"].astype(str).map(lambda v: unicodedata.normalize("NFKC", v).strip())
+    mine = kinds.isin(PSEUDONYMISED_NAME_KINDS) & ~codes.str.fullmatch(_PSEUDONYM.strip("^$"))
+    out.loc[mine, "code"] = codes[mine].map(lambda v: pseudonym(v, key))
+    return out, int(mine.sum())
 
 
 def bool_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -92,11 +92,28 @@ __all__ = [
     "reply_stats",
     "staff_crosswalk",
     "truth_checks",
+    "unnamed_sentence",
     "wilson_interval",
 ]
 
 _ts = timestamp_literal
 _DAY = pd.Timedelta(days=1)
+#: The page table's columns (:meth:`StaffScorecard.scorecard`); the O/E columns become value-with-interval cells.
+PAGE_COLUMNS = (
+    "rank",
+    "adds",
+    "net",
+    "deletion_rate_30d",
+    "deletion_oe",
+    "conversion_rate",
+    "conversion_oe",
+    "net_gmv",
+    "value_90d",
+    "reply_rate",
+    "median_reply_minutes",
+    "execution_rate",
+    "loss_days",
+)
 
 #: Sentences that state a result, per report language (filled with the figures by the notebook).
 CATALOG = {
@@ -105,6 +122,24 @@ CATALOG = {
         "企业微信导出的“添加人 / 跟进人”列就是负责员工，导出时带上它即可。",
         "en": "The export names no staff member (contacts' staff_id is empty or missing): the staff scorecard is not "
         "measured. WeCom's 'added by / follow-up person' column maps to staff_id.",
+    },
+    "unnamed": {
+        "zh": "{n} 位员工（共 {total} 位）在本页以假名显示（如 {example}）：假名由密钥算出，不能反推。"
+        "要显示工号或称呼，在名称对照表（参数 names_file）里每位员工写一行：kind 为 staff，"
+        "code 为好友导出里负责员工一栏（员工ID / 跟进人）的值，zh / en 为要显示的称呼（不要用手机号或微信号）。"
+        "员工 ID 载入时同样换成假名，报告里只留称呼；Excel 工作簿的各表也按称呼显示。",
+        "en": "{n} of {total} staff members appear by pseudonym on this page (e.g. {example}): a pseudonym comes from "
+        "the key and cannot be reversed. To show a job number or an alias, add one row per member to the names file "
+        "(parameter names_file): kind staff, code the value of the friends export's staff column (staff id / "
+        "follow-up person), zh / en the name to show (not a phone number or WeChat id). The id is pseudonymised at "
+        "load like the tables, so only the name reaches the report; the Excel workbook's sheets show it too.",
+    },
+    "stray_names": {
+        "zh": "名称对照表里有 {k} 个员工 ID 不是好友表的负责员工，没有用上：请写好友导出里负责员工一栏的值"
+        "（群消息、群发任务里的员工 ID 可能是另一套）。",
+        "en": "{k} staff ids in the names file are not a staff member of the friends table and were not used: write "
+        "the value of the friends export's staff column (the ids in group messages and broadcasts may be another "
+        "set).",
     },
     "no_staff_headline": {  # after the page title on the index and in 08: it does not repeat it
         "zh": "未测量（导出里没有负责员工）",
@@ -848,33 +883,33 @@ class StaffScorecard(FittedModel):
         return t
 
     def scorecard(self) -> pd.DataFrame:
-        """Return the per-staff table for a page: the main figures, in rank order (index ``staff_id``)."""
+        """Return the per-staff table for a page: one column per question, in rank order (index ``staff_id``).
+
+        Thirteen columns a lead reads across: rank, adds and net, the 30-day deletion rate, deletion and
+        conversion O/E each with its interval in one cell (``0.64（0.56–0.74）``), conversion rate, net sales,
+        90-day value per add, reply rate and speed, broadcast execution and loss days. Everything else (the
+        7-day rate, every interval, buyers, repurchase, the scores) is in :attr:`table_`, which 07 exports to the
+        staff workbook. A column that is not measured stays marked so (``attrs["not_measured"]``).
+        """
         self._check_fitted()
-        cols = [
-            "rank",
-            "score",
-            "raw_rank",
-            "adds",
-            "deletions",
-            "net",
-            "deletion_rate_7d",
-            "deletion_rate_30d",
-            "deletion_oe",
-            "deletion_oe_low",
-            "deletion_oe_high",
-            "conversion_rate",
-            "conversion_oe",
-            "buyers",
-            "net_gmv",
-            "repurchase_rate",
-            "value_90d",
-            "reply_rate",
-            "median_reply_minutes",
-            "execution_rate",
-            "loss_days",
-        ]
-        out = self.table_[[c for c in cols if c in self.table_.columns]].copy()
-        out.attrs = dict(self.table_.attrs)
+        t = self.table_
+        out = t[[c for c in PAGE_COLUMNS if c in t.columns]].copy()
+        nm = dict(t.attrs.get("not_measured", {}))
+        for name in ("deletion_oe", "conversion_oe"):
+            if name not in out.columns:
+                continue
+            lo, hi = t.get(f"{name}_low"), t.get(f"{name}_high")
+            if lo is None or hi is None:
+                continue
+            cell = [
+                np.nan if not np.isfinite(v) else f"{v:.2f}（{_fmt(a)}–{_fmt(b)}）"
+                for v, a, b in zip(t[name].astype(float), lo.astype(float), hi.astype(float), strict=True)
+            ]
+            out.insert(out.columns.get_loc(name), f"{name}_interval", pd.Series(cell, index=t.index, dtype=object))
+            out = out.drop(columns=name)
+            if name in nm:
+                nm[f"{name}_interval"] = nm[name]
+        out.attrs = {**dict(t.attrs), "not_measured": nm}
         return out
 
     def coldest_mix(self) -> dict | None:
@@ -962,6 +997,35 @@ def coldest_sentence(cold: dict, L) -> str:
         n=cold["n"],
         raw_rank=rank(cold["raw_rank"]),
     )
+
+
+def unnamed_sentence(staff_ids, L) -> str | None:
+    """Say how many staff members have no display name in the team's names file, and how to give them one.
+
+    Names given for ids that are no staff member of the friends table (often the WeCom userids of the messages
+    when the friends export names staff another way) are counted too. ``None`` when every member has a name and
+    every name was used.
+
+    Examples
+    --------
+    >>> from helpers.labels import Labels
+    >>> L = Labels("en", {"staff": {"pii_00000000000000aa": {"zh": "导购01", "en": "A01"}}})
+    >>> unnamed_sentence(["pii_00000000000000aa", "pii_00000000000000bb"], L)[:60]
+    '1 of 2 staff members appear by pseudonym on this page (e.g. '
+    >>> unnamed_sentence(["pii_00000000000000aa"], L) is None
+    True
+    >>> unnamed_sentence(["pii_00000000000000cc"], L).split(". ")[-1][:52]
+    '1 staff ids in the names file are not a staff member'
+    """
+    ids = [s for s in dict.fromkeys(staff_ids) if s is not None and not pd.isna(s)]
+    unnamed = [s for s in ids if _who(L, s) == s]
+    stray = set(L.names.get("staff", {})) - set(ids)
+    parts = []
+    if unnamed:
+        parts.append(L.text(CATALOG, "unnamed", n=len(unnamed), total=len(ids), example=unnamed[0]))
+    if stray:
+        parts.append(L.text(CATALOG, "stray_names", k=len(stray)))
+    return (" " if L.lang == "en" else "").join(parts) or None
 
 
 def ranking_sentence(sc: StaffScorecard, L) -> str:

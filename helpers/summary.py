@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from math import factorial, log
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -735,12 +736,13 @@ def actions(
     DataFrame
         ``owner``, ``action`` (Markdown with a link).
     """
-    from helpers.labels import Labels
+    from helpers.labels import Labels, read_names
 
-    L = Labels(lang, currency=currency)
+    names = Path(report_dir) / "names.csv"  # the team's names (00 keeps them there): channels, staff …
+    L = Labels(lang, read_names(names if names.exists() else None), currency=currency)
     rows = [
         *_contact_actions(report_dir, lang),
-        *_staff_actions(report_dir, lang),
+        *_staff_actions(report_dir, L),
         *_channel_actions(report_dir, channels, L),
         *_campaign_actions(report_dir, lang),
         *_community_actions(best_hours, lang),
@@ -787,19 +789,20 @@ def _contact_actions(report_dir, lang: str) -> list[tuple[str, str]]:
     return [("contact", text)]
 
 
-def _staff_actions(report_dir, lang: str) -> list[tuple[str, str]]:
-    """Review with at most two staff whose deletion O/E interval lies above 1 (07's artifact)."""
+def _staff_actions(report_dir, L) -> list[tuple[str, str]]:
+    """Review with at most two staff whose deletion O/E interval lies above 1 (07's artifact), by their shown names."""
+    lang = L.lang
     s = read_artifact(report_dir, "artifacts/staff.json")
     if s is None or not s.get("measured", {}).get("removals"):
         return []
     rows = []
     for r in [r for r in s["staff"] if (r.get("deletion_oe_low") or 0) > 1][:2]:
-        oe, lo, hi = r["deletion_oe"], r["deletion_oe_low"], r["deletion_oe_high"]
+        oe, lo, hi, who = r["deletion_oe"], r["deletion_oe_low"], r["deletion_oe_high"], L.name("staff", r["staff_id"])
         text = (
-            f"和 {r['staff_id']} 复盘：他/她的客户删除数是同样渠道构成下预期的 {oe:.2f} 倍"
+            f"和 {who} 复盘：他/她的客户删除数是同样渠道构成下预期的 {oe:.2f} 倍"
             f"（95% 区间 {lo:.2f}–{hi:.2f}），见 {_link('07_staff.html', '07')}。"
             if lang == "zh"
-            else f"Review with {r['staff_id']}: their customers delete {oe:.2f}× as often as the same channel mix "
+            else f"Review with {who}: their customers delete {oe:.2f}× as often as the same channel mix "
             f"would (95 % interval {lo:.2f}–{hi:.2f}); see {_link('07_staff.html', '07')}."
         )
         rows.append(("staff", text))

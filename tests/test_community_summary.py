@@ -11,6 +11,7 @@ import pytest
 
 from helpers import community
 from helpers import summary as sm
+from helpers.labels import Labels
 
 
 def test_group_summary_by_hand():
@@ -255,6 +256,27 @@ def test_actions_say_only_what_the_artifacts_measured(tmp_path):
     assert "(ads" not in en and "1.80× as often" in en and "Fix the 12 quarantined rows" in en
     empty = sm.actions(tmp_path / "nothing", None, None, lang="zh")
     assert empty.empty and list(empty.columns) == ["owner", "action"]
+
+
+def test_actions_name_staff_and_channels_as_the_teams_names_file_does(tmp_path):
+    """08's actions read the names 00 kept (``names.csv``): "和 导购07 复盘", not "和 pii_… 复盘"."""
+    folder = _report_folder(tmp_path)
+    (folder / "names.csv").write_text(
+        "kind,code,zh,en\nstaff,S_a1,导购07,Clerk 7\nchannel,ads,朋友圈广告,Moments ads\n", encoding="utf-8-sig"
+    )
+    channels = pd.DataFrame({"cac": [55.0, 20.0]}, index=["ads", "referral"])
+    zh = "\n".join(sm.actions(folder, channels, None, lang="zh")["action"])
+    assert "和 导购07 复盘" in zh and "S_a1" not in zh and "朋友圈广告" in zh
+    en = "\n".join(sm.actions(folder, channels, None, lang="en")["action"])
+    assert "Review with Clerk 7" in en and "Moments ads" in en
+    table = Labels("zh", {"staff": {"S_a1": {"zh": "导购07", "en": "Clerk 7"}}}).show(
+        pd.DataFrame({"staff_id": ["S_a1"]})
+    )
+    assert "导购07" in table.to_html() and "S_a1" not in table.to_html()
+    with_tier = Labels("zh", {"staff": {"S_a1": {"zh": "导购07", "en": "Clerk 7"}}}).show(
+        pd.DataFrame({"staff_id": ["S_a1"], "tier": ["x"]}), kinds={"tier": "tier"}
+    )
+    assert "导购07" in with_tier.to_html()  # a table naming other kinds (06's contact list) names staff too
 
 
 def test_a_leave_alone_list_without_a_randomised_test_is_not_measured_not_zero(tmp_path):

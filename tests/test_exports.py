@@ -232,3 +232,13 @@ def test_report_workbook_leaves_large_exports_and_machine_codes_to_the_csv(conta
     wb = openpyxl.load_workbook(write_report_workbook(tmp_path, lang="en", max_rows=12))
     assert wb.sheetnames == ["Contact list", "Tiers"] and wb["Tiers"].max_row == 13
     assert wb["Tiers"]["C2"].value == "high value"  # the bilingual label's half in the sheet's language
+
+
+def test_report_workbook_shows_staff_by_the_names_the_team_gave_and_the_csv_keeps_the_codes(contacts, tmp_path):
+    ex = tmp_path / "exports"
+    write_csv(contacts, ex / "contact_list.csv")
+    (tmp_path / "names.csv").write_text("kind,code,zh,en\nstaff,007,导购07,Clerk 7\n", encoding="utf-8-sig")
+    for lang, shown in (("zh", "导购07"), ("en", "Clerk 7")):
+        ws = openpyxl.load_workbook(write_report_workbook(tmp_path, lang=lang)).worksheets[0]
+        assert [r[1] for r in ws.iter_rows(min_row=2, values_only=True)] == [shown, shown, "012", None]
+    assert read_csv_ids_as_text(ex / "contact_list.csv")["staff_id"].tolist()[:3] == ["007", "007", "012"]

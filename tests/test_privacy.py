@@ -22,6 +22,8 @@ from helpers.privacy import (
     pseudonymise_ids,
 )
 
+from .conftest import SAMPLE
+
 KEY = b"k" * 32
 
 #: Every spelling of one mobile number an export may carry (item 6 of issue 14).
@@ -146,3 +148,37 @@ def test_command_line_init_and_scan(key_env, tmp_path, capsys):
     assert privacy.main(["scan", str(clean)]) == 0
     assert privacy.main(["scan", str(dirty)]) == 1
     assert "9998" not in capsys.readouterr().out  # the scan never echoes a whole value
+
+
+def test_a_names_file_names_staff_by_the_teams_own_ids_and_only_their_pseudonyms_reach_the_report(sample_ds, tmp_path):
+    """A lead reads 07 and a 导购 the contact-list sheet by the names the team gave, not by ``pii_…``.
+
+    The team writes its own staff ids (as in its export, here with full-width letters and padding); the copy the run
+    keeps holds the loader's pseudonyms for exactly those ids, and no raw id.
+    """
+    from helpers.labels import Labels, read_names
+    from helpers.params import NotebookRun
+
+    raw = sorted(pd.read_parquet(SAMPLE / "staff.parquet")["staff_id"].astype(str))[:2]
+    team = tmp_path / "names.csv"
+    spelled = " " + raw[1].replace("s", "ｓ") + " "  # how a hand-made sheet may spell it
+    rows = f"staff,{raw[0]},导购01,A01\nstaff,{spelled},导购02,\nchannel,x,海报,\n"
+    team.write_text("kind,code,zh,en\n" + rows, encoding="utf-8-sig")
+    out = tmp_path / "run"
+    out.mkdir()
+    kept = NotebookRun("00_data_prep", {"demo": True}, out, out / "clean").keep_names(str(team))
+    text = kept.read_text(encoding="utf-8-sig")
+    assert not any(r in text for r in raw) and "海报" in text
+    clean_ids = set(sample_ds.tables["staff"]["staff_id"])
+    names = read_names(kept)["staff"]
+    assert len(names) == 2 and set(names) <= clean_ids
+    L = Labels("zh", read_names(kept))
+    assert sorted(L.name("staff", s) for s in clean_ids if s in names) == ["导购01", "导购02"]
+    assert Labels("en", read_names(kept)).name("staff", pseudonym(raw[1], DEMO_KEY)) == "导购02"  # en empty: zh
+
+
+def test_a_staff_display_name_holding_a_phone_number_is_refused_without_echoing_it(tmp_path):
+    names = pd.DataFrame({"kind": ["staff"], "code": ["u1"], "zh": ["小张"], "en": ["wxid_abcd1234"]})
+    with pytest.raises(ValueError, match="row 2 .*a WeChat id") as err:
+        privacy.pseudonymise_names(names, KEY)
+    assert "wxid_abcd1234" not in str(err.value)

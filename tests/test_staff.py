@@ -162,6 +162,23 @@ def test_artifact_is_json_and_holds_every_staff_member(fitted, tmp_path):
     assert "staff_0" not in text  # pseudonyms only
 
 
+def test_the_page_table_puts_each_oe_beside_its_interval_and_leaves_the_rest_to_the_workbook(fitted):
+    """A lead reads 13 columns across, not 21: each O/E reads "0.64（0.56–0.74）" from the fitted table's figures."""
+    sc, _, _ = fitted
+    page, t = sc.scorecard(), sc.table_
+    assert list(page.columns) == [
+        c if c not in ("deletion_oe", "conversion_oe") else f"{c}_interval" for c in staff.PAGE_COLUMNS
+    ]
+    first = t.index[0]
+    d = t.loc[first, ["deletion_oe", "deletion_oe_low", "deletion_oe_high"]].astype(float)
+    assert page.loc[first, "deletion_oe_interval"] == f"{d.iloc[0]:.2f}（{d.iloc[1]:.2f}–{d.iloc[2]:.2f}）"
+    assert page.index.equals(t.index) and (page["rank"] == t["rank"]).all()
+    from helpers.labels import Labels
+
+    html = Labels("zh").show(page, index_kind="staff", hide_index=False).to_html()
+    assert "删除 O/E（区间）" in html and "deletion_oe" not in html
+
+
 def test_not_measured_is_not_zero(tmp_path):
     """No removal times, no messages, no broadcasts: those columns are NaN and marked, never 0; ranking still runs."""
 
@@ -184,7 +201,9 @@ def test_not_measured_is_not_zero(tmp_path):
     assert sc.loss_days_.empty and sc.coldest_mix() is None
     from helpers.labels import Labels
 
-    shown = Labels("en").show(sc.scorecard(), hide_index=False).to_html()
+    page = sc.scorecard()
+    assert page["deletion_oe_interval"].isna().all() and "deletion_oe_interval" in page.attrs["not_measured"]
+    shown = Labels("en").show(page, hide_index=False).to_html()
     assert "not measured" in shown
     assert "not measured" in staff.headline(sc, Labels("en"))
 

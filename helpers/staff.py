@@ -110,7 +110,6 @@ PAGE_COLUMNS = (
     "net_gmv",
     "value_90d",
     "reply_rate",
-    "median_reply_minutes",
     "execution_rate",
     "loss_days",
 )
@@ -885,11 +884,12 @@ class StaffScorecard(FittedModel):
     def scorecard(self) -> pd.DataFrame:
         """Return the per-staff table for a page: one column per question, in rank order (index ``staff_id``).
 
-        Thirteen columns a lead reads across: rank, adds and net, the 30-day deletion rate, deletion and
-        conversion O/E each with its interval in one cell (``0.64（0.56–0.74）``), conversion rate, net sales,
-        90-day value per add, reply rate and speed, broadcast execution and loss days. Everything else (the
-        7-day rate, every interval, buyers, repurchase, the scores) is in :attr:`table_`, which 07 exports to the
-        staff workbook. A column that is not measured stays marked so (``attrs["not_measured"]``).
+        Twelve columns a lead reads across (they fit a page): rank, adds and net, the 30-day deletion rate,
+        deletion and conversion O/E each with its interval in one cell (``0.64（0.56–0.74）``), conversion rate,
+        net sales, 90-day value per add, reply rate, broadcast execution and loss days. Everything else (the
+        7-day rate, every interval, buyers, repurchase, reply speed, the scores) is in :attr:`table_`, which 07
+        exports to the staff workbook; reply speed is also in 07's service table. A column that is not measured
+        stays marked so (``attrs["not_measured"]``).
         """
         self._check_fitted()
         t = self.table_
@@ -1190,7 +1190,8 @@ def plot_raw_vs_adjusted(
     ax.set_yticks(y, names)
     ax.xaxis.set_major_formatter(mpl.ticker.PercentFormatter(1.0, decimals=0))
     ax.set_xlabel(_PLOT["rate"][lang])
-    ax.legend(loc="lower right")
+    # below the axes: inside, it covered the bottom row's points (the last-ranked member, whom a lead looks for)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)  # as plot_oe's
     return ax
 
 

@@ -218,3 +218,21 @@ def test_planted_staff_ids_follow_the_key_the_loader_used(monkeypatch):
     assert staff.planted_staff_ids(truth) == demo  # nothing to match against: the sample's key
     assert staff.planted_staff_ids(truth, known=[*user.values(), "other"]) == user
     assert staff.planted_staff_ids(truth, known=["other"]) is None  # no key fits: no truth check
+
+
+def test_the_raw_vs_adjusted_legend_covers_no_point():
+    """Inside the axes the legend hid the bottom row's points: the last-ranked member, whom a lead looks for."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    idx = [f"s{i}" for i in range(9)]
+    t = pd.DataFrame(
+        {"deletion_rate_30d": np.linspace(0.1, 0.21, 9), "deletion_rate_adjusted": np.linspace(0.11, 0.22, 9)},
+        index=idx,
+    )
+    ax = staff.plot_raw_vs_adjusted(t)
+    ax.figure.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    for points in ax.collections[1:]:  # the two scatters (the first collection is the lines)
+        xy = ax.transData.transform(points.get_offsets())
+        assert not any(box.contains(x, y) for x, y in xy)

@@ -152,6 +152,8 @@ def column_kind(name: str, values: pd.Series) -> str:
     'int'
     >>> column_kind("change_pct", pd.Series([5.0, -11.9]))
     'number'
+    >>> column_kind("ltv_cac", pd.Series([28.4, 3.1])), column_kind("ltv_to_cac_6", pd.Series([0.8]))  # not yuan
+    ('number', 'number')
     """
     name = str(name)
     if _ID_NAME.search(name):
@@ -169,7 +171,7 @@ def column_kind(name: str, values: pd.Series) -> str:
     finite = pd.to_numeric(values, errors="coerce").dropna()
     if words & _RATE and (finite.abs() <= 1.5).all():
         return "rate"
-    if words & _MONEY:
+    if words & _MONEY and len(words & _MONEY) < 2 and "to" not in words:  # ltv_cac, ltv_to_cac: a ratio of money
         return "money"
     if pd.api.types.is_integer_dtype(values) or (len(finite) and np.allclose(finite, np.round(finite))):
         return "int"

@@ -648,11 +648,11 @@ def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: in
             t[due].format(g=r.usual_gap_days, s=r.days_since_last_purchase, pa=r.p_alive, pd=r.p_due, h=horizon_days)
         )
     if kind == "incremental_value":  # the due sentence already says how long ago the last purchase was
-        d = getattr(r, "days_since_last_order", np.nan)
-        parts.append(t["last_order"].format(d=d) if pd.notna(d) else t["never_ordered"])
+        d = getattr(r, "days_since_last_order", np.nan)  # whole days elapsed, as the exported column counts them
+        parts.append(t["last_order"].format(d=np.floor(d)) if pd.notna(d) else t["never_ordered"])
     m = getattr(r, "days_since_last_message", None)
     if m is not None:
-        parts.append(t["last_message"].format(d=m) if pd.notna(m) else t["never_messaged"])
+        parts.append(t["last_message"].format(d=np.floor(m)) if pd.notna(m) else t["never_messaged"])
     k = getattr(r, "messages_this_month", None)
     if k is not None and k > 0:
         parts.append(t["month"].format(m=k))

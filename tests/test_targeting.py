@@ -96,6 +96,20 @@ def test_actions_coupon_only_where_it_beats_the_message_and_pays_its_cost():
     assert cl.decision["score"] == "incremental_value" and cl.decision["actions"] == ["message", "coupon"]
 
 
+def test_why_now_states_the_days_the_exported_columns_hold():
+    """The sample's list read "距上次下单天数 269" beside "上次下单 270 天前": 269.6 days rounded in the sentence,
+    floored in the column. Staff read the sentence to the customer: both count whole days elapsed."""
+    s = _state(2)
+    s["days_since_last_order"] = [269.6, 73.5]
+    s["days_since_last_message"] = [12.7, np.nan]
+    upl = pd.DataFrame({"message": [0.10, 0.08], "value": [100.0, 100.0]}, index=s["user_id"])
+    cl = T.contact_list(s, uplift=upl, verdicts={"message": _verdict()}, private_chats=2)
+    out = T.export_frame(cl, "zh")
+    for r in out.itertuples():
+        assert f"上次下单 {r.days_since_last_order:.0f} 天前" in r.why_now
+    assert "上次消息 12 天前" in out.loc[out["user_id"] == "u00000", "why_now"].iloc[0]
+
+
 def test_fallback_to_the_due_score_when_the_verdict_says_average():
     s = _state(3)
     upl = pd.DataFrame({"message": [0.3, 0.2, 0.1], "value": 100.0}, index=s["user_id"])

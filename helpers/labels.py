@@ -492,6 +492,8 @@ HEADERS: dict[str, dict[str, str]] = {
     "markov_per_1000": _n("马尔可夫：每千次触达分到的首单", "Markov: first orders credited per 1,000 touches"),
     "shapley_per_1000": _n("夏普利值：每千次触达分到的首单", "Shapley: first orders credited per 1,000 touches"),
     "deletion_oe_interval": _n("删除 O/E（区间）", "deletion O/E (interval)"),
+    "lift_interval": _n("增量（实验 − 对照，区间）", "lift (treated − control, interval)"),
+    "value_lift_interval": _n("人均成交额增量（区间）", "GMV lift per contact (interval)"),
     "conversion_oe_interval": _n("转化 O/E（区间）", "conversion O/E (interval)"),
     "deletion_oe_low": _n("删除 O/E 下限", "deletion O/E low"),
     "deletion_oe_high": _n("删除 O/E 上限", "deletion O/E high"),
@@ -886,7 +888,11 @@ class Labels:
         raw = frame
         kinds_of = {
             c: (formats or {}).get(c)
-            or ("p" if str(c).startswith("p_value") or str(c) == "p_adjusted" else column_kind(str(c), raw[c]))
+            or (
+                "p"
+                if str(c).startswith("p_value") or str(c).endswith("_p_value") or str(c) == "p_adjusted"
+                else column_kind(str(c), raw[c])
+            )
             for c in raw.columns
         }
         shown = self.translate(raw, kinds=kinds, index_kind=index_kind, columns_kind=columns_kind)

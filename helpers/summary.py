@@ -36,6 +36,8 @@ __all__ = [
     "plot_waterfall",
     "read_artifact",
     "show_kpis",
+    "campaign_names",
+    "campaign_table",
     "staff_table",
     "summary_periods",
 ]
@@ -626,6 +628,69 @@ def read_artifact(folder, name: str):
     return pd.read_csv(path, encoding="utf-8-sig", dtype={"user_id": str, "staff_id": str, "campaign_id": str})
 
 
+def campaign_names(campaigns: pd.DataFrame, L) -> list[str]:
+    """Return each campaign's display name: the team's names file first, then the campaigns table's, then the code.
+
+    Examples
+    --------
+    >>> from helpers.labels import Labels
+    >>> L = Labels("zh", {"campaign": {"c2": {"zh": "双11直播", "en": "11.11 live"}}})
+    >>> campaign_names(pd.DataFrame({"campaign_id": ["c1", "c2", "c3"], "name": ["新客券", "live", None]}), L)
+    ['新客券', '双11直播', 'c3']
+    """
+    ids = campaigns["campaign_id"].astype(str)
+    own = campaigns["name"] if "name" in campaigns.columns else pd.Series(np.nan, index=campaigns.index)
+    return [
+        L.name("campaign", i) if L.name("campaign", i) != i or pd.isna(n) else str(n)
+        for i, n in zip(ids, own, strict=True)
+    ]
+
+
+def campaign_table(campaigns: pd.DataFrame, L) -> pd.DataFrame:
+    """Return 04's campaign results (``artifacts/campaigns.csv``) as the summary shows them: one row a campaign.
+
+    The index is the campaign's name (the team's names file first, then the campaigns table's ``name``, never the
+    code); ``kind`` is in words; the holdout lift is one cell in percentage points with its interval, and the sales
+    lift one cell in money with its interval (empty where no holdout was kept: not measured). Show it with
+    ``L.show(table, hide_index=False, formats={"lift_p_value": "p"})``.
+
+    Examples
+    --------
+    >>> from helpers.labels import Labels
+    >>> c = pd.DataFrame({"campaign_id": ["c1", "c2"], "name": ["新客券", None], "kind": ["coupon", "livestream"],
+    ...                   "cost": [100.0, 50.0], "attributed_gmv": [400.0, 20.0], "roas": [4.0, 0.4],
+    ...                   "lift": [0.0768, None], "lift_ci_low": [0.0436, None], "lift_ci_high": [0.106, None],
+    ...                   "lift_p_value": [0.0004, None], "value_lift": [34.8, None],
+    ...                   "value_lift_ci_low": [15.5, None], "value_lift_ci_high": [54.1, None]})
+    >>> t = campaign_table(c, Labels("zh"))
+    >>> t.index.tolist(), t["kind"].tolist(), t.loc["新客券", "lift_interval"]
+    (['新客券', 'c2'], ['优惠券', '直播'], '+7.7 个百分点（+4.4 – +10.6）')
+    """
+    from helpers.labels import fmt_money, fmt_pp
+
+    t = campaigns.copy()
+    t.index = pd.Index(campaign_names(t, L), name="campaign")
+    if "kind" in t.columns:
+        t["kind"] = [L.name("campaign_kind", k) for k in t["kind"]]
+
+    def cell(col: str, fmt, bound) -> list:
+        lo, hi = t.get(f"{col}_ci_low", t[col]), t.get(f"{col}_ci_high", t[col])
+        return [
+            np.nan if pd.isna(v) else f"{fmt(v)}（{bound(a)} – {bound(b)}）"
+            for v, a, b in zip(t[col], lo, hi, strict=True)
+        ]
+
+    cur = L.currency
+    out = t[[c for c in ("kind", "cost", "attributed_gmv", "roas") if c in t.columns]].copy()
+    if "lift" in t.columns:
+        out["lift_interval"] = cell("lift", lambda v: fmt_pp(v, L.lang), lambda v: f"{100 * v:+.1f}")
+        out["lift_p_value"] = t.get("lift_p_value")
+    if "value_lift" in t.columns:
+        money = lambda v: fmt_money(v, cur, 2, sign=True)  # noqa: E731
+        out["value_lift_interval"] = cell("value_lift", money, money)
+    return out
+
+
 def staff_table(staff: dict) -> pd.DataFrame:
     """Return the summary's per-staff table from 07's ``artifacts/staff.json`` (rank order, pseudonymous ids)."""
     t = pd.DataFrame(staff["staff"])
@@ -744,7 +809,7 @@ def actions(
         *_contact_actions(report_dir, lang),
         *_staff_actions(report_dir, L),
         *_channel_actions(report_dir, channels, L),
-        *_campaign_actions(report_dir, lang),
+        *_campaign_actions(report_dir, L),
         *_community_actions(best_hours, lang),
         *_data_actions(report_dir, lang),
     ]
@@ -830,20 +895,24 @@ def _channel_actions(report_dir, channels: pd.DataFrame | None, L) -> list[tuple
     return rows
 
 
-def _campaign_actions(report_dir, lang: str) -> list[tuple[str, str]]:
-    """Name the campaigns whose ROAS is below 1 (04's artifact)."""
+def _campaign_actions(report_dir, L) -> list[tuple[str, str]]:
+    """Name the campaigns whose ROAS is below 1, lowest first (04's artifact); "等" when more than five."""
+    lang = L.lang
     camp = read_artifact(report_dir, "artifacts/campaigns.csv")
     if camp is None or "roas" not in camp.columns:
         return []
-    low = camp[camp["roas"] < 1]
+    low = camp[camp["roas"] < 1].sort_values("roas", kind="stable")
     if not len(low):
         return []
-    names = ("、" if lang == "zh" else ", ").join(low.get("name", low["campaign_id"]).astype(str).head(5))
+    shown = campaign_names(low.head(5), L)
+    names = ("、" if lang == "zh" else ", ").join(shown)
+    more = len(low) > len(shown)
     text = (
-        f"{len(low)} 个活动 ROAS 低于 1（花的比带来的多）：{names}，见 {_link('04_attribution.html', '04')}。"
+        f"{len(low)} 个活动 ROAS 低于 1（花的比带来的多）："
+        f"{'最低的是 ' + names + ' 等' if more else names}，见 {_link('04_attribution.html', '04')}。"
         if lang == "zh"
-        else f"{len(low)} campaigns return less than they cost (ROAS < 1): {names}; see "
-        f"{_link('04_attribution.html', '04')}."
+        else f"{len(low)} campaigns return less than they cost (ROAS < 1): "
+        f"{'the lowest ' + names + ' among them' if more else names}; see {_link('04_attribution.html', '04')}."
     )
     return [("campaign", text)]
 

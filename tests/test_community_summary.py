@@ -359,3 +359,21 @@ def test_order_value_and_frequency_that_offset_are_said_as_one_move_of_spend_per
     alone = pd.Series({"traffic": 10_000.0, "conversion": 62_780.0, "aov": -149_790.0, "frequency": 5_000.0})
     assert sm.risk_sentence(kpis, alone, "zh", "£").startswith("最大的风险：客单价的变化")  # not offset: order value
     assert "抵消" not in sm.headline(kpis, alone, "", "£", "zh")
+
+
+def test_the_summary_names_campaigns_in_words_and_says_when_it_lists_only_the_lowest(tmp_path):
+    """The sample's 08 read "12 个活动 ROAS 低于 1：" and five names (which five?), its table showed the codes
+    (newbie_coupon_oct), the kind in English and the holdout's p-value as "0.0%"."""
+    folder = _report_folder(tmp_path)
+    roas = [0.9, 0.2, 0.5, 0.1, 0.7, 0.3, 2.0]
+    pd.DataFrame(
+        {"campaign_id": [f"c{i}" for i in range(7)], "name": [f"活动{i}" for i in range(7)], "roas": roas}
+    ).to_csv(folder / "artifacts" / "campaigns.csv", index=False)
+    zh = "\n".join(sm.actions(folder, None, None, lang="zh")["action"])
+    assert "6 个活动 ROAS 低于 1（花的比带来的多）：最低的是 活动3、活动1、活动5、活动2、活动4 等" in zh
+    camp = pd.DataFrame({"campaign_id": ["newbie_coupon_oct"], "name": ["新客首单券"], "kind": ["coupon"],
+                         "cost": [11435.0], "attributed_gmv": [47488.05], "roas": [4.1529], "lift": [0.0768],
+                         "lift_ci_low": [0.0436], "lift_ci_high": [0.106], "lift_p_value": [0.0]})  # fmt: skip
+    html = Labels("zh").show(sm.campaign_table(camp, Labels("zh")), hide_index=False).to_html()
+    assert "新客首单券" in html and "优惠券" in html and "newbie_coupon_oct" not in html and "coupon" not in html
+    assert ">< 0.001<" in html and "0.0%" not in html and "+7.7 个百分点（+4.4 – +10.6）" in html

@@ -50,6 +50,13 @@ _TEXT = {
         "uplift": "{a}预计使下单概率提高 {u:+.1f} 个百分点（扣除成本和删好友风险后，增量毛利约 {cur}{iv:,.0f}）",
         "beats": "优于{o}",
         "action_names": {"message": "消息", "private_chat": "私聊", "group_broadcast": "群发", "coupon": "优惠券"},
+        "test_names": {
+            "message": "消息测试",
+            "private_chat": "私聊测试",
+            "group_broadcast": "群发测试",
+            "coupon": "优惠券测试",
+        },
+        "pp": " 个百分点",
         "sep": "；",
         "due": "平时约每 {g:.0f} 天买一次，距上次购买已 {s:.0f} 天；仍活跃概率 {pa:.0%}，未来 {h} 天购买概率 {pd:.0%}",
         "due_measured": (
@@ -82,6 +89,13 @@ _TEXT = {
             "{cur}{iv:,.0f} incremental profit, net of cost and deletion risk)"
         ),
         "beats": "better than {o}",
+        "test_names": {
+            "message": "message test",
+            "private_chat": "private-chat test",
+            "group_broadcast": "broadcast test",
+            "coupon": "coupon test",
+        },
+        "pp": " pp",
         "action_names": {
             "message": "message",
             "private_chat": "private chat",
@@ -588,7 +602,13 @@ def _score_by_uplift(
     s["score"] = inc.max(axis=1)
     s["chosen"] = inc.fillna(-np.inf).idxmax(axis=1)
     s = s[s["score"].notna() & (s["score"] > 0)]
-    return s, t["why_model"].format(v=" ".join(verdicts[k].message for k in kinds))
+    return s, t["why_model"].format(v=_verdicts_named(verdicts, kinds, t))
+
+
+def _verdicts_named(verdicts: dict, kinds: list[str], t: dict) -> str:
+    """Each test's verdict after the name of what it tested (两个测试的结论各自说明是哪一个)."""
+    colon = "：" if t["sep"] == "；" else ": "
+    return t["sep"].join(f"{t['test_names'][k]}{colon}{verdicts[k].message}" for k in kinds)
 
 
 def _score_by_due(
@@ -602,7 +622,8 @@ def _score_by_due(
     s["score"] = d["due_score"]
     s["chosen"] = "message"
     s = s[s["score"].notna()]
-    tested_verdicts = [verdicts[k].message for k in _UPLIFT_ACTIONS if k in verdicts]
+    tested = [k for k in _UPLIFT_ACTIONS if k in verdicts]
+    tested_verdicts = [_verdicts_named(verdicts, tested, t)] if tested else []
     measured = due.attrs.get("measured", False)  # the formula's P(alive) is not identified: not its sentence
     why = (
         t["why_average"].format(v=" ".join(tested_verdicts))
@@ -639,7 +660,9 @@ def _why_now(r, t: dict[str, str], kind: str, kinds: list[str], horizon_days: in
         if others:
             parts.append(
                 t["beats"].format(
-                    o=", ".join(f"{t['action_names'][k]} {getattr(r, f'uplift_{k}'):+.1%}" for k in others)
+                    o=", ".join(
+                        f"{t['action_names'][k]} {100 * getattr(r, f'uplift_{k}'):+.1f}{t['pp']}" for k in others
+                    )
                 )
             )
     else:

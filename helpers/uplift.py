@@ -95,13 +95,13 @@ _TEXT = {
         "predicted": "预测增量均值",
         "model": "模型",
         "hetero": (
-            "个体增量可以区分：Qini 系数 {qini:.3f}（置换检验 p = {p:.3f}）；预测最高的 {top:.0%} 实测增量 {ut:+.1%}，"
-            "其余 {ur:+.1%}，差 {d:+.1%}（95% CI {dl:+.1%} 至 {dh:+.1%}）。名单按个体预测增量排序。"
+            "个体增量可以区分：Qini 系数 {qini:.3f}（置换检验 p {ptext}）；预测最高的 {top:.0%} 实测增量 {ut}，"
+            "其余 {ur}，差 {d}（{level:.0%} 区间 {dl} 至 {dh}）。名单按个体预测增量排序。"
         ),
         "flat": (
-            "个体增量与平均效应无法区分：Qini 系数 {qini:.3f}（置换检验 p = {p:.3f}）；预测最高的 {top:.0%} 与其余的"
-            "实测增量差 {d:+.1%}（95% CI {dl:+.1%} 至 {dh:+.1%}）。请按平均效应 {ate:+.1%}（95% CI {al:+.1%} 至"
-            " {ah:+.1%}）决策，不要按个体预测排序。"
+            "个体增量与平均效应无法区分：Qini 系数 {qini:.3f}（置换检验 p {ptext}）；预测最高的 {top:.0%} 与其余的"
+            "实测增量差 {d}（{level:.0%} 区间 {dl} 至 {dh}）。请按平均效应 {ate}（{level:.0%} 区间 {al} 至"
+            " {ah}）决策，不要按个体预测排序。"
         ),
         "too_few": "对照组或实验组样本太少（各需至少 {m} 人），无法评估个体增量；只能使用平均效应。",
     },
@@ -117,14 +117,14 @@ _TEXT = {
         "predicted": "mean predicted uplift",
         "model": "model",
         "hetero": (
-            "Per-customer uplift is distinguishable: Qini coefficient {qini:.3f} (permutation p = {p:.3f}); the top "
-            "{top:.0%} by predicted uplift gained {ut:+.1%}, the rest {ur:+.1%}, difference {d:+.1%} "
-            "(95% CI {dl:+.1%} to {dh:+.1%}). The list is ranked by predicted individual uplift."
+            "Per-customer uplift is distinguishable: Qini coefficient {qini:.3f} (permutation p {ptext}); the top "
+            "{top:.0%} by predicted uplift gained {ut}, the rest {ur}, difference {d} "
+            "({level:.0%} interval {dl} to {dh}). The list is ranked by predicted individual uplift."
         ),
         "flat": (
             "Per-customer uplift is not distinguishable from the average effect: Qini coefficient {qini:.3f} "
-            "(permutation p = {p:.3f}); top {top:.0%} minus the rest {d:+.1%} (95% CI {dl:+.1%} to {dh:+.1%}). Use "
-            "the average effect {ate:+.1%} (95% CI {al:+.1%} to {ah:+.1%}) and do not rank by individual predictions."
+            "(permutation p {ptext}); top {top:.0%} minus the rest {d} ({level:.0%} interval {dl} to {dh}). Use "
+            "the average effect {ate} ({level:.0%} interval {al} to {ah}) and do not rank by individual predictions."
         ),
         "too_few": (
             "Too few treated or control customers (at least {m} each) to judge per-customer uplift; only the average "
@@ -880,9 +880,15 @@ def evaluate(
     p = _qini_permutation_p(yy, w, q, n_permutations, random_state) if enough else float("nan")
     hetero = bool(enough and p < alpha and dl > 0)
     harm_below, harm_above = _harm_edges(deciles)
+    from helpers.labels import fmt_pp
+
+    pp = lambda v: fmt_pp(v, lang)  # noqa: E731  differences of two rates: percentage points, never "%"
+    bare = lambda v: "—" if not np.isfinite(v) else f"{100 * v:+.1f}"  # noqa: E731  an interval's lower bound
+    floor = 1 / (1 + n_permutations)  # no permuted Qini reached the observed one: p is at most this
     fields = dict(
-        qini=q, p=p, top=k, ut=top["uplift"], ur=rest["uplift"], d=d, dl=dl, dh=dh, ate=avg["uplift"],
-        al=avg["ci_low"], ah=avg["ci_high"], m=min_per_arm,
+        qini=q, p=p, ptext=(f"≤ {floor:.3f}" if enough and p <= floor * (1 + 1e-9) else f"= {p:.3f}"), top=k,
+        ut=pp(top["uplift"]), ur=pp(rest["uplift"]), d=pp(d), dl=bare(dl), dh=pp(dh), ate=pp(avg["uplift"]),
+        al=bare(avg["ci_low"]), ah=pp(avg["ci_high"]), level=1 - alpha, m=min_per_arm,
     )  # fmt: skip
     message = t["hetero" if hetero else ("flat" if enough else "too_few")].format(**fields)
     verdict = UpliftVerdict(

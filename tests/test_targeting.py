@@ -119,7 +119,7 @@ def test_fallback_to_the_due_score_when_the_verdict_says_average():
     ).assign(due_score=lambda d: d["p_alive"] * d["p_due"])
     cl = T.contact_list(s, due=due, uplift=upl, verdicts={"message": _verdict("average")}, lang="en")
     assert cl.decision["score"] == "due"
-    assert "verdict: average." in cl.decision["why"] and "due score" in cl.decision["why"]
+    assert "message test: verdict: average." in cl.decision["why"] and "due score" in cl.decision["why"]
     assert cl.contacts["user_id"].tolist() == ["u00002", "u00001", "u00000"]
     with pytest.raises(ValueError, match="nothing to rank by"):
         T.contact_list(s, uplift=upl, verdicts={"message": _verdict("average")})

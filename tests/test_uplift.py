@@ -67,6 +67,11 @@ def test_verdict_prefers_the_model_on_heterogeneous_data(population):
     assert v.use == "model" and v.heterogeneous
     assert v.qini_p_value <= 0.01 and v.difference_ci_low > 0
     assert "distinguishable" in v.message and "not distinguishable" not in v.message
+    # a difference of two rates is in percentage points, the interval named by its level, the permutation floor ≤
+    assert " pp (95% interval " in v.message and "%)" not in v.message.split("interval")[1]
+    assert "p ≤ 0.005" in v.message and "CI" not in v.message
+    zh = U.evaluate(test["y"], test["treatment"], s, lang="zh", alpha=0.1).verdict.message
+    assert "个百分点（90% 区间 " in zh and "p ≤ 0.005" in zh
     # deciles: the top group's measured uplift is near the planted persuadable uplift (0.30) and the bottom negative
     d = ev.deciles
     assert d.loc[0, "ci_low"] <= 0.30 <= d.loc[0, "ci_high"] + 0.02

@@ -235,13 +235,26 @@ def group_summary(
     return summary, daily
 
 
-def weekly_messages(daily: pd.DataFrame) -> pd.DataFrame:
-    """Messages per group per week (Monday-start), wide: one column per group."""
-    return (
-        daily.assign(week=daily["day"].dt.to_period("W-SUN").dt.start_time)
-        .pivot_table(index="week", columns="group_id", values="messages", aggfunc="sum")
-        .fillna(0)
-    )
+def weekly_messages(daily: pd.DataFrame, complete_only: bool = False) -> pd.DataFrame:
+    """Messages per group per week (Monday-start), wide: one column per group.
+
+    With ``complete_only`` a week the data cover only in part (the export starts or ends inside it) is left out:
+    its few days would read as a fall in activity (an open week is not a drop-off).
+
+    Examples
+    --------
+    >>> days = pd.date_range("2025-01-06", "2025-01-22")  # Monday 6th to Wednesday 22nd: the third week is open
+    >>> d = pd.DataFrame({"group_id": "g", "day": days, "messages": 1})
+    >>> weekly_messages(d)["g"].tolist(), weekly_messages(d, complete_only=True)["g"].tolist()
+    ([7, 7, 3], [7, 7])
+    """
+    d = daily.assign(week=daily["day"].dt.to_period("W-SUN").dt.start_time)
+    out = d.pivot_table(index="week", columns="group_id", values="messages", aggfunc="sum").fillna(0)
+    if complete_only and len(d):
+        first, last = d["day"].min(), d["day"].max()
+        whole = (out.index >= first) & (out.index + pd.Timedelta(days=6) <= last)
+        out = out[whole]
+    return out
 
 
 def plot_group_trends(
@@ -267,7 +280,9 @@ def plot_group_trends(
     Figure
         The figure (one Axes per group).
     """
-    wk = weekly_messages(daily)[groups]
+    from helpers.plotting import date_axis
+
+    wk = weekly_messages(daily, complete_only=True)[groups]  # a partial first or last week is not a fall
     nrows = int(np.ceil(len(groups) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 1.8 * nrows), sharex=True, sharey=True, squeeze=False)
     for ax, g in zip(axes.flat, groups, strict=False):
@@ -275,6 +290,7 @@ def plot_group_trends(
         ax.plot(wk.index, wk[g], lw=1)
         ax.set_title((names or {}).get(g, g), fontsize="small")
         ax.tick_params(labelsize="x-small")
+        date_axis(ax, lang, maxticks=3)  # a 3-inch panel holds three dates, not eleven
     for ax in list(axes.flat)[len(groups) :]:
         ax.set_visible(False)
     t = _PLOT[lang]

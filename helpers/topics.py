@@ -917,10 +917,14 @@ def topic_peaks(grid: pd.DataFrame, names: dict[int, str] | None = None) -> pd.D
 def topic_weeks(topic: np.ndarray | pd.Series, sent_at: pd.Series | np.ndarray, k: int) -> pd.DataFrame:
     """Messages per week (Monday-start, rows) and topic (columns 0 … k−1; no-topic messages left out)."""
     t = np.asarray(topic).astype(np.int64)
-    week = pd.DatetimeIndex(np.asarray(sent_at)).to_period("W-SUN").start_time
+    stamps = pd.DatetimeIndex(np.asarray(sent_at))
+    week = stamps.to_period("W-SUN").start_time
     df = pd.DataFrame({"week": week[t >= 0], "topic": t[t >= 0]})
     out = df.groupby(["week", "topic"]).size().unstack("topic", fill_value=0)
-    return out.reindex(columns=range(k), fill_value=0)
+    out = out.reindex(columns=range(k), fill_value=0)
+    if len(stamps):  # the days the messages span: a week they cover only in part is not a week of activity
+        out.attrs["span"] = (stamps.min().normalize(), stamps.max().normalize())
+    return out
 
 
 # --- topics before purchases -------------------------------------------------------------------------------------
@@ -1078,17 +1082,23 @@ def plot_topic_hours(grid: pd.DataFrame, names: dict[int, str] | None = None, ax
 
 
 def plot_topic_trends(weekly: pd.DataFrame, names: dict[int, str] | None = None, ax=None, lang: str = "zh"):
-    """Messages per topic and week, one line per topic.
+    """Messages per topic and week, one line per topic; weeks the messages cover only in part are left out.
 
     Returns
     -------
     Axes
     """
+    from helpers.plotting import date_axis
+
     tx = _t(lang)
     if ax is None:
         _, ax = plt.subplots()
+    if "span" in weekly.attrs:  # the first and last weeks the messages cover in part would read as a fall
+        first, last = weekly.attrs["span"]
+        weekly = weekly[(weekly.index >= first) & (weekly.index + pd.Timedelta(days=6) <= last)]
     for t in weekly.columns:
         ax.plot(weekly.index, weekly[t], label=(names or {}).get(t, str(t)))
+    date_axis(ax, lang)
     ax.set_xlabel(tx["week"])
     ax.set_ylabel(tx["messages_week"])
     ax.set_title(tx["trends_title"])

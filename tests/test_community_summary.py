@@ -377,3 +377,33 @@ def test_the_summary_names_campaigns_in_words_and_says_when_it_lists_only_the_lo
     html = Labels("zh").show(sm.campaign_table(camp, Labels("zh")), hide_index=False).to_html()
     assert "新客首单券" in html and "优惠券" in html and "newbie_coupon_oct" not in html and "coupon" not in html
     assert ">< 0.001<" in html and "0.0%" not in html and "+7.7 个百分点（+4.4 – +10.6）" in html
+
+
+def test_group_trends_leave_out_a_week_the_export_covers_in_part_and_label_dates_in_chinese():
+    """05's small multiples fell in their last point on every group: three days of a week drawn as a week."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    days = pd.date_range("2025-01-06", "2025-03-05")  # a Monday to a Wednesday
+    daily = pd.DataFrame({"group_id": "g1", "day": days, "messages": 10})
+    fig = community.plot_group_trends(daily, ["g1"], ncols=1, lang="zh")
+    ax = fig.axes[0]
+    x = pd.to_datetime(ax.lines[0].get_xdata())
+    assert x.max() == pd.Timestamp("2025-02-24") and (ax.lines[0].get_ydata() == 70).all()
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels and all(any(u in t for u in "年月日") for t in labels if t)
+
+
+def test_topic_trends_leave_out_the_weeks_the_messages_cover_in_part():
+    import matplotlib
+
+    from helpers import topics
+
+    matplotlib.use("Agg")
+    sent = pd.date_range("2025-01-08", "2025-02-26", freq="6h")  # a Wednesday to a Wednesday
+    weekly = topics.topic_weeks(np.zeros(len(sent), dtype=int), sent, 1)
+    ax = topics.plot_topic_trends(weekly, lang="zh")
+    x = pd.to_datetime(ax.lines[0].get_xdata())
+    assert (x.min(), x.max()) == (pd.Timestamp("2025-01-13"), pd.Timestamp("2025-02-17"))
+    assert (ax.lines[0].get_ydata() == 28).all()  # seven days of four messages: every week drawn is whole

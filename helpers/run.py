@@ -450,6 +450,42 @@ def default_jobs() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
+#: Memory of one notebook's kernel, as a guard: a base plus this many bytes per byte of clean tables. Measured: at
+#: 1 M contacts (0.35 GB of clean tables) the largest kernel peaked at 3.5 GiB; at 10 M (5.0 GB) two kernels side
+#: by side (01 and 03) reached 12.2 and 9.1 GiB within minutes and were killed by the system.
+KERNEL_BASE_BYTES, KERNEL_BYTES_PER_CLEAN_BYTE = 2 * 2**30, 2.5
+#: Share of the machine's memory the kernels running side by side may take between them.
+KERNELS_RAM_SHARE = 0.8
+
+
+def fitting_jobs(jobs: int, clean_bytes: int, ram: int | None = None) -> int:
+    """Return how many notebooks may run side by side on tables of ``clean_bytes``.
+
+    ``jobs``, or fewer when their kernels would need more than :data:`KERNELS_RAM_SHARE` of the machine's memory
+    (each kernel holds its own tables); never fewer than one.
+
+    >>> GiB = 2**30
+    >>> fitting_jobs(2, 350 * 10**6, ram=24 * GiB), fitting_jobs(2, 5 * 10**9, ram=24 * GiB)  # 1 M and 10 M contacts
+    (2, 1)
+    >>> fitting_jobs(2, 5 * 10**9, ram=64 * GiB)
+    2
+    """
+    if jobs <= 1:
+        return max(1, jobs)
+    if ram is None:
+        try:
+            ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, ValueError, OSError):  # no sysconf (Windows): no guard
+            return jobs
+    per_kernel = KERNEL_BASE_BYTES + KERNEL_BYTES_PER_CLEAN_BYTE * clean_bytes
+    return int(max(1, min(jobs, KERNELS_RAM_SHARE * ram // per_kernel)))
+
+
+def _clean_bytes(clean: Path) -> int:
+    """Bytes of a run's clean tables (``output_dir/clean``), 0 before 00 has written them."""
+    return sum(f.stat().st_size for f in clean.rglob("*") if f.is_file()) if clean.is_dir() else 0
+
+
 def _waits_for(seq: list[Path]) -> dict[str, set[str]]:
     """For each notebook of ``seq``: the notebooks of the run it must wait for (:data:`READS`, else all before it).
 
@@ -602,7 +638,9 @@ def _run_sequence(
     Returns, per finished notebook, its ``seconds``, when it ``started`` (seconds after the first) and its
     ``kernel_pid``.
 
-    A notebook starts when every notebook it waits for (:func:`_waits_for`) has finished, or has written the one
+    Once 00 has written the clean tables, fewer than ``jobs`` notebooks run at once when their memory would not fit
+    (:func:`fitting_jobs`; at 10 M contacts two kernels were killed side by side). A notebook starts when every
+    notebook it waits for (:func:`_waits_for`) has finished, or has written the one
     file the notebook reads from it (:data:`EARLY`); among ready notebooks those of :data:`CHAIN` first (when more
     than one runs at a time), then the earliest in the sequence; the others' kernels run at a lower CPU priority
     (:data:`BACKGROUND_NICE`). After a failure nothing new starts and the
@@ -647,10 +685,21 @@ def _run_sequence(
 
     pending, running, done = order, {}, {}
     failure: tuple[BaseException, Path] | None = None
+    limit = jobs  # after 00 has written the clean tables: as many side by side as their memory allows
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="notebook") as pool:
         try:
             while pending or running:
-                for nb in [nb for nb in pending if ready(nb)][: jobs - len(running)]:
+                if limit == jobs and "00_data_prep" in done and jobs > 1:
+                    size = _clean_bytes(tmp / "clean")
+                    limit = fitting_jobs(jobs, size)
+                    if limit < jobs and not quiet:
+                        print(
+                            f"clean tables {size / 1e9:.1f} GB: {limit} notebook(s) at a time, not {jobs} (each kernel "
+                            "holds its own tables; see helpers.run.fitting_jobs)",
+                            flush=True,
+                            file=sys.stderr,
+                        )
+                for nb in [nb for nb in pending if ready(nb)][: max(0, limit - len(running))]:
                     pending.remove(nb)
                     running[pool.submit(task, nb)] = nb
                 if not running:

@@ -117,6 +117,24 @@ def test_independent_notebooks_run_side_by_side_and_a_reader_waits(tiny_sequence
     assert all(isinstance(n["kernel_pid"], int) for n in record)
 
 
+def test_notebooks_run_one_at_a_time_when_two_kernels_would_not_fit_in_memory(tiny_sequence, tmp_path, monkeypatch):
+    """At 10 M contacts two kernels side by side were killed by the system: once 00 has written the clean tables,
+    the runner starts no more notebooks at once than their memory allows (here: a kernel needs more than the
+    machine has, so one at a time)."""
+    here = "import os, pathlib, time\nrun = pathlib.Path(os.environ['TMPDIR']).parent  # the run's folder\n"
+    prep = here + "(run / 'clean').mkdir(exist_ok=True); (run / 'clean' / 't.parquet').write_bytes(b'x' * 1000)"
+    monkeypatch.setattr(run, "KERNEL_BASE_BYTES", 10**15)
+    tiny_sequence(
+        {"00_data_prep": prep, "01_a": "import time; time.sleep(1)", "02_b": "import time; time.sleep(1)"},
+        {"00_data_prep": (), "01_a": ("00_data_prep",), "02_b": ("00_data_prep",)},
+    )
+    report = run.run_report({"data_dir": str(SAMPLE)}, run_name="r", reports_dir=tmp_path / "reports", quiet=True,
+                            html=False, jobs=2)  # fmt: skip
+    _, a, b = json.loads((report / "run.json").read_text())["notebooks"]
+    assert b["started"] >= a["started"] + a["seconds"] - 0.5  # not beside each other
+    assert run.fitting_jobs(2, 1000) == 1
+
+
 def test_a_reader_starts_once_the_writer_has_written_its_file(tiny_sequence, tmp_path):
     """:data:`helpers.run.EARLY`: the reader starts while the writer still runs (the writer waits for the reader's
     answer, so the run only ends if it did); a reader whose file never appears starts when the writer has ended."""

@@ -639,12 +639,12 @@ def _run_sequence(
     ``kernel_pid``.
 
     Once 00 has written the clean tables, fewer than ``jobs`` notebooks run at once when their memory would not fit
-    (:func:`fitting_jobs`; at 10 M contacts two kernels were killed side by side). A notebook starts when every
-    notebook it waits for (:func:`_waits_for`) has finished, or has written the one
-    file the notebook reads from it (:data:`EARLY`); among ready notebooks those of :data:`CHAIN` first (when more
-    than one runs at a time), then the earliest in the sequence; the others' kernels run at a lower CPU priority
-    (:data:`BACKGROUND_NICE`). After a failure nothing new starts and the
-    kernels still running are killed (their own errors are then consequences, not reported).
+    (:func:`fitting_jobs`; at 10 M contacts a kernel was killed out of memory beside another). A notebook starts
+    when every notebook it waits for (:func:`_waits_for`) has finished, or has written the one file the notebook
+    reads from it (:data:`EARLY`); among ready notebooks those of :data:`CHAIN` first (when more than one runs at a
+    time), then the earliest in the sequence; the others' kernels run at a lower CPU priority
+    (:data:`BACKGROUND_NICE`). After a failure nothing new starts and the kernels still running are killed (their
+    own errors are then consequences, not reported).
     """
     waits, position = _waits_for(seq), {nb.stem: i for i, nb in enumerate(seq, 1)}
     order = sorted(seq, key=lambda nb: (jobs > 1 and nb.stem not in CHAIN, position[nb.stem]))  # one: in order

@@ -118,7 +118,7 @@ def test_independent_notebooks_run_side_by_side_and_a_reader_waits(tiny_sequence
 
 
 def test_notebooks_run_one_at_a_time_when_two_kernels_would_not_fit_in_memory(tiny_sequence, tmp_path, monkeypatch):
-    """At 10 M contacts two kernels side by side were killed by the system: once 00 has written the clean tables,
+    """At 10 M contacts 03's kernel was killed out of memory beside 01's: once 00 has written the clean tables,
     the runner starts no more notebooks at once than their memory allows (here: a kernel needs more than the
     machine has, so one at a time)."""
     here = "import os, pathlib, time\nrun = pathlib.Path(os.environ['TMPDIR']).parent  # the run's folder\n"

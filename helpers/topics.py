@@ -35,6 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -1131,6 +1132,10 @@ def plot_topic_purchase(table: pd.DataFrame, ax=None, lang: str = "zh"):
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set_yticks(y, t["name"])
     ax.set_xscale("log")
+    # 0.8, 0.9, 1 — not 8 × 10⁻¹; minor ticks are labelled only when the axis spans less than a factor of 10
+    narrow = lambda: np.divide(*ax.get_xlim()[::-1]) < 10  # noqa: E731
+    ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}" if narrow() else ""))
     ax.set_xlabel(tx["ratio"])
     ax.set_title(tx["purchase_title"])
     return ax

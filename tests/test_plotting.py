@@ -61,3 +61,39 @@ def test_weekly_volume_keeps_weeks_with_a_closed_day_and_shows_empty_weeks():
     x, y = axes[0].lines[0].get_data()
     assert len(y) == 12 and sorted(y)[:2] == [0, 6]  # the empty week at 0, the others 6 open days
     plt.close(axes[0].figure)
+
+
+def test_the_lorenz_note_points_at_its_mark_with_a_visible_arrow():
+    """02's Lorenz chart drew the arrow in the style's white patch edge: the note floated unattached."""
+    import matplotlib
+    import numpy as np
+    import pandas as pd
+
+    from helpers import plotting, tiers
+
+    matplotlib.use("Agg")
+    plotting.setup()
+    ax = tiers.plot_lorenz(pd.Series(np.random.default_rng(0).pareto(1.5, 500)))
+    note = next(c for c in ax.get_children() if isinstance(c, matplotlib.text.Annotation))
+    r, g, b, _ = note.arrow_patch.get_edgecolor()
+    assert max(r, g, b) < 0.5  # dark on a white plot
+
+
+def test_the_topic_purchase_ratio_axis_reads_plain_numbers():
+    """05's ratio chart read 8 × 10⁻¹ and 10⁰ on its log axis."""
+    import matplotlib
+
+    from helpers import topics
+
+    matplotlib.use("Agg")
+    t = pd.DataFrame({"name": ["a", "b"], "ratio": [0.85, 1.2], "ratio_ci_low": [0.8, 1.1], "ratio_ci_high": [0.9, 1.3],
+                      "association": ["lower", "higher"]})  # fmt: skip
+    ax = topics.plot_topic_purchase(t)
+    ax.figure.canvas.draw()
+    lo, hi = ax.get_xlim()
+    shown = [
+        x.get_text()
+        for x in [*ax.get_xticklabels(), *ax.get_xticklabels(minor=True)]
+        if lo <= x.get_position()[0] <= hi
+    ]
+    assert {"0.8", "0.9", "1"} <= set(shown) and not any("×" in s or "e" in s or "$" in s for s in shown)

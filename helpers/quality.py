@@ -503,13 +503,27 @@ def reason_text(reason: str, lang: str = "zh") -> str:
     Examples
     --------
     >>> reason_text("duplicate order_id (first at row 1543)")
-    'order_id 重复（首次出现在第 1543 行）'
+    '订单号 重复（首次出现在第 1543 行）'
+    >>> reason_text("orphan user_id (not in contacts)"), reason_text("duplicate user_id+staff_id")
+    ('用户ID 不在好友表中（孤儿记录）', '用户ID、负责员工 重复')
     >>> reason_text("orphan user_id (not in contacts)", "en")
     'orphan user_id (not in contacts)'
     """
     if lang == "en":
         return reason
+    from helpers.labels import Labels
+
+    L = Labels("zh")
     for pattern, zh in _REASONS_ZH:
-        if pattern.match(str(reason)):
-            return pattern.sub(zh, str(reason))
+        m = pattern.match(str(reason))
+        if m:
+            out = m.expand(zh)
+            # the loader's column and table names are code: the page names them as its headers do
+            if pattern.pattern.startswith(("^duplicate (.+?)", "^duplicate (.+)$")):
+                out = out.replace(m.group(1), "、".join(L.header(c) for c in m.group(1).split("+")), 1)
+            elif pattern.pattern.startswith(("^orphan", "^unknown")):
+                out = out.replace(m.group(1), L.header(m.group(1)), 1)
+                if pattern.pattern.startswith("^orphan"):
+                    out = out.replace(f"不在 {m.group(2)} 中", f"不在{L.name('table', m.group(2))}表中", 1)
+            return out
     return str(reason)

@@ -213,6 +213,7 @@ NAMES: dict[str, dict[str, dict[str, str]]] = {
 HEADERS: dict[str, dict[str, str]] = {
     # shared
     "channel": _n("渠道", "channel"),
+    "campaign": _n("活动", "campaign"),
     "campaign_id": _n("活动", "campaign"),
     "touch_type": _n("触达方式", "touch type"),
     "tier": _n("分层", "tier"),

@@ -607,8 +607,9 @@ def _score_by_uplift(
 
 def _verdicts_named(verdicts: dict, kinds: list[str], t: dict) -> str:
     """Each test's verdict after the name of what it tested (两个测试的结论各自说明是哪一个)."""
-    colon = "：" if t["sep"] == "；" else ": "
-    return t["sep"].join(f"{t['test_names'][k]}{colon}{verdicts[k].message}" for k in kinds)
+    zh = t["sep"] == "；"  # each verdict is a sentence of its own, ending in its full stop
+    colon, joiner = ("：", "") if zh else (": ", " ")
+    return joiner.join(f"{t['test_names'][k]}{colon}{verdicts[k].message}" for k in kinds)
 
 
 def _score_by_due(

@@ -376,6 +376,7 @@ def test_the_summary_names_campaigns_in_words_and_says_when_it_lists_only_the_lo
                          "lift_ci_low": [0.0436], "lift_ci_high": [0.106], "lift_p_value": [0.0]})  # fmt: skip
     html = Labels("zh").show(sm.campaign_table(camp, Labels("zh")), hide_index=False).to_html()
     assert "新客首单券" in html and "优惠券" in html and "newbie_coupon_oct" not in html and "coupon" not in html
+    assert "campaign" not in html.split("<tbody>")[0].split("</style>")[-1]  # no slug in the headers either
     assert ">< 0.001<" in html and "0.0%" not in html and "+7.7 个百分点（+4.4 – +10.6）" in html
 
 

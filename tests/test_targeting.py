@@ -110,6 +110,17 @@ def test_why_now_states_the_days_the_exported_columns_hold():
     assert "上次消息 12 天前" in out.loc[out["user_id"] == "u00000", "why_now"].iloc[0]
 
 
+def test_the_list_names_each_test_before_its_verdict():
+    """06's page joined two unnamed verdicts ("个体增量可以区分：… 个体增量可以区分：…") with "。；" between them."""
+    s = _state(2)
+    upl = pd.DataFrame({"message": [0.10, 0.08], "coupon": [0.2, 0.1], "value": [100.0, 100.0]}, index=s["user_id"])
+    from dataclasses import replace
+
+    v = {"message": replace(_verdict(), message="可以区分。"), "coupon": replace(_verdict(), message="也可以。")}
+    why = T.contact_list(s, uplift=upl, verdicts=v, costs={"coupon": 1.0}, lang="zh").decision["why"]
+    assert "消息测试：可以区分。优惠券测试：也可以。" in why
+
+
 def test_fallback_to_the_due_score_when_the_verdict_says_average():
     s = _state(3)
     upl = pd.DataFrame({"message": [0.3, 0.2, 0.1], "value": 100.0}, index=s["user_id"])

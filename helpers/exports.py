@@ -105,7 +105,10 @@ HEADERS: dict[str, dict[str, str]] = {
 }
 
 _ID_NAME = re.compile(r"(?:^|_)id$|^id_|(?:^|_)ids?$", re.I)
-_MONEY = {"gmv", "value", "spend", "cac", "aov", "revenue", "amount", "price", "cost", "money", "sales", "clv", "ltv"}
+_MONEY = {
+    *("gmv", "value", "spend", "cac", "aov", "revenue", "amount", "price", "cost", "money", "sales", "clv", "ltv"),
+    *("refund", "refunds"),
+}
 _RATE = {"rate", "share", "pct", "ratio", "conversion", "p", "prob", "probability", "churn", "retention"}
 _BOOL_TEXT = {"zh": ("是", "否"), "en": ("yes", "no")}
 

@@ -721,6 +721,19 @@ def literal_dollars(text: str) -> str:
     return _DOLLAR_AMOUNT.sub(r"\\$", text)
 
 
+_FIGURE = re.compile(r"^[+\-−]?[¥$€£]?[+\-−]?[\d,]+(\.\d+)?%?$")
+
+
+def _figures(values: pd.Series) -> bool:
+    """Whether a text column holds only formatted figures (``¥1,843``, ``14.29``, ``8.9%``): aligned right, as numbers.
+
+    >>> _figures(pd.Series(["¥1,843", "14.29", "—", None])), _figures(pd.Series(["高价值", "3"]))
+    (True, False)
+    """
+    shown = [v for v in values if isinstance(v, str) and v != "—"]
+    return bool(shown) and all(_FIGURE.match(v) for v in shown)
+
+
 class Labels:
     """Display text in one report language, with a team's own names on top of the package's.
 
@@ -913,8 +926,8 @@ class Labels:
                 styles[new] = [{"selector": "", "props": "min-width:18em;text-align:left"}]
             else:  # a name, an id or a number is read whole: 高价值 on one line, not 高价 / 值 (the table scrolls)
                 styles[new] = [{"selector": "td", "props": "white-space:nowrap"}]  # a header may wrap at （
-                if kinds_of[c] in ("id", "text") and raw[c].dtype == object:
-                    styles[new].append({"selector": "", "props": "text-align:left"})
+                if kinds_of[c] in ("id", "text") and raw[c].dtype == object and not _figures(raw[c]):
+                    styles[new].append({"selector": "", "props": "text-align:left"})  # figures stay right
         styler = styler.set_table_styles(styles, overwrite=False)
         return styler.hide(axis="index") if hide_index else styler
 

@@ -983,6 +983,8 @@ def plot_roas(
     ax.axvline(1.0, color="black", lw=1.2, ls="--", label=t["break_even"])
     for yi, v in zip(y, r["roas"], strict=True):
         ax.text(v, yi, f" {v:.2f}", va="center", fontsize="x-small")
+    top = np.nanmax([*r["roas"].to_numpy(dtype=float), 1.0])
+    ax.set_xlim(0, top * 1.15)  # room for the largest bar's label inside the plot (it ran into the edge)
     ax.set_yticks(y, names.names_of("campaign", r["campaign_id"]))
     ax.set_xlabel(t["roas"])
     ax.set_title(t["roas_title"].format(model=names.name("model", model)))

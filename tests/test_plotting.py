@@ -97,3 +97,18 @@ def test_the_topic_purchase_ratio_axis_reads_plain_numbers():
         if lo <= x.get_position()[0] <= hi
     ]
     assert {"0.8", "0.9", "1"} <= set(shown) and not any("×" in s or "e" in s or "$" in s for s in shown)
+
+
+def test_the_roas_chart_keeps_every_bar_label_inside_the_plot():
+    """04's ROAS chart ran its largest bar's label (4.15) into the right edge."""
+    import matplotlib
+
+    from helpers import attribution
+
+    matplotlib.use("Agg")
+    roi = pd.DataFrame({"campaign_id": ["a", "b", "c"], "roas": [4.15, 1.7, 0.6]})
+    ax = attribution.plot_roas(roi, ax=plt.subplots(figsize=(5, 2))[1])
+    ax.figure.canvas.draw()
+    box = ax.get_window_extent()
+    for t in ax.texts:
+        assert t.get_window_extent().x1 <= box.x1, t.get_text()

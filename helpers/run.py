@@ -451,8 +451,8 @@ def default_jobs() -> int:
 
 
 #: Memory of one notebook's kernel, as a guard: a base plus this many bytes per byte of clean tables. Measured: at
-#: 1 M contacts (0.35 GB of clean tables) the largest kernel peaked at 3.5 GiB; at 10 M (5.0 GB) 03's kernel was
-#: killed out of memory at 13.7 GiB beside another kernel of 9 GiB.
+#: 1 M contacts (0.35 GB of clean tables) the largest kernel peaked at 3.5 GiB; at 10 M (5.3 GB) 03's kernel was
+#: killed out of memory at 13.1 GiB beside another kernel of 8.7 GiB (and alone at 23.1 GiB: see the README).
 KERNEL_BASE_BYTES, KERNEL_BYTES_PER_CLEAN_BYTE = 2 * 2**30, 2.5
 #: Share of the machine's memory the kernels running side by side may take between them.
 KERNELS_RAM_SHARE = 0.8

@@ -25,6 +25,7 @@ __all__ = [
     "cpu_threads",
     "hold_thread_pools",
     "map_threads",
+    "total_ram",
     "thread_map",
     "numerical_hessian",
     "standard_errors_from_information",
@@ -180,6 +181,11 @@ def thread_map(fn: Callable, *iterables: Iterable, n_threads: int | None = None)
         return [fn(*a) for a in items]
     with cpu_threads(1), ThreadPoolExecutor(n) as pool:  # BLAS inside an item stays on its thread: no nesting
         return list(pool.map(lambda a: fn(*a), items))
+
+
+def total_ram() -> int:
+    """Return the machine's physical memory in bytes (POSIX ``sysconf``; raises where there is none, e.g. Windows)."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def map_threads(n_threads: int | None = None) -> int:

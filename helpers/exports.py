@@ -545,11 +545,11 @@ def write_report_workbook(
     Path or None
         The workbook, or ``None`` when the run exported nothing.
     """
-    from helpers.labels import bilingual_part, read_names
+    from helpers.labels import Labels, bilingual_part, run_names
 
     report_dir = Path(report_dir)
-    names_csv = report_dir / "names.csv"  # the team's names file, staff codes already pseudonyms (00 writes it)
-    staff_names = read_names(names_csv if names_csv.exists() else None).get("staff", {})
+    names = run_names(report_dir)  # the team's names file as 00 kept it: staff codes already pseudonyms
+    L = Labels(lang, names)
     files = {p.stem: p for p in sorted((report_dir / "exports").glob("*.csv"))}
     if not files:
         return None
@@ -564,8 +564,8 @@ def write_report_workbook(
         frame = read_csv_ids_as_text(files[stem])
         for c in (c for c in LABEL_COLUMNS if c in frame.columns):
             frame[c] = frame[c].map(lambda v: bilingual_part(v, lang), na_action="ignore")
-        if staff_names and "staff_id" in frame.columns:  # a member finds their own rows by the name the team gave
-            frame["staff_id"] = frame["staff_id"].map(lambda v: staff_names.get(v, {}).get(lang, v), na_action="ignore")
+        if names.get("staff") and "staff_id" in frame.columns:  # a member finds their own rows by the name given
+            frame["staff_id"] = frame["staff_id"].map(lambda v: L.name("staff", v), na_action="ignore")
         sheets[title] = frame.drop(columns=[c for c in MACHINE_COLUMNS.get(stem, ()) if c in frame.columns])
     if left_out:
         about = pd.DataFrame(left_out, columns=_LEFT_OUT[lang]["columns"])

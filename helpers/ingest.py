@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -50,6 +49,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from helpers import data, parsing, privacy, readers
+from helpers.base import total_ram
 from helpers.contract import Column, DataContractError, TableSpec
 
 __all__ = ["ENGINE_BYTES", "connect", "engine_readable", "load_table"]
@@ -81,7 +81,7 @@ def memory_for(input_bytes: int, ram: int | None = None) -> str:
     '10307MB'
     """
     if ram is None:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        ram = total_ram()
     floor = int(MEMORY.removesuffix("GB")) * 10**9
     want = min(max(floor, int(MEMORY_PER_BYTE * input_bytes)), int(MEMORY_SHARE * ram))
     return MEMORY if want <= floor else f"{want // 10**6}MB"

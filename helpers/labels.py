@@ -703,6 +703,12 @@ def read_names(path: str | Path | None) -> dict[str, dict[str, dict[str, str]]]:
     return out
 
 
+def run_names(folder: str | Path) -> dict[str, dict[str, dict[str, str]]]:
+    """Return the team's names a run kept (``names.csv`` in its output folder, written by 00); empty without one."""
+    path = Path(folder) / "names.csv"
+    return read_names(path if path.exists() else None)
+
+
 _DOLLAR_AMOUNT = re.compile(r"(?<!\\)\$(?=\d)")
 
 

@@ -903,11 +903,9 @@ class NotebookRun:
     @property
     def labels(self):
         """Display text in the report language, with the team's names file (copied by 00) on top."""
-        from helpers.labels import Labels, read_names
+        from helpers.labels import Labels, run_names
 
-        names = self.out / "names.csv"
-        currency = self.params.get("currency", "¥")
-        return Labels(self.lang, read_names(names if names.exists() else None), currency=currency)
+        return Labels(self.lang, run_names(self.out), currency=self.params.get("currency", "¥"))
 
     def keep_names(self, names_file: str) -> Path | None:
         """Check a team's names file and write it to ``output_dir/names.csv`` for every later notebook.

@@ -473,8 +473,10 @@ def fitting_jobs(jobs: int, clean_bytes: int, ram: int | None = None) -> int:
     if jobs <= 1:
         return max(1, jobs)
     if ram is None:
+        from helpers.base import total_ram
+
         try:
-            ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            ram = total_ram()
         except (AttributeError, ValueError, OSError):  # no sysconf (Windows): no guard
             return jobs
     per_kernel = KERNEL_BASE_BYTES + KERNEL_BYTES_PER_CLEAN_BYTE * clean_bytes

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 from math import factorial, log
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -801,10 +800,9 @@ def actions(
     DataFrame
         ``owner``, ``action`` (Markdown with a link).
     """
-    from helpers.labels import Labels, read_names
+    from helpers.labels import Labels, run_names
 
-    names = Path(report_dir) / "names.csv"  # the team's names (00 keeps them there): channels, staff …
-    L = Labels(lang, read_names(names if names.exists() else None), currency=currency)
+    L = Labels(lang, run_names(report_dir), currency=currency)  # the team's names (channels, staff …) 00 kept
     rows = [
         *_contact_actions(report_dir, lang),
         *_staff_actions(report_dir, L),

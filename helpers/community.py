@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from helpers.definitions import whole_weeks
 from helpers.features import group_messages
 from helpers.features import timestamp_literal as _ts
 from helpers.labels import Labels, bilingual_part, fmt_pct
@@ -251,9 +252,7 @@ def weekly_messages(daily: pd.DataFrame, complete_only: bool = False) -> pd.Data
     d = daily.assign(week=daily["day"].dt.to_period("W-SUN").dt.start_time)
     out = d.pivot_table(index="week", columns="group_id", values="messages", aggfunc="sum").fillna(0)
     if complete_only and len(d):
-        first, last = d["day"].min(), d["day"].max()
-        whole = (out.index >= first) & (out.index + pd.Timedelta(days=6) <= last)
-        out = out[whole]
+        out = out[whole_weeks(out.index, d["day"].min(), d["day"].max())]
     return out
 
 

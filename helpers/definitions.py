@@ -21,6 +21,7 @@ __all__ = [
     "not_measured",
     "refunds_measured",
     "removals_measured",
+    "whole_weeks",
 ]
 
 #: How "not measured" reads on a page, per report language.
@@ -149,3 +150,18 @@ def mark_not_measured(frame: pd.DataFrame, columns: list[str], reason: str) -> p
         out[c] = np.nan
     out.attrs["not_measured"] = {**frame.attrs.get("not_measured", {}), **dict.fromkeys(columns, reason)}
     return out
+
+
+def whole_weeks(weeks: pd.Index, first: pd.Timestamp, last: pd.Timestamp) -> np.ndarray:
+    """Return which weeks (their Monday) the data, spanning days ``first`` to ``last``, cover in full.
+
+    A week the data start or end inside is open: its few days would read as a fall in activity, and an open window
+    is not a drop-off. Charts of weekly counts leave those weeks out.
+
+    Examples
+    --------
+    >>> weeks = pd.DatetimeIndex(["2025-01-06", "2025-01-13", "2025-01-20"])
+    >>> whole_weeks(weeks, pd.Timestamp("2025-01-06"), pd.Timestamp("2025-01-22")).tolist()
+    [True, True, False]
+    """
+    return np.asarray((weeks >= first) & (weeks + pd.Timedelta(days=6) <= last), dtype=bool)

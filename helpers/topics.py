@@ -45,6 +45,7 @@ from scipy import sparse
 from scipy.stats import norm
 
 from helpers.base import FittedModel, cpu_threads
+from helpers.definitions import whole_weeks
 from helpers.textmask import mask_text
 
 __all__ = [
@@ -1095,8 +1096,7 @@ def plot_topic_trends(weekly: pd.DataFrame, names: dict[int, str] | None = None,
     if ax is None:
         _, ax = plt.subplots()
     if "span" in weekly.attrs:  # the first and last weeks the messages cover in part would read as a fall
-        first, last = weekly.attrs["span"]
-        weekly = weekly[(weekly.index >= first) & (weekly.index + pd.Timedelta(days=6) <= last)]
+        weekly = weekly[whole_weeks(weekly.index, *weekly.attrs["span"])]
     for t in weekly.columns:
         ax.plot(weekly.index, weekly[t], label=(names or {}).get(t, str(t)))
     date_axis(ax, lang)

@@ -384,10 +384,10 @@ _REASONS_ZH: list[tuple[re.Pattern, str]] = [
     for p, z in [
         (r"^exact duplicate of row (\d+)$", r"与第 \1 行完全重复"),
         (r"^exact duplicate$", "完全重复的行"),
-        (r"^duplicate (.+?) \(first at row (\d+)\)$", r"\1 重复（首次出现在第 \2 行）"),
-        (r"^duplicate (.+)$", r"\1 重复"),
-        (r"^orphan (\w+) \(not in (.+)\)$", r"\1 不在 \2 中（孤儿记录）"),
-        (r"^unknown (\w+) \(allowed: (.+)\)$", r"\1 取值不在允许范围（允许：\2）"),
+        (r"^duplicate (?P<columns>.+?) \(first at row (\d+)\)$", r"\g<columns> 重复（首次出现在第 \2 行）"),
+        (r"^duplicate (?P<columns>.+)$", r"\g<columns> 重复"),
+        (r"^orphan (?P<column>\w+) \(not in (?P<table>.+)\)$", r"\g<column> 不在\g<table>表中（孤儿记录）"),
+        (r"^unknown (?P<column>\w+) \(allowed: (.+)\)$", r"\g<column> 取值不在允许范围（允许：\2）"),
         (r"^timestamp in the future \(after as_of (.+)\)$", r"时间晚于 as_of（\1），视为未来时间"),
         (r"^missing value$", "必填值为空"),
         (r"^unparseable timestamp$", "无法解析的时间"),
@@ -514,16 +514,14 @@ def reason_text(reason: str, lang: str = "zh") -> str:
     from helpers.labels import Labels
 
     L = Labels("zh")
+    shown = {  # the loader's column and table names are code: a page names them as its headers do
+        "columns": lambda v: "、".join(L.header(c) for c in v.split("+")),
+        "column": L.header,
+        "table": lambda v: L.name("table", v),
+    }
     for pattern, zh in _REASONS_ZH:
         m = pattern.match(str(reason))
         if m:
-            out = m.expand(zh)
-            # the loader's column and table names are code: the page names them as its headers do
-            if pattern.pattern.startswith(("^duplicate (.+?)", "^duplicate (.+)$")):
-                out = out.replace(m.group(1), "、".join(L.header(c) for c in m.group(1).split("+")), 1)
-            elif pattern.pattern.startswith(("^orphan", "^unknown")):
-                out = out.replace(m.group(1), L.header(m.group(1)), 1)
-                if pattern.pattern.startswith("^orphan"):
-                    out = out.replace(f"不在 {m.group(2)} 中", f"不在{L.name('table', m.group(2))}表中", 1)
-            return out
+            named = re.sub(r"\\g<(\w+)>", lambda g, m=m: shown[g[1]](m[g[1]]), zh)
+            return m.expand(named)
     return str(reason)
